@@ -1,0 +1,150 @@
+"""The locker: encrypted blobs, and the folders and files that users see."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Blob(models.Model):
+    """One encrypted object in content storage.
+
+    The storage key is random; the data key that encrypts the content is stored here wrapped
+    by a master key (see docs/encryption.md), so key rotation rewrites rows, not objects.
+    """
+
+    class State(models.TextChoices):
+        WRITING = "writing", _("being written")
+        COMPLETE = "complete", _("complete")
+
+    storage_key = models.CharField(max_length=80, unique=True)
+    master_key_id = models.CharField(max_length=32, db_index=True)
+    wrapped_key = models.BinaryField()
+    segment_size = models.PositiveIntegerField()
+    size = models.BigIntegerField(default=0, help_text=_("Plaintext size in bytes."))
+    state = models.CharField(max_length=16, choices=State.choices, default=State.WRITING)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.storage_key
+
+
+class TrashableQuerySet(models.QuerySet):
+    def alive(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def trashed(self):
+        return self.filter(deleted_at__isnull=False)
+
+
+class Folder(models.Model):
+    """A folder. Each user has one root folder (parent is null) that the UI does not name."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="folders"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    name = models.CharField(max_length=255)
+    name_key = models.CharField(max_length=255, help_text=_("Case-folded name, for uniqueness."))
+    created_at = models.DateTimeField(default=timezone.now)
+    modified_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    trash_root = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The folder whose deletion put this one in the trash."),
+    )
+    # The bin the item was deleted from as the top of a deletion (not its descendants).
+    trashed_as_root = models.BooleanField(default=False)
+
+    objects = TrashableQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parent", "name_key"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_folder_unique_live_name",
+            ),
+            models.UniqueConstraint(
+                fields=["owner"], condition=Q(parent__isnull=True), name="files_one_root_per_user"
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "name_key"])]
+
+    def __str__(self) -> str:
+        return self.name or "/"
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None
+
+
+class File(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        READY = "ready", _("ready")
+        INFECTED = "infected", _("infected")
+        ERROR = "error", _("error")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="files"
+    )
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=255)
+    name_key = models.CharField(max_length=255)
+    blob = models.OneToOneField(Blob, on_delete=models.PROTECT, related_name="file")
+    size = models.BigIntegerField()
+    content_type = models.CharField(max_length=127)
+    sha256 = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    state_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    modified_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    trash_root = models.ForeignKey(
+        Folder,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The folder whose deletion put this file in the trash, if any."),
+    )
+    trashed_as_root = models.BooleanField(default=False)
+
+    objects = TrashableQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["folder", "name_key"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_file_unique_live_name",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "name_key"]),
+            models.Index(fields=["owner", "deleted_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UploadReservation(models.Model):
+    """Bytes promised to an upload in progress, counted against the quota until it ends."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)

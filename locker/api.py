@@ -1,0 +1,37 @@
+"""The API's frame: error format and pagination shared by every app's api package."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, pagination
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _first_message(data) -> str:
+    if isinstance(data, list) and data:
+        return _first_message(data[0])
+    if isinstance(data, dict) and data:
+        key, value = next(iter(data.items()))
+        message = _first_message(value)
+        return message if key in ("non_field_errors", "detail") else f"{key}: {message}"
+    return str(data)
+
+
+def exception_handler(exc, context):
+    """Every API error is `{"detail": "<a sentence>"}`; validation errors add `errors`."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": _first_message(exc.detail), "errors": exc.detail}
+    elif not (isinstance(response.data, dict) and "detail" in response.data):
+        response.data = {"detail": _first_message(response.data)}
+    return response
+
+
+class Pagination(pagination.PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500

@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def locker(request):
+    return {"LOCKER_SIGNUP": settings.LOCKER_SIGNUP}

@@ -1,0 +1,90 @@
+"""Strict parsers for settings read from the environment.
+
+Each helper refuses values it does not understand instead of guessing, so a typo in a
+deployment fails loudly at start-up rather than silently running with a default.
+"""
+
+import os
+import re
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def env_str(name: str, default: str = "") -> str:
+    """A string setting; `NAME_FILE` (a path) wins over `NAME`, for secrets kept in files."""
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        with open(file_path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def parse_size(raw: str) -> int:
+    """'10G', '512M', '1024', '1.5G' -> bytes (binary units). '0' stays 0."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", raw.upper())
+    if not match:
+        raise ValueError(f"not a size: {raw!r}")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+
+
+def env_size(name: str, default: str) -> int:
+    raw = os.environ.get(name, default)
+    try:
+        return parse_size(raw)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be a size such as 512M or 10G, not {raw!r}."
+        ) from None
+
+
+def parse_duration(raw: str | int) -> int:
+    """'30m', '12h', '7d', '2w' or a number of seconds -> seconds."""
+    if isinstance(raw, int):
+        if raw < 0:
+            raise ValueError("negative duration")
+        return raw
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", str(raw).lower())
+    if not match:
+        raise ValueError(f"not a duration: {raw!r}")
+    return int(match.group(1)) * _DURATION_UNITS.get(match.group(2) or "s", 1)
+
+
+def env_duration(name: str, default: str) -> int:
+    raw = os.environ.get(name, default)
+    try:
+        return parse_duration(raw)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be a duration such as 30m, 12h or 7d, not {raw!r}."
+        ) from None

@@ -1,0 +1,337 @@
+"""Locker's only settings module. Every value comes from the environment (see README)."""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from locker.env import (
+    env_bool,
+    env_duration,
+    env_int,
+    env_list,
+    env_size,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("LOCKER_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_from_data_dir(filename: str, make) -> str:
+    """Read a generated secret from the data dir, creating it (mode 0600) on first use."""
+    path = DATA_DIR / filename
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(make() + "\n")
+    return path.read_text(encoding="utf-8").strip()
+
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY") or _secret_from_data_dir(
+    "secret_key", lambda: secrets.token_urlsafe(50)
+)
+LOCKER_BASE_URL = env_str("LOCKER_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", LOCKER_BASE_URL)
+LOCKER_HTTPS = env_bool("LOCKER_HTTPS", False)
+
+if (
+    not DEBUG
+    and any(host in ("*", "") for host in ALLOWED_HOSTS)
+    and not env_bool("LOCKER_ALLOW_ANY_HOST", False)
+):
+    raise ImproperlyConfigured("ALLOWED_HOSTS='*' is refused; list the host names you serve.")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
+    "accounts",
+    "files",
+    "sharing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "locker.middleware.SecurityHeadersMiddleware",
+    # Axes must be last: it turns locked-out log-ins into its lock-out response.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "locker.urls"
+WSGI_APPLICATION = "locker.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "locker.context_processors.locker",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'locker.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # Take the write lock when a transaction starts, so concurrent writers queue instead of
+        # failing with "database is locked" half-way through.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (throttles and lock-outs must be shared by every process) --------------------------
+LOCKER_CACHE_URL = env_str("LOCKER_CACHE_URL", "")
+if LOCKER_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": LOCKER_CACHE_URL,
+        }
+    }
+elif LOCKER_CACHE_URL in ("", "db"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "locker_cache",
+        }
+    }
+else:
+    raise ImproperlyConfigured("LOCKER_CACHE_URL must be empty, 'db' or a redis:// URL.")
+
+# --- Accounts ---------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+LOCKER_SIGNUP = env_bool("LOCKER_SIGNUP", False)
+LOCKER_DEFAULT_QUOTA = env_size("LOCKER_DEFAULT_QUOTA", "10G")
+LOCKER_INVITATION_DAYS = env_int("LOCKER_INVITATION_DAYS", 7)
+LOCKER_ADMIN_USERNAME = env_str("LOCKER_ADMIN_USERNAME", "admin")
+LOCKER_ADMIN_PASSWORD = env_str("LOCKER_ADMIN_PASSWORD", "")
+PASSWORD_RESET_TIMEOUT = 3 * 3600
+
+# django-axes: lock out a username+IP pair after repeated failures.
+AXES_FAILURE_LIMIT = env_int("LOCKER_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_duration("LOCKER_LOGIN_COOLOFF", "15m") / 3600  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
+AXES_IPWARE_PROXY_COUNT = env_int("LOCKER_PROXY_COUNT", 0)
+AXES_VERBOSE = False
+
+# --- Sessions, cookies and transport security -------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_duration("LOCKER_SESSION_AGE", "14d")
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+if LOCKER_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("LOCKER_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("LOCKER_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("LOCKER_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("LOCKER_HSTS_PRELOAD", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Internationalisation ---------------------------------------------------------------------
+LANGUAGE_CODE = env_str("LOCKER_LANGUAGE", "en")
+LANGUAGES = [("en", _("English")), ("fr", _("French"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("LOCKER_STATIC_ROOT", str(DATA_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Content storage and encryption at rest ---------------------------------------------------
+LOCKER_STORAGE = env_str("LOCKER_STORAGE", "local")
+LOCKER_S3_BUCKET = env_str("LOCKER_S3_BUCKET", "locker")
+LOCKER_S3_ENDPOINT_URL = env_str("LOCKER_S3_ENDPOINT_URL", "")
+LOCKER_S3_REGION = env_str("LOCKER_S3_REGION", "us-east-1")
+LOCKER_S3_ACCESS_KEY_ID = env_str("LOCKER_S3_ACCESS_KEY_ID", "")
+LOCKER_S3_SECRET_ACCESS_KEY = env_str("LOCKER_S3_SECRET_ACCESS_KEY", "")
+if LOCKER_STORAGE == "local":
+    _content_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "objects"), "file_permissions_mode": 0o600},
+    }
+elif LOCKER_STORAGE == "s3":
+    _content_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": LOCKER_S3_BUCKET,
+            "endpoint_url": LOCKER_S3_ENDPOINT_URL or None,
+            "region_name": LOCKER_S3_REGION,
+            "access_key": LOCKER_S3_ACCESS_KEY_ID or None,
+            "secret_key": LOCKER_S3_SECRET_ACCESS_KEY or None,
+            "addressing_style": "path",
+            "signature_version": "s3v4",
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+        },
+    }
+else:
+    raise ImproperlyConfigured("LOCKER_STORAGE must be 'local' or 's3'.")
+
+STORAGES = {
+    "default": _content_storage,
+    "staticfiles": {
+        "BACKEND": env_str(
+            "LOCKER_STATICFILES_BACKEND",
+            "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        )
+    },
+}
+# Master keys wrap each object's data key: "id:base64key,id2:base64key", newest first.
+LOCKER_MASTER_KEYS = env_str("LOCKER_MASTER_KEYS") or _secret_from_data_dir(
+    "master.key",
+    lambda: "k{}:{}".format(
+        secrets.token_hex(4), __import__("base64").b64encode(secrets.token_bytes(32)).decode()
+    ),
+)
+LOCKER_MAX_UPLOAD_SIZE = env_size("LOCKER_MAX_UPLOAD_SIZE", "0")
+LOCKER_TRASH_DAYS = env_int("LOCKER_TRASH_DAYS", 30)
+LOCKER_PARTIAL_UPLOAD_HOURS = env_int("LOCKER_PARTIAL_UPLOAD_HOURS", 24)
+FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
+(DATA_DIR / "tmp").mkdir(exist_ok=True)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Celery -----------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = DATA_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.2,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("LOCKER_CELERY_VISIBILITY_TIMEOUT", 7200)
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "purge-trash": {
+        "task": "files.tasks.purge_trash",
+        "schedule": env_duration("LOCKER_PURGE_TRASH_EVERY", "1h"),
+    },
+    "cleanup-partial-uploads": {
+        "task": "files.tasks.cleanup_partial_uploads",
+        "schedule": env_duration("LOCKER_CLEANUP_PARTIAL_EVERY", "1h"),
+    },
+}
+
+# --- E-mail -----------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Locker <locker@localhost>")
+
+# --- REST API ---------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "locker.api.Pagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "locker.api.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Locker API",
+    "DESCRIPTION": "Store files, share them with links and collect uploads.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "description": "API token"}
+        }
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOCKER_LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from locker import health, views
+
+api_v1 = [
+    path("", include("accounts.api.urls")),
+    path("", include("files.api.urls")),
+    path("", include("sharing.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("api/v1/", include(api_v1)),
+    path("", include("files.urls")),
+    path("", include("sharing.urls")),
+]
+
+handler404 = views.not_found
+handler500 = views.server_error
+handler403 = views.forbidden
+handler400 = views.bad_request

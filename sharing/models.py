@@ -1,0 +1,1 @@
+"""Share links and upload links (see the sharing issue)."""
