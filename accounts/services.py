@@ -1,19 +1,50 @@
 """What accounts do: tokens, invitations, users. Views, API and commands call these."""
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from accounts.models import ApiToken, User, hash_secret
+from accounts.models import ApiToken, Invitation, User, hash_secret
 
 TOKEN_PREFIX = "lk_"
+SIGNUP_SALT = "accounts.signup"
+
+
+class InvitationUnusable(Exception):
+    """The invitation link is unknown, expired or was already used."""
+
+
+class SignupLinkUnusable(Exception):
+    """The sign-up link is malformed, expired or was already used."""
+
+
+def absolute_url(path: str) -> str:
+    """Links in e-mails point at the configured public address, whatever the request's host."""
+    return settings.LOCKER_BASE_URL + path
+
+
+# --- API tokens -------------------------------------------------------------------------------
 
 
 def api_token_create(
     *, user: User, name: str, expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:
     """Create a token and return it with its secret, which is never stored and shown only once."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": _("Give the token a name.")})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": _("The expiry must be in the future.")})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
@@ -24,3 +55,216 @@ def api_token_create(
             expires_at=expires_at,
         )
     return token, secret
+
+
+def api_token_revoke(*, user: User, token_id: int) -> bool:
+    """Revoke one of the user's own tokens. False when it is not theirs or already revoked."""
+    updated = ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    return updated == 1
+
+
+# --- Users ------------------------------------------------------------------------------------
+
+
+def _check_identity_free(*, username: str, email: str, exclude_pk: int | None = None) -> None:
+    errors = {}
+    others = User.objects.exclude(pk=exclude_pk) if exclude_pk else User.objects.all()
+    if username and others.filter(username__iexact=username).exists():
+        errors["username"] = _("A user with that username already exists.")
+    if email and others.filter(email__iexact=email).exists():
+        errors["email"] = _("A user with that e-mail address already exists.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def user_create(
+    *,
+    username: str,
+    email: str,
+    password: str | None = None,
+    display_name: str = "",
+    is_staff: bool = False,
+    quota_bytes: int | None = None,
+) -> User:
+    """Create an account. Without a password it has an unusable one until an invitation is used."""
+    username = username.strip()
+    email = User.objects.normalize_email(email.strip())
+    _check_identity_free(username=username, email=email)
+    user = User(username=username, email=email, display_name=display_name, is_staff=is_staff)
+    if quota_bytes is not None:
+        user.quota_bytes = quota_bytes
+    if password:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from None
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    # The constraints were checked above with clearer messages.
+    user.full_clean(validate_constraints=False, validate_unique=False)
+    with transaction.atomic():
+        user.save()
+    return user
+
+
+def invitation_create(*, user: User, created_by: User | None) -> tuple[Invitation, str]:
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        user=user,
+        token_hash=hash_secret(token),
+        created_by=created_by,
+        expires_at=timezone.now() + timedelta(days=settings.LOCKER_INVITATION_DAYS),
+    )
+    return invitation, token
+
+
+def _invitation_email_send(*, invitation: Invitation, token: str) -> None:
+    context = {
+        "user": invitation.user,
+        "inviter": invitation.created_by,
+        "url": absolute_url(reverse("invitation_accept", args=[token])),
+        "expires_at": invitation.expires_at,
+        "days": settings.LOCKER_INVITATION_DAYS,
+    }
+    subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
+    body = render_to_string("accounts/email/invitation.txt", context)
+    send_mail(subject, body, None, [invitation.user.email])
+
+
+def user_invite(*, username: str, email: str, invited_by: User | None) -> User:
+    """Create an account without a password and e-mail a single-use link to choose one."""
+    with transaction.atomic():
+        user = user_create(username=username, email=email)
+        invitation, token = invitation_create(user=user, created_by=invited_by)
+    _invitation_email_send(invitation=invitation, token=token)
+    return user
+
+
+def invitation_get(*, token: str) -> Invitation:
+    """The usable invitation for this secret, or InvitationUnusable."""
+    invitation = (
+        Invitation.objects.select_related("user").filter(token_hash=hash_secret(token)).first()
+    )
+    if invitation is None or not invitation.is_usable or not invitation.user.is_active:
+        raise InvitationUnusable
+    return invitation
+
+
+def invitation_accept(*, token: str, password: str) -> User:
+    """Use an invitation once: set the invitee's password. Raises InvitationUnusable."""
+    invitation = invitation_get(token=token)
+    user = invitation.user
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    now = timezone.now()
+    with transaction.atomic():
+        # Conditional update: two simultaneous submissions cannot both use it.
+        claimed = Invitation.objects.filter(
+            pk=invitation.pk, used_at__isnull=True, expires_at__gt=now
+        ).update(used_at=now)
+        if claimed != 1:
+            raise InvitationUnusable
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    return user
+
+
+def user_update(
+    *,
+    user: User,
+    acting_user: User | None = None,
+    is_active: bool | None = None,
+    is_staff: bool | None = None,
+    quota_bytes: int | None = None,
+) -> User:
+    """Administrative changes. Administrators cannot lock themselves out."""
+    if acting_user is not None and acting_user.pk == user.pk:
+        if is_active is False:
+            raise ValidationError({"is_active": _("You cannot deactivate your own account.")})
+        if is_staff is False:
+            raise ValidationError({"is_staff": _("You cannot remove your own staff status.")})
+    fields = []
+    if is_active is not None:
+        user.is_active = is_active
+        fields.append("is_active")
+    if is_staff is not None:
+        user.is_staff = is_staff
+        fields.append("is_staff")
+    if quota_bytes is not None:
+        if quota_bytes < 0:
+            raise ValidationError({"quota": _("The quota cannot be negative.")})
+        user.quota_bytes = quota_bytes
+        fields.append("quota_bytes")
+    if fields:
+        user.save(update_fields=fields)
+    return user
+
+
+def profile_update(*, user: User, display_name: str, email: str) -> User:
+    email = User.objects.normalize_email(email.strip())
+    _check_identity_free(username="", email=email, exclude_pk=user.pk)
+    user.display_name = display_name.strip()
+    user.email = email
+    user.full_clean(validate_constraints=False, validate_unique=False)
+    user.save(update_fields=["display_name", "email"])
+    return user
+
+
+# --- Self-service sign-up ---------------------------------------------------------------------
+# The sign-up page answers the same for every address: whether the name or address is taken is
+# only ever told to the mailbox that asked, so the page cannot be used to probe for accounts.
+
+
+def signup_request(*, username: str, email: str) -> None:
+    """E-mail the address either a link to finish signing up, or why it cannot."""
+    username = username.strip()
+    email = User.objects.normalize_email(email.strip())
+    context = {"username": username, "email": email, "days": settings.LOCKER_INVITATION_DAYS}
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is not None:
+        template = "accounts/email/signup_existing"
+        context["reset_url"] = absolute_url(reverse("password_reset"))
+        context["username"] = existing.username
+    elif User.objects.filter(username__iexact=username).exists():
+        template = "accounts/email/signup_taken"
+        context["signup_url"] = absolute_url(reverse("signup"))
+    else:
+        template = "accounts/email/signup"
+        token = signing.dumps({"u": username, "e": email}, salt=SIGNUP_SALT, compress=True)
+        context["url"] = absolute_url(reverse("signup_complete", args=[token]))
+    subject = render_to_string(f"{template}_subject.txt", context).strip()
+    body = render_to_string(f"{template}.txt", context)
+    send_mail(subject, body, None, [email])
+
+
+def signup_link_read(*, token: str) -> dict[str, str]:
+    """The username and e-mail a sign-up link was made for, or SignupLinkUnusable."""
+    try:
+        data = signing.loads(
+            token, salt=SIGNUP_SALT, max_age=timedelta(days=settings.LOCKER_INVITATION_DAYS)
+        )
+    except signing.BadSignature:
+        raise SignupLinkUnusable from None
+    identity = {"username": data["u"], "email": data["e"]}
+    # A link is used up once its account exists (or someone took the name meanwhile).
+    if (
+        User.objects.filter(email__iexact=identity["email"]).exists()
+        or User.objects.filter(username__iexact=identity["username"]).exists()
+    ):
+        raise SignupLinkUnusable
+    return identity
+
+
+def signup_complete(*, token: str, password: str) -> User:
+    identity = signup_link_read(token=token)
+    try:
+        return user_create(password=password, **identity)
+    except ValidationError as exc:
+        if "password" in getattr(exc, "error_dict", {}):
+            raise
+        raise SignupLinkUnusable from None

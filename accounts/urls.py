@@ -1,5 +1,17 @@
 from django.urls import include, path
 
+from accounts import views
+
 urlpatterns = [
+    # Before Django's own URLs so that this one wins.
+    path("password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("", include("django.contrib.auth.urls")),
+    path("profile/", views.profile, name="profile"),
+    path("tokens/", views.api_tokens, name="api_tokens"),
+    path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
+    path("invite/", views.invite, name="invite"),
+    path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("signup/", views.signup, name="signup"),
+    path("signup/sent/", views.signup_done, name="signup_done"),
+    path("signup/<str:token>/", views.signup_complete, name="signup_complete"),
 ]

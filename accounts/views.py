@@ -1,5 +1,267 @@
-from django.http import HttpResponse
+"""Account pages. Each view reads a form, calls a service and renders; rules live in services."""
+
+import math
+
+from axes.helpers import get_cool_off
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.forms import (
+    ApiTokenCreateForm,
+    ChoosePasswordForm,
+    InviteForm,
+    ProfileForm,
+    SignupForm,
+)
+from accounts.models import User
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def lockout_response(request, credentials, *args, **kwargs):
-    return HttpResponse("Too many failed log-in attempts. Try again later.", status=429)
+def _add_errors(form, exc: ValidationError) -> None:
+    """Show a service's errors next to the form fields they concern."""
+    aliases = {"password": "new_password2", "expires_at": "expires_in_days"}
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            field = aliases.get(field, field)
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def _no_referrer(response: HttpResponse) -> HttpResponse:
+    # These pages carry a secret in their URL; never leak it to another site.
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- Log-in lock-out --------------------------------------------------------------------------
+
+
+def lockout_response(request: HttpRequest, original_response=None, credentials=None):
+    """What django-axes answers once a username+IP pair is locked out.
+
+    The same answer whether or not the username exists: axes counts failures per name given.
+    """
+    cool_off = get_cool_off(request)
+    minutes = max(1, math.ceil(cool_off.total_seconds() / 60)) if cool_off else None
+    if minutes:
+        message = ngettext(
+            "Too many failed log-in attempts. Please try again in %(minutes)d minute.",
+            "Too many failed log-in attempts. Please try again in %(minutes)d minutes.",
+            minutes,
+        ) % {"minutes": minutes}
+    else:
+        message = _("Too many failed log-in attempts. Please contact an administrator.")
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": message}, status=429)
+    else:
+        response = render(request, "accounts/lockout.html", {"message": message}, status=429)
+    if minutes:
+        response["Retry-After"] = str(minutes * 60)
+    return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset page; the e-mailed link uses LOCKER_BASE_URL, not the request's host.
+
+    It answers the same whether or not the address has an account.
+    """
+
+    @property
+    def extra_email_context(self):
+        return {"base_url": settings.LOCKER_BASE_URL}
+
+
+# --- Profile ----------------------------------------------------------------------------------
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            try:
+                services.profile_update(user=user, **form.cleaned_data)
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, _("Your profile was saved."))
+                return redirect("profile")
+        # A failed save must not leave the unsaved values on request.user (e.g. in the menu).
+        user.refresh_from_db()
+    else:
+        form = ProfileForm(initial={"display_name": user.display_name, "email": user.email})
+    usage_percent = (
+        min(100, round(100 * user.used_bytes / user.quota_bytes)) if user.quota_bytes else None
+    )
+    return render(request, "accounts/profile.html", {"form": form, "usage_percent": usage_percent})
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+@never_cache
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    new_token = new_secret = None
+    if request.method == "POST":
+        form = ApiTokenCreateForm(request.POST)
+        if form.is_valid():
+            try:
+                new_token, new_secret = services.api_token_create(
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    expires_at=form.expires_at(),
+                )
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                # The secret is rendered in this response only and never stored: no redirect.
+                form = ApiTokenCreateForm()
+    else:
+        form = ApiTokenCreateForm()
+    context = {
+        "form": form,
+        "tokens": selectors.api_token_list(user=request.user),
+        "now": timezone.now(),
+        "new_token": new_token,
+        "new_secret": new_secret,
+    }
+    return render(request, "accounts/api_tokens.html", context)
+
+
+@require_POST
+@login_required
+def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    if not services.api_token_revoke(user=request.user, token_id=token_id):
+        raise Http404
+    messages.success(request, _("The token was revoked. It no longer works."))
+    return redirect("api_tokens")
+
+
+# --- Invitations ------------------------------------------------------------------------------
+
+
+@login_required
+def invite(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_staff:
+        raise PermissionDenied
+    if request.method == "POST":
+        form = InviteForm(request.POST)
+        if form.is_valid():
+            try:
+                user = services.user_invite(invited_by=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(
+                    request,
+                    _("%(username)s was invited; the link was sent to %(email)s.")
+                    % {"username": user.username, "email": user.email},
+                )
+                return redirect("invite")
+    else:
+        form = InviteForm()
+    return render(
+        request,
+        "accounts/invite.html",
+        {"form": form, "days": settings.LOCKER_INVITATION_DAYS},
+    )
+
+
+@never_cache
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = services.invitation_get(token=token)
+    except services.InvitationUnusable:
+        return _no_referrer(_link_unusable(request, kind="invitation"))
+    form = ChoosePasswordForm(invitation.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invitation_accept(
+                token=token, password=form.cleaned_data["new_password1"]
+            )
+        except services.InvitationUnusable:
+            return _no_referrer(_link_unusable(request, kind="invitation"))
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            login(request, user, backend=MODEL_BACKEND)
+            messages.success(request, _("Welcome! Your password is set."))
+            return redirect("profile")
+    return _no_referrer(
+        render(
+            request,
+            "accounts/invitation_accept.html",
+            {"form": form, "invited_user": invitation.user},
+        )
+    )
+
+
+def _link_unusable(request: HttpRequest, *, kind: str) -> HttpResponse:
+    return render(request, "accounts/link_unusable.html", {"kind": kind}, status=410)
+
+
+# --- Sign-up ----------------------------------------------------------------------------------
+
+
+def _require_signup_open() -> None:
+    if not settings.LOCKER_SIGNUP:
+        raise Http404
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    _require_signup_open()
+    if request.method == "POST":
+        form = SignupForm(request.POST)
+        if form.is_valid():
+            services.signup_request(**form.cleaned_data)
+            return redirect("signup_done")
+    else:
+        form = SignupForm()
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+def signup_done(request: HttpRequest) -> HttpResponse:
+    _require_signup_open()
+    return render(request, "accounts/signup_done.html")
+
+
+@never_cache
+def signup_complete(request: HttpRequest, token: str) -> HttpResponse:
+    _require_signup_open()
+    try:
+        identity = services.signup_link_read(token=token)
+    except services.SignupLinkUnusable:
+        return _no_referrer(_link_unusable(request, kind="signup"))
+    form = ChoosePasswordForm(User(**identity), request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.signup_complete(
+                token=token, password=form.cleaned_data["new_password1"]
+            )
+        except services.SignupLinkUnusable:
+            return _no_referrer(_link_unusable(request, kind="signup"))
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            login(request, user, backend=MODEL_BACKEND)
+            messages.success(request, _("Welcome! Your account is ready."))
+            return redirect("profile")
+    return _no_referrer(
+        render(request, "accounts/signup_complete.html", {"form": form, "identity": identity})
+    )

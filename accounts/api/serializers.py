@@ -1,0 +1,128 @@
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import ApiToken, User
+from locker.env import parse_size
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 0},
+            {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[KMGTkmgt]?([Ii]?[Bb])?\s*$"},
+        ],
+        "description": "Bytes, or a size such as `512M` or `10G` (binary units). 0 = unlimited.",
+        "example": "10G",
+    }
+)
+class QuotaField(serializers.Field):
+    """A storage quota: a number of bytes or a size string such as "10G"."""
+
+    default_error_messages = {
+        "invalid": _("Give a number of bytes or a size such as 512M or 10G."),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, int):
+            if data < 0:
+                self.fail("invalid")
+            return data
+        if isinstance(data, str):
+            try:
+                return parse_size(data)
+            except ValueError:
+                self.fail("invalid")
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
+class MeSerializer(serializers.ModelSerializer):
+    quota = serializers.IntegerField(
+        source="quota_bytes", read_only=True, help_text="Storage quota in bytes; 0 = unlimited."
+    )
+    used = serializers.IntegerField(
+        source="used_bytes", read_only=True, help_text="Storage used, in bytes."
+    )
+
+    class Meta:
+        model = User
+        fields = ["username", "email", "display_name", "quota", "used", "is_staff"]
+        read_only_fields = fields
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at"]
+        read_only_fields = fields
+
+
+class ApiTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When the token stops working; none = never."
+    )
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(
+        read_only=True,
+        help_text="The secret, for `Authorization: Bearer <token>`. Returned only this once.",
+    )
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class UserSerializer(serializers.ModelSerializer):
+    quota = serializers.IntegerField(source="quota_bytes", read_only=True)
+    used = serializers.IntegerField(source="used_bytes", read_only=True)
+    has_password = serializers.SerializerMethodField(
+        help_text="False until an invited user has chosen a password."
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "email",
+            "display_name",
+            "is_active",
+            "is_staff",
+            "quota",
+            "used",
+            "has_password",
+            "date_joined",
+            "last_login",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_has_password(self, user: User) -> bool:
+        return user.has_usable_password()
+
+
+class UserCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField()
+    password = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        style={"input_type": "password"},
+        help_text="Leave out to e-mail the user an invitation to choose one.",
+    )
+
+
+class UserUpdateSerializer(serializers.Serializer):
+    is_active = serializers.BooleanField(required=False)
+    is_staff = serializers.BooleanField(required=False)
+    quota = QuotaField(required=False)

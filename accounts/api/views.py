@@ -1,0 +1,152 @@
+"""Thin API views: each one validates input, calls a service or selector and serializes."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.api.serializers import (
+    ApiTokenCreatedSerializer,
+    ApiTokenCreateSerializer,
+    ApiTokenSerializer,
+    MeSerializer,
+    UserCreateSerializer,
+    UserSerializer,
+    UserUpdateSerializer,
+)
+
+_FIELD_NAMES = {"quota_bytes": "quota"}
+
+
+def _as_api_error(exc: DjangoValidationError) -> serializers.ValidationError:
+    if hasattr(exc, "error_dict"):
+        return serializers.ValidationError(
+            {_FIELD_NAMES.get(field, field): errors for field, errors in exc.message_dict.items()}
+        )
+    return serializers.ValidationError({"non_field_errors": exc.messages})
+
+
+class MeView(APIView):
+    @extend_schema(
+        operation_id="me_retrieve",
+        summary="Who am I",
+        description="The caller's account: username, e-mail, quota and usage in bytes.",
+        responses=MeSerializer,
+    )
+    def get(self, request):
+        return Response(MeSerializer(request.user).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your API tokens", description="Revoked tokens are left out."),
+    create=extend_schema(
+        summary="Create an API token",
+        request=ApiTokenCreateSerializer,
+        responses={201: ApiTokenCreatedSerializer},
+        description="The secret is in `token` in this response only; it is not stored.",
+    ),
+    destroy=extend_schema(
+        summary="Revoke an API token",
+        responses={204: OpenApiResponse(description="Revoked; it stops working at once.")},
+    ),
+)
+class ApiTokenViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ApiTokenSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.api_token_list(user=self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        serializer = ApiTokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            token, secret = services.api_token_create(
+                user=request.user, **serializer.validated_data
+            )
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from None
+        token.token = secret
+        return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request, *args, **kwargs):
+        if not services.api_token_revoke(user=request.user, token_id=int(kwargs["pk"])):
+            raise NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List users (staff only)"),
+    retrieve=extend_schema(summary="Show a user (staff only)"),
+    create=extend_schema(
+        summary="Create a user (staff only)",
+        request=UserCreateSerializer,
+        responses={201: UserSerializer},
+        description=(
+            "With a `password` the account is ready to use. Without one, the user is e-mailed a "
+            "single-use invitation link to choose a password."
+        ),
+    ),
+    partial_update=extend_schema(
+        summary="Change a user (staff only)",
+        request=UserUpdateSerializer,
+        responses=UserSerializer,
+        description=(
+            "Change `is_active`, `is_staff` and `quota`. A deactivated user's API tokens stop "
+            "working at once."
+        ),
+    ),
+)
+class UserViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = UserSerializer
+    permission_classes = [permissions.IsAuthenticated, permissions.IsAdminUser]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.user_list()
+
+    def create(self, request, *args, **kwargs):
+        serializer = UserCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            if data.get("password"):
+                user = services.user_create(**data)
+            else:
+                user = services.user_invite(
+                    username=data["username"], email=data["email"], invited_by=request.user
+                )
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from None
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        user = self.get_object()
+        serializer = UserUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            user = services.user_update(
+                user=user,
+                acting_user=request.user,
+                is_active=data.get("is_active"),
+                is_staff=data.get("is_staff"),
+                quota_bytes=data.get("quota"),
+            )
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from None
+        return Response(UserSerializer(user).data)

@@ -1,0 +1,81 @@
+from datetime import timedelta
+
+from django import forms
+from django.contrib.auth.forms import SetPasswordForm, SetPasswordMixin
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+
+TOKEN_EXPIRY_CHOICES = [
+    ("", _("Never")),
+    ("7", _("In 7 days")),
+    ("30", _("In 30 days")),
+    ("90", _("In 90 days")),
+    ("365", _("In a year")),
+]
+
+
+class ProfileForm(forms.Form):
+    display_name = forms.CharField(
+        label=_("Display name"),
+        max_length=150,
+        required=False,
+        help_text=_("Shown to people you share with instead of your username."),
+    )
+    email = forms.EmailField(label=_("E-mail address"))
+
+
+class ApiTokenCreateForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("What the token is for, e.g. “backup script on my laptop”."),
+    )
+    expires_in_days = forms.TypedChoiceField(
+        label=_("Expires"),
+        choices=TOKEN_EXPIRY_CHOICES,
+        required=False,
+        coerce=int,
+        empty_value=None,
+    )
+
+    def expires_at(self):
+        days = self.cleaned_data.get("expires_in_days")
+        return timezone.now() + timedelta(days=days) if days else None
+
+
+class InviteForm(forms.Form):
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        validators=[User.username_validator],
+        help_text=User._meta.get_field("username").help_text,
+    )
+    email = forms.EmailField(
+        label=_("E-mail address"), help_text=_("The invitation link is sent here.")
+    )
+
+
+class SignupForm(forms.Form):
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        validators=[User.username_validator],
+        help_text=User._meta.get_field("username").help_text,
+    )
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        help_text=_("We send a link to this address to finish signing up."),
+    )
+
+
+class ChoosePasswordForm(SetPasswordForm):
+    """Choose a first password; validated against the (possibly unsaved) user it is for.
+
+    The services set the password, so this form's save() is not used.
+    """
+
+    new_password1, new_password2 = SetPasswordMixin.create_password_fields(
+        label1=_("Password"), label2=_("Password (again)")
+    )
