@@ -1,3 +1,4 @@
 pytest_plugins = [
     "tests.fixtures.users",
+    "tests.fixtures.browser",
 ]
