@@ -1,10 +1,468 @@
-"""Placeholder: replaced by the content-storage work (see files/content.py contract)."""
+"""Where encrypted objects live: a local directory or an S3 bucket, through django-storages.
+
+Both stores speak in storage keys (random hex strings from files/content.py) and bytes that are
+already encrypted. They stream: a writer is fed pieces and keeps at most one S3 part in memory; a
+reader returns a byte range of an object without fetching the rest.
+
+- local (`FileSystemStorage`): objects at `<location>/ab/cd/abcd…`; a writer writes
+  `<final>.partial` and renames it over the final name on finish (after fsync), so a half-written
+  object never appears under its key.
+- s3 (`S3Storage`): a single PutObject when the object fits in one part, otherwise a multipart
+  upload of PART_SIZE parts completed on finish (aborted on abort); ranged GETs streamed from
+  the response body.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import posixpath
+import re
+from collections.abc import Iterator
+
+from django.core.files.storage import FileSystemStorage, storages
+
+logger = logging.getLogger(__name__)
+
+KEY_PATTERN = re.compile(r"^[0-9a-f]{32,64}$")
+PART_SIZE = 8 * 1024 * 1024  # S3 multipart part size (S3's minimum is 5 MiB)
+PARTIAL_SUFFIX = ".partial"
 
 
-class _Store:
+class StorageUnavailable(Exception):
+    """The content storage cannot be reached or refused the operation."""
+
+
+class ObjectMissing(Exception):
+    """The object does not exist, or is shorter than the requested range."""
+
+
+def object_name(key: str) -> str:
+    """Storage name of a key, fanned out into two directory levels: ab/cd/abcd…"""
+    if not KEY_PATTERN.match(key):
+        raise ValueError("A storage key is 32-64 lowercase hex characters.")
+    return f"{key[0:2]}/{key[2:4]}/{key}"
+
+
+class RangeReader:
+    """A byte range of one object. `total_size` is the size of the whole object."""
+
+    total_size: int
+
+    def read(self, size: int) -> bytes:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def read_exact(self, size: int) -> bytes:
+        """`size` bytes, or fewer only when the range or the object ends."""
+        data = self.read(size)
+        if len(data) == size or not data:
+            return data
+        parts = [data]
+        got = len(data)
+        while got < size:
+            more = self.read(size - got)
+            if not more:
+                break
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ObjectWriter:
+    """Receives an object's bytes in order; nothing is visible under the key before finish()."""
+
+    def write(self, data) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def finish(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def abort(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held in memory by this writer right now."""
+        return 0
+
+
+class BlobStore:
+    kind = ""
+
+    def writer(self, key: str) -> ObjectWriter:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def open_range(self, key: str, offset: int, length: int) -> RangeReader:  # pragma: no cover
+        """Bytes [offset, offset+length) of an object; ObjectMissing when it does not exist."""
+        raise NotImplementedError
+
+    def exists(self, key: str) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:  # pragma: no cover - interface
+        """Remove a finished object; idempotent."""
+        raise NotImplementedError
+
+    def discard_unfinished(self, key: str) -> None:  # pragma: no cover - interface
+        """Remove an unfinished upload of this key (partial file, S3 multipart); idempotent."""
+        raise NotImplementedError
+
+    def iter_objects(self) -> Iterator[tuple[str, dt.datetime]]:  # pragma: no cover
+        """(key, last modified) of every finished object, for orphan cleanup."""
+        raise NotImplementedError
+
+    def iter_unfinished(self) -> Iterator[tuple[str, dt.datetime]]:  # pragma: no cover
+        """(key, started) of every unfinished upload, for orphan cleanup."""
+        raise NotImplementedError
+
+    def check(self) -> None:  # pragma: no cover - interface
+        """Raise StorageUnavailable when the storage cannot be reached."""
+        raise NotImplementedError
+
+    def prepare(self) -> None:  # pragma: no cover - interface
+        """Create the directory or bucket if missing (operations and tests, not per request)."""
+        raise NotImplementedError
+
+
+# --- Local directory --------------------------------------------------------------------------
+
+
+class _LocalReader(RangeReader):
+    def __init__(self, fh, total_size: int, length: int):
+        self._fh = fh
+        self.total_size = total_size
+        self._remaining = length
+
+    def read(self, size: int) -> bytes:
+        size = min(size, self._remaining)
+        if size <= 0:
+            return b""
+        data = self._fh.read(size)
+        self._remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class _LocalWriter(ObjectWriter):
+    def __init__(self, final_path: str, mode: int):
+        self._final = final_path
+        self._partial = final_path + PARTIAL_SUFFIX
+        os.makedirs(os.path.dirname(final_path), exist_ok=True)
+        fd = os.open(self._partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        self._fh = os.fdopen(fd, "wb")
+
+    def write(self, data) -> None:
+        self._fh.write(data)
+
+    def finish(self) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self._partial, self._final)
+        _fsync_dir(os.path.dirname(self._final))
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._fh.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._partial)
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _mtime(path: str) -> dt.datetime:
+    return dt.datetime.fromtimestamp(os.stat(path).st_mtime, tz=dt.UTC)
+
+
+class LocalBlobStore(BlobStore):
+    kind = "local"
+
+    def __init__(self, storage: FileSystemStorage):
+        self.storage = storage
+        self.root = os.path.abspath(storage.location)
+        self.mode = storage.file_permissions_mode or 0o600
+
+    def path(self, key: str) -> str:
+        return self.storage.path(object_name(key))
+
+    def writer(self, key: str) -> ObjectWriter:
+        return _LocalWriter(self.path(key), self.mode)
+
+    def open_range(self, key: str, offset: int, length: int) -> RangeReader:
+        try:
+            fh = open(self.path(key), "rb")  # noqa: SIM115 - closed by the reader
+        except FileNotFoundError:
+            raise ObjectMissing(key) from None
+        try:
+            total = os.fstat(fh.fileno()).st_size
+            fh.seek(offset)
+        except BaseException:
+            fh.close()
+            raise
+        return _LocalReader(fh, total, length)
+
+    def exists(self, key: str) -> bool:
+        return os.path.isfile(self.path(key))
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path(key))
+
+    def discard_unfinished(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path(key) + PARTIAL_SUFFIX)
+
+    def _walk(self, partial: bool) -> Iterator[tuple[str, dt.datetime]]:
+        for dirpath, _dirs, names in os.walk(self.root):
+            for name in names:
+                key = name.removesuffix(PARTIAL_SUFFIX)
+                if (name != key) != partial or not KEY_PATTERN.match(key):
+                    continue
+                try:
+                    yield key, _mtime(os.path.join(dirpath, name))
+                except FileNotFoundError:
+                    continue  # deleted while we walked
+
+    def iter_objects(self) -> Iterator[tuple[str, dt.datetime]]:
+        return self._walk(partial=False)
+
+    def iter_unfinished(self) -> Iterator[tuple[str, dt.datetime]]:
+        return self._walk(partial=True)
+
     def check(self) -> None:
-        return None
+        try:
+            os.makedirs(self.root, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"Cannot create the objects directory: {exc}") from exc
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StorageUnavailable(f"The objects directory {self.root} is not writable.")
+
+    def prepare(self) -> None:
+        self.check()
 
 
-def get_blobstore():
-    return _Store()
+# --- S3 ---------------------------------------------------------------------------------------
+
+
+def _error_code(exc) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+class _S3Reader(RangeReader):
+    def __init__(self, body, total_size: int):
+        self._body = body
+        self.total_size = total_size
+
+    def read(self, size: int) -> bytes:
+        return self._body.read(size)
+
+    def close(self) -> None:
+        self._body.close()
+
+
+class _S3Writer(ObjectWriter):
+    def __init__(self, client, bucket: str, name: str, part_size: int):
+        self._client = client
+        self._bucket = bucket
+        self._name = name
+        self._part_size = part_size
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict] = []
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def write(self, data) -> None:
+        self._buffer += data
+        while len(self._buffer) >= self._part_size:
+            part = bytes(self._buffer[: self._part_size])
+            del self._buffer[: self._part_size]
+            self._upload_part(part)
+
+    def _upload_part(self, body: bytes) -> None:
+        if self._upload_id is None:
+            response = self._client.create_multipart_upload(Bucket=self._bucket, Key=self._name)
+            self._upload_id = response["UploadId"]
+        number = len(self._parts) + 1
+        response = self._client.upload_part(
+            Bucket=self._bucket,
+            Key=self._name,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=body,
+        )
+        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
+
+    def finish(self) -> None:
+        if self._upload_id is None:
+            self._client.put_object(Bucket=self._bucket, Key=self._name, Body=bytes(self._buffer))
+        else:
+            if self._buffer:
+                self._upload_part(bytes(self._buffer))
+            self._client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=self._name,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+        self._buffer = bytearray()
+
+    def abort(self) -> None:
+        self._buffer = bytearray()
+        if self._upload_id is None:
+            return
+        try:
+            self._client.abort_multipart_upload(
+                Bucket=self._bucket, Key=self._name, UploadId=self._upload_id
+            )
+        except Exception:  # noqa: BLE001 - abort never raises; cleanup retries later
+            logger.warning("Could not abort multipart upload of %s", self._name, exc_info=True)
+        else:
+            self._upload_id = None
+
+
+class S3BlobStore(BlobStore):
+    kind = "s3"
+
+    def __init__(self, storage, part_size: int = PART_SIZE):
+        self.storage = storage
+        self.bucket = storage.bucket_name
+        self.prefix = (storage.location or "").strip("/")
+        self.part_size = part_size
+
+    @property
+    def client(self):
+        # S3Storage keeps one boto3 resource per thread; its client is thread-safe.
+        return self.storage.connection.meta.client
+
+    def name(self, key: str) -> str:
+        name = object_name(key)
+        return posixpath.join(self.prefix, name) if self.prefix else name
+
+    def writer(self, key: str) -> ObjectWriter:
+        return _S3Writer(self.client, self.bucket, self.name(key), self.part_size)
+
+    def open_range(self, key: str, offset: int, length: int) -> RangeReader:
+        from botocore.exceptions import ClientError
+
+        if length <= 0:
+            raise ValueError("An S3 range read needs a positive length.")
+        try:
+            response = self.client.get_object(
+                Bucket=self.bucket,
+                Key=self.name(key),
+                Range=f"bytes={offset}-{offset + length - 1}",
+            )
+        except ClientError as exc:
+            if _error_code(exc) in ("NoSuchKey", "404", "InvalidRange", "416"):
+                raise ObjectMissing(key) from None
+            raise
+        content_range = response.get("ContentRange") or ""
+        _unit, _sep, total = content_range.rpartition("/")
+        try:
+            total_size = int(total)
+        except ValueError:
+            total_size = int(response["ContentLength"])
+        return _S3Reader(response["Body"], total_size)
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.name(key))
+        except ClientError as exc:
+            if _error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+                return False
+            raise
+        return True
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.name(key))
+
+    def discard_unfinished(self, key: str) -> None:
+        name = self.name(key)
+        response = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=name)
+        for upload in response.get("Uploads", []):
+            if upload["Key"] == name:
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=name, UploadId=upload["UploadId"]
+                )
+
+    def _key_of(self, name: str) -> str | None:
+        key = posixpath.basename(name)
+        return key if KEY_PATTERN.match(key) and self.name(key) == name else None
+
+    def iter_objects(self) -> Iterator[tuple[str, dt.datetime]]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                key = self._key_of(item["Key"])
+                if key:
+                    yield key, item["LastModified"]
+
+    def iter_unfinished(self) -> Iterator[tuple[str, dt.datetime]]:
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                key = self._key_of(upload["Key"])
+                if key:
+                    yield key, upload["Initiated"]
+
+    def check(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageUnavailable(f"S3 bucket {self.bucket!r} is unreachable: {exc}") from exc
+
+    def prepare(self) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if _error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            self.client.create_bucket(Bucket=self.bucket)
+
+
+def get_blobstore() -> BlobStore:
+    """The store over `storages["default"]` (cheap: wraps the storage Django caches)."""
+    storage = storages["default"]
+    if isinstance(storage, FileSystemStorage):
+        return LocalBlobStore(storage)
+    if hasattr(storage, "bucket_name") and hasattr(storage, "connection"):
+        return S3BlobStore(storage)
+    raise StorageUnavailable(
+        f"Unsupported content storage {type(storage).__name__}: use LOCKER_STORAGE=local or s3."
+    )

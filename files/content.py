@@ -1,0 +1,295 @@
+"""Encrypted, streaming file content: write it, read byte ranges of it, delete it.
+
+The only way the rest of Locker touches stored bytes. Memory stays flat in file size: a writer
+holds at most one plaintext segment plus one storage part; a reader one segment.
+
+    writer = content_writer()          # Blob row (WRITING) committed now, random storage key
+    try:
+        for chunk in request_chunks:
+            writer.write(chunk)         # writer.size, writer.sha256, writer.head available
+        blob = writer.finish()          # object durable and visible, row COMPLETE
+    except BaseException:
+        writer.abort()                  # no bytes, no row left behind
+        raise
+
+    for chunk in iter_content(blob, start, end):   # plaintext [start, end)
+        ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Iterator
+from datetime import datetime
+
+from django.db.models import ProtectedError
+
+from files import crypto, keys
+from files.blobstore import ObjectMissing, get_blobstore
+from files.models import Blob
+
+logger = logging.getLogger(__name__)
+
+HEAD_SIZE = 8192
+
+
+class CorruptContent(Exception):
+    """Stored content is tampered with, truncated, missing or cannot be decrypted."""
+
+
+def new_storage_key() -> str:
+    """128 random bits as 32 hex characters; never derived from anything a user sends."""
+    return secrets.token_hex(16)
+
+
+class ContentWriter:
+    """Push-based writer: feed plaintext chunks of any size, then finish() or abort()."""
+
+    def __init__(self, *, segment_size: int = crypto.DEFAULT_SEGMENT_SIZE):
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+        self.head = b""
+        self._buffer = bytearray()
+        self._index = 0
+        self._state = "open"  # open | finished | aborted | failed
+        self._out = None
+        data_key = crypto.new_data_key()
+        self._encryptor = crypto.SegmentEncryptor(data_key, segment_size)
+        self.segment_size = segment_size
+        storage_key = new_storage_key()
+        master_key_id, wrapped = keys.wrap_for_new_blob(data_key, storage_key)
+        # Created (and, outside a transaction, committed) before any byte is stored, so a crash
+        # leaves a WRITING row that cleanup_abandoned_blobs() finds.
+        self.blob = Blob.objects.create(
+            storage_key=storage_key,
+            master_key_id=master_key_id,
+            wrapped_key=wrapped,
+            segment_size=segment_size,
+            size=0,
+            state=Blob.State.WRITING,
+        )
+        try:
+            self._out = get_blobstore().writer(storage_key)
+            self._out.write(self._encryptor.header)
+        except BaseException:
+            self.abort()
+            raise
+
+    @property
+    def buffered(self) -> int:
+        """Bytes this writer holds in memory now (plaintext segment + storage part)."""
+        return len(self._buffer) + (self._out.buffered if self._out else 0)
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"This content writer is {self._state}.")
+
+    def _emit(self, plaintext, *, last: bool) -> None:
+        sealed = self._encryptor.encrypt_segment(self._index, plaintext, last=last)
+        self._out.write(sealed)
+        self._index += 1
+
+    def write(self, data) -> None:
+        self._check_open()
+        if not data:
+            return
+        view = memoryview(data).cast("B")
+        self.sha256.update(view)
+        if len(self.head) < HEAD_SIZE:
+            self.head += bytes(view[: HEAD_SIZE - len(self.head)])
+        self.size += len(view)
+        segment = self.segment_size
+        try:
+            pos = 0
+            if self._buffer:
+                pos = min(segment - len(self._buffer), len(view))
+                self._buffer += view[:pos]
+                if pos == len(view):
+                    return  # a full buffered segment may still be the last one
+                self._emit(self._buffer, last=False)
+                self._buffer = bytearray()
+            # Encrypt whole segments straight from the caller's buffer; keep the tail (which
+            # may turn out to be the last segment) until more data or finish() arrives.
+            while len(view) - pos > segment:
+                self._emit(view[pos : pos + segment], last=False)
+                pos += segment
+            self._buffer += view[pos:]
+        except BaseException:
+            self._state = "failed"
+            raise
+
+    def finish(self) -> Blob:
+        self._check_open()
+        try:
+            self._emit(self._buffer, last=True)
+            self._buffer = bytearray()
+            self._out.finish()
+            updated = Blob.objects.filter(pk=self.blob.pk, state=Blob.State.WRITING).update(
+                state=Blob.State.COMPLETE, size=self.size
+            )
+            if not updated:
+                raise CorruptContent("The blob was removed while it was being written.")
+        except BaseException:
+            self._state = "failed"
+            raise
+        self._state = "finished"
+        self.blob.state = Blob.State.COMPLETE
+        self.blob.size = self.size
+        return self.blob
+
+    def abort(self) -> None:
+        """Remove every stored byte and the row. Never raises; safe to call more than once."""
+        if self._state == "aborted":
+            return
+        self._state = "aborted"
+        self._buffer = bytearray()
+        key = self.blob.storage_key if getattr(self, "blob", None) else None
+        if self._out is not None:
+            try:
+                self._out.abort()
+            except Exception:  # noqa: BLE001 - never raise from abort
+                logger.warning("Aborting the upload of %s failed", key, exc_info=True)
+        if key is None:
+            return
+        try:
+            store = get_blobstore()
+            store.delete(key)
+            store.discard_unfinished(key)
+        except Exception:  # noqa: BLE001 - the orphan cleanup reclaims it later
+            logger.warning("Could not remove the stored bytes of %s", key, exc_info=True)
+        try:
+            Blob.objects.filter(pk=self.blob.pk).delete()
+        except Exception:  # noqa: BLE001 - cleanup_abandoned_blobs reclaims it later
+            logger.warning("Could not delete the blob row of %s", key, exc_info=True)
+
+
+def content_writer(*, segment_size: int = crypto.DEFAULT_SEGMENT_SIZE) -> ContentWriter:
+    """Start storing new content. Call outside a transaction so the row is committed at once."""
+    return ContentWriter(segment_size=segment_size)
+
+
+def _data_key(blob: Blob) -> bytes:
+    try:
+        return keys.unwrap_blob_key(blob)
+    except crypto.DecryptionError as exc:
+        raise CorruptContent(f"Blob {blob.storage_key}: {exc}") from exc
+
+
+def _segment_plain_size(index: int, count: int, size: int, segment_size: int) -> int:
+    return segment_size if index < count - 1 else size - (count - 1) * segment_size
+
+
+def iter_content(blob: Blob, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    """Plaintext bytes [start, end) of a complete blob, in chunks of at most one segment.
+
+    Reads and decrypts only the segments that hold the range. The key, the object's header and
+    its length are checked before this returns (CorruptContent, or UnknownMasterKeyError when the
+    wrapping master key is not configured), so a caller can still answer with an error status;
+    a segment that fails authentication raises CorruptContent during iteration.
+    """
+    size = blob.size
+    if end is None:
+        end = size
+    if not 0 <= start <= end <= size:
+        raise ValueError(f"Range [{start}, {end}) is outside content of {size} bytes.")
+    if blob.state != Blob.State.COMPLETE:
+        raise ValueError("This blob is still being written.")
+    if start == end:
+        return iter(())
+    segment_size = blob.segment_size
+    data_key = _data_key(blob)
+    count = crypto.segment_count(size, segment_size)
+    first = start // segment_size
+    last = (end - 1) // segment_size
+    range_start = crypto.segment_offset(first, segment_size)
+    range_end = (
+        crypto.segment_offset(last, segment_size)
+        + _segment_plain_size(last, count, size, segment_size)
+        + crypto.TAG_SIZE
+    )
+    store = get_blobstore()
+    key = blob.storage_key
+    try:
+        if first == 0:
+            reader = store.open_range(key, 0, range_end)
+            header = reader.read_exact(crypto.HEADER_SIZE)
+        else:
+            with store.open_range(key, 0, crypto.HEADER_SIZE) as head_reader:
+                header = head_reader.read_exact(crypto.HEADER_SIZE)
+            reader = store.open_range(key, range_start, range_end - range_start)
+    except ObjectMissing:
+        raise CorruptContent(f"Blob {key}: the stored object is missing or truncated.") from None
+    try:
+        if reader.total_size != crypto.encrypted_size(size, segment_size):
+            raise CorruptContent(f"Blob {key}: the stored object has the wrong length.")
+        try:
+            decryptor = crypto.SegmentDecryptor(
+                data_key, header, expected_segment_size=segment_size
+            )
+        except crypto.DecryptionError as exc:
+            raise CorruptContent(f"Blob {key}: {exc}") from exc
+    except BaseException:
+        reader.close()
+        raise
+    return _decrypt_range(reader, decryptor, key, first, last, count, size, start, end)
+
+
+def _decrypt_range(reader, decryptor, key, first, last, count, size, start, end):
+    segment_size = decryptor.segment_size
+    try:
+        for index in range(first, last + 1):
+            expected = _segment_plain_size(index, count, size, segment_size) + crypto.TAG_SIZE
+            sealed = reader.read_exact(expected)
+            if len(sealed) != expected:
+                raise CorruptContent(f"Blob {key}: segment {index} is truncated.")
+            try:
+                plain = decryptor.decrypt_segment(index, sealed, last=index == count - 1)
+            except crypto.DecryptionError as exc:
+                raise CorruptContent(f"Blob {key}: {exc}") from exc
+            base = index * segment_size
+            low = start - base if index == first else 0
+            high = end - base if index == last else len(plain)
+            if low == 0 and high == len(plain):
+                yield plain
+            else:
+                yield plain[low:high]
+    finally:
+        reader.close()
+
+
+def delete_blob(blob: Blob) -> None:
+    """Delete the stored object, then the row. Idempotent."""
+    store = get_blobstore()
+    store.delete(blob.storage_key)
+    if blob.state != Blob.State.COMPLETE:
+        store.discard_unfinished(blob.storage_key)
+    Blob.objects.filter(pk=blob.pk).delete()
+
+
+def cleanup_abandoned_blobs(*, older_than: datetime) -> int:
+    """Delete blobs still WRITING that were created before `older_than`; returns how many.
+
+    Each row is claimed by a conditional delete (`WHERE state = writing`) before its bytes are
+    removed, so two cleanups running at once, or a writer finishing meanwhile, never collide.
+    Bytes whose removal fails are left to the orphan cleanup that lists the storage.
+    """
+    store = get_blobstore()
+    removed = 0
+    candidates = Blob.objects.filter(state=Blob.State.WRITING, created_at__lt=older_than)
+    for pk, key in candidates.values_list("pk", "storage_key").iterator():
+        try:
+            claimed, _ = Blob.objects.filter(pk=pk, state=Blob.State.WRITING).delete()
+        except ProtectedError:
+            logger.warning("Abandoned blob %s is referenced by a file; kept", key)
+            continue
+        if not claimed:
+            continue
+        removed += 1
+        try:
+            store.delete(key)
+            store.discard_unfinished(key)
+        except Exception:  # noqa: BLE001 - left for the orphan cleanup
+            logger.warning("Could not remove the stored bytes of abandoned blob %s", key)
+    return removed

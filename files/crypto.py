@@ -1,0 +1,185 @@
+"""Encryption at rest: the segmented AES-256-GCM object format and data-key wrapping.
+
+Pure functions over bytes; no Django. docs/encryption.md specifies the format byte by byte.
+
+Object = header ‖ segment 0 ‖ … ‖ segment n-1, where
+  header  = MAGIC (4) ‖ version (1) ‖ segment size (4, big-endian) ‖ nonce prefix (7) = 16 bytes
+  segment = AES-256-GCM(data key, nonce = prefix ‖ index (4, big-endian) ‖ last flag (1),
+                        plaintext segment, associated data = header)  → ciphertext ‖ tag (16)
+Every segment but the last holds exactly `segment size` plaintext bytes; the last holds
+1…segment size bytes, or 0 bytes when the whole content is empty. Because the nonce binds the
+index and the last flag, and the key is unique per object, reordered, truncated, extended or
+transplanted segments fail authentication.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+MAGIC = b"LKR\x00"
+FORMAT_VERSION = 1
+HEADER_SIZE = 16
+NONCE_PREFIX_SIZE = 7
+TAG_SIZE = 16
+DATA_KEY_SIZE = 32
+MAX_SEGMENTS = 2**32
+# Chosen with bench/crypto.py: large enough that a call's fixed cost is negligible (overhead
+# 16 / 262144 = 0.006 %), small enough that a small ranged read decrypts little.
+DEFAULT_SEGMENT_SIZE = 256 * 1024
+MIN_SEGMENT_SIZE = 16 * 1024
+MAX_SEGMENT_SIZE = 8 * 1024 * 1024
+
+WRAP_VERSION = 1
+WRAP_NONCE_SIZE = 12
+WRAPPED_KEY_SIZE = 1 + WRAP_NONCE_SIZE + DATA_KEY_SIZE + TAG_SIZE  # 61 bytes
+_WRAP_LABEL = b"locker data key v1\x00"
+
+_HEADER = struct.Struct(">4sBI7s")
+
+
+class DecryptionError(Exception):
+    """Content or a wrapped key failed authentication, or is malformed."""
+
+
+def new_data_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+def _wrap_aad(master_key_id: str, storage_key: str) -> bytes:
+    return _WRAP_LABEL + master_key_id.encode("utf-8") + b"\x00" + storage_key.encode("utf-8")
+
+
+def wrap_data_key(
+    data_key: bytes, *, master_key: bytes, master_key_id: str, storage_key: str
+) -> bytes:
+    """Encrypt a data key under a master key, bound to the object's key and the master key id.
+
+    Result: version (1) ‖ nonce (12) ‖ AES-256-GCM ciphertext of the data key (32) ‖ tag (16).
+    """
+    if len(data_key) != DATA_KEY_SIZE:
+        raise ValueError("A data key is 32 bytes.")
+    nonce = os.urandom(WRAP_NONCE_SIZE)
+    sealed = AESGCM(master_key).encrypt(nonce, data_key, _wrap_aad(master_key_id, storage_key))
+    return bytes([WRAP_VERSION]) + nonce + sealed
+
+
+def unwrap_data_key(
+    wrapped: bytes, *, master_key: bytes, master_key_id: str, storage_key: str
+) -> bytes:
+    wrapped = bytes(wrapped)
+    if len(wrapped) != WRAPPED_KEY_SIZE or wrapped[0] != WRAP_VERSION:
+        raise DecryptionError("The wrapped data key is malformed.")
+    nonce = wrapped[1 : 1 + WRAP_NONCE_SIZE]
+    try:
+        return AESGCM(master_key).decrypt(
+            nonce, wrapped[1 + WRAP_NONCE_SIZE :], _wrap_aad(master_key_id, storage_key)
+        )
+    except InvalidTag as exc:
+        raise DecryptionError(
+            "The wrapped data key does not authenticate under its master key."
+        ) from exc
+
+
+def segment_count(size: int, segment_size: int) -> int:
+    """Number of segments holding `size` plaintext bytes (an empty content has one)."""
+    return max(1, -(-size // segment_size))
+
+
+def encrypted_size(size: int, segment_size: int) -> int:
+    """Stored object size for `size` plaintext bytes."""
+    return HEADER_SIZE + size + TAG_SIZE * segment_count(size, segment_size)
+
+
+def segment_offset(index: int, segment_size: int) -> int:
+    """Offset of segment `index` in the stored object."""
+    return HEADER_SIZE + index * (segment_size + TAG_SIZE)
+
+
+def _check_segment_size(segment_size: int) -> None:
+    if not MIN_SEGMENT_SIZE <= segment_size <= MAX_SEGMENT_SIZE:
+        raise ValueError(
+            f"Segment size must be between {MIN_SEGMENT_SIZE} and {MAX_SEGMENT_SIZE} bytes."
+        )
+
+
+class _Segments:
+    def __init__(self, data_key: bytes, header: bytes):
+        self._aead = AESGCM(data_key)
+        self.header = header
+        magic, version, segment_size, prefix = _HEADER.unpack(header)
+        self.segment_size = segment_size
+        self._prefix = prefix
+
+    def nonce(self, index: int, last: bool) -> bytes:
+        if not 0 <= index < MAX_SEGMENTS:
+            raise ValueError("Segment index out of range.")
+        return self._prefix + struct.pack(">IB", index, 1 if last else 0)
+
+
+class SegmentEncryptor(_Segments):
+    """Encrypts one object's segments. `header` is written first, then each segment in order."""
+
+    def __init__(self, data_key: bytes, segment_size: int = DEFAULT_SEGMENT_SIZE):
+        _check_segment_size(segment_size)
+        prefix = os.urandom(NONCE_PREFIX_SIZE)
+        super().__init__(data_key, _HEADER.pack(MAGIC, FORMAT_VERSION, segment_size, prefix))
+
+    def encrypt_segment(self, index: int, plaintext, *, last: bool) -> bytes:
+        size = len(plaintext)
+        if size > self.segment_size or (not last and size != self.segment_size):
+            raise ValueError("Only the last segment may be shorter than the segment size.")
+        return self._aead.encrypt(self.nonce(index, last), plaintext, self.header)
+
+
+class SegmentDecryptor(_Segments):
+    """Decrypts segments of one object, given its header (validated here)."""
+
+    def __init__(self, data_key: bytes, header: bytes, *, expected_segment_size: int):
+        header = bytes(header)
+        if len(header) != HEADER_SIZE:
+            raise DecryptionError("The object header is truncated.")
+        magic, version, segment_size, _prefix = _HEADER.unpack(header)
+        if magic != MAGIC:
+            raise DecryptionError("The object does not start with Locker's magic bytes.")
+        if version != FORMAT_VERSION:
+            raise DecryptionError(f"Unknown object format version {version}.")
+        if segment_size != expected_segment_size:
+            raise DecryptionError("The object header's segment size does not match its record.")
+        super().__init__(data_key, header)
+
+    def decrypt_segment(self, index: int, sealed, *, last: bool) -> bytes:
+        try:
+            return self._aead.decrypt(self.nonce(index, last), sealed, self.header)
+        except InvalidTag as exc:
+            raise DecryptionError(f"Segment {index} failed authentication.") from exc
+
+
+def encrypt_bytes(data: bytes, data_key: bytes, segment_size: int = DEFAULT_SEGMENT_SIZE) -> bytes:
+    """Whole-buffer helper for tests and benchmarks (the app streams instead)."""
+    enc = SegmentEncryptor(data_key, segment_size)
+    count = segment_count(len(data), segment_size)
+    parts = [enc.header]
+    view = memoryview(data)
+    for index in range(count):
+        chunk = view[index * segment_size : (index + 1) * segment_size]
+        parts.append(enc.encrypt_segment(index, chunk, last=index == count - 1))
+    return b"".join(parts)
+
+
+def decrypt_bytes(blob: bytes, data_key: bytes, size: int, segment_size: int) -> bytes:
+    """Whole-buffer helper for tests and benchmarks: decrypts an object of known plaintext size."""
+    if len(blob) != encrypted_size(size, segment_size):
+        raise DecryptionError("The object has the wrong length.")
+    dec = SegmentDecryptor(data_key, blob[:HEADER_SIZE], expected_segment_size=segment_size)
+    count = segment_count(size, segment_size)
+    view = memoryview(blob)
+    out = []
+    for index in range(count):
+        start = segment_offset(index, segment_size)
+        sealed = view[start : start + segment_size + TAG_SIZE]
+        out.append(dec.decrypt_segment(index, sealed, last=index == count - 1))
+    return b"".join(out)
