@@ -3,6 +3,7 @@
 Every child gets the same environment, so they share the settings and the data dir.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -28,6 +29,8 @@ def _commands(port: int, bind: str) -> dict[str, list[str]]:
             "--timeout=120",
             "--graceful-timeout=10",
             "--access-logfile=-",
+            # gunicorn's control socket defaults to one path in $HOME shared by every instance.
+            "--no-control-socket",
             "--forwarded-allow-ips=" + env_str("LOCKER_FORWARDED_ALLOW_IPS", "127.0.0.1"),
         ],
         "worker": [
@@ -73,16 +76,20 @@ def main() -> int:
                 stopping = True
                 break
         time.sleep(0.3)
+    # SIGTERM to each leader only: gunicorn and celery stop their own workers. Signalling the
+    # whole group made celery's prefork pool children die under the master, which then hung.
     for proc in children.values():
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+            proc.terminate()
     deadline = time.monotonic() + 15
     for proc in children.values():
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+    for proc in children.values():
+        # Whatever is left of a group (a stuck leader or an orphaned worker) is killed.
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        proc.wait()
     return exit_code
 
 
