@@ -1,0 +1,263 @@
+// The file browser (a folder's page) and the search page. The server renders the shell: the
+// breadcrumb, the toolbar, the dialogs and <template>s; this module fetches the listing from the
+// API and wires sorting, pagination, the item actions and uploads.
+
+import { ApiError, api, apiAll, urls } from "./files-api.js";
+import { askName, pickFolder } from "./files-dialogs.js";
+import { announce, t } from "./files-format.js";
+import { fileRow, folderRow, messageRow } from "./files-listing.js";
+import { Uploader } from "./files-upload.js";
+
+const ORDERINGS = ["name", "-name", "size", "-size", "modified_at", "-modified_at"];
+const COLUMNS = 6;
+
+const root = document.getElementById("browser");
+const mode = root.dataset.mode; // "folder" or "search"
+const folderId = root.dataset.folderId || null;
+const query = root.dataset.query || "";
+const body = document.getElementById("listing-body");
+const items = new Map(); // id -> {kind, data}
+
+const params = new URLSearchParams(window.location.search);
+const state = {
+  ordering: ORDERINGS.includes(params.get("ordering")) ? params.get("ordering") : "name",
+  page: Math.max(1, Number.parseInt(params.get("page"), 10) || 1),
+};
+
+function remember() {
+  const next = new URLSearchParams();
+  if (mode === "search") next.set("q", query);
+  if (state.ordering !== "name") next.set("ordering", state.ordering);
+  if (state.page > 1) next.set("page", String(state.page));
+  const search = next.toString();
+  history.replaceState(null, "", search ? `?${search}` : window.location.pathname);
+}
+
+function sortFolders(folders) {
+  const field = state.ordering.replace(/^-/, "");
+  const direction = state.ordering.startsWith("-") ? -1 : 1;
+  const byName = (a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: "base" });
+  return folders.sort((a, b) => {
+    if (field === "modified_at") {
+      const diff = Date.parse(a.modified_at || 0) - Date.parse(b.modified_at || 0);
+      return (diff || byName(a, b)) * direction;
+    }
+    // Folders have no size: sorting by size keeps them in name order.
+    return field === "size" ? byName(a, b) : byName(a, b) * direction;
+  });
+}
+
+function showSortState() {
+  for (const header of document.querySelectorAll("th[data-sort]")) {
+    const field = header.dataset.sort;
+    let sort = "none";
+    if (state.ordering === field) sort = "ascending";
+    if (state.ordering === `-${field}`) sort = "descending";
+    header.setAttribute("aria-sort", sort);
+  }
+}
+
+let loading = 0;
+
+async function load() {
+  const ticket = ++loading;
+  body.setAttribute("aria-busy", "true");
+  showSortState();
+  remember();
+  try {
+    const fileParams = { ordering: state.ordering, page: state.page };
+    if (mode === "search") fileParams.search = query;
+    else fileParams.folder = folderId;
+    const wantFolders = mode === "folder" && state.page === 1;
+    const [folders, files] = await Promise.all([
+      wantFolders ? apiAll(urls.folders(), { parent: folderId }) : Promise.resolve([]),
+      mode === "search" && !query ? Promise.resolve(null) : api(urls.files(), { params: fileParams }),
+    ]);
+    if (ticket !== loading) return;
+    render(folders, files);
+  } catch (error) {
+    if (ticket !== loading) return;
+    if (error instanceof ApiError && error.status === 404 && state.page > 1) {
+      // The page emptied under us (deletions): go back to the first page.
+      state.page = 1;
+      load();
+      return;
+    }
+    body.replaceChildren(messageRow(error.message || t("requestFailed"), COLUMNS));
+  } finally {
+    if (ticket === loading) body.removeAttribute("aria-busy");
+  }
+}
+
+function render(folders, files) {
+  items.clear();
+  const rows = [];
+  for (const folder of sortFolders(folders)) {
+    items.set(folder.id, { kind: "folder", data: folder });
+    rows.push(folderRow(folder));
+  }
+  const results = files ? files.results : [];
+  for (const file of results) {
+    items.set(file.id, { kind: "file", data: file });
+    rows.push(fileRow(file, { showLocation: mode === "search" }));
+  }
+  if (!rows.length) {
+    let empty = t("emptyFolder");
+    if (mode === "search") empty = query ? t("noResults", query) : t("searchPrompt");
+    rows.push(messageRow(empty, COLUMNS));
+  }
+  body.replaceChildren(...rows);
+
+  const pager = document.getElementById("pager");
+  const previous = document.getElementById("page-previous");
+  const next = document.getElementById("page-next");
+  previous.disabled = !(files && files.previous);
+  next.disabled = !(files && files.next);
+  pager.hidden = previous.disabled && next.disabled;
+  document.getElementById("page-info").textContent = files
+    ? t("pageInfo", state.page, files.count)
+    : "";
+}
+
+// --- Sorting and pagination -------------------------------------------------------------------
+
+for (const header of document.querySelectorAll("th[data-sort]")) {
+  header.querySelector("button").addEventListener("click", () => {
+    const field = header.dataset.sort;
+    state.ordering = state.ordering === field ? `-${field}` : field;
+    state.page = 1;
+    load();
+  });
+}
+document.getElementById("page-previous").addEventListener("click", () => {
+  state.page = Math.max(1, state.page - 1);
+  load();
+});
+document.getElementById("page-next").addEventListener("click", () => {
+  state.page += 1;
+  load();
+});
+
+// --- Item actions -----------------------------------------------------------------------------
+
+function closeMenus(except) {
+  for (const menu of document.querySelectorAll("details.menu[open]")) {
+    if (menu !== except) menu.open = false;
+  }
+}
+
+document.addEventListener("click", (event) => {
+  closeMenus(event.target.closest("details.menu"));
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") closeMenus(null);
+});
+
+const itemUrl = (item) => (item.kind === "folder" ? urls.folder(item.data.id) : urls.file(item.data.id));
+
+async function renameItem(item) {
+  const saved = await askName({
+    title: t("renameTitle", item.data.name),
+    submitLabel: t("rename"),
+    initial: item.data.name,
+    save: (name) => api(itemUrl(item), { method: "PATCH", body: { name } }),
+  });
+  if (saved) {
+    announce(t("renamed", saved.name || ""));
+    load();
+  }
+}
+
+async function moveItem(item) {
+  const key = item.kind === "folder" ? "parent" : "folder";
+  const saved = await pickFolder({
+    title: t("moveTitle", item.data.name),
+    startId: mode === "folder" ? folderId : item.data.folder || null,
+    excludeId: item.kind === "folder" ? item.data.id : null,
+    save: (destination) => api(itemUrl(item), { method: "PATCH", body: { [key]: destination } }),
+  });
+  if (saved) {
+    announce(t("moved", item.data.name));
+    load();
+  }
+}
+
+async function deleteItem(item) {
+  try {
+    await api(itemUrl(item), { method: "DELETE" });
+    announce(t("trashed", item.data.name));
+  } catch (error) {
+    announce(error.message, { error: true });
+  }
+  load();
+}
+
+const ACTIONS = { rename: renameItem, move: moveItem, delete: deleteItem };
+
+body.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const row = button.closest("tr");
+  const item = items.get(row.dataset.id);
+  closeMenus(null);
+  if (item) ACTIONS[button.dataset.action](item);
+});
+
+// --- New folder and uploads (folder pages only) -----------------------------------------------
+
+if (mode === "folder") {
+  document.getElementById("new-folder").addEventListener("click", async () => {
+    const created = await askName({
+      title: t("newFolderTitle"),
+      submitLabel: t("create"),
+      save: (name) =>
+        api(urls.folders(), { method: "POST", body: { name, parent: folderId } }),
+    });
+    if (created) {
+      announce(t("folderCreated", created.name));
+      load();
+    }
+  });
+
+  let refreshTimer = null;
+  const uploader = new Uploader({
+    list: document.getElementById("upload-list"),
+    folderId,
+    onUploaded: () => {
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(load, 250);
+    },
+  });
+  const input = document.getElementById("upload-input");
+  input.addEventListener("change", () => {
+    uploader.add(input.files);
+    input.value = "";
+  });
+
+  // Drag and drop anywhere on the page.
+  const hasFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files");
+  let depth = 0;
+  document.addEventListener("dragenter", (event) => {
+    if (!hasFiles(event)) return;
+    depth += 1;
+    document.body.classList.add("dragging");
+  });
+  document.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) document.body.classList.remove("dragging");
+  });
+  document.addEventListener("dragover", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+  });
+  document.addEventListener("drop", (event) => {
+    depth = 0;
+    document.body.classList.remove("dragging");
+    if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+    event.preventDefault();
+    uploader.add(event.dataTransfer.files);
+  });
+}
+
+load();
