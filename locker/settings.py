@@ -252,6 +252,17 @@ FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 (DATA_DIR / "tmp").mkdir(exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+# --- Sharing (share links and upload links; see docs/sharing.md) ------------------------------
+LOCKER_SHARE_DEFAULT_EXPIRY = env_duration("LOCKER_SHARE_DEFAULT_EXPIRY", "7d")  # 0: never
+LOCKER_SHARE_MAX_EXPIRY = (  # 0 or empty: no cap
+    env_duration("LOCKER_SHARE_MAX_EXPIRY", "0") if os.environ.get("LOCKER_SHARE_MAX_EXPIRY") else 0
+)
+LOCKER_SHARE_ALLOW_NEVER = env_bool("LOCKER_SHARE_ALLOW_NEVER", True)
+LOCKER_ANONYMISE_IPS = env_bool("LOCKER_ANONYMISE_IPS", False)
+LOCKER_ACCESS_LOG_DAYS = env_int("LOCKER_ACCESS_LOG_DAYS", 90)
+LOCKER_SHARE_PASSWORD_ATTEMPTS = env_int("LOCKER_SHARE_PASSWORD_ATTEMPTS", 10)
+LOCKER_SHARE_PASSWORD_WINDOW = env_duration("LOCKER_SHARE_PASSWORD_WINDOW", "15m")
+
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -285,6 +296,10 @@ CELERY_BEAT_SCHEDULE = {
     "cleanup-partial-uploads": {
         "task": "files.tasks.cleanup_partial_uploads",
         "schedule": env_duration("LOCKER_CLEANUP_PARTIAL_EVERY", "1h"),
+    },
+    "cleanup-shares": {
+        "task": "sharing.tasks.cleanup_shares",
+        "schedule": env_duration("LOCKER_CLEANUP_SHARES_EVERY", "1h"),
     },
 }
 

@@ -1,1 +1,177 @@
-"""Share links and upload links (see the sharing issue)."""
+"""Share links (send a file or folder to anyone) and the log of their downloads.
+
+A link's secret token is never stored: only its SHA-256 (`token_hash`), like API tokens. Whether a
+link still works is decided at request time by `sharing.selectors.share_resolve`; nothing here is
+trusted to have been cleaned up by a job.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class ShareLinkQuerySet(models.QuerySet):
+    def live(self):
+        """Links that can still serve content (ignoring the target's trash state)."""
+        now = timezone.now()
+        return (
+            self.filter(revoked_at__isnull=True)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+            .filter(Q(max_downloads__isnull=True) | Q(download_count__lt=F("max_downloads")))
+        )
+
+
+class ShareLink(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links"
+    )
+    file = models.ForeignKey(
+        "files.File", null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
+    folder = models.ForeignKey(
+        "files.Folder",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="share_links",
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    label = models.CharField(_("label"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    max_downloads = models.PositiveIntegerField(_("maximum downloads"), null=True, blank=True)
+    download_count = models.PositiveIntegerField(default=0)
+    password_hash = models.CharField(max_length=255, blank=True)
+    allow_download = models.BooleanField(_("allow download"), default=True)
+    notify = models.BooleanField(_("notify me on download"), default=False)
+    # Quick send: the files were uploaded only to be sent; they go to the trash when the link
+    # dies, unless the owner chose to keep them.
+    is_send = models.BooleanField(default=False)
+    keep_files = models.BooleanField(default=True)
+    # Set once by the cleanup when it has handled a dead link (its quick-send files trashed).
+    cleaned_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = ShareLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(file__isnull=False) & Q(folder__isnull=True))
+                | (Q(file__isnull=True) & Q(folder__isnull=False)),
+                name="sharing_sharelink_file_xor_folder",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_downloads__isnull=True) | Q(max_downloads__gte=1),
+                name="sharing_sharelink_max_downloads_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or str(self.public_id)
+
+    @property
+    def target(self):
+        return self.file if self.file_id else self.folder
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_exhausted(self) -> bool:
+        return self.max_downloads is not None and self.download_count >= self.max_downloads
+
+
+class ShareAccess(models.Model):
+    """One download through a share link (a file, or a folder's ZIP)."""
+
+    share = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="accesses")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    file = models.ForeignKey(
+        "files.File", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=255, blank=True, help_text=_("What was downloaded."))
+    is_zip = models.BooleanField(default=False)
+    counted = models.BooleanField(
+        default=False, help_text=_("Whether this request counted against the download limit.")
+    )
+    range_start = models.BigIntegerField(default=0)
+    completed = models.BooleanField(default=False)
+    bytes_sent = models.BigIntegerField(default=0)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["share", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.share_id} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class UploadLink(models.Model):
+    """A file request: anyone with the link may upload into one folder, and see nothing of it."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="upload_links"
+    )
+    folder = models.ForeignKey(
+        "files.Folder", on_delete=models.CASCADE, related_name="upload_links"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    label = models.CharField(_("label"), max_length=200, blank=True)
+    message = models.TextField(_("message to uploaders"), max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    max_files = models.PositiveIntegerField(_("maximum files"), null=True, blank=True)
+    max_file_size = models.BigIntegerField(_("maximum size per file"), null=True, blank=True)
+    files_count = models.PositiveIntegerField(default=0)
+    password_hash = models.CharField(max_length=255, blank=True)
+    notify = models.BooleanField(_("notify me of uploads"), default=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.label or str(self.public_id)
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+
+class UploadLinkUpload(models.Model):
+    """One file received through an upload link; `notified_at` drives the batched e-mail."""
+
+    link = models.ForeignKey(UploadLink, on_delete=models.CASCADE, related_name="uploads")
+    file = models.ForeignKey(
+        "files.File", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return self.name

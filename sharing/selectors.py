@@ -1,0 +1,290 @@
+"""Reads of the sharing app, and THE access check for public share routes: `share_resolve`.
+
+Every public route that serves anything of a share (page, download, ZIP, files inside a folder
+share, preview, HEAD, Range) calls `share_resolve` first; it decides alone whether the link is
+usable by this request (token, expiry, revocation, download limit, target in the trash, owner
+deactivated, password unlock, throttling).
+"""
+
+import uuid
+
+from axes.helpers import get_client_ip_address
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from files.models import File, Folder
+from sharing import tokens
+from sharing.models import ShareAccess, ShareLink, UploadLink
+from sharing.throttle import Throttle
+
+PASSWORD_HEADER = "HTTP_X_SHARE_PASSWORD"
+
+
+# --- Why a request is refused ------------------------------------------------------------------
+
+
+class ShareDenied(Exception):
+    status = 403
+
+    def __init__(self, message: str = "", *, retry_after: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class ShareNotFound(ShareDenied):
+    status = 404
+
+
+class ShareGone(ShareDenied):
+    """Expired, revoked, used up, or its file or folder was deleted: the link is dead."""
+
+    status = 410
+
+
+class SharePasswordRequired(ShareDenied):
+    """No valid unlock: the page shows the password form, downloads answer 401."""
+
+    status = 401
+
+
+class ShareWrongPassword(SharePasswordRequired):
+    pass
+
+
+class ShareThrottled(ShareDenied):
+    status = 429
+
+
+def password_throttle() -> Throttle:
+    return Throttle(
+        "share-password",
+        settings.LOCKER_SHARE_PASSWORD_ATTEMPTS,
+        settings.LOCKER_SHARE_PASSWORD_WINDOW,
+    )
+
+
+def unknown_token_throttle() -> Throttle:
+    # Generous: a person mistyping a link never reaches it; a scanner does within minutes.
+    return Throttle("share-unknown", 100, 900)
+
+
+def client_ip(request) -> str:
+    return get_client_ip_address(request) or request.META.get("REMOTE_ADDR") or "unknown"
+
+
+# --- The target's liveness -------------------------------------------------------------------
+
+
+def folder_is_alive(folder: Folder, *, within: Folder | None = None) -> bool:
+    """True when neither `folder` nor any ancestor (up to `within`, or the root) is trashed.
+
+    With `within`, also False when `folder` is not `within` or one of its descendants.
+    """
+    current = folder
+    for _depth in range(1000):  # a cycle would be a bug elsewhere; never loop forever on it
+        if current.deleted_at is not None:
+            return False
+        if within is not None and current.pk == within.pk:
+            return True
+        if current.parent_id is None:
+            return within is None
+        current = Folder.objects.only("pk", "parent_id", "deleted_at").get(pk=current.parent_id)
+    return False
+
+
+def file_is_alive(file: File, *, within: Folder | None = None) -> bool:
+    return file.deleted_at is None and folder_is_alive(file.folder, within=within)
+
+
+def share_target_alive(share: ShareLink) -> bool:
+    if share.file_id:
+        return file_is_alive(share.file)
+    return folder_is_alive(share.folder)
+
+
+def share_dead_reason(share: ShareLink) -> str | None:
+    """A sentence for the 410 page, or None while the link works."""
+    if share.revoked_at is not None:
+        return _("This link was revoked by its owner.")
+    if share.expires_at is not None and share.expires_at <= timezone.now():
+        return _("This link has expired.")
+    if share.max_downloads is not None and share.download_count >= share.max_downloads:
+        return _("This link has reached its download limit.")
+    if not share.owner.is_active or not share_target_alive(share):
+        return _("What this link shared is no longer available.")
+    return None
+
+
+# --- The access function ---------------------------------------------------------------------
+
+
+def _password_ok(request, *, kind: str, link, password: str) -> bool:
+    """Check a password with per-link, per-IP throttling. Raises ShareThrottled."""
+    throttle = password_throttle()
+    ident = f"{kind}:{link.pk}:{client_ip(request)}"
+    wait = throttle.retry_after(ident)
+    if wait is not None:
+        raise ShareThrottled(
+            _("Too many wrong passwords. Try again in a few minutes."), retry_after=wait
+        )
+    if check_password(password, link.password_hash):
+        return True
+    wait = throttle.hit(ident)
+    if wait is not None:
+        raise ShareThrottled(
+            _("Too many wrong passwords. Try again in a few minutes."), retry_after=wait
+        )
+    return False
+
+
+def link_unlocked(request, *, kind: str, link) -> bool:
+    """A password-protected link is unlocked by the signed cookie or the X-Share-Password header.
+
+    Raises ShareWrongPassword for a wrong header, ShareThrottled when over the limit.
+    """
+    if not link.password_hash:
+        return True
+    if tokens.unlock_cookie_valid(
+        request.COOKIES.get(tokens.UNLOCK_COOKIE),
+        kind=kind,
+        pk=link.pk,
+        password_hash=link.password_hash,
+    ):
+        return True
+    header = request.META.get(PASSWORD_HEADER)
+    if header is None:
+        return False
+    if _password_ok(request, kind=kind, link=link, password=header):
+        return True
+    raise ShareWrongPassword(_("The password is not correct."))
+
+
+def _lookup(request, model, token: str, *, related: tuple[str, ...]):
+    ident = client_ip(request)
+    throttle = unknown_token_throttle()
+    wait = throttle.retry_after(ident)
+    if wait is not None:
+        raise ShareThrottled(_("Too many requests. Try again in a few minutes."), retry_after=wait)
+    # An exact match on the hash of the token, through a unique index: a near miss and a wild
+    # guess look the same, in status and in time.
+    link = (
+        model.objects.select_related(*related).filter(token_hash=tokens.hash_token(token)).first()
+    )
+    if link is None:
+        throttle.hit(ident)
+        raise ShareNotFound(_("There is no such link."))
+    return link
+
+
+def share_resolve(request, token: str, *, require_unlock: bool = True) -> ShareLink:
+    """The share behind `token` if this request may use it; raises a ShareDenied otherwise."""
+    share = _lookup(request, ShareLink, token, related=("owner", "file", "folder"))
+    reason = share_dead_reason(share)
+    if reason:
+        raise ShareGone(reason)
+    if require_unlock and not link_unlocked(request, kind="share", link=share):
+        raise SharePasswordRequired(_("This link is protected by a password."))
+    return share
+
+
+def share_password_check(request, share: ShareLink, password: str) -> bool:
+    """The password form: True when right; raises ShareThrottled when over the limit."""
+    return _password_ok(request, kind="share", link=share, password=password)
+
+
+# --- Inside a folder share -------------------------------------------------------------------
+
+
+def share_folder_get(share: ShareLink, opaque: str | None) -> Folder:
+    """A folder inside a folder share, by its opaque id (None: the shared folder). Else 404."""
+    if share.folder_id is None:
+        raise Http404
+    if not opaque:
+        return share.folder
+    public_id = tokens.opaque_id_resolve(share.token_hash, opaque)
+    folder = (
+        Folder.objects.filter(public_id=public_id, owner_id=share.owner_id).first()
+        if public_id
+        else None
+    )
+    if folder is None or not folder_is_alive(folder, within=share.folder):
+        raise Http404
+    return folder
+
+
+def share_file_get(share: ShareLink, opaque: str) -> File:
+    """A file inside a folder share, by its opaque id; 404 for anything outside it."""
+    if share.folder_id is None:
+        raise Http404
+    public_id = tokens.opaque_id_resolve(share.token_hash, opaque)
+    file = (
+        File.objects.select_related("folder", "blob")
+        .filter(public_id=public_id, owner_id=share.owner_id)
+        .first()
+        if public_id
+        else None
+    )
+    if file is None or not file_is_alive(file, within=share.folder):
+        raise Http404
+    return file
+
+
+def share_folder_listing(share: ShareLink, folder: Folder) -> tuple[list[Folder], list[File]]:
+    folders = list(Folder.objects.alive().filter(parent=folder).order_by("name_key"))
+    files = list(File.objects.alive().filter(folder=folder).order_by("name_key"))
+    return folders, files
+
+
+def share_opaque_id(share: ShareLink, item: File | Folder) -> str:
+    return tokens.opaque_id(share.token_hash, item.public_id)
+
+
+def share_breadcrumbs(share: ShareLink, folder: Folder) -> list[Folder]:
+    """Folders from the shared folder down to `folder` (never above the shared folder)."""
+    chain = [folder]
+    current = folder
+    while current.pk != share.folder_id and current.parent_id is not None:
+        current = Folder.objects.get(pk=current.parent_id)
+        chain.append(current)
+    return list(reversed(chain))
+
+
+# --- Owner-side reads --------------------------------------------------------------------------
+
+
+def share_list_for_user(*, user):
+    return ShareLink.objects.filter(owner=user).select_related("file", "folder")
+
+
+def share_get_for_user(*, user, public_id) -> ShareLink:
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        raise Http404 from None
+    share = share_list_for_user(user=user).filter(public_id=public_id).first()
+    if share is None:
+        raise Http404
+    return share
+
+
+def share_accesses(*, share: ShareLink):
+    return ShareAccess.objects.filter(share=share).order_by("-at")
+
+
+def upload_link_list_for_user(*, user):
+    return UploadLink.objects.filter(owner=user).select_related("folder")
+
+
+def upload_link_get_for_user(*, user, public_id) -> UploadLink:
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        raise Http404 from None
+    link = upload_link_list_for_user(user=user).filter(public_id=public_id).first()
+    if link is None:
+        raise Http404
+    return link

@@ -1,0 +1,333 @@
+"""What the sharing app does: create, edit and revoke links; count and log downloads."""
+
+import ipaddress
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from files.models import File, Folder
+from locker.env import parse_duration
+from sharing import tokens
+from sharing.models import ShareAccess, ShareLink
+
+logger = logging.getLogger(__name__)
+
+UNSET = object()
+NEVER = "never"
+
+
+def share_url(token: str) -> str:
+    return f"{settings.LOCKER_BASE_URL}/s/{token}"
+
+
+def upload_link_url(token: str) -> str:
+    return f"{settings.LOCKER_BASE_URL}/r/{token}"
+
+
+# --- Expiry ----------------------------------------------------------------------------------
+
+
+def expiry_resolve(*, expires_at=UNSET, expires_in=UNSET, field: str = "expires_at"):
+    """Turn the API's `expires_at` / `expires_in` into a datetime, None (never) or UNSET.
+
+    `expires_in` is a duration ("30m", "12h", "7d", or seconds) or "never"; `expires_at` is an
+    aware datetime or None (never). Neither given: UNSET (the caller applies the default).
+    The admin's rules (a cap, whether "never" is allowed) are checked by `expiry_check`.
+    """
+    if expires_at is not UNSET and expires_in is not UNSET:
+        raise ValidationError({"expires_in": _("Give either expires_at or expires_in, not both.")})
+    if expires_in is not UNSET:
+        if expires_in is None or str(expires_in).strip().lower() == NEVER:
+            return None
+        try:
+            seconds = parse_duration(expires_in)
+        except (ValueError, TypeError):
+            raise ValidationError(
+                {"expires_in": _("Give a duration such as 30m, 12h or 7d, or a number of seconds.")}
+            ) from None
+        if seconds <= 0:
+            raise ValidationError({"expires_in": _("The duration must be longer than zero.")})
+        return timezone.now() + timedelta(seconds=seconds)
+    return expires_at
+
+
+def expiry_default() -> datetime | None:
+    seconds = settings.LOCKER_SHARE_DEFAULT_EXPIRY
+    if settings.LOCKER_SHARE_MAX_EXPIRY:
+        seconds = min(seconds or settings.LOCKER_SHARE_MAX_EXPIRY, settings.LOCKER_SHARE_MAX_EXPIRY)
+    return timezone.now() + timedelta(seconds=seconds) if seconds else None
+
+
+def expiry_check(expires_at: datetime | None, *, created_at: datetime | None = None) -> None:
+    now = timezone.now()
+    cap = settings.LOCKER_SHARE_MAX_EXPIRY
+    if expires_at is None:
+        if cap or not settings.LOCKER_SHARE_ALLOW_NEVER:
+            raise ValidationError(
+                {"expires_at": _("Links on this server must have an expiry date.")}
+            )
+        return
+    if timezone.is_naive(expires_at):
+        raise ValidationError({"expires_at": _("Give the expiry with a time zone.")})
+    if expires_at <= now:
+        raise ValidationError({"expires_at": _("The expiry must be in the future.")})
+    if cap and expires_at > (created_at or now) + timedelta(seconds=cap) + timedelta(seconds=5):
+        raise ValidationError(
+            {
+                "expires_at": _("Links on this server may last at most %(days)s days.")
+                % {"days": round(cap / 86400, 1)}
+            }
+        )
+
+
+# --- Share links -----------------------------------------------------------------------------
+
+
+def _check_target(*, owner, file: File | None, folder: Folder | None) -> None:
+    if (file is None) == (folder is None):
+        raise ValidationError({"file": _("Share either one file or one folder.")})
+    from sharing.selectors import file_is_alive, folder_is_alive
+
+    item = file or folder
+    # Callers look targets up scoped to the owner; this is the last line of defence.
+    if item.owner_id != owner.pk:
+        raise ValidationError({"file": _("There is no such file or folder.")})
+    if file is not None and not file_is_alive(file):
+        raise ValidationError({"file": _("This file is in the trash.")})
+    if folder is not None and not folder_is_alive(folder):
+        raise ValidationError({"folder": _("This folder is in the trash.")})
+
+
+def _clean_options(*, max_downloads, label) -> None:
+    if max_downloads is not None and max_downloads < 1:
+        raise ValidationError({"max_downloads": _("Allow at least one download, or no limit.")})
+    if label is not None and len(label) > 200:
+        raise ValidationError({"label": _("Keep the label under 200 characters.")})
+
+
+def share_create(
+    *,
+    owner,
+    file: File | None = None,
+    folder: Folder | None = None,
+    expires_at=UNSET,
+    max_downloads: int | None = None,
+    password: str = "",
+    allow_download: bool = True,
+    notify: bool = False,
+    label: str = "",
+    is_send: bool = False,
+    keep_files: bool = True,
+) -> tuple[ShareLink, str]:
+    """Create a link; returns it with its token, which is not stored and is shown only once."""
+    _check_target(owner=owner, file=file, folder=folder)
+    _clean_options(max_downloads=max_downloads, label=label)
+    if expires_at is UNSET:
+        expires_at = expiry_default()
+    expiry_check(expires_at)
+    token = tokens.new_token()
+    share = ShareLink(
+        owner=owner,
+        file=file,
+        folder=folder,
+        token_hash=tokens.hash_token(token),
+        expires_at=expires_at,
+        max_downloads=max_downloads,
+        password_hash=make_password(password) if password else "",
+        allow_download=allow_download,
+        notify=notify,
+        label=(label or "").strip(),
+        is_send=is_send,
+        keep_files=keep_files,
+    )
+    share.full_clean()
+    with transaction.atomic():
+        share.save()
+    return share, token
+
+
+def share_update(*, share: ShareLink, **changes) -> ShareLink:
+    """Edit a link's options. `password=""` removes the password, `password=None` keeps it.
+
+    `expires_at` may be a datetime, None (never) or UNSET (unchanged).
+    """
+    if share.revoked_at is not None:
+        raise ValidationError({"detail": _("This link was revoked and cannot be changed.")})
+    fields = []
+    if changes.get("expires_at", UNSET) is not UNSET:
+        expiry_check(changes["expires_at"], created_at=share.created_at)
+        share.expires_at = changes["expires_at"]
+        fields.append("expires_at")
+    if "max_downloads" in changes:
+        _clean_options(max_downloads=changes["max_downloads"], label=None)
+        share.max_downloads = changes["max_downloads"]
+        fields.append("max_downloads")
+    if changes.get("password") is not None:
+        password = changes["password"]
+        # A new hash (salted, so always new) invalidates every unlock cookie issued before.
+        share.password_hash = make_password(password) if password else ""
+        fields.append("password_hash")
+    for name in ("allow_download", "notify"):
+        if changes.get(name) is not None:
+            setattr(share, name, bool(changes[name]))
+            fields.append(name)
+    if changes.get("label") is not None:
+        _clean_options(max_downloads=None, label=changes["label"])
+        share.label = changes["label"].strip()
+        fields.append("label")
+    if fields:
+        share.full_clean()
+        share.save(update_fields=fields)
+    return share
+
+
+def share_revoke(*, share: ShareLink) -> bool:
+    """Kill a link at once. False when it was already revoked."""
+    updated = ShareLink.objects.filter(pk=share.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    share.refresh_from_db(fields=["revoked_at"])
+    return updated == 1
+
+
+def share_count_download(*, share: ShareLink) -> bool:
+    """Count one download; False when the limit is reached. Atomic across processes:
+    `UPDATE … SET n = n + 1 WHERE n < max`, so N+k racing requests get exactly N successes."""
+    updated = (
+        ShareLink.objects.filter(pk=share.pk, revoked_at__isnull=True)
+        .filter(Q(max_downloads__isnull=True) | Q(download_count__lt=F("max_downloads")))
+        .update(download_count=F("download_count") + 1)
+    )
+    return updated == 1
+
+
+# --- Access log ------------------------------------------------------------------------------
+
+
+def anonymise_ip(ip: str | None) -> str | None:
+    """Keep the network, drop the host: /24 for IPv4, /48 for IPv6."""
+    if not ip:
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def access_log_ip(ip: str | None) -> str | None:
+    if ip and settings.LOCKER_ANONYMISE_IPS:
+        return anonymise_ip(ip)
+    try:
+        return str(ipaddress.ip_address(ip)) if ip else None
+    except ValueError:
+        return None
+
+
+def share_access_start(
+    *,
+    share: ShareLink,
+    ip: str | None,
+    user_agent: str,
+    file: File | None,
+    name: str,
+    is_zip: bool,
+    counted: bool,
+    range_start: int,
+) -> ShareAccess:
+    access = ShareAccess.objects.create(
+        share=share,
+        file=file,
+        name=name[:255],
+        is_zip=is_zip,
+        counted=counted,
+        range_start=range_start,
+        ip=access_log_ip(ip),
+        user_agent=(user_agent or "")[:255],
+    )
+    if share.notify and counted:
+        transaction.on_commit(lambda: _queue_notification(access.pk))
+    return access
+
+
+def _queue_notification(access_id: int) -> None:
+    from sharing.tasks import notify_share_download
+
+    try:
+        notify_share_download.delay(access_id)
+    except Exception:  # noqa: BLE001 - a broker hiccup must not break the download itself
+        logger.warning("Could not queue the download notification %s", access_id, exc_info=True)
+
+
+def share_access_finish(*, access_id: int, bytes_sent: int, completed: bool) -> None:
+    ShareAccess.objects.filter(pk=access_id).update(bytes_sent=bytes_sent, completed=completed)
+
+
+def share_notify_owner(*, access_id: int) -> None:
+    """E-mail the owner that someone started a download (asked for with `notify`)."""
+    access = ShareAccess.objects.select_related("share__owner").filter(pk=access_id).first()
+    if access is None or not access.share.owner.email:
+        return
+    share = access.share
+    context = {"share": share, "access": access, "owner": share.owner}
+    send_mail(
+        subject=render_to_string("sharing/email/downloaded_subject.txt", context).strip(),
+        message=render_to_string("sharing/email/downloaded.txt", context),
+        from_email=None,
+        recipient_list=[share.owner.email],
+        fail_silently=True,
+    )
+
+
+def access_log_prune(*, days: int | None = None) -> int:
+    days = settings.LOCKER_ACCESS_LOG_DAYS if days is None else days
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _details = ShareAccess.objects.filter(at__lt=cutoff).delete()
+    return deleted
+
+
+# --- Housekeeping ----------------------------------------------------------------------------
+
+
+def shares_cleanup(*, now: datetime | None = None) -> dict[str, int]:
+    """Mark dead links as handled, trash quick-send files whose link died, prune old logs.
+
+    Expiry is enforced at request time anyway; this is housekeeping. Each link is claimed by
+    a conditional update (`WHERE cleaned_at IS NULL`) in the same transaction as its files are
+    trashed, so two runs at once never handle a link twice and an interrupted run leaves each
+    link either fully handled or untouched.
+    """
+    from files.services import file_trash, folder_trash
+
+    now = now or timezone.now()
+    dead = ShareLink.objects.filter(cleaned_at__isnull=True).filter(
+        Q(expires_at__lte=now)
+        | Q(revoked_at__isnull=False)
+        | Q(max_downloads__isnull=False, download_count__gte=F("max_downloads"))
+    )
+    handled = trashed = 0
+    for pk in list(dead.values_list("pk", flat=True)[:10000]):
+        with transaction.atomic():
+            if not ShareLink.objects.filter(pk=pk, cleaned_at__isnull=True).update(cleaned_at=now):
+                continue
+            handled += 1
+            share = ShareLink.objects.select_related("file", "folder").get(pk=pk)
+            if not share.is_send or share.keep_files:
+                continue
+            if share.file_id and share.file.deleted_at is None:
+                file_trash(file=share.file)
+                trashed += 1
+            elif share.folder_id and share.folder.deleted_at is None and share.folder.parent_id:
+                folder_trash(folder=share.folder)
+                trashed += 1
+    return {"links": handled, "trashed": trashed, "accesses_pruned": access_log_prune()}

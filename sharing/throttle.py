@@ -1,0 +1,52 @@
+"""Fixed-window counters in Django's default cache.
+
+The cache is the database cache by default and Redis when configured, both shared by every
+gunicorn worker and host, so a limit holds however many processes serve requests. Never
+configure a per-process cache (LocMem) in production: the limits would silently multiply.
+"""
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+
+@dataclass(frozen=True)
+class Throttle:
+    scope: str
+    limit: int
+    window: int  # seconds
+
+    def _keys(self, ident: str) -> tuple[str, str]:
+        digest = hashlib.sha256(ident.encode()).hexdigest()[:40]
+        return f"throttle:{self.scope}:{digest}:n", f"throttle:{self.scope}:{digest}:t"
+
+    def retry_after(self, ident: str) -> int | None:
+        """Seconds to wait when `ident` has used up its attempts, else None."""
+        count_key, start_key = self._keys(ident)
+        values = cache.get_many([count_key, start_key])
+        if values.get(count_key, 0) < self.limit:
+            return None
+        started = values.get(start_key) or time.time()
+        return max(1, int(started + self.window - time.time()) + 1)
+
+    def hit(self, ident: str) -> int | None:
+        """Record one failed attempt; returns the wait when this attempt used the last one."""
+        count_key, start_key = self._keys(ident)
+        now = time.time()
+        cache.add(start_key, now, self.window)
+        cache.add(count_key, 0, self.window)
+        try:
+            count = cache.incr(count_key)
+        except ValueError:  # expired between add and incr: start a new window
+            cache.set(start_key, now, self.window)
+            cache.set(count_key, 1, self.window)
+            count = 1
+        if count >= self.limit:
+            started = cache.get(start_key) or now
+            return max(1, int(started + self.window - now) + 1)
+        return None
+
+    def reset(self, ident: str) -> None:
+        cache.delete_many(list(self._keys(ident)))

@@ -1,0 +1,94 @@
+"""Secrets of the sharing app: link tokens, per-share opaque ids, and password unlocks.
+
+- A link token is `secrets.token_urlsafe(32)` (256 bits). Only its SHA-256 is stored and looked
+  up through a unique index, so neither the response nor its timing tells how close a guess was.
+- Inside a folder share, files and subfolders are named by opaque ids: their UUID encrypted with
+  AES (one block, a pseudo-random permutation) under a key derived from SECRET_KEY and the share.
+  The same file has a different id in every share, and an id from share A decrypts to noise in
+  share B.
+- A correct password sets a signed cookie bound to that share and to a fingerprint of its current
+  password hash: changing the password (or revoking the link) makes every earlier unlock useless.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import uuid
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from django.conf import settings
+from django.core import signing
+from django.utils.crypto import salted_hmac
+
+UNLOCK_COOKIE = "locker_share"
+UNLOCK_MAX_AGE = 3600  # seconds an unlock lasts in a browser
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# --- Opaque ids inside a folder share ----------------------------------------------------------
+
+
+def _share_cipher(token_hash: str) -> Cipher:
+    key = hmac.new(
+        settings.SECRET_KEY.encode(), b"sharing.opaque-id:" + token_hash.encode(), hashlib.sha256
+    ).digest()
+    # ECB on exactly one block is a keyed permutation of 128-bit values: what an opaque id needs.
+    return Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305
+
+
+def opaque_id(token_hash: str, public_id: uuid.UUID) -> str:
+    encryptor = _share_cipher(token_hash).encryptor()
+    raw = encryptor.update(public_id.bytes) + encryptor.finalize()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def opaque_id_resolve(token_hash: str, opaque: str) -> uuid.UUID | None:
+    """The UUID behind an opaque id of this share (any 22-char id decrypts to *some* UUID)."""
+    if len(opaque) != 22:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(opaque + "==")
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) != 16:
+        return None
+    decryptor = _share_cipher(token_hash).decryptor()
+    return uuid.UUID(bytes=decryptor.update(raw) + decryptor.finalize())
+
+
+# --- Password unlocks ------------------------------------------------------------------------
+
+
+def password_fingerprint(password_hash: str) -> str:
+    return salted_hmac("sharing.unlock", password_hash).hexdigest()[:32]
+
+
+def _unlock_salt(kind: str, pk: int) -> str:
+    return f"sharing.unlock.{kind}.{pk}"
+
+
+def unlock_cookie_value(*, kind: str, pk: int, password_hash: str) -> str:
+    return signing.TimestampSigner(salt=_unlock_salt(kind, pk)).sign(
+        password_fingerprint(password_hash)
+    )
+
+
+def unlock_cookie_valid(value: str | None, *, kind: str, pk: int, password_hash: str) -> bool:
+    if not value:
+        return False
+    try:
+        fingerprint = signing.TimestampSigner(salt=_unlock_salt(kind, pk)).unsign(
+            value, max_age=UNLOCK_MAX_AGE
+        )
+    except signing.BadSignature:
+        return False
+    return hmac.compare_digest(fingerprint, password_fingerprint(password_hash))

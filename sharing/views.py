@@ -1,0 +1,321 @@
+"""Public share pages and downloads (`/s/<token>…`). Every view starts with `share_resolve`."""
+
+import functools
+import re
+
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_http_methods
+
+from files.downloads import content_response, inline_allowed
+from files.models import File
+from files.zips import folder_zip_response
+from sharing import selectors, services, tokens
+from sharing.selectors import ShareDenied, SharePasswordRequired
+
+# Public pages load nothing from elsewhere and may be framed by nobody.
+PUBLIC_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
+
+
+def public_headers(response: HttpResponse) -> HttpResponse:
+    """The token is in the URL: it must not leak through Referer, caches or search engines."""
+    response.headers.setdefault("Content-Security-Policy", PUBLIC_CSP)
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Cache-Control"] = "private, no-store"
+    response["X-Frame-Options"] = "DENY"
+    return response
+
+
+def _denied(request, exc: ShareDenied) -> HttpResponse:
+    titles = {
+        404: _("Link not found"),
+        410: _("Link no longer available"),
+        401: _("Password required"),
+        403: _("Not allowed"),
+        409: _("Not available right now"),
+        429: _("Too many attempts"),
+    }
+    response = render(
+        request,
+        "sharing/unavailable.html",
+        {"status": exc.status, "title": titles.get(exc.status, ""), "message": exc.message},
+        status=exc.status,
+    )
+    if exc.retry_after:
+        response["Retry-After"] = str(exc.retry_after)
+    if exc.status == 401:
+        response["WWW-Authenticate"] = 'X-Share-Password realm="share"'
+    return public_headers(response)
+
+
+def public_view(view):
+    """Turn every refusal into its page (404, 410, 401, 429…) with the public headers."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return public_headers(view(request, *args, **kwargs))
+        except Http404:
+            return _denied(request, selectors.ShareNotFound(_("There is no such link or file.")))
+        except ShareDenied as exc:
+            return _denied(request, exc)
+
+    return wrapper
+
+
+class _NotDownloadable(ShareDenied):
+    status = 403
+
+
+class _NotReady(ShareDenied):
+    status = 409
+
+
+# --- The page --------------------------------------------------------------------------------
+
+
+def _file_context(share, file: File, *, preview_url: str) -> dict:
+    previewable = (
+        inline_allowed(file.content_type)
+        # Previews would bypass a download limit; limited links offer only counted downloads.
+        and share.max_downloads is None
+    )
+    kind = file.content_type.split("/", 1)[0]
+    return {
+        "file": file,
+        "preview_url": preview_url if previewable else "",
+        "preview_kind": "pdf" if file.content_type == "application/pdf" else kind,
+    }
+
+
+def _page(request, token: str, folder_opaque: str | None):
+    share = selectors.share_resolve(request, token)
+    context = {
+        "share": share,
+        "token": token,
+        "owner_name": share.owner.public_name,
+        "base": f"/s/{token}",
+    }
+    if share.file_id:
+        if folder_opaque:
+            raise Http404
+        context.update(_file_context(share, share.file, preview_url=f"/s/{token}/preview"))
+        return render(request, "sharing/share_file.html", context)
+    folder = selectors.share_folder_get(share, folder_opaque)
+    folders, files = selectors.share_folder_listing(share, folder)
+    context.update(
+        {
+            "folder": folder,
+            "zip_url": f"/s/{token}/download"
+            if folder.pk == share.folder_id
+            else f"/s/{token}/folders/{share_id(share, folder)}/download",
+            "breadcrumbs": [
+                {"name": f.name, "id": "" if f.pk == share.folder_id else share_id(share, f)}
+                for f in selectors.share_breadcrumbs(share, folder)
+            ],
+            "folders": [{"name": f.name, "id": share_id(share, f)} for f in folders],
+            "files": [
+                {
+                    "name": f.name,
+                    "size": f.size,
+                    "content_type": f.content_type,
+                    "id": share_id(share, f),
+                }
+                for f in files
+            ],
+        }
+    )
+    return render(request, "sharing/share_folder.html", context)
+
+
+def share_id(share, item) -> str:
+    return selectors.share_opaque_id(share, item)
+
+
+def _password_form(request, token, share, *, error: str = "", status: int = 200):
+    return render(
+        request,
+        "sharing/password.html",
+        {"token": token, "error": error, "action": request.path},
+        status=status,
+    )
+
+
+@csrf_protect
+@require_http_methods(["GET", "HEAD", "POST"])
+@public_view
+def share_page(request, token: str, folder_opaque: str | None = None):
+    if request.method == "POST":
+        return _unlock(request, token)
+    try:
+        return _page(request, token, folder_opaque)
+    except SharePasswordRequired as exc:
+        share = selectors.share_resolve(request, token, require_unlock=False)
+        error = exc.message if isinstance(exc, selectors.ShareWrongPassword) else ""
+        return _password_form(request, token, share, error=error)
+
+
+def _unlock(request, token: str):
+    share = selectors.share_resolve(request, token, require_unlock=False)
+    password = request.POST.get("password", "")
+    if not share.password_hash:
+        return HttpResponseRedirect(request.path)
+    if not selectors.share_password_check(request, share, password):
+        return _password_form(
+            request, token, share, error=_("The password is not correct."), status=403
+        )
+    response = HttpResponseRedirect(request.path)
+    response.status_code = 303  # back to the page with a GET
+    response.set_cookie(
+        tokens.UNLOCK_COOKIE,
+        tokens.unlock_cookie_value(kind="share", pk=share.pk, password_hash=share.password_hash),
+        max_age=tokens.UNLOCK_MAX_AGE,
+        path=f"/s/{token}",
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return response
+
+
+# --- Downloads -------------------------------------------------------------------------------
+
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-\d+/\d+$")
+
+
+def _range_start(response) -> int:
+    if response.status_code == 206:
+        match = _CONTENT_RANGE.match(response.get("Content-Range", ""))
+        return int(match.group(1)) if match else -1
+    return 0
+
+
+def _metered(iterator, *, access_id: int, expected: int | None):
+    """Pass the bytes through, then log how many left and whether the download completed."""
+    sent = 0
+    try:
+        for chunk in iterator:
+            sent += len(chunk)
+            yield chunk
+    finally:
+        services.share_access_finish(
+            access_id=access_id,
+            bytes_sent=sent,
+            completed=expected is not None and sent >= expected,
+        )
+
+
+def _serve_file(request, share, file: File, *, inline: bool = False):
+    if file.state != File.State.READY:
+        raise _NotReady(_("This file is not available for download right now."))
+    response = content_response(
+        request, file=file, disposition="inline" if inline else "attachment"
+    )
+    if request.method == "HEAD" or response.status_code not in (200, 206):
+        return response
+    start = _range_start(response)
+    # A download counts once, on the request that starts at byte 0; resuming does not count.
+    counted = start == 0 and not inline
+    if counted and not services.share_count_download(share=share):
+        response.close()
+        raise selectors.ShareGone(_("This link has reached its download limit."))
+    if inline:
+        return response
+    access = services.share_access_start(
+        share=share,
+        ip=selectors.client_ip(request),
+        user_agent=request.headers.get("User-Agent", ""),
+        file=file,
+        name=file.name,
+        is_zip=False,
+        counted=counted,
+        range_start=max(start, 0),
+    )
+    length = response.get("Content-Length")
+    response.streaming_content = _metered(
+        response.streaming_content,
+        access_id=access.pk,
+        expected=int(length) if length and length.isdigit() else None,
+    )
+    return response
+
+
+def _serve_zip(request, share, folder):
+    response = folder_zip_response(request, folder=folder)
+    if request.method == "HEAD" or response.status_code != 200:
+        return response
+    if not services.share_count_download(share=share):
+        response.close()
+        raise selectors.ShareGone(_("This link has reached its download limit."))
+    access = services.share_access_start(
+        share=share,
+        ip=selectors.client_ip(request),
+        user_agent=request.headers.get("User-Agent", ""),
+        file=None,
+        name=f"{folder.name or 'files'}.zip",
+        is_zip=True,
+        counted=True,
+        range_start=0,
+    )
+    length = response.get("Content-Length")
+    response.streaming_content = _metered(
+        response.streaming_content,
+        access_id=access.pk,
+        expected=int(length) if length and length.isdigit() else None,
+    )
+    return response
+
+
+def _require_download(share) -> None:
+    if not share.allow_download:
+        raise _NotDownloadable(_("The owner of this link allows viewing only, not downloading."))
+
+
+@require_http_methods(["GET", "HEAD"])
+@public_view
+def share_download(request, token: str):
+    share = selectors.share_resolve(request, token)
+    _require_download(share)
+    if share.file_id:
+        return _serve_file(request, share, share.file)
+    return _serve_zip(request, share, share.folder)
+
+
+@require_http_methods(["GET", "HEAD"])
+@public_view
+def share_file_download(request, token: str, file_opaque: str):
+    share = selectors.share_resolve(request, token)
+    file = selectors.share_file_get(share, file_opaque)
+    _require_download(share)
+    return _serve_file(request, share, file)
+
+
+@require_http_methods(["GET", "HEAD"])
+@public_view
+def share_preview(request, token: str, file_opaque: str | None = None):
+    share = selectors.share_resolve(request, token)
+    if file_opaque:
+        file = selectors.share_file_get(share, file_opaque)
+    elif share.file_id:
+        file = share.file
+    else:
+        raise Http404
+    if share.max_downloads is not None or not inline_allowed(file.content_type):
+        raise Http404
+    return _serve_file(request, share, file, inline=True)
+
+
+@require_http_methods(["GET", "HEAD"])
+@public_view
+def share_folder_zip(request, token: str, folder_opaque: str):
+    share = selectors.share_resolve(request, token)
+    folder = selectors.share_folder_get(share, folder_opaque)
+    _require_download(share)
+    return _serve_zip(request, share, folder)

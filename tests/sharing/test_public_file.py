@@ -1,0 +1,141 @@
+from datetime import timedelta
+
+from django.utils import timezone
+
+from files.services import file_trash, folder_trash
+from sharing.models import ShareAccess, ShareLink
+from sharing.services import share_revoke, share_update
+from tests.sharing.conftest import make_folder, store_file
+
+
+def test_share_page_shows_name_size_and_owner_display_name(client, report, share_of):
+    _share, token = share_of(report)
+    response = client.get(f"/s/{token}")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "report.txt" in body
+    assert "Alice" in body
+    assert "alice@example.com" not in body
+    assert f"/s/{token}/download" in body
+
+
+def test_download_streams_the_file_and_counts_once(client, report, share_of):
+    share, token = share_of(report)
+    response = client.get(f"/s/{token}/download")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"quarterly numbers\n" * 100
+    assert "attachment" in response["Content-Disposition"]
+    share.refresh_from_db()
+    assert share.download_count == 1
+    access = ShareAccess.objects.get(share=share)
+    assert access.completed is True
+    assert access.bytes_sent == report.size
+    assert access.counted is True
+
+
+def test_resuming_with_a_range_does_not_count_again(client, report, share_of):
+    share, token = share_of(report, max_downloads=1)
+    first = client.get(f"/s/{token}/download", HTTP_RANGE="bytes=0-99")
+    assert first.status_code == 206
+    b"".join(first.streaming_content)
+    share.refresh_from_db()
+    assert share.download_count == 1
+    # The link is used up now: it is dead, resume included (documented in docs/sharing.md).
+    assert client.get(f"/s/{token}/download", HTTP_RANGE="bytes=100-").status_code == 410
+
+
+def test_range_not_starting_at_zero_does_not_count(client, report, share_of):
+    share, token = share_of(report, max_downloads=2)
+    response = client.get(f"/s/{token}/download", HTTP_RANGE="bytes=100-199")
+    assert response.status_code == 206
+    assert len(b"".join(response.streaming_content)) == 100
+    share.refresh_from_db()
+    assert share.download_count == 0
+    access = ShareAccess.objects.get(share=share)
+    assert (access.counted, access.range_start, access.bytes_sent) == (False, 100, 100)
+
+
+def test_unknown_token_answers_404(client, db):
+    response = client.get("/s/" + "A" * 43)
+    assert response.status_code == 404
+    assert response["Referrer-Policy"] == "no-referrer"
+
+
+def test_a_near_miss_token_answers_like_a_wild_guess(client, report, share_of):
+    _share, token = share_of(report)
+    near = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert client.get(f"/s/{near}").status_code == 404
+    assert client.get(f"/s/{near}/download").status_code == 404
+
+
+def test_expired_link_answers_410(client, report, share_of):
+    share, token = share_of(report)
+    ShareLink.objects.filter(pk=share.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    for path in (f"/s/{token}", f"/s/{token}/download"):
+        response = client.get(path)
+        assert response.status_code == 410
+        assert "expired" in response.content.decode()
+
+
+def test_revoked_link_answers_410_at_once(client, report, share_of):
+    share, token = share_of(report)
+    assert client.get(f"/s/{token}").status_code == 200
+    share_revoke(share=share)
+    response = client.get(f"/s/{token}/download")
+    assert response.status_code == 410
+    assert "revoked" in response.content.decode()
+
+
+def test_exhausted_link_answers_410(client, report, share_of):
+    share, token = share_of(report, max_downloads=1)
+    b"".join(client.get(f"/s/{token}/download").streaming_content)
+    response = client.get(f"/s/{token}")
+    assert response.status_code == 410
+    assert "download limit" in response.content.decode()
+
+
+def test_trashed_file_kills_its_link(client, report, share_of):
+    _share, token = share_of(report)
+    file_trash(file=report)
+    assert client.get(f"/s/{token}").status_code == 410
+    assert client.get(f"/s/{token}/download").status_code == 410
+
+
+def test_file_in_a_trashed_folder_kills_its_link(client, alice, share_of):
+    folder = make_folder(alice, "Photos")
+    file = store_file(alice, "cat.txt", b"meow", folder=folder)
+    _share, token = share_of(file)
+    folder_trash(folder=folder)
+    assert client.get(f"/s/{token}/download").status_code == 410
+
+
+def test_deactivated_owner_kills_the_link(client, alice, report, share_of):
+    _share, token = share_of(report)
+    alice.is_active = False
+    alice.save()
+    assert client.get(f"/s/{token}/download").status_code == 410
+
+
+def test_preview_only_link_refuses_downloads(client, report, share_of):
+    _share, token = share_of(report, allow_download=False)
+    page = client.get(f"/s/{token}")
+    assert page.status_code == 200
+    assert f"/s/{token}/download" not in page.content.decode()
+    assert client.get(f"/s/{token}/download").status_code == 403
+    preview = client.get(f"/s/{token}/preview")
+    assert preview.status_code == 200
+    assert preview["Content-Disposition"].startswith("inline")
+    assert preview["Content-Security-Policy"] == "sandbox"
+
+
+def test_preview_is_not_offered_on_links_with_a_download_limit(client, report, share_of):
+    _share, token = share_of(report, max_downloads=3)
+    assert client.get(f"/s/{token}/preview").status_code == 404
+
+
+def test_editing_the_expiry_revives_an_expired_link(client, report, share_of):
+    share, token = share_of(report)
+    ShareLink.objects.filter(pk=share.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    share.refresh_from_db()
+    share_update(share=share, expires_at=timezone.now() + timedelta(hours=1))
+    assert client.get(f"/s/{token}").status_code == 200
