@@ -386,10 +386,13 @@ class S3BlobStore(BlobStore):
             raise
         content_range = response.get("ContentRange") or ""
         _unit, _sep, total = content_range.rpartition("/")
-        try:
+        if total.isdigit():
             total_size = int(total)
-        except ValueError:
+        elif offset == 0:  # a server that ignores Range sends the whole object from byte 0
             total_size = int(response["ContentLength"])
+        else:
+            response["Body"].close()
+            raise StorageUnavailable("The S3 server ignored a Range request.")
         return _S3Reader(response["Body"], total_size)
 
     def exists(self, key: str) -> bool:
