@@ -34,6 +34,12 @@ def make_folder(user, name: str, parent=None):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness is the hasher's business, not what these tests examine.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_throttles(db):
     cache.clear()
     yield
