@@ -1,6 +1,7 @@
 """Reads for accounts: every lookup is scoped to whoever asks."""
 
-from django.db.models import QuerySet
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.db.models import Max, QuerySet
 
 from accounts.models import ApiToken, User
 
@@ -12,3 +13,12 @@ def api_token_list(*, user: User) -> QuerySet[ApiToken]:
 
 def user_list() -> QuerySet[User]:
     return User.objects.order_by("username")
+
+
+def user_list_invited() -> QuerySet[User]:
+    """Active users who have not chosen a password yet, with their latest link's expiry."""
+    return (
+        User.objects.filter(is_active=True, password__startswith=UNUSABLE_PASSWORD_PREFIX)
+        .annotate(invitation_expires_at=Max("invitations__expires_at"))
+        .order_by("username")
+    )

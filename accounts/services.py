@@ -143,6 +143,22 @@ def user_invite(*, username: str, email: str, invited_by: User | None) -> User:
     return user
 
 
+def invitation_resend(*, user: User, invited_by: User | None) -> Invitation:
+    """Send a new link to a user who has not chosen a password yet; earlier links stop working."""
+    if user.has_usable_password():
+        raise ValidationError(_("%(username)s has already chosen a password.") % {"username": user})
+    if not user.is_active:
+        raise ValidationError(_("%(username)s is deactivated.") % {"username": user})
+    now = timezone.now()
+    with transaction.atomic():
+        Invitation.objects.filter(user=user, used_at__isnull=True, expires_at__gt=now).update(
+            expires_at=now
+        )
+        invitation, token = invitation_create(user=user, created_by=invited_by)
+    _invitation_email_send(invitation=invitation, token=token)
+    return invitation
+
+
 def invitation_get(*, token: str) -> Invitation:
     """The usable invitation for this secret, or InvitationUnusable."""
     invitation = (

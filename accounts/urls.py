@@ -10,6 +10,7 @@ urlpatterns = [
     path("tokens/", views.api_tokens, name="api_tokens"),
     path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("invite/", views.invite, name="invite"),
+    path("invite/<int:user_id>/resend/", views.invitation_resend, name="invitation_resend"),
     path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("signup/", views.signup, name="signup"),
     path("signup/sent/", views.signup_done, name="signup_done"),

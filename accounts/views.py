@@ -2,7 +2,7 @@
 
 import math
 
-from axes.helpers import get_cool_off
+from axes.helpers import get_client_ip_address, get_cool_off
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -26,6 +26,7 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.models import User
+from sharing.throttle import Throttle
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -176,15 +177,40 @@ def invite(request: HttpRequest) -> HttpResponse:
                 return redirect("invite")
     else:
         form = InviteForm()
-    return render(
-        request,
-        "accounts/invite.html",
-        {"form": form, "days": settings.LOCKER_INVITATION_DAYS},
-    )
+    context = {
+        "form": form,
+        "days": settings.LOCKER_INVITATION_DAYS,
+        "invited": selectors.user_list_invited(),
+        "now": timezone.now(),
+    }
+    return render(request, "accounts/invite.html", context)
+
+
+@require_POST
+@login_required
+def invitation_resend(request: HttpRequest, user_id: int) -> HttpResponse:
+    if not request.user.is_staff:
+        raise PermissionDenied
+    user = selectors.user_list_invited().filter(pk=user_id).first()
+    if user is None:
+        raise Http404
+    try:
+        services.invitation_resend(user=user, invited_by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            _("A new link was sent to %(email)s; earlier links no longer work.")
+            % {"email": user.email},
+        )
+    return redirect("invite")
 
 
 @never_cache
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    if throttled := _link_throttled(request):
+        return throttled
     try:
         invitation = services.invitation_get(token=token)
     except services.InvitationUnusable:
@@ -212,7 +238,31 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+# Links carry 256-bit secrets, so guessing is hopeless; the limit keeps scanners from trying.
+BAD_LINK_THROTTLE = Throttle("accounts-bad-link", limit=30, window=900)
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return get_client_ip_address(request) or request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _link_throttled(request: HttpRequest) -> HttpResponse | None:
+    wait = BAD_LINK_THROTTLE.retry_after(_client_ip(request))
+    if wait is None:
+        return None
+    minutes = max(1, math.ceil(wait / 60))
+    message = ngettext(
+        "Too many invalid links were opened from your address. Try again in %(minutes)d minute.",
+        "Too many invalid links were opened from your address. Try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+    response = render(request, "error.html", {"status": 429, "message": message}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 def _link_unusable(request: HttpRequest, *, kind: str) -> HttpResponse:
+    BAD_LINK_THROTTLE.hit(_client_ip(request))
     return render(request, "accounts/link_unusable.html", {"kind": kind}, status=410)
 
 
@@ -244,6 +294,8 @@ def signup_done(request: HttpRequest) -> HttpResponse:
 @never_cache
 def signup_complete(request: HttpRequest, token: str) -> HttpResponse:
     _require_signup_open()
+    if throttled := _link_throttled(request):
+        return throttled
     try:
         identity = services.signup_link_read(token=token)
     except services.SignupLinkUnusable:

@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -147,6 +148,24 @@ class UserViewSet(
                 is_staff=data.get("is_staff"),
                 quota_bytes=data.get("quota"),
             )
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from None
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(
+        summary="Send a new invitation link (staff only)",
+        request=None,
+        responses=UserSerializer,
+        description=(
+            "For a user who has not chosen a password yet: e-mails a new single-use link. "
+            "Earlier links stop working."
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="invitation")
+    def invitation(self, request, *args, **kwargs):
+        user = self.get_object()
+        try:
+            services.invitation_resend(user=user, invited_by=request.user)
         except DjangoValidationError as exc:
             raise _as_api_error(exc) from None
         return Response(UserSerializer(user).data)

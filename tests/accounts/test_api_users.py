@@ -142,3 +142,19 @@ def test_put_is_not_allowed(staff_api, alice):
 
 def test_unknown_user_answers_404(staff_api):
     assert staff_api.get(f"{USERS}999999/").status_code == 404
+
+
+def test_staff_resends_an_invitation_through_the_api(staff_api):
+    staff_api.post(USERS, {"username": "dora", "email": "dora@example.com"}, format="json")
+    user = User.objects.get(username="dora")
+    response = staff_api.post(f"{USERS}{user.pk}/invitation/")
+    assert response.status_code == 200
+    assert len(mail.outbox) == 2
+    assert Invitation.objects.filter(user=user).count() == 2
+
+
+def test_no_invitation_for_a_user_who_has_a_password(staff_api, alice):
+    response = staff_api.post(f"{USERS}{alice.pk}/invitation/")
+    assert response.status_code == 400
+    assert "already chosen a password" in response.json()["detail"]
+    assert not mail.outbox

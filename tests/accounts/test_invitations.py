@@ -89,3 +89,42 @@ def test_unknown_invitation_token_shows_the_same_page(client, db):
     response = client.get("/accounts/invitation/not-a-real-token/")
     assert response.status_code == 410
     assert "expired or was already used" in response.content.decode()
+
+
+def test_staff_sends_a_new_link_and_the_old_one_stops_working(client, staff_client):
+    invite(staff_client)
+    old_path = invitation_path()
+    user = User.objects.get(username="newbie")
+    page = staff_client.get(INVITE).content.decode()
+    assert "newbie@example.com" in page
+    response = staff_client.post(f"/accounts/invite/{user.pk}/resend/")
+    assert response.status_code == 302
+    new_path = invitation_path()
+    assert new_path != old_path
+    assert client.get(old_path).status_code == 410
+    assert client.get(new_path).status_code == 200
+
+
+def test_no_new_link_for_a_user_with_a_password(staff_client, alice):
+    assert staff_client.post(f"/accounts/invite/{alice.pk}/resend/").status_code == 404
+    assert not mail.outbox
+
+
+def test_resending_is_staff_only(alice_client, bob):
+    assert alice_client.post(f"/accounts/invite/{bob.pk}/resend/").status_code == 403
+
+
+def test_many_bad_links_from_one_address_are_throttled(client, staff_client):
+    from accounts.views import BAD_LINK_THROTTLE
+
+    invite(staff_client)
+    good = invitation_path()
+    try:
+        for n in range(BAD_LINK_THROTTLE.limit):
+            assert client.get(f"/accounts/invitation/guess-{n}/").status_code == 410
+        response = client.get(good)
+        assert response.status_code == 429
+        assert "Too many invalid links" in response.content.decode()
+        assert int(response["Retry-After"]) > 0
+    finally:
+        BAD_LINK_THROTTLE.reset("127.0.0.1")
