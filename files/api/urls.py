@@ -1,1 +1,29 @@
-urlpatterns = []
+"""Exact paths of the files API (no trailing slash on the action endpoints, as documented)."""
+
+from django.urls import path
+
+from files.api import views
+
+folder_list = views.FolderViewSet.as_view({"get": "list", "post": "create"})
+folder_detail = views.FolderViewSet.as_view(
+    {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+)
+folder_download = views.FolderViewSet.as_view({"get": "download"})
+file_list = views.FileViewSet.as_view({"get": "list", "post": "create"})
+file_detail = views.FileViewSet.as_view(
+    {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+)
+file_content = views.FileViewSet.as_view({"get": "content"})
+trash = views.TrashViewSet.as_view({"get": "list", "delete": "empty"})
+trash_restore = views.TrashViewSet.as_view({"post": "restore"})
+
+urlpatterns = [
+    path("folders/", folder_list, name="api-folder-list"),
+    path("folders/<uuid:id>/", folder_detail, name="api-folder-detail"),
+    path("folders/<uuid:id>/download", folder_download, name="api-folder-download"),
+    path("files/", file_list, name="api-file-list"),
+    path("files/<uuid:id>/", file_detail, name="api-file-detail"),
+    path("files/<uuid:id>/content", file_content, name="api-file-content"),
+    path("trash/", trash, name="api-trash"),
+    path("trash/<uuid:id>/restore", trash_restore, name="api-trash-restore"),
+]

@@ -1,0 +1,179 @@
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from files.models import File, Folder
+from files.names import InvalidName, validate_name
+from files.selectors import folder_breadcrumbs
+from files.services import ON_CONFLICT
+
+
+class NameField(serializers.CharField):
+    """A file or folder name, checked by files.names (kept as given, NFC-normalised)."""
+
+    default_error_messages = {"blank": _("A name cannot be empty.")}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("max_length", None)
+        super().__init__(**kwargs)
+        # files.names gives clearer messages than the generic NUL/surrogate validators.
+        self.validators = []
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return validate_name(value)
+        except InvalidName as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
+def _public_folder_id(folder: Folder | None):
+    """The API's id of a folder; the root has none (null)."""
+    if folder is None or folder.parent_id is None:
+        return None
+    return folder.public_id
+
+
+class FolderRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class FolderSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    parent = serializers.SerializerMethodField(
+        help_text=_("The containing folder's id; null for a top-level folder.")
+    )
+
+    class Meta:
+        model = Folder
+        fields = ["id", "name", "parent", "created_at", "modified_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_parent(self, folder: Folder):
+        return _public_folder_id(folder.parent)
+
+
+class FolderDetailSerializer(FolderSerializer):
+    path = serializers.SerializerMethodField(
+        help_text=_("Breadcrumbs from the top level down to this folder (the root is left out).")
+    )
+
+    class Meta(FolderSerializer.Meta):
+        fields = [*FolderSerializer.Meta.fields, "path"]
+        read_only_fields = fields
+
+    @extend_schema_field(FolderRefSerializer(many=True))
+    def get_path(self, folder: Folder):
+        return FolderRefSerializer(folder_breadcrumbs(folder), many=True).data
+
+
+class FolderCreateSerializer(serializers.Serializer):
+    name = NameField()
+    parent = serializers.UUIDField(
+        required=False, allow_null=True, help_text=_("Containing folder; null or absent = root.")
+    )
+
+
+class FolderUpdateSerializer(serializers.Serializer):
+    name = NameField(required=False, help_text=_("New name (renames)."))
+    parent = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text=_("New containing folder (moves); null = the root."),
+    )
+
+
+class FileSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    folder = serializers.SerializerMethodField(
+        help_text=_("The containing folder's id; null for the root.")
+    )
+
+    class Meta:
+        model = File
+        fields = [
+            "id",
+            "name",
+            "size",
+            "content_type",
+            "sha256",
+            "folder",
+            "state",
+            "created_at",
+            "modified_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_folder(self, file: File):
+        return _public_folder_id(file.folder)
+
+
+class FileUpdateSerializer(serializers.Serializer):
+    name = NameField(required=False, help_text=_("New name (renames)."))
+    folder = serializers.UUIDField(
+        required=False, allow_null=True, help_text=_("New folder (moves); null = the root.")
+    )
+
+
+class FileUploadSerializer(serializers.Serializer):
+    """Documents the multipart upload body; the view streams it instead of validating it."""
+
+    file = serializers.ListField(
+        child=serializers.FileField(),
+        help_text=_("One or more file parts, each streamed into storage as it arrives."),
+    )
+    folder = serializers.UUIDField(
+        required=False, allow_null=True, help_text=_("Target folder; absent or empty = root.")
+    )
+    sha256 = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text=_(
+            "Optional hex SHA-256 of each file, in the order of the file parts; a mismatch "
+            "answers 400 and nothing is kept."
+        ),
+    )
+    on_conflict = serializers.ChoiceField(
+        choices=[ON_CONFLICT.REFUSE, ON_CONFLICT.RENAME],
+        required=False,
+        help_text=_(
+            "refuse (default): 409 when the name is taken; rename: store as “name (1).ext”."
+        ),
+    )
+
+
+class TrashItemSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    type = serializers.ChoiceField(choices=["file", "folder"], read_only=True)
+    name = serializers.CharField(read_only=True)
+    deleted_at = serializers.DateTimeField(read_only=True)
+    size = serializers.IntegerField(
+        read_only=True, help_text=_("Bytes; for a folder, the files deleted with it.")
+    )
+
+
+class TrashEmptiedSerializer(serializers.Serializer):
+    deleted_files = serializers.IntegerField(read_only=True)
+
+
+class TrashRestoredSerializer(serializers.Serializer):
+    """Where a restored item landed (its name may have changed to avoid a clash)."""
+
+    type = serializers.SerializerMethodField()
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    name = serializers.CharField(read_only=True)
+    folder = serializers.SerializerMethodField(
+        help_text=_("The folder it is in now; null for the root.")
+    )
+
+    @extend_schema_field(serializers.ChoiceField(choices=["file", "folder"]))
+    def get_type(self, item) -> str:
+        return "file" if isinstance(item, File) else "folder"
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_folder(self, item):
+        return _public_folder_id(item.folder if isinstance(item, File) else item.parent)

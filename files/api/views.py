@@ -1,0 +1,527 @@
+"""Thin API views: resolve ids through the access check, call a service, serialize."""
+
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from files import downloads, selectors, services, zips
+from files.api.serializers import (
+    FileSerializer,
+    FileUpdateSerializer,
+    FileUploadSerializer,
+    FolderCreateSerializer,
+    FolderDetailSerializer,
+    FolderSerializer,
+    FolderUpdateSerializer,
+    TrashEmptiedSerializer,
+    TrashItemSerializer,
+    TrashRestoredSerializer,
+)
+from files.models import File
+from files.uploads import (
+    InsufficientStorage,
+    LengthRequired,
+    PayloadTooLarge,
+    StreamingMultiPartParser,
+    StreamingUploadHandler,
+    expected_sha256_from_headers,
+    normalise_hex_sha256,
+)
+
+# Room for the multipart framing around a file that is exactly LOCKER_MAX_UPLOAD_SIZE long.
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+@contextmanager
+def service_errors(field: str = "name"):
+    """Turn the services' exceptions into API errors with a sentence a person understands."""
+    try:
+        yield
+    except services.NameConflict as exc:
+        raise Conflict(str(exc)) from None
+    except services.InvalidMove as exc:
+        raise serializers.ValidationError({"non_field_errors": [str(exc)]}) from None
+    except services.QuotaExceeded as exc:
+        raise InsufficientStorage(str(exc)) from None
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({field: exc.messages}) from None
+
+
+def _uuid_or_400(value, field: str):
+    if value in (None, ""):
+        return None
+    try:
+        return serializers.UUIDField().to_internal_value(value)
+    except serializers.ValidationError:
+        raise serializers.ValidationError({field: [_("Must be a folder id.")]}) from None
+
+
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input; `detail` says what is wrong."),
+    404: OpenApiResponse(description="No such item in your locker."),
+}
+ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+BINARY = OpenApiTypes.BINARY
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List folders",
+        description=(
+            "The folders directly inside `parent` (the root when absent), sorted by name. "
+            "With `search`, folders whose name contains it anywhere in your locker."
+        ),
+        parameters=[
+            OpenApiParameter("parent", OpenApiTypes.UUID, description="Folder id; absent = root"),
+            OpenApiParameter("search", str, description="Part of a name, any case"),
+        ],
+        responses={200: FolderSerializer(many=True), 404: ERRORS[404]},
+    ),
+    create=extend_schema(
+        summary="Create a folder",
+        request=FolderCreateSerializer,
+        responses={
+            201: FolderDetailSerializer,
+            400: ERRORS[400],
+            404: ERRORS[404],
+            409: OpenApiResponse(description="The name is taken in that folder."),
+        },
+    ),
+    retrieve=extend_schema(
+        summary="Get a folder",
+        description="Includes `path`, the breadcrumbs from the top level to this folder.",
+        parameters=[ID_PARAMETER],
+        responses={200: FolderDetailSerializer, 404: ERRORS[404]},
+    ),
+    partial_update=extend_schema(
+        summary="Rename and/or move a folder",
+        description="`name` renames; `parent` moves (null = the root). Both may be given.",
+        parameters=[ID_PARAMETER],
+        request=FolderUpdateSerializer,
+        responses={
+            200: FolderDetailSerializer,
+            400: ERRORS[400],
+            404: ERRORS[404],
+            409: OpenApiResponse(description="The name is taken in the target folder."),
+        },
+    ),
+    destroy=extend_schema(
+        summary="Move a folder to the trash",
+        description="The folder and everything in it become one trash item.",
+        parameters=[ID_PARAMETER],
+        responses={204: OpenApiResponse(description="In the trash."), 404: ERRORS[404]},
+    ),
+)
+class FolderViewSet(viewsets.GenericViewSet):
+    serializer_class = FolderSerializer
+    parser_classes = [JSONParser]
+
+    def get_object(self):
+        return selectors.folder_get_for_user(user=self.request.user, folder_id=self.kwargs["id"])
+
+    def _folder_or_root(self, value, field: str):
+        folder_id = _uuid_or_400(value, field)
+        return selectors.folder_get_for_user_or_root(user=self.request.user, folder_id=folder_id)
+
+    def list(self, request):
+        parent = self._folder_or_root(request.query_params.get("parent"), "parent")
+        search = request.query_params.get("search", "").strip()
+        qs = selectors.folder_list(user=request.user, parent=parent, search=search)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(FolderSerializer(page, many=True).data)
+
+    def create(self, request):
+        data = FolderCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        parent = self._folder_or_root(data.validated_data.get("parent"), "parent")
+        with service_errors():
+            folder = services.folder_create(
+                user=request.user, parent=parent, name=data.validated_data["name"]
+            )
+        return Response(FolderDetailSerializer(folder).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, id):
+        return Response(FolderDetailSerializer(self.get_object()).data)
+
+    def partial_update(self, request, id):
+        folder = self.get_object()
+        data = FolderUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        parent = None
+        if "parent" in data.validated_data:
+            parent = self._folder_or_root(data.validated_data["parent"], "parent")
+        with service_errors():
+            folder = services.folder_update(
+                folder=folder, name=data.validated_data.get("name"), parent=parent
+            )
+        return Response(FolderDetailSerializer(folder).data)
+
+    def destroy(self, request, id):
+        with service_errors():
+            services.folder_trash(folder=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Download a folder as a ZIP",
+        description=(
+            "Streamed while it is built (stored entries, ZIP64 when needed), with "
+            "Content-Length. Entry names are relative to the folder; empty folders are kept."
+        ),
+        parameters=[ID_PARAMETER],
+        responses={
+            (200, "application/zip"): OpenApiResponse(BINARY, description="The archive."),
+            404: ERRORS[404],
+        },
+    )
+    def download(self, request, id):
+        return zips.folder_zip_response(request, folder=self.get_object())
+
+
+UPLOAD_DESCRIPTION = """\
+Multipart body with one or more `file` parts. Each part is streamed into encrypted storage as it
+arrives; the SHA-256 is computed on the way and the content type is detected from the bytes.
+
+- `Content-Length` is required (411 otherwise). A body larger than `LOCKER_MAX_UPLOAD_SIZE`
+  (plus 64 KiB of multipart framing) answers 413 before anything is read, and a file part that
+  grows past it stops the upload with 413.
+- The whole `Content-Length` is reserved against your quota first: 507 when it does not fit.
+- `folder` may also be given in the query string, which lets the server refuse an unknown
+  folder (404) before reading the body.
+- Checksums: `sha256` form fields (hex, one per file, in order), or for a single file a
+  `Digest: sha-256=<base64>` or `Content-Digest: sha-256=:<base64>:` header (taken as the
+  digest of the file's content). A mismatch answers 400 and nothing is kept.
+- Names are kept as sent (NFC); a name taken in the folder answers 409 unless
+  `on_conflict=rename`, which stores “name (1).ext” instead.
+- One file part → the file object; several → a JSON array in the order of the parts.
+  Everything in one request is stored, or nothing is.
+"""
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List or search files",
+        description=(
+            "Files in `folder` (the root when absent). With `search`, files whose name "
+            "contains it anywhere in your locker (only in `folder` when it is given). "
+            "Trashed files never appear."
+        ),
+        parameters=[
+            OpenApiParameter("folder", OpenApiTypes.UUID, description="Folder id; absent = root"),
+            OpenApiParameter("search", str, description="Part of a name, any case"),
+            OpenApiParameter(
+                "ordering", str, enum=list(selectors.FILE_ORDERINGS), description="Sort order"
+            ),
+        ],
+        responses={200: FileSerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]},
+    ),
+    create=extend_schema(
+        summary="Upload files",
+        description=UPLOAD_DESCRIPTION,
+        parameters=[
+            OpenApiParameter("folder", OpenApiTypes.UUID, description="Target folder"),
+        ],
+        request={"multipart/form-data": FileUploadSerializer},
+        responses={
+            201: PolymorphicProxySerializer(
+                component_name="FileUploadResult",
+                serializers=[FileSerializer, FileSerializer(many=True)],
+                resource_type_field_name=None,
+                many=False,
+            ),
+            400: ERRORS[400],
+            404: ERRORS[404],
+            409: OpenApiResponse(description="A name is taken and on_conflict is not rename."),
+            411: OpenApiResponse(description="Content-Length is missing."),
+            413: OpenApiResponse(description="Larger than LOCKER_MAX_UPLOAD_SIZE."),
+            507: OpenApiResponse(description="Over your quota; nothing was stored."),
+        },
+    ),
+    retrieve=extend_schema(
+        summary="Get a file's details",
+        parameters=[ID_PARAMETER],
+        responses={200: FileSerializer, 404: ERRORS[404]},
+    ),
+    partial_update=extend_schema(
+        summary="Rename and/or move a file",
+        description="`name` renames; `folder` moves (null = the root). Both may be given.",
+        parameters=[ID_PARAMETER],
+        request=FileUpdateSerializer,
+        responses={
+            200: FileSerializer,
+            400: ERRORS[400],
+            404: ERRORS[404],
+            409: OpenApiResponse(description="The name is taken in the target folder."),
+        },
+    ),
+    destroy=extend_schema(
+        summary="Move a file to the trash",
+        parameters=[ID_PARAMETER],
+        responses={204: OpenApiResponse(description="In the trash."), 404: ERRORS[404]},
+    ),
+)
+class FileViewSet(viewsets.GenericViewSet):
+    serializer_class = FileSerializer
+    parser_classes = [JSONParser]
+
+    def get_parsers(self):
+        request = getattr(self, "request", None)
+        if getattr(self, "action", None) == "create" or getattr(request, "method", "") == "POST":
+            return [StreamingMultiPartParser()]
+        return super().get_parsers()
+
+    def get_object(self) -> File:
+        return selectors.file_get_for_user(user=self.request.user, file_id=self.kwargs["id"])
+
+    def _folder_or_root(self, value, field: str):
+        folder_id = _uuid_or_400(value, field)
+        return selectors.folder_get_for_user_or_root(user=self.request.user, folder_id=folder_id)
+
+    def list(self, request):
+        ordering = request.query_params.get("ordering", selectors.DEFAULT_FILE_ORDERING)
+        if ordering not in selectors.FILE_ORDERINGS:
+            raise serializers.ValidationError(
+                {
+                    "ordering": [
+                        _("Unknown ordering; use one of: %s.") % ", ".join(selectors.FILE_ORDERINGS)
+                    ]
+                }
+            )
+        search = request.query_params.get("search", "").strip()
+        folder_param = request.query_params.get("folder")
+        if search and folder_param in (None, ""):
+            folder = None
+        else:
+            folder = self._folder_or_root(folder_param, "folder")
+        qs = selectors.file_list(user=request.user, folder=folder, search=search, ordering=ordering)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(FileSerializer(page, many=True).data)
+
+    def create(self, request):
+        raw_length = request.META.get("CONTENT_LENGTH") or ""
+        if not raw_length.strip().isdigit():
+            raise LengthRequired(_("Send the upload with a Content-Length header."))
+        length = int(raw_length)
+        max_size = settings.LOCKER_MAX_UPLOAD_SIZE
+        if max_size and length > max_size + MULTIPART_ALLOWANCE:
+            raise PayloadTooLarge(
+                _("This upload is larger than the %(max)s limit.")
+                % {"max": downloads_size(max_size)}
+            )
+        if not (request.content_type or "").startswith("multipart/form-data"):
+            raise exceptions.UnsupportedMediaType(request.content_type)
+        # A folder named in the query string is checked before any byte is read.
+        early_folder = None
+        if request.query_params.get("folder"):
+            early_folder = self._folder_or_root(request.query_params["folder"], "folder")
+        with service_errors():
+            reservation = services.upload_reservation_create(user=request.user, size=length)
+        handler = StreamingUploadHandler(
+            request._request, field_name="file", max_file_size=max_size, budget=length
+        )
+        request._request.upload_handlers = [handler]
+        try:
+            created = self._store(request, handler, early_folder, reservation)
+        except BaseException:
+            handler.discard()
+            raise
+        finally:
+            services.upload_reservation_release(reservation=reservation)
+        if len(created) == 1:
+            return Response(FileSerializer(created[0]).data, status=status.HTTP_201_CREATED)
+        return Response(FileSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
+
+    def _store(self, request, handler, early_folder, reservation) -> "list[File]":
+        data = request.data  # parses the body: the file parts stream into storage here
+        if handler.interrupted:
+            raise exceptions.ParseError(_("The upload was interrupted before it was complete."))
+        stored = list(handler.stored)
+        if not stored:
+            raise serializers.ValidationError({"file": [_("No file was sent.")]})
+        folder = early_folder
+        if folder is None:
+            folder = self._folder_or_root(data.get("folder"), "folder")
+        on_conflict = data.get("on_conflict") or services.ON_CONFLICT.REFUSE
+        if on_conflict not in (services.ON_CONFLICT.REFUSE, services.ON_CONFLICT.RENAME):
+            raise serializers.ValidationError({"on_conflict": [_("Use “refuse” or “rename”.")]})
+        self._verify_checksums(request, data, stored)
+        contents = [
+            services.NewFileContent(
+                name=upload.name,
+                blob=upload.blob,
+                size=upload.size,
+                sha256=upload.sha256,
+                content_type=services.content_type_detect(upload.head),
+            )
+            for upload in stored
+        ]
+        with service_errors(field="file"):
+            return services.files_create(
+                user=request.user,
+                folder=folder,
+                contents=contents,
+                on_conflict=on_conflict,
+                reservation=reservation,
+            )
+
+    def _verify_checksums(self, request, data, stored) -> None:
+        expected: list[str | None] = [None] * len(stored)
+        sums = [value for value in data.getlist("sha256") if value.strip()]
+        if sums:
+            if len(sums) != len(stored):
+                raise serializers.ValidationError(
+                    {"sha256": [_("Send one sha256 value per file, in the same order.")]}
+                )
+            try:
+                expected = [normalise_hex_sha256(value) for value in sums]
+            except ValueError:
+                raise serializers.ValidationError(
+                    {"sha256": [_("A sha256 value must be 64 hexadecimal characters.")]}
+                ) from None
+        try:
+            header_sum = expected_sha256_from_headers(request.META)
+        except ValueError:
+            raise serializers.ValidationError(
+                {"detail": _("The sha-256 digest header is not valid base64 of 32 bytes.")}
+            ) from None
+        if header_sum is not None:
+            if len(stored) != 1:
+                raise serializers.ValidationError(
+                    {"detail": _("A digest header can only check a single uploaded file.")}
+                )
+            if expected[0] not in (None, header_sum):
+                raise serializers.ValidationError(
+                    {"detail": _("The digest header and the sha256 field disagree.")}
+                )
+            expected[0] = header_sum
+        for upload, want in zip(stored, expected, strict=True):
+            if want is not None and want != upload.sha256:
+                raise serializers.ValidationError(
+                    {
+                        "sha256": [
+                            _(
+                                "The content of “%(name)s” does not match the checksum sent "
+                                "(received SHA-256 %(got)s, expected %(want)s); nothing was kept."
+                            )
+                            % {"name": upload.name, "got": upload.sha256, "want": want}
+                        ]
+                    }
+                )
+
+    def retrieve(self, request, id):
+        return Response(FileSerializer(self.get_object()).data)
+
+    def partial_update(self, request, id):
+        file = self.get_object()
+        data = FileUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        folder = None
+        if "folder" in data.validated_data:
+            folder = self._folder_or_root(data.validated_data["folder"], "folder")
+        with service_errors():
+            file = services.file_update(
+                file=file, name=data.validated_data.get("name"), folder=folder
+            )
+        return Response(FileSerializer(file).data)
+
+    def destroy(self, request, id):
+        services.file_trash(file=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Download a file's content",
+        description=(
+            "Streams the decrypted content. Supports HEAD, one `Range` (206, 416 when it "
+            "cannot be satisfied; several ranges get the whole content), `If-None-Match` / "
+            "`If-Modified-Since` (304) and `If-Range`. `Content-Disposition` is attachment "
+            "unless `inline=1` is asked for an allow-listed type (raster images, PDF, audio, "
+            "video, plain text as text/plain). Always `X-Content-Type-Options: nosniff` and "
+            "`Content-Security-Policy: sandbox`."
+        ),
+        parameters=[
+            ID_PARAMETER,
+            OpenApiParameter("inline", OpenApiTypes.BOOL, description="Ask to display inline"),
+            OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="bytes=a-b"),
+        ],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(BINARY, description="Content"),
+            (206, "application/octet-stream"): OpenApiResponse(BINARY, description="A range"),
+            304: OpenApiResponse(description="Not modified."),
+            404: ERRORS[404],
+            416: OpenApiResponse(description="Range not satisfiable."),
+        },
+    )
+    def content(self, request, id):
+        file = self.get_object()
+        inline = request.query_params.get("inline", "").lower() in ("1", "true", "yes")
+        return downloads.content_response(
+            request, file=file, disposition="inline" if inline else "attachment"
+        )
+
+
+def downloads_size(value: int) -> str:
+    from django.template.defaultfilters import filesizeformat
+
+    return str(filesizeformat(value))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the trash",
+        description=(
+            "What you deleted, newest first: files, and folders with everything that was in "
+            "them. Items stay LOCKER_TRASH_DAYS days, then are deleted for good."
+        ),
+        responses={200: TrashItemSerializer(many=True)},
+    ),
+)
+class TrashViewSet(viewsets.GenericViewSet):
+    serializer_class = TrashItemSerializer
+
+    def list(self, request):
+        items = selectors.trash_list(user=request.user)
+        page = self.paginate_queryset(items)
+        return self.get_paginated_response(TrashItemSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Empty the trash",
+        description="Deletes every trashed item for good and frees its space.",
+        request=None,
+        responses={200: TrashEmptiedSerializer},
+    )
+    def empty(self, request):
+        deleted = services.trash_empty(user=request.user)
+        return Response(TrashEmptiedSerializer({"deleted_files": deleted}).data)
+
+    @extend_schema(
+        summary="Restore a trashed item",
+        description=(
+            "Back into the folder it was deleted from, or the root when that folder is gone; "
+            "renamed “name (1)” when its name has been taken meanwhile."
+        ),
+        parameters=[ID_PARAMETER],
+        request=None,
+        responses={200: TrashRestoredSerializer, 404: ERRORS[404]},
+    )
+    def restore(self, request, id):
+        item = selectors.trash_item_get_for_user(user=request.user, item_id=id)
+        with service_errors():
+            item = services.trash_restore(item=item)
+        return Response(TrashRestoredSerializer(item).data)

@@ -1,0 +1,192 @@
+"""The one response builder for file content (the API, the web UI and public links use it).
+
+It decides nothing about access: callers pass a File they obtained through the access check.
+
+Behaviour (docs/files.md):
+- `Accept-Ranges: bytes`; one `Range: bytes=a-b | a- | -n` → 206 with `Content-Range`; a range
+  that starts past the end (or any range of an empty file) → 416 with `Content-Range: bytes */N`;
+  several ranges or a malformed header → the whole content with 200 (RFC 9110 lets a server
+  ignore Range).
+- Strong `ETag` (the plaintext SHA-256) and `Last-Modified`; `If-None-Match` (and, without it,
+  `If-Modified-Since`) → 304; `If-Range` that does not match → the whole content.
+- `Content-Disposition` with an ASCII fallback `filename="…"` and RFC 6266 `filename*`;
+  `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox` always.
+- Inline only for an allow-list of types; text is served as `text/plain; charset=utf-8`;
+  anything else (SVG, HTML, XML…) is an attachment typed `application/octet-stream`.
+"""
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from urllib.parse import quote
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.http import http_date, parse_http_date_safe
+
+from files.content import iter_content
+from files.models import File
+
+STREAM_CHUNK = 1024 * 1024
+
+INLINE_IMAGE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/avif"}
+)
+INLINE_TYPES = INLINE_IMAGE_TYPES | {"application/pdf", "text/plain"}
+
+
+def inline_allowed(content_type: str) -> bool:
+    return (
+        content_type in INLINE_TYPES
+        or content_type.startswith("audio/")
+        or content_type.startswith("video/")
+    )
+
+
+def served_content_type(content_type: str) -> str:
+    """The Content-Type we send: the detected type for allow-listed types, otherwise bytes."""
+    if content_type == "text/plain":
+        return "text/plain; charset=utf-8"
+    if inline_allowed(content_type):
+        return content_type
+    return "application/octet-stream"
+
+
+_UNSAFE_ASCII = re.compile(r"[^A-Za-z0-9 !#$&+,\-.;=@\[\]^_`{}~()\']")
+
+
+def content_disposition(disposition: str, name: str) -> str:
+    """`attachment; filename="fallback"; filename*=UTF-8''percent-encoded` (RFC 6266/8187).
+
+    The fallback keeps ASCII letters, digits and harmless punctuation and turns everything else
+    (quotes, backslashes, CR/LF, `%`, `/`, non-ASCII) into `_`, so it cannot break the header.
+    """
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    fallback = _UNSAFE_ASCII.sub("_", ascii_name).strip() or "download"
+    _stem, dot, ext = name.rpartition(".")
+    if dot and not fallback.endswith(ext) and ext.isascii() and ext.isalnum():
+        fallback = f"{fallback}.{ext}"
+    encoded = quote(name, safe="")
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None | str:
+    """(start, end_exclusive) for one satisfiable range; None to serve everything;
+    "unsatisfiable" for a range that selects no byte."""
+    if not header:
+        return None
+    unit, _eq, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or not spec or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    first, last = first.strip(), last.strip()
+    if first == "":
+        if not last.isdigit():
+            return None
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            return "unsatisfiable"
+        return max(size - suffix, 0), size
+    if not first.isdigit() or (last and not last.isdigit()):
+        return None
+    start = int(first)
+    end = int(last) + 1 if last else size
+    if last and end <= start:
+        return None  # "bytes=5-2" is invalid syntax: ignore the header
+    if start >= size:
+        return "unsatisfiable"
+    return start, min(end, size)
+
+
+def _etag_matches(header: str, etag: str, *, weak: bool) -> bool:
+    if header.strip() == "*":
+        return True
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if weak and candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate == etag:
+            return True
+    return False
+
+
+def _coalesced(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Fewer, larger writes: group the decrypted segments into ~1 MiB pieces."""
+    pending: list[bytes] = []
+    pending_size = 0
+    for chunk in chunks:
+        if pending_size == 0 and len(chunk) >= STREAM_CHUNK:
+            yield chunk
+            continue
+        pending.append(chunk)
+        pending_size += len(chunk)
+        if pending_size >= STREAM_CHUNK:
+            yield b"".join(pending)
+            pending, pending_size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def _common_headers(response, *, file: File, etag: str, last_modified: str) -> None:
+    response["Accept-Ranges"] = "bytes"
+    response["ETag"] = etag
+    response["Last-Modified"] = last_modified
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    response["Cache-Control"] = "private, no-cache"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+
+
+def content_response(request, *, file: File, disposition: str = "attachment"):
+    """A streaming (or 206/304/416) response for `file`'s content, ready to return."""
+    size = file.size
+    etag = f'"{file.sha256}"'
+    modified = file.modified_at.timestamp()
+    last_modified = http_date(modified)
+    if disposition == "inline" and not inline_allowed(file.content_type):
+        disposition = "attachment"
+
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        not_modified = _etag_matches(if_none_match, etag, weak=True)
+    else:
+        since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
+        not_modified = since is not None and int(modified) <= since
+    if not_modified:
+        response = HttpResponse(status=304)
+        _common_headers(response, file=file, etag=etag, last_modified=last_modified)
+        return response
+
+    byte_range = parse_range(request.headers.get("Range", ""), size)
+    if_range = request.headers.get("If-Range")
+    if byte_range is not None and if_range is not None:
+        if if_range.strip().startswith('"') or if_range.strip().startswith("W/"):
+            still_valid = if_range.strip() == etag
+        else:
+            since = parse_http_date_safe(if_range)
+            still_valid = since is not None and int(modified) == since
+        if not still_valid:
+            byte_range = None
+
+    if byte_range == "unsatisfiable":
+        response = HttpResponse(status=416)
+        _common_headers(response, file=file, etag=etag, last_modified=last_modified)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+
+    start, end = byte_range if byte_range is not None else (0, size)
+    status = 206 if byte_range is not None else 200
+    if request.method == "HEAD":
+        response = HttpResponse(status=status)
+    else:
+        response = StreamingHttpResponse(
+            _coalesced(iter_content(file.blob, start, end)), status=status
+        )
+    response["Content-Type"] = served_content_type(file.content_type)
+    response["Content-Length"] = str(end - start)
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    response["Content-Disposition"] = content_disposition(disposition, file.name)
+    _common_headers(response, file=file, etag=etag, last_modified=last_modified)
+    return response

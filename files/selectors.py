@@ -1,0 +1,186 @@
+"""Reads of the locker. `file_get_for_user` and `folder_get_for_user` are THE access checks:
+every way to reach a file or folder by id goes through them, and anything that is not the
+caller's answers 404 (never 403), so an id says nothing about other people's lockers."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet, Sum
+from django.http import Http404
+
+from files.models import File, Folder
+from files.names import name_key
+
+FILE_ORDERINGS = {
+    "name": ("name_key", "name", "id"),
+    "-name": ("-name_key", "-name", "-id"),
+    "size": ("size", "name_key", "id"),
+    "-size": ("-size", "name_key", "id"),
+    "modified_at": ("modified_at", "id"),
+    "-modified_at": ("-modified_at", "-id"),
+    "created_at": ("created_at", "id"),
+    "-created_at": ("-created_at", "-id"),
+}
+DEFAULT_FILE_ORDERING = "name"
+
+
+def _parse_uuid(value) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        raise Http404 from None
+
+
+def folder_get_root(user) -> Folder:
+    """The user's root folder, created on first use.
+
+    Two requests racing to create it both end up with the same row: the partial unique
+    constraint `files_one_root_per_user` lets only one insert win.
+    """
+    root = Folder.objects.filter(owner=user, parent__isnull=True).first()
+    if root is not None:
+        return root
+    try:
+        with transaction.atomic():
+            return Folder.objects.create(owner=user, parent=None, name="", name_key="")
+    except IntegrityError:
+        return Folder.objects.get(owner=user, parent__isnull=True)
+
+
+def folder_get_for_user(*, user, folder_id, include_trashed: bool = False) -> Folder:
+    """A folder of `user` (never the root) by public id, or Http404."""
+    if user is None or not user.is_authenticated:
+        raise Http404
+    qs = Folder.objects.filter(owner=user, parent__isnull=False)
+    if not include_trashed:
+        qs = qs.alive()
+    try:
+        return qs.get(public_id=_parse_uuid(folder_id))
+    except Folder.DoesNotExist:
+        raise Http404 from None
+
+
+def folder_get_for_user_or_root(*, user, folder_id) -> Folder:
+    """`folder_id` None or "" means the root, as everywhere in the API."""
+    if folder_id in (None, ""):
+        return folder_get_root(user)
+    return folder_get_for_user(user=user, folder_id=folder_id)
+
+
+def file_get_for_user(*, user, file_id, include_trashed: bool = False) -> File:
+    """A file of `user` by public id, or Http404."""
+    if user is None or not user.is_authenticated:
+        raise Http404
+    qs = File.objects.filter(owner=user).select_related("blob", "folder")
+    if not include_trashed:
+        qs = qs.alive()
+    try:
+        return qs.get(public_id=_parse_uuid(file_id))
+    except File.DoesNotExist:
+        raise Http404 from None
+
+
+def folder_list(*, user, parent: Folder, search: str = "") -> QuerySet[Folder]:
+    qs = Folder.objects.alive().filter(owner=user, parent__isnull=False)
+    # A search looks through the whole locker; otherwise one folder's children.
+    qs = qs.filter(name_key__contains=name_key(search)) if search else qs.filter(parent=parent)
+    return qs.select_related("parent").order_by("name_key", "name", "id")
+
+
+def file_list(
+    *, user, folder: Folder | None, search: str = "", ordering: str = DEFAULT_FILE_ORDERING
+) -> QuerySet[File]:
+    """Files in `folder`, or, with `search`, files whose name contains it anywhere in the
+    user's locker (restricted to `folder` when one is given). Trashed files never appear."""
+    qs = File.objects.alive().filter(owner=user).select_related("folder")
+    if search:
+        qs = qs.filter(name_key__contains=name_key(search))
+    if folder is not None:
+        qs = qs.filter(folder=folder)
+    return qs.order_by(*FILE_ORDERINGS[ordering])
+
+
+def folder_breadcrumbs(folder: Folder) -> list[Folder]:
+    """The folders from the top level down to `folder` itself (the root is not included)."""
+    path: list[Folder] = []
+    current: Folder | None = folder
+    while current is not None and current.parent_id is not None:
+        path.append(current)
+        current = current.parent
+    path.reverse()
+    return path
+
+
+def folder_descendant_ids(folder: Folder, *, alive_only: bool = False) -> list[int]:
+    """Primary keys of every folder below `folder` (not including it), breadth first."""
+    result: list[int] = []
+    frontier = [folder.pk]
+    while frontier:
+        qs = Folder.objects.filter(parent_id__in=frontier)
+        if alive_only:
+            qs = qs.alive()
+        frontier = list(qs.values_list("pk", flat=True))
+        result.extend(frontier)
+    return result
+
+
+@dataclass(frozen=True)
+class TrashItem:
+    type: str  # "file" or "folder"
+    id: uuid.UUID
+    name: str
+    deleted_at: datetime
+    size: int
+    original_parent: Folder | None
+
+
+def trash_list(*, user) -> list[TrashItem]:
+    """The items the user deleted (not the things inside deleted folders), newest first."""
+    items: list[TrashItem] = []
+    files = File.objects.trashed().filter(owner=user, trashed_as_root=True).select_related("folder")
+    for file in files:
+        items.append(
+            TrashItem("file", file.public_id, file.name, file.deleted_at, file.size, file.folder)
+        )
+    folders = Folder.objects.trashed().filter(owner=user, trashed_as_root=True)
+    sizes = dict(
+        File.objects.filter(owner=user, trash_root__in=folders)
+        .values("trash_root")
+        .annotate(total=Sum("size"))
+        .values_list("trash_root", "total")
+    )
+    for folder in folders.select_related("parent"):
+        items.append(
+            TrashItem(
+                "folder",
+                folder.public_id,
+                folder.name,
+                folder.deleted_at,
+                sizes.get(folder.pk) or 0,
+                folder.parent,
+            )
+        )
+    items.sort(key=lambda item: (item.deleted_at, str(item.id)), reverse=True)
+    return items
+
+
+def trash_item_get_for_user(*, user, item_id) -> File | Folder:
+    """A top-level trashed file or folder of `user`, or Http404."""
+    if user is None or not user.is_authenticated:
+        raise Http404
+    public_id = _parse_uuid(item_id)
+    file = File.objects.trashed().filter(owner=user, trashed_as_root=True, public_id=public_id)
+    found = file.first()
+    if found is not None:
+        return found
+    folder = Folder.objects.trashed().filter(
+        owner=user, trashed_as_root=True, public_id=public_id, parent__isnull=False
+    )
+    found_folder = folder.first()
+    if found_folder is None:
+        raise Http404
+    return found_folder

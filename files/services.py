@@ -1,0 +1,447 @@
+"""What the locker does: folders, files, names, trash, usage and quota.
+
+Every function is keyword-only and runs in a transaction. Name checks lock the parent folder's
+row (PostgreSQL `SELECT … FOR UPDATE`; SQLite serialises writers with IMMEDIATE transactions),
+so that a file and a folder cannot take the same name in one folder concurrently; the partial
+unique constraints catch whatever slips through as a conflict, never as a 500.
+"""
+
+import codecs
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import filetype
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from files.models import Blob, File, Folder, UploadReservation
+from files.names import name_key, unique_name, validate_name
+from files.selectors import folder_descendant_ids, folder_get_root
+
+logger = logging.getLogger(__name__)
+
+
+class NameConflict(Exception):
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(
+            _("An item named “%(name)s” already exists in this folder.") % {"name": name}
+        )
+
+
+class InvalidMove(Exception):
+    pass
+
+
+class QuotaExceeded(Exception):
+    pass
+
+
+class ON_CONFLICT:  # noqa: N801 - a namespace of two constants
+    REFUSE = "refuse"
+    RENAME = "rename"
+
+
+# --- names in a folder ------------------------------------------------------------------------
+
+
+def _lock_folder(folder: Folder) -> None:
+    """Serialise name changes inside `folder` (a no-op query on SQLite, whose writers queue)."""
+    list(Folder.objects.select_for_update().filter(pk=folder.pk).values_list("pk", flat=True))
+
+
+def _taken_keys(folder: Folder, *, exclude_file=None, exclude_folder=None) -> set[str]:
+    files = File.objects.alive().filter(folder=folder)
+    folders = Folder.objects.alive().filter(parent=folder)
+    if exclude_file is not None:
+        files = files.exclude(pk=exclude_file.pk)
+    if exclude_folder is not None:
+        folders = folders.exclude(pk=exclude_folder.pk)
+    return set(files.values_list("name_key", flat=True)) | set(
+        folders.values_list("name_key", flat=True)
+    )
+
+
+def _check_free(folder: Folder, name: str, *, exclude_file=None, exclude_folder=None) -> None:
+    key = name_key(name)
+    files = File.objects.alive().filter(folder=folder, name_key=key)
+    folders = Folder.objects.alive().filter(parent=folder, name_key=key)
+    if exclude_file is not None:
+        files = files.exclude(pk=exclude_file.pk)
+    if exclude_folder is not None:
+        folders = folders.exclude(pk=exclude_folder.pk)
+    if files.exists() or folders.exists():
+        raise NameConflict(name)
+
+
+def _save_or_conflict(obj, name: str) -> None:
+    try:
+        with transaction.atomic():
+            obj.full_clean(
+                exclude=["owner", "parent", "folder", "blob", "trash_root"],
+                validate_unique=False,
+                validate_constraints=False,
+            )
+            obj.save()
+    except IntegrityError:
+        raise NameConflict(name) from None
+
+
+# --- folders ----------------------------------------------------------------------------------
+
+
+def folder_create(*, user, parent: Folder | None, name: str) -> Folder:
+    name = validate_name(name)
+    parent = parent or folder_get_root(user)
+    with transaction.atomic():
+        _lock_folder(parent)
+        _check_free(parent, name)
+        folder = Folder(owner=user, parent=parent, name=name, name_key=name_key(name))
+        _save_or_conflict(folder, name)
+    return folder
+
+
+def _is_same_or_descendant(candidate: Folder, ancestor: Folder) -> bool:
+    current: Folder | None = candidate
+    while current is not None:
+        if current.pk == ancestor.pk:
+            return True
+        current = current.parent
+    return False
+
+
+def folder_update(
+    *, folder: Folder, name: str | None = None, parent: Folder | None = None
+) -> Folder:
+    """Rename and/or move `folder` (a `parent` of None leaves it where it is)."""
+    new_name = validate_name(name) if name is not None else folder.name
+    new_parent = parent if parent is not None else folder.parent
+    if new_parent.owner_id != folder.owner_id:
+        raise InvalidMove(_("The target folder does not exist."))
+    if _is_same_or_descendant(new_parent, folder):
+        raise InvalidMove(_("A folder cannot be moved into itself or one of its subfolders."))
+    if new_name == folder.name and new_parent.pk == folder.parent_id:
+        return folder
+    with transaction.atomic():
+        _lock_folder(new_parent)
+        _check_free(new_parent, new_name, exclude_folder=folder)
+        folder.name = new_name
+        folder.name_key = name_key(new_name)
+        folder.parent = new_parent
+        folder.modified_at = timezone.now()
+        _save_or_conflict(folder, new_name)
+    return folder
+
+
+def folder_rename(*, folder: Folder, name: str) -> Folder:
+    return folder_update(folder=folder, name=name)
+
+
+def folder_move(*, folder: Folder, parent: Folder) -> Folder:
+    return folder_update(folder=folder, parent=parent)
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def file_update(*, file: File, name: str | None = None, folder: Folder | None = None) -> File:
+    """Rename and/or move `file` (a `folder` of None leaves it where it is)."""
+    new_name = validate_name(name) if name is not None else file.name
+    new_folder = folder if folder is not None else file.folder
+    if new_folder.owner_id != file.owner_id:
+        raise InvalidMove(_("The target folder does not exist."))
+    if new_name == file.name and new_folder.pk == file.folder_id:
+        return file
+    with transaction.atomic():
+        _lock_folder(new_folder)
+        _check_free(new_folder, new_name, exclude_file=file)
+        file.name = new_name
+        file.name_key = name_key(new_name)
+        file.folder = new_folder
+        file.modified_at = timezone.now()
+        _save_or_conflict(file, new_name)
+    return file
+
+
+def file_rename(*, file: File, name: str) -> File:
+    return file_update(file=file, name=name)
+
+
+def file_move(*, file: File, folder: Folder) -> File:
+    return file_update(file=file, folder=folder)
+
+
+_TEXT_SAMPLE_LIMIT = 8192
+
+
+def content_type_detect(head: bytes) -> str:
+    """The type of content from its first bytes, never from the client's claim.
+
+    Markup (HTML, SVG, XML) is recognised so that it is never served inline.
+    """
+    if not head:
+        return "application/octet-stream"
+    kind = filetype.guess(head)
+    if kind is not None:
+        return kind.mime
+    sample = head[:_TEXT_SAMPLE_LIMIT]
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    if "\x00" in text:
+        return "application/octet-stream"
+    start = text.lstrip("\ufeff \t\r\n").lower()
+    if start.startswith("<"):
+        if "<svg" in start:
+            return "image/svg+xml"
+        if start.startswith("<?xml"):
+            return "application/xml"
+        return "text/html"
+    return "text/plain"
+
+
+@dataclass
+class NewFileContent:
+    """Bytes already stored in a complete blob, waiting for their File row."""
+
+    name: str
+    blob: Blob
+    size: int
+    sha256: str
+    content_type: str
+
+
+def files_create(
+    *,
+    user,
+    folder: Folder | None,
+    contents: list[NewFileContent],
+    on_conflict: str = ON_CONFLICT.REFUSE,
+    reservation: UploadReservation | None = None,
+) -> list[File]:
+    """Create the File rows for stored contents, all or none, and count their bytes as used.
+
+    The reservation (if any) is released in the same transaction. Blobs are not deleted here on
+    failure: the caller owns them until this returns.
+    """
+    folder = folder or folder_get_root(user)
+    names = [validate_name(content.name) for content in contents]
+    now = timezone.now()
+    created: list[File] = []
+    with transaction.atomic():
+        _lock_folder(folder)
+        taken = _taken_keys(folder)
+        for content, name in zip(contents, names, strict=True):
+            if name_key(name) in taken:
+                if on_conflict != ON_CONFLICT.RENAME:
+                    raise NameConflict(name)
+                name = unique_name(taken, name)
+            taken.add(name_key(name))
+            file = File(
+                owner=user,
+                folder=folder,
+                name=name,
+                name_key=name_key(name),
+                blob=content.blob,
+                size=content.size,
+                content_type=content.content_type,
+                sha256=content.sha256,
+                state=File.State.READY,
+                created_at=now,
+                modified_at=now,
+            )
+            _save_or_conflict(file, name)
+            created.append(file)
+        total = sum(content.size for content in contents)
+        get_user_model().objects.filter(pk=user.pk).update(used_bytes=F("used_bytes") + total)
+        if reservation is not None:
+            UploadReservation.objects.filter(pk=reservation.pk).delete()
+    return created
+
+
+# --- quota ------------------------------------------------------------------------------------
+
+
+def upload_reservation_create(*, user, size: int) -> UploadReservation:
+    """Promise `size` bytes to an upload, or raise QuotaExceeded before anything is stored.
+
+    The check and the insert happen while the user's row is locked (SQLite: the IMMEDIATE
+    transaction), so concurrent uploads cannot together pass a quota none of them could.
+    """
+    user_model = get_user_model()
+    now = timezone.now()
+    with transaction.atomic():
+        locked = user_model.objects.select_for_update().get(pk=user.pk)
+        if locked.quota_bytes > 0:
+            reserved = (
+                UploadReservation.objects.filter(owner=locked, expires_at__gt=now).aggregate(
+                    total=Sum("size")
+                )["total"]
+                or 0
+            )
+            free = max(locked.quota_bytes - locked.used_bytes - reserved, 0)
+            if size > free:
+                raise QuotaExceeded(
+                    _(
+                        "Not enough space: this upload needs %(size)s but only %(free)s of your "
+                        "%(quota)s quota is free. Delete files and empty the trash to make room."
+                    )
+                    % {
+                        "size": filesizeformat(size),
+                        "free": filesizeformat(free),
+                        "quota": filesizeformat(locked.quota_bytes),
+                    }
+                )
+        return UploadReservation.objects.create(
+            owner=locked,
+            size=size,
+            created_at=now,
+            expires_at=now + timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS),
+        )
+
+
+def upload_reservation_release(*, reservation: UploadReservation) -> None:
+    UploadReservation.objects.filter(pk=reservation.pk).delete()
+
+
+def upload_reservations_delete_expired(*, now: datetime | None = None) -> int:
+    deleted, _ = UploadReservation.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted
+
+
+# --- trash ------------------------------------------------------------------------------------
+
+
+def file_trash(*, file: File) -> File:
+    now = timezone.now()
+    File.objects.filter(pk=file.pk, deleted_at__isnull=True).update(
+        deleted_at=now, trash_root=None, trashed_as_root=True
+    )
+    file.deleted_at, file.trash_root, file.trashed_as_root = now, None, True
+    return file
+
+
+def folder_trash(*, folder: Folder) -> Folder:
+    """Move `folder` and everything alive below it to the trash, as one trash item."""
+    if folder.parent_id is None:
+        raise InvalidMove(_("The root folder cannot be deleted."))
+    now = timezone.now()
+    with transaction.atomic():
+        below = folder_descendant_ids(folder, alive_only=True)
+        Folder.objects.filter(pk=folder.pk, deleted_at__isnull=True).update(
+            deleted_at=now, trash_root=folder, trashed_as_root=True
+        )
+        Folder.objects.filter(pk__in=below).update(
+            deleted_at=now, trash_root=folder, trashed_as_root=False
+        )
+        File.objects.alive().filter(folder_id__in=[folder.pk, *below]).update(
+            deleted_at=now, trash_root=folder, trashed_as_root=False
+        )
+    folder.deleted_at, folder.trash_root, folder.trashed_as_root = now, folder, True
+    return folder
+
+
+def _restore_target(item_parent: Folder, user) -> Folder:
+    if item_parent.deleted_at is None:
+        return item_parent
+    return folder_get_root(user)
+
+
+def trash_restore(*, item: File | Folder) -> File | Folder:
+    """Put a trashed item back where it was (or in the root when that folder is gone too),
+    renamed "name (1)" if its name has been taken meanwhile."""
+    with transaction.atomic():
+        if isinstance(item, File):
+            target = _restore_target(item.folder, item.owner)
+            _lock_folder(target)
+            item.name = unique_name(_taken_keys(target), item.name)
+            item.name_key = name_key(item.name)
+            item.folder = target
+            item.deleted_at, item.trash_root, item.trashed_as_root = None, None, False
+            _save_or_conflict(item, item.name)
+            return item
+        target = _restore_target(item.parent, item.owner)
+        _lock_folder(target)
+        item.name = unique_name(_taken_keys(target), item.name)
+        item.name_key = name_key(item.name)
+        item.parent = target
+        item.deleted_at, item.trash_root, item.trashed_as_root = None, None, False
+        _save_or_conflict(item, item.name)
+        Folder.objects.filter(trash_root=item).exclude(pk=item.pk).update(
+            deleted_at=None, trash_root=None, trashed_as_root=False
+        )
+        File.objects.filter(trash_root=item).update(
+            deleted_at=None, trash_root=None, trashed_as_root=False
+        )
+        return item
+
+
+def _purge(*, files: list[File], folder_ids: list[int]) -> int:
+    """Delete file rows and folder rows, give their bytes back, then delete the stored blobs.
+
+    Must run inside a transaction; blobs are deleted after it commits, so a rollback never
+    leaves a row pointing at deleted bytes.
+    """
+    from files.content import delete_blob
+
+    used_by_owner: dict[int, int] = {}
+    for file in files:
+        used_by_owner[file.owner_id] = used_by_owner.get(file.owner_id, 0) + file.size
+    blob_ids = [file.blob_id for file in files]
+    File.objects.filter(pk__in=[file.pk for file in files]).delete()
+    # Children first, so the tree is never left with a dangling parent.
+    Folder.objects.filter(pk__in=folder_ids).delete()
+    user_model = get_user_model()
+    for owner_id, size in used_by_owner.items():
+        user_model.objects.filter(pk=owner_id).update(used_bytes=F("used_bytes") - size)
+
+    def delete_blobs() -> None:
+        for blob in Blob.objects.filter(pk__in=blob_ids):
+            try:
+                delete_blob(blob)
+            except Exception:
+                logger.exception("Could not delete blob %s; it stays for cleanup.", blob.pk)
+
+    transaction.on_commit(delete_blobs)
+    return len(files)
+
+
+def _purge_items(items: list[File | Folder]) -> int:
+    files: list[File] = []
+    folder_ids: list[int] = []
+    for item in items:
+        if isinstance(item, File):
+            files.append(item)
+            continue
+        subtree = [item.pk, *folder_descendant_ids(item)]
+        files.extend(File.objects.filter(folder_id__in=subtree))
+        folder_ids.extend(reversed(subtree))
+    unique_files = list({file.pk: file for file in files}.values())
+    return _purge(files=unique_files, folder_ids=folder_ids)
+
+
+def trash_empty(*, user) -> int:
+    """Delete for good everything in the user's trash; returns the number of files deleted."""
+    with transaction.atomic():
+        items: list[File | Folder] = list(
+            Folder.objects.trashed().filter(owner=user, trashed_as_root=True)
+        )
+        items += list(File.objects.trashed().filter(owner=user, trashed_as_root=True))
+        return _purge_items(items)
+
+
+def trash_purge_expired(*, now: datetime | None = None) -> int:
+    """Delete what has been in any trash longer than LOCKER_TRASH_DAYS (the periodic task)."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.LOCKER_TRASH_DAYS)
+    with transaction.atomic():
+        expired = Q(trashed_as_root=True, deleted_at__lt=cutoff)
+        items: list[File | Folder] = list(Folder.objects.trashed().filter(expired))
+        items += list(File.objects.trashed().filter(expired))
+        return _purge_items(items)

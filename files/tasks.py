@@ -1,0 +1,28 @@
+"""Periodic housekeeping (scheduled in CELERY_BEAT_SCHEDULE). Thin: the work is in services."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from files import services
+
+
+@shared_task(name="files.tasks.purge_trash")
+def purge_trash() -> int:
+    """Delete for good what has been in the trash longer than LOCKER_TRASH_DAYS."""
+    return services.trash_purge_expired()
+
+
+@shared_task(name="files.tasks.cleanup_partial_uploads")
+def cleanup_partial_uploads() -> dict:
+    """Reclaim what crashed or abandoned uploads left: half-written blobs and reservations."""
+    from files.content import cleanup_abandoned_blobs
+
+    now = timezone.now()
+    blobs = cleanup_abandoned_blobs(
+        older_than=now - timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS)
+    )
+    reservations = services.upload_reservations_delete_expired(now=now)
+    return {"blobs": blobs, "reservations": reservations}

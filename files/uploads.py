@@ -1,0 +1,216 @@
+"""Streaming uploads: multipart file parts go straight into encrypted storage, chunk by chunk.
+
+Nothing holds a whole file: not memory, not a plaintext temporary file. Each `file` part is
+written through `content_writer()` as it is parsed; its SHA-256 and first bytes are computed on
+the way. Whatever goes wrong (a limit, a broken body, a client that disconnects, an error later
+in the request) the writer is aborted or the finished blobs are deleted, so a failed upload
+leaves nothing behind; what a crash leaves is reclaimed by `cleanup_partial_uploads`.
+"""
+
+import base64
+import binascii
+import logging
+import re
+from dataclasses import dataclass
+
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.parsers import BaseParser, DataAndFiles
+
+from files.content import ContentWriter, content_writer, delete_blob
+from files.models import Blob
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1024 * 1024
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+
+class InsufficientStorage(exceptions.APIException):
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_code = "over_quota"
+
+
+class LengthRequired(exceptions.APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_code = "length_required"
+
+
+@dataclass
+class StoredUpload:
+    """One file part, stored completely in a blob, not yet a File."""
+
+    field_name: str
+    name: str
+    blob: Blob
+    size: int
+    sha256: str
+    head: bytes
+
+
+class StreamingUploadHandler(FileUploadHandler):
+    """Streams each part named `field_name` into a new encrypted blob.
+
+    `max_file_size` (0 = unlimited) caps each file; `budget` caps the bytes of all files in the
+    request (the quota reservation). Exceeding either stops the upload at once.
+    """
+
+    chunk_size = CHUNK_SIZE
+
+    def __init__(self, request=None, *, field_name: str = "file", max_file_size=0, budget=None):
+        super().__init__(request)
+        self.accepted_field = field_name
+        self.max_file_size = max_file_size
+        self.budget = budget
+        self.stored: list[StoredUpload] = []
+        self.interrupted = False
+        self._writer: ContentWriter | None = None
+        self._total = 0
+
+    def new_file(self, field_name, file_name, *args, **kwargs):
+        super().new_file(field_name, file_name, *args, **kwargs)
+        if field_name != self.accepted_field:
+            raise SkipFile
+        self._writer = content_writer()
+
+    def receive_data_chunk(self, raw_data, start):
+        self._total += len(raw_data)
+        if self.max_file_size and start + len(raw_data) > self.max_file_size:
+            raise PayloadTooLarge(
+                _("This file is larger than the %(max)s limit for one upload.")
+                % {"max": _size(self.max_file_size)}
+            )
+        if self.budget is not None and self._total > self.budget:
+            raise InsufficientStorage(_("The upload sent more bytes than it announced."))
+        self._writer.write(raw_data)
+        return None
+
+    def file_complete(self, file_size):
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return None
+        try:
+            blob = writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+        stored = StoredUpload(
+            field_name=self.field_name,
+            name=self.file_name,
+            blob=blob,
+            size=writer.size,
+            sha256=writer.sha256.hexdigest(),
+            head=writer.head,
+        )
+        self.stored.append(stored)
+        return stored
+
+    def upload_interrupted(self):
+        self.interrupted = True
+        self._abort_current()
+
+    def _abort_current(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.abort()
+
+    def discard(self) -> None:
+        """Forget everything this request stored. Never raises."""
+        self._abort_current()
+        stored, self.stored = self.stored, []
+        for upload in stored:
+            try:
+                delete_blob(upload.blob)
+            except Exception:
+                logger.warning("Could not delete blob %s", upload.blob.pk, exc_info=True)
+
+
+def _size(value: int) -> str:
+    from django.template.defaultfilters import filesizeformat
+
+    return str(filesizeformat(value))
+
+
+class FaithfulMultiPartParser(MultiPartParser):
+    """Django's parser keeps only the part of a file name after the last `/` or `\\`, drops
+    every non-printable character (emoji sequences, bidi marks, no-break spaces) and unescapes
+    HTML entities. Locker keeps names as the user gave them and validates them itself
+    (files.names), so a bad name is refused with a clear message instead of silently changed."""
+
+    def sanitize_file_name(self, file_name):
+        return file_name or None
+
+
+class StreamingMultiPartParser(BaseParser):
+    """DRF parser for the upload endpoint; needs a StreamingUploadHandler on the request."""
+
+    media_type = "multipart/form-data"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        request = parser_context["request"]
+        encoding = parser_context.get("encoding", "utf-8")
+        handlers = [h for h in request.upload_handlers if isinstance(h, StreamingUploadHandler)]
+        if not handlers:
+            raise exceptions.ParseError(_("This endpoint does not accept multipart data."))
+        meta = request.META.copy()
+        meta["CONTENT_TYPE"] = media_type
+        try:
+            data, files = FaithfulMultiPartParser(meta, stream, handlers, encoding).parse()
+        except MultiPartParserError as exc:
+            _discard(handlers)
+            raise exceptions.ParseError(
+                _("The multipart body could not be read: %(error)s") % {"error": exc}
+            ) from exc
+        except BaseException:
+            _discard(handlers)
+            raise
+        return DataAndFiles(data, files)
+
+
+def _discard(handlers) -> None:
+    for handler in handlers:
+        handler.discard()
+
+
+_DIGEST_ITEM = re.compile(r"^\s*sha-256\s*=\s*:?([A-Za-z0-9+/=]+):?\s*$", re.IGNORECASE)
+
+
+def expected_sha256_from_headers(meta) -> str | None:
+    """The SHA-256 a client announced in `Content-Digest: sha-256=:<b64>:` or
+    `Digest: sha-256=<b64>`, as lowercase hex; None when it announced none.
+
+    Raises ValueError for a sha-256 entry that is not valid base64 of 32 bytes.
+    """
+    for header in ("HTTP_CONTENT_DIGEST", "HTTP_DIGEST"):
+        raw = meta.get(header)
+        if not raw:
+            continue
+        for item in raw.split(","):
+            match = _DIGEST_ITEM.match(item)
+            if not match:
+                continue
+            try:
+                digest = base64.b64decode(match.group(1), validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(header) from None
+            if len(digest) != 32:
+                raise ValueError(header)
+            return digest.hex()
+    return None
+
+
+_HEX_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def normalise_hex_sha256(value: str) -> str:
+    value = value.strip()
+    if not _HEX_SHA256.match(value):
+        raise ValueError(value)
+    return value.lower()
