@@ -2,7 +2,7 @@
 
 import math
 
-from axes.helpers import get_client_ip_address, get_cool_off
+from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -26,7 +26,12 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.models import User
-from sharing.throttle import Throttle
+from accounts.throttles import (
+    BAD_LINK_THROTTLE,
+    client_ip,
+    email_request_throttled,
+    link_throttled,
+)
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -84,6 +89,11 @@ class PasswordResetView(auth_views.PasswordResetView):
     @property
     def extra_email_context(self):
         return {"base_url": settings.LOCKER_BASE_URL}
+
+    def post(self, request, *args, **kwargs):
+        if throttled := email_request_throttled(request):
+            return throttled
+        return super().post(request, *args, **kwargs)
 
 
 # --- Profile ----------------------------------------------------------------------------------
@@ -209,7 +219,7 @@ def invitation_resend(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @never_cache
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    if throttled := _link_throttled(request):
+    if throttled := link_throttled(request):
         return throttled
     try:
         invitation = services.invitation_get(token=token)
@@ -238,31 +248,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-# Links carry 256-bit secrets, so guessing is hopeless; the limit keeps scanners from trying.
-BAD_LINK_THROTTLE = Throttle("accounts-bad-link", limit=30, window=900)
-
-
-def _client_ip(request: HttpRequest) -> str:
-    return get_client_ip_address(request) or request.META.get("REMOTE_ADDR") or "unknown"
-
-
-def _link_throttled(request: HttpRequest) -> HttpResponse | None:
-    wait = BAD_LINK_THROTTLE.retry_after(_client_ip(request))
-    if wait is None:
-        return None
-    minutes = max(1, math.ceil(wait / 60))
-    message = ngettext(
-        "Too many invalid links were opened from your address. Try again in %(minutes)d minute.",
-        "Too many invalid links were opened from your address. Try again in %(minutes)d minutes.",
-        minutes,
-    ) % {"minutes": minutes}
-    response = render(request, "error.html", {"status": 429, "message": message}, status=429)
-    response["Retry-After"] = str(wait)
-    return response
-
-
 def _link_unusable(request: HttpRequest, *, kind: str) -> HttpResponse:
-    BAD_LINK_THROTTLE.hit(_client_ip(request))
+    BAD_LINK_THROTTLE.hit(client_ip(request))
     return render(request, "accounts/link_unusable.html", {"kind": kind}, status=410)
 
 
@@ -277,6 +264,8 @@ def _require_signup_open() -> None:
 def signup(request: HttpRequest) -> HttpResponse:
     _require_signup_open()
     if request.method == "POST":
+        if throttled := email_request_throttled(request):
+            return throttled
         form = SignupForm(request.POST)
         if form.is_valid():
             services.signup_request(**form.cleaned_data)
@@ -294,7 +283,7 @@ def signup_done(request: HttpRequest) -> HttpResponse:
 @never_cache
 def signup_complete(request: HttpRequest, token: str) -> HttpResponse:
     _require_signup_open()
-    if throttled := _link_throttled(request):
+    if throttled := link_throttled(request):
         return throttled
     try:
         identity = services.signup_link_read(token=token)

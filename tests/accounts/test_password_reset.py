@@ -36,3 +36,14 @@ def test_reset_link_uses_the_configured_base_url_and_sets_a_new_password(client,
     assert alice.check_password("brand new secret 77")
     # The link works once.
     assert "no longer works" in client.get(link, follow=True).content.decode()
+
+
+def test_reset_requests_from_one_address_are_limited(client, alice):
+    from accounts.throttles import EMAIL_REQUEST_THROTTLE
+
+    for _ in range(EMAIL_REQUEST_THROTTLE.limit):
+        assert client.post(RESET, {"email": "alice@example.com"}).status_code == 302
+    response = client.post(RESET, {"email": "alice@example.com"})
+    assert response.status_code == 429
+    assert "Too many e-mails" in response.content.decode()
+    assert len(mail.outbox) == EMAIL_REQUEST_THROTTLE.limit
