@@ -1,0 +1,148 @@
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from sharing.models import ShareAccess, ShareLink
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1},
+            {"type": "string", "pattern": r"^\s*\d+\s*[smhdw]?\s*$|^never$"},
+        ],
+        "description": "A duration such as `30m`, `12h`, `7d`, a number of seconds, or `never`.",
+        "example": "7d",
+    }
+)
+class DurationField(serializers.Field):
+    """Kept as given; `sharing.services.expiry_resolve` parses it and says what is wrong."""
+
+    default_error_messages = {
+        "invalid": _("Give a duration such as 30m, 12h or 7d, or a number of seconds."),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class ShareOptionsSerializer(serializers.Serializer):
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="ISO 8601 with a time zone; `null` = never (when the server allows it).",
+    )
+    expires_in = DurationField(required=False, allow_null=True)
+    max_downloads = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="`null` = no limit."
+    )
+    password = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=256,
+        write_only=True,
+        trim_whitespace=False,
+        help_text="Empty removes the password; leave out to keep it.",
+    )
+    allow_download = serializers.BooleanField(
+        required=False, help_text="False: preview only, no download."
+    )
+    notify = serializers.BooleanField(
+        required=False, help_text="E-mail the owner when someone downloads."
+    )
+    label = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class ShareCreateSerializer(ShareOptionsSerializer):
+    file = serializers.UUIDField(required=False, help_text="Id of the file to share.")
+    folder = serializers.UUIDField(required=False, help_text="Id of the folder to share.")
+
+    def validate(self, attrs):
+        if ("file" in attrs) == ("folder" in attrs):
+            raise serializers.ValidationError(
+                {"file": [_("Give either a file or a folder id, not both.")]}
+            )
+        return attrs
+
+
+class ShareSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    file = serializers.UUIDField(source="file.public_id", read_only=True, allow_null=True)
+    folder = serializers.UUIDField(source="folder.public_id", read_only=True, allow_null=True)
+    name = serializers.SerializerMethodField(help_text="Name of the shared file or folder.")
+    has_password = serializers.BooleanField(read_only=True)
+    status = serializers.SerializerMethodField(
+        help_text="`active`, `expired`, `revoked`, `exhausted` or `unavailable` (target deleted)."
+    )
+
+    class Meta:
+        model = ShareLink
+        fields = [
+            "id",
+            "file",
+            "folder",
+            "name",
+            "label",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "max_downloads",
+            "download_count",
+            "has_password",
+            "allow_download",
+            "notify",
+            "status",
+        ]
+        read_only_fields = fields
+
+    def get_name(self, share) -> str:
+        target = share.file if share.file_id else share.folder
+        return target.name if target else ""
+
+    def get_status(self, share) -> str:
+        from sharing.selectors import share_target_alive
+
+        if share.is_revoked:
+            return "revoked"
+        if share.is_expired:
+            return "expired"
+        if share.is_exhausted:
+            return "exhausted"
+        if not share_target_alive(share):
+            return "unavailable"
+        return "active"
+
+
+class ShareCreatedSerializer(ShareSerializer):
+    token = serializers.CharField(
+        read_only=True, help_text="The link's secret. Returned only in this response."
+    )
+    url = serializers.CharField(
+        read_only=True, help_text="`LOCKER_BASE_URL/s/<token>`. Returned only in this response."
+    )
+
+    class Meta(ShareSerializer.Meta):
+        fields = [*ShareSerializer.Meta.fields, "token", "url"]
+        read_only_fields = fields
+
+
+class ShareAccessSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ShareAccess
+        fields = [
+            "at",
+            "name",
+            "is_zip",
+            "counted",
+            "range_start",
+            "completed",
+            "bytes_sent",
+            "ip",
+            "user_agent",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,145 @@
+"""Thin API views for share links: scope to the caller, call a service, serialize."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from files.selectors import file_get_for_user, folder_get_for_user
+from sharing import selectors, services
+from sharing.api.serializers import (
+    ShareAccessSerializer,
+    ShareCreatedSerializer,
+    ShareCreateSerializer,
+    ShareOptionsSerializer,
+    ShareSerializer,
+)
+
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input; `detail` says what is wrong."),
+    404: OpenApiResponse(description="No such link (or file/folder) of yours."),
+}
+
+
+def as_api_error(exc: DjangoValidationError) -> serializers.ValidationError:
+    if hasattr(exc, "error_dict"):
+        return serializers.ValidationError(exc.message_dict)
+    return serializers.ValidationError({"non_field_errors": exc.messages})
+
+
+def expiry_from(data: dict):
+    """The API's expires_at / expires_in (either, or neither) for the services."""
+    return services.expiry_resolve(
+        expires_at=data.get("expires_at", services.UNSET),
+        expires_in=data.get("expires_in", services.UNSET),
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your share links", responses=ShareSerializer(many=True)),
+    retrieve=extend_schema(summary="Show a share link", responses={200: ShareSerializer, **ERRORS}),
+    create=extend_schema(
+        summary="Create a share link",
+        request=ShareCreateSerializer,
+        responses={201: ShareCreatedSerializer, **ERRORS},
+        description=(
+            "Share one `file` or one `folder` (ids from the files API). Expiry: `expires_at` "
+            "(ISO 8601 with a time zone) or `expires_in` (`30m`, `12h`, `7d`, seconds, `never`); "
+            "without either, the server default applies. The response holds `token` and `url`: "
+            "only a hash of the token is stored, so they are shown in this response only."
+        ),
+    ),
+    partial_update=extend_schema(
+        summary="Change a share link",
+        request=ShareOptionsSerializer,
+        responses={200: ShareSerializer, **ERRORS},
+        description=(
+            "Change any option. A new `password` (or an empty one, which removes it) signs out "
+            "every visitor who had unlocked the link."
+        ),
+    ),
+    destroy=extend_schema(
+        summary="Revoke a share link",
+        responses={204: OpenApiResponse(description="Revoked; it answers 410 at once."), **ERRORS},
+    ),
+)
+class ShareViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ShareSerializer
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.share_list_for_user(user=self.request.user)
+
+    def get_object(self):
+        return selectors.share_get_for_user(user=self.request.user, public_id=self.kwargs["id"])
+
+    def create(self, request, *args, **kwargs):
+        serializer = ShareCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        # The files app's access checks: a foreign or trashed id is a 404.
+        file = folder = None
+        if "file" in data:
+            file = file_get_for_user(user=request.user, file_id=data["file"])
+        else:
+            folder = folder_get_for_user(user=request.user, folder_id=data["folder"])
+        try:
+            share, token = services.share_create(
+                owner=request.user,
+                file=file,
+                folder=folder,
+                expires_at=expiry_from(data),
+                max_downloads=data.get("max_downloads"),
+                password=data.get("password", ""),
+                allow_download=data.get("allow_download", True),
+                notify=data.get("notify", False),
+                label=data.get("label", ""),
+            )
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from None
+        share.token = token
+        share.url = services.share_url(token)
+        return Response(ShareCreatedSerializer(share).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        share = self.get_object()
+        serializer = ShareOptionsSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        try:
+            expires_at = expiry_from(data)
+            data.pop("expires_in", None)
+            data["expires_at"] = expires_at
+            services.share_update(share=share, **data)
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from None
+        return Response(ShareSerializer(share).data)
+
+    def destroy(self, request, *args, **kwargs):
+        services.share_revoke(share=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="A share link's access log",
+        description="Each download: time, completed or not, bytes sent, client IP (truncated "
+        "when the server anonymises IPs) and user agent. Newest first.",
+        responses={200: ShareAccessSerializer(many=True), 404: ERRORS[404]},
+    )
+    @action(detail=True, methods=["get"])
+    def accesses(self, request, *args, **kwargs):
+        share = self.get_object()
+        queryset = selectors.share_accesses(share=share)
+        page = self.paginate_queryset(queryset)
+        if page is not None:
+            return self.get_paginated_response(ShareAccessSerializer(page, many=True).data)
+        return Response(ShareAccessSerializer(queryset, many=True).data)
