@@ -28,7 +28,7 @@ from django.db.models import ProtectedError
 
 from files import crypto, keys
 from files.blobstore import ObjectMissing, get_blobstore
-from files.models import Blob
+from files.models import Blob, File
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +260,12 @@ def _decrypt_range(reader, decryptor, key, first, last, count, size, start, end)
 
 
 def delete_blob(blob: Blob) -> None:
-    """Delete the stored object, then the row. Idempotent."""
+    """Delete the stored object, then the row. Idempotent.
+
+    Refuses (ProtectedError) while a File still uses the blob, before touching its bytes.
+    """
+    if File.objects.filter(blob_id=blob.pk).exists():
+        raise ProtectedError("A file still uses this blob; delete the file first.", {blob})
     store = get_blobstore()
     store.delete(blob.storage_key)
     if blob.state != Blob.State.COMPLETE:

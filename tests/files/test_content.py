@@ -5,6 +5,7 @@ import os
 from datetime import timedelta
 
 import pytest
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from files import crypto
@@ -18,7 +19,7 @@ from files.content import (
     delete_blob,
     iter_content,
 )
-from files.models import Blob
+from files.models import Blob, File, Folder
 
 SEGMENT = crypto.MIN_SEGMENT_SIZE  # small segments: many of them in little data
 
@@ -206,6 +207,24 @@ def test_delete_blob_removes_object_and_row_and_is_idempotent(storage_backend):
     delete_blob(blob)
     assert not Blob.objects.filter(pk=blob.pk).exists()
     assert list(get_blobstore().iter_objects()) == []
+
+
+def test_delete_blob_refuses_while_a_file_uses_it(local_storage_settings, alice):
+    blob = store(b"in use")
+    root = Folder.objects.create(owner=alice, parent=None, name="", name_key="")
+    File.objects.create(
+        owner=alice,
+        folder=root,
+        name="a.txt",
+        name_key="a.txt",
+        blob=blob,
+        size=blob.size,
+        content_type="text/plain",
+        sha256=hashlib.sha256(b"in use").hexdigest(),
+    )
+    with pytest.raises(ProtectedError):
+        delete_blob(blob)
+    assert read(blob) == b"in use"
 
 
 def test_cleanup_removes_only_old_blobs_still_being_written(storage_backend):
