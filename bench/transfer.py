@@ -1,0 +1,236 @@
+"""Upload and download throughput of the real server, against nginx, with server memory.
+
+    python bench/transfer.py                  # 1 GiB
+    python bench/transfer.py --sizes 1G,4G    # 1 GiB and 4 GiB
+    python bench/transfer.py --quick          # 64 MiB smoke run, bars shown for information
+
+Starts Locker as `make run` does (`python -m locker.run`: gunicorn gthread, Celery worker and
+beat) in a temporary data dir with the embedded defaults (SQLite, local disk, encryption at rest
+on), creates a user with an API token, and on loopback, for each size:
+
+- uploads a random file through `POST /api/v1/files/` (multipart, streamed from disk, with the
+  `sha256` field so the server verifies it);
+- downloads it through `GET /api/v1/files/<id>/content`, once throwing the bytes away (timed)
+  and once hashing them (SHA-256 must match; the client's hashing would otherwise cap the rate);
+- downloads the same plaintext file from Debian's nginx (sendfile on) with the same client code;
+- samples the summed RSS of every server process (launcher tree: gunicorn master and workers,
+  Celery) during each transfer, against its idle value just before.
+
+Bars (issue 3): download ≥ 0.5 × nginx, upload ≥ 200 MB/s, server RSS growth ≤ 64 MiB.
+MB/s are 10^6 bytes per second. Each transfer runs --repeat times; the best run is compared with
+the bars (the machine may be shared) and every run is printed. Exit status 1 when a bar fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._server import (  # noqa: E402
+    LockerServer,
+    MemoryWatch,
+    Nginx,
+    cpu_count,
+    download,
+    load_average,
+    make_random_file,
+    parse_json,
+    rmtree,
+    upload_multipart,
+)
+from locker.env import parse_size  # noqa: E402
+
+MiB = 1024 * 1024
+UPLOAD_BAR_MB_S = 200.0
+NGINX_RATIO_BAR = 0.5
+RSS_BAR = 64 * MiB
+
+
+def human_size(n: int) -> str:
+    for unit, factor in (("GiB", 1024**3), ("MiB", MiB)):
+        if n >= factor and n % factor == 0:
+            return f"{n // factor} {unit}"
+    return f"{n} B"
+
+
+def mib(n: int) -> str:
+    return f"{n / MiB:.1f} MiB"
+
+
+def runs_text(values: list[float]) -> str:
+    return ", ".join(f"{v:.0f}" for v in values)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class Failed(Exception):
+    pass
+
+
+def bench_size(size, *, work, server, nginx, repeat, verbose) -> dict:
+    plain_dir = work / "plain"
+    plain_dir.mkdir(exist_ok=True)
+    # nginx's workers run as an unprivileged user: let them reach the (random, public) file.
+    work.chmod(0o755)
+    plain_dir.chmod(0o755)
+    name = f"random-{size}.bin"
+    path = plain_dir / name
+    t0 = time.perf_counter()
+    sha256 = make_random_file(path, size)
+    path.chmod(0o644)
+    if verbose:
+        print(f"  generated {human_size(size)} in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    web = lambda cmd: "gunicorn" in cmd  # noqa: E731
+    uploads, upload_rss, upload_rss_web, file_id = [], [], [], None
+    for _ in range(repeat):
+        with MemoryWatch(server.proc.pid) as mem, MemoryWatch(server.proc.pid, web) as mem_web:
+            result = upload_multipart(
+                server.base_url + "/api/v1/files/",
+                path,
+                name=name,
+                token=server.token,
+                sha256=sha256,
+            )
+        body = parse_json(result.body)
+        if result.status != 201:
+            raise Failed(f"upload answered {result.status}: {body.get('detail', body)}")
+        if body.get("sha256") != sha256 or body.get("size") != size:
+            raise Failed(f"the server recorded {body.get('size')} bytes, {body.get('sha256')}")
+        file_id = body["id"]
+        uploads.append(result.mb_per_s)
+        upload_rss.append(mem.worst_growth)
+        upload_rss_web.append(mem_web.worst_growth)
+        if verbose:
+            print(
+                f"  upload   {result.mb_per_s:7.0f} MB/s  rss +{mib(mem.worst_growth)}"
+                f" (sampled +{mib(mem.growth)}, peak-rss +{mib(mem.hwm_growth)})",
+                flush=True,
+            )
+
+    content_url = f"{server.base_url}/api/v1/files/{file_id}/content"
+    downloads, download_rss = [], []
+    for _ in range(repeat):
+        with MemoryWatch(server.proc.pid) as mem:
+            result = download(content_url, token=server.token)
+        if result.status != 200 or result.nbytes != size:
+            raise Failed(f"download answered {result.status} with {result.nbytes} bytes")
+        downloads.append(result.mb_per_s)
+        download_rss.append(mem.worst_growth)
+        if verbose:
+            print(
+                f"  download {result.mb_per_s:7.0f} MB/s  rss +{mib(mem.worst_growth)}"
+                f" (sampled +{mib(mem.growth)}, peak-rss +{mib(mem.hwm_growth)})",
+                flush=True,
+            )
+
+    with MemoryWatch(server.proc.pid) as mem:
+        verified = download(content_url, token=server.token, verify=True)
+    if verified.sha256 != sha256:
+        raise Failed("the downloaded content's SHA-256 differs from the uploaded file's")
+    download_rss.append(mem.worst_growth)
+
+    nginx_runs = []
+    for _ in range(repeat):
+        result = download(f"{nginx.base_url}/{name}")
+        if result.status != 200 or result.nbytes != size:
+            raise Failed(f"nginx answered {result.status} with {result.nbytes} bytes")
+        nginx_runs.append(result.mb_per_s)
+        if verbose:
+            print(f"  nginx    {result.mb_per_s:7.0f} MB/s", flush=True)
+    path.unlink()
+    return {
+        "size": size,
+        "upload": uploads,
+        "download": downloads,
+        "download_verified": verified.mb_per_s,
+        "nginx": nginx_runs,
+        "upload_rss": max(upload_rss),
+        "upload_rss_web": max(upload_rss_web),
+        "download_rss": max(download_rss),
+    }
+
+
+def report(results: list[dict], *, quick: bool) -> bool:
+    ok = True
+
+    def bar(label: str, passed: bool, detail: str) -> None:
+        nonlocal ok
+        ok = ok and passed
+        print(f"  {'PASS' if passed else 'FAIL'}  {label:<34} {detail}")
+
+    for r in results:
+        up, down, ng = max(r["upload"]), max(r["download"]), max(r["nginx"])
+        ratio = down / ng
+        print(f"\n{human_size(r['size'])}:")
+        print(f"  upload            {up:7.0f} MB/s   (runs: {runs_text(r['upload'])})")
+        print(f"  download          {down:7.0f} MB/s   (runs: {runs_text(r['download'])})")
+        print(f"  download+sha256   {r['download_verified']:7.0f} MB/s   (client hashing, checked)")
+        print(f"  nginx download    {ng:7.0f} MB/s   (runs: {runs_text(r['nginx'])})")
+        print(f"  download / nginx  {ratio:7.2f}")
+        print(
+            f"  server RSS growth upload {mib(r['upload_rss'])} "
+            f"(web only {mib(r['upload_rss_web'])}), download {mib(r['download_rss'])}"
+        )
+        bar("download >= 0.5 x nginx", ratio >= NGINX_RATIO_BAR, f"{ratio:.2f}")
+        bar("upload >= 200 MB/s", up >= UPLOAD_BAR_MB_S, f"{up:.0f} MB/s")
+        worst = max(r["upload_rss"], r["download_rss"])
+        bar("server RSS growth <= 64 MiB", worst <= RSS_BAR, mib(worst))
+    if quick:
+        print("\n(--quick: a smoke run; the bars are for 1 GiB and 4 GiB files.)")
+        return True
+    print("\nAll bars pass." if ok else "\nSome bars FAIL.")
+    return ok
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1G", help="comma-separated sizes, e.g. 1G,4G")
+    parser.add_argument("--quick", action="store_true", help="one 64 MiB run (smoke test)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per transfer (best counts)")
+    parser.add_argument("--workdir", help="where to put the data dir and files (default: /tmp)")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir afterwards")
+    args = parser.parse_args(argv)
+    sizes = [64 * MiB] if args.quick else [parse_size(s) for s in args.sizes.split(",")]
+    repeat = 1 if args.quick else max(1, args.repeat)
+
+    work = Path(tempfile.mkdtemp(prefix="locker-bench-", dir=args.workdir))
+    server = LockerServer(work / "data")
+    nginx = Nginx(work / "nginx", work / "plain")
+    print(f"work dir {work}; {cpu_count()} CPUs; load average {load_average()}")
+    try:
+        server.prepare()
+        server.start()
+        nginx.start()
+        print(f"locker {server.base_url} (log {server.log_path}), nginx {nginx.base_url}")
+        results = []
+        for size in sizes:
+            print(f"\n== {human_size(size)}", flush=True)
+            results.append(
+                bench_size(size, work=work, server=server, nginx=nginx, repeat=repeat, verbose=True)
+            )
+    except Failed as exc:
+        print(f"\nFAIL: {exc}\n-- last lines of the server log:")
+        print(tail(server.log_path))
+        return 1
+    finally:
+        server.stop()
+        nginx.stop()
+        if not args.keep:
+            rmtree(work)
+    print(f"\nload average after: {load_average()}")
+    return 0 if report(results, quick=args.quick) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
