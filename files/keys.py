@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from files import crypto
@@ -90,6 +91,16 @@ def _parse_cached(value: str) -> MasterKeys:
 def master_keys() -> MasterKeys:
     """The configured master keys (read from settings on each call, so overrides apply)."""
     return _parse_cached(settings.LOCKER_MASTER_KEYS)
+
+
+@checks.register(checks.Tags.security)
+def check_master_keys(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """System check files.E001: LOCKER_MASTER_KEYS must parse (registered on import)."""
+    try:
+        parse_master_keys(settings.LOCKER_MASTER_KEYS)
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="files.E001")]
+    return []
 
 
 def wrap_for_new_blob(data_key: bytes, storage_key: str) -> tuple[str, bytes]:

@@ -212,6 +212,14 @@ def test_a_malformed_master_key_setting_is_a_clear_error(value, reason):
     assert reason in str(info.value)
 
 
+def test_the_system_check_reports_a_malformed_master_key_setting(settings):
+    assert keys.check_master_keys() == []
+    settings.LOCKER_MASTER_KEYS = "k1:tooshort"
+    (error,) = keys.check_master_keys()
+    assert error.id == "files.E001"
+    assert "LOCKER_MASTER_KEYS is malformed" in error.msg
+
+
 def test_the_generated_master_key_setting_parses(settings):
     assert keys.parse_master_keys(settings.LOCKER_MASTER_KEYS).newest_id
 
