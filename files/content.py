@@ -298,3 +298,42 @@ def cleanup_abandoned_blobs(*, older_than: datetime) -> int:
         except Exception:  # noqa: BLE001 - left for the orphan cleanup
             logger.warning("Could not remove the stored bytes of abandoned blob %s", key)
     return removed
+
+
+def cleanup_orphaned_objects(*, older_than: datetime, batch_size: int = 500) -> int:
+    """Delete stored objects and unfinished uploads that no Blob row owns; returns how many.
+
+    Only those last modified before `older_than` are considered: a row is always created before
+    its bytes, but the row of an upload in progress may sit in a transaction not committed yet.
+    """
+    store = get_blobstore()
+    removed = 0
+    for listing, remove in (
+        (store.iter_objects(), store.delete),
+        (store.iter_unfinished(), store.discard_unfinished),
+    ):
+        batch: list[str] = []
+        for key, modified in listing:
+            if modified < older_than:
+                batch.append(key)
+            if len(batch) >= batch_size:
+                removed += _remove_unowned(batch, remove)
+                batch = []
+        if batch:
+            removed += _remove_unowned(batch, remove)
+    return removed
+
+
+def _remove_unowned(keys_: list[str], remove) -> int:
+    owned = set(Blob.objects.filter(storage_key__in=keys_).values_list("storage_key", flat=True))
+    removed = 0
+    for key in keys_:
+        if key in owned:
+            continue
+        try:
+            remove(key)
+        except Exception:  # noqa: BLE001 - try again on the next run
+            logger.warning("Could not remove orphaned object %s", key, exc_info=True)
+        else:
+            removed += 1
+    return removed

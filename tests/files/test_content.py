@@ -15,6 +15,7 @@ from files.content import (
     ContentWriter,
     CorruptContent,
     cleanup_abandoned_blobs,
+    cleanup_orphaned_objects,
     content_writer,
     delete_blob,
     iter_content,
@@ -247,6 +248,26 @@ def test_cleanup_removes_only_old_blobs_still_being_written(storage_backend):
     assert read(old_complete) == b"kept"
     new_writing.finish()
     assert read(new_writing.blob) == b"recent"
+
+
+def test_orphan_cleanup_removes_only_old_objects_without_a_row(storage_backend):
+    owned = store(b"owned")
+    store_ = get_blobstore()
+    orphan_key, unfinished_key = "0" * 32, "1" * 32
+    writer = store_.writer(orphan_key)
+    writer.write(b"no row")
+    writer.finish()
+    store_.writer(unfinished_key).write(os.urandom(PART_SIZE + 1))  # left behind by a crash
+    in_progress = content_writer()
+    in_progress.write(os.urandom(PART_SIZE + 1))
+
+    assert cleanup_orphaned_objects(older_than=timezone.now() - timedelta(hours=1)) == 0
+    assert cleanup_orphaned_objects(older_than=timezone.now() + timedelta(seconds=5)) == 2
+
+    assert [k for k, _ in store_.iter_objects()] == [owned.storage_key]
+    assert [k for k, _ in store_.iter_unfinished()] == [in_progress.blob.storage_key]
+    in_progress.finish()
+    assert read(owned) == b"owned"
 
 
 def test_writing_64_mib_never_buffers_more_than_a_segment_and_a_part(storage_backend):
