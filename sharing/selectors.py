@@ -11,6 +11,7 @@ import uuid
 from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
+from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -133,11 +134,11 @@ def _password_ok(request, *, kind: str, link, password: str) -> bool:
         )
     if check_password(password, link.password_hash):
         return True
-    wait = throttle.hit(ident)
-    if wait is not None:
-        raise ShareThrottled(
-            _("Too many wrong passwords. Try again in a few minutes."), retry_after=wait
-        )
+    with transaction.atomic():
+        # Lock the link's row while counting: the database cache's incr is a read then a write,
+        # and this makes it exact across processes (Redis's incr is atomic anyway).
+        list(type(link).objects.select_for_update().filter(pk=link.pk).values_list("pk"))
+        throttle.hit(ident)
     return False
 
 
