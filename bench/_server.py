@@ -101,6 +101,22 @@ def hwm_bytes(pids: list[int]) -> int:
     return sum(_status_kib(pid, b"VmHWM:") for pid in pids) * 1024
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICK
+
+
 def reset_hwm(pids: list[int]) -> bool:
     """Reset each process's peak RSS (VmHWM) to its current RSS; False when not permitted."""
     ok = True
@@ -115,7 +131,7 @@ def reset_hwm(pids: list[int]) -> bool:
 
 @dataclass
 class MemoryWatch:
-    """Samples the summed VmRSS of a process tree while a transfer runs.
+    """Samples the summed VmRSS of a process tree while a transfer runs, and its CPU time.
 
     `growth` is the sampled peak minus the idle sum measured at start; `hwm_growth` the same
     from the kernel's own per-process peaks (VmHWM, reset at start), which a short spike
@@ -130,6 +146,7 @@ class MemoryWatch:
     hwm_idle: int = 0
     hwm_peak: int = 0
     hwm_reset: bool = False
+    cpu: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -144,6 +161,7 @@ class MemoryWatch:
         self.hwm_reset = reset_hwm(pids)
         self.idle = self.peak = rss_bytes(pids)
         self.hwm_idle = self.idle
+        self.cpu = -cpu_seconds(pids)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
@@ -158,6 +176,7 @@ class MemoryWatch:
         pids = self.pids()
         self.peak = max(self.peak, rss_bytes(pids))
         self.hwm_peak = hwm_bytes(pids) if self.hwm_reset else self.peak
+        self.cpu += cpu_seconds(pids)
 
     @property
     def growth(self) -> int:

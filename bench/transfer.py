@@ -77,7 +77,32 @@ class Failed(Exception):
     pass
 
 
-def bench_size(size, *, work, server, nginx, repeat, verbose) -> dict:
+def warm_up(server: LockerServer, work: Path) -> None:
+    """Let every gunicorn worker import the URLconf and open its database connection first."""
+    small = work / "warm-up.bin"
+    small.write_bytes(b"warm-up " * 1024)
+    for i in range(6):
+        result = upload_multipart(
+            server.base_url + "/api/v1/files/", small, name=f"warm-up-{i}.bin", token=server.token
+        )
+        if result.status != 201:
+            raise Failed(f"warm-up upload answered {result.status}: {result.body[:300]!r}")
+        file_id = parse_json(result.body)["id"]
+        download(f"{server.base_url}/api/v1/files/{file_id}/content", token=server.token)
+    small.unlink()
+
+
+def _watch_line(label: str, result, mem: MemoryWatch, size: int) -> str:
+    line = f"  {label:<8} {result.mb_per_s:7.0f} MB/s  cpu {mem.cpu / (size / 1024**3):5.1f} s/GiB"
+    if mem.select is None:
+        line += (
+            f"  rss +{mib(mem.worst_growth)} (sampled +{mib(mem.growth)},"
+            f" peak-rss +{mib(mem.hwm_growth)})"
+        )
+    return line
+
+
+def bench_size(size, *, work, server, nginx, repeat) -> dict:
     plain_dir = work / "plain"
     plain_dir.mkdir(exist_ok=True)
     # nginx's workers run as an unprivileged user: let them reach the (random, public) file.
@@ -88,17 +113,19 @@ def bench_size(size, *, work, server, nginx, repeat, verbose) -> dict:
     t0 = time.perf_counter()
     sha256 = make_random_file(path, size)
     path.chmod(0o644)
-    if verbose:
-        print(f"  generated {human_size(size)} in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"  generated {human_size(size)} in {time.perf_counter() - t0:.1f} s", flush=True)
 
+    r = {"size": size, "upload": [], "download": [], "nginx": [], "rss": [], "rss_web": []}
+    r.update(upload_cpu=[], download_cpu=[], nginx_cpu=[])
+    gib = size / 1024**3
     web = lambda cmd: "gunicorn" in cmd  # noqa: E731
-    uploads, upload_rss, upload_rss_web, file_id = [], [], [], None
-    for _ in range(repeat):
-        with MemoryWatch(server.proc.pid) as mem, MemoryWatch(server.proc.pid, web) as mem_web:
+    for round_ in range(1, repeat + 1):
+        print(f"  round {round_}", flush=True)
+        with MemoryWatch(server.proc.pid) as mem, MemoryWatch(server.proc.pid, web) as web_mem:
             result = upload_multipart(
                 server.base_url + "/api/v1/files/",
                 path,
-                name=name,
+                name=f"{round_}-{name}",
                 token=server.token,
                 sha256=sha256,
             )
@@ -107,58 +134,41 @@ def bench_size(size, *, work, server, nginx, repeat, verbose) -> dict:
             raise Failed(f"upload answered {result.status}: {body.get('detail', body)}")
         if body.get("sha256") != sha256 or body.get("size") != size:
             raise Failed(f"the server recorded {body.get('size')} bytes, {body.get('sha256')}")
-        file_id = body["id"]
-        uploads.append(result.mb_per_s)
-        upload_rss.append(mem.worst_growth)
-        upload_rss_web.append(mem_web.worst_growth)
-        if verbose:
-            print(
-                f"  upload   {result.mb_per_s:7.0f} MB/s  rss +{mib(mem.worst_growth)}"
-                f" (sampled +{mib(mem.growth)}, peak-rss +{mib(mem.hwm_growth)})",
-                flush=True,
-            )
+        r["upload"].append(result.mb_per_s)
+        r["upload_cpu"].append(mem.cpu / gib)
+        r["rss"].append(mem.worst_growth)
+        r["rss_web"].append(web_mem.worst_growth)
+        print(_watch_line("upload", result, mem, size), flush=True)
 
-    content_url = f"{server.base_url}/api/v1/files/{file_id}/content"
-    downloads, download_rss = [], []
-    for _ in range(repeat):
-        with MemoryWatch(server.proc.pid) as mem:
+        content_url = f"{server.base_url}/api/v1/files/{body['id']}/content"
+        with MemoryWatch(server.proc.pid) as mem, MemoryWatch(server.proc.pid, web) as web_mem:
             result = download(content_url, token=server.token)
         if result.status != 200 or result.nbytes != size:
             raise Failed(f"download answered {result.status} with {result.nbytes} bytes")
-        downloads.append(result.mb_per_s)
-        download_rss.append(mem.worst_growth)
-        if verbose:
-            print(
-                f"  download {result.mb_per_s:7.0f} MB/s  rss +{mib(mem.worst_growth)}"
-                f" (sampled +{mib(mem.growth)}, peak-rss +{mib(mem.hwm_growth)})",
-                flush=True,
-            )
+        r["download"].append(result.mb_per_s)
+        r["download_cpu"].append(mem.cpu / gib)
+        r["rss"].append(mem.worst_growth)
+        r["rss_web"].append(web_mem.worst_growth)
+        print(_watch_line("download", result, mem, size), flush=True)
 
+        with MemoryWatch(nginx.proc.pid, lambda cmd: True) as mem:
+            result = download(f"{nginx.base_url}/{name}")
+        if result.status != 200 or result.nbytes != size:
+            raise Failed(f"nginx answered {result.status} with {result.nbytes} bytes")
+        r["nginx"].append(result.mb_per_s)
+        r["nginx_cpu"].append(mem.cpu / gib)
+        print(_watch_line("nginx", result, mem, size), flush=True)
+
+    # Once more, hashing what arrives: the content must be exactly what was uploaded.
     with MemoryWatch(server.proc.pid) as mem:
         verified = download(content_url, token=server.token, verify=True)
     if verified.sha256 != sha256:
         raise Failed("the downloaded content's SHA-256 differs from the uploaded file's")
-    download_rss.append(mem.worst_growth)
-
-    nginx_runs = []
-    for _ in range(repeat):
-        result = download(f"{nginx.base_url}/{name}")
-        if result.status != 200 or result.nbytes != size:
-            raise Failed(f"nginx answered {result.status} with {result.nbytes} bytes")
-        nginx_runs.append(result.mb_per_s)
-        if verbose:
-            print(f"  nginx    {result.mb_per_s:7.0f} MB/s", flush=True)
+    r["rss"].append(mem.worst_growth)
+    r["download_verified"] = verified.mb_per_s
+    print(_watch_line("verified", verified, mem, size) + "  sha256 ok", flush=True)
     path.unlink()
-    return {
-        "size": size,
-        "upload": uploads,
-        "download": downloads,
-        "download_verified": verified.mb_per_s,
-        "nginx": nginx_runs,
-        "upload_rss": max(upload_rss),
-        "upload_rss_web": max(upload_rss_web),
-        "download_rss": max(download_rss),
-    }
+    return r
 
 
 def report(results: list[dict], *, quick: bool) -> bool:
@@ -167,25 +177,30 @@ def report(results: list[dict], *, quick: bool) -> bool:
     def bar(label: str, passed: bool, detail: str) -> None:
         nonlocal ok
         ok = ok and passed
-        print(f"  {'PASS' if passed else 'FAIL'}  {label:<34} {detail}")
+        print(f"  {'PASS' if passed else 'FAIL'}  {label:<30} {detail}")
 
     for r in results:
         up, down, ng = max(r["upload"]), max(r["download"]), max(r["nginx"])
         ratio = down / ng
-        print(f"\n{human_size(r['size'])}:")
-        print(f"  upload            {up:7.0f} MB/s   (runs: {runs_text(r['upload'])})")
-        print(f"  download          {down:7.0f} MB/s   (runs: {runs_text(r['download'])})")
-        print(f"  download+sha256   {r['download_verified']:7.0f} MB/s   (client hashing, checked)")
-        print(f"  nginx download    {ng:7.0f} MB/s   (runs: {runs_text(r['nginx'])})")
-        print(f"  download / nginx  {ratio:7.2f}")
+        print(f"\n{human_size(r['size'])} (best of {len(r['upload'])}; server CPU s per GiB):")
         print(
-            f"  server RSS growth upload {mib(r['upload_rss'])} "
-            f"(web only {mib(r['upload_rss_web'])}), download {mib(r['download_rss'])}"
+            f"  upload            {up:7.0f} MB/s  runs {runs_text(r['upload'])}"
+            f"  cpu {min(r['upload_cpu']):.1f} s/GiB"
         )
+        print(
+            f"  download          {down:7.0f} MB/s  runs {runs_text(r['download'])}"
+            f"  cpu {min(r['download_cpu']):.1f} s/GiB"
+        )
+        print(
+            f"  nginx download    {ng:7.0f} MB/s  runs {runs_text(r['nginx'])}"
+            f"  cpu {min(r['nginx_cpu']):.1f} s/GiB"
+        )
+        print(f"  download+sha256   {r['download_verified']:7.0f} MB/s  (client hashing; checked)")
+        print(f"  download / nginx  {ratio:7.2f}")
+        print(f"  server RSS growth {mib(max(r['rss']))} (gunicorn only {mib(max(r['rss_web']))})")
         bar("download >= 0.5 x nginx", ratio >= NGINX_RATIO_BAR, f"{ratio:.2f}")
         bar("upload >= 200 MB/s", up >= UPLOAD_BAR_MB_S, f"{up:.0f} MB/s")
-        worst = max(r["upload_rss"], r["download_rss"])
-        bar("server RSS growth <= 64 MiB", worst <= RSS_BAR, mib(worst))
+        bar("server RSS growth <= 64 MiB", max(r["rss"]) <= RSS_BAR, mib(max(r["rss"])))
     if quick:
         print("\n(--quick: a smoke run; the bars are for 1 GiB and 4 GiB files.)")
         return True
@@ -212,13 +227,12 @@ def main(argv=None) -> int:
         server.prepare()
         server.start()
         nginx.start()
+        warm_up(server, work)
         print(f"locker {server.base_url} (log {server.log_path}), nginx {nginx.base_url}")
         results = []
         for size in sizes:
             print(f"\n== {human_size(size)}", flush=True)
-            results.append(
-                bench_size(size, work=work, server=server, nginx=nginx, repeat=repeat, verbose=True)
-            )
+            results.append(bench_size(size, work=work, server=server, nginx=nginx, repeat=repeat))
     except Failed as exc:
         print(f"\nFAIL: {exc}\n-- last lines of the server log:")
         print(tail(server.log_path))
