@@ -128,7 +128,9 @@ export class Uploader {
         this.finish(row, "cancelled", t("uploadCancelled"));
         resolve();
       };
-      xhr.open("POST", `${API_ROOT}files/`);
+      // The folder also goes in the query string, so the server checks it before any byte.
+      const target = this.folderId ? `?folder=${encodeURIComponent(this.folderId)}` : "";
+      xhr.open("POST", `${API_ROOT}files/${target}`);
       xhr.setRequestHeader("X-CSRFToken", csrfToken());
       xhr.setRequestHeader("Accept", "application/json");
       xhr.send(form);

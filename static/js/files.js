@@ -68,13 +68,16 @@ async function load() {
     const fileParams = { ordering: state.ordering, page: state.page };
     if (mode === "search") fileParams.search = query;
     else fileParams.folder = folderId;
-    const wantFolders = mode === "folder" && state.page === 1;
-    const [folders, files] = await Promise.all([
-      wantFolders ? apiAll(urls.folders(), { parent: folderId }) : Promise.resolve([]),
+    // Folders are few and have no size: all of them come first, on the first page only.
+    let folders = Promise.resolve([]);
+    if (state.page === 1 && mode === "folder") folders = apiAll(urls.folders(), { parent: folderId });
+    if (state.page === 1 && mode === "search" && query) folders = apiAll(urls.folders(), { search: query });
+    const [folderList, files] = await Promise.all([
+      folders,
       mode === "search" && !query ? Promise.resolve(null) : api(urls.files(), { params: fileParams }),
     ]);
     if (ticket !== loading) return;
-    render(folders, files);
+    render(folderList, files);
   } catch (error) {
     if (ticket !== loading) return;
     if (error instanceof ApiError && error.status === 404 && state.page > 1) {
