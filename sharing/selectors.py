@@ -192,6 +192,33 @@ def share_resolve(request, token: str, *, require_unlock: bool = True) -> ShareL
     return share
 
 
+def upload_link_dead_reason(link: UploadLink) -> str | None:
+    if link.revoked_at is not None:
+        return _("This upload link was revoked by its owner.")
+    if link.expires_at is not None and link.expires_at <= timezone.now():
+        return _("This upload link has expired.")
+    if link.max_files is not None and link.files_count >= link.max_files:
+        return _("This upload link has received all the files it accepts.")
+    if not link.owner.is_active or not folder_is_alive(link.folder):
+        return _("This upload link is no longer available.")
+    return None
+
+
+def upload_link_resolve(request, token: str, *, require_unlock: bool = True) -> UploadLink:
+    """THE access check of upload links (`/r/<token>…`): the same rules as share links."""
+    link = _lookup(request, UploadLink, token, related=("owner", "folder"))
+    reason = upload_link_dead_reason(link)
+    if reason:
+        raise ShareGone(reason)
+    if require_unlock and not link_unlocked(request, kind="upload", link=link):
+        raise SharePasswordRequired(_("This upload link is protected by a password."))
+    return link
+
+
+def upload_link_password_check(request, link: UploadLink, password: str) -> bool:
+    return _password_ok(request, kind="upload", link=link, password=password)
+
+
 def share_password_check(request, share: ShareLink, password: str) -> bool:
     """The password form: True when right; raises ShareThrottled when over the limit."""
     return _password_ok(request, kind="share", link=share, password=password)

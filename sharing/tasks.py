@@ -13,3 +13,10 @@ def cleanup_shares() -> dict[str, int]:
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def notify_share_download(access_id: int) -> None:
     services.share_notify_owner(access_id=access_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def notify_upload_link_owner(link_id: int) -> int:
+    from sharing.upload_links import upload_link_notify_owner
+
+    return upload_link_notify_owner(link_id=link_id)

@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from sharing import views
+from sharing import upload_views, views
 
 
 class TokenConverter:
@@ -50,4 +50,6 @@ urlpatterns = [
         views.share_preview,
         name="share_file_preview",
     ),
+    path("r/<sharetoken:token>", upload_views.upload_page, name="upload_link"),
+    path("r/<sharetoken:token>/upload", upload_views.upload_receive, name="upload_link_upload"),
 ]

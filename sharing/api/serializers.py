@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from sharing.models import ShareAccess, ShareLink
+from sharing.models import ShareAccess, ShareLink, UploadLink
 
 
 @extend_schema_field(
@@ -145,4 +145,89 @@ class ShareAccessSerializer(serializers.ModelSerializer):
             "ip",
             "user_agent",
         ]
+        read_only_fields = fields
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1},
+            {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[KMGTkmgt]?([Ii]?[Bb])?\s*$"},
+        ],
+        "description": "Bytes, or a size such as `512M` or `2G` (binary units).",
+        "example": "100M",
+    }
+)
+class SizeField(serializers.Field):
+    default_error_messages = {"invalid": _("Give a number of bytes or a size such as 512M.")}
+
+    def to_internal_value(self, data):
+        from locker.env import parse_size
+
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, int):
+            return data
+        if isinstance(data, str):
+            try:
+                return parse_size(data)
+            except ValueError:
+                self.fail("invalid")
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
+class UploadLinkOptionsSerializer(serializers.Serializer):
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_in = DurationField(required=False, allow_null=True)
+    max_files = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    max_file_size = SizeField(required=False, allow_null=True)
+    password = serializers.CharField(
+        required=False, allow_blank=True, max_length=256, write_only=True, trim_whitespace=False
+    )
+    message = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, help_text="Shown to uploaders."
+    )
+    label = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    notify = serializers.BooleanField(
+        required=False, help_text="E-mail the owner about new uploads (batched)."
+    )
+
+
+class UploadLinkCreateSerializer(UploadLinkOptionsSerializer):
+    folder = serializers.UUIDField(help_text="Id of the folder that receives the files.")
+
+
+class UploadLinkSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    folder = serializers.UUIDField(source="folder.public_id", read_only=True)
+    has_password = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = UploadLink
+        fields = [
+            "id",
+            "folder",
+            "label",
+            "message",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "max_files",
+            "max_file_size",
+            "files_count",
+            "has_password",
+            "notify",
+        ]
+        read_only_fields = fields
+
+
+class UploadLinkCreatedSerializer(UploadLinkSerializer):
+    token = serializers.CharField(read_only=True, help_text="Returned only in this response.")
+    url = serializers.CharField(read_only=True, help_text="`LOCKER_BASE_URL/r/<token>`.")
+
+    class Meta(UploadLinkSerializer.Meta):
+        fields = [*UploadLinkSerializer.Meta.fields, "token", "url"]
         read_only_fields = fields

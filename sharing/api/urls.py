@@ -4,5 +4,6 @@ from sharing.api import views
 
 router = SimpleRouter()
 router.register("shares", views.ShareViewSet, basename="api-share")
+router.register("upload-links", views.UploadLinkViewSet, basename="api-upload-link")
 
 urlpatterns = [*router.urls]

@@ -7,13 +7,17 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from files.selectors import file_get_for_user, folder_get_for_user
-from sharing import selectors, services
+from sharing import selectors, services, upload_links
 from sharing.api.serializers import (
     ShareAccessSerializer,
     ShareCreatedSerializer,
     ShareCreateSerializer,
     ShareOptionsSerializer,
     ShareSerializer,
+    UploadLinkCreatedSerializer,
+    UploadLinkCreateSerializer,
+    UploadLinkOptionsSerializer,
+    UploadLinkSerializer,
 )
 
 ERRORS = {
@@ -143,3 +147,91 @@ class ShareViewSet(
         if page is not None:
             return self.get_paginated_response(ShareAccessSerializer(page, many=True).data)
         return Response(ShareAccessSerializer(queryset, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your upload links"),
+    retrieve=extend_schema(
+        summary="Show an upload link", responses={200: UploadLinkSerializer, **ERRORS}
+    ),
+    create=extend_schema(
+        summary="Create an upload link",
+        request=UploadLinkCreateSerializer,
+        responses={201: UploadLinkCreatedSerializer, **ERRORS},
+        description=(
+            "Anyone with the link can upload into `folder` (`POST /r/<token>/upload`, multipart "
+            "`file`) and see nothing of it. Options: expiry (`expires_at` or `expires_in`), "
+            "`max_files`, `max_file_size`, `password`, `message`. `token` and `url` are in this "
+            "response only."
+        ),
+    ),
+    partial_update=extend_schema(
+        summary="Change an upload link",
+        request=UploadLinkOptionsSerializer,
+        responses={200: UploadLinkSerializer, **ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Revoke an upload link",
+        responses={204: OpenApiResponse(description="Revoked; it answers 410 at once."), **ERRORS},
+    ),
+)
+class UploadLinkViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = UploadLinkSerializer
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.upload_link_list_for_user(user=self.request.user)
+
+    def get_object(self):
+        return selectors.upload_link_get_for_user(
+            user=self.request.user, public_id=self.kwargs["id"]
+        )
+
+    def create(self, request, *args, **kwargs):
+        serializer = UploadLinkCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        folder = folder_get_for_user(user=request.user, folder_id=data["folder"])
+        try:
+            link, token = upload_links.upload_link_create(
+                owner=request.user,
+                folder=folder,
+                expires_at=expiry_from(data),
+                max_files=data.get("max_files"),
+                max_file_size=data.get("max_file_size"),
+                password=data.get("password", ""),
+                message=data.get("message", ""),
+                label=data.get("label", ""),
+                notify=data.get("notify", True),
+            )
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from None
+        link.token = token
+        link.url = services.upload_link_url(token)
+        return Response(UploadLinkCreatedSerializer(link).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        link = self.get_object()
+        serializer = UploadLinkOptionsSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        try:
+            data["expires_at"] = expiry_from(data)
+            data.pop("expires_in", None)
+            upload_links.upload_link_update(link=link, **data)
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from None
+        return Response(UploadLinkSerializer(link).data)
+
+    def destroy(self, request, *args, **kwargs):
+        upload_links.upload_link_revoke(link=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,218 @@
+"""Services of upload links (file requests): create, edit, revoke, receive files, notify.
+
+An upload link lets anyone with it put files into one folder of its owner, and see nothing of
+that folder: responses name only what the uploader sent, never what is stored (a renamed
+"name (1).ext" would reveal that "name.ext" exists).
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from files.models import Folder
+from sharing import tokens
+from sharing.models import UploadLink, UploadLinkUpload
+from sharing.services import UNSET, access_log_ip, expiry_check, expiry_default
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_BATCH_DELAY = 300  # seconds: uploads arriving meanwhile share one e-mail
+
+
+class UploadRefused(Exception):
+    def __init__(self, message: str, *, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _clean(*, max_files, max_file_size, message, label) -> None:
+    if max_files is not None and max_files < 1:
+        raise ValidationError({"max_files": _("Accept at least one file, or no limit.")})
+    if max_file_size is not None and max_file_size < 1:
+        raise ValidationError({"max_file_size": _("The size limit must be at least one byte.")})
+    if message is not None and len(message) > 2000:
+        raise ValidationError({"message": _("Keep the message under 2000 characters.")})
+    if label is not None and len(label) > 200:
+        raise ValidationError({"label": _("Keep the label under 200 characters.")})
+
+
+def upload_link_create(
+    *,
+    owner,
+    folder: Folder,
+    expires_at=UNSET,
+    max_files: int | None = None,
+    max_file_size: int | None = None,
+    password: str = "",
+    message: str = "",
+    label: str = "",
+    notify: bool = True,
+) -> tuple[UploadLink, str]:
+    from sharing.selectors import folder_is_alive
+
+    if folder.owner_id != owner.pk or not folder_is_alive(folder):
+        raise ValidationError({"folder": _("There is no such folder.")})
+    _clean(max_files=max_files, max_file_size=max_file_size, message=message, label=label)
+    if expires_at is UNSET:
+        expires_at = expiry_default()
+    expiry_check(expires_at)
+    token = tokens.new_token()
+    link = UploadLink(
+        owner=owner,
+        folder=folder,
+        token_hash=tokens.hash_token(token),
+        expires_at=expires_at,
+        max_files=max_files,
+        max_file_size=max_file_size,
+        password_hash=make_password(password) if password else "",
+        message=message or "",
+        label=(label or "").strip(),
+        notify=notify,
+    )
+    link.full_clean()
+    with transaction.atomic():
+        link.save()
+    return link, token
+
+
+def upload_link_update(*, link: UploadLink, **changes) -> UploadLink:
+    if link.revoked_at is not None:
+        raise ValidationError({"detail": _("This link was revoked and cannot be changed.")})
+    fields = []
+    if changes.get("expires_at", UNSET) is not UNSET:
+        expiry_check(changes["expires_at"], created_at=link.created_at)
+        link.expires_at = changes["expires_at"]
+        fields.append("expires_at")
+    for name in ("max_files", "max_file_size"):
+        if name in changes:
+            _clean(
+                **{"max_files": None, "max_file_size": None, "message": None, "label": None}
+                | {name: changes[name]}
+            )
+            setattr(link, name, changes[name])
+            fields.append(name)
+    if changes.get("password") is not None:
+        link.password_hash = make_password(changes["password"]) if changes["password"] else ""
+        fields.append("password_hash")
+    for name in ("message", "label"):
+        if changes.get(name) is not None:
+            _clean(
+                **{"max_files": None, "max_file_size": None, "message": None, "label": None}
+                | {name: changes[name]}
+            )
+            setattr(link, name, changes[name].strip() if name == "label" else changes[name])
+            fields.append(name)
+    if changes.get("notify") is not None:
+        link.notify = bool(changes["notify"])
+        fields.append("notify")
+    if fields:
+        link.full_clean()
+        link.save(update_fields=fields)
+    return link
+
+
+def upload_link_revoke(*, link: UploadLink) -> bool:
+    updated = UploadLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    link.refresh_from_db(fields=["revoked_at"])
+    return updated == 1
+
+
+def upload_link_max_file_size(link: UploadLink) -> int:
+    """The per-file cap for this link (0 = unlimited): the link's and the server's, smaller."""
+    caps = [c for c in (link.max_file_size, settings.LOCKER_MAX_UPLOAD_SIZE) if c]
+    return min(caps) if caps else 0
+
+
+def upload_link_claim_files(*, link: UploadLink, count: int) -> bool:
+    """Take `count` of the link's remaining files, atomically (racing uploads cannot overrun)."""
+    limit = Q(max_files__isnull=True) | Q(files_count__lte=F("max_files") - count)
+    updated = (
+        UploadLink.objects.filter(pk=link.pk, revoked_at__isnull=True)
+        .filter(limit)
+        .update(files_count=F("files_count") + count)
+    )
+    return updated == 1
+
+
+def upload_link_receive(*, link: UploadLink, contents: list, reservation, ip: str | None):
+    """Create the owner's files from stored contents; names never overwrite (renamed)."""
+    from files.services import ON_CONFLICT, files_create
+
+    with transaction.atomic():
+        if not upload_link_claim_files(link=link, count=len(contents)):
+            raise UploadRefused(
+                _("This upload link does not accept that many more files."), status=410
+            )
+        created = files_create(
+            user=link.owner,
+            folder=link.folder,
+            contents=contents,
+            on_conflict=ON_CONFLICT.RENAME,
+            reservation=reservation,
+        )
+        UploadLinkUpload.objects.bulk_create(
+            [
+                UploadLinkUpload(
+                    link=link,
+                    file=file,
+                    name=content.name[:255],
+                    size=file.size,
+                    ip=access_log_ip(ip),
+                )
+                for file, content in zip(created, contents, strict=True)
+            ]
+        )
+        if link.notify:
+            transaction.on_commit(lambda: _queue_notification(link.pk))
+    return created
+
+
+def _queue_notification(link_id: int) -> None:
+    from sharing.tasks import notify_upload_link_owner
+
+    try:
+        notify_upload_link_owner.apply_async((link_id,), countdown=NOTIFY_BATCH_DELAY)
+    except Exception:  # noqa: BLE001 - the files are stored; a lost e-mail must not fail that
+        logger.warning("Could not queue the upload notification for %s", link_id, exc_info=True)
+
+
+def upload_link_notify_owner(*, link_id: int) -> int:
+    """One e-mail listing every upload not yet reported; returns how many it reported.
+
+    Uploads are claimed with a conditional update, so concurrent runs never report one twice.
+    """
+    link = UploadLink.objects.select_related("owner").filter(pk=link_id).first()
+    if link is None or not link.owner.email:
+        return 0
+    now = timezone.now()
+    pending = list(
+        UploadLinkUpload.objects.filter(link=link, notified_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
+    claimed = UploadLinkUpload.objects.filter(pk__in=pending, notified_at__isnull=True).update(
+        notified_at=now
+    )
+    if not claimed:
+        return 0
+    uploads = list(UploadLinkUpload.objects.filter(link=link, notified_at=now).order_by("at"))
+    context = {"link": link, "owner": link.owner, "uploads": uploads}
+    send_mail(
+        subject=render_to_string("sharing/email/uploaded_subject.txt", context).strip(),
+        message=render_to_string("sharing/email/uploaded.txt", context),
+        from_email=None,
+        recipient_list=[link.owner.email],
+        fail_silently=False,
+    )
+    return len(uploads)

@@ -1,0 +1,158 @@
+"""Public upload-link routes (`/r/<token>`): the page and the streaming upload endpoint.
+
+Both start with `upload_link_resolve`. The upload streams each `file` part into encrypted storage
+through the files app's StreamingUploadHandler, inside a quota reservation of the link's owner;
+anything refused or broken leaves no file and no stored bytes behind.
+"""
+
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_http_methods
+from rest_framework.exceptions import APIException
+
+from files import services as file_services
+from files.uploads import FaithfulMultiPartParser, StreamingUploadHandler
+from sharing import selectors, tokens
+from sharing.selectors import ShareDenied, SharePasswordRequired
+from sharing.upload_links import UploadRefused, upload_link_max_file_size, upload_link_receive
+from sharing.views import public_headers, public_view
+
+
+def _limits(link) -> dict:
+    max_size = upload_link_max_file_size(link)
+    return {
+        "max_file_size": max_size,
+        "max_file_size_text": filesizeformat(max_size) if max_size else "",
+        "files_left": (link.max_files - link.files_count) if link.max_files else None,
+    }
+
+
+@csrf_protect
+@require_http_methods(["GET", "HEAD", "POST"])
+@public_view
+def upload_page(request, token: str):
+    if request.method == "POST":
+        link = selectors.upload_link_resolve(request, token, require_unlock=False)
+        if not link.password_hash:
+            return HttpResponseRedirect(request.path)
+        if not selectors.upload_link_password_check(
+            request, link, request.POST.get("password", "")
+        ):
+            return render(
+                request,
+                "sharing/password.html",
+                {"error": _("The password is not correct."), "action": request.path},
+                status=403,
+            )
+        response = HttpResponseRedirect(request.path)
+        response.status_code = 303
+        response.set_cookie(
+            tokens.UNLOCK_COOKIE,
+            tokens.unlock_cookie_value(kind="upload", pk=link.pk, password_hash=link.password_hash),
+            max_age=tokens.UNLOCK_MAX_AGE,
+            path=f"/r/{token}",
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+        return response
+    try:
+        link = selectors.upload_link_resolve(request, token)
+    except SharePasswordRequired as exc:
+        error = exc.message if isinstance(exc, selectors.ShareWrongPassword) else ""
+        return render(request, "sharing/password.html", {"error": error, "action": request.path})
+    context = {"link": link, "owner_name": link.owner.public_name, "token": token, **_limits(link)}
+    return render(request, "sharing/upload_page.html", context)
+
+
+def _json_error(status: int, message: str, *, retry_after: int | None = None):
+    response = JsonResponse({"detail": message}, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return public_headers(response)
+
+
+# The token is the capability; the unlock cookie is SameSite=Lax so no other site can use it.
+@csrf_exempt
+@require_http_methods(["POST"])
+def upload_receive(request, token: str):
+    """`POST /r/<token>/upload`, multipart `file` parts → 201 `{"files": [{name, size}]}`."""
+    try:
+        link = selectors.upload_link_resolve(request, token)
+    except ShareDenied as exc:
+        return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
+    raw_length = request.META.get("CONTENT_LENGTH") or ""
+    if not raw_length.strip().isdigit():
+        return _json_error(411, _("Send the upload with a Content-Length header."))
+    length = int(raw_length)
+    max_size = upload_link_max_file_size(link)
+    if not (request.content_type or "").startswith("multipart/form-data"):
+        return _json_error(415, _("Send the files as multipart/form-data."))
+    try:
+        reservation = file_services.upload_reservation_create(user=link.owner, size=length)
+    except file_services.QuotaExceeded:
+        # The owner's quota is their business: say only that there is no room.
+        return _json_error(507, _("There is no room left for uploads on this link."))
+    handler = StreamingUploadHandler(
+        request, field_name="file", max_file_size=max_size, budget=length
+    )
+    try:
+        try:
+            _data, _files = FaithfulMultiPartParser(
+                request.META, request, [handler], request.encoding or "utf-8"
+            ).parse()
+        except MultiPartParserError:
+            handler.discard()
+            return _json_error(400, _("The upload could not be read."))
+        except APIException as exc:
+            handler.discard()
+            return _json_error(exc.status_code, str(exc.detail))
+        except BaseException:
+            handler.discard()
+            raise
+        if handler.interrupted:
+            handler.discard()
+            return _json_error(400, _("The upload was interrupted before it was complete."))
+        stored = list(handler.stored)
+        if not stored:
+            return _json_error(400, _("No file was sent."))
+        contents = [
+            file_services.NewFileContent(
+                name=upload.name,
+                blob=upload.blob,
+                size=upload.size,
+                sha256=upload.sha256,
+                content_type=file_services.content_type_detect(upload.head),
+            )
+            for upload in stored
+        ]
+        try:
+            upload_link_receive(
+                link=link,
+                contents=contents,
+                reservation=reservation,
+                ip=selectors.client_ip(request),
+            )
+        except UploadRefused as exc:
+            handler.discard()
+            return _json_error(exc.status, exc.message)
+        except file_services.QuotaExceeded:
+            handler.discard()
+            return _json_error(507, _("There is no room left for uploads on this link."))
+        except ValidationError as exc:  # a name the files app refuses
+            handler.discard()
+            return _json_error(400, " ".join(exc.messages))
+        except BaseException:
+            handler.discard()
+            raise
+    finally:
+        file_services.upload_reservation_release(reservation=reservation)
+    # Only what the uploader sent: the stored name may differ ("name (1)") and would tell.
+    return public_headers(
+        JsonResponse({"files": [{"name": c.name, "size": c.size} for c in contents]}, status=201)
+    )
