@@ -331,3 +331,74 @@ def shares_cleanup(*, now: datetime | None = None) -> dict[str, int]:
                 folder_trash(folder=share.folder)
                 trashed += 1
     return {"links": handled, "trashed": trashed, "accesses_pruned": access_log_prune()}
+
+
+# --- Quick send ------------------------------------------------------------------------------
+
+SENT_FOLDER_NAME = "Sent"
+
+
+def sent_folder_get(*, owner) -> Folder:
+    """The owner's "Sent" folder at the top of their locker, created on first use."""
+    from files.selectors import folder_get_root
+    from files.services import NameConflict, folder_create
+
+    root = folder_get_root(owner)
+    existing = Folder.objects.alive().filter(parent=root, name_key=SENT_FOLDER_NAME.casefold())
+    folder = existing.first()
+    if folder is not None:
+        return folder
+    try:
+        return folder_create(user=owner, parent=root, name=SENT_FOLDER_NAME)
+    except NameConflict:  # a concurrent send created it, or a file took the name
+        folder = existing.first()
+        if folder is None:
+            raise
+        return folder
+
+
+def quick_send(
+    *, owner, contents: list, reservation=None, keep_files: bool = False, **share_options
+) -> tuple[ShareLink, str]:
+    """Store uploaded contents in "Sent" and share them in one step.
+
+    One file is shared as a file (stored in "Sent"); several go into a new folder in "Sent"
+    named after the label or the time, shared as a folder. Unless `keep_files`, the cleanup
+    moves them to the trash when the link dies. All or nothing: on an error no file, folder or
+    link is left (the caller deletes the stored contents).
+    """
+    from files.names import unique_name
+    from files.services import ON_CONFLICT, files_create, folder_create
+
+    if not contents:
+        raise ValidationError({"file": _("Send at least one file.")})
+    with transaction.atomic():
+        sent = sent_folder_get(owner=owner)
+        if len(contents) == 1:
+            (file,) = files_create(
+                user=owner,
+                folder=sent,
+                contents=contents,
+                on_conflict=ON_CONFLICT.RENAME,
+                reservation=reservation,
+            )
+            target = {"file": file}
+        else:
+            base = (share_options.get("label") or "").strip().replace("/", "-")[:100] or (
+                timezone.localtime().strftime("%Y-%m-%d %H.%M.%S")
+            )
+            taken = set(
+                Folder.objects.alive().filter(parent=sent).values_list("name_key", flat=True)
+            ) | set(File.objects.alive().filter(folder=sent).values_list("name_key", flat=True))
+            folder = folder_create(user=owner, parent=sent, name=unique_name(taken, base))
+            files_create(
+                user=owner,
+                folder=folder,
+                contents=contents,
+                on_conflict=ON_CONFLICT.RENAME,
+                reservation=reservation,
+            )
+            target = {"folder": folder}
+        return share_create(
+            owner=owner, **target, is_send=True, keep_files=keep_files, **share_options
+        )

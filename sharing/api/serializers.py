@@ -231,3 +231,15 @@ class UploadLinkCreatedSerializer(UploadLinkSerializer):
     class Meta(UploadLinkSerializer.Meta):
         fields = [*UploadLinkSerializer.Meta.fields, "token", "url"]
         read_only_fields = fields
+
+
+class SendSerializer(ShareOptionsSerializer):
+    """Documents the multipart quick-send body; the view streams the files instead."""
+
+    file = serializers.ListField(
+        child=serializers.FileField(), help_text="One or more file parts, streamed into storage."
+    )
+    keep = serializers.BooleanField(
+        required=False,
+        help_text="Keep the files when the link dies (default: they go to the trash).",
+    )

@@ -1,14 +1,25 @@
 """Thin API views for share links: scope to the caller, call a service, serialize."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from files import services as file_services
 from files.selectors import file_get_for_user, folder_get_for_user
+from files.uploads import (
+    InsufficientStorage,
+    LengthRequired,
+    StreamingMultiPartParser,
+    StreamingUploadHandler,
+)
 from sharing import selectors, services, upload_links
 from sharing.api.serializers import (
+    SendSerializer,
     ShareAccessSerializer,
     ShareCreatedSerializer,
     ShareCreateSerializer,
@@ -235,3 +246,91 @@ class UploadLinkViewSet(
     def destroy(self, request, *args, **kwargs):
         upload_links.upload_link_revoke(link=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SendView(APIView):
+    """Quick send: upload files and get a share link in one call."""
+
+    parser_classes = [StreamingMultiPartParser]
+
+    @extend_schema(
+        operation_id="send_create",
+        summary="Quick send: upload files and get a share link",
+        description=(
+            "Multipart body: one or more `file` parts plus the share options of "
+            "`POST /api/v1/shares/` (`expires_in`, `expires_at`, `max_downloads`, `password`, "
+            "`allow_download`, `notify`, `label`) and `keep`. The files are stored in your "
+            '"Sent" folder (several files: in a new folder inside it) and count against your '
+            "quota; unless `keep` is true they go to the trash when the link expires, is "
+            "revoked or is used up. Everything is stored, or nothing. Same size, quota and "
+            "Content-Length rules as `POST /api/v1/files/`."
+        ),
+        request={"multipart/form-data": SendSerializer},
+        responses={201: ShareCreatedSerializer, **ERRORS},
+    )
+    def post(self, request):
+        raw_length = request.META.get("CONTENT_LENGTH") or ""
+        if not raw_length.strip().isdigit():
+            raise LengthRequired(_("Send the upload with a Content-Length header."))
+        length = int(raw_length)
+        max_size = settings.LOCKER_MAX_UPLOAD_SIZE
+        if not (request.content_type or "").startswith("multipart/form-data"):
+            raise exceptions.UnsupportedMediaType(request.content_type)
+        try:
+            reservation = file_services.upload_reservation_create(user=request.user, size=length)
+        except file_services.QuotaExceeded as exc:
+            raise InsufficientStorage(str(exc)) from None
+        handler = StreamingUploadHandler(
+            request._request, field_name="file", max_file_size=max_size, budget=length
+        )
+        request._request.upload_handlers = [handler]
+        try:
+            share, token = self._send(request, handler, reservation)
+        except BaseException:
+            handler.discard()
+            raise
+        finally:
+            file_services.upload_reservation_release(reservation=reservation)
+        share.token = token
+        share.url = services.share_url(token)
+        return Response(ShareCreatedSerializer(share).data, status=status.HTTP_201_CREATED)
+
+    def _send(self, request, handler, reservation):
+        data = request.data  # parses the body: the file parts stream into storage here
+        if handler.interrupted:
+            raise exceptions.ParseError(_("The upload was interrupted before it was complete."))
+        if not handler.stored:
+            raise serializers.ValidationError({"file": [_("No file was sent.")]})
+        options = ShareOptionsSerializer(
+            data={k: v for k, v in data.items() if k in ShareOptionsSerializer().fields}
+        )
+        options.is_valid(raise_exception=True)
+        keep = serializers.BooleanField().to_internal_value(data.get("keep", False))
+        opts = dict(options.validated_data)
+        contents = [
+            file_services.NewFileContent(
+                name=upload.name,
+                blob=upload.blob,
+                size=upload.size,
+                sha256=upload.sha256,
+                content_type=file_services.content_type_detect(upload.head),
+            )
+            for upload in handler.stored
+        ]
+        try:
+            return services.quick_send(
+                owner=request.user,
+                contents=contents,
+                reservation=reservation,
+                keep_files=keep,
+                expires_at=expiry_from(opts),
+                max_downloads=opts.get("max_downloads"),
+                password=opts.get("password", ""),
+                allow_download=opts.get("allow_download", True),
+                notify=opts.get("notify", False),
+                label=opts.get("label", ""),
+            )
+        except file_services.QuotaExceeded as exc:
+            raise InsufficientStorage(str(exc)) from None
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from None
