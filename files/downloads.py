@@ -58,7 +58,8 @@ def content_disposition(disposition: str, name: str) -> str:
     """`attachment; filename="fallback"; filename*=UTF-8''percent-encoded` (RFC 6266/8187).
 
     The fallback keeps ASCII letters, digits and harmless punctuation and turns everything else
-    (quotes, backslashes, CR/LF, `%`, `/`, non-ASCII) into `_`, so it cannot break the header.
+    (quotes, backslashes, CR/LF, `%`, `/`, `;`, `,`, non-ASCII) into `_`, so it cannot break the
+    header, even for a parser that splits on `;`.
     """
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     fallback = _UNSAFE_ASCII.sub("_", ascii_name).strip() or "download"

@@ -265,3 +265,26 @@ def test_bad_file_rename_answers_400(alice, alice_api):
     file = make_file(alice, "ok.txt")
     response = alice_api.patch(f"/api/v1/files/{file.public_id}/", {"name": "a\nb"}, "json")
     assert response.status_code == 400
+
+
+def test_session_upload_streams_with_the_csrf_header(alice, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.middleware.csrf import _get_new_csrf_string, _mask_cipher_secret
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(alice)
+    secret = _get_new_csrf_string()
+    client.cookies[settings.CSRF_COOKIE_NAME] = secret
+    body = {"file": SimpleUploadedFile("session.txt", b"via the web UI")}
+    refused = client.post("/api/v1/files/", body, format="multipart")
+    assert refused.status_code == 403
+    assert not File.objects.exists() and not Blob.objects.exists()
+    body = {"file": SimpleUploadedFile("session.txt", b"via the web UI")}
+    response = client.post(
+        "/api/v1/files/", body, format="multipart", HTTP_X_CSRFTOKEN=_mask_cipher_secret(secret)
+    )
+    # Had the CSRF check parsed the body (locker.authentication prevents it), the streaming
+    # handler would have seen no file.
+    assert response.status_code == 201, response.content
+    assert response.json()["size"] == len(b"via the web UI")
