@@ -302,7 +302,8 @@ class _S3Writer(ObjectWriter):
     def write(self, data) -> None:
         self._buffer += data
         while len(self._buffer) >= self._part_size:
-            part = bytes(self._buffer[: self._part_size])
+            with memoryview(self._buffer) as view:
+                part = bytes(view[: self._part_size])  # one copy, no intermediate bytearray
             del self._buffer[: self._part_size]
             self._upload_part(part)
 
@@ -440,11 +441,34 @@ class S3BlobStore(BlobStore):
                 if key:
                     yield key, upload["Initiated"]
 
+    def _check_client(self):
+        """A client that gives up in seconds, so a health probe never hangs on a dead host.
+
+        Kept on the storage object (which Django caches), so it is built once per process.
+        """
+        client = getattr(self.storage, "_locker_check_client", None)
+        if client is None:
+            from botocore.config import Config
+
+            storage = self.storage
+            client = storage._create_session().client(
+                "s3",
+                region_name=storage.region_name,
+                use_ssl=storage.use_ssl,
+                endpoint_url=storage.endpoint_url,
+                verify=storage.verify,
+                config=storage.client_config.merge(
+                    Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 1})
+                ),
+            )
+            storage._locker_check_client = client
+        return client
+
     def check(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.head_bucket(Bucket=self.bucket)
+            self._check_client().head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
             raise StorageUnavailable(f"S3 bucket {self.bucket!r} is unreachable: {exc}") from exc
 
