@@ -140,10 +140,23 @@ class ContentWriter:
         return self.blob
 
     def abort(self) -> None:
-        """Remove every stored byte and the row. Never raises; safe to call more than once."""
+        """Remove every stored byte and the row. Never raises; safe to call more than once.
+
+        After a successful finish() it still removes the blob (for a caller whose next step
+        failed), unless a File already uses it: then it leaves everything in place.
+        """
         if self._state == "aborted":
             return
+        finished = self._state == "finished"
         self._state = "aborted"
+        if finished:
+            try:
+                if File.objects.filter(blob_id=self.blob.pk).exists():
+                    logger.warning("Not aborting blob %s: a file uses it", self.blob.storage_key)
+                    return
+            except Exception:  # noqa: BLE001 - when in doubt, keep the bytes
+                logger.warning("Could not check blob %s; kept", self.blob.pk, exc_info=True)
+                return
         self._buffer = bytearray()
         key = self.blob.storage_key if getattr(self, "blob", None) else None
         if self._out is not None:

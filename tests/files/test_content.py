@@ -228,6 +228,32 @@ def test_delete_blob_refuses_while_a_file_uses_it(local_storage_settings, alice)
     assert read(blob) == b"in use"
 
 
+def test_abort_after_finish_removes_the_blob_unless_a_file_uses_it(local_storage_settings, alice):
+    unused = content_writer()
+    unused.write(b"unused")
+    unused.finish()
+    unused.abort()
+    assert not Blob.objects.filter(pk=unused.blob.pk).exists()
+    assert list(get_blobstore().iter_objects()) == []
+
+    used = content_writer()
+    used.write(b"used")
+    blob = used.finish()
+    root = Folder.objects.create(owner=alice, parent=None, name="", name_key="")
+    File.objects.create(
+        owner=alice,
+        folder=root,
+        name="b.txt",
+        name_key="b.txt",
+        blob=blob,
+        size=blob.size,
+        content_type="text/plain",
+        sha256=hashlib.sha256(b"used").hexdigest(),
+    )
+    used.abort()
+    assert read(blob) == b"used"
+
+
 def test_cleanup_removes_only_old_blobs_still_being_written(storage_backend):
     now = timezone.now()
     old_writing = content_writer()
