@@ -2,6 +2,7 @@
 rename/move/delete/restore, sorting, search, and hostile names shown as text."""
 
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -439,6 +440,24 @@ def test_download_links_serve_the_content(alice_page, live_server, alice):
     download = download_info.value
     assert download.suggested_filename == "hello.txt"
     assert Path(download.path()).read_bytes() == b"hello from the locker"
+
+
+def test_a_folder_downloads_as_a_zip(alice_page, live_server, alice):
+    album = api_folder(alice, "Album")
+    api_upload(alice, "one.txt", b"first", folder=album)
+    api_upload(alice, "two.txt", b"second", folder=album)
+    open_listing(alice_page, live_server)
+
+    item = row(alice_page, "Album")
+    item.locator("summary").click()
+    with alice_page.expect_download() as download_info:
+        item.get_by_role("link", name="Download as ZIP").click()
+    with zipfile.ZipFile(download_info.value.path()) as archive:
+        contents = {name: archive.read(name) for name in archive.namelist()}
+    assert {name.rsplit("/", 1)[-1]: data for name, data in contents.items()} == {
+        "one.txt": b"first",
+        "two.txt": b"second",
+    }
 
 
 # --- hostile names and small screens ----------------------------------------------------------
