@@ -51,7 +51,7 @@ def served_content_type(content_type: str) -> str:
     return "application/octet-stream"
 
 
-_UNSAFE_ASCII = re.compile(r"[^A-Za-z0-9 !#$&+,\-.;=@\[\]^_`{}~()\']")
+_UNSAFE_ASCII = re.compile(r"[^A-Za-z0-9 !#$&+\-.=@\[\]^_`{}~()']")
 
 
 def content_disposition(disposition: str, name: str) -> str:
