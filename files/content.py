@@ -286,6 +286,17 @@ def delete_blob(blob: Blob) -> None:
     Blob.objects.filter(pk=blob.pk).delete()
 
 
+def _in_batches(rows, batch_size: int = 500):
+    """(pk, …) tuples by primary key, a batch at a time (no long-lived cursor)."""
+    last_pk = 0
+    while True:
+        batch = list(rows.filter(pk__gt=last_pk).order_by("pk")[:batch_size])
+        if not batch:
+            return
+        yield from batch
+        last_pk = batch[-1][0]
+
+
 def cleanup_abandoned_blobs(*, older_than: datetime) -> int:
     """Delete blobs still WRITING that were created before `older_than`; returns how many.
 
@@ -296,7 +307,7 @@ def cleanup_abandoned_blobs(*, older_than: datetime) -> int:
     store = get_blobstore()
     removed = 0
     candidates = Blob.objects.filter(state=Blob.State.WRITING, created_at__lt=older_than)
-    for pk, key in candidates.values_list("pk", "storage_key").iterator():
+    for pk, key in _in_batches(candidates.values_list("pk", "storage_key")):
         try:
             claimed, _ = Blob.objects.filter(pk=pk, state=Blob.State.WRITING).delete()
         except ProtectedError:
