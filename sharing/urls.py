@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from sharing import upload_views, views
+from sharing import owner_views, upload_views, views
 
 
 class TokenConverter:
@@ -51,5 +51,16 @@ urlpatterns = [
         name="share_file_preview",
     ),
     path("r/<sharetoken:token>", upload_views.upload_page, name="upload_link"),
+    # The owner's pages.
+    path("shares/", owner_views.shares_page, name="shares"),
+    path("shares/new", owner_views.share_new, name="share_new"),
+    path("shares/<uuid:share_id>/", owner_views.share_detail, name="share_detail"),
+    path("shares/<uuid:share_id>/revoke", owner_views.share_revoke, name="share_revoke"),
+    path("shares/uploads/new", owner_views.upload_link_new, name="upload_link_new"),
+    path(
+        "shares/uploads/<uuid:link_id>/revoke",
+        owner_views.upload_link_revoke,
+        name="upload_link_revoke",
+    ),
     path("r/<sharetoken:token>/upload", upload_views.upload_receive, name="upload_link_upload"),
 ]

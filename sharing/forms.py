@@ -1,0 +1,120 @@
+"""Forms of the owner's pages (/shares/…). They validate input; the services decide."""
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from locker.env import parse_size
+from sharing import services
+
+EXPIRY_CHOICES = [
+    ("1h", _("1 hour")),
+    ("1d", _("1 day")),
+    ("7d", _("7 days")),
+    ("30d", _("30 days")),
+    ("never", _("Never")),
+]
+
+
+def expiry_choices():
+    choices = list(EXPIRY_CHOICES)
+    if settings.LOCKER_SHARE_MAX_EXPIRY or not settings.LOCKER_SHARE_ALLOW_NEVER:
+        choices = [c for c in choices if c[0] != "never"]
+    return choices
+
+
+class ExpiryMixin:
+    """`expires_in` (a choice) or `expires_at` (a local date and time, which wins)."""
+
+    def clean_expiry(self):
+        data = self.cleaned_data
+        if data.get("expires_at"):
+            when = data["expires_at"]
+            if timezone.is_naive(when):
+                when = timezone.make_aware(when)
+            return when
+        if data.get("expires_in"):
+            return services.expiry_resolve(expires_in=data["expires_in"])
+        return services.UNSET
+
+
+class ShareForm(ExpiryMixin, forms.Form):
+    expires_in = forms.ChoiceField(label=_("Expires after"), required=False)
+    expires_at = forms.DateTimeField(
+        label=_("Or expires at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text=_("A date and time overrides the choice above."),
+    )
+    max_downloads = forms.IntegerField(
+        label=_("Maximum downloads"), required=False, min_value=1, help_text=_("Empty: no limit.")
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    allow_download = forms.BooleanField(label=_("Allow downloading"), required=False, initial=True)
+    notify = forms.BooleanField(label=_("E-mail me on each download"), required=False)
+    label = forms.CharField(label=_("Label"), required=False, max_length=200)
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = expiry_choices()
+        if editing:
+            choices = [("", _("Unchanged")), *choices]
+            self.fields["password"].help_text = _(
+                "Leave empty to keep the current password; tick the box below to remove it."
+            )
+            self.fields["remove_password"] = forms.BooleanField(
+                label=_("Remove the password"), required=False
+            )
+        self.fields["expires_in"].choices = choices
+        if not editing:
+            default = settings.LOCKER_SHARE_DEFAULT_EXPIRY
+            match = {3600: "1h", 86400: "1d", 7 * 86400: "7d", 30 * 86400: "30d", 0: "never"}
+            self.fields["expires_in"].initial = match.get(default, "7d")
+
+
+class UploadLinkForm(ExpiryMixin, forms.Form):
+    expires_in = forms.ChoiceField(label=_("Expires after"), required=False)
+    expires_at = forms.DateTimeField(
+        label=_("Or expires at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    max_files = forms.IntegerField(label=_("Maximum number of files"), required=False, min_value=1)
+    max_file_size = forms.CharField(
+        label=_("Maximum size per file"),
+        required=False,
+        help_text=_("For example 100M or 2G. Empty: no limit beyond the server's."),
+    )
+    password = forms.CharField(
+        label=_("Password"), required=False, strip=False, widget=forms.PasswordInput
+    )
+    message = forms.CharField(
+        label=_("Message to uploaders"), required=False, max_length=2000, widget=forms.Textarea
+    )
+    label = forms.CharField(label=_("Label"), required=False, max_length=200)
+    notify = forms.BooleanField(
+        label=_("E-mail me about new uploads"), required=False, initial=True
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["expires_in"].choices = expiry_choices()
+        self.fields["expires_in"].initial = "7d"
+
+    def clean_max_file_size(self):
+        raw = self.cleaned_data.get("max_file_size", "").strip()
+        if not raw:
+            return None
+        try:
+            value = parse_size(raw)
+        except ValueError:
+            raise forms.ValidationError(_("Give a size such as 100M or 2G.")) from None
+        if value < 1:
+            raise forms.ValidationError(_("The size limit must be at least one byte."))
+        return value

@@ -1,0 +1,100 @@
+import re
+
+import pytest
+
+from sharing.models import ShareLink, UploadLink
+from tests.sharing.conftest import make_folder
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+def test_share_new_page_creates_a_link_and_shows_it_once(alice_client, client, report):
+    page = alice_client.get(f"/shares/new?file={report.public_id}")
+    assert page.status_code == 200
+    response = alice_client.post(
+        f"/shares/new?file={report.public_id}",
+        {"expires_in": "1d", "max_downloads": "3", "password": "pw", "allow_download": "on"},
+    )
+    assert response.status_code == 201
+    url = re.search(r'id="share-url" value="([^"]+)"', response.content.decode()).group(1)
+    token = url.rsplit("/s/", 1)[1]
+    share = ShareLink.objects.get()
+    assert (share.max_downloads, share.has_password, share.allow_download) == (3, True, True)
+    alice_client.logout()
+    assert client.get(f"/s/{token}/download", HTTP_X_SHARE_PASSWORD="pw").status_code == 200
+    assert token not in alice_client.get(f"/shares/{share.public_id}/").content.decode()
+
+
+def test_share_form_errors_are_shown_next_to_the_field(alice_client, report, settings):
+    settings.LOCKER_SHARE_MAX_EXPIRY = 3600
+    response = alice_client.post(
+        f"/shares/new?file={report.public_id}", {"expires_in": "30d", "allow_download": "on"}
+    )
+    assert response.status_code == 200
+    assert 'id="id_expires_in-errors"' in response.content.decode()
+    assert not ShareLink.objects.exists()
+
+
+def test_sharing_someone_elses_file_answers_404(client, bob, report):
+    client.force_login(bob)
+    assert client.get(f"/shares/new?file={report.public_id}").status_code == 404
+    assert client.post(f"/shares/new?file={report.public_id}", {}).status_code == 404
+
+
+def test_shares_page_lists_only_my_links(alice_client, client, bob, report, share_of):
+    share, _token = share_of(report, label="for the board")
+    body = alice_client.get("/shares/").content.decode()
+    assert "for the board" in body
+    client.force_login(bob)
+    assert "for the board" not in client.get("/shares/").content.decode()
+    assert client.get(f"/shares/{share.public_id}/").status_code == 404
+    assert client.post(f"/shares/{share.public_id}/revoke").status_code == 404
+    share.refresh_from_db()
+    assert share.revoked_at is None
+
+
+def test_owner_revokes_from_the_page(alice_client, client, report, share_of):
+    share, token = share_of(report)
+    response = alice_client.post(f"/shares/{share.public_id}/revoke")
+    assert response.status_code == 302
+    assert client.get(f"/s/{token}").status_code == 410
+
+
+def test_revoke_needs_a_post(alice_client, report, share_of):
+    share, _token = share_of(report)
+    assert alice_client.get(f"/shares/{share.public_id}/revoke").status_code == 405
+
+
+def test_owner_edits_a_link_and_sees_its_access_log(alice_client, client, report, share_of):
+    share, token = share_of(report)
+    b"".join(client.get(f"/s/{token}/download", HTTP_USER_AGENT="Agent/<b>1").streaming_content)
+    response = alice_client.post(
+        f"/shares/{share.public_id}/",
+        {"expires_in": "", "max_downloads": "5", "label": "edited", "allow_download": "on"},
+    )
+    assert response.status_code == 302
+    share.refresh_from_db()
+    assert (share.max_downloads, share.label) == (5, "edited")
+    body = alice_client.get(f"/shares/{share.public_id}/").content.decode()
+    assert "Agent/&lt;b&gt;1" in body
+
+
+def test_upload_link_page_creates_a_link(alice_client, alice):
+    folder = make_folder(alice, "Inbox")
+    response = alice_client.post(
+        f"/shares/uploads/new?folder={folder.public_id}",
+        {"expires_in": "7d", "max_files": "2", "max_file_size": "10M", "notify": "on"},
+    )
+    assert response.status_code == 201
+    link = UploadLink.objects.get()
+    assert (link.max_files, link.max_file_size) == (2, 10 * 1024 * 1024)
+    assert "/r/" in response.content.decode()
+
+
+def test_owner_pages_need_a_login(client, report):
+    assert client.get("/shares/").status_code == 302
+    assert client.get(f"/shares/new?file={report.public_id}").status_code == 302
