@@ -63,9 +63,21 @@ class StreamingUploadHandler(FileUploadHandler):
 
     chunk_size = CHUNK_SIZE
 
-    def __init__(self, request=None, *, field_name: str = "file", max_file_size=0, budget=None):
+    def __init__(
+        self,
+        request=None,
+        *,
+        field_name: str = "file",
+        max_file_size=0,
+        budget=None,
+        before_first_file=None,
+    ):
         super().__init__(request)
         self.accepted_field = field_name
+        # Called with the form fields parsed so far, before the first byte of the first file is
+        # stored: lets the view refuse (say, an unknown folder) without storing anything.
+        self.before_first_file = before_first_file
+        self.parser = None  # set by FaithfulMultiPartParser
         self.max_file_size = max_file_size
         self.budget = budget
         self.stored: list[StoredUpload] = []
@@ -77,6 +89,9 @@ class StreamingUploadHandler(FileUploadHandler):
         super().new_file(field_name, file_name, *args, **kwargs)
         if field_name != self.accepted_field:
             raise SkipFile
+        if self.before_first_file is not None:
+            check, self.before_first_file = self.before_first_file, None
+            check(self.parser.fields() if self.parser is not None else None)
         self._writer = content_writer()
 
     def receive_data_chunk(self, raw_data, start):
@@ -142,6 +157,16 @@ class FaithfulMultiPartParser(MultiPartParser):
     every non-printable character (emoji sequences, bidi marks, no-break spaces) and unescapes
     HTML entities. Locker keeps names as the user gave them and validates them itself
     (files.names), so a bad name is refused with a clear message instead of silently changed."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for handler in self._upload_handlers:
+            if isinstance(handler, StreamingUploadHandler):
+                handler.parser = self
+
+    def fields(self):
+        """The plain form fields parsed so far (those sent before the current file part)."""
+        return getattr(self, "_post", None)
 
     def sanitize_file_name(self, file_name):
         return file_name or None

@@ -333,12 +333,23 @@ class FileViewSet(viewsets.GenericViewSet):
             early_folder = self._folder_or_root(request.query_params["folder"], "folder")
         with service_errors():
             reservation = services.upload_reservation_create(user=request.user, size=length)
+        early = {"folder": early_folder}
+
+        def check_fields_sent_first(fields) -> None:
+            # The web UI sends `folder` before the file: refuse a foreign one before storing.
+            if early["folder"] is None and fields is not None and fields.get("folder"):
+                early["folder"] = self._folder_or_root(fields.get("folder"), "folder")
+
         handler = StreamingUploadHandler(
-            request._request, field_name="file", max_file_size=max_size, budget=length
+            request._request,
+            field_name="file",
+            max_file_size=max_size,
+            budget=length,
+            before_first_file=check_fields_sent_first,
         )
         request._request.upload_handlers = [handler]
         try:
-            created = self._store(request, handler, early_folder, reservation)
+            created = self._store(request, handler, early, reservation)
         except BaseException:
             handler.discard()
             raise
@@ -348,14 +359,14 @@ class FileViewSet(viewsets.GenericViewSet):
             return Response(FileSerializer(created[0]).data, status=status.HTTP_201_CREATED)
         return Response(FileSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
 
-    def _store(self, request, handler, early_folder, reservation) -> "list[File]":
+    def _store(self, request, handler, early, reservation) -> "list[File]":
         data = request.data  # parses the body: the file parts stream into storage here
         if handler.interrupted:
             raise exceptions.ParseError(_("The upload was interrupted before it was complete."))
         stored = list(handler.stored)
         if not stored:
             raise serializers.ValidationError({"file": [_("No file was sent.")]})
-        folder = early_folder
+        folder = early["folder"]
         if folder is None:
             folder = self._folder_or_root(data.get("folder"), "folder")
         on_conflict = data.get("on_conflict") or services.ON_CONFLICT.REFUSE

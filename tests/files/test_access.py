@@ -100,3 +100,33 @@ def test_malformed_ids_answer_404(alice_api):
     assert alice_api.get("/api/v1/files/123/").status_code == 404
     assert alice_api.get("/api/v1/folders/../").status_code == 404
     assert alice_api.get("/api/v1/files/?folder=1").status_code == 400
+
+
+def test_upload_with_a_foreign_folder_field_sent_first_stores_nothing(
+    bob_api, alices_things, local_storage_settings
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db.models.signals import post_save
+
+    from files.models import Blob
+    from tests.fixtures.files import stored_keys
+
+    folder, _file, _trashed = alices_things
+    keys_before = stored_keys()
+    created = []
+
+    def count_blob(sender, instance, **kwargs):
+        created.append(instance.pk)
+
+    post_save.connect(count_blob, sender=Blob, weak=False)
+    try:
+        body = {
+            "folder": str(folder.public_id),
+            "file": SimpleUploadedFile("x.txt", b"x" * 5000),
+        }
+        response = bob_api.post("/api/v1/files/", body, format="multipart")
+    finally:
+        post_save.disconnect(count_blob, sender=Blob)
+    _assert_404_without_leak(response, "secret")
+    assert created == []  # refused before a single byte was stored
+    assert stored_keys() == keys_before
