@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser, DataAndFiles
@@ -99,7 +100,7 @@ class StreamingUploadHandler(FileUploadHandler):
         if self.max_file_size and start + len(raw_data) > self.max_file_size:
             raise PayloadTooLarge(
                 _("This file is larger than the %(max)s limit for one upload.")
-                % {"max": _size(self.max_file_size)}
+                % {"max": filesizeformat(self.max_file_size)}
             )
         if self.budget is not None and self._total > self.budget:
             raise InsufficientStorage(_("The upload sent more bytes than it announced."))
@@ -144,12 +145,6 @@ class StreamingUploadHandler(FileUploadHandler):
                 delete_blob(upload.blob)
             except Exception:
                 logger.warning("Could not delete blob %s", upload.blob.pk, exc_info=True)
-
-
-def _size(value: int) -> str:
-    from django.template.defaultfilters import filesizeformat
-
-    return str(filesizeformat(value))
 
 
 class FaithfulMultiPartParser(MultiPartParser):

@@ -4,6 +4,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -323,7 +324,7 @@ class FileViewSet(viewsets.GenericViewSet):
         if max_size and length > max_size + MULTIPART_ALLOWANCE:
             raise PayloadTooLarge(
                 _("This upload is larger than the %(max)s limit.")
-                % {"max": downloads_size(max_size)}
+                % {"max": filesizeformat(max_size)}
             )
         if not (request.content_type or "").startswith("multipart/form-data"):
             raise exceptions.UnsupportedMediaType(request.content_type)
@@ -485,12 +486,6 @@ class FileViewSet(viewsets.GenericViewSet):
         return downloads.content_response(
             request, file=file, disposition="inline" if inline else "attachment"
         )
-
-
-def downloads_size(value: int) -> str:
-    from django.template.defaultfilters import filesizeformat
-
-    return str(filesizeformat(value))
 
 
 @extend_schema_view(
