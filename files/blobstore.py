@@ -274,15 +274,78 @@ def _error_code(exc) -> str:
 
 
 class _S3Reader(RangeReader):
-    def __init__(self, body, total_size: int):
-        self._body = body
-        self.total_size = total_size
+    """A ranged GET streamed from the response body.
+
+    A slow download can leave the S3 connection idle long enough for the server to drop it;
+    the reader then resumes with a new ranged GET from where it stopped, pinned to the same
+    object by its ETag (If-Match), a few times at most.
+    """
+
+    resume_attempts = 3
+
+    def __init__(self, store, key: str, offset: int, length: int):
+        self._store = store
+        self._key = key
+        self._position = offset
+        self._remaining = length
+        self._etag: str | None = None
+        self._resumes = 0
+        self._body = None
+        self.total_size = self._open()
+
+    def _open(self) -> int:
+        from botocore.exceptions import ClientError
+
+        request = {
+            "Bucket": self._store.bucket,
+            "Key": self._store.name(self._key),
+            "Range": f"bytes={self._position}-{self._position + self._remaining - 1}",
+        }
+        if self._etag:
+            request["IfMatch"] = self._etag
+        try:
+            response = self._store.client.get_object(**request)
+        except ClientError as exc:
+            if _error_code(exc) in ("NoSuchKey", "404", "InvalidRange", "416"):
+                raise ObjectMissing(self._key) from None
+            raise
+        self._body = response["Body"]
+        self._etag = response.get("ETag") or self._etag
+        content_range = response.get("ContentRange") or ""
+        _unit, _sep, total = content_range.rpartition("/")
+        if total.isdigit():
+            return int(total)
+        if self._position == 0:  # a server that ignores Range sends the whole object
+            return int(response["ContentLength"])
+        self._body.close()
+        raise StorageUnavailable("The S3 server ignored a Range request.")
 
     def read(self, size: int) -> bytes:
-        return self._body.read(size)
+        from botocore.exceptions import BotoCoreError
+        from urllib3.exceptions import HTTPError
+
+        size = min(size, self._remaining)
+        if size <= 0:
+            return b""
+        while True:
+            try:
+                data = self._body.read(size)
+                break
+            except (BotoCoreError, HTTPError, OSError):
+                if self._resumes >= self.resume_attempts:
+                    raise
+                self._resumes += 1
+                logger.info("Resuming the read of %s at byte %d", self._key, self._position)
+                with contextlib.suppress(Exception):
+                    self._body.close()
+                self._open()
+        self._position += len(data)
+        self._remaining -= len(data)
+        return data
 
     def close(self) -> None:
-        self._body.close()
+        if self._body is not None:
+            self._body.close()
 
 
 class _S3Writer(ObjectWriter):
@@ -371,30 +434,9 @@ class S3BlobStore(BlobStore):
         return _S3Writer(self.client, self.bucket, self.name(key), self.part_size)
 
     def open_range(self, key: str, offset: int, length: int) -> RangeReader:
-        from botocore.exceptions import ClientError
-
         if length <= 0:
             raise ValueError("An S3 range read needs a positive length.")
-        try:
-            response = self.client.get_object(
-                Bucket=self.bucket,
-                Key=self.name(key),
-                Range=f"bytes={offset}-{offset + length - 1}",
-            )
-        except ClientError as exc:
-            if _error_code(exc) in ("NoSuchKey", "404", "InvalidRange", "416"):
-                raise ObjectMissing(key) from None
-            raise
-        content_range = response.get("ContentRange") or ""
-        _unit, _sep, total = content_range.rpartition("/")
-        if total.isdigit():
-            total_size = int(total)
-        elif offset == 0:  # a server that ignores Range sends the whole object from byte 0
-            total_size = int(response["ContentLength"])
-        else:
-            response["Body"].close()
-            raise StorageUnavailable("The S3 server ignored a Range request.")
-        return _S3Reader(response["Body"], total_size)
+        return _S3Reader(self, key, offset, length)
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

@@ -210,3 +210,33 @@ def test_s3_prepare_creates_a_missing_bucket(s3_settings, settings):
     store.prepare()
     store.prepare()
     store.check()
+
+
+@pytest.mark.s3
+def test_s3_read_resumes_where_it_stopped_when_the_connection_drops(s3_settings):
+    store = get_blobstore()
+    key = new_key()
+    data = os.urandom(3 << 20)
+    store_bytes(store, key, data)
+    with store.open_range(key, 10, len(data) - 10) as reader:
+        first = reader.read_exact(1 << 20)
+        reader._body._raw_stream.release_conn()  # the server dropped us mid-body
+        reader._body._raw_stream._fp.close()
+        rest = reader.read_exact(len(data))
+        assert reader._resumes == 1
+    assert first + rest == data[10:]
+
+
+@pytest.mark.s3
+def test_s3_resumed_read_refuses_an_object_replaced_meanwhile(s3_settings):
+    from botocore.exceptions import ClientError
+
+    store = get_blobstore()
+    key = new_key()
+    store_bytes(store, key, os.urandom(3 << 20))
+    with store.open_range(key, 0, 3 << 20) as reader:
+        reader.read_exact(1 << 20)
+        store_bytes(store, key, os.urandom(3 << 20))
+        reader._body._raw_stream._fp.close()
+        with pytest.raises((ClientError, ObjectMissing)):
+            reader.read_exact(3 << 20)
