@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from files.selectors import file_get_for_user, folder_get_for_user
 from sharing import selectors, services, upload_links
-from sharing.forms import ShareForm, UploadLinkForm
+from sharing.forms import ShareForm, UploadLinkForm, expiry_choices
 
 
 def _add_service_errors(form, exc: ValidationError) -> None:
@@ -173,3 +173,10 @@ def upload_link_revoke(request, link_id):
     if upload_links.upload_link_revoke(link=link):
         messages.success(request, _("The upload link was revoked. It stopped working at once."))
     return redirect("sharing:shares")
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def send_page(request):
+    """Quick send: the page's script posts the files and options to /api/v1/send/."""
+    return render(request, "sharing/send.html", {"expiry_choices": expiry_choices()})

@@ -7,20 +7,19 @@ anything refused or broken leaves no file and no stored bytes behind.
 
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect, JsonResponse
-from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from rest_framework.exceptions import APIException
 
 from files import services as file_services
-from files.uploads import FaithfulMultiPartParser, StreamingUploadHandler
+from files.uploads import StreamingMultiPartParser, StreamingUploadHandler
 from sharing import selectors, tokens
 from sharing.selectors import ShareDenied, SharePasswordRequired
 from sharing.upload_links import UploadRefused, upload_link_max_file_size, upload_link_receive
-from sharing.views import public_headers, public_view
+from sharing.views import CrossSiteForm, cross_site_post, public_headers, public_view
 
 
 def _limits(link) -> dict:
@@ -32,11 +31,13 @@ def _limits(link) -> dict:
     }
 
 
-@csrf_protect
+@csrf_exempt  # see sharing.views.cross_site_post
 @require_http_methods(["GET", "HEAD", "POST"])
 @public_view
 def upload_page(request, token: str):
     if request.method == "POST":
+        if cross_site_post(request):
+            raise CrossSiteForm(_("This form must be sent from this site."))
         link = selectors.upload_link_resolve(request, token, require_unlock=False)
         if not link.password_hash:
             return HttpResponseRedirect(request.path)
@@ -102,13 +103,14 @@ def upload_receive(request, token: str):
         request, field_name="file", max_file_size=max_size, budget=length
     )
     try:
+        request.upload_handlers = [handler]
         try:
-            _data, _files = FaithfulMultiPartParser(
-                request.META, request, [handler], request.encoding or "utf-8"
-            ).parse()
-        except MultiPartParserError:
-            handler.discard()
-            return _json_error(400, _("The upload could not be read."))
+            # The files app's streaming parser: each part goes straight into encrypted storage.
+            StreamingMultiPartParser().parse(
+                request,
+                request.META.get("CONTENT_TYPE", ""),
+                {"request": request, "encoding": request.encoding or "utf-8"},
+            )
         except APIException as exc:
             handler.discard()
             return _json_error(exc.status_code, str(exc.detail))

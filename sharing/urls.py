@@ -54,6 +54,7 @@ urlpatterns = [
     # The owner's pages.
     path("shares/", owner_views.shares_page, name="shares"),
     path("shares/new", owner_views.share_new, name="share_new"),
+    path("shares/send", owner_views.send_page, name="send"),
     path("shares/<uuid:share_id>/", owner_views.share_detail, name="share_detail"),
     path("shares/<uuid:share_id>/revoke", owner_views.share_revoke, name="share_revoke"),
     path("shares/uploads/new", owner_views.upload_link_new, name="upload_link_new"),

@@ -6,7 +6,7 @@ import re
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from files.downloads import content_response, inline_allowed
@@ -148,7 +148,29 @@ def _password_form(request, token, share, *, error: str = "", status: int = 200)
     )
 
 
-@csrf_protect
+def cross_site_post(request) -> bool:
+    """CSRF check of the public password forms, by Fetch Metadata and Origin.
+
+    Django's token check cannot be used here: these pages send `Referrer-Policy: no-referrer`
+    (so the token in the URL never leaks), and with it browsers send `Origin: null` on form
+    posts, which Django refuses. Browsers that send Sec-Fetch-Site tell us where the post came
+    from; an explicit foreign Origin is refused too. A client sending neither is not a browser
+    that a third-party page could drive.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("Origin")
+    if origin and origin != "null":
+        return origin != f"{request.scheme}://{request.get_host()}"
+    return False
+
+
+class CrossSiteForm(ShareDenied):
+    status = 403
+
+
+@csrf_exempt  # see cross_site_post
 @require_http_methods(["GET", "HEAD", "POST"])
 @public_view
 def share_page(request, token: str, folder_opaque: str | None = None):
@@ -163,6 +185,8 @@ def share_page(request, token: str, folder_opaque: str | None = None):
 
 
 def _unlock(request, token: str):
+    if cross_site_post(request):
+        raise CrossSiteForm(_("This form must be sent from this site."))
     share = selectors.share_resolve(request, token, require_unlock=False)
     password = request.POST.get("password", "")
     if not share.password_hash:

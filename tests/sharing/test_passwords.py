@@ -133,3 +133,28 @@ def test_the_throttle_is_per_share(client, alice, report, share_of):
         unlock(client, token_a, "wrong")
     assert unlock(client, token_a, "open sesame").status_code == 429
     assert unlock(client, token_b, "open sesame").status_code == 303
+
+
+def test_password_form_posted_from_another_site_is_refused(client, report, share_of):
+    _share, token = share_of(report, password="open sesame")
+    forged = client.post(
+        f"/s/{token}", {"password": "open sesame"}, HTTP_SEC_FETCH_SITE="cross-site"
+    )
+    assert forged.status_code == 403
+    assert UNLOCK_COOKIE not in forged.cookies
+    foreign = client.post(
+        f"/s/{token}", {"password": "open sesame"}, HTTP_ORIGIN="https://evil.example"
+    )
+    assert foreign.status_code == 403
+
+
+def test_password_form_from_the_page_itself_is_accepted(client, report, share_of):
+    _share, token = share_of(report, password="open sesame")
+    # What a browser sends under `Referrer-Policy: no-referrer`: Origin null, same-origin fetch.
+    response = client.post(
+        f"/s/{token}",
+        {"password": "open sesame"},
+        HTTP_ORIGIN="null",
+        HTTP_SEC_FETCH_SITE="same-origin",
+    )
+    assert response.status_code == 303

@@ -1,0 +1,158 @@
+// The Share dialog: create a share link for a file or folder through the API, then show the
+// link once with a copy button. Any page can use it:
+//
+//   {% include "sharing/_dialog_strings.html" %}   (translated strings, once per page)
+//   import { openShareDialog } from "/static/js/sharing-dialog.js";
+//   openShareDialog({ kind: "file", id: "<file uuid>", name: "report.pdf" });
+//
+// It resolves with the created share's JSON (including `url`), or null when closed without one.
+// Every user-supplied value is set as text, never as markup.
+
+function strings() {
+  const holder = document.getElementById("sharing-i18n");
+  return holder ? holder.dataset : {};
+}
+
+function csrfToken() {
+  const holder = document.querySelector("[data-csrf]");
+  if (holder && holder.dataset.csrf) return holder.dataset.csrf;
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+function field(name, labelText, input) {
+  input.id = `share-dialog-${name}`;
+  input.name = name;
+  const wrap = el("div", { class: "field" });
+  const error = el("ul", { class: "errorlist", id: `share-dialog-${name}-errors` });
+  if (input.type === "checkbox") {
+    wrap.append(el("label", { class: "inline-check", for: input.id }, input, " ", labelText));
+  } else {
+    wrap.append(el("label", { for: input.id, text: labelText }), input);
+  }
+  wrap.append(error);
+  return wrap;
+}
+
+export function openShareDialog({ kind, id, name }) {
+  const t = strings();
+  const dialog = el("dialog", { class: "share-dialog", id: "share-dialog" });
+  const form = el("form", { method: "dialog", novalidate: "" });
+  const expires = el("select");
+  for (const pair of (t.expiryChoices || "7d|7d").split(";")) {
+    const [value, label] = pair.split("|");
+    const option = el("option", { value, text: label });
+    if (value === (t.defaultExpiry || "7d")) option.selected = true;
+    expires.append(option);
+  }
+  const maxDownloads = el("input", { type: "number", min: "1" });
+  const password = el("input", { type: "password", autocomplete: "new-password" });
+  const allowDownload = el("input", { type: "checkbox" });
+  allowDownload.checked = true;
+  const notify = el("input", { type: "checkbox" });
+  const label = el("input", { type: "text", maxlength: "200" });
+  const general = el("p", { class: "errorlist", id: "share-dialog-errors" });
+  const create = el("button", { type: "submit", id: "share-dialog-create", text: t.create || "Create" });
+  const cancel = el("button", { type: "button", class: "secondary", text: t.cancel || "Close" });
+  form.append(
+    el("h2", { text: `${t.title || "Share"}: ${name}` }),
+    field("expires_in", t.expires || "Expires", expires),
+    field("max_downloads", t.maxDownloads || "Max downloads", maxDownloads),
+    field("password", t.password || "Password", password),
+    field("allow_download", t.allowDownload || "Allow download", allowDownload),
+    field("notify", t.notify || "Notify", notify),
+    field("label", t.label || "Label", label),
+    general,
+    el("div", { class: "dialog-actions" }, cancel, create),
+  );
+  dialog.append(form);
+  document.body.append(dialog);
+
+  return new Promise((resolve) => {
+    let created = null;
+    const close = () => {
+      dialog.close();
+      dialog.remove();
+      resolve(created);
+    };
+    cancel.addEventListener("click", close);
+    dialog.addEventListener("cancel", (event) => { event.preventDefault(); close(); });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      for (const list of form.querySelectorAll(".errorlist")) list.textContent = "";
+      const body = {
+        [kind]: id,
+        expires_in: expires.value,
+        allow_download: allowDownload.checked,
+        notify: notify.checked,
+        label: label.value,
+      };
+      if (maxDownloads.value) body.max_downloads = Number(maxDownloads.value);
+      if (password.value) body.password = password.value;
+      create.disabled = true;
+      try {
+        const response = await fetch("/api/v1/shares/", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: {
+            "Content-Type": "application/json",
+            Accept: "application/json",
+            "X-CSRFToken": csrfToken(),
+          },
+          body: JSON.stringify(body),
+        });
+        const data = await response.json().catch(() => ({}));
+        if (!response.ok) {
+          const errors = data.errors || {};
+          let placed = false;
+          for (const [key, messages] of Object.entries(errors)) {
+            const list = document.getElementById(`share-dialog-${key === "expires_at" ? "expires_in" : key}-errors`);
+            if (list) {
+              list.append(el("li", { text: [].concat(messages)[0] }));
+              placed = true;
+            }
+          }
+          if (!placed) general.textContent = data.detail || t.failed || "Failed";
+          create.disabled = false;
+          return;
+        }
+        created = data;
+        showLink(form, data.url, t, close);
+      } catch {
+        general.textContent = t.failed || "Failed";
+        create.disabled = false;
+      }
+    });
+    dialog.showModal();
+  });
+}
+
+function showLink(form, url, t, close) {
+  const input = el("input", { type: "text", readonly: "", id: "share-dialog-url" });
+  input.value = url;
+  const copy = el("button", { type: "button", class: "secondary", id: "share-dialog-copy", text: t.copy || "Copy" });
+  copy.addEventListener("click", async () => {
+    input.select();
+    try { await navigator.clipboard.writeText(url); } catch { document.execCommand("copy"); }
+    copy.textContent = t.copied || "Copied";
+  });
+  const done = el("button", { type: "button", text: t.cancel || "Close" });
+  done.addEventListener("click", close);
+  form.replaceChildren(
+    el("p", { text: t.ready || "" }),
+    el("div", { class: "share-url" }, input, copy),
+    el("div", { class: "dialog-actions" }, done),
+  );
+  input.select();
+}
