@@ -102,6 +102,14 @@ def test_ranges_outside_the_content_are_refused(local_storage_settings, start, e
         iter_content(blob, start, end)
 
 
+def test_a_blob_still_being_written_cannot_be_read(local_storage_settings):
+    writer = content_writer()
+    writer.write(b"not yet")
+    with pytest.raises(ValueError):
+        iter_content(writer.blob)
+    writer.abort()
+
+
 def test_read_decrypts_only_the_segments_of_the_range(storage_backend):
     data = os.urandom(4 * SEGMENT)
     blob = store(data)
