@@ -284,6 +284,33 @@ def test_cleanup_removes_only_old_blobs_still_being_written(storage_backend):
     assert read(new_writing.blob) == b"recent"
 
 
+def test_concurrent_cleanups_remove_each_abandoned_blob_once(local_storage_settings):
+    import threading
+
+    from django.db import connection
+
+    writers = [content_writer() for _ in range(12)]
+    for writer in writers:
+        writer.write(os.urandom(SEGMENT + 1))
+    Blob.objects.update(created_at=timezone.now() - timedelta(days=2))
+    counts = []
+
+    def cleanup() -> None:
+        try:
+            counts.append(cleanup_abandoned_blobs(older_than=timezone.now()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=cleanup) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(counts) == 12
+    assert not Blob.objects.exists()
+    assert list(get_blobstore().iter_unfinished()) == []
+
+
 def test_orphan_cleanup_removes_only_old_objects_without_a_row(storage_backend):
     owned = store(b"owned")
     store_ = get_blobstore()
