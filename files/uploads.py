@@ -13,15 +13,19 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
-from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.http import QueryDict, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.template.defaultfilters import filesizeformat
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser, DataAndFiles
 
 from files.content import ContentWriter, content_writer, delete_blob
 from files.models import Blob
+from files.multipart import Interrupted, MalformedMultipart, parse_multipart
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +82,7 @@ class StreamingUploadHandler(FileUploadHandler):
         # Called with the form fields parsed so far, before the first byte of the first file is
         # stored: lets the view refuse (say, an unknown folder) without storing anything.
         self.before_first_file = before_first_file
-        self.parser = None  # set by FaithfulMultiPartParser
+        self.parser = None  # set by files.multipart.parse_multipart
         self.max_file_size = max_file_size
         self.budget = budget
         self.stored: list[StoredUpload] = []
@@ -147,24 +151,32 @@ class StreamingUploadHandler(FileUploadHandler):
                 logger.warning("Could not delete blob %s", upload.blob.pk, exc_info=True)
 
 
-class FaithfulMultiPartParser(MultiPartParser):
-    """Django's parser keeps only the part of a file name after the last `/` or `\\`, drops
-    every non-printable character (emoji sequences, bidi marks, no-break spaces) and unescapes
-    HTML entities. Locker keeps names as the user gave them and validates them itself
-    (files.names), so a bad name is refused with a clear message instead of silently changed."""
+class FaithfulMultiPartParser:
+    """`FaithfulMultiPartParser(meta, stream, handlers, encoding).parse()` → (fields, files):
+    a drop-in for Django's MultiPartParser over files.multipart, for views that are not DRF
+    views (the upload links of the sharing app). Like Django's, a malformed body raises
+    MultiPartParserError and a truncated one sets `handler.interrupted` and returns what was
+    complete; file names are kept as sent."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for handler in self._upload_handlers:
-            if isinstance(handler, StreamingUploadHandler):
-                handler.parser = self
+    def __init__(self, meta, stream, handlers, encoding=None):
+        streaming = [h for h in handlers if isinstance(h, StreamingUploadHandler)]
+        if len(streaming) != 1:
+            raise MultiPartParserError("One StreamingUploadHandler is expected.")
+        self.handler = streaming[0]
+        self.content_type = meta.get("CONTENT_TYPE", "")
+        self.stream = stream
+        self.encoding = encoding or "utf-8"
 
-    def fields(self):
-        """The plain form fields parsed so far (those sent before the current file part)."""
-        return getattr(self, "_post", None)
-
-    def sanitize_file_name(self, file_name):
-        return file_name or None
+    def parse(self):
+        try:
+            return parse_multipart(
+                self.stream, self.content_type, self.handler, encoding=self.encoding
+            )
+        except Interrupted:
+            self.handler.upload_interrupted()
+            return QueryDict(), MultiValueDict()
+        except MalformedMultipart as exc:
+            raise MultiPartParserError(str(exc)) from None
 
 
 class StreamingMultiPartParser(BaseParser):
@@ -179,15 +191,24 @@ class StreamingMultiPartParser(BaseParser):
         handlers = [h for h in request.upload_handlers if isinstance(h, StreamingUploadHandler)]
         if not handlers:
             raise exceptions.ParseError(_("This endpoint does not accept multipart data."))
-        meta = request.META.copy()
-        meta["CONTENT_TYPE"] = media_type
+        if len(handlers) != 1:
+            raise exceptions.ParseError(_("One streaming upload handler is expected."))
         try:
-            data, files = FaithfulMultiPartParser(meta, stream, handlers, encoding).parse()
-        except MultiPartParserError as exc:
+            data, files = parse_multipart(stream, media_type, handlers[0], encoding=encoding)
+        except Interrupted:
+            _discard(handlers)
+            raise exceptions.ParseError(
+                _("The upload was interrupted before it was complete; nothing was kept.")
+            ) from None
+        except (MalformedMultipart, SuspiciousOperation) as exc:
             _discard(handlers)
             raise exceptions.ParseError(
                 _("The multipart body could not be read: %(error)s") % {"error": exc}
-            ) from exc
+            ) from None
+        except UnreadablePostError:
+            # The client went away while sending: nobody is listening for the answer.
+            _discard(handlers)
+            raise exceptions.ParseError(_("The upload was interrupted.")) from None
         except BaseException:
             _discard(handlers)
             raise
