@@ -113,3 +113,31 @@ def test_nothing_to_do_says_so(local_storage_settings):
     output = rotate()
     assert "Re-wrapped: 0." in output
     assert "Every data key is wrapped by the newest master key" in output
+
+
+def test_concurrent_rotations_rewrap_each_row_exactly_once(local_storage_settings, settings):
+    import threading
+
+    from django.db import connection
+
+    from files.keys import rotate_master_keys
+
+    contents = make_blobs(12)
+    settings.LOCKER_MASTER_KEYS = master_key_entry("conc") + "," + settings.LOCKER_MASTER_KEYS
+    results = []
+
+    def run() -> None:
+        try:
+            results.append(rotate_master_keys(batch_size=3))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(result.rewrapped for result in results) == 12
+    assert all(result.failed == 0 for result in results)
+    assert set(Blob.objects.values_list("master_key_id", flat=True)) == {"conc"}
+    assert_contents(contents)
