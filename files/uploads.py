@@ -26,6 +26,7 @@ from rest_framework.parsers import BaseParser, DataAndFiles
 from files.content import ContentWriter, content_writer, delete_blob
 from files.models import Blob
 from files.multipart import Interrupted, MalformedMultipart, parse_multipart
+from files.names import InvalidName, validate_name
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,11 @@ class StreamingUploadHandler(FileUploadHandler):
         super().new_file(field_name, file_name, *args, **kwargs)
         if field_name != self.accepted_field:
             raise SkipFile
+        try:
+            validate_name(file_name)
+        except InvalidName as exc:
+            # Refused before a byte of it is stored.
+            raise exceptions.ValidationError({"file": exc.messages}) from None
         if self.before_first_file is not None:
             check, self.before_first_file = self.before_first_file, None
             check(self.parser.fields() if self.parser is not None else None)

@@ -152,3 +152,23 @@ def test_upload_of_unicode_name_by_rfc5987(alice_api):
     response = _raw_upload(alice_api, "filename*=UTF-8''%E6%97%A5%E6%9C%AC%E8%AA%9E.txt")
     assert response.status_code == 201
     assert response.json()["name"] == "日本語.txt"
+
+
+def test_bad_upload_name_is_refused_before_anything_is_stored(alice_api):
+    from django.db.models.signals import post_save
+
+    from files.models import Blob
+
+    created = []
+
+    def count_blob(sender, instance, **kwargs):
+        created.append(instance.pk)
+
+    post_save.connect(count_blob, sender=Blob, weak=False)
+    try:
+        response = _raw_upload(alice_api, "filename*=UTF-8''a%0Ab.txt", b"x" * 10_000)
+    finally:
+        post_save.disconnect(count_blob, sender=Blob)
+    assert response.status_code == 400
+    assert "control characters" in response.json()["detail"]
+    assert created == []
