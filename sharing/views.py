@@ -3,15 +3,17 @@
 import functools
 import re
 
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+from zipstream import ZIP_STORED, ZipStream
 
-from files.downloads import content_response, inline_allowed
+from files.content import iter_content
+from files.downloads import content_disposition, content_response, inline_allowed
 from files.models import File
-from files.zips import folder_zip_response
+from files.zips import folder_zip_entries, folder_zip_response, zip_entry_name
 from sharing import selectors, services, tokens
 from sharing.selectors import ShareDenied, SharePasswordRequired
 
@@ -273,6 +275,10 @@ def _serve_file(request, share, file: File, *, inline: bool = False):
 
 def _serve_zip(request, share, folder):
     response = folder_zip_response(request, folder=folder)
+    return _count_zip(request, share, response, name=f"{folder.name or 'files'}.zip")
+
+
+def _count_zip(request, share, response, *, name: str):
     if request.method == "HEAD" or response.status_code != 200:
         return response
     if not services.share_count_download(share=share):
@@ -283,7 +289,7 @@ def _serve_zip(request, share, folder):
         ip=selectors.client_ip(request),
         user_agent=request.headers.get("User-Agent", ""),
         file=None,
-        name=f"{folder.name or 'files'}.zip",
+        name=name,
         is_zip=True,
         counted=True,
         range_start=0,
@@ -295,6 +301,59 @@ def _serve_zip(request, share, folder):
         expected=int(length) if length and length.isdigit() else None,
     )
     return response
+
+
+def _lazy_content(file: File):
+    # A generator: storage is opened only when the archive reaches this entry.
+    yield from iter_content(file.blob)
+
+
+def _serve_selection_zip(request, share, selection: list[str]):
+    """Some files and folders of a folder share, as one streamed ZIP (each id checked)."""
+    if len(selection) > 1000:
+        raise Http404
+    archive = ZipStream(compress_type=ZIP_STORED, sized=True)
+    used: set[str] = set()
+    seen: set[str] = set()
+    for opaque in selection:
+        if opaque in seen:
+            continue
+        seen.add(opaque)
+        try:
+            file = selectors.share_file_get(share, opaque)
+        except Http404:
+            file = None
+        if file is not None:
+            entry = _unique_entry(zip_entry_name([file.name]), used)
+            archive.add(_lazy_content(file), entry, size=file.size)
+            continue
+        folder = selectors.share_folder_get(share, opaque)  # 404 when it is neither
+        prefix = zip_entry_name([folder.name])
+        files, empty = folder_zip_entries(folder)
+        for entry in empty:
+            archive.mkdir(_unique_entry(f"{prefix}/{entry.rstrip('/')}", used) + "/")
+        for entry, file in files:
+            archive.add(
+                _lazy_content(file), _unique_entry(f"{prefix}/{entry}", used), size=file.size
+            )
+    response = StreamingHttpResponse(archive, content_type="application/zip")
+    response["Content-Length"] = str(len(archive))
+    response["Content-Disposition"] = content_disposition(
+        "attachment", f"{share.folder.name or 'files'}.zip"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    return _count_zip(request, share, response, name=f"{share.folder.name} (selection).zip")
+
+
+def _unique_entry(entry: str, used: set[str]) -> str:
+    candidate, counter = entry, 1
+    while candidate.lower() in used:
+        stem, dot, ext = entry.rpartition(".")
+        candidate = f"{stem} ({counter}).{ext}" if dot and stem else f"{entry} ({counter})"
+        counter += 1
+    used.add(candidate.lower())
+    return candidate
 
 
 def _require_download(share) -> None:
@@ -309,6 +368,9 @@ def share_download(request, token: str):
     _require_download(share)
     if share.file_id:
         return _serve_file(request, share, share.file)
+    selection = request.GET.getlist("item")
+    if selection:
+        return _serve_selection_zip(request, share, selection)
     return _serve_zip(request, share, share.folder)
 
 

@@ -125,3 +125,30 @@ def test_password_protects_files_inside_a_folder_share(client, album, share_of):
     inside = opaque_id(share.token_hash, file.public_id)
     assert client.get(f"/s/{token}/files/{inside}/download").status_code == 401
     assert client.get(f"/s/{token}/download").status_code == 401
+
+
+def test_a_selection_downloads_as_one_zip_and_counts_once(client, alice, album, share_of):
+    share, token = share_of(album)
+    body = client.get(f"/s/{token}").content.decode()
+    items = re.findall(r'name="item" value="([A-Za-z0-9_-]{22})"', body)
+    assert len(items) == 2  # the subfolder and notes.txt
+    response = client.get(f"/s/{token}/download", {"item": items})
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert sorted(archive.namelist()) == ["Day 1/beach.txt", "notes.txt"]
+    share.refresh_from_db()
+    assert share.download_count == 1
+
+
+def test_a_selection_with_a_foreign_id_answers_404(client, alice, album, share_of):
+    _share, token = share_of(album)
+    other, _other_token = share_of(album)
+    outside = store_file(alice, "secret.txt", b"private")
+    forged = opaque_id(other.token_hash, outside.public_id)
+    assert client.get(f"/s/{token}/download", {"item": [forged]}).status_code == 404
+
+
+def test_a_selection_needs_the_password_too(client, album, share_of):
+    share, token = share_of(album, password="pw")
+    item = opaque_id(share.token_hash, album.files.get().public_id)
+    assert client.get(f"/s/{token}/download", {"item": [item]}).status_code == 401
