@@ -28,6 +28,18 @@ logger = logging.getLogger(__name__)
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{32,64}$")
 PART_SIZE = 8 * 1024 * 1024  # S3 multipart part size (S3's minimum is 5 MiB)
+# S3 allows 10,000 parts. Part sizes double every PARTS_PER_STEP parts so there is no practical
+# size limit (8 MiB parts up to 8 GiB, then 16 MiB up to 24 GiB, …) while the writer's buffer
+# stays one part.
+PARTS_PER_STEP = 1000
+MAX_PART_SIZE = 5 * 1024**3
+
+
+def part_size_for(part_number: int, base: int = PART_SIZE) -> int:
+    """Size of multipart part `part_number` (1-based) when parts start at `base` bytes."""
+    return min(base << ((part_number - 1) // PARTS_PER_STEP), MAX_PART_SIZE)
+
+
 PARTIAL_SUFFIX = ".partial"
 
 
@@ -364,10 +376,10 @@ class _S3Writer(ObjectWriter):
 
     def write(self, data) -> None:
         self._buffer += data
-        while len(self._buffer) >= self._part_size:
+        while len(self._buffer) >= (size := part_size_for(len(self._parts) + 1, self._part_size)):
             with memoryview(self._buffer) as view:
-                part = bytes(view[: self._part_size])  # one copy, no intermediate bytearray
-            del self._buffer[: self._part_size]
+                part = bytes(view[:size])  # one copy, no intermediate bytearray
+            del self._buffer[:size]
             self._upload_part(part)
 
     def _upload_part(self, body: bytes) -> None:

@@ -13,6 +13,7 @@ from files.blobstore import (
     StorageUnavailable,
     get_blobstore,
     object_name,
+    part_size_for,
 )
 
 
@@ -240,3 +241,12 @@ def test_s3_resumed_read_refuses_an_object_replaced_meanwhile(s3_settings):
         reader._body._raw_stream._fp.close()
         with pytest.raises((ClientError, ObjectMissing)):
             reader.read_exact(3 << 20)
+
+
+def test_s3_part_sizes_grow_so_10000_parts_hold_more_than_a_terabyte():
+    sizes = [part_size_for(number) for number in range(1, 10_001)]
+    assert sizes[0] == PART_SIZE
+    assert sizes[999] == PART_SIZE
+    assert sizes[1000] == 2 * PART_SIZE
+    assert all(5 * 1024 * 1024 <= size <= 5 * 1024**3 for size in sizes)
+    assert sum(sizes) > 1024**4
