@@ -17,7 +17,6 @@ Behaviour (docs/files.md):
 
 import re
 import unicodedata
-from collections.abc import Iterator
 from urllib.parse import quote
 
 from django.http import HttpResponse, StreamingHttpResponse
@@ -25,8 +24,6 @@ from django.utils.http import http_date, parse_http_date_safe
 
 from files.content import iter_content
 from files.models import File
-
-STREAM_CHUNK = 1024 * 1024
 
 INLINE_IMAGE_TYPES = frozenset(
     {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/avif"}
@@ -112,23 +109,6 @@ def _etag_matches(header: str, etag: str, *, weak: bool) -> bool:
     return False
 
 
-def _coalesced(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Fewer, larger writes: group the decrypted segments into ~1 MiB pieces."""
-    pending: list[bytes] = []
-    pending_size = 0
-    for chunk in chunks:
-        if pending_size == 0 and len(chunk) >= STREAM_CHUNK:
-            yield chunk
-            continue
-        pending.append(chunk)
-        pending_size += len(chunk)
-        if pending_size >= STREAM_CHUNK:
-            yield b"".join(pending)
-            pending, pending_size = [], 0
-    if pending:
-        yield b"".join(pending)
-
-
 def _common_headers(response, *, file: File, etag: str, last_modified: str) -> None:
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = etag
@@ -181,9 +161,9 @@ def content_response(request, *, file: File, disposition: str = "attachment"):
     if request.method == "HEAD":
         response = HttpResponse(status=status)
     else:
-        response = StreamingHttpResponse(
-            _coalesced(iter_content(file.blob, start, end)), status=status
-        )
+        # The decrypted segments (256 KiB) go out as they come: joining them into bigger
+        # writes measured twice the CPU per GiB (the copy costs more than the decryption).
+        response = StreamingHttpResponse(iter_content(file.blob, start, end), status=status)
     response["Content-Type"] = served_content_type(file.content_type)
     response["Content-Length"] = str(end - start)
     if status == 206:
