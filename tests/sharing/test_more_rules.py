@@ -26,7 +26,7 @@ def test_not_modified_answer_does_not_count(client, report, share_of):
 
 def test_an_interrupted_download_is_logged_as_incomplete(report, share_of):
     from sharing.services import share_access_start
-    from sharing.views import _metered
+    from sharing.serving import metered
 
     share, _token = share_of(report)
     access = share_access_start(
@@ -39,7 +39,7 @@ def test_an_interrupted_download_is_logged_as_incomplete(report, share_of):
         counted=True,
         range_start=0,
     )
-    stream = _metered(iter([b"x" * 10, b"y" * 10]), access_id=access.pk, expected=20)
+    stream = metered(iter([b"x" * 10, b"y" * 10]), access_id=access.pk, expected=20)
     assert next(stream) == b"x" * 10
     stream.close()  # what the WSGI server does when the client goes away
     access.refresh_from_db()

@@ -1,0 +1,165 @@
+"""Serving share content: files (Range-aware), folder and selection ZIPs, counted and logged.
+
+Callers have passed `share_resolve` and obtained the file or folder through the share's own
+selectors; these functions decide nothing about access, only count and meter the download.
+"""
+
+import re
+
+from django.http import Http404, StreamingHttpResponse
+from django.utils.translation import gettext as _
+from zipstream import ZIP_STORED, ZipStream
+
+from files.content import iter_content
+from files.downloads import content_disposition, content_response
+from files.models import File
+from files.zips import folder_zip_entries, folder_zip_response, zip_entry_name
+from sharing import selectors, services
+from sharing.selectors import ShareDenied
+
+
+class NotReady(ShareDenied):
+    status = 409
+
+
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-\d+/\d+$")
+
+
+def _range_start(response) -> int:
+    if response.status_code == 206:
+        match = _CONTENT_RANGE.match(response.get("Content-Range", ""))
+        return int(match.group(1)) if match else -1
+    return 0
+
+
+def metered(iterator, *, access_id: int, expected: int | None):
+    """Pass the bytes through, then log how many left and whether the download completed."""
+    sent = 0
+    try:
+        for chunk in iterator:
+            sent += len(chunk)
+            yield chunk
+    finally:
+        services.share_access_finish(
+            access_id=access_id,
+            bytes_sent=sent,
+            completed=expected is not None and sent >= expected,
+        )
+
+
+def serve_file(request, share, file: File, *, inline: bool = False):
+    if file.state != File.State.READY:
+        raise NotReady(_("This file is not available for download right now."))
+    response = content_response(
+        request, file=file, disposition="inline" if inline else "attachment"
+    )
+    if request.method == "HEAD" or response.status_code not in (200, 206):
+        return response
+    start = _range_start(response)
+    # A download counts once, on the request that starts at byte 0; resuming does not count.
+    counted = start == 0 and not inline
+    if counted and not services.share_count_download(share=share):
+        response.close()
+        raise selectors.ShareGone(_("This link has reached its download limit."))
+    if inline:
+        return response
+    access = services.share_access_start(
+        share=share,
+        ip=selectors.client_ip(request),
+        user_agent=request.headers.get("User-Agent", ""),
+        file=file,
+        name=file.name,
+        is_zip=False,
+        counted=counted,
+        range_start=max(start, 0),
+    )
+    length = response.get("Content-Length")
+    response.streaming_content = metered(
+        response.streaming_content,
+        access_id=access.pk,
+        expected=int(length) if length and length.isdigit() else None,
+    )
+    return response
+
+
+def serve_folder_zip(request, share, folder):
+    response = folder_zip_response(request, folder=folder)
+    return count_zip(request, share, response, name=f"{folder.name or 'files'}.zip")
+
+
+def count_zip(request, share, response, *, name: str):
+    if request.method == "HEAD" or response.status_code != 200:
+        return response
+    if not services.share_count_download(share=share):
+        response.close()
+        raise selectors.ShareGone(_("This link has reached its download limit."))
+    access = services.share_access_start(
+        share=share,
+        ip=selectors.client_ip(request),
+        user_agent=request.headers.get("User-Agent", ""),
+        file=None,
+        name=name,
+        is_zip=True,
+        counted=True,
+        range_start=0,
+    )
+    length = response.get("Content-Length")
+    response.streaming_content = metered(
+        response.streaming_content,
+        access_id=access.pk,
+        expected=int(length) if length and length.isdigit() else None,
+    )
+    return response
+
+
+def _lazy_content(file: File):
+    # A generator: storage is opened only when the archive reaches this entry.
+    yield from iter_content(file.blob)
+
+
+def serve_selection_zip(request, share, selection: list[str]):
+    """Some files and folders of a folder share, as one streamed ZIP (each id checked)."""
+    if len(selection) > 1000:
+        raise Http404
+    archive = ZipStream(compress_type=ZIP_STORED, sized=True)
+    used: set[str] = set()
+    seen: set[str] = set()
+    for opaque in selection:
+        if opaque in seen:
+            continue
+        seen.add(opaque)
+        try:
+            file = selectors.share_file_get(share, opaque)
+        except Http404:
+            file = None
+        if file is not None:
+            entry = _unique_entry(zip_entry_name([file.name]), used)
+            archive.add(_lazy_content(file), entry, size=file.size)
+            continue
+        folder = selectors.share_folder_get(share, opaque)  # 404 when it is neither
+        prefix = zip_entry_name([folder.name])
+        files, empty = folder_zip_entries(folder)
+        for entry in empty:
+            archive.mkdir(_unique_entry(f"{prefix}/{entry.rstrip('/')}", used) + "/")
+        for entry, file in files:
+            archive.add(
+                _lazy_content(file), _unique_entry(f"{prefix}/{entry}", used), size=file.size
+            )
+    response = StreamingHttpResponse(archive, content_type="application/zip")
+    response["Content-Length"] = str(len(archive))
+    response["Content-Disposition"] = content_disposition(
+        "attachment", f"{share.folder.name or 'files'}.zip"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    return count_zip(request, share, response, name=f"{share.folder.name} (selection).zip")
+
+
+def _unique_entry(entry: str, used: set[str]) -> str:
+    candidate, counter = entry, 1
+    while candidate.lower() in used:
+        stem, dot, ext = entry.rpartition(".")
+        candidate = f"{stem} ({counter}).{ext}" if dot and stem else f"{entry} ({counter})"
+        counter += 1
+    used.add(candidate.lower())
+    return candidate
