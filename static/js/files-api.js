@@ -27,6 +27,14 @@ export function csrfToken() {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
+// The session ended (logged out in another tab, expired): log in again, then come back here.
+export function sendToLogin() {
+  const holder = document.querySelector("[data-login-url]");
+  if (!holder) return;
+  const next = window.location.pathname + window.location.search;
+  window.location.assign(`${holder.dataset.loginUrl}?next=${encodeURIComponent(next)}`);
+}
+
 export function fallbackMessage(status) {
   const strings = document.getElementById("files-i18n");
   const generic = strings ? strings.dataset.requestFailed : "The request failed.";
@@ -69,6 +77,7 @@ export async function api(path, { method = "GET", body, params } = {}) {
     throw new ApiError(0, fallbackMessage(0));
   }
   const text = await response.text();
+  if (response.status === 401) sendToLogin();
   if (!response.ok) throw errorFromBody(response.status, text);
   return text ? JSON.parse(text) : null;
 }

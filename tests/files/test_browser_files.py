@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from files.models import File, Folder
+from tests.fixtures.browser import password_of
 from tests.fixtures.users import api_client_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -458,6 +459,20 @@ def test_a_folder_downloads_as_a_zip(alice_page, live_server, alice):
         "one.txt": b"first",
         "two.txt": b"second",
     }
+
+
+def test_an_ended_session_leads_to_the_login_page_and_back(alice_page, live_server, alice):
+    folder = api_folder(alice, "Reports")
+    open_listing(alice_page, live_server, f"/folders/{folder.public_id}/")
+    alice_page.context.clear_cookies()
+
+    alice_page.get_by_role("button", name="Size").click()
+
+    expect(alice_page).to_have_url(re.compile(r"/accounts/login/\?next="))
+    alice_page.fill("#id_username", "alice")
+    alice_page.fill("#id_password", password_of(alice))
+    alice_page.click("#login-form button[type=submit]")
+    expect(alice_page).to_have_url(re.compile(rf"/folders/{folder.public_id}/"))
 
 
 # --- hostile names and small screens ----------------------------------------------------------
