@@ -503,13 +503,18 @@ def test_a_hostile_file_name_is_shown_as_text_everywhere(alice_page, live_server
     # alice_page's teardown asserts that no alert() dialog fired and no script error happened.
 
 
-def test_the_listing_fits_a_phone_without_sideways_scrolling(alice_page, live_server, alice):
-    api_upload(alice, "a-really-long-file-name-" + "x" * 120 + ".txt")
+def test_the_pages_fit_a_phone_without_sideways_scrolling(alice_page, live_server, alice):
+    long_name = "a-really-long-file-name-" + "x" * 120 + ".txt"
+    api_upload(alice, long_name)
     api_folder(alice, "Folder with a long name " + "y" * 80)
+    trashed = api_upload(alice, "trashed-" + "z" * 120 + ".txt")
+    api_client_for(alice).delete(f"/api/v1/files/{trashed['id']}/")
     alice_page.set_viewport_size({"width": 360, "height": 740})
-    open_listing(alice_page, live_server)
 
-    overflow = alice_page.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0
+    for path in ["/", "/search/?q=really", "/trash/"]:
+        open_listing(alice_page, live_server, path)
+        expect(alice_page.locator("tbody tr:not(.listing-message)")).not_to_have_count(0)
+        overflow = alice_page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, path
