@@ -43,6 +43,10 @@ class QuotaExceeded(Exception):
     pass
 
 
+class FolderGone(Exception):
+    """The target folder was moved to the trash (or deleted) while this request ran."""
+
+
 class ON_CONFLICT:  # noqa: N801 - a namespace of two constants
     REFUSE = "refuse"
     RENAME = "rename"
@@ -52,8 +56,11 @@ class ON_CONFLICT:  # noqa: N801 - a namespace of two constants
 
 
 def _lock_folder(folder: Folder) -> None:
-    """Serialise name changes inside `folder` (a no-op query on SQLite, whose writers queue)."""
-    list(Folder.objects.select_for_update().filter(pk=folder.pk).values_list("pk", flat=True))
+    """Serialise name changes inside `folder` (SQLite's writers queue anyway), and make sure it
+    is still alive: a folder trashed by a concurrent request takes nothing new."""
+    alive = Folder.objects.select_for_update().filter(pk=folder.pk, deleted_at__isnull=True)
+    if not list(alive.values_list("pk", flat=True)):
+        raise FolderGone(folder.pk)
 
 
 def _taken_keys(folder: Folder, *, exclude_file=None, exclude_folder=None) -> set[str]:

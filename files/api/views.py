@@ -62,6 +62,8 @@ def service_errors(field: str = "name"):
         raise serializers.ValidationError({"non_field_errors": [str(exc)]}) from None
     except services.QuotaExceeded as exc:
         raise InsufficientStorage(str(exc)) from None
+    except services.FolderGone:
+        raise exceptions.NotFound() from None
     except DjangoValidationError as exc:
         raise serializers.ValidationError({field: exc.messages}) from None
 

@@ -165,3 +165,16 @@ def test_trash_list_paginates_newest_first(alice, alice_api):
     items = alice_api.get("/api/v1/trash/?page_size=2").json()
     assert items["count"] == 3
     assert [item["name"] for item in items["results"]] == ["third", "second"]
+
+
+def test_a_folder_trashed_meanwhile_takes_nothing_new(alice):
+    import pytest
+
+    folder = make_folder(alice, "going")
+    resolved_before_trash = Folder.objects.get(pk=folder.pk)
+    services.folder_trash(folder=folder)
+    with pytest.raises(services.FolderGone):
+        services.folder_create(user=alice, parent=resolved_before_trash, name="late")
+    with pytest.raises(services.FolderGone):
+        make_file(alice, "late.txt", folder=resolved_before_trash)
+    assert not File.objects.filter(name="late.txt").exists()
