@@ -13,7 +13,7 @@ from zipstream import ZIP_STORED, ZipStream
 from files.content import iter_content
 from files.downloads import content_disposition, content_response
 from files.models import File
-from files.zips import folder_zip_entries, folder_zip_response, zip_entry_name
+from files.zips import folder_zip_entries, zip_entry_name
 from sharing import selectors, services
 from sharing.selectors import ShareDenied
 
@@ -83,8 +83,30 @@ def serve_file(request, share, file: File, *, inline: bool = False):
 
 
 def serve_folder_zip(request, share, folder):
-    response = folder_zip_response(request, folder=folder)
-    return count_zip(request, share, response, name=f"{folder.name or 'files'}.zip")
+    """A folder (the shared one or a subfolder) as a streamed ZIP of its ready files."""
+    archive = ZipStream(compress_type=ZIP_STORED, sized=True)
+    used: set[str] = set()
+    _add_folder(archive, folder, prefix="", used=used)
+    return count_zip(request, share, _zip_response(archive, folder.name), name=f"{folder.name}.zip")
+
+
+def _add_folder(archive, folder, *, prefix: str, used: set[str]) -> None:
+    files, empty = folder_zip_entries(folder)
+    for entry in empty:
+        archive.mkdir(_unique_entry(f"{prefix}{entry.rstrip('/')}", used) + "/")
+    for entry, file in files:
+        # Only what processing (scanning) has cleared leaves through a public link.
+        if file.state == File.State.READY:
+            archive.add(_lazy_content(file), _unique_entry(prefix + entry, used), size=file.size)
+
+
+def _zip_response(archive, name: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(archive, content_type="application/zip")
+    response["Content-Length"] = str(len(archive))
+    response["Content-Disposition"] = content_disposition("attachment", f"{name or 'files'}.zip")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    return response
 
 
 def count_zip(request, share, response, *, name: str):
@@ -133,25 +155,13 @@ def serve_selection_zip(request, share, selection: list[str]):
         except Http404:
             file = None
         if file is not None:
-            entry = _unique_entry(zip_entry_name([file.name]), used)
-            archive.add(_lazy_content(file), entry, size=file.size)
+            if file.state == File.State.READY:
+                entry = _unique_entry(zip_entry_name([file.name]), used)
+                archive.add(_lazy_content(file), entry, size=file.size)
             continue
         folder = selectors.share_folder_get(share, opaque)  # 404 when it is neither
-        prefix = zip_entry_name([folder.name])
-        files, empty = folder_zip_entries(folder)
-        for entry in empty:
-            archive.mkdir(_unique_entry(f"{prefix}/{entry.rstrip('/')}", used) + "/")
-        for entry, file in files:
-            archive.add(
-                _lazy_content(file), _unique_entry(f"{prefix}/{entry}", used), size=file.size
-            )
-    response = StreamingHttpResponse(archive, content_type="application/zip")
-    response["Content-Length"] = str(len(archive))
-    response["Content-Disposition"] = content_disposition(
-        "attachment", f"{share.folder.name or 'files'}.zip"
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox"
+        _add_folder(archive, folder, prefix=zip_entry_name([folder.name]) + "/", used=used)
+    response = _zip_response(archive, share.folder.name)
     return count_zip(request, share, response, name=f"{share.folder.name} (selection).zip")
 
 

@@ -152,3 +152,20 @@ def test_a_selection_needs_the_password_too(client, album, share_of):
     share, token = share_of(album, password="pw")
     item = opaque_id(share.token_hash, album.files.get().public_id)
     assert client.get(f"/s/{token}/download", {"item": [item]}).status_code == 401
+
+
+def test_files_not_cleared_by_processing_stay_out_of_zips(client, alice, album, share_of):
+    from files.models import File
+
+    File.objects.filter(name="notes.txt").update(state=File.State.PENDING)
+    share, token = share_of(album)
+    response = client.get(f"/s/{token}/download")
+    names = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()
+    assert names == ["Day 1/beach.txt"]
+    pending = album.files.get(name="notes.txt")
+    assert (
+        client.get(
+            f"/s/{token}/files/{opaque_id(share.token_hash, pending.public_id)}/download"
+        ).status_code
+        == 409
+    )
