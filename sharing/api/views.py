@@ -3,7 +3,13 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -52,7 +58,15 @@ def expiry_from(data: dict):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List your share links", responses=ShareSerializer(many=True)),
+    list=extend_schema(
+        summary="List your share links",
+        description="Newest first. `file` / `folder` narrow it to the links of one item.",
+        parameters=[
+            OpenApiParameter("file", OpenApiTypes.UUID, description="Only links of this file"),
+            OpenApiParameter("folder", OpenApiTypes.UUID, description="Only links of this folder"),
+        ],
+        responses={200: ShareSerializer(many=True), 400: ERRORS[400]},
+    ),
     retrieve=extend_schema(summary="Show a share link", responses={200: ShareSerializer, **ERRORS}),
     create=extend_schema(
         summary="Create a share link",
@@ -93,7 +107,16 @@ class ShareViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return selectors.share_list_for_user(user=self.request.user)
+        queryset = selectors.share_list_for_user(user=self.request.user)
+        for field in ("file", "folder"):
+            value = self.request.query_params.get(field)
+            if value:
+                try:
+                    value = serializers.UUIDField().to_internal_value(value)
+                except serializers.ValidationError:
+                    raise serializers.ValidationError({field: [_("Must be an id.")]}) from None
+                queryset = queryset.filter(**{f"{field}__public_id": value})
+        return queryset
 
     def get_object(self):
         return selectors.share_get_for_user(user=self.request.user, public_id=self.kwargs["id"])

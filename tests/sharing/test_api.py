@@ -186,3 +186,12 @@ def test_openapi_schema_documents_the_share_endpoints(client, alice):
     create = schema["paths"]["/api/v1/shares/"]["post"]
     assert "201" in create["responses"]
     assert "expires_in" in schema["components"]["schemas"]["ShareCreateRequest"]["properties"]
+
+
+def test_list_narrows_to_one_file(alice_api, alice, report):
+    other = store_file(alice, "other.txt", b"o")
+    create(alice_api, file=str(report.public_id))
+    create(alice_api, file=str(other.public_id))
+    listing = alice_api.get("/api/v1/shares/", {"file": str(report.public_id)}).json()
+    assert [item["name"] for item in listing["results"]] == ["report.txt"]
+    assert alice_api.get("/api/v1/shares/", {"file": "nope"}).status_code == 400
