@@ -1,3 +1,5 @@
+import pytest
+
 from files.models import Folder
 from tests.fixtures.files import make_file, make_folder
 
@@ -153,3 +155,30 @@ def test_anonymous_requests_are_refused(anon_api, alice):
     folder = make_folder(alice, "private")
     assert anon_api.get("/api/v1/folders/").status_code in (401, 403)
     assert anon_api.get(f"/api/v1/folders/{folder.public_id}/").status_code in (401, 403)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_root_folder_is_created_once_by_racing_requests(alice):
+    import threading
+
+    from django.db import connection
+
+    from files.selectors import folder_get_root
+
+    barrier = threading.Barrier(4)
+    roots = []
+
+    def get_root():
+        try:
+            barrier.wait()
+            roots.append(folder_get_root(alice).pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=get_root) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(roots) == 4 and len(set(roots)) == 1
+    assert Folder.objects.filter(owner=alice, parent__isnull=True).count() == 1
