@@ -285,7 +285,7 @@ def share_notify_owner(*, access_id: int) -> None:
         message=render_to_string("sharing/email/downloaded.txt", context),
         from_email=None,
         recipient_list=[share.owner.email],
-        fail_silently=True,
+        fail_silently=False,  # the task retries on a mail server error
     )
 
 

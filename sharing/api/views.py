@@ -37,6 +37,12 @@ from sharing.api.serializers import (
     UploadLinkSerializer,
 )
 
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
 ERRORS = {
     400: OpenApiResponse(description="Invalid input; `detail` says what is wrong."),
     404: OpenApiResponse(description="No such link (or file/folder) of yours."),
@@ -355,5 +361,9 @@ class SendView(APIView):
             )
         except file_services.QuotaExceeded as exc:
             raise InsufficientStorage(str(exc)) from None
+        except file_services.NameConflict:
+            raise Conflict(
+                _("Quick send keeps files in a folder named “Sent”; rename the item of that name.")
+            ) from None
         except DjangoValidationError as exc:
             raise as_api_error(exc) from None

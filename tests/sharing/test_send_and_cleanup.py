@@ -150,3 +150,13 @@ def test_no_email_without_notify(
     with django_capture_on_commit_callbacks(execute=True):
         b"".join(client.get(f"/s/{token}/download").streaming_content)
     assert mail.outbox == []
+
+
+def test_send_when_a_file_is_named_sent_answers_409(alice_api, alice):
+    from tests.sharing.conftest import store_file
+
+    store_file(alice, "Sent", b"in the way")
+    response = send(alice_api, ("a.txt", b"a"))
+    assert response.status_code == 409
+    assert "Sent" in response.json()["detail"]
+    assert File.objects.filter(owner=alice).count() == 1
