@@ -1,11 +1,13 @@
 """Thin API views: resolve ids through the access check, call a service, serialize."""
 
+import logging
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -31,6 +33,7 @@ from files.api.serializers import (
     TrashItemSerializer,
     TrashRestoredSerializer,
 )
+from files.content import CorruptContent
 from files.models import File
 from files.uploads import (
     InsufficientStorage,
@@ -42,8 +45,18 @@ from files.uploads import (
     normalise_hex_sha256,
 )
 
+logger = logging.getLogger(__name__)
+
 # Room for the multipart framing around a file that is exactly LOCKER_MAX_UPLOAD_SIZE long.
 MULTIPART_ALLOWANCE = 64 * 1024
+
+
+class StoredContentUnreadable(exceptions.APIException):
+    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    default_detail = _lazy(
+        "The stored content of this file is damaged or missing; an administrator has been told."
+    )
+    default_code = "content_unreadable"
 
 
 class Conflict(exceptions.APIException):
@@ -485,9 +498,13 @@ class FileViewSet(viewsets.GenericViewSet):
     def content(self, request, id):
         file = self.get_object()
         inline = request.query_params.get("inline", "").lower() in ("1", "true", "yes")
-        return downloads.content_response(
-            request, file=file, disposition="inline" if inline else "attachment"
-        )
+        try:
+            return downloads.content_response(
+                request, file=file, disposition="inline" if inline else "attachment"
+            )
+        except CorruptContent:
+            logger.exception("Stored content of file %s cannot be read", file.pk)
+            raise StoredContentUnreadable() from None
 
 
 @extend_schema_view(

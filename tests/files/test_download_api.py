@@ -161,3 +161,13 @@ def test_empty_file_downloads_and_refuses_ranges(alice, alice_api):
     assert response.status_code == 200 and _body(response) == b""
     assert response["Content-Length"] == "0"
     assert alice_api.get(url, HTTP_RANGE="bytes=0-").status_code == 416
+
+
+def test_damaged_stored_content_answers_a_json_error(alice, alice_api, local_storage_settings):
+    file = make_file(alice, "fragile.bin", b"x" * 1000)
+    from files.blobstore import get_blobstore
+
+    get_blobstore().delete(file.blob.storage_key)
+    response = alice_api.get(f"/api/v1/files/{file.public_id}/content")
+    assert response.status_code == 500
+    assert "damaged" in response.json()["detail"]
