@@ -9,7 +9,7 @@ each entry's content is decrypted from storage only when the stream reaches it.
 import re
 from collections.abc import Iterator
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from zipstream import ZIP_STORED, ZipStream
 
 from files.content import iter_content
@@ -79,7 +79,7 @@ def _unique(entry: str, used: set[str]) -> str:
     return candidate
 
 
-def folder_zip_response(request, *, folder: Folder) -> StreamingHttpResponse:
+def folder_zip_response(request, *, folder: Folder) -> HttpResponse | StreamingHttpResponse:
     """Stream `folder` (obtained through the access check) as `<name>.zip`."""
     archive = ZipStream(compress_type=ZIP_STORED, sized=True)
     files, empty_folders = folder_zip_entries(folder)
@@ -88,7 +88,11 @@ def folder_zip_response(request, *, folder: Folder) -> StreamingHttpResponse:
     for entry, file in files:
         archive.add(_lazy_content(file), entry, size=file.size)
     length = len(archive)
-    response = StreamingHttpResponse(archive, content_type="application/zip")
+    if request.method == "HEAD":
+        # WSGI servers do not all drop a body on HEAD: never start building the archive.
+        response = HttpResponse(content_type="application/zip")
+    else:
+        response = StreamingHttpResponse(archive, content_type="application/zip")
     response["Content-Length"] = str(length)
     response["Content-Disposition"] = content_disposition("attachment", f"{folder.name}.zip")
     response["X-Content-Type-Options"] = "nosniff"

@@ -57,3 +57,13 @@ def test_empty_folder_zip(alice, alice_api):
     top = make_folder(alice, "nothing")
     archive = _zip(alice_api.get(f"/api/v1/folders/{top.public_id}/download"))
     assert archive.namelist() == []
+
+
+def test_zip_head_has_the_length_and_no_body(alice, alice_api):
+    top = make_folder(alice, "top")
+    make_file(alice, "a.txt", b"alpha", folder=top)
+    url = f"/api/v1/folders/{top.public_id}/download"
+    head = alice_api.head(url)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head["Content-Length"] == alice_api.get(url)["Content-Length"]
