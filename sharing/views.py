@@ -96,6 +96,9 @@ def _page(request, token: str, folder_opaque: str | None):
         "token": token,
         "owner_name": share.owner.public_name,
         "base": f"/s/{token}",
+        "downloads_left": (
+            share.max_downloads - share.download_count if share.max_downloads else None
+        ),
     }
     if share.file_id:
         if folder_opaque:

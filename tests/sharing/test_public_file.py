@@ -139,3 +139,10 @@ def test_editing_the_expiry_revives_an_expired_link(client, report, share_of):
     share.refresh_from_db()
     share_update(share=share, expires_at=timezone.now() + timedelta(hours=1))
     assert client.get(f"/s/{token}").status_code == 200
+
+
+def test_page_says_how_many_downloads_are_left(client, report, share_of):
+    _share, token = share_of(report, max_downloads=2)
+    assert "2 downloads left" in client.get(f"/s/{token}").content.decode()
+    b"".join(client.get(f"/s/{token}/download").streaming_content)
+    assert "1 download left" in client.get(f"/s/{token}").content.decode()
