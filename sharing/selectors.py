@@ -7,6 +7,7 @@ deactivated, password unlock, throttling).
 """
 
 import uuid
+from datetime import timedelta
 
 from axes.helpers import get_client_ip_address
 from django.conf import settings
@@ -107,17 +108,43 @@ def share_target_alive(share: ShareLink) -> bool:
     return folder_is_alive(share.folder)
 
 
-def share_dead_reason(share: ShareLink) -> str | None:
+def share_dead_reason(share: ShareLink, *, ignore_limit: bool = False) -> str | None:
     """A sentence for the 410 page, or None while the link works."""
     if share.revoked_at is not None:
         return _("This link was revoked by its owner.")
     if share.expires_at is not None and share.expires_at <= timezone.now():
         return _("This link has expired.")
-    if share.max_downloads is not None and share.download_count >= share.max_downloads:
+    if (
+        not ignore_limit
+        and share.max_downloads is not None
+        and share.download_count >= share.max_downloads
+    ):
         return _("This link has reached its download limit.")
     if not share.owner.is_active or not share_target_alive(share):
         return _("What this link shared is no longer available.")
     return None
+
+
+RESUME_WINDOW = timedelta(hours=1)
+
+
+def _resumes_own_download(request, share: ShareLink) -> bool:
+    """A Range request past byte 0 from the address whose counted download it continues.
+
+    It lets the client that took the last allowed download finish it after a broken
+    connection (it does not count again); everyone else sees the link as used up.
+    """
+    from sharing.services import access_log_ip
+
+    start = request.headers.get("Range", "").removeprefix("bytes=").split("-", 1)[0].strip()
+    if not start.isdigit() or int(start) == 0:
+        return False
+    return ShareAccess.objects.filter(
+        share=share,
+        counted=True,
+        ip=access_log_ip(client_ip(request)),
+        at__gte=timezone.now() - RESUME_WINDOW,
+    ).exists()
 
 
 # --- The access function ---------------------------------------------------------------------
@@ -181,10 +208,23 @@ def _lookup(request, model, token: str, *, related: tuple[str, ...]):
     return link
 
 
-def share_resolve(request, token: str, *, require_unlock: bool = True) -> ShareLink:
-    """The share behind `token` if this request may use it; raises a ShareDenied otherwise."""
+def share_resolve(
+    request, token: str, *, require_unlock: bool = True, resumable: bool = False
+) -> ShareLink:
+    """The share behind `token` if this request may use it; raises a ShareDenied otherwise.
+
+    `resumable`: a single-file download route, where a used-up link still serves the Range
+    request that resumes this client's own counted download (see `_resumes_own_download`).
+    """
     share = _lookup(request, ShareLink, token, related=("owner", "file", "folder"))
     reason = share_dead_reason(share)
+    if (
+        reason
+        and resumable
+        and share_dead_reason(share, ignore_limit=True) is None
+        and _resumes_own_download(request, share)
+    ):
+        reason = None
     if reason:
         raise ShareGone(reason)
     if require_unlock and not link_unlocked(request, kind="share", link=share):

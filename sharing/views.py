@@ -217,7 +217,7 @@ def _require_download(share) -> None:
 @require_http_methods(["GET", "HEAD"])
 @public_view
 def share_download(request, token: str):
-    share = selectors.share_resolve(request, token)
+    share = selectors.share_resolve(request, token, resumable=True)
     _require_download(share)
     if share.file_id:
         return serving.serve_file(request, share, share.file)
@@ -230,7 +230,7 @@ def share_download(request, token: str):
 @require_http_methods(["GET", "HEAD"])
 @public_view
 def share_file_download(request, token: str, file_opaque: str):
-    share = selectors.share_resolve(request, token)
+    share = selectors.share_resolve(request, token, resumable=True)
     file = selectors.share_file_get(share, file_opaque)
     _require_download(share)
     return serving.serve_file(request, share, file)

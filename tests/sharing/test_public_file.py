@@ -40,8 +40,23 @@ def test_resuming_with_a_range_does_not_count_again(client, report, share_of):
     b"".join(first.streaming_content)
     share.refresh_from_db()
     assert share.download_count == 1
-    # The link is used up now: it is dead, resume included (documented in docs/sharing.md).
-    assert client.get(f"/s/{token}/download", HTTP_RANGE="bytes=100-").status_code == 410
+    # The link is used up for everyone else, but this client may finish its download.
+    rest = client.get(f"/s/{token}/download", HTTP_RANGE="bytes=100-")
+    assert rest.status_code == 206
+    assert len(b"".join(rest.streaming_content)) == report.size - 100
+    share.refresh_from_db()
+    assert share.download_count == 1
+    assert client.get(f"/s/{token}").status_code == 410
+    assert client.get(f"/s/{token}/download").status_code == 410
+
+
+def test_others_cannot_resume_a_used_up_link(client, report, share_of):
+    from django.test import Client
+
+    _share, token = share_of(report, max_downloads=1)
+    b"".join(client.get(f"/s/{token}/download", HTTP_RANGE="bytes=0-99").streaming_content)
+    stranger = Client(REMOTE_ADDR="198.51.100.20")
+    assert stranger.get(f"/s/{token}/download", HTTP_RANGE="bytes=100-").status_code == 410
 
 
 def test_range_not_starting_at_zero_does_not_count(client, report, share_of):
