@@ -48,8 +48,10 @@ def metered(iterator, *, access_id: int, expected: int | None):
 
 
 def serve_file(request, share, file: File, *, inline: bool = False):
+    if file.state == File.State.PENDING:
+        raise NotReady(_("This file is being checked. Try again in a moment."))
     if file.state != File.State.READY:
-        raise NotReady(_("This file is not available for download right now."))
+        raise NotReady(_("This file cannot be downloaded."))
     response = content_response(
         request, file=file, disposition="inline" if inline else "attachment"
     )

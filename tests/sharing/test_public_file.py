@@ -161,3 +161,16 @@ def test_page_says_how_many_downloads_are_left(client, report, share_of):
     assert "2 downloads left" in client.get(f"/s/{token}").content.decode()
     b"".join(client.get(f"/s/{token}/download").streaming_content)
     assert "1 download left" in client.get(f"/s/{token}").content.decode()
+
+
+def test_a_file_being_checked_says_so_and_is_not_served(client, report, share_of):
+    from files.models import File
+
+    File.objects.filter(pk=report.pk).update(state=File.State.PENDING)
+    _share, token = share_of(report)
+    page = client.get(f"/s/{token}").content.decode()
+    assert "being checked" in page
+    assert 'id="share-download-button"' not in page
+    response = client.get(f"/s/{token}/download")
+    assert response.status_code == 409
+    assert "being checked" in response.content.decode()
