@@ -6,6 +6,7 @@ selectors; these functions decide nothing about access, only count and meter the
 
 import re
 
+from django.conf import settings
 from django.http import Http404, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from zipstream import ZIP_STORED, ZipStream
@@ -20,6 +21,19 @@ from sharing.selectors import ShareDenied
 
 class NotReady(ShareDenied):
     status = 409
+
+
+def servable(file: File) -> bool:
+    """Whether a public link may serve this file: processing (scanning) cleared it.
+
+    `LOCKER_SHARE_REQUIRES_SCAN=false` (the workers issue) lets links serve files still pending;
+    infected or failed files are never served.
+    """
+    if file.state == File.State.READY:
+        return True
+    return file.state == File.State.PENDING and not getattr(
+        settings, "LOCKER_SHARE_REQUIRES_SCAN", True
+    )
 
 
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-\d+/\d+$")
@@ -48,9 +62,9 @@ def metered(iterator, *, access_id: int, expected: int | None):
 
 
 def serve_file(request, share, file: File, *, inline: bool = False):
-    if file.state == File.State.PENDING:
-        raise NotReady(_("This file is being checked. Try again in a moment."))
-    if file.state != File.State.READY:
+    if not servable(file):
+        if file.state == File.State.PENDING:
+            raise NotReady(_("This file is being checked. Try again in a moment."))
         raise NotReady(_("This file cannot be downloaded."))
     response = content_response(
         request, file=file, disposition="inline" if inline else "attachment"
@@ -98,7 +112,7 @@ def _add_folder(archive, folder, *, prefix: str, used: set[str]) -> None:
         archive.mkdir(_unique_entry(f"{prefix}{entry.rstrip('/')}", used) + "/")
     for entry, file in files:
         # Only what processing (scanning) has cleared leaves through a public link.
-        if file.state == File.State.READY:
+        if servable(file):
             archive.add(_lazy_content(file), _unique_entry(prefix + entry, used), size=file.size)
 
 
@@ -157,7 +171,7 @@ def serve_selection_zip(request, share, selection: list[str]):
         except Http404:
             file = None
         if file is not None:
-            if file.state == File.State.READY:
+            if servable(file):
                 entry = _unique_entry(zip_entry_name([file.name]), used)
                 archive.add(_lazy_content(file), entry, size=file.size)
             continue

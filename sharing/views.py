@@ -84,7 +84,8 @@ def _file_context(share, file: File, *, preview_url: str) -> dict:
     kind = file.content_type.split("/", 1)[0]
     return {
         "file": file,
-        "preview_url": preview_url if previewable and file.state == File.State.READY else "",
+        "preview_url": preview_url if previewable and serving.servable(file) else "",
+        "servable": serving.servable(file),
         "preview_kind": "pdf" if file.content_type == "application/pdf" else kind,
     }
 
@@ -124,7 +125,7 @@ def _page(request, token: str, folder_opaque: str | None):
                     "size": f.size,
                     "content_type": f.content_type,
                     "id": share_id(share, f),
-                    "ready": f.state == File.State.READY,
+                    "ready": serving.servable(f),
                     "pending": f.state == File.State.PENDING,
                 }
                 for f in files

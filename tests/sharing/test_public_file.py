@@ -174,3 +174,14 @@ def test_a_file_being_checked_says_so_and_is_not_served(client, report, share_of
     response = client.get(f"/s/{token}/download")
     assert response.status_code == 409
     assert "being checked" in response.content.decode()
+
+
+def test_without_required_scans_pending_files_are_served(client, report, share_of, settings):
+    from files.models import File
+
+    settings.LOCKER_SHARE_REQUIRES_SCAN = False
+    File.objects.filter(pk=report.pk).update(state=File.State.PENDING)
+    _share, token = share_of(report)
+    assert client.get(f"/s/{token}/download").status_code == 200
+    File.objects.filter(pk=report.pk).update(state=File.State.INFECTED)
+    assert client.get(f"/s/{token}/download").status_code == 409
