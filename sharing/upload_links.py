@@ -34,7 +34,7 @@ class UploadRefused(Exception):
         self.status = status
 
 
-def _clean(*, max_files, max_file_size, message, label) -> None:
+def _clean(*, max_files=None, max_file_size=None, message=None, label=None) -> None:
     if max_files is not None and max_files < 1:
         raise ValidationError({"max_files": _("Accept at least one file, or no limit.")})
     if max_file_size is not None and max_file_size < 1:
@@ -94,10 +94,7 @@ def upload_link_update(*, link: UploadLink, **changes) -> UploadLink:
         fields.append("expires_at")
     for name in ("max_files", "max_file_size"):
         if name in changes:
-            _clean(
-                **{"max_files": None, "max_file_size": None, "message": None, "label": None}
-                | {name: changes[name]}
-            )
+            _clean(**{name: changes[name]})
             setattr(link, name, changes[name])
             fields.append(name)
     if changes.get("password") is not None:
@@ -105,10 +102,7 @@ def upload_link_update(*, link: UploadLink, **changes) -> UploadLink:
         fields.append("password_hash")
     for name in ("message", "label"):
         if changes.get(name) is not None:
-            _clean(
-                **{"max_files": None, "max_file_size": None, "message": None, "label": None}
-                | {name: changes[name]}
-            )
+            _clean(**{name: changes[name]})
             setattr(link, name, changes[name].strip() if name == "label" else changes[name])
             fields.append(name)
     if changes.get("notify") is not None:
