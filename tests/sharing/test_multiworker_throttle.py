@@ -21,6 +21,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 LIMIT = 5
 SETUP = """
+from django.core.cache import cache
+cache.clear()  # a fresh database reuses ids, so counters left in a shared Redis must go
 from files.content import content_writer
 from files.services import NewFileContent, files_create
 from accounts.models import User
@@ -41,7 +43,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _env(data_dir: Path) -> dict[str, str]:
+# The database cache always; Redis too when the run is configured with it (CI is).
+CACHES = [""] + [
+    url
+    for url in [os.environ.get("LOCKER_CACHE_URL", "")]
+    if url.startswith(("redis://", "rediss://"))
+]
+
+
+def _env(data_dir: Path, cache_url: str) -> dict[str, str]:
     env = {
         name: value
         for name, value in os.environ.items()
@@ -50,6 +60,7 @@ def _env(data_dir: Path) -> dict[str, str]:
     }
     env.update(
         LOCKER_DATA_DIR=str(data_dir),
+        LOCKER_CACHE_URL=cache_url,
         LOCKER_SHARE_PASSWORD_ATTEMPTS=str(LIMIT),
         LOCKER_STATICFILES_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage",
         PYTHONUNBUFFERED="1",
@@ -82,9 +93,9 @@ def _post_password(url: str, password: str) -> int:
         return error.code
 
 
-@pytest.fixture
-def multiworker_server(tmp_path):
-    env = _env(tmp_path / "data")
+@pytest.fixture(params=CACHES, ids=lambda url: "redis" if url else "dbcache")
+def multiworker_server(request, tmp_path):
+    env = _env(tmp_path / "data", request.param)
     _manage(env, "migrate", "--noinput")
     _manage(env, "createcachetable")
     token = _manage(env, "shell", stdin=SETUP).split("TOKEN=", 1)[1].strip()
