@@ -102,10 +102,20 @@ class UploadLinkForm(ExpiryMixin, forms.Form):
         label=_("E-mail me about new uploads"), required=False, initial=True
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["expires_in"].choices = expiry_choices()
-        self.fields["expires_in"].initial = "7d"
+        choices = expiry_choices()
+        if editing:
+            choices = [("", _("Unchanged")), *choices]
+            self.fields["password"].help_text = _(
+                "Leave empty to keep the current password; tick the box below to remove it."
+            )
+            self.fields["remove_password"] = forms.BooleanField(
+                label=_("Remove the password"), required=False
+            )
+        else:
+            self.fields["expires_in"].initial = "7d"
+        self.fields["expires_in"].choices = choices
 
     def clean_max_file_size(self):
         raw = self.cleaned_data.get("max_file_size", "").strip()

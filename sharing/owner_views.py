@@ -167,6 +167,53 @@ def upload_link_new(request):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def upload_link_detail(request, link_id):
+    link = selectors.upload_link_get_for_user(user=request.user, public_id=link_id)
+    form = UploadLinkForm(
+        request.POST or None,
+        editing=True,
+        initial={
+            "max_files": link.max_files,
+            "max_file_size": link.max_file_size or "",
+            "message": link.message,
+            "label": link.label,
+            "notify": link.notify,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        password = "" if data.get("remove_password") else (data["password"] or None)
+        try:
+            upload_links.upload_link_update(
+                link=link,
+                expires_at=form.clean_expiry(),
+                max_files=data["max_files"],
+                max_file_size=data["max_file_size"],
+                password=password,
+                message=data["message"],
+                label=data["label"],
+                notify=data["notify"],
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            messages.success(request, _("The upload link was updated."))
+            return redirect("sharing:upload_link_detail", link_id=link.public_id)
+    uploads = Paginator(link.uploads.order_by("-at"), 100).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "sharing/upload_link_detail.html",
+        {
+            "link": link,
+            "form": form,
+            "uploads": uploads,
+            "dead_reason": selectors.upload_link_dead_reason(link),
+        },
+    )
+
+
+@login_required
 @require_POST
 def upload_link_revoke(request, link_id):
     link = selectors.upload_link_get_for_user(user=request.user, public_id=link_id)

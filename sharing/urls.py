@@ -59,6 +59,11 @@ urlpatterns = [
     path("shares/<uuid:share_id>/revoke", owner_views.share_revoke, name="share_revoke"),
     path("shares/uploads/new", owner_views.upload_link_new, name="upload_link_new"),
     path(
+        "shares/uploads/<uuid:link_id>/",
+        owner_views.upload_link_detail,
+        name="upload_link_detail",
+    ),
+    path(
         "shares/uploads/<uuid:link_id>/revoke",
         owner_views.upload_link_revoke,
         name="upload_link_revoke",

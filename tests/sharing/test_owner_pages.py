@@ -98,3 +98,39 @@ def test_upload_link_page_creates_a_link(alice_client, alice):
 def test_owner_pages_need_a_login(client, report):
     assert client.get("/shares/").status_code == 302
     assert client.get(f"/shares/new?file={report.public_id}").status_code == 302
+
+
+def test_owner_edits_an_upload_link_and_sees_what_arrived(alice_client, client, alice):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from sharing.upload_links import upload_link_create
+
+    folder = make_folder(alice, "Inbox")
+    link, token = upload_link_create(owner=alice, folder=folder)
+    client.post(
+        f"/r/{token}/upload", {"file": [SimpleUploadedFile("<b onclick=x>cv.pdf", b"%PDF")]}
+    )
+    page = alice_client.get(f"/shares/uploads/{link.public_id}/")
+    assert page.status_code == 200
+    assert "&lt;b onclick=x&gt;cv.pdf" in page.content.decode()
+    response = alice_client.post(
+        f"/shares/uploads/{link.public_id}/",
+        {"expires_in": "", "max_files": "4", "max_file_size": "1M", "message": "new", "notify": ""},
+    )
+    assert response.status_code == 302
+    link.refresh_from_db()
+    assert (link.max_files, link.max_file_size, link.message, link.notify) == (
+        4,
+        1048576,
+        "new",
+        False,
+    )
+
+
+def test_someone_elses_upload_link_page_answers_404(client, bob, alice):
+    from sharing.upload_links import upload_link_create
+
+    link, _token = upload_link_create(owner=alice, folder=make_folder(alice, "Inbox"))
+    client.force_login(bob)
+    assert client.get(f"/shares/uploads/{link.public_id}/").status_code == 404
+    assert client.post(f"/shares/uploads/{link.public_id}/revoke").status_code == 404
