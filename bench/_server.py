@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -129,54 +129,69 @@ def reset_hwm(pids: list[int]) -> bool:
     return ok
 
 
-@dataclass
 class MemoryWatch:
     """Samples the summed VmRSS of a process tree while a transfer runs, and its CPU time.
 
     `growth` is the sampled peak minus the idle sum measured at start; `hwm_growth` the same
     from the kernel's own per-process peaks (VmHWM, reset at start), which a short spike
-    between two samples cannot escape. Both are reported; the bar uses the larger.
+    between two samples cannot escape. Both are reported; the bar uses the larger. The same
+    figures are kept for the subset of processes whose command line `select` accepts.
+
+    Cheap on purpose (the client shares the machine): the tree is walked at start and then
+    every `refresh` seconds; each sample reads only the known processes' status files.
     """
 
-    root: int
-    select: object = None  # optional predicate on a pid's command line
-    interval: float = 0.02
-    idle: int = 0
-    peak: int = 0
-    hwm_idle: int = 0
-    hwm_peak: int = 0
-    hwm_reset: bool = False
-    cpu: float = 0.0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    def __init__(self, root: int, select=None, interval: float = 0.02, refresh: float = 1.0):
+        self.root = root
+        self.select = select or (lambda cmd: True)
+        self.interval = interval
+        self.refresh = refresh
+        self.idle = self.peak = self.hwm_idle = self.hwm_peak = 0
+        self.sub_idle = self.sub_peak = self.sub_hwm_idle = self.sub_hwm_peak = 0
+        self.hwm_reset = False
+        self.cpu = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pids: list[int] = []
+        self._sub: list[int] = []
 
-    def pids(self) -> list[int]:
-        pids = process_tree(self.root)
-        if self.select is not None:
-            pids = [pid for pid in pids if self.select(cmdline(pid))]
-        return pids
+    def _walk(self) -> None:
+        self._pids = process_tree(self.root)
+        self._sub = [pid for pid in self._pids if self.select(cmdline(pid))]
 
     def __enter__(self) -> MemoryWatch:
-        pids = self.pids()
-        self.hwm_reset = reset_hwm(pids)
-        self.idle = self.peak = rss_bytes(pids)
-        self.hwm_idle = self.idle
-        self.cpu = -cpu_seconds(pids)
+        self._walk()
+        self.hwm_reset = reset_hwm(self._pids)
+        self.idle = self.peak = self.hwm_idle = rss_bytes(self._pids)
+        self.sub_idle = self.sub_peak = self.sub_hwm_idle = rss_bytes(self._sub)
+        self.cpu = -cpu_seconds(self._pids)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
 
+    def _sample(self) -> None:
+        self.peak = max(self.peak, rss_bytes(self._pids))
+        self.sub_peak = max(self.sub_peak, rss_bytes(self._sub))
+
     def _run(self) -> None:
+        walked = time.monotonic()
         while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, rss_bytes(self.pids()))
+            if time.monotonic() - walked > self.refresh:
+                self._walk()
+                walked = time.monotonic()
+            self._sample()
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        pids = self.pids()
-        self.peak = max(self.peak, rss_bytes(pids))
-        self.hwm_peak = hwm_bytes(pids) if self.hwm_reset else self.peak
-        self.cpu += cpu_seconds(pids)
+        self._walk()
+        self._sample()
+        if self.hwm_reset:
+            self.hwm_peak = hwm_bytes(self._pids)
+            self.sub_hwm_peak = hwm_bytes(self._sub)
+        else:
+            self.hwm_peak, self.sub_hwm_peak = self.peak, self.sub_peak
+        self.cpu += cpu_seconds(self._pids)
 
     @property
     def growth(self) -> int:
@@ -189,6 +204,10 @@ class MemoryWatch:
     @property
     def worst_growth(self) -> int:
         return max(self.growth, self.hwm_growth)
+
+    @property
+    def sub_worst_growth(self) -> int:
+        return max(self.sub_peak - self.sub_idle, self.sub_hwm_peak - self.sub_hwm_idle)
 
 
 # --- The Locker server, started as `make run` starts it ---------------------------------------

@@ -92,9 +92,9 @@ def warm_up(server: LockerServer, work: Path) -> None:
     small.unlink()
 
 
-def _watch_line(label: str, result, mem: MemoryWatch, size: int) -> str:
+def _watch_line(label: str, result, mem: MemoryWatch, size: int, *, rss: bool = True) -> str:
     line = f"  {label:<8} {result.mb_per_s:7.0f} MB/s  cpu {mem.cpu / (size / 1024**3):5.1f} s/GiB"
-    if mem.select is None:
+    if rss:
         line += (
             f"  rss +{mib(mem.worst_growth)} (sampled +{mib(mem.growth)},"
             f" peak-rss +{mib(mem.hwm_growth)})"
@@ -121,7 +121,7 @@ def bench_size(size, *, work, server, nginx, repeat) -> dict:
     web = lambda cmd: "gunicorn" in cmd  # noqa: E731
     for round_ in range(1, repeat + 1):
         print(f"  round {round_}", flush=True)
-        with MemoryWatch(server.proc.pid) as mem, MemoryWatch(server.proc.pid, web) as web_mem:
+        with MemoryWatch(server.proc.pid, web) as mem:
             result = upload_multipart(
                 server.base_url + "/api/v1/files/",
                 path,
@@ -137,27 +137,27 @@ def bench_size(size, *, work, server, nginx, repeat) -> dict:
         r["upload"].append(result.mb_per_s)
         r["upload_cpu"].append(mem.cpu / gib)
         r["rss"].append(mem.worst_growth)
-        r["rss_web"].append(web_mem.worst_growth)
+        r["rss_web"].append(mem.sub_worst_growth)
         print(_watch_line("upload", result, mem, size), flush=True)
 
         content_url = f"{server.base_url}/api/v1/files/{body['id']}/content"
-        with MemoryWatch(server.proc.pid) as mem, MemoryWatch(server.proc.pid, web) as web_mem:
+        with MemoryWatch(server.proc.pid, web) as mem:
             result = download(content_url, token=server.token)
         if result.status != 200 or result.nbytes != size:
             raise Failed(f"download answered {result.status} with {result.nbytes} bytes")
         r["download"].append(result.mb_per_s)
         r["download_cpu"].append(mem.cpu / gib)
         r["rss"].append(mem.worst_growth)
-        r["rss_web"].append(web_mem.worst_growth)
+        r["rss_web"].append(mem.sub_worst_growth)
         print(_watch_line("download", result, mem, size), flush=True)
 
-        with MemoryWatch(nginx.proc.pid, lambda cmd: True) as mem:
+        with MemoryWatch(nginx.proc.pid) as mem:
             result = download(f"{nginx.base_url}/{name}")
         if result.status != 200 or result.nbytes != size:
             raise Failed(f"nginx answered {result.status} with {result.nbytes} bytes")
         r["nginx"].append(result.mb_per_s)
         r["nginx_cpu"].append(mem.cpu / gib)
-        print(_watch_line("nginx", result, mem, size), flush=True)
+        print(_watch_line("nginx", result, mem, size, rss=False), flush=True)
 
     # Once more, hashing what arrives: the content must be exactly what was uploaded.
     with MemoryWatch(server.proc.pid) as mem:
@@ -233,7 +233,7 @@ def main(argv=None) -> int:
         for size in sizes:
             print(f"\n== {human_size(size)}", flush=True)
             results.append(bench_size(size, work=work, server=server, nginx=nginx, repeat=repeat))
-    except Failed as exc:
+    except (Failed, RuntimeError, OSError) as exc:
         print(f"\nFAIL: {exc}\n-- last lines of the server log:")
         print(tail(server.log_path))
         return 1
