@@ -103,4 +103,5 @@ export const urls = {
   trash: () => "trash/",
   trashRestore: (id) => `trash/${encodeURIComponent(id)}/restore`,
   folderPage: (id) => (id ? `/folders/${encodeURIComponent(id)}/` : "/"),
+  uploadLinkNew: (id) => `/shares/uploads/new?folder=${encodeURIComponent(id)}`,
 };

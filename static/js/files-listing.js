@@ -39,6 +39,7 @@ export function folderRow(folder) {
   const download = row.querySelector(".action-download");
   download.href = urls.folderZip(folder.id);
   download.textContent = t("downloadZip");
+  row.querySelector(".action-upload-link").href = urls.uploadLinkNew(folder.id);
   row.querySelector(".action-open").remove();
   row.querySelector(".action-locate").remove();
   return row;
@@ -59,6 +60,7 @@ export function fileRow(file, { showLocation = false } = {}) {
   const open = row.querySelector(".action-open");
   if (canOpenInline(file.content_type)) open.href = `${urls.fileContent(file.id)}?inline=1`;
   else open.remove();
+  row.querySelector(".action-upload-link").remove();
   const locate = row.querySelector(".action-locate");
   if (showLocation) locate.href = urls.folderPage(file.folder);
   else locate.remove();

@@ -7,6 +7,7 @@ import { askName, pickFolder } from "./files-dialogs.js";
 import { announce, t } from "./files-format.js";
 import { fileRow, folderRow, messageRow } from "./files-listing.js";
 import { Uploader } from "./files-upload.js";
+import { openShareDialog } from "./sharing-dialog.js";
 
 const ORDERINGS = ["name", "-name", "size", "-size", "modified_at", "-modified_at"];
 const COLUMNS = 6;
@@ -195,7 +196,12 @@ async function deleteItem(item) {
   load();
 }
 
-const ACTIONS = { rename: renameItem, move: moveItem, delete: deleteItem };
+async function shareItem(item) {
+  const share = await openShareDialog({ kind: item.kind, id: item.data.id, name: item.data.name });
+  if (share) announce(t("shared", item.data.name));
+}
+
+const ACTIONS = { share: shareItem, rename: renameItem, move: moveItem, delete: deleteItem };
 
 body.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-action]");

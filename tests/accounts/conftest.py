@@ -1,12 +1,4 @@
 import pytest
-from django.test import override_settings
-
-
-@pytest.fixture(autouse=True, scope="package")
-def fast_password_hasher():
-    """Real hashing costs ~0.3 s a password; these tests are about behaviour, not key stretching."""
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        yield
 
 
 @pytest.fixture

@@ -518,3 +518,42 @@ def test_the_pages_fit_a_phone_without_sideways_scrolling(alice_page, live_serve
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, path
+
+
+# --- sharing from the file browser ------------------------------------------------------------
+
+
+def test_share_button_in_the_file_browser_creates_a_link_that_serves_the_file(
+    alice_page, live_server, alice, browser
+):
+    from sharing.models import ShareLink
+
+    api_upload(alice, "plan.txt", b"the plan")
+    open_listing(alice_page, live_server)
+
+    choose_action(alice_page, "plan.txt", "Share")
+    alice_page.fill("#share-dialog-label", "for Bob")
+    alice_page.click("#share-dialog-create")
+    expect(alice_page.locator("#share-dialog-url")).to_have_count(1)
+    url = alice_page.input_value("#share-dialog-url")
+
+    share = ShareLink.objects.get()
+    assert share.file.name == "plan.txt" and share.label == "for Bob"
+    context = browser.new_context()
+    try:
+        visitor = context.new_page()
+        visitor.goto(url.replace("http://127.0.0.1:8000", live_server.url))
+        expect(visitor.get_by_text("plan.txt").first).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_folder_menu_offers_an_upload_link(alice_page, live_server, alice):
+    inbox = api_folder(alice, "Inbox")
+    open_listing(alice_page, live_server)
+
+    item = row(alice_page, "Inbox")
+    item.locator("summary").click()
+    item.get_by_role("link", name="Upload link", exact=True).click()
+
+    expect(alice_page).to_have_url(re.compile(rf"/shares/uploads/new\?folder={inbox.public_id}$"))
