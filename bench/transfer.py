@@ -62,6 +62,12 @@ def mib(n: int) -> str:
     return f"{n / MiB:.1f} MiB"
 
 
+def delta(n: int) -> str:
+    """A signed change in MiB (memory can shrink during a transfer)."""
+    value = round(n / MiB, 1)
+    return f"{value + 0.0:+.1f} MiB"
+
+
 def runs_text(values: list[float]) -> str:
     return ", ".join(f"{v:.0f}" for v in values)
 
@@ -96,8 +102,8 @@ def _watch_line(label: str, result, mem: MemoryWatch, size: int, *, rss: bool = 
     line = f"  {label:<8} {result.mb_per_s:7.0f} MB/s  cpu {mem.cpu / (size / 1024**3):5.1f} s/GiB"
     if rss:
         line += (
-            f"  rss +{mib(mem.worst_growth)} (sampled +{mib(mem.growth)},"
-            f" peak-rss +{mib(mem.hwm_growth)})"
+            f"  rss {delta(mem.worst_growth)} (sampled {delta(mem.growth)},"
+            f" peak-rss {delta(mem.hwm_growth)})"
         )
     return line
 
