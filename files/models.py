@@ -148,3 +148,44 @@ class UploadReservation(models.Model):
     size = models.BigIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
+
+
+class TusUpload(models.Model):
+    """A resumable (tus 1.0) upload in progress; becomes a File when its last byte arrives.
+
+    The bytes received so far are in `blob` (state WRITING): every complete 256 KiB segment is
+    encrypted into storage at once, the trailing incomplete segment is kept sealed in `tail`
+    (see files/tus.py and docs/tus.md). Nothing here lives in process memory between requests.
+    """
+
+    upload_id = models.CharField(max_length=64, unique=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    link = models.ForeignKey(
+        "sharing.UploadLink", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="+")
+    filename = models.CharField(max_length=255)
+    filetype = models.CharField(max_length=127, blank=True)
+    length = models.BigIntegerField()
+    offset = models.BigIntegerField(default=0)
+    # Deleting the WRITING blob (cleanup of abandoned blobs) ends the upload too.
+    blob = models.OneToOneField(
+        Blob, null=True, blank=True, on_delete=models.CASCADE, related_name="tus_upload"
+    )
+    header = models.BinaryField(default=b"", help_text=_("The stored object's 16-byte header."))
+    tail = models.BinaryField(default=b"", help_text=_("Sealed trailing incomplete segment."))
+    storage_state = models.JSONField(default=dict, blank=True)
+    reservation = models.OneToOneField(
+        UploadReservation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lock_token = models.CharField(max_length=32, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    file = models.ForeignKey(
+        File, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.offset}/{self.length})"
