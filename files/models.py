@@ -109,6 +109,9 @@ class File(models.Model):
     sha256 = models.CharField(max_length=64)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     state_reason = models.CharField(max_length=255, blank=True)
+    # Thumbnails: "" not made yet, "ready", "none" (no thumbnail for this kind), "error".
+    thumbnail_state = models.CharField(max_length=16, blank=True, default="")
+    thumbnail_reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     modified_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -189,3 +192,21 @@ class TusUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.offset}/{self.length})"
+
+
+class Thumbnail(models.Model):
+    """A preview image of a file, stored encrypted in its own blob like any content."""
+
+    file = models.ForeignKey(File, on_delete=models.CASCADE, related_name="thumbnails")
+    size = models.PositiveSmallIntegerField()
+    blob = models.OneToOneField(Blob, on_delete=models.PROTECT, related_name="thumbnail")
+    content_type = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["file", "size"], name="files_one_thumbnail_per_size")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_id}@{self.size}"
