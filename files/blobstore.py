@@ -20,6 +20,7 @@ import logging
 import os
 import posixpath
 import re
+import secrets
 from collections.abc import Iterator
 
 from django.core.files.storage import FileSystemStorage, storages
@@ -109,10 +110,40 @@ class ObjectWriter:
         return 0
 
 
+class Appender:
+    """An object written over several requests, possibly in several processes (tus uploads).
+
+    `append()` bytes, then `commit()` makes them durable and returns the JSON-serialisable state
+    to store (in the database) and hand to the next `BlobStore.appender()`. Bytes appended after
+    the last commit are forgotten when the next appender opens with the older state. `complete()`
+    publishes the object under its key; `discard()` removes everything. Memory: at most one S3
+    part.
+    """
+
+    def append(self, data) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def commit(self) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def complete(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def discard(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Let go of files and buffers without committing (the committed state stays valid)."""
+
+
 class BlobStore:
     kind = ""
 
     def writer(self, key: str) -> ObjectWriter:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def appender(self, key: str, state: dict) -> Appender:  # pragma: no cover - interface
+        """Continue an unfinished object across requests (tus); `state` from a previous commit()."""
         raise NotImplementedError
 
     def open_range(self, key: str, offset: int, length: int) -> RangeReader:  # pragma: no cover
@@ -210,6 +241,52 @@ def _mtime(path: str) -> dt.datetime:
     return dt.datetime.fromtimestamp(os.stat(path).st_mtime, tz=dt.UTC)
 
 
+class _LocalAppender(Appender):
+    """Appends to `<final>.partial`, cut back to the committed size first (a request that died
+    after writing but before its commit leaves bytes nobody accounted for)."""
+
+    def __init__(self, final_path: str, mode: int, state: dict):
+        self._final = final_path
+        self._partial = final_path + PARTIAL_SUFFIX
+        self._size = int(state.get("size", 0))
+        os.makedirs(os.path.dirname(final_path), exist_ok=True)
+        flags = os.O_RDWR | (0 if state else os.O_CREAT | os.O_EXCL)
+        try:
+            fd = os.open(self._partial, flags, mode)
+        except FileNotFoundError:
+            raise ObjectMissing(os.path.basename(final_path)) from None
+        self._fh = os.fdopen(fd, "r+b")
+        if os.fstat(fd).st_size < self._size:
+            self._fh.close()
+            raise ObjectMissing(os.path.basename(final_path))
+        self._fh.truncate(self._size)
+        self._fh.seek(self._size)
+
+    def append(self, data) -> None:
+        self._fh.write(data)
+        self._size += len(data)
+
+    def commit(self) -> dict:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        return {"size": self._size}
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._fh.close()
+
+    def complete(self) -> None:
+        self.commit()
+        self._fh.close()
+        os.replace(self._partial, self._final)
+        _fsync_dir(os.path.dirname(self._final))
+
+    def discard(self) -> None:
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._partial)
+
+
 class LocalBlobStore(BlobStore):
     kind = "local"
 
@@ -223,6 +300,9 @@ class LocalBlobStore(BlobStore):
 
     def writer(self, key: str) -> ObjectWriter:
         return _LocalWriter(self.path(key), self.mode)
+
+    def appender(self, key: str, state: dict) -> Appender:
+        return _LocalAppender(self.path(key), self.mode, state)
 
     def open_range(self, key: str, offset: int, length: int) -> RangeReader:
         try:
@@ -424,6 +504,106 @@ class _S3Writer(ObjectWriter):
             self._upload_id = None
 
 
+class _S3Appender(Appender):
+    """A multipart upload that spans requests. Parts are PART_SIZE (S3 wants ≥ 5 MiB for all but
+    the last), so the bytes short of a part are kept between requests in a small "stage" object
+    (already encrypted, under its own random key) and read back by the next request.
+
+    State: {"upload_id", "parts": [[number, etag], …], "stage": key, "staged": bytes}.
+    """
+
+    def __init__(self, store: S3BlobStore, key: str, state: dict):
+        self._store = store
+        self._client = store.client
+        self._name = store.name(key)
+        self._key = key
+        self._upload_id = state.get("upload_id")
+        self._parts = [list(part) for part in state.get("parts", [])]
+        self._stage = state.get("stage") or key + secrets.token_hex(16)
+        self._buffer = bytearray()
+        staged = int(state.get("staged", 0))
+        if staged:
+            with store.open_range(self._stage, 0, staged) as reader:
+                self._buffer += reader.read_exact(staged)
+            if len(self._buffer) != staged:
+                raise ObjectMissing(self._stage)
+
+    def _state(self) -> dict:
+        return {
+            "upload_id": self._upload_id,
+            "parts": self._parts,
+            "stage": self._stage,
+            "staged": len(self._buffer),
+        }
+
+    def _upload_part(self, body: bytes) -> None:
+        if self._upload_id is None:
+            response = self._client.create_multipart_upload(
+                Bucket=self._store.bucket, Key=self._name
+            )
+            self._upload_id = response["UploadId"]
+        number = len(self._parts) + 1
+        response = self._client.upload_part(
+            Bucket=self._store.bucket,
+            Key=self._name,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=body,
+        )
+        self._parts.append([number, response["ETag"]])
+
+    def append(self, data) -> None:
+        self._buffer += data
+        while len(self._buffer) >= (
+            size := part_size_for(len(self._parts) + 1, self._store.part_size)
+        ):
+            with memoryview(self._buffer) as view:
+                part = bytes(view[:size])
+            del self._buffer[:size]
+            self._upload_part(part)
+
+    def commit(self) -> dict:
+        bucket, stage = self._store.bucket, self._store.name(self._stage)
+        if self._buffer:
+            self._client.put_object(Bucket=bucket, Key=stage, Body=bytes(self._buffer))
+        else:
+            self._client.delete_object(Bucket=bucket, Key=stage)
+        return self._state()
+
+    def complete(self) -> None:
+        bucket = self._store.bucket
+        if self._upload_id is None:
+            self._client.put_object(Bucket=bucket, Key=self._name, Body=bytes(self._buffer))
+        else:
+            if self._buffer:
+                self._upload_part(bytes(self._buffer))
+            self._client.complete_multipart_upload(
+                Bucket=bucket,
+                Key=self._name,
+                UploadId=self._upload_id,
+                MultipartUpload={
+                    "Parts": [{"PartNumber": n, "ETag": etag} for n, etag in self._parts]
+                },
+            )
+        self._buffer = bytearray()
+        self._client.delete_object(Bucket=bucket, Key=self._store.name(self._stage))
+
+    def discard(self) -> None:
+        self._buffer = bytearray()
+        bucket = self._store.bucket
+        try:
+            self._client.delete_object(Bucket=bucket, Key=self._store.name(self._stage))
+            if self._upload_id is not None:
+                self._client.abort_multipart_upload(
+                    Bucket=bucket, Key=self._name, UploadId=self._upload_id
+                )
+        except Exception:  # noqa: BLE001 - orphan cleanup reclaims it later
+            logger.warning("Could not discard the upload of %s", self._name, exc_info=True)
+
+    def close(self) -> None:
+        self._buffer = bytearray()
+
+
 class S3BlobStore(BlobStore):
     kind = "s3"
 
@@ -444,6 +624,9 @@ class S3BlobStore(BlobStore):
 
     def writer(self, key: str) -> ObjectWriter:
         return _S3Writer(self.client, self.bucket, self.name(key), self.part_size)
+
+    def appender(self, key: str, state: dict) -> Appender:
+        return _S3Appender(self, key, state)
 
     def open_range(self, key: str, offset: int, length: int) -> RangeReader:
         if length <= 0:

@@ -361,3 +361,171 @@ def _remove_unowned(keys_: list[str], remove) -> int:
         else:
             removed += 1
     return removed
+
+
+# --- resumable (tus) uploads --------------------------------------------------------------------
+
+
+class ResumableState:
+    """What a resumable upload needs between requests; all of it is stored in its TusUpload row."""
+
+    def __init__(
+        self, *, blob: Blob, header: bytes, tail: bytes, storage: dict, offset: int, length: int
+    ):
+        self.blob = blob
+        self.header = bytes(header)
+        self.tail = bytes(tail)
+        self.storage = storage
+        self.offset = offset
+        self.length = length
+
+
+def resumable_start(*, length: int, segment_size: int = crypto.DEFAULT_SEGMENT_SIZE):
+    """A new WRITING blob whose header is already stored; call outside a transaction."""
+    data_key = crypto.new_data_key()
+    encryptor = crypto.SegmentEncryptor(data_key, segment_size)
+    storage_key = new_storage_key()
+    master_key_id, wrapped = keys.wrap_for_new_blob(data_key, storage_key)
+    blob = Blob.objects.create(
+        storage_key=storage_key,
+        master_key_id=master_key_id,
+        wrapped_key=wrapped,
+        segment_size=segment_size,
+        size=0,
+        state=Blob.State.WRITING,
+    )
+    try:
+        appender = get_blobstore().appender(storage_key, {})
+        try:
+            appender.append(encryptor.header)
+            storage = appender.commit()
+        finally:
+            appender.close()
+    except BaseException:
+        resumable_discard(blob=blob, storage={})
+        raise
+    return ResumableState(
+        blob=blob, header=encryptor.header, tail=b"", storage=storage, offset=0, length=length
+    )
+
+
+class ResumableWriter:
+    """Continues a resumable upload in this request: plaintext in, sealed segments to storage.
+
+    Complete segments are encrypted and appended at once (the declared length says which one is
+    the last); the incomplete trailing segment stays in memory until `checkpoint()` seals it
+    for the database. Holds at most one segment plus one storage part.
+    """
+
+    def __init__(self, state: ResumableState):
+        blob = state.blob
+        self.length = state.length
+        self.offset = state.offset
+        self._segment = blob.segment_size
+        self._data_key = _data_key(blob)
+        self._header = state.header
+        try:
+            self._encryptor = crypto.SegmentEncryptor.resume(self._data_key, state.header)
+        except ValueError as exc:
+            raise CorruptContent(f"Blob {blob.storage_key}: {exc}") from exc
+        self._index = self.offset // self._segment
+        try:
+            pending = crypto.open_tail(self._data_key, state.header, self._index, state.tail)
+        except crypto.DecryptionError as exc:
+            raise CorruptContent(f"Blob {blob.storage_key}: {exc}") from exc
+        if len(pending) != self.offset % self._segment:
+            raise CorruptContent(f"Blob {blob.storage_key}: the pending tail has a wrong size.")
+        self._pending = bytearray(pending)
+        self.blob = blob
+        try:
+            self._appender = get_blobstore().appender(blob.storage_key, state.storage)
+        except ObjectMissing:
+            raise CorruptContent(f"Blob {blob.storage_key}: the partial object is gone.") from None
+
+    def _emit(self, plaintext) -> None:
+        last = (self._index + 1) * self._segment >= self.length
+        self._appender.append(self._encryptor.encrypt_segment(self._index, plaintext, last=last))
+        self._index += 1
+
+    def write(self, data) -> None:
+        view = memoryview(data).cast("B")
+        if self.offset + len(view) > self.length:
+            raise ValueError("More bytes than the upload's declared length.")
+        self.offset += len(view)
+        segment = self._segment
+        pos = 0
+        if self._pending:
+            pos = min(segment - len(self._pending), len(view))
+            self._pending += view[:pos]
+            if len(self._pending) < segment and self.offset < self.length:
+                return
+            self._emit(self._pending)
+            self._pending = bytearray()
+        while len(view) - pos >= segment:
+            self._emit(view[pos : pos + segment])
+            pos += segment
+        self._pending += view[pos:]
+        if self._pending and self.offset == self.length:
+            self._emit(self._pending)
+            self._pending = bytearray()
+
+    def checkpoint(self) -> tuple[int, bytes, dict]:
+        """Make what was written durable: (offset, sealed tail, storage state) to store."""
+        storage = self._appender.commit()
+        tail = crypto.seal_tail(self._data_key, self._header, self._index, self._pending)
+        return self.offset, tail, storage
+
+    def finish(self) -> Blob:
+        """Publish the complete object (offset must equal length) and mark the blob COMPLETE."""
+        if self.offset != self.length:
+            raise ValueError("The upload is not complete.")
+        if self.length == 0 and self._index == 0:
+            self._emit(b"")
+        self._appender.complete()
+        updated = Blob.objects.filter(pk=self.blob.pk, state=Blob.State.WRITING).update(
+            state=Blob.State.COMPLETE, size=self.length
+        )
+        if not updated:
+            raise CorruptContent("The blob was removed while it was being written.")
+        self.blob.state = Blob.State.COMPLETE
+        self.blob.size = self.length
+        return self.blob
+
+    def close(self) -> None:
+        self._pending = bytearray()
+        self._appender.close()
+
+
+def resumable_discard(*, blob: Blob, storage: dict) -> None:
+    """Remove an unfinished resumable upload's bytes and its blob row. Never raises."""
+    store = get_blobstore()
+    key = blob.storage_key
+    try:
+        if storage:
+            store.appender(key, storage).discard()
+    except Exception:  # noqa: BLE001 - orphan cleanup reclaims it later
+        logger.warning("Could not discard the resumable upload %s", key, exc_info=True)
+    try:
+        store.discard_unfinished(key)
+        store.delete(key)
+    except Exception:  # noqa: BLE001
+        logger.warning("Could not remove the stored bytes of %s", key, exc_info=True)
+    try:
+        Blob.objects.filter(pk=blob.pk).delete()
+    except Exception:  # noqa: BLE001 - cleanup_abandoned_blobs reclaims it later
+        logger.warning("Could not delete the blob row of %s", key, exc_info=True)
+
+
+def content_digest(blob: Blob) -> tuple[str, bytes]:
+    """(SHA-256 hex, first HEAD_SIZE bytes) of a complete blob, by reading it once.
+
+    A resumable upload cannot carry a running hash between requests (hashlib state does not
+    serialise), so it is computed here at completion; docs/tus.md has the cost.
+    """
+    digest = hashlib.sha256()
+    head = b""
+    for chunk in iter_content(blob):
+        digest.update(chunk)
+        if len(head) < HEAD_SIZE:
+            head += bytes(chunk[: HEAD_SIZE - len(head)])
+    return digest.hexdigest(), head

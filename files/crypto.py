@@ -128,6 +128,14 @@ class SegmentEncryptor(_Segments):
         prefix = os.urandom(NONCE_PREFIX_SIZE)
         super().__init__(data_key, _HEADER.pack(MAGIC, FORMAT_VERSION, segment_size, prefix))
 
+    @classmethod
+    def resume(cls, data_key: bytes, header: bytes) -> SegmentEncryptor:
+        """An encryptor continuing an object whose header was written earlier (tus uploads)."""
+        self = cls.__new__(cls)
+        _Segments.__init__(self, data_key, bytes(header))
+        _check_segment_size(self.segment_size)
+        return self
+
     def encrypt_segment(self, index: int, plaintext, *, last: bool) -> bytes:
         size = len(plaintext)
         if size > self.segment_size or (not last and size != self.segment_size):
@@ -183,3 +191,38 @@ def decrypt_bytes(blob: bytes, data_key: bytes, size: int, segment_size: int) ->
         sealed = view[start : start + segment_size + TAG_SIZE]
         out.append(dec.decrypt_segment(index, sealed, last=index == count - 1))
     return b"".join(out)
+
+
+# --- pending tails of resumable uploads ---------------------------------------------------------
+# A tus upload ends a request at any byte, inside a segment. The bytes of that incomplete segment
+# are kept sealed until the rest of it arrives: AES-256-GCM under the object's data key with a
+# RANDOM nonce (the tail is re-sealed with more bytes at every request, so a deterministic nonce
+# would repeat) and associated data that names what it is. A segment's associated data is the bare
+# 16-byte header, so a sealed tail can never pass for a segment, nor a segment for a tail.
+_TAIL_LABEL = b"locker pending tail v1\x00"
+TAIL_NONCE_SIZE = 12
+
+
+def _tail_aad(header: bytes, index: int) -> bytes:
+    return _TAIL_LABEL + bytes(header) + struct.pack(">Q", index)
+
+
+def seal_tail(data_key: bytes, header: bytes, index: int, plaintext) -> bytes:
+    """nonce (12) ‖ ciphertext ‖ tag of the incomplete segment `index`; b"" when empty."""
+    if not plaintext:
+        return b""
+    nonce = os.urandom(TAIL_NONCE_SIZE)
+    return nonce + AESGCM(data_key).encrypt(nonce, bytes(plaintext), _tail_aad(header, index))
+
+
+def open_tail(data_key: bytes, header: bytes, index: int, sealed) -> bytes:
+    sealed = bytes(sealed)
+    if not sealed:
+        return b""
+    nonce, body = sealed[:TAIL_NONCE_SIZE], sealed[TAIL_NONCE_SIZE:]
+    try:
+        return AESGCM(data_key).decrypt(nonce, body, _tail_aad(header, index))
+    except InvalidTag as exc:
+        raise DecryptionError(
+            f"The pending tail of segment {index} failed authentication."
+        ) from exc

@@ -19,9 +19,12 @@ def purge_trash() -> int:
 def cleanup_partial_uploads() -> dict:
     """Reclaim what crashed or abandoned uploads left: half-written blobs and reservations."""
     from files.content import cleanup_abandoned_blobs
+    from files.tus import cleanup_expired
 
     now = timezone.now()
-    blobs = cleanup_abandoned_blobs(
+    # Expired tus uploads first: their blobs, storage and reservations (files/tus.py).
+    tus_uploads = cleanup_expired(now=now)
+    blobs = tus_uploads + cleanup_abandoned_blobs(
         older_than=now - timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS)
     )
     reservations = services.upload_reservations_delete_expired(now=now)

@@ -31,11 +31,12 @@ class SessionAuthentication(authentication.SessionAuthentication):
     Django's check first looks for a `csrfmiddlewaretoken` field in `request.POST`; on a DRF
     request that parses the body, which for an upload means storing the whole file before the
     view has checked the quota or installed its streaming handler. The web UI sends the token
-    in the X-CSRFToken header, which is the only place it is accepted for multipart requests.
+    in the X-CSRFToken header, which is the only place it is accepted for multipart requests
+    (and for tus chunks, `application/offset+octet-stream`, which no parser reads).
     """
 
     def enforce_csrf(self, request):
-        if (request.content_type or "").startswith("multipart/"):
+        if (request.content_type or "").startswith(("multipart/", "application/offset+")):
             request = _HeaderTokenOnly(request)
         return super().enforce_csrf(request)
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from files.api import views
+from files.api import tus, views
 
 folder_list = views.FolderViewSet.as_view({"get": "list", "post": "create"})
 folder_detail = views.FolderViewSet.as_view(
@@ -24,6 +24,8 @@ urlpatterns = [
     path("files/", file_list, name="api-file-list"),
     path("files/<uuid:id>/", file_detail, name="api-file-detail"),
     path("files/<uuid:id>/content", file_content, name="api-file-content"),
+    path("tus/", tus.TusCollectionView.as_view(), name="api-tus"),
+    path("tus/<str:upload_id>", tus.TusUploadView.as_view(), name="api-tus-upload"),
     path("trash/", trash, name="api-trash"),
     path("trash/<uuid:id>/restore", trash_restore, name="api-trash-restore"),
 ]

@@ -1,0 +1,495 @@
+"""The tus 1.0.0 resumable upload protocol (https://tus.io/protocols/resumable-upload), shared by
+`/api/v1/tus/` (accounts) and `/r/<token>/tus/` (upload links).
+
+Extensions: creation, creation-with-upload, termination, checksum (sha1, sha256, md5) and
+expiration. Views authenticate and say who the upload is for (`Target`) and how to find an
+upload (`Scope`); everything else is here. Bytes go through files.content's ResumableWriter, so
+nothing is ever stored in plaintext and nothing lives in process memory between requests; on
+completion the upload becomes a File through the same service as every other upload
+(files.services.files_create, or the upload link's upload_link_receive).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpResponse, JsonResponse, UnreadablePostError
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.http import http_date
+from django.utils.translation import gettext as _
+
+from files import services
+from files.content import (
+    CorruptContent,
+    ResumableState,
+    ResumableWriter,
+    content_digest,
+    delete_blob,
+    resumable_discard,
+    resumable_start,
+)
+from files.models import Folder, TusUpload, UploadReservation
+from files.names import InvalidName, validate_name
+
+logger = logging.getLogger(__name__)
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
+CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+READ_SIZE = 1024 * 1024
+# A PATCH holds its upload for at most this long; a request that died holding it frees it then.
+LOCK_SECONDS = 15 * 60
+FILE_ID_HEADER = "Locker-File-Id"
+EXPOSED_HEADERS = (
+    "Location, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, "
+    "Upload-Offset, Upload-Length, Upload-Expires, Locker-File-Id"
+)
+
+
+class TusError(Exception):
+    """An answer other than success: status, a sentence for people, extra headers."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass
+class Target:
+    """Where a new upload goes and under which limits (the view decides)."""
+
+    owner: object
+    folder: Folder
+    max_size: int = 0  # 0 = unlimited
+    link: object | None = None
+    ip: str | None = None
+    quota_message: str = ""
+
+
+@dataclass
+class Scope:
+    """Which uploads a request may see: an account's own, or one upload link's."""
+
+    owner_id: int | None = None
+    link_id: int | None = None
+
+    def filter(self) -> Q:
+        if self.link_id is not None:
+            return Q(link_id=self.link_id)
+        return Q(owner_id=self.owner_id, link__isnull=True)
+
+
+# --- headers and responses --------------------------------------------------------------------
+
+
+def _headers(response: HttpResponse, extra: dict | None = None) -> HttpResponse:
+    response["Tus-Resumable"] = TUS_VERSION
+    response["Cache-Control"] = "no-store"
+    response["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+    for name, value in (extra or {}).items():
+        response[name] = value
+    return response
+
+
+def empty(status: int, headers: dict | None = None) -> HttpResponse:
+    return _headers(HttpResponse(status=status), headers)
+
+
+def error_response(exc: TusError) -> HttpResponse:
+    return _headers(JsonResponse({"detail": exc.message}, status=exc.status), exc.headers)
+
+
+def options_response() -> HttpResponse:
+    headers = {
+        "Tus-Version": TUS_VERSION,
+        "Tus-Extension": EXTENSIONS,
+        "Tus-Checksum-Algorithm": ",".join(CHECKSUMS),
+    }
+    if settings.LOCKER_MAX_UPLOAD_SIZE:
+        headers["Tus-Max-Size"] = str(settings.LOCKER_MAX_UPLOAD_SIZE)
+    return empty(204, headers)
+
+
+def check_version(request) -> None:
+    """Every request but OPTIONS must say `Tus-Resumable: 1.0.0` (412 otherwise)."""
+    if request.method == "OPTIONS":
+        return
+    if request.headers.get("Tus-Resumable", "").strip() != TUS_VERSION:
+        raise TusError(
+            412,
+            _("This server speaks tus %(version)s: send the header Tus-Resumable: %(version)s.")
+            % {"version": TUS_VERSION},
+            {"Tus-Version": TUS_VERSION},
+        )
+
+
+def _int_header(request, name: str, *, required: bool = True) -> int | None:
+    raw = request.headers.get(name)
+    if raw is None or raw.strip() == "":
+        if required:
+            raise TusError(400, _("The header %(name)s is required.") % {"name": name})
+        return None
+    raw = raw.strip()
+    if not raw.isdigit() or len(raw) > 19:
+        raise TusError(400, _("The header %(name)s must be a whole number.") % {"name": name})
+    return int(raw)
+
+
+def parse_metadata(raw: str | None) -> dict[str, str]:
+    """`Upload-Metadata: key base64,key2 base64` → {key: decoded text}."""
+    result: dict[str, str] = {}
+    for item in (raw or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, _sep, value = item.partition(" ")
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise TusError(
+                400, _("Upload-Metadata value of %(key)s is not base64 UTF-8.") % {"key": key}
+            ) from None
+        result[key] = decoded
+    return result
+
+
+def _parse_checksum(request):
+    raw = request.headers.get("Upload-Checksum")
+    if not raw:
+        return None
+    name, _sep, value = raw.strip().partition(" ")
+    algorithm = CHECKSUMS.get(name.lower())
+    if algorithm is None:
+        raise TusError(
+            400,
+            _("Unsupported checksum algorithm; use one of: %(names)s.")
+            % {"names": ", ".join(CHECKSUMS)},
+        )
+    try:
+        expected = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise TusError(400, _("The Upload-Checksum value is not base64.")) from None
+    return algorithm, expected
+
+
+def _location(request, base: str, upload: TusUpload) -> str:
+    return request.build_absolute_uri(f"{base}{upload.upload_id}")
+
+
+def _state_headers(upload: TusUpload) -> dict:
+    headers = {"Upload-Offset": str(upload.offset), "Upload-Length": str(upload.length)}
+    if upload.completed_at is None:
+        headers["Upload-Expires"] = http_date(upload.expires_at.timestamp())
+    elif upload.file_id is not None:
+        headers[FILE_ID_HEADER] = str(upload.file.public_id)
+    return headers
+
+
+# --- lookups and the per-upload lock ----------------------------------------------------------
+
+
+def upload_get(scope: Scope, upload_id: str) -> TusUpload:
+    """The upload, or 404 (unknown, someone else's) / 410 (expired before it was complete)."""
+    if not upload_id or len(upload_id) > 64:
+        raise TusError(404, _("There is no such upload."))
+    upload = (
+        TusUpload.objects.select_related("blob", "file", "link")
+        .filter(scope.filter(), upload_id=upload_id)
+        .first()
+    )
+    if upload is None:
+        raise TusError(404, _("There is no such upload."))
+    if upload.completed_at is None and upload.expires_at <= timezone.now():
+        raise TusError(410, _("This upload expired before it was complete; start it again."))
+    return upload
+
+
+def _lock(upload: TusUpload) -> str:
+    token = secrets.token_hex(16)
+    now = timezone.now()
+    taken = (
+        TusUpload.objects.filter(pk=upload.pk)
+        .filter(Q(lock_token="") | Q(locked_until__lt=now))
+        .update(lock_token=token, locked_until=now + timedelta(seconds=LOCK_SECONDS))
+    )
+    if not taken:
+        raise TusError(423, _("Another request is writing to this upload; try again shortly."))
+    upload.refresh_from_db()
+    return token
+
+
+def _unlock(upload: TusUpload, token: str) -> None:
+    TusUpload.objects.filter(pk=upload.pk, lock_token=token).update(
+        lock_token="", locked_until=None
+    )
+
+
+# --- the operations ---------------------------------------------------------------------------
+
+
+def create(request, target: Target, base: str) -> HttpResponse:
+    """POST: a new upload (creation), with its first bytes if the body has any."""
+    check_version(request)
+    if request.headers.get("Upload-Defer-Length"):
+        raise TusError(400, _("Deferred lengths are not supported: send Upload-Length."))
+    length = _int_header(request, "Upload-Length")
+    metadata = parse_metadata(request.headers.get("Upload-Metadata"))
+    try:
+        filename = validate_name(metadata.get("filename", ""))
+    except InvalidName as exc:
+        raise TusError(400, " ".join(exc.messages)) from None
+    except ValidationError as exc:
+        raise TusError(400, " ".join(exc.messages)) from None
+    if target.max_size and length > target.max_size:
+        raise TusError(
+            413,
+            _("This file is larger than the %(max)s limit for one upload.")
+            % {"max": filesizeformat(target.max_size)},
+        )
+    body_length = _int_header(request, "Content-Length", required=False) or 0
+    if body_length and request.content_type != OFFSET_CONTENT_TYPE:
+        raise TusError(415, _("Send upload data as %(type)s.") % {"type": OFFSET_CONTENT_TYPE})
+    try:
+        reservation = services.upload_reservation_create(user=target.owner, size=length)
+    except services.QuotaExceeded as exc:
+        raise TusError(507, target.quota_message or str(exc)) from None
+    try:
+        state = resumable_start(length=length)
+    except BaseException:
+        services.upload_reservation_release(reservation=reservation)
+        raise
+    now = timezone.now()
+    upload = TusUpload.objects.create(
+        upload_id=secrets.token_urlsafe(32),
+        owner=target.owner,
+        link=target.link,
+        folder=target.folder,
+        filename=filename,
+        filetype=metadata.get("filetype", "")[:127],
+        length=length,
+        blob=state.blob,
+        header=state.header,
+        storage_state=state.storage,
+        reservation=reservation,
+        created_at=now,
+        expires_at=reservation.expires_at,
+    )
+    headers = {"Location": _location(request, base, upload)}
+    if body_length or length == 0:
+        upload = _append(request, upload, target, expected_offset=0, body_length=body_length)
+    headers.update(_state_headers(upload))
+    return empty(201, headers)
+
+
+def head(request, scope: Scope, upload_id: str) -> HttpResponse:
+    check_version(request)
+    upload = upload_get(scope, upload_id)
+    return empty(200, _state_headers(upload))
+
+
+def patch(request, scope: Scope, upload_id: str, target: Target | None = None) -> HttpResponse:
+    check_version(request)
+    upload = upload_get(scope, upload_id)
+    if request.content_type != OFFSET_CONTENT_TYPE:
+        raise TusError(415, _("Send upload data as %(type)s.") % {"type": OFFSET_CONTENT_TYPE})
+    offset = _int_header(request, "Upload-Offset")
+    body_length = _int_header(request, "Content-Length", required=False)
+    if body_length is None:
+        raise TusError(411, _("Send the chunk with a Content-Length header."))
+    target = target or Target(owner=upload.owner, folder=upload.folder)
+    upload = _append(request, upload, target, expected_offset=offset, body_length=body_length)
+    return empty(204, _state_headers(upload))
+
+
+def delete(request, scope: Scope, upload_id: str) -> HttpResponse:
+    """Termination: the partial bytes, the blob and the quota reservation are gone at once."""
+    check_version(request)
+    upload = upload_get(scope, upload_id)
+    token = _lock(upload)
+    try:
+        _discard(upload)
+    except BaseException:
+        _unlock(upload, token)
+        raise
+    return empty(204)
+
+
+def _discard(upload: TusUpload) -> None:
+    if upload.completed_at is None and upload.blob is not None:
+        resumable_discard(blob=upload.blob, storage=upload.storage_state)
+    if upload.reservation_id is not None:
+        UploadReservation.objects.filter(pk=upload.reservation_id).delete()
+    TusUpload.objects.filter(pk=upload.pk).delete()
+
+
+def _append(request, upload: TusUpload, target: Target, *, expected_offset: int, body_length: int):
+    token = _lock(upload)
+    try:
+        return _append_locked(request, upload, target, expected_offset, body_length, token)
+    finally:
+        _unlock(upload, token)
+
+
+def _append_locked(request, upload, target, expected_offset, body_length, token) -> TusUpload:
+    if upload.completed_at is not None:
+        # A finished upload is a file now; more bytes must never reach it (CVE-2024-31454).
+        raise TusError(403, _("This upload is complete and accepts no more data."))
+    if expected_offset != upload.offset:
+        raise TusError(
+            409,
+            _("The upload is at byte %(offset)s, not %(sent)s: ask with HEAD and resume there.")
+            % {"offset": upload.offset, "sent": expected_offset},
+            {"Upload-Offset": str(upload.offset)},
+        )
+    if body_length > upload.length - upload.offset:
+        raise TusError(413, _("This chunk goes beyond the upload's declared length."))
+    reservation_alive = UploadReservation.objects.filter(
+        pk=upload.reservation_id, expires_at__gt=timezone.now()
+    ).exists()
+    if not reservation_alive or upload.blob is None:
+        raise TusError(410, _("This upload expired before it was complete; start it again."))
+    checksum = _parse_checksum(request)
+    state = ResumableState(
+        blob=upload.blob,
+        header=upload.header,
+        tail=upload.tail,
+        storage=upload.storage_state,
+        offset=upload.offset,
+        length=upload.length,
+    )
+    try:
+        writer = ResumableWriter(state)
+    except CorruptContent:
+        logger.exception("Resumable upload %s cannot continue", upload.pk)
+        raise TusError(410, _("This upload's stored data is gone; start it again.")) from None
+    try:
+        received, interrupted = _receive(request, writer, body_length, checksum)
+        if checksum is not None:
+            if interrupted:
+                raise TusError(400, _("The chunk was interrupted; nothing of it was kept."))
+            algorithm_digest, expected = received
+            if algorithm_digest != expected:
+                raise TusError(460, _("The chunk does not match its Upload-Checksum; resend it."))
+        new_offset, tail, storage = writer.checkpoint()
+        updated = TusUpload.objects.filter(pk=upload.pk, lock_token=token).update(
+            offset=new_offset, tail=tail, storage_state=storage
+        )
+        if not updated:
+            raise TusError(409, _("This upload changed meanwhile; ask with HEAD and resume."))
+        upload.offset, upload.tail, upload.storage_state = new_offset, tail, storage
+        if upload.offset == upload.length:
+            _complete(upload, writer, target)
+    finally:
+        writer.close()
+    return upload
+
+
+def _receive(request, writer: ResumableWriter, body_length: int, checksum):
+    """Read the body into the writer; returns ((digest, expected) or None, interrupted)."""
+    hasher = checksum[0]() if checksum else None
+    remaining = body_length
+    interrupted = False
+    while remaining > 0:
+        try:
+            chunk = request.read(min(READ_SIZE, remaining))
+        except (UnreadablePostError, OSError):
+            interrupted = True
+            break
+        if not chunk:
+            interrupted = True
+            break
+        remaining -= len(chunk)
+        if hasher is not None:
+            hasher.update(chunk)
+        writer.write(chunk)
+    if hasher is None:
+        return None, interrupted
+    return (hasher.digest(), checksum[1]), interrupted
+
+
+def _complete(upload: TusUpload, writer: ResumableWriter, target: Target) -> None:
+    """The last byte arrived: publish the object and create the File like any other upload."""
+    blob = writer.finish()
+    try:
+        sha256, head_bytes = content_digest(blob)
+        contents = [
+            services.NewFileContent(
+                name=upload.filename,
+                blob=blob,
+                size=upload.length,
+                sha256=sha256,
+                content_type=services.content_type_detect(head_bytes),
+            )
+        ]
+        reservation = UploadReservation.objects.filter(pk=upload.reservation_id).first()
+        with transaction.atomic():
+            if upload.link_id is not None:
+                from sharing.upload_links import UploadRefused, upload_link_receive
+
+                try:
+                    (file,) = upload_link_receive(
+                        link=upload.link, contents=contents, reservation=reservation, ip=target.ip
+                    )
+                except UploadRefused as exc:
+                    raise TusError(exc.status, exc.message) from None
+            else:
+                (file,) = services.files_create(
+                    user=upload.owner,
+                    folder=upload.folder,
+                    contents=contents,
+                    on_conflict=services.ON_CONFLICT.RENAME,
+                    reservation=reservation,
+                )
+            now = timezone.now()
+            TusUpload.objects.filter(pk=upload.pk).update(
+                completed_at=now, file=file, tail=b"", storage_state={}, reservation=None
+            )
+            upload.completed_at, upload.file = now, file
+    except BaseException as exc:
+        # No file: give the bytes and the reservation back and forget the upload.
+        try:
+            delete_blob(blob)
+        finally:
+            _discard(upload)
+        if isinstance(exc, TusError):
+            raise
+        if isinstance(exc, services.QuotaExceeded):
+            raise TusError(507, target.quota_message or str(exc)) from None
+        if isinstance(exc, services.FolderGone):
+            raise TusError(
+                409, _("The target folder was deleted during the upload; nothing was kept.")
+            ) from None
+        if isinstance(exc, ValidationError):
+            raise TusError(400, " ".join(exc.messages)) from None
+        raise
+
+
+# --- housekeeping -----------------------------------------------------------------------------
+
+
+def cleanup_expired(*, now=None) -> int:
+    """Reclaim unfinished uploads past their expiry (bytes, blob, reservation) and forget
+    finished ones as old; returns how many unfinished uploads were reclaimed."""
+    now = now or timezone.now()
+    reclaimed = 0
+    for upload in TusUpload.objects.select_related("blob").filter(
+        completed_at__isnull=True, expires_at__lte=now
+    ):
+        _discard(upload)
+        reclaimed += 1
+    TusUpload.objects.filter(completed_at__isnull=False, expires_at__lte=now).delete()
+    return reclaimed
