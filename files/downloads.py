@@ -119,8 +119,17 @@ def _common_headers(response, *, file: File, etag: str, last_modified: str) -> N
     response["Cross-Origin-Resource-Policy"] = "same-origin"
 
 
+class Quarantined(Exception):
+    """An infected file: nobody may download it, its owner included."""
+
+
 def content_response(request, *, file: File, disposition: str = "attachment"):
-    """A streaming (or 206/304/416) response for `file`'s content, ready to return."""
+    """A streaming (or 206/304/416) response for `file`'s content, ready to return.
+
+    Raises Quarantined for an infected file (every caller checks first; this is the last line).
+    """
+    if file.state == File.State.INFECTED:
+        raise Quarantined(file.pk)
     size = file.size
     etag = f'"{file.sha256}"'
     modified = file.modified_at.timestamp()

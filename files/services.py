@@ -20,7 +20,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from files.models import Blob, File, Folder, UploadReservation
+from files import processing
+from files.models import Blob, File, Folder, Thumbnail, UploadReservation
 from files.names import name_key, unique_name, validate_name
 from files.selectors import folder_descendant_ids, folder_get_root
 
@@ -260,7 +261,7 @@ def files_create(
                 size=content.size,
                 content_type=content.content_type,
                 sha256=content.sha256,
-                state=File.State.READY,
+                state=processing.initial_state(),
                 created_at=now,
                 modified_at=now,
             )
@@ -270,6 +271,10 @@ def files_create(
         get_user_model().objects.filter(pk=user.pk).update(used_bytes=F("used_bytes") + total)
         if reservation is not None:
             UploadReservation.objects.filter(pk=reservation.pk).delete()
+        # Scanning and thumbnails start once the rows are committed (docs/workers.md).
+        from files.tasks import queue_processing
+
+        queue_processing([file.pk for file in created])
     return created
 
 
@@ -402,6 +407,11 @@ def _purge(*, files: list[File], folder_ids: list[int]) -> int:
     for file in files:
         used_by_owner[file.owner_id] = used_by_owner.get(file.owner_id, 0) + file.size
     blob_ids = [file.blob_id for file in files]
+    blob_ids += list(
+        Thumbnail.objects.filter(file__in=[file.pk for file in files]).values_list(
+            "blob_id", flat=True
+        )
+    )
     File.objects.filter(pk__in=[file.pk for file in files]).delete()
     # Children first, so the tree is never left with a dangling parent.
     Folder.objects.filter(pk__in=folder_ids).delete()
@@ -452,3 +462,15 @@ def trash_purge_expired(*, now: datetime | None = None) -> int:
         items: list[File | Folder] = list(Folder.objects.trashed().filter(expired))
         items += list(File.objects.trashed().filter(expired))
         return _purge_items(items)
+
+
+def orphaned_objects_cleanup(*, now: datetime | None = None) -> int:
+    """Delete stored objects that no row references, older than LOCKER_ORPHAN_GRACE_HOURS.
+
+    The grace period protects uploads in progress: their row exists (maybe uncommitted) and
+    their bytes are younger than any sensible grace period.
+    """
+    from files.content import cleanup_orphaned_objects
+
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.LOCKER_ORPHAN_GRACE_HOURS)
+    return cleanup_orphaned_objects(older_than=cutoff)

@@ -1,12 +1,46 @@
-"""Periodic housekeeping (scheduled in CELERY_BEAT_SCHEDULE). Thin: the work is in services."""
+"""Celery tasks of the files app: thin, idempotent, ids as arguments; the work is in services."""
 
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
 from files import services
+from files.scanning import ScannerUnavailable
+
+
+class ProcessingTask(Task):
+    """Retries a scanner outage with exponential backoff and full jitter (settings at run time)."""
+
+    autoretry_for = (ScannerUnavailable,)
+    retry_jitter = True
+    max_retries = 12
+    retry_backoff_max = 3600
+
+    @property
+    def retry_backoff(self) -> int:
+        return max(1, settings.LOCKER_SCAN_RETRY_BACKOFF)
+
+
+@shared_task(name="files.tasks.process_file", base=ProcessingTask)
+def process_file(file_id: int, rescan: bool = False) -> str | None:
+    """Scan a new file and make its thumbnails; a file deleted meanwhile is skipped quietly."""
+    from files.processing import file_process
+
+    return file_process(file_id=file_id, rescan=rescan)
+
+
+def queue_processing(file_ids: list[int], *, rescan: bool = False) -> None:
+    """Queue processing; call inside the transaction that creates the rows (runs on commit)."""
+    from django.db import transaction
+
+    for file_id in file_ids:
+        transaction.on_commit(lambda file_id=file_id: _send(file_id, rescan), robust=True)
+
+
+def _send(file_id: int, rescan: bool) -> None:
+    process_file.apply_async((file_id,), {"rescan": rescan} if rescan else None)
 
 
 @shared_task(name="files.tasks.purge_trash")
@@ -29,3 +63,9 @@ def cleanup_partial_uploads() -> dict:
     )
     reservations = services.upload_reservations_delete_expired(now=now)
     return {"blobs": blobs, "reservations": reservations}
+
+
+@shared_task(name="files.tasks.cleanup_orphaned_objects")
+def cleanup_orphaned_objects() -> int:
+    """Delete stored objects no row owns, older than LOCKER_ORPHAN_GRACE_HOURS."""
+    return services.orphaned_objects_cleanup()

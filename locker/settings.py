@@ -285,6 +285,7 @@ else:
         "visibility_timeout": env_int("LOCKER_CELERY_VISIBILITY_TIMEOUT", 7200)
     }
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = env_str("LOCKER_CELERY_QUEUE", "celery")
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
@@ -292,7 +293,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_TASK_SOFT_TIME_LIMIT = env_duration("LOCKER_TASK_SOFT_TIME_LIMIT", "10m")
+CELERY_TASK_TIME_LIMIT = env_duration("LOCKER_TASK_TIME_LIMIT", "15m")
+# A worker process that grew past this (KiB) is replaced after its task; thumbnails also run in
+# a child with its own hard memory limit (LOCKER_THUMBNAIL_MEMORY).
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_size("LOCKER_WORKER_MAX_MEMORY", "512M") // 1024
 CELERY_BEAT_SCHEDULE = {
+    "cleanup-orphaned-objects": {
+        "task": "files.tasks.cleanup_orphaned_objects",
+        "schedule": env_duration("LOCKER_CLEANUP_ORPHANS_EVERY", "6h"),
+    },
     "purge-trash": {
         "task": "files.tasks.purge_trash",
         "schedule": env_duration("LOCKER_PURGE_TRASH_EVERY", "1h"),
@@ -306,6 +316,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_duration("LOCKER_CLEANUP_SHARES_EVERY", "1h"),
     },
 }
+
+# --- Processing: scanning and thumbnails (docs/workers.md) --------------------------------------
+LOCKER_SCANNER = env_str("LOCKER_SCANNER", "none")
+if LOCKER_SCANNER not in ("none", "clamav", "command"):
+    raise ImproperlyConfigured("LOCKER_SCANNER must be 'none', 'clamav' or 'command'.")
+LOCKER_CLAMD_URL = env_str("LOCKER_CLAMD_URL", "unix:///run/clamav/clamd.ctl")
+LOCKER_SCAN_COMMAND = env_str("LOCKER_SCAN_COMMAND", "")
+LOCKER_SCAN_TIMEOUT = env_duration("LOCKER_SCAN_TIMEOUT", "5m")
+LOCKER_SCAN_RETRY_BACKOFF = env_duration("LOCKER_SCAN_RETRY_BACKOFF", "30s")
+LOCKER_SHARE_REQUIRES_SCAN = env_bool("LOCKER_SHARE_REQUIRES_SCAN", True)
+LOCKER_DELETE_INFECTED = env_bool("LOCKER_DELETE_INFECTED", False)
+LOCKER_THUMBNAILS = env_bool("LOCKER_THUMBNAILS", True)
+LOCKER_THUMBNAIL_MAX_INPUT = env_size("LOCKER_THUMBNAIL_MAX_INPUT", "200M")
+LOCKER_THUMBNAIL_MAX_PIXELS = env_int("LOCKER_THUMBNAIL_MAX_PIXELS", 100_000_000)
+LOCKER_THUMBNAIL_TIMEOUT = env_duration("LOCKER_THUMBNAIL_TIMEOUT", "60s")
+LOCKER_THUMBNAIL_MEMORY = env_size("LOCKER_THUMBNAIL_MEMORY", "1G")
+LOCKER_ORPHAN_GRACE_HOURS = env_int("LOCKER_ORPHAN_GRACE_HOURS", 48)
 
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

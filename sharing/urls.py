@@ -50,6 +50,12 @@ urlpatterns = [
         views.share_preview,
         name="share_file_preview",
     ),
+    path("s/<sharetoken:token>/thumbnail", views.share_thumbnail, name="share_thumbnail"),
+    path(
+        "s/<sharetoken:token>/files/<opaque:file_opaque>/thumbnail",
+        views.share_thumbnail,
+        name="share_file_thumbnail",
+    ),
     path("r/<sharetoken:token>", upload_views.upload_page, name="upload_link"),
     # The owner's pages.
     path("shares/", owner_views.shares_page, name="shares"),

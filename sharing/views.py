@@ -10,6 +10,8 @@ from django.views.decorators.http import require_http_methods
 
 from files.downloads import inline_allowed
 from files.models import File
+from files.thumbnails import SIZES as THUMBNAIL_SIZES
+from files.thumbnails import thumbnail_response, thumbnail_size_or_none
 from sharing import selectors, serving, tokens
 from sharing.selectors import ShareDenied, SharePasswordRequired
 
@@ -87,6 +89,7 @@ def _file_context(share, file: File, *, preview_url: str) -> dict:
         "preview_url": preview_url if previewable and serving.servable(file) else "",
         "servable": serving.servable(file),
         "preview_kind": "pdf" if file.content_type == "application/pdf" else kind,
+        "has_thumbnail": file.thumbnail_state == "ready" and serving.servable(file),
     }
 
 
@@ -127,6 +130,7 @@ def _page(request, token: str, folder_opaque: str | None):
                     "id": share_id(share, f),
                     "ready": serving.servable(f),
                     "pending": f.state == File.State.PENDING,
+                    "thumbnail": f.thumbnail_state == "ready" and serving.servable(f),
                 }
                 for f in files
             ],
@@ -252,6 +256,30 @@ def share_preview(request, token: str, file_opaque: str | None = None):
     if share.max_downloads is not None or not inline_allowed(file.content_type):
         raise Http404
     return serving.serve_file(request, share, file, inline=True)
+
+
+@require_http_methods(["GET", "HEAD"])
+@public_view
+def share_thumbnail(request, token: str, file_opaque: str | None = None):
+    """A file's thumbnail inside a share page, through the same resolve as every share route."""
+    share = selectors.share_resolve(request, token)
+    if file_opaque:
+        file = selectors.share_file_get(share, file_opaque)
+    elif share.file_id:
+        file = share.file
+    else:
+        raise Http404
+    size = thumbnail_size_or_none(request.GET.get("size"))
+    # Only what processing cleared; limited links get the small size only (a 1024 px image
+    # would otherwise be an uncounted download of a photo).
+    if size is None or not serving.servable(file):
+        raise Http404
+    if share.max_downloads is not None and size != THUMBNAIL_SIZES[0]:
+        raise Http404
+    response = thumbnail_response(request, file=file, size=size)
+    if response is None:
+        raise Http404
+    return response
 
 
 @require_http_methods(["GET", "HEAD"])

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -91,6 +92,15 @@ class FileSerializer(serializers.ModelSerializer):
     folder = serializers.SerializerMethodField(
         help_text=_("The containing folder's id; null for the root.")
     )
+    state_reason = serializers.CharField(
+        read_only=True, help_text=_("Why the file is infected or in error; empty otherwise.")
+    )
+    thumbnail = serializers.SerializerMethodField(
+        help_text=_("Thumbnail URL (add ?size=256 or 1024), or null when there is none.")
+    )
+    processing = serializers.SerializerMethodField(
+        help_text=_("True while a worker still has to scan the file or make its thumbnail.")
+    )
 
     class Meta:
         model = File
@@ -102,6 +112,9 @@ class FileSerializer(serializers.ModelSerializer):
             "sha256",
             "folder",
             "state",
+            "state_reason",
+            "thumbnail",
+            "processing",
             "created_at",
             "modified_at",
         ]
@@ -110,6 +123,23 @@ class FileSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_folder(self, file: File):
         return _public_folder_id(file.folder)
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_processing(self, file: File) -> bool:
+        if file.state in (File.State.PENDING, File.State.ERROR):
+            return True
+        return (
+            file.state == File.State.READY
+            and not file.thumbnail_state
+            and settings.LOCKER_THUMBNAILS
+        )
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_thumbnail(self, file: File):
+        """The thumbnail URL (add `?size=256` or `1024`) when there is one."""
+        if file.thumbnail_state != "ready" or file.state == File.State.INFECTED:
+            return None
+        return f"/api/v1/files/{file.public_id}/thumbnail"
 
 
 class FileUpdateSerializer(serializers.Serializer):

@@ -14,6 +14,7 @@ file_detail = views.FileViewSet.as_view(
     {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
 )
 file_content = views.FileViewSet.as_view({"get": "content"})
+file_thumbnail = views.FileViewSet.as_view({"get": "thumbnail"})
 trash = views.TrashViewSet.as_view({"get": "list", "delete": "empty"})
 trash_restore = views.TrashViewSet.as_view({"post": "restore"})
 
@@ -24,6 +25,7 @@ urlpatterns = [
     path("files/", file_list, name="api-file-list"),
     path("files/<uuid:id>/", file_detail, name="api-file-detail"),
     path("files/<uuid:id>/content", file_content, name="api-file-content"),
+    path("files/<uuid:id>/thumbnail", file_thumbnail, name="api-file-thumbnail"),
     path("tus/", tus.TusCollectionView.as_view(), name="api-tus"),
     path("tus/<str:upload_id>", tus.TusUploadView.as_view(), name="api-tus-upload"),
     path("trash/", trash, name="api-trash"),

@@ -35,6 +35,8 @@ from files.api.serializers import (
 )
 from files.content import CorruptContent
 from files.models import File
+from files.thumbnails import SIZES as THUMBNAIL_SIZES
+from files.thumbnails import thumbnail_response, thumbnail_size_or_none
 from files.uploads import (
     InsufficientStorage,
     LengthRequired,
@@ -57,6 +59,11 @@ class StoredContentUnreadable(exceptions.APIException):
         "The stored content of this file is damaged or missing; an administrator has been told."
     )
     default_code = "content_unreadable"
+
+
+class Quarantined(exceptions.PermissionDenied):
+    default_detail = _lazy("A virus was found in this file: nobody can download it.")
+    default_code = "infected"
 
 
 class Conflict(exceptions.APIException):
@@ -491,12 +498,15 @@ class FileViewSet(viewsets.GenericViewSet):
             (200, "application/octet-stream"): OpenApiResponse(BINARY, description="Content"),
             (206, "application/octet-stream"): OpenApiResponse(BINARY, description="A range"),
             304: OpenApiResponse(description="Not modified."),
+            403: OpenApiResponse(description="The file is infected: nobody may download it."),
             404: ERRORS[404],
             416: OpenApiResponse(description="Range not satisfiable."),
         },
     )
     def content(self, request, id):
         file = self.get_object()
+        if file.state == File.State.INFECTED:
+            raise Quarantined()
         inline = request.query_params.get("inline", "").lower() in ("1", "true", "yes")
         try:
             return downloads.content_response(
@@ -505,6 +515,35 @@ class FileViewSet(viewsets.GenericViewSet):
         except CorruptContent:
             logger.exception("Stored content of file %s cannot be read", file.pk)
             raise StoredContentUnreadable() from None
+
+    @extend_schema(
+        summary="Get a file's thumbnail",
+        description=(
+            "A WebP preview of images, the first page of PDFs and a frame of videos, made in "
+            "the background after upload (`thumbnail` in the file says when it exists). "
+            "`size` is 256 (default) or 1024: the longest side in pixels."
+        ),
+        parameters=[
+            ID_PARAMETER,
+            OpenApiParameter("size", OpenApiTypes.INT, enum=[*THUMBNAIL_SIZES]),
+        ],
+        responses={
+            (200, "image/webp"): OpenApiResponse(BINARY, description="The thumbnail"),
+            400: ERRORS[400],
+            404: OpenApiResponse(description="No such file, or it has no thumbnail (yet)."),
+        },
+    )
+    def thumbnail(self, request, id):
+        file = self.get_object()
+        size = thumbnail_size_or_none(request.query_params.get("size"))
+        if size is None:
+            raise serializers.ValidationError(
+                {"size": [_("Must be one of: %s.") % ", ".join(map(str, THUMBNAIL_SIZES))]}
+            )
+        response = thumbnail_response(request, file=file, size=size)
+        if response is None:
+            raise exceptions.NotFound(_("This file has no thumbnail (yet)."))
+        return response
 
 
 @extend_schema_view(

@@ -55,11 +55,34 @@ export function fileRow(file, { showLocation = false } = {}) {
   const type = row.querySelector(".col-type");
   type.textContent = file.content_type || "";
   type.title = file.content_type || "";
-  row.querySelector(".col-state").append(stateBadge(file.state));
-  row.querySelector(".action-download").href = urls.fileContent(file.id);
+  const stateCell = row.querySelector(".col-state");
+  stateCell.append(stateBadge(file.state));
+  if (file.state_reason) {
+    const reason = document.createElement("span");
+    reason.className = "state-reason";
+    reason.textContent = file.state_reason;
+    stateCell.append(reason);
+  }
+  row.dataset.state = file.state;
+  if (file.thumbnail) {
+    const thumb = document.createElement("img");
+    thumb.className = "item-thumb";
+    thumb.alt = "";
+    thumb.loading = "lazy";
+    thumb.src = `${file.thumbnail}?size=256`;
+    row.querySelector(".item-icon").replaceWith(thumb);
+  }
   const open = row.querySelector(".action-open");
-  if (canOpenInline(file.content_type)) open.href = `${urls.fileContent(file.id)}?inline=1`;
-  else open.remove();
+  if (file.state === "infected") {
+    // Nobody may download an infected file: no link, only delete.
+    link.removeAttribute("href");
+    row.querySelector(".action-download").remove();
+    open.remove();
+  } else {
+    row.querySelector(".action-download").href = urls.fileContent(file.id);
+    if (canOpenInline(file.content_type)) open.href = `${urls.fileContent(file.id)}?inline=1`;
+    else open.remove();
+  }
   row.querySelector(".action-upload-link").remove();
   const locate = row.querySelector(".action-locate");
   if (showLocation) locate.href = urls.folderPage(file.folder);

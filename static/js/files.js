@@ -111,6 +111,7 @@ function render(folders, files) {
     rows.push(messageRow(empty, COLUMNS));
   }
   body.replaceChildren(...rows);
+  watchProcessing(results);
 
   const pager = document.getElementById("pager");
   const previous = document.getElementById("page-previous");
@@ -121,6 +122,42 @@ function render(folders, files) {
   document.getElementById("page-info").textContent = files
     ? t("pageInfo", state.page, files.count)
     : "";
+}
+
+// --- Processing (scan, thumbnails) and the grid view ------------------------------------------
+
+let polls = 0;
+let pollTimer = null;
+
+// While a worker still processes files on this page, look again now and then (a bounded number
+// of times: an outage must not make the page poll forever).
+function watchProcessing(files) {
+  clearTimeout(pollTimer);
+  if (!files.some((file) => file.processing)) {
+    polls = 0;
+    return;
+  }
+  if (polls >= 150) return;
+  polls += 1;
+  pollTimer = setTimeout(() => {
+    if (!document.hidden && !document.querySelector("details.menu[open], dialog[open]")) load();
+    else watchProcessing(files);
+  }, Math.min(1000 + polls * 200, 5000));
+}
+
+const viewToggle = document.getElementById("view-toggle");
+function showView(grid) {
+  root.classList.toggle("grid", grid);
+  viewToggle.setAttribute("aria-pressed", String(grid));
+  viewToggle.textContent = grid ? t("listView") : t("gridView");
+}
+if (viewToggle) {
+  showView(localStorage.getItem("locker.view") === "grid");
+  viewToggle.addEventListener("click", () => {
+    const grid = !root.classList.contains("grid");
+    localStorage.setItem("locker.view", grid ? "grid" : "list");
+    showView(grid);
+  });
 }
 
 // --- Sorting and pagination -------------------------------------------------------------------

@@ -29,6 +29,9 @@ def test_file_json_has_the_contract_fields(alice, alice_api):
         "sha256",
         "folder",
         "state",
+        "state_reason",
+        "thumbnail",
+        "processing",
         "created_at",
         "modified_at",
     }

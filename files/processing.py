@@ -1,0 +1,180 @@
+"""Processing of a stored file: virus scan, then thumbnails (called by files.tasks.process_file).
+
+Every state change is a conditional update (`UPDATE … WHERE state IN (…)`), so a task that runs
+twice, or a rescan racing a first scan, never moves a file backwards or marks it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from files.content import content_writer, delete_blob, iter_content
+from files.models import Blob, File, Thumbnail
+from files.scanning import ScannerUnavailable, get_scanner
+from files.thumbnails import (
+    CONTENT_TYPE,
+    ThumbnailFailed,
+    file_chunks_for_thumbnail,
+    render_thumbnails,
+    thumbnail_kind,
+)
+
+logger = logging.getLogger(__name__)
+
+S = File.State
+
+
+def initial_state() -> str:
+    """New files wait for the scanner; without one there is nothing to wait for."""
+    return S.READY if settings.LOCKER_SCANNER == "none" else S.PENDING
+
+
+def file_process(*, file_id: int, rescan: bool = False) -> str | None:
+    """Scan (when due) and make thumbnails; returns the resulting state, None if the file is gone.
+
+    Raises ScannerUnavailable after recording `error`, so the task retries with backoff.
+    """
+    file = File.objects.select_related("blob").filter(pk=file_id).first()
+    if file is None:
+        return None
+    if file.state in (S.PENDING, S.ERROR) or (rescan and file.state == S.READY):
+        _scan(file, rescan=rescan)
+        file.refresh_from_db(fields=["state", "state_reason"])
+    if file.state == S.READY and not file.thumbnail_state and settings.LOCKER_THUMBNAILS:
+        file_make_thumbnails(file=file)
+    return file.state
+
+
+def _scan(file: File, *, rescan: bool) -> None:
+    scannable = [S.PENDING, S.ERROR] + ([S.READY] if rescan else [])
+    scanner = get_scanner()
+    try:
+        verdict = scanner.scan(iter_content(file.blob))
+    except ScannerUnavailable as exc:
+        logger.warning("Scanning file %s failed: %s", file.pk, exc)
+        File.objects.filter(pk=file.pk, state__in=[S.PENDING, S.ERROR]).update(
+            state=S.ERROR,
+            state_reason=_("The virus scan could not run; it is retried automatically."),
+        )
+        raise
+    if not verdict.infected:
+        File.objects.filter(pk=file.pk, state__in=scannable).update(state=S.READY, state_reason="")
+        return
+    reason = _("A virus was found: %(name)s") % {"name": verdict.name}
+    moved = File.objects.filter(pk=file.pk, state__in=scannable).update(
+        state=S.INFECTED, state_reason=reason[:255]
+    )
+    if moved:
+        logger.warning("File %s is infected: %s", file.pk, verdict.name)
+        thumbnails_delete(file=file)
+        _notify_staff(file, verdict.name)
+        if settings.LOCKER_DELETE_INFECTED:
+            from files.services import file_trash
+
+            file.refresh_from_db()
+            if file.deleted_at is None:
+                file_trash(file=file)
+
+
+def _notify_staff(file: File, name: str) -> None:
+    recipients = list(
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not recipients:
+        return
+    owner = file.owner
+    subject = _("Locker: a virus was found in an upload")
+    body = _(
+        "The scanner found %(virus)s in a file of %(user)s (file id %(id)s, %(size)s bytes).\n"
+        "Nobody can download it. %(action)s"
+    ) % {
+        "virus": name,
+        "user": owner.get_username(),
+        "id": file.public_id,
+        "size": file.size,
+        "action": _("It was moved to the owner's trash.")
+        if settings.LOCKER_DELETE_INFECTED
+        else _("The owner sees why and can delete it."),
+    }
+    try:
+        send_mail(subject, body, None, recipients)
+    except Exception:  # noqa: BLE001 - the state is recorded; a mail outage must not undo it
+        logger.exception("Could not e-mail staff about infected file %s", file.pk)
+
+
+def file_make_thumbnails(*, file: File) -> str:
+    """Render and store thumbnails; records thumbnail_state (ready/none/error) and returns it."""
+    kind = thumbnail_kind(file.content_type)
+    if kind is None:
+        _thumbnail_state(file, "none", "")
+        return "none"
+    try:
+        rendered = render_thumbnails(file_chunks_for_thumbnail(file), kind=kind)
+    except ThumbnailFailed as exc:
+        logger.info("No thumbnail for file %s: %s", file.pk, exc)
+        _thumbnail_state(file, "error", str(exc))
+        return "error"
+    if not rendered:
+        _thumbnail_state(file, "none", "")
+        return "none"
+    for item in rendered:
+        _store_thumbnail(file, item.size, item.data)
+    _thumbnail_state(file, "ready", "")
+    return "ready"
+
+
+def _thumbnail_state(file: File, state: str, reason: str) -> None:
+    File.objects.filter(pk=file.pk).update(thumbnail_state=state, thumbnail_reason=reason[:255])
+    file.thumbnail_state = state
+    file.thumbnail_reason = reason
+
+
+def _store_thumbnail(file: File, size: int, data: bytes) -> None:
+    writer = content_writer()
+    try:
+        writer.write(data)
+        blob = writer.finish()
+        with transaction.atomic():
+            if not File.objects.filter(pk=file.pk).exists():
+                raise File.DoesNotExist
+            _, created = Thumbnail.objects.get_or_create(
+                file=file, size=size, defaults={"blob": blob, "content_type": CONTENT_TYPE}
+            )
+        if not created:  # a duplicate run got there first
+            writer.abort()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def thumbnails_delete(*, file: File) -> None:
+    blobs = list(Blob.objects.filter(thumbnail__file=file))
+    Thumbnail.objects.filter(file=file).delete()
+    for blob in blobs:
+        try:
+            delete_blob(blob)
+        except Exception:  # noqa: BLE001 - the orphan cleanup reclaims it
+            logger.warning("Could not delete thumbnail blob %s", blob.pk, exc_info=True)
+
+
+def files_rescan(*, since: datetime | None = None, everything: bool = False) -> list[int]:
+    """Put files back to be scanned; returns their ids for the caller to queue.
+
+    Without options: files in error or still pending (e.g. after a scanner outage). `everything`
+    also rescans ready files (e.g. after new signatures); `since` limits to newer uploads.
+    """
+    states = [S.PENDING, S.ERROR] + ([S.READY] if everything or since else [])
+    qs = File.objects.filter(state__in=states)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    return list(qs.order_by("pk").values_list("pk", flat=True))

@@ -1,0 +1,171 @@
+"""Thumbnails: which files get one, rendering them in a limited child process, storing them.
+
+The renderer (files.thumbnailer) runs with a hard address-space limit, a CPU limit and a wall
+clock timeout; it gets the decrypted content on stdin (never a plaintext file on disk) and the
+thumbnails are stored encrypted like any content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import struct
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from files.content import iter_content
+
+SIZES = (256, 1024)
+CONTENT_TYPE = "image/webp"
+
+_RASTER_TYPES = {
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/tiff",
+    "image/bmp",
+    "image/x-ms-bmp",
+    "image/avif",
+}
+
+
+def thumbnail_kind(content_type: str) -> str | None:
+    """What renderer a (detected) content type gets, or None for no thumbnail."""
+    if content_type in _RASTER_TYPES:
+        return "image"
+    if content_type == "application/pdf":
+        return "pdf"
+    if content_type.startswith("video/"):
+        return "video"
+    return None
+
+
+class ThumbnailFailed(Exception):
+    """The file could not be rendered (malformed, a bomb, too big, too slow)."""
+
+
+@dataclass
+class Rendered:
+    size: int
+    data: bytes
+
+
+def _limits(memory: int, cpu_seconds: int):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def render_thumbnails(chunks, *, kind: str) -> list[Rendered]:
+    """Render every size from the plaintext chunks; raises ThumbnailFailed."""
+    timeout = settings.LOCKER_THUMBNAIL_TIMEOUT
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "files.thumbnailer",
+            kind,
+            ",".join(str(size) for size in SIZES),
+            str(settings.LOCKER_THUMBNAIL_MAX_PIXELS),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_limits(settings.LOCKER_THUMBNAIL_MEMORY, timeout),  # noqa: PLW1509
+        start_new_session=True,
+    )
+
+    def feed() -> None:
+        try:
+            for chunk in chunks:
+                proc.stdin.write(chunk)
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # the child gave up; its exit status says why
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise ThumbnailFailed("Rendering took too long.") from None
+    finally:
+        feeder.join(timeout=5)
+    if proc.returncode == 3:
+        return []
+    if proc.returncode != 0:
+        reason = stderr.decode("utf-8", "replace").strip().splitlines()
+        if proc.returncode < 0:
+            raise ThumbnailFailed("The renderer was stopped (memory or time limit).")
+        raise ThumbnailFailed(reason[-1][:200] if reason else "The file could not be rendered.")
+    results = []
+    pos = 0
+    for size in sorted(SIZES, reverse=True):
+        if pos + 4 > len(stdout):
+            raise ThumbnailFailed("The renderer's output is incomplete.")
+        (length,) = struct.unpack("!L", stdout[pos : pos + 4])
+        results.append(Rendered(size=size, data=stdout[pos + 4 : pos + 4 + length]))
+        pos += 4 + length
+    return results
+
+
+def file_chunks_for_thumbnail(file):
+    """The plaintext of `file`, or ThumbnailFailed when it is too big to render."""
+    if file.size > settings.LOCKER_THUMBNAIL_MAX_INPUT:
+        raise ThumbnailFailed("The file is too big for a thumbnail.")
+    return iter_content(file.blob)
+
+
+def thumbnail_size_or_none(raw) -> int | None:
+    """`size` from a query string: one of SIZES (default the smallest) or None if invalid."""
+    if raw in (None, ""):
+        return SIZES[0]
+    try:
+        size = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return size if size in SIZES else None
+
+
+def thumbnail_response(request, *, file, size: int):
+    """The stored thumbnail of `file` (already access-checked) or None when there is none.
+
+    Infected files show nothing, not even a preview.
+    """
+    from django.http import HttpResponse, StreamingHttpResponse
+
+    from files.models import File, Thumbnail
+
+    if file.state == File.State.INFECTED:
+        return None
+    thumb = Thumbnail.objects.select_related("blob").filter(file=file, size=size).first()
+    if thumb is None:
+        return None
+    etag = f'"t{thumb.blob.storage_key[:16]}"'
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponse(status=304)
+    elif request.method == "HEAD":
+        response = HttpResponse()
+    else:
+        response = StreamingHttpResponse(iter_content(thumb.blob))
+    response["Content-Type"] = thumb.content_type
+    if response.status_code == 200:
+        response["Content-Length"] = str(thumb.blob.size)
+    response["ETag"] = etag
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
