@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from sharing import owner_views, upload_views, views
+from sharing import owner_views, tus_views, upload_views, views
 
 
 class TokenConverter:
@@ -75,4 +75,10 @@ urlpatterns = [
         name="upload_link_revoke",
     ),
     path("r/<sharetoken:token>/upload", upload_views.upload_receive, name="upload_link_upload"),
+    path("r/<sharetoken:token>/tus/", tus_views.tus_collection, name="upload_link_tus"),
+    path(
+        "r/<sharetoken:token>/tus/<str:upload_id>",
+        tus_views.tus_upload,
+        name="upload_link_tus_upload",
+    ),
 ]

@@ -1,0 +1,80 @@
+"""`/r/<token>/tus/`: tus 1.0.0 resumable uploads through an upload link.
+
+Same rules as `POST /r/<token>/upload`: every request passes `upload_link_resolve` (expiry,
+revocation, password unlock cookie, throttling), the per-file cap is the link's and the server's,
+the owner's quota is reserved for the declared length, and the file is created by
+`upload_link_receive` (counted against the link's maximum number of files). The protocol is
+files/tus.py; an upload made through one link is invisible through any other URL.
+"""
+
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from files import tus
+from sharing import selectors
+from sharing.selectors import ShareDenied
+from sharing.upload_links import upload_link_max_file_size
+from sharing.views import public_headers
+
+NO_ROOM = _("There is no room left for uploads on this link.")
+
+
+def _link(request, token: str):
+    try:
+        return selectors.upload_link_resolve(request, token)
+    except ShareDenied as exc:
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+        raise tus.TusError(exc.status, exc.message, headers) from None
+
+
+def _target(request, link) -> tus.Target:
+    return tus.Target(
+        owner=link.owner,
+        folder=link.folder,
+        max_size=upload_link_max_file_size(link),
+        link=link,
+        ip=selectors.client_ip(request),
+        quota_message=str(NO_ROOM),
+    )
+
+
+def _answer(handler):
+    try:
+        return public_headers(handler())
+    except tus.TusError as exc:
+        return public_headers(tus.error_response(exc))
+
+
+# The token is the capability (as for /r/<token>/upload); no cookie but the SameSite=Lax unlock.
+@csrf_exempt
+@require_http_methods(["OPTIONS", "POST"])
+def tus_collection(request, token: str):
+    def handle():
+        if request.method == "OPTIONS":
+            return tus.options_response()
+        tus.check_version(request)
+        link = _link(request, token)
+        if link.max_files and link.files_count >= link.max_files:
+            raise tus.TusError(410, _("This upload link does not accept more files."))
+        return tus.create(request, _target(request, link), f"/r/{token}/tus/")
+
+    return _answer(handle)
+
+
+@csrf_exempt
+@require_http_methods(["OPTIONS", "HEAD", "PATCH", "DELETE"])
+def tus_upload(request, token: str, upload_id: str):
+    def handle():
+        if request.method == "OPTIONS":
+            return tus.options_response()
+        tus.check_version(request)
+        link = _link(request, token)
+        scope = tus.Scope(link_id=link.pk)
+        if request.method == "HEAD":
+            return tus.head(request, scope, upload_id)
+        if request.method == "DELETE":
+            return tus.delete(request, scope, upload_id)
+        return tus.patch(request, scope, upload_id, _target(request, link))
+
+    return _answer(handle)
