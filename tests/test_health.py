@@ -28,9 +28,10 @@ def test_healthz_needs_no_login_and_sets_no_cookie(client):
 
 @pytest.mark.django_db
 def test_healthz_answers_503_naming_an_unreachable_broker(client, monkeypatch):
-    monkeypatch.setattr(
-        celery_app.conf, "broker_url", f"redis://127.0.0.1:{closed_loopback_port()}/0"
-    )
+    unreachable = f"redis://127.0.0.1:{closed_loopback_port()}/0"
+    # Celery lets the CELERY_BROKER_URL environment variable win over its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", unreachable)
+    monkeypatch.setattr(celery_app.conf, "broker_url", unreachable)
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
