@@ -1,11 +1,15 @@
 // Uploads files one request each with XMLHttpRequest (fetch cannot report upload progress),
 // showing a row per file with a <progress> bar, a percentage and the outcome.
 //
-// The interface is `new Uploader({list, folderId, onUploaded}).add(fileList)`, so a resumable
-// (tus) uploader can replace this module later without touching the pages.
+// Files above TUS_THRESHOLD go through the resumable tus endpoint instead (tus-client.js): the
+// same row gets a pause/resume button, retries on network errors, and picks up where it stopped
+// when the same file is chosen again after a reload.
+//
+// The interface is `new Uploader({list, folderId, onUploaded}).add(fileList)`.
 
 import { API_ROOT, csrfToken, errorFromBody } from "./files-api.js";
 import { humanSize, t } from "./files-format.js";
+import { TUS_THRESHOLD, TusUpload } from "./tus-client.js";
 
 const PARALLEL_UPLOADS = 3;
 
@@ -58,9 +62,11 @@ export class Uploader {
     };
     row.status.textContent = t("uploadQueued");
     row.cancel.setAttribute("aria-label", t("cancelUploadOf", file.name));
+    row.pause = item.querySelector(".upload-pause");
     row.cancel.onclick = () => {
       row.cancelled = true;
-      if (row.xhr) row.xhr.abort();
+      if (row.tus) row.tus.cancel();
+      else if (row.xhr) row.xhr.abort();
       else this.finish(row, "cancelled", t("uploadCancelled"));
     };
     item.querySelector(".upload-dismiss").onclick = () => item.remove();
@@ -81,7 +87,82 @@ export class Uploader {
     row.xhr = null;
   }
 
-  send({ file, row }) {
+  send(job) {
+    if (job.file.size > TUS_THRESHOLD) return this.sendResumable(job);
+    return this.sendOnce(job);
+  }
+
+  async sendResumable({ file, row }) {
+    row.element.dataset.state = "uploading";
+    row.status.textContent = t("uploadUploading");
+    this.setProgress(row, 0);
+    const upload = new TusUpload(file, {
+      endpoint: `${API_ROOT}tus/`,
+      headers: { "X-CSRFToken": csrfToken() },
+      metadata: { filename: file.name, filetype: file.type, folder: this.folderId },
+      storageKey: this.folderId || "root",
+      onProgress: (sent, total) => this.setProgress(row, total ? sent / total : 1),
+      onStatus: (kind, detail) => {
+        if (kind === "resumed") {
+          row.element.dataset.resumedAt = String(detail);
+          row.status.textContent = t("uploadResumedAt", humanSize(detail));
+        } else if (kind === "retrying") {
+          row.status.textContent = t("uploadRetrying", detail);
+        } else if (kind === "paused") {
+          row.status.textContent = t("uploadPaused");
+        } else if (kind === "finishing") {
+          row.status.textContent = t("uploadSaving");
+        } else if (kind === "uploading" && row.element.dataset.resumedAt === undefined) {
+          row.status.textContent = t("uploadUploading");
+        }
+      },
+    });
+    row.tus = upload;
+    if (row.pause) {
+      row.pause.hidden = false;
+      row.pause.textContent = t("uploadPause");
+      row.pause.onclick = () => {
+        if (upload.paused) {
+          upload.resume();
+          row.pause.textContent = t("uploadPause");
+          row.element.dataset.state = "uploading";
+          row.status.textContent = t("uploadUploading");
+        } else {
+          upload.pause();
+          row.pause.textContent = t("uploadResume");
+          row.element.dataset.state = "paused";
+        }
+      };
+    }
+    try {
+      const fileId = await upload.start();
+      if (row.pause) row.pause.hidden = true;
+      this.setProgress(row, 1);
+      let saved = null;
+      try {
+        const response = await fetch(`${API_ROOT}files/${fileId}/`, {
+          headers: { Accept: "application/json" },
+          credentials: "same-origin",
+        });
+        saved = response.ok ? await response.json() : null;
+      } catch {
+        saved = null;
+      }
+      const message =
+        saved && saved.name && saved.name !== file.name
+          ? t("uploadDoneAs", saved.name)
+          : t("uploadDone");
+      this.finish(row, "done", message);
+      this.onUploaded(saved);
+    } catch (error) {
+      if (row.pause) row.pause.hidden = true;
+      if (row.cancelled) this.finish(row, "cancelled", t("uploadCancelled"));
+      else if (error.status) this.finish(row, "error", errorFromBody(error.status, error.body).detail);
+      else this.finish(row, "error", t("uploadNetworkError"));
+    }
+  }
+
+  sendOnce({ file, row }) {
     return new Promise((resolve) => {
       const xhr = new XMLHttpRequest();
       row.xhr = xhr;

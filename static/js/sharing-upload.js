@@ -1,4 +1,8 @@
-// The upload-link page: send each chosen file with its own progress bar, one request per file.
+// The upload-link page: send each chosen file with its own progress bar, one request per file;
+// files above TUS_THRESHOLD go through the link's resumable tus endpoint (tus-client.js), with
+// pause/resume, retries, and resuming after a reload when the same file is chosen again.
+import { TUS_THRESHOLD, TusUpload } from "./tus-client.js";
+
 const form = document.getElementById("upload-form");
 const results = document.getElementById("upload-results");
 
@@ -11,9 +15,65 @@ function row(name) {
   progress.value = 0;
   const status = document.createElement("span");
   status.className = "muted upload-status";
-  item.append(label, " ", progress, " ", status);
+  const pause = document.createElement("button");
+  pause.type = "button";
+  pause.className = "link upload-pause";
+  pause.hidden = true;
+  item.append(label, " ", progress, " ", status, " ", pause);
   results.append(item);
-  return { item, progress, status };
+  return { item, progress, status, pause };
+}
+
+function sizeText(bytes) {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+async function sendResumable(file, ui) {
+  const messages = form.dataset;
+  const upload = new TusUpload(file, {
+    endpoint: messages.tusUrl,
+    metadata: { filename: file.name, filetype: file.type },
+    onProgress: (sent, total) => {
+      ui.progress.value = Math.floor((sent / total) * 100);
+    },
+    onStatus: (kind, detail) => {
+      if (kind === "resumed") {
+        ui.item.dataset.resumedAt = String(detail);
+        ui.status.textContent = messages.msgResumedAt.replace("%s", sizeText(detail));
+      } else if (kind === "retrying") {
+        ui.status.textContent = messages.msgRetrying.replace("%s", String(detail));
+      } else if (kind === "paused") {
+        ui.status.textContent = messages.msgPaused;
+      }
+    },
+  });
+  ui.pause.hidden = false;
+  ui.pause.textContent = messages.msgPause;
+  ui.pause.addEventListener("click", () => {
+    if (upload.paused) {
+      upload.resume();
+      ui.pause.textContent = messages.msgPause;
+      ui.status.textContent = "";
+    } else {
+      upload.pause();
+      ui.pause.textContent = messages.msgResume;
+    }
+  });
+  try {
+    await upload.start();
+    ui.progress.value = 100;
+    ui.status.textContent = messages.msgDone;
+    ui.item.classList.add("done");
+    return true;
+  } catch (error) {
+    ui.status.textContent = error.status
+      ? `${messages.msgFailed}: ${error.message}`
+      : messages.msgFailed;
+    ui.item.classList.add("failed");
+    return false;
+  } finally {
+    ui.pause.hidden = true;
+  }
 }
 
 function send(file, ui) {
@@ -58,7 +118,8 @@ if (form) {
         ui.item.classList.add("failed");
         continue;
       }
-      await send(file, ui);
+      if (file.size > TUS_THRESHOLD) await sendResumable(file, ui);
+      else await send(file, ui);
     }
     input.value = "";
     button.disabled = false;
