@@ -93,16 +93,32 @@ def render_thumbnails(chunks, *, kind: str) -> list[Rendered]:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
 
+    timed_out = threading.Event()
+
+    def stop() -> None:
+        timed_out.set()
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+    errors: list[bytes] = []
     feeder = threading.Thread(target=feed, daemon=True)
+    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+    timer = threading.Timer(timeout, stop)
     feeder.start()
+    drain.start()
+    timer.start()
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise ThumbnailFailed("Rendering took too long.") from None
+        stdout = proc.stdout.read()
+        proc.wait()
     finally:
+        timer.cancel()
         feeder.join(timeout=5)
+        drain.join(timeout=5)
+        proc.stdout.close()
+        proc.stderr.close()
+    stderr = errors[0] if errors else b""
+    if timed_out.is_set():
+        raise ThumbnailFailed("Rendering took too long.")
     if proc.returncode == 3:
         return []
     if proc.returncode != 0:
