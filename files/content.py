@@ -26,7 +26,7 @@ from datetime import datetime
 
 from django.db.models import ProtectedError
 
-from files import crypto, keys
+from files import crypto, keys, sha256state
 from files.blobstore import ObjectMissing, get_blobstore
 from files.models import Blob, File
 
@@ -430,9 +430,24 @@ class ResumableWriter:
             raise CorruptContent(f"Blob {blob.storage_key}: {exc}") from exc
         self._index = self.offset // self._segment
         try:
-            pending = crypto.open_tail(self._data_key, state.header, self._index, state.tail)
+            opened = crypto.open_tail(self._data_key, state.header, self._index, state.tail)
         except crypto.DecryptionError as exc:
             raise CorruptContent(f"Blob {blob.storage_key}: {exc}") from exc
+        # The sealed tail holds: a flag, the running SHA-256 state when the flag is 1 (see
+        # files/sha256state.py), then the plaintext of the incomplete segment.
+        self._hasher = None
+        if not opened:
+            pending = b""
+            if self.offset == 0 and sha256state.available():
+                self._hasher = sha256state.ResumableSha256()
+        elif opened[0] == 1:
+            state_end = 1 + sha256state.STATE_SIZE
+            self._hasher = sha256state.ResumableSha256(opened[1:state_end])
+            pending = opened[state_end:]
+        else:
+            pending = opened[1:]
+        self._hashing = None
+        self._hash_jobs: list = []
         if len(pending) != self.offset % self._segment:
             raise CorruptContent(f"Blob {blob.storage_key}: the pending tail has a wrong size.")
         self._pending = bytearray(pending)
@@ -447,7 +462,31 @@ class ResumableWriter:
         self._appender.append(self._encryptor.encrypt_segment(self._index, plaintext, last=last))
         self._index += 1
 
+    @property
+    def sha256(self) -> str | None:
+        """The content's SHA-256 once finished, when it was hashed on the way (else None)."""
+        if self._hasher is None or self.offset != self.length:
+            return None
+        self._wait_for_hashing()
+        return self._hasher.hexdigest()
+
+    def _hash(self, data: bytes) -> None:
+        # One thread per request hashes in order beside this one (ctypes releases the GIL).
+        if self._hashing is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-sha256")
+        self._hash_jobs.append(self._hashing.submit(self._hasher.update, data))
+        while len(self._hash_jobs) > 4:  # bounded: a few chunks of memory at most
+            self._hash_jobs.pop(0).result()
+
+    def _wait_for_hashing(self) -> None:
+        while self._hash_jobs:
+            self._hash_jobs.pop(0).result()
+
     def write(self, data) -> None:
+        if self._hasher is not None and data:
+            self._hash(bytes(data))
         view = memoryview(data).cast("B")
         if self.offset + len(view) > self.length:
             raise ValueError("More bytes than the upload's declared length.")
@@ -472,7 +511,12 @@ class ResumableWriter:
     def checkpoint(self) -> tuple[int, bytes, dict]:
         """Make what was written durable: (offset, sealed tail, storage state) to store."""
         storage = self._appender.commit()
-        tail = crypto.seal_tail(self._data_key, self._header, self._index, self._pending)
+        if self._hasher is not None:
+            self._wait_for_hashing()
+            payload = b"\x01" + self._hasher.state() + bytes(self._pending)
+        else:
+            payload = b"\x00" + bytes(self._pending)
+        tail = crypto.seal_tail(self._data_key, self._header, self._index, payload)
         return self.offset, tail, storage
 
     def finish(self) -> Blob:
@@ -494,6 +538,10 @@ class ResumableWriter:
     def close(self) -> None:
         self._pending = bytearray()
         self._appender.close()
+        if self._hashing is not None:
+            self._hashing.shutdown(wait=True, cancel_futures=True)
+            self._hashing = None
+            self._hash_jobs = []
 
 
 def resumable_discard(*, blob: Blob, storage: dict) -> None:
@@ -514,6 +562,11 @@ def resumable_discard(*, blob: Blob, storage: dict) -> None:
         Blob.objects.filter(pk=blob.pk).delete()
     except Exception:  # noqa: BLE001 - cleanup_abandoned_blobs reclaims it later
         logger.warning("Could not delete the blob row of %s", key, exc_info=True)
+
+
+def content_head(blob: Blob) -> bytes:
+    """The first HEAD_SIZE bytes of a complete blob (one segment read)."""
+    return b"".join(iter_content(blob, 0, min(HEAD_SIZE, blob.size)))
 
 
 def content_digest(blob: Blob) -> tuple[str, bytes]:

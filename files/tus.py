@@ -35,6 +35,7 @@ from files.content import (
     ResumableState,
     ResumableWriter,
     content_digest,
+    content_head,
     delete_blob,
     resumable_discard,
     resumable_start,
@@ -425,7 +426,11 @@ def _complete(upload: TusUpload, writer: ResumableWriter, target: Target) -> Non
     """The last byte arrived: publish the object and create the File like any other upload."""
     blob = writer.finish()
     try:
-        sha256, head_bytes = content_digest(blob)
+        sha256 = writer.sha256
+        if sha256 is None:  # no resumable hash state (see files/sha256state.py): read it once
+            sha256, head_bytes = content_digest(blob)
+        else:
+            head_bytes = content_head(blob)
         contents = [
             services.NewFileContent(
                 name=upload.filename,
