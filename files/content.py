@@ -348,11 +348,20 @@ def cleanup_orphaned_objects(*, older_than: datetime, batch_size: int = 500) -> 
     return removed
 
 
+def _owner_key(key: str) -> str:
+    """A tus upload's S3 stage object is named `<blob key><32 random hex>`: it is its blob's."""
+    return key[:32] if len(key) == 64 else key
+
+
 def _remove_unowned(keys_: list[str], remove) -> int:
-    owned = set(Blob.objects.filter(storage_key__in=keys_).values_list("storage_key", flat=True))
+    owned = set(
+        Blob.objects.filter(storage_key__in={_owner_key(key) for key in keys_}).values_list(
+            "storage_key", flat=True
+        )
+    )
     removed = 0
     for key in keys_:
-        if key in owned:
+        if _owner_key(key) in owned:
             continue
         try:
             remove(key)

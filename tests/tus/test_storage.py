@@ -73,3 +73,19 @@ def test_a_chunk_with_a_wrong_checksum_leaves_the_upload_resumable(storage_backe
     good = patch(alice_api, url, len(first), rest, HTTP_UPLOAD_CHECKSUM=checksum("md5", rest))
     assert good.status_code == 204
     assert stored_bytes(File.objects.get()) == data
+
+
+def test_orphan_cleanup_keeps_the_stage_object_of_an_upload_in_progress(storage_backend, alice_api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from files.content import cleanup_orphaned_objects
+
+    data = os.urandom(3 * MIB)
+    url = path_of(create(alice_api, 20 * MIB))
+    assert patch(alice_api, url, 0, data).status_code == 204
+    cleanup_orphaned_objects(older_than=timezone.now() + timedelta(hours=1))
+    _restart()
+    assert patch(alice_api, url, len(data), data).status_code == 204
+    assert head(alice_api, url)["Upload-Offset"] == str(2 * len(data))
