@@ -281,8 +281,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.2,
     }
 else:
+    _visibility_timeout = env_int("LOCKER_CELERY_VISIBILITY_TIMEOUT", 7200)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("LOCKER_CELERY_VISIBILITY_TIMEOUT", 7200)
+        "visibility_timeout": _visibility_timeout,
+        # Look for messages of dead workers (unacked past the timeout) every few seconds, not
+        # every 100 s (kombu's default is interval 10 s x throttle 10).
+        "unacked_restore_interval": min(10, max(1, _visibility_timeout // 4)),
+        "unacked_restore_throttle": 1,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("LOCKER_CELERY_QUEUE", "celery")
