@@ -118,9 +118,11 @@ class TusUploadView(_TusView):
 
     @extend_schema(
         operation_id="tus_offset",
-        summary="Where a resumable upload stands",
-        description="Upload-Offset and Upload-Length; Upload-Expires while unfinished; "
-        "`Locker-File-Id` (the new file's id) once complete.",
+        summary="Where a resumable upload stands (HEAD; GET answers the same)",
+        description="tus clients send `HEAD`, which OpenAPI tools list as this GET. Headers: "
+        "Upload-Offset and Upload-Length; Upload-Expires while unfinished; `Locker-File-Id` "
+        "(the new file's id) once complete. `OPTIONS` on this URL or on `/api/v1/tus/` answers "
+        "204 with Tus-Version, Tus-Extension, Tus-Checksum-Algorithm and Tus-Max-Size.",
         parameters=[UPLOAD_ID, TUS_RESUMABLE],
         request=None,
         responses={
