@@ -7,5 +7,6 @@ class FilesConfig(AppConfig):
     verbose_name = _("Files")
 
     def ready(self):
-        # Registers the system check that refuses a malformed LOCKER_MASTER_KEYS.
-        from files import keys  # noqa: F401
+        # Registers the system checks: a malformed LOCKER_MASTER_KEYS (files.E001), an unusable
+        # scanner configuration (files.E002/E003).
+        from files import keys, scanning  # noqa: F401

@@ -168,3 +168,16 @@ def test_rescan_command_queues_pending_error_and_all(
         call_command("rescan", "--since", "2999-01-01")
     assert len(callbacks) == 0
     assert ready.pk
+
+
+def test_system_check_refuses_command_scanner_without_a_command(settings):
+    from files.scanning import check_scanner
+
+    settings.LOCKER_SCANNER = "command"
+    settings.LOCKER_SCAN_COMMAND = ""
+    assert [error.id for error in check_scanner()] == ["files.E002"]
+    settings.LOCKER_SCANNER = "clamav"
+    settings.LOCKER_CLAMD_URL = "/run/clamd.sock"
+    assert [error.id for error in check_scanner()] == ["files.E003"]
+    settings.LOCKER_CLAMD_URL = "tcp://127.0.0.1:3310"
+    assert check_scanner() == []
