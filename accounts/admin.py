@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import ApiToken, Invitation, User
+from accounts.models import ApiToken, AuditEvent, Invitation, User
 
 
 @admin.register(User)
@@ -12,6 +12,18 @@ class UserAdmin(BaseUserAdmin):
     )
     readonly_fields = ("used_bytes",)
     list_display = ("username", "email", "is_active", "is_staff", "quota_bytes", "used_bytes")
+
+    def save_model(self, request, obj, form, change):
+        """Changes made here are audited like the API's; a deactivation ends the user's
+        sessions at once."""
+        from accounts.services import user_status_changed
+
+        before = User.objects.filter(pk=obj.pk).values("is_active", "is_staff").first()
+        super().save_model(request, obj, form, change)
+        if change and before:
+            user_status_changed(
+                user=obj, was_active=before["is_active"], was_staff=before["is_staff"]
+            )
 
 
 @admin.register(ApiToken)
@@ -32,3 +44,22 @@ class ApiTokenAdmin(admin.ModelAdmin):
 class InvitationAdmin(admin.ModelAdmin):
     list_display = ("user", "created_at", "expires_at", "used_at")
     readonly_fields = ("token_hash",)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is append-only."""
+
+    list_display = ("created_at", "action", "result", "actor_label", "ip", "target_label")
+    list_filter = ("action", "result")
+    search_fields = ("actor_label", "target_label", "target_id")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

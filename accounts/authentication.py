@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from accounts.audit import A, audit
 from accounts.models import ApiToken, hash_secret
 
 LAST_USED_RESOLUTION_SECONDS = 60
@@ -32,9 +33,13 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked API token."))
         now = timezone.now()
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > (
-            LAST_USED_RESOLUTION_SECONDS
-        ):
+        if token.last_used_at is None:
+            # Conditional: of two simultaneous first requests only one records the first use.
+            if ApiToken.objects.filter(pk=token.pk, last_used_at__isnull=True).update(
+                last_used_at=now
+            ):
+                audit(A.TOKEN_FIRST_USE, actor=token.user, target=token, request=request._request)
+        elif (now - token.last_used_at).total_seconds() > (LAST_USED_RESOLUTION_SECONDS):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token
 

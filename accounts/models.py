@@ -86,3 +86,116 @@ class Invitation(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.used_at is None and self.expires_at > timezone.now()
+
+
+# --- Audit log --------------------------------------------------------------------------------
+
+
+class AuditAction(models.TextChoices):
+    """The fixed set of events the audit log records (dotted names, stable: they are exported)."""
+
+    LOGIN_SUCCESS = "login.success", _("Logged in")
+    LOGIN_FAILURE = "login.failure", _("Log-in failed")
+    LOGOUT = "logout", _("Logged out")
+    LOCKOUT = "lockout", _("Locked out after failed log-ins")
+    TOKEN_CREATED = "token.created", _("API token created")
+    TOKEN_REVOKED = "token.revoked", _("API token revoked")
+    TOKEN_FIRST_USE = "token.first_use", _("API token used for the first time")
+    USER_CREATED = "user.created", _("User created")
+    USER_DEACTIVATED = "user.deactivated", _("User deactivated")
+    USER_REACTIVATED = "user.reactivated", _("User reactivated")
+    USER_STAFF_CHANGED = "user.staff_changed", _("Staff status changed")
+    TWO_FACTOR_ENABLED = "2fa.enabled", _("Two-factor log-in enabled")
+    TWO_FACTOR_DISABLED = "2fa.disabled", _("Two-factor log-in disabled")
+    TWO_FACTOR_RESET = "2fa.reset", _("Two-factor log-in reset by staff")
+    TWO_FACTOR_FAILURE = "2fa.failure", _("Wrong second-factor code")
+    SHARE_CREATED = "share.created", _("Share link created")
+    SHARE_CHANGED = "share.changed", _("Share link changed")
+    SHARE_REVOKED = "share.revoked", _("Share link revoked")
+    SHARE_ACCESSED = "share.accessed", _("Share link downloaded")
+    UPLOAD_LINK_CREATED = "upload_link.created", _("Upload link created")
+    UPLOAD_LINK_CHANGED = "upload_link.changed", _("Upload link changed")
+    UPLOAD_LINK_REVOKED = "upload_link.revoked", _("Upload link revoked")
+    FILE_DELETED = "file.deleted", _("Moved to the trash")
+    FILE_RESTORED = "file.restored", _("Restored from the trash")
+    FILE_PURGED = "file.purged", _("Deleted for good")
+    FILE_INFECTED = "file.infected", _("Infected file found")
+    KEYS_ROTATED = "keys.rotated", _("Master keys rotated")
+
+
+class AuditResult(models.TextChoices):
+    SUCCESS = "success", _("success")
+    FAILURE = "failure", _("failure")
+
+
+class AppendOnlyError(Exception):
+    """The audit log cannot be changed or deleted through the ORM, only pruned by age."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events cannot be changed.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events cannot be deleted; they are pruned by age only.")
+
+    def for_user(self, user):
+        """What a user may see: what they did, and what was done to their account or data."""
+        return self.filter(models.Q(actor=user) | models.Q(subject=user))
+
+
+class AuditEvent(models.Model):
+    """One security-relevant event. Append-only: rows are only ever inserted, then pruned by age
+    (`audit_prune`, LOCKER_AUDIT_DAYS)."""
+
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    # Who did it (null: anonymous or the system), and the username at that time, which stays
+    # readable if the account is deleted later.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    actor_label = models.CharField(_("actor name"), max_length=150, blank=True)
+    # Whose account or data the event concerns: the owner sees it in their activity.
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("concerns"),
+    )
+    ip = models.GenericIPAddressField(_("network (truncated IP)"), null=True, blank=True)
+    action = models.CharField(_("action"), max_length=40, choices=AuditAction.choices)
+    target_type = models.CharField(_("target type"), max_length=40, blank=True)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
+    target_label = models.CharField(_("target"), max_length=200, blank=True)
+    result = models.CharField(
+        _("result"), max_length=10, choices=AuditResult.choices, default=AuditResult.SUCCESS
+    )
+    extra = models.JSONField(_("details"), default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["actor", "-created_at"], name="audit_actor_time"),
+            models.Index(fields=["subject", "-created_at"], name="audit_subject_time"),
+            models.Index(fields=["action", "-created_at"], name="audit_action_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_label}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyError("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events cannot be deleted; they are pruned by age only.")

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.audit import A, audit
 from accounts.models import ApiToken, Invitation, User, hash_secret
 
 TOKEN_PREFIX = "lk_"
@@ -54,6 +55,7 @@ def api_token_create(
             prefix=secret[: len(TOKEN_PREFIX) + 6],
             expires_at=expires_at,
         )
+        audit(A.TOKEN_CREATED, actor=user, target=token)
     return token, secret
 
 
@@ -62,6 +64,8 @@ def api_token_revoke(*, user: User, token_id: int) -> bool:
     updated = ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+    if updated == 1:
+        audit(A.TOKEN_REVOKED, actor=user, target=ApiToken.objects.get(pk=token_id))
     return updated == 1
 
 
@@ -107,6 +111,7 @@ def user_create(
     user.full_clean(validate_constraints=False, validate_unique=False)
     with transaction.atomic():
         user.save()
+        audit(A.USER_CREATED, target=user)
     return user
 
 
@@ -205,6 +210,7 @@ def user_update(
         if is_staff is False:
             raise ValidationError({"is_staff": _("You cannot remove your own staff status.")})
     fields = []
+    was_active, was_staff = user.is_active, user.is_staff
     if is_active is not None:
         user.is_active = is_active
         fields.append("is_active")
@@ -217,8 +223,34 @@ def user_update(
         user.quota_bytes = quota_bytes
         fields.append("quota_bytes")
     if fields:
-        user.save(update_fields=fields)
+        with transaction.atomic():
+            user.save(update_fields=fields)
+            user_status_changed(user=user, was_active=was_active, was_staff=was_staff)
     return user
+
+
+def user_sessions_end(*, user: User) -> int:
+    """Log the user out everywhere: delete every session that belongs to them."""
+    from django.contrib.sessions.models import Session
+
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
+            session.delete()
+            ended += 1
+    return ended
+
+
+def user_status_changed(*, user: User, was_active: bool, was_staff: bool) -> None:
+    """After an administrative save (API, staff page or Django admin): audit it, and end a
+    deactivated user's sessions at once. Their tokens and links stop by checking is_active."""
+    if was_active and not user.is_active:
+        ended = user_sessions_end(user=user)
+        audit(A.USER_DEACTIVATED, target=user, sessions_ended=ended)
+    elif not was_active and user.is_active:
+        audit(A.USER_REACTIVATED, target=user)
+    if was_staff != user.is_staff:
+        audit(A.USER_STAFF_CHANGED, target=user, is_staff=user.is_staff)
 
 
 def profile_update(*, user: User, display_name: str, email: str) -> User:

@@ -73,6 +73,9 @@ def _scan(file: File, *, rescan: bool) -> None:
     )
     if moved:
         logger.warning("File %s is infected: %s", file.pk, verdict.name)
+        from accounts.audit import audit  # audit log hook (issue 7)
+
+        audit("file.infected", target=file, virus=verdict.name)
         thumbnails_delete(file=file)
         _notify_staff(file, verdict.name)
         if settings.LOCKER_DELETE_INFECTED:

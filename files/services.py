@@ -20,6 +20,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.audit import A, audit
 from files import processing
 from files.models import Blob, File, Folder, Thumbnail, UploadReservation
 from files.names import name_key, unique_name, validate_name
@@ -333,9 +334,10 @@ def upload_reservations_delete_expired(*, now: datetime | None = None) -> int:
 
 def file_trash(*, file: File) -> File:
     now = timezone.now()
-    File.objects.filter(pk=file.pk, deleted_at__isnull=True).update(
+    if File.objects.filter(pk=file.pk, deleted_at__isnull=True).update(
         deleted_at=now, trash_root=None, trashed_as_root=True
-    )
+    ):
+        audit(A.FILE_DELETED, target=file)
     file.deleted_at, file.trash_root, file.trashed_as_root = now, None, True
     return file
 
@@ -356,6 +358,7 @@ def folder_trash(*, folder: Folder) -> Folder:
         File.objects.alive().filter(folder_id__in=[folder.pk, *below]).update(
             deleted_at=now, trash_root=folder, trashed_as_root=False
         )
+        audit(A.FILE_DELETED, target=folder)
     folder.deleted_at, folder.trash_root, folder.trashed_as_root = now, folder, True
     return folder
 
@@ -378,6 +381,7 @@ def trash_restore(*, item: File | Folder) -> File | Folder:
             item.folder = target
             item.deleted_at, item.trash_root, item.trashed_as_root = None, None, False
             _save_or_conflict(item, item.name)
+            audit(A.FILE_RESTORED, target=item)
             return item
         target = _restore_target(item.parent, item.owner)
         _lock_folder(target)
@@ -392,6 +396,7 @@ def trash_restore(*, item: File | Folder) -> File | Folder:
         File.objects.filter(trash_root=item).update(
             deleted_at=None, trash_root=None, trashed_as_root=False
         )
+        audit(A.FILE_RESTORED, target=item)
         return item
 
 
@@ -434,6 +439,7 @@ def _purge_items(items: list[File | Folder]) -> int:
     files: list[File] = []
     folder_ids: list[int] = []
     for item in items:
+        audit(A.FILE_PURGED, target=item)
         if isinstance(item, File):
             files.append(item)
             continue

@@ -62,6 +62,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "files",
     "sharing",
@@ -75,6 +78,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.audit.AuditContextMiddleware",
+    "accounts.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "locker.middleware.SecurityHeadersMiddleware",
@@ -158,6 +164,12 @@ LOCKER_INVITATION_DAYS = env_int("LOCKER_INVITATION_DAYS", 7)
 LOCKER_ADMIN_USERNAME = env_str("LOCKER_ADMIN_USERNAME", "admin")
 LOCKER_ADMIN_PASSWORD = env_str("LOCKER_ADMIN_PASSWORD", "")
 PASSWORD_RESET_TIMEOUT = 3 * 3600
+LOCKER_AUDIT_DAYS = env_int("LOCKER_AUDIT_DAYS", 365)
+LOCKER_REQUIRE_2FA = env_str("LOCKER_REQUIRE_2FA", "none")
+if LOCKER_REQUIRE_2FA not in ("none", "staff", "all"):
+    raise ImproperlyConfigured("LOCKER_REQUIRE_2FA must be 'none', 'staff' or 'all'.")
+LOCKER_REAUTH_MINUTES = env_int("LOCKER_REAUTH_MINUTES", 10)
+OTP_TOTP_ISSUER = env_str("LOCKER_OTP_ISSUER", "Locker")
 
 # django-axes: lock out a username+IP pair after repeated failures.
 AXES_FAILURE_LIMIT = env_int("LOCKER_LOGIN_FAILURE_LIMIT", 5)
@@ -315,6 +327,10 @@ CELERY_BEAT_SCHEDULE = {
     "cleanup-partial-uploads": {
         "task": "files.tasks.cleanup_partial_uploads",
         "schedule": env_duration("LOCKER_CLEANUP_PARTIAL_EVERY", "1h"),
+    },
+    "prune-audit": {
+        "task": "accounts.tasks.prune_audit",
+        "schedule": env_duration("LOCKER_PRUNE_AUDIT_EVERY", "1d"),
     },
     "cleanup-shares": {
         "task": "sharing.tasks.cleanup_shares",

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.audit import A, audit
 from files.models import File, Folder
 from locker.env import parse_duration
 from sharing import tokens
@@ -152,6 +153,7 @@ def share_create(
     share.full_clean()
     with transaction.atomic():
         share.save()
+        audit(A.SHARE_CREATED, target=share, has_password=bool(password), is_send=is_send)
     return share, token
 
 
@@ -186,7 +188,9 @@ def share_update(*, share: ShareLink, **changes) -> ShareLink:
         fields.append("label")
     if fields:
         share.full_clean()
-        share.save(update_fields=fields)
+        with transaction.atomic():
+            share.save(update_fields=fields)
+            audit(A.SHARE_CHANGED, target=share, fields=sorted(fields))
     return share
 
 
@@ -196,6 +200,8 @@ def share_revoke(*, share: ShareLink) -> bool:
         revoked_at=timezone.now()
     )
     share.refresh_from_db(fields=["revoked_at"])
+    if updated == 1:
+        audit(A.SHARE_REVOKED, target=share)
     return updated == 1
 
 
@@ -255,6 +261,7 @@ def share_access_start(
         ip=access_log_ip(ip),
         user_agent=(user_agent or "")[:255],
     )
+    audit(A.SHARE_ACCESSED, target=share, access=access.pk, file=name[:200], is_zip=is_zip)
     if share.notify and counted:
         transaction.on_commit(lambda: _queue_notification(access.pk))
     return access

@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.audit import A, audit
 from files.models import Folder
 from sharing import tokens
 from sharing.models import UploadLink, UploadLinkUpload
@@ -81,6 +82,7 @@ def upload_link_create(
     link.full_clean()
     with transaction.atomic():
         link.save()
+        audit(A.UPLOAD_LINK_CREATED, target=link, has_password=bool(password))
     return link, token
 
 
@@ -110,7 +112,9 @@ def upload_link_update(*, link: UploadLink, **changes) -> UploadLink:
         fields.append("notify")
     if fields:
         link.full_clean()
-        link.save(update_fields=fields)
+        with transaction.atomic():
+            link.save(update_fields=fields)
+            audit(A.UPLOAD_LINK_CHANGED, target=link, fields=sorted(fields))
     return link
 
 
@@ -119,6 +123,8 @@ def upload_link_revoke(*, link: UploadLink) -> bool:
         revoked_at=timezone.now()
     )
     link.refresh_from_db(fields=["revoked_at"])
+    if updated == 1:
+        audit(A.UPLOAD_LINK_REVOKED, target=link)
     return updated == 1
 
 

@@ -1,5 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.audit import A, audit
+from accounts.models import AuditResult
 from files.keys import master_keys, rotate_master_keys
 
 
@@ -34,6 +36,16 @@ class Command(BaseCommand):
             f"Re-wrapped: {result.rewrapped}. Changed meanwhile (re-run picks them up): "
             f"{result.skipped}. Failed: {result.failed}. "
             f"Still under an older key: {result.remaining}."
+        )
+        audit(
+            A.KEYS_ROTATED,
+            target_type="master_key",
+            target_id=newest,
+            target_label=newest,
+            result=AuditResult.FAILURE if result.failed else AuditResult.SUCCESS,
+            rewrapped=result.rewrapped,
+            failed=result.failed,
+            remaining=result.remaining,
         )
         if result.failed:
             raise CommandError(

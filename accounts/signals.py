@@ -1,0 +1,52 @@
+"""Log-in events into the audit log: Django's and django-axes' signals."""
+
+from axes.signals import user_locked_out
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from accounts.audit import A, audit
+from accounts.models import AuditResult
+
+
+def _user_named(username: str | None):
+    if not username:
+        return None
+    return get_user_model().objects.filter(username__iexact=username).first()
+
+
+@receiver(user_logged_in, dispatch_uid="audit_login_success")
+def _logged_in(sender, request, user, **kwargs):
+    audit(A.LOGIN_SUCCESS, actor=user, target=user, request=request)
+
+
+@receiver(user_logged_out, dispatch_uid="audit_logout")
+def _logged_out(sender, request, user, **kwargs):
+    if user is not None:
+        audit(A.LOGOUT, actor=user, target=user, request=request)
+
+
+@receiver(user_login_failed, dispatch_uid="audit_login_failure")
+def _login_failed(sender, credentials, request=None, **kwargs):
+    username = (credentials or {}).get("username") or ""
+    # The account (if any) sees failed attempts on it; the name typed is kept short.
+    audit(
+        A.LOGIN_FAILURE,
+        subject=_user_named(username),
+        target_type="user",
+        target_label=username[:150],
+        result=AuditResult.FAILURE,
+        request=request,
+    )
+
+
+@receiver(user_locked_out, dispatch_uid="audit_lockout")
+def _locked_out(sender, request, username=None, ip_address=None, **kwargs):
+    audit(
+        A.LOCKOUT,
+        subject=_user_named(username),
+        target_type="user",
+        target_label=(username or "")[:150],
+        result=AuditResult.FAILURE,
+        request=request,
+    )

@@ -1,0 +1,10 @@
+"""Celery tasks of the accounts app: thin wrappers around services."""
+
+from celery import shared_task
+
+from accounts.audit import audit_prune
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def prune_audit() -> int:
+    return audit_prune()
