@@ -199,6 +199,10 @@ def _unlock(request, token: str):
         return _password_form(
             request, token, share, error=_("The password is not correct."), status=403
         )
+    if request.session.session_key:
+        # A privilege change: a new session id, so a fixated one learns nothing (the unlock
+        # itself is the signed cookie below, bound to this share and its current password).
+        request.session.cycle_key()
     response = HttpResponseRedirect(request.path)
     response.status_code = 303  # back to the page with a GET
     response.set_cookie(

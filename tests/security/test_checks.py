@@ -1,0 +1,56 @@
+"""Locker's own system checks for dangerous production settings."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from accounts import checks
+
+
+def test_debug_with_a_public_host_is_an_error():
+    with override_settings(DEBUG=True, ALLOWED_HOSTS=["files.example.org", "localhost"]):
+        (problem,) = checks.debug_with_public_host_check()
+        assert problem.id == "locker.E001"
+        assert "files.example.org" in problem.msg
+        with pytest.raises(SystemCheckError, match="locker.E001"):
+            call_command("check")
+
+
+def test_debug_on_a_local_host_is_fine():
+    with override_settings(DEBUG=True, ALLOWED_HOSTS=["localhost", "127.0.0.1", "10.0.0.5"]):
+        assert checks.debug_with_public_host_check() == []
+    with override_settings(DEBUG=False, ALLOWED_HOSTS=["files.example.org"]):
+        assert checks.debug_with_public_host_check() == []
+
+
+def test_master_key_only_in_the_data_dir_is_warned_about(monkeypatch):
+    monkeypatch.delenv("LOCKER_MASTER_KEYS", raising=False)
+    (problem,) = checks.master_key_backup_check()
+    assert problem.id == "locker.W001" and "master.key" in problem.msg
+    monkeypatch.setenv("LOCKER_MASTER_KEYS", "k1:AAAA")
+    assert checks.master_key_backup_check() == []
+
+
+def test_no_scanner_with_upload_links_is_warned_about(settings):
+    settings.LOCKER_SCANNER = "none"
+    assert [p.id for p in checks.scanner_with_upload_links_check()] == ["locker.W003"]
+    settings.LOCKER_SCANNER = "clamav"
+    assert checks.scanner_with_upload_links_check() == []
+
+
+def test_a_public_acl_grant_is_recognised():
+    public = {"Grants": [{"Grantee": {"URI": "http://acs.amazonaws.com/groups/global/AllUsers"}}]}
+    private = {"Grants": [{"Grantee": {"ID": "owner"}, "Permission": "FULL_CONTROL"}]}
+    assert checks.acl_grants_public(public) and not checks.acl_grants_public(private)
+
+
+def test_s3_bucket_check_stays_quiet_on_a_private_bucket(s3_settings):
+    assert checks.s3_public_bucket_check() == []
+
+
+def test_deploy_checks_run_under_check_deploy(monkeypatch, capsys):
+    monkeypatch.delenv("LOCKER_MASTER_KEYS", raising=False)
+    call_command("check", "--deploy", "--fail-level", "CRITICAL")
+    err = capsys.readouterr()
+    assert "locker.W001" in err.out + err.err
