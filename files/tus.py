@@ -469,6 +469,7 @@ def _complete(upload: TusUpload, writer: ResumableWriter, target: Target) -> Non
         try:
             delete_blob(blob)
         finally:
+            upload.blob = None  # published and deleted: nothing unfinished is left to discard
             _discard(upload)
         if isinstance(exc, TusError):
             raise

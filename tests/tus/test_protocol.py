@@ -297,3 +297,19 @@ def test_lock_refuses_a_concurrent_writer(alice_api):
 
 def test_protocol_module_names_its_version():
     assert tus.TUS_VERSION == "1.0.0"
+
+
+def test_folder_deleted_during_the_upload_leaves_nothing_behind(alice, alice_api):
+    from files.services import folder_trash
+
+    folder = make_folder(alice, "Inbox")
+    url = path_of(create(alice_api, 6, meta={"folder": str(folder.public_id)}))
+    assert patch(alice_api, url, 0, b"abc").status_code == 204
+    folder_trash(folder=folder)
+    response = patch(alice_api, url, 3, b"def")
+    assert response.status_code == 409
+    assert "deleted" in response.json()["detail"]
+    assert not File.objects.exists()
+    assert not Blob.objects.exists()
+    assert not UploadReservation.objects.exists()
+    assert head(alice_api, url).status_code == 404
