@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
@@ -56,7 +57,10 @@ def _scan(file: File, *, rescan: bool) -> None:
     scannable = [S.PENDING, S.ERROR] + ([S.READY] if rescan else [])
     scanner = get_scanner()
     try:
-        verdict = scanner.scan(iter_content(file.blob))
+        try:
+            verdict = scanner.scan(iter_content(file.blob))
+        except SoftTimeLimitExceeded:
+            raise ScannerUnavailable("The scan ran into the task's time limit.") from None
     except ScannerUnavailable as exc:
         logger.warning("Scanning file %s failed: %s", file.pk, exc)
         File.objects.filter(pk=file.pk, state__in=[S.PENDING, S.ERROR]).update(
@@ -168,6 +172,13 @@ def thumbnails_delete(*, file: File) -> None:
             delete_blob(blob)
         except Exception:  # noqa: BLE001 - the orphan cleanup reclaims it
             logger.warning("Could not delete thumbnail blob %s", blob.pk, exc_info=True)
+
+
+def files_stuck_pending(*, older_than: datetime) -> list[int]:
+    """Files still pending since before `older_than`: their task was lost (a broker outage when
+    it was queued, or a worker killed on the filesystem broker, which cannot redeliver)."""
+    qs = File.objects.filter(state=S.PENDING, created_at__lt=older_than)
+    return list(qs.order_by("pk").values_list("pk", flat=True)[:1000])
 
 
 def files_rescan(*, since: datetime | None = None, everything: bool = False) -> list[int]:

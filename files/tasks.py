@@ -69,3 +69,17 @@ def cleanup_partial_uploads() -> dict:
 def cleanup_orphaned_objects() -> int:
     """Delete stored objects no row owns, older than LOCKER_ORPHAN_GRACE_HOURS."""
     return services.orphaned_objects_cleanup()
+
+
+@shared_task(name="files.tasks.requeue_pending")
+def requeue_pending() -> int:
+    """Queue again files pending longer than LOCKER_REQUEUE_PENDING_AFTER (lost tasks)."""
+    from django.db import transaction
+
+    from files.processing import files_stuck_pending
+
+    cutoff = timezone.now() - timedelta(seconds=settings.LOCKER_REQUEUE_PENDING_AFTER)
+    ids = files_stuck_pending(older_than=cutoff)
+    with transaction.atomic():
+        queue_processing(ids)
+    return len(ids)

@@ -316,6 +316,10 @@ CELERY_TASK_TIME_LIMIT = env_duration("LOCKER_TASK_TIME_LIMIT", "15m")
 # a child with its own hard memory limit (LOCKER_THUMBNAIL_MEMORY).
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_size("LOCKER_WORKER_MAX_MEMORY", "512M") // 1024
 CELERY_BEAT_SCHEDULE = {
+    "requeue-pending": {
+        "task": "files.tasks.requeue_pending",
+        "schedule": env_duration("LOCKER_REQUEUE_PENDING_EVERY", "30m"),
+    },
     "cleanup-orphaned-objects": {
         "task": "files.tasks.cleanup_orphaned_objects",
         "schedule": env_duration("LOCKER_CLEANUP_ORPHANS_EVERY", "6h"),
@@ -354,6 +358,7 @@ LOCKER_THUMBNAIL_MAX_PIXELS = env_int("LOCKER_THUMBNAIL_MAX_PIXELS", 100_000_000
 LOCKER_THUMBNAIL_TIMEOUT = env_duration("LOCKER_THUMBNAIL_TIMEOUT", "60s")
 LOCKER_THUMBNAIL_MEMORY = env_size("LOCKER_THUMBNAIL_MEMORY", "1G")
 LOCKER_ORPHAN_GRACE_HOURS = env_int("LOCKER_ORPHAN_GRACE_HOURS", 48)
+LOCKER_REQUEUE_PENDING_AFTER = env_duration("LOCKER_REQUEUE_PENDING_AFTER", "30m")
 
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

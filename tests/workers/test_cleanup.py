@@ -85,6 +85,7 @@ def test_every_beat_task_has_a_management_command_twin():
         "files.tasks.cleanup_orphaned_objects": "cleanuporphans",
         "sharing.tasks.cleanup_shares": "cleanupshares",
         "accounts.tasks.prune_audit": "pruneaudit",
+        "files.tasks.requeue_pending": "requeuepending",
     }
     commands = get_commands()
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
@@ -94,7 +95,8 @@ def test_every_beat_task_has_a_management_command_twin():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "command", ["purgetrash", "cleanuppartialuploads", "cleanuporphans", "cleanupshares"]
+    "command",
+    ["purgetrash", "cleanuppartialuploads", "cleanuporphans", "cleanupshares", "requeuepending"],
 )
 def test_cron_twins_run_twice_in_a_row(command, capsys):
     call_command(command)
@@ -122,3 +124,20 @@ def test_beat_schedule_is_overridable_from_the_environment(tmp_path):
         check=True,
     )
     assert out.stdout.strip() == "1020"
+
+
+@pytest.mark.django_db
+def test_files_pending_too_long_are_queued_again(
+    alice, settings, django_capture_on_commit_callbacks
+):
+    from files.models import File
+    from files.tasks import requeue_pending
+
+    settings.LOCKER_SCANNER = "command"
+    settings.LOCKER_SCAN_COMMAND = "true"
+    old = make_file(alice, "old.txt")
+    make_file(alice, "new.txt")
+    File.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert requeue_pending() == 1
+    assert len(callbacks) == 1
