@@ -17,10 +17,21 @@ class FolderAdmin(admin.ModelAdmin):
 class FileAdmin(admin.ModelAdmin):
     # Names are user input: the admin escapes them like every template does.
     list_display = ["name", "owner", "human_size", "content_type", "state", "deleted_at"]
-    list_filter = ["state", ("deleted_at", admin.EmptyFieldListFilter)]
+    list_filter = ["state", "thumbnail_state", ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "owner__username", "sha256"]
     raw_id_fields = ["owner", "folder", "blob", "trash_root"]
-    readonly_fields = ["public_id", "name_key", "blob", "size", "sha256", "content_type"]
+    readonly_fields = [
+        "public_id",
+        "name_key",
+        "blob",
+        "size",
+        "sha256",
+        "content_type",
+        "state",
+        "state_reason",
+        "thumbnail_state",
+        "thumbnail_reason",
+    ]
 
     @admin.display(description="size", ordering="size")
     def human_size(self, obj: File) -> str:
