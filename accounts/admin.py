@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiToken, AuditEvent, Invitation, User
 
@@ -12,6 +13,16 @@ class UserAdmin(BaseUserAdmin):
     )
     readonly_fields = ("used_bytes",)
     list_display = ("username", "email", "is_active", "is_staff", "quota_bytes", "used_bytes")
+
+    actions = ["reset_two_factor"]
+
+    @admin.action(description=_("Reset two-factor log-in (lost phone and codes)"))
+    def reset_two_factor(self, request, queryset):
+        from accounts.twofactor import two_factor_reset
+
+        for user in queryset:
+            two_factor_reset(user=user, by=request.user)
+        self.message_user(request, _("Two-factor log-in was reset for the selected users."))
 
     def save_model(self, request, obj, form, change):
         """Changes made here are audited like the API's; a deactivation ends the user's

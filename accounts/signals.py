@@ -17,7 +17,10 @@ def _user_named(username: str | None):
 
 @receiver(user_logged_in, dispatch_uid="audit_login_success")
 def _logged_in(sender, request, user, **kwargs):
-    audit(A.LOGIN_SUCCESS, actor=user, target=user, request=request)
+    extra = {}
+    if second_factor := getattr(request, "locker_second_factor", None):
+        extra["second_factor"] = second_factor
+    audit(A.LOGIN_SUCCESS, actor=user, target=user, request=request, **extra)
 
 
 @receiver(user_logged_out, dispatch_uid="audit_logout")

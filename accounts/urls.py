@@ -1,11 +1,20 @@
 from django.urls import include, path
 
-from accounts import audit_views, views
+from accounts import audit_views, twofactor_views, views
 
 urlpatterns = [
     # Before Django's own URLs so that this one wins.
     path("password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("login/", twofactor_views.LoginView.as_view(), name="login"),
+    path("login/code/", twofactor_views.login_2fa, name="login_2fa"),
     path("", include("django.contrib.auth.urls")),
+    path("2fa/", twofactor_views.two_factor, name="two_factor"),
+    path("2fa/setup/", twofactor_views.two_factor_setup, name="two_factor_setup"),
+    path("2fa/setup/qr.svg", twofactor_views.two_factor_qr, name="two_factor_qr"),
+    path("2fa/disable/", twofactor_views.two_factor_disable, name="two_factor_disable"),
+    path("2fa/backup-codes/", twofactor_views.backup_codes_new, name="backup_codes_new"),
+    path("2fa/reset/<int:user_id>/", twofactor_views.two_factor_reset, name="two_factor_reset"),
+    path("reauthenticate/", twofactor_views.reauthenticate, name="reauthenticate"),
     path("profile/", views.profile, name="profile"),
     path("activity/", audit_views.activity, name="activity"),
     path("audit/", audit_views.audit_log, name="audit_log"),

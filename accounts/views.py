@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -32,6 +33,7 @@ from accounts.throttles import (
     email_request_throttled,
     link_throttled,
 )
+from accounts.twofactor import password_recent
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -129,6 +131,10 @@ def profile(request: HttpRequest) -> HttpResponse:
 @login_required
 def api_tokens(request: HttpRequest) -> HttpResponse:
     new_token = new_secret = None
+    if request.method == "POST" and not password_recent(request):
+        # A token outlives this session: whoever holds the session must also know the password.
+        messages.info(request, _("Enter your password again to create a token."))
+        return redirect(f"{reverse('reauthenticate')}?next={reverse('api_tokens')}")
     if request.method == "POST":
         form = ApiTokenCreateForm(request.POST)
         if form.is_valid():

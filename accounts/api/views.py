@@ -1,10 +1,11 @@
 """Thin API views: each one validates input, calls a service or selector and serializes."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,6 +19,7 @@ from accounts.api.serializers import (
     UserSerializer,
     UserUpdateSerializer,
 )
+from accounts.twofactor import password_recent
 
 _FIELD_NAMES = {"quota_bytes": "quota"}
 
@@ -67,6 +69,12 @@ class ApiTokenViewSet(
         return selectors.api_token_list(user=self.request.user)
 
     def create(self, request, *args, **kwargs):
+        if request.auth is None and not password_recent(request._request):
+            # A browser session (not a token): a token outlives the session, so ask for the
+            # password again, as the web page does.
+            raise PermissionDenied(
+                _("Enter your password again (at /accounts/reauthenticate/) to create a token.")
+            )
         serializer = ApiTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:

@@ -15,7 +15,19 @@ def staff_client(client, staff):
 @pytest.fixture
 def alice_client(client, alice):
     client.force_login(alice)
+    fresh_password(client)
     return client
+
+
+def fresh_password(client):
+    """As if the user had just typed their password (needed to create tokens on the web)."""
+    import time
+
+    from accounts.twofactor import PASSWORD_AT_KEY
+
+    session = client.session
+    session[PASSWORD_AT_KEY] = time.time()
+    session.save()
 
 
 @pytest.fixture(autouse=True)
