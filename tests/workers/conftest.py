@@ -131,10 +131,14 @@ def use_broker(url: str, queue: str) -> dict:
     conf = celery_app.conf
     previous = {
         "broker_url": conf.broker_url,
+        "broker_write_url": conf.get("broker_write_url"),
         "broker_transport_options": conf.broker_transport_options,
         "task_default_queue": conf.task_default_queue,
     }
     conf.broker_url = url
+    # Celery prefers the CELERY_BROKER_URL environment variable over broker_url (CI sets it);
+    # producers use broker_write_url first, which the environment leaves alone.
+    conf.broker_write_url = url
     conf.broker_transport_options = (
         _filesystem_options() if url.startswith("filesystem://") else {"visibility_timeout": 4}
     )
