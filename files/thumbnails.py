@@ -80,6 +80,7 @@ def render_thumbnails(chunks, *, kind: str) -> list[Rendered]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         preexec_fn=_limits(settings.LOCKER_THUMBNAIL_MEMORY, timeout),  # noqa: PLW1509
+        cwd=settings.BASE_DIR,  # `-m files.thumbnailer` wherever the worker was started from
         start_new_session=True,
     )
 
