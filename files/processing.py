@@ -167,6 +167,7 @@ def _store_thumbnail(file: File, size: int, data: bytes) -> None:
 def thumbnails_delete(*, file: File) -> None:
     blobs = list(Blob.objects.filter(thumbnail__file=file))
     Thumbnail.objects.filter(file=file).delete()
+    _thumbnail_state(file, "", "")
     for blob in blobs:
         try:
             delete_blob(blob)

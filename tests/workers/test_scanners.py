@@ -127,6 +127,7 @@ def test_infected_file_loses_its_thumbnails(alice, settings, tmp_path):
     settings.LOCKER_SCAN_COMMAND = str(write_scanner(tmp_path))
     file = _process(file, rescan=True)
     assert file.state == "infected" and file.thumbnails.count() == 0
+    assert file.thumbnail_state == ""
 
 
 def test_clamd_finds_eicar_and_passes_clean_content(clamd):
