@@ -128,10 +128,13 @@ class FileSerializer(serializers.ModelSerializer):
     def get_processing(self, file: File) -> bool:
         if file.state in (File.State.PENDING, File.State.ERROR):
             return True
+        from files.thumbnails import thumbnail_kind
+
         return (
             file.state == File.State.READY
             and not file.thumbnail_state
             and settings.LOCKER_THUMBNAILS
+            and thumbnail_kind(file.content_type) is not None
         )
 
     @extend_schema_field(serializers.CharField(allow_null=True))
