@@ -342,7 +342,8 @@ def _append(request, upload: TusUpload, target: Target, *, expected_offset: int,
     try:
         return _append_locked(request, upload, target, expected_offset, body_length, token)
     finally:
-        _unlock(upload, token)
+        if upload.lock_token == token:  # not already released with the new offset
+            _unlock(upload, token)
 
 
 def _append_locked(request, upload, target, expected_offset, body_length, token) -> TusUpload:
@@ -386,12 +387,17 @@ def _append_locked(request, upload, target, expected_offset, body_length, token)
             if algorithm_digest != expected:
                 raise TusError(460, _("The chunk does not match its Upload-Checksum; resend it."))
         new_offset, tail, storage = writer.checkpoint()
+        # The lease goes with the new offset in one write, except before completion, which
+        # must still hold it (a second request must not complete the same upload again).
+        release = {"lock_token": "", "locked_until": None} if new_offset < upload.length else {}
         updated = TusUpload.objects.filter(pk=upload.pk, lock_token=token).update(
-            offset=new_offset, tail=tail, storage_state=storage
+            offset=new_offset, tail=tail, storage_state=storage, **release
         )
         if not updated:
             raise TusError(409, _("This upload changed meanwhile; ask with HEAD and resume."))
         upload.offset, upload.tail, upload.storage_state = new_offset, tail, storage
+        if release:
+            upload.lock_token = ""
         if upload.offset == upload.length:
             _complete(upload, writer, target)
     finally:
