@@ -28,14 +28,15 @@ def _orphan() -> str:
 @pytest.mark.django_db
 def test_orphan_older_than_the_grace_period_is_deleted():
     key = _orphan()
-    assert orphaned_objects_cleanup(now=timezone.now() + LATER) == 1
+    # Other tests of the session may have left orphans in the same storage: at least ours goes.
+    assert orphaned_objects_cleanup(now=timezone.now() + LATER) >= 1
     assert key not in stored_keys()
 
 
 @pytest.mark.django_db
 def test_young_orphan_is_kept_within_the_grace_period():
     key = _orphan()
-    assert orphaned_objects_cleanup() == 0
+    orphaned_objects_cleanup()
     assert key in stored_keys()
 
 
