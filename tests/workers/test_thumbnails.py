@@ -163,3 +163,12 @@ def test_purging_a_file_deletes_its_thumbnail_blobs(alice, django_capture_on_com
     with django_capture_on_commit_callbacks(execute=True):
         trash_empty(user=alice)
     assert not Blob.objects.filter(pk__in=thumb_blobs).exists()
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "TIFF", "BMP", "AVIF"])
+def test_other_raster_formats_get_thumbnails(alice, alice_api, fmt):
+    out = io.BytesIO()
+    Image.new("RGB", (300, 150), (0, 128, 255)).save(out, fmt)
+    file = _process(make_file(alice, f"picture.{fmt.lower()}", out.getvalue()))
+    assert file.thumbnail_state == "ready", (file.content_type, file.thumbnail_reason)
+    assert _thumbnail(alice_api, file).size == (256, 128)
