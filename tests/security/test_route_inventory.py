@@ -380,3 +380,11 @@ def test_admin_routes_refuse_anonymous_callers_and_non_staff(world):
             response = client.get(url)
             assert response.status_code == 302, f"{who} GET {url} -> {response.status_code}"
             assert "/login/" in response["Location"]
+
+
+def test_a_new_unclassified_route_fails_the_inventory(settings):
+    """The guard itself: add a route without classifying it and the inventory complains."""
+    settings.ROOT_URLCONF = "tests.security.urls_with_a_new_route"
+    assert set(app_routes()) - set(ROUTES) == {"api/v1/files/<uuid:id>/leak"}
+    with pytest.raises(AssertionError, match="leak"):
+        test_every_route_is_classified()
