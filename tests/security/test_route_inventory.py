@@ -312,7 +312,7 @@ def _clients(w: dict) -> dict[str, object]:
     return {"anonymous": anonymous, "bob (session)": bob, "bob (token)": bob_token}
 
 
-def test_owner_and_staff_routes_refuse_anonymous_callers_and_other_users(world):
+def attack_owner_and_staff_routes(world) -> int:
     checked = 0
     for route, pattern in app_routes().items():
         kind = ROUTES[route]["kind"]
@@ -326,7 +326,11 @@ def test_owner_and_staff_routes_refuse_anonymous_callers_and_other_users(world):
                     assert refused(response), f"{who} {method} {url} -> {response.status_code}"
                 assert_nothing_leaks(response, who, method, url)
                 checked += 1
-    assert checked > 100
+    return checked
+
+
+def test_owner_and_staff_routes_refuse_anonymous_callers_and_other_users(world):
+    assert attack_owner_and_staff_routes(world) > 100
     assert_alice_untouched(world)
 
 
@@ -388,3 +392,11 @@ def test_a_new_unclassified_route_fails_the_inventory(settings):
     assert set(app_routes()) - set(ROUTES) == {"api/v1/files/<uuid:id>/leak"}
     with pytest.raises(AssertionError, match="leak"):
         test_every_route_is_classified()
+
+
+def test_a_new_route_that_skips_the_access_check_is_caught(settings, monkeypatch, world):
+    """The guard itself: a route that looks a file up by id without scoping it to the caller."""
+    settings.ROOT_URLCONF = "tests.security.urls_with_a_new_route"
+    monkeypatch.setitem(ROUTES, "api/v1/files/<uuid:id>/leak", {"kind": "user"})
+    with pytest.raises(AssertionError, match="leak"):
+        attack_owner_and_staff_routes(world)

@@ -7,7 +7,9 @@ from locker.urls import handler400, handler403, handler404, handler500, urlpatte
 
 
 def leaky_view(request, id):
-    return HttpResponse("whatever")
+    from files.models import File
+
+    return HttpResponse(File.objects.get(public_id=id).name)  # no access check: the bug
 
 
 urlpatterns = [*urlpatterns, path("api/v1/files/<uuid:id>/leak", leaky_view, name="leak")]
