@@ -170,6 +170,7 @@ if LOCKER_REQUIRE_2FA not in ("none", "staff", "all"):
     raise ImproperlyConfigured("LOCKER_REQUIRE_2FA must be 'none', 'staff' or 'all'.")
 LOCKER_REAUTH_MINUTES = env_int("LOCKER_REAUTH_MINUTES", 10)
 OTP_TOTP_ISSUER = env_str("LOCKER_OTP_ISSUER", "Locker")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # staff see devices in the admin, never their keys
 
 # django-axes: lock out a username+IP pair after repeated failures.
 AXES_FAILURE_LIMIT = env_int("LOCKER_LOGIN_FAILURE_LIMIT", 5)

@@ -299,3 +299,13 @@ def test_the_login_record_says_which_second_factor_was_used(client, alice):
     client.post(CODE, {"code": codes[3]})
     event = AuditEvent.objects.filter(action="login.success", actor=alice).first()
     assert event.extra == {"second_factor": "backup_code"}
+
+
+def test_the_admin_never_shows_a_devices_secret_key(client, alice, staff):
+    enrol(client, alice)
+    device = confirmed_device(alice)
+    client.force_login(staff)
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert page.status_code == 200
+    assert device.key not in page.content.decode()
+    assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code in (403, 404)
