@@ -45,7 +45,20 @@ def test_a_public_acl_grant_is_recognised():
     assert checks.acl_grants_public(public) and not checks.acl_grants_public(private)
 
 
-def test_s3_bucket_check_stays_quiet_on_a_private_bucket(s3_settings):
+def test_s3_bucket_check_stays_quiet_on_a_private_bucket(s3_settings, settings):
+    settings.LOCKER_STORAGE = "s3"
+    assert checks.s3_public_bucket_check() == []
+
+
+def test_s3_bucket_readable_by_everyone_is_warned_about(s3_settings, s3_server, settings):
+    """A real S3 server (SeaweedFS) with a public-read bucket ACL."""
+    settings.LOCKER_STORAGE = "s3"
+    client = s3_server.client()
+    client.put_bucket_acl(Bucket=s3_server.bucket, ACL="public-read")
+    try:
+        assert [p.id for p in checks.s3_public_bucket_check()] == ["locker.W002"]
+    finally:
+        client.put_bucket_acl(Bucket=s3_server.bucket, ACL="private")
     assert checks.s3_public_bucket_check() == []
 
 
