@@ -383,6 +383,15 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "locker.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Counted in the default (shared) cache, so the limits hold across processes and hosts.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("LOCKER_API_RATE_ANON", "300/min"),
+        "user": env_str("LOCKER_API_RATE_USER", "6000/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Locker API",

@@ -168,3 +168,22 @@ def test_deactivated_users_tokens_share_links_and_upload_links_stop_at_once(
     assert client.get(f"/s/{share_token}").status_code == 410
     assert client.get(f"/s/{share_token}/download").status_code == 410
     assert client.get(f"/r/{upload_token}").status_code == 410
+
+
+def test_api_requests_are_throttled_in_the_shared_cache(monkeypatch, alice_api, anon_api):
+    """The API's own rate limits (LOCKER_API_RATE_ANON / _USER) count in the default cache —
+    the database or Redis, shared by every process — and answer 429 with a sentence."""
+    from django.core.cache import cache
+    from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+    assert AnonRateThrottle.cache is cache and UserRateThrottle.cache is cache
+    monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", "3/min")
+    monkeypatch.setitem(AnonRateThrottle.THROTTLE_RATES, "anon", "3/min")
+    statuses = [alice_api.get("/api/v1/me/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = alice_api.get("/api/v1/me/")
+    assert int(response["Retry-After"]) > 0
+    assert "throttled" in response.json()["detail"].lower()
+    # Anonymous callers of the public routes have their own, per-address limit.
+    statuses = [anon_api.get("/api/v1/schema/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
