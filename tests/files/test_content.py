@@ -354,3 +354,25 @@ def test_content_writer_is_the_documented_type(local_storage_settings):
     writer = content_writer()
     assert isinstance(writer, ContentWriter)
     writer.abort()
+
+
+def test_digest_is_right_when_large_chunks_are_hashed_beside_the_writer(local_storage_settings):
+    chunks = [os.urandom(700_000) for _ in range(5)] + [memoryview(os.urandom(300_000))[1:]]
+    writer = content_writer()
+    for chunk in chunks:
+        writer.write(chunk)
+    writer.finish()
+    expected = hashlib.sha256(b"".join(bytes(c) for c in chunks)).hexdigest()
+    assert writer.sha256.hexdigest() == expected
+
+
+def test_digest_is_right_when_the_caller_reuses_a_writable_buffer(local_storage_settings):
+    buffer = bytearray(500_000)
+    written = []
+    writer = content_writer()
+    for fill in (b"a", b"b", b"c"):
+        buffer[:] = fill * len(buffer)
+        written.append(bytes(buffer))
+        writer.write(buffer)  # mutated again right after: it must have been hashed already
+    writer.finish()
+    assert writer.sha256.hexdigest() == hashlib.sha256(b"".join(written)).hexdigest()
