@@ -51,6 +51,17 @@ def _commands(port: int, bind: str) -> dict[str, list[str]]:
     }
 
 
+# glibc serves allocations above 128 KiB with a fresh mmap and returns them on free, so every
+# 256 KiB segment read, decrypted and sent costs page faults; raising the threshold lets those
+# buffers be reused (downloads went from ~1.1 to ~1.9 GB/s of decryption, bench/README.md).
+# A deployment that starts gunicorn itself should set the same two variables.
+MALLOC_TUNING = {"MALLOC_MMAP_THRESHOLD_": "4194304", "MALLOC_TRIM_THRESHOLD_": "16777216"}
+
+
+def child_environment() -> dict[str, str]:
+    return {**MALLOC_TUNING, **os.environ}
+
+
 def main() -> int:
     port = env_int("PORT", 8000)
     bind = env_str("LOCKER_BIND", "127.0.0.1")
@@ -65,7 +76,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     for name, cmd in _commands(port, bind).items():
         # Own process group per child, so the terminal's Ctrl-C reaches us once and we decide.
-        children[name] = subprocess.Popen(cmd, start_new_session=True)
+        children[name] = subprocess.Popen(cmd, start_new_session=True, env=child_environment())
     print(f"Locker is running at http://{bind}:{port}/  (Ctrl-C stops it)", flush=True)
     exit_code = 0
     while not stopping:
