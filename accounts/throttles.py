@@ -1,6 +1,6 @@
 """Per-address limits on the account pages that send e-mail or take secret links.
 
-Counters live in the shared cache (see sharing.throttle), so they hold across processes.
+Counters live in the shared cache (see locker.throttle), so they hold across processes.
 """
 
 import math
@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import ngettext
 
-from sharing.throttle import Throttle
+from locker.throttle import Throttle
 
 # Links carry 256-bit secrets, so guessing is hopeless; the limit keeps scanners from trying.
 BAD_LINK_THROTTLE = Throttle("accounts-bad-link", limit=30, window=900)

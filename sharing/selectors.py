@@ -18,9 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from files.models import File, Folder
+from locker.throttle import Throttle
 from sharing import tokens
 from sharing.models import ShareAccess, ShareLink, UploadLink
-from sharing.throttle import Throttle
 
 PASSWORD_HEADER = "HTTP_X_SHARE_PASSWORD"
 

@@ -1,15 +1,11 @@
 """Nextcloud CVE-2021-41177 (throttling silently off without a shared store), for log-ins.
 
 The real server with two gunicorn workers: failed log-ins counted by one worker count for the
-other, so a lock-out holds whichever process answers. Reuses sharing's multi-worker harness.
+other, so a lock-out holds whichever process answers (tests/fixtures/multiworker.py).
 """
 
 import http.cookiejar
-import os
 import re
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,7 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.sharing.test_multiworker_throttle import CACHES, REPO, _env, _free_port, _manage
+from tests.fixtures.multiworker import (
+    CACHES,
+    pids_that_answered,
+    prepare,
+    server_env,
+    two_worker_server,
+)
 
 LIMIT = 4
 SETUP = """
@@ -55,44 +57,11 @@ class Browser:
 
 @pytest.fixture(params=CACHES, ids=lambda url: "redis" if url else "dbcache")
 def server(request, tmp_path):
-    env = _env(tmp_path / "data", request.param)
-    env["LOCKER_LOGIN_FAILURE_LIMIT"] = str(LIMIT)
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "createcachetable")
-    _manage(env, "shell", stdin=SETUP)
-    port = _free_port()
+    env = server_env(tmp_path / "data", request.param, LOCKER_LOGIN_FAILURE_LIMIT=str(LIMIT))
+    prepare(env, SETUP)
     log = tmp_path / "access.log"
-    process = subprocess.Popen(
-        [
-            os.path.join(os.path.dirname(sys.executable), "gunicorn"),
-            "locker.wsgi:application",
-            f"--bind=127.0.0.1:{port}",
-            "--workers=2",
-            "--no-control-socket",
-            f"--access-logfile={log}",
-            "--access-logformat=%(p)s %(s)s %(m)s %(U)s",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                    break
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
+    with two_worker_server(env, log) as base:
         yield base, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_login_lockout_holds_across_gunicorn_workers(server):
@@ -107,5 +76,6 @@ def test_login_lockout_holds_across_gunicorn_workers(server):
     assert LIMIT - 1 <= statuses.count(200) <= LIMIT, statuses
     assert statuses.count(429) == len(statuses) - statuses.count(200)
     assert browsers[0].login("right-pass-42") == 429
-    workers = {line.split()[0] for line in log.read_text().splitlines() if " POST " in line}
-    assert len(workers) == 2, "both gunicorn workers must have answered log-in attempts"
+    assert len(pids_that_answered(log)) == 2, (
+        "both gunicorn workers must have answered log-in attempts"
+    )

@@ -1,24 +1,24 @@
 """The password throttle holds across gunicorn worker processes (a real multi-worker server).
 
 With a per-process cache each worker would grant its own allowance; with the shared cache
-(the database cache by default) the workers share one counter. The server runs on the embedded
-defaults in a temporary data dir, whatever the test run itself is configured with.
+(the database cache by default) the workers share one counter.
 """
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.fixtures.multiworker import (
+    CACHES,
+    pids_that_answered,
+    prepare,
+    server_env,
+    two_worker_server,
+)
+
 LIMIT = 5
 SETUP = """
 from django.core.cache import cache
@@ -37,51 +37,6 @@ print("TOKEN=" + token)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# The database cache always; Redis too when the run is configured with it (CI is).
-CACHES = [""] + [
-    url
-    for url in [os.environ.get("LOCKER_CACHE_URL", "")]
-    if url.startswith(("redis://", "rediss://"))
-]
-
-
-def _env(data_dir: Path, cache_url: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("LOCKER_", "CELERY_", "DJANGO_"))
-        and name not in {"DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}
-    }
-    env.update(
-        LOCKER_DATA_DIR=str(data_dir),
-        LOCKER_CACHE_URL=cache_url,
-        LOCKER_SHARE_PASSWORD_ATTEMPTS=str(LIMIT),
-        LOCKER_STATICFILES_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def _manage(env, *args, stdin: str | None = None) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=True,
-    )
-    return result.stdout
-
-
 def _post_password(url: str, password: str) -> int:
     """The password form, posted as a plain client would (no cookies kept between attempts)."""
     data = urllib.parse.urlencode({"password": password}).encode()
@@ -95,43 +50,11 @@ def _post_password(url: str, password: str) -> int:
 
 @pytest.fixture(params=CACHES, ids=lambda url: "redis" if url else "dbcache")
 def multiworker_server(request, tmp_path):
-    env = _env(tmp_path / "data", request.param)
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "createcachetable")
-    token = _manage(env, "shell", stdin=SETUP).split("TOKEN=", 1)[1].strip()
-    port = _free_port()
+    env = server_env(tmp_path / "data", request.param, LOCKER_SHARE_PASSWORD_ATTEMPTS=str(LIMIT))
+    token = prepare(env, SETUP).split("TOKEN=", 1)[1].strip()
     log = tmp_path / "access.log"
-    server = subprocess.Popen(
-        [
-            os.path.join(os.path.dirname(sys.executable), "gunicorn"),
-            "locker.wsgi:application",
-            f"--bind=127.0.0.1:{port}",
-            "--workers=2",
-            "--no-control-socket",
-            f"--access-logfile={log}",
-            "--access-logformat=%(p)s %(s)s %(m)s %(U)s",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                    break
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
+    with two_worker_server(env, log) as base:
         yield base, token, log
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def test_password_throttle_holds_across_gunicorn_workers(multiworker_server):
@@ -148,5 +71,6 @@ def test_password_throttle_holds_across_gunicorn_workers(multiworker_server):
     assert LIMIT <= refused <= LIMIT + 1, statuses
     assert throttled == len(statuses) - refused
     assert _post_password(url, "right password") == 429
-    workers = {line.split()[0] for line in log.read_text().splitlines() if " POST " in line}
-    assert len(workers) == 2, "both gunicorn workers must have answered password attempts"
+    assert len(pids_that_answered(log)) == 2, (
+        "both gunicorn workers must have answered password attempts"
+    )
