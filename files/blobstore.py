@@ -25,6 +25,8 @@ from collections.abc import Iterator
 
 from django.core.files.storage import FileSystemStorage, storages
 
+from files import localio
+
 logger = logging.getLogger(__name__)
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{32,64}$")
@@ -182,21 +184,18 @@ class BlobStore:
 
 
 class _LocalReader(RangeReader):
-    def __init__(self, fh, total_size: int, length: int):
-        self._fh = fh
+    def __init__(self, fd: int, total_size: int, offset: int, length: int):
+        self._fd = fd
         self.total_size = total_size
-        self._remaining = length
+        self._reader = localio.WindowedReader(fd, offset, length)
 
     def read(self, size: int) -> bytes:
-        size = min(size, self._remaining)
-        if size <= 0:
-            return b""
-        data = self._fh.read(size)
-        self._remaining -= len(data)
-        return data
+        return self._reader.read(size)
 
     def close(self) -> None:
-        self._fh.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 class _LocalWriter(ObjectWriter):
@@ -204,22 +203,34 @@ class _LocalWriter(ObjectWriter):
         self._final = final_path
         self._partial = final_path + PARTIAL_SUFFIX
         os.makedirs(os.path.dirname(final_path), exist_ok=True)
-        fd = os.open(self._partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        self._fh = os.fdopen(fd, "wb")
+        self._fd = os.open(self._partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        self._writes = localio.WindowedWriter(self._fd)
+
+    @property
+    def buffered(self) -> int:
+        return self._writes.buffered
 
     def write(self, data) -> None:
-        self._fh.write(data)
+        self._writes.write(data)
 
     def finish(self) -> None:
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
+        try:
+            self._writes.drain()
+        finally:
+            self._writes.close()
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = -1
         os.replace(self._partial, self._final)
         _fsync_dir(os.path.dirname(self._final))
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):
-            self._fh.close()
+            self._writes.close()
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._partial)
 
@@ -306,16 +317,15 @@ class LocalBlobStore(BlobStore):
 
     def open_range(self, key: str, offset: int, length: int) -> RangeReader:
         try:
-            fh = open(self.path(key), "rb")  # noqa: SIM115 - closed by the reader
+            fd = os.open(self.path(key), os.O_RDONLY)
         except FileNotFoundError:
             raise ObjectMissing(key) from None
         try:
-            total = os.fstat(fh.fileno()).st_size
-            fh.seek(offset)
+            total = os.fstat(fd).st_size
         except BaseException:
-            fh.close()
+            os.close(fd)
             raise
-        return _LocalReader(fh, total, length)
+        return _LocalReader(fd, total, offset, length)
 
     def exists(self, key: str) -> bool:
         return os.path.isfile(self.path(key))

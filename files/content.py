@@ -18,8 +18,10 @@ holds at most one plaintext segment plus one storage part; a reader one segment.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import hashlib
+import itertools
 import logging
 import secrets
 from collections.abc import Iterator
@@ -34,6 +36,13 @@ from files.models import Blob, File
 logger = logging.getLogger(__name__)
 
 HEAD_SIZE = 8192
+
+# Long reads are decrypted in batches of about READ_AHEAD_BYTES, at most READ_AHEAD_DEPTH
+# batches ahead of the one being sent (see _decrypt_range); a read shorter than
+# READ_AHEAD_MIN_BATCHES batches is decrypted in the caller's thread.
+READ_AHEAD_BYTES = 2 * 1024 * 1024
+READ_AHEAD_DEPTH = 2
+READ_AHEAD_MIN_BATCHES = 3
 
 
 class CorruptContent(Exception):
@@ -303,25 +312,68 @@ def iter_content(blob: Blob, start: int = 0, end: int | None = None) -> Iterator
 
 
 def _decrypt_range(reader, decryptor, key, first, last, count, size, start, end):
+    """Plaintext chunks of segments first..last, trimmed to [start, end).
+
+    A range of more than a few segments is read and decrypted a batch or two ahead in a helper
+    thread (AES-GCM and file/socket I/O release the GIL), so that decrypting the next batch
+    overlaps sending the current one: a download then uses two cores instead of one. A segment
+    that fails authentication is raised after the good segments before it.
+    """
     segment_size = decryptor.segment_size
-    try:
-        for index in range(first, last + 1):
+
+    def open_batch(indices: range) -> tuple[list[bytes], CorruptContent | None]:
+        """The batch's plaintexts, up to the first segment that fails, and that failure."""
+        plains = []
+        for index in indices:
             expected = _segment_plain_size(index, count, size, segment_size) + crypto.TAG_SIZE
             sealed = reader.read_exact(expected)
             if len(sealed) != expected:
-                raise CorruptContent(f"Blob {key}: segment {index} is truncated.")
+                return plains, CorruptContent(f"Blob {key}: segment {index} is truncated.")
             try:
                 plain = decryptor.decrypt_segment(index, sealed, last=index == count - 1)
             except crypto.DecryptionError as exc:
-                raise CorruptContent(f"Blob {key}: {exc}") from exc
+                return plains, CorruptContent(f"Blob {key}: {exc}")
             base = index * segment_size
             low = start - base if index == first else 0
             high = end - base if index == last else len(plain)
-            if low == 0 and high == len(plain):
-                yield plain
-            else:
-                yield plain[low:high]
+            plains.append(plain if low == 0 and high == len(plain) else plain[low:high])
+        return plains, None
+
+    def deliver(opened):
+        plains, failure = opened
+        yield from plains
+        if failure is not None:
+            raise failure
+
+    per_batch = max(1, READ_AHEAD_BYTES // segment_size)
+    batches = (range(i, min(i + per_batch, last + 1)) for i in range(first, last + 1, per_batch))
+    if last - first + 1 < READ_AHEAD_MIN_BATCHES * per_batch:
+        try:
+            for batch in batches:
+                yield from deliver(open_batch(batch))
+        finally:
+            reader.close()
+        return
+
+    # One helper thread works through the batches in order (the reader is sequential), up to
+    # READ_AHEAD_DEPTH batches ahead of the one being sent.
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decrypt")
+    pending: collections.deque[concurrent.futures.Future] = collections.deque()
+    try:
+        for batch in itertools.islice(batches, READ_AHEAD_DEPTH):
+            pending.append(pool.submit(open_batch, batch))
+        while pending:
+            opened = pending.popleft().result()
+            following = next(batches, None)
+            if following is not None and opened[1] is None:
+                pending.append(pool.submit(open_batch, following))
+            yield from deliver(opened)
     finally:
+        # The helper may be reading: let it finish its batch before the reader closes.
+        for future in pending:
+            future.cancel()
+        concurrent.futures.wait(pending)
+        pool.shutdown(wait=True)
         reader.close()
 
 
