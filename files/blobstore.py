@@ -266,29 +266,37 @@ class _LocalAppender(Appender):
             fd = os.open(self._partial, flags, mode)
         except FileNotFoundError:
             raise ObjectMissing(os.path.basename(final_path)) from None
-        self._fh = os.fdopen(fd, "r+b")
-        if os.fstat(fd).st_size < self._size:
-            self._fh.close()
-            raise ObjectMissing(os.path.basename(final_path))
-        self._fh.truncate(self._size)
-        self._fh.seek(self._size)
+        try:
+            if os.fstat(fd).st_size < self._size:
+                raise ObjectMissing(os.path.basename(final_path))
+            os.ftruncate(fd, self._size)
+            os.lseek(fd, self._size, os.SEEK_SET)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self._writes = localio.WindowedWriter(fd)
 
     def append(self, data) -> None:
-        self._fh.write(data)
+        self._writes.write(data)
         self._size += len(data)
 
     def commit(self) -> dict:
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        self._writes.drain()
+        os.fsync(self._fd)
         return {"size": self._size}
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
-            self._fh.close()
+            self._writes.close()
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
 
     def complete(self) -> None:
         self.commit()
-        self._fh.close()
+        self.close()
         os.replace(self._partial, self._final)
         _fsync_dir(os.path.dirname(self._final))
 
