@@ -7,14 +7,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from files import tus
+from files import crypto, tus
 from files.models import Blob, File, TusUpload, UploadReservation
 from tests.fixtures.files import make_folder
 from tests.tus.helpers import TUS, checksum, create, head, metadata, patch, path_of, stored_bytes
 
 pytestmark = pytest.mark.django_db
 
-SEGMENT = 256 * 1024
+SEGMENT = crypto.DEFAULT_SEGMENT_SIZE  # chunks that start and end around segment boundaries
 
 
 def test_options_advertises_exactly_what_is_implemented(alice_api, settings):
