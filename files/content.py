@@ -1,7 +1,9 @@
 """Encrypted, streaming file content: write it, read byte ranges of it, delete it.
 
 The only way the rest of Locker touches stored bytes. Memory stays flat in file size: a writer
-holds at most one plaintext segment plus one storage part; a reader one segment.
+holds at most one plaintext segment plus one storage part (or, on local disk, four sealed
+segments on their way to the file); a reader one segment, or for a long read the batches it
+decrypts ahead (READ_AHEAD_*: at most three of 2 MiB).
 
     writer = content_writer()          # Blob row (WRITING) committed now, random storage key
     try:
