@@ -268,6 +268,29 @@ def profile_update(*, user: User, display_name: str, email: str) -> User:
 # only ever told to the mailbox that asked, so the page cannot be used to probe for accounts.
 
 
+def password_reset_send(*, email: str) -> int:
+    """E-mail a password-reset link to each active account with this address; returns how many.
+
+    Runs in a worker (accounts.tasks.send_password_reset), never in the request: sending takes
+    time only when an account exists, and the reset page must answer alike either way.
+    """
+    from urllib.parse import urlsplit
+
+    from django.contrib.auth.forms import PasswordResetForm
+
+    form = PasswordResetForm(data={"email": email})
+    if not form.is_valid():
+        return 0
+    users = list(form.get_users(form.cleaned_data["email"]))
+    base = urlsplit(settings.LOCKER_BASE_URL)
+    form.save(
+        domain_override=base.netloc,
+        use_https=base.scheme == "https",
+        extra_email_context={"base_url": settings.LOCKER_BASE_URL},
+    )
+    return len(users)
+
+
 def signup_request(*, username: str, email: str) -> None:
     """E-mail the address either a link to finish signing up, or why it cannot."""
     username = username.strip()

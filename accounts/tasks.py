@@ -3,8 +3,14 @@
 from celery import shared_task
 
 from accounts.audit import audit_prune
+from accounts.services import password_reset_send
 
 
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def prune_audit() -> int:
     return audit_prune()
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def send_password_reset(email: str) -> int:
+    return password_reset_send(email=email)

@@ -9,7 +9,8 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +28,7 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.models import User
+from accounts.tasks import send_password_reset
 from accounts.throttles import (
     BAD_LINK_THROTTLE,
     client_ip,
@@ -83,19 +85,22 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Django's reset page; the e-mailed link uses LOCKER_BASE_URL, not the request's host.
+    """Django's reset page, but the e-mail is sent by a worker (with a link on LOCKER_BASE_URL,
+    not the request's host).
 
-    It answers the same whether or not the address has an account.
+    It answers the same, and does the same work, whether or not the address has an account:
+    sending inline would take longer for a known address and tell an attacker it exists.
     """
-
-    @property
-    def extra_email_context(self):
-        return {"base_url": settings.LOCKER_BASE_URL}
 
     def post(self, request, *args, **kwargs):
         if throttled := email_request_throttled(request):
             return throttled
         return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"]
+        transaction.on_commit(lambda: send_password_reset.delay(email))
+        return HttpResponseRedirect(self.get_success_url())
 
 
 # --- Profile ----------------------------------------------------------------------------------

@@ -32,3 +32,15 @@ def _fresh_cache(request, settings, django_db_blocker):
         # This runs after the test's own database fixture is gone; the test database is not.
         with django_db_blocker.unblock():
             cache.clear()
+
+
+@pytest.fixture
+def eager_celery():
+    """Tasks run in the test's process when queued (for e-mails, which a worker process would
+    send to its own locmem outbox). Tests of the workers themselves use a real worker."""
+    from locker.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

@@ -1,6 +1,5 @@
 from datetime import timedelta
 
-import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -120,16 +119,6 @@ def test_cleanup_task_runs_the_same_cleanup(alice_api):
     data = send(alice_api, ("gone.txt", b"bye")).json()
     expire(data["id"])
     assert cleanup_shares.apply().get()["links"] == 1
-
-
-@pytest.fixture
-def eager_celery():
-    from locker.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 def test_notify_emails_the_owner_on_download(
