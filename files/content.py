@@ -103,6 +103,27 @@ class PipelinedSha256:
                 self._pool = None
 
 
+def _new_writing_blob(segment_size: int) -> tuple[Blob, crypto.SegmentEncryptor]:
+    """A WRITING row with a fresh data key (wrapped) and random storage key, and its encryptor.
+
+    Created (and, outside a transaction, committed) before any byte is stored, so a crash leaves
+    a WRITING row that cleanup_abandoned_blobs() finds.
+    """
+    data_key = crypto.new_data_key()
+    encryptor = crypto.SegmentEncryptor(data_key, segment_size)
+    storage_key = new_storage_key()
+    master_key_id, wrapped = keys.wrap_for_new_blob(data_key, storage_key)
+    blob = Blob.objects.create(
+        storage_key=storage_key,
+        master_key_id=master_key_id,
+        wrapped_key=wrapped,
+        segment_size=segment_size,
+        size=0,
+        state=Blob.State.WRITING,
+    )
+    return blob, encryptor
+
+
 class ContentWriter:
     """Push-based writer: feed plaintext chunks of any size, then finish() or abort()."""
 
@@ -114,23 +135,10 @@ class ContentWriter:
         self._index = 0
         self._state = "open"  # open | finished | aborted | failed
         self._out = None
-        data_key = crypto.new_data_key()
-        self._encryptor = crypto.SegmentEncryptor(data_key, segment_size)
         self.segment_size = segment_size
-        storage_key = new_storage_key()
-        master_key_id, wrapped = keys.wrap_for_new_blob(data_key, storage_key)
-        # Created (and, outside a transaction, committed) before any byte is stored, so a crash
-        # leaves a WRITING row that cleanup_abandoned_blobs() finds.
-        self.blob = Blob.objects.create(
-            storage_key=storage_key,
-            master_key_id=master_key_id,
-            wrapped_key=wrapped,
-            segment_size=segment_size,
-            size=0,
-            state=Blob.State.WRITING,
-        )
+        self.blob, self._encryptor = _new_writing_blob(segment_size)
         try:
-            self._out = get_blobstore().writer(storage_key)
+            self._out = get_blobstore().writer(self.blob.storage_key)
             self._out.write(self._encryptor.header)
         except BaseException:
             self.abort()
@@ -498,20 +506,9 @@ class ResumableState:
 
 def resumable_start(*, length: int, segment_size: int = crypto.DEFAULT_SEGMENT_SIZE):
     """A new WRITING blob whose header is already stored; call outside a transaction."""
-    data_key = crypto.new_data_key()
-    encryptor = crypto.SegmentEncryptor(data_key, segment_size)
-    storage_key = new_storage_key()
-    master_key_id, wrapped = keys.wrap_for_new_blob(data_key, storage_key)
-    blob = Blob.objects.create(
-        storage_key=storage_key,
-        master_key_id=master_key_id,
-        wrapped_key=wrapped,
-        segment_size=segment_size,
-        size=0,
-        state=Blob.State.WRITING,
-    )
+    blob, encryptor = _new_writing_blob(segment_size)
     try:
-        appender = get_blobstore().appender(storage_key, {})
+        appender = get_blobstore().appender(blob.storage_key, {})
         try:
             appender.append(encryptor.header)
             storage = appender.commit()

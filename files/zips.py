@@ -59,17 +59,18 @@ def folder_zip_entries(folder: Folder) -> tuple[list[tuple[str, File]], list[str
         .order_by("folder_id", "name_key", "pk")
     ):
         has_children.add(file.folder_id)
-        entry = _unique(zip_entry_name([*names[file.folder_id], file.name]), used)
+        entry = unique_entry(zip_entry_name([*names[file.folder_id], file.name]), used)
         files.append((entry, file))
     empty = [
-        _unique(zip_entry_name(path), used) + "/"
+        unique_entry(zip_entry_name(path), used) + "/"
         for pk, path in names.items()
         if pk != folder.pk and pk not in has_children
     ]
     return files, empty
 
 
-def _unique(entry: str, used: set[str]) -> str:
+def unique_entry(entry: str, used: set[str]) -> str:
+    """`entry`, or `name (1).ext`, `name (2).ext`… when taken (case-insensitively); records it."""
     candidate, counter = entry, 1
     while candidate.lower() in used:
         stem, dot, ext = entry.rpartition(".")

@@ -25,7 +25,21 @@ def expiry_choices():
 
 
 class ExpiryMixin:
-    """`expires_in` (a choice) or `expires_at` (a local date and time, which wins)."""
+    """`expires_in` (a choice) or `expires_at` (a local date and time, which wins), and the
+    password fields of a link form."""
+
+    def _expiry_and_password_fields(self, *, editing: bool) -> list:
+        """The expiry choices; when editing, "Unchanged" first and a way to remove the password."""
+        choices = expiry_choices()
+        if editing:
+            choices = [("", _("Unchanged")), *choices]
+            self.fields["password"].help_text = _(
+                "Leave empty to keep the current password; tick the box below to remove it."
+            )
+            self.fields["remove_password"] = forms.BooleanField(
+                label=_("Remove the password"), required=False
+            )
+        return choices
 
     def clean_expiry(self):
         data = self.cleaned_data
@@ -62,15 +76,7 @@ class ShareForm(ExpiryMixin, forms.Form):
 
     def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = expiry_choices()
-        if editing:
-            choices = [("", _("Unchanged")), *choices]
-            self.fields["password"].help_text = _(
-                "Leave empty to keep the current password; tick the box below to remove it."
-            )
-            self.fields["remove_password"] = forms.BooleanField(
-                label=_("Remove the password"), required=False
-            )
+        choices = self._expiry_and_password_fields(editing=editing)
         self.fields["expires_in"].choices = choices
         if not editing:
             default = settings.LOCKER_SHARE_DEFAULT_EXPIRY
@@ -104,16 +110,8 @@ class UploadLinkForm(ExpiryMixin, forms.Form):
 
     def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = expiry_choices()
-        if editing:
-            choices = [("", _("Unchanged")), *choices]
-            self.fields["password"].help_text = _(
-                "Leave empty to keep the current password; tick the box below to remove it."
-            )
-            self.fields["remove_password"] = forms.BooleanField(
-                label=_("Remove the password"), required=False
-            )
-        else:
+        choices = self._expiry_and_password_fields(editing=editing)
+        if not editing:
             self.fields["expires_in"].initial = "7d"
         self.fields["expires_in"].choices = choices
 

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.audit import A, audit
+from accounts.audit import A, audit, truncate_ip
 from files.models import File, Folder
 from locker.env import parse_duration
 from sharing import tokens
@@ -219,21 +219,9 @@ def share_count_download(*, share: ShareLink) -> bool:
 # --- Access log ------------------------------------------------------------------------------
 
 
-def anonymise_ip(ip: str | None) -> str | None:
-    """Keep the network, drop the host: /24 for IPv4, /48 for IPv6."""
-    if not ip:
-        return None
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
-
-
 def access_log_ip(ip: str | None) -> str | None:
     if ip and settings.LOCKER_ANONYMISE_IPS:
-        return anonymise_ip(ip)
+        return truncate_ip(ip)
     try:
         return str(ipaddress.ip_address(ip)) if ip else None
     except ValueError:

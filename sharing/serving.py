@@ -14,7 +14,7 @@ from zipstream import ZIP_STORED, ZipStream
 from files.content import iter_content
 from files.downloads import content_disposition, content_response
 from files.models import File
-from files.zips import folder_zip_entries, zip_entry_name
+from files.zips import folder_zip_entries, unique_entry, zip_entry_name
 from sharing import selectors, services
 from sharing.selectors import ShareDenied
 
@@ -61,6 +61,17 @@ def metered(iterator, *, access_id: int, expected: int | None):
         )
 
 
+def _metered(response, access):
+    """Record in `access` how many bytes of the response really leave."""
+    length = response.get("Content-Length")
+    response.streaming_content = metered(
+        response.streaming_content,
+        access_id=access.pk,
+        expected=int(length) if length and length.isdigit() else None,
+    )
+    return response
+
+
 def serve_file(request, share, file: File, *, inline: bool = False):
     if not servable(file):
         if file.state == File.State.PENDING:
@@ -89,13 +100,7 @@ def serve_file(request, share, file: File, *, inline: bool = False):
         counted=counted,
         range_start=max(start, 0),
     )
-    length = response.get("Content-Length")
-    response.streaming_content = metered(
-        response.streaming_content,
-        access_id=access.pk,
-        expected=int(length) if length and length.isdigit() else None,
-    )
-    return response
+    return _metered(response, access)
 
 
 def serve_folder_zip(request, share, folder):
@@ -109,11 +114,11 @@ def serve_folder_zip(request, share, folder):
 def _add_folder(archive, folder, *, prefix: str, used: set[str]) -> None:
     files, empty = folder_zip_entries(folder)
     for entry in empty:
-        archive.mkdir(_unique_entry(f"{prefix}{entry.rstrip('/')}", used) + "/")
+        archive.mkdir(unique_entry(f"{prefix}{entry.rstrip('/')}", used) + "/")
     for entry, file in files:
         # Only what processing (scanning) has cleared leaves through a public link.
         if servable(file):
-            archive.add(_lazy_content(file), _unique_entry(prefix + entry, used), size=file.size)
+            archive.add(_lazy_content(file), unique_entry(prefix + entry, used), size=file.size)
 
 
 def _zip_response(archive, name: str) -> StreamingHttpResponse:
@@ -141,13 +146,7 @@ def count_zip(request, share, response, *, name: str):
         counted=True,
         range_start=0,
     )
-    length = response.get("Content-Length")
-    response.streaming_content = metered(
-        response.streaming_content,
-        access_id=access.pk,
-        expected=int(length) if length and length.isdigit() else None,
-    )
-    return response
+    return _metered(response, access)
 
 
 def _lazy_content(file: File):
@@ -172,20 +171,10 @@ def serve_selection_zip(request, share, selection: list[str]):
             file = None
         if file is not None:
             if servable(file):
-                entry = _unique_entry(zip_entry_name([file.name]), used)
+                entry = unique_entry(zip_entry_name([file.name]), used)
                 archive.add(_lazy_content(file), entry, size=file.size)
             continue
         folder = selectors.share_folder_get(share, opaque)  # 404 when it is neither
         _add_folder(archive, folder, prefix=zip_entry_name([folder.name]) + "/", used=used)
     response = _zip_response(archive, share.folder.name)
     return count_zip(request, share, response, name=f"{share.folder.name} (selection).zip")
-
-
-def _unique_entry(entry: str, used: set[str]) -> str:
-    candidate, counter = entry, 1
-    while candidate.lower() in used:
-        stem, dot, ext = entry.rpartition(".")
-        candidate = f"{stem} ({counter}).{ext}" if dot and stem else f"{entry} ({counter})"
-        counter += 1
-    used.add(candidate.lower())
-    return candidate

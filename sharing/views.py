@@ -247,16 +247,20 @@ def share_file_download(request, token: str, file_opaque: str):
     return serving.serve_file(request, share, file)
 
 
+def _shared_file(share, file_opaque: str | None):
+    """The file a share route names: one of a folder share's (by opaque id) or the shared file."""
+    if file_opaque:
+        return selectors.share_file_get(share, file_opaque)
+    if share.file_id:
+        return share.file
+    raise Http404
+
+
 @require_http_methods(["GET", "HEAD"])
 @public_view
 def share_preview(request, token: str, file_opaque: str | None = None):
     share = selectors.share_resolve(request, token)
-    if file_opaque:
-        file = selectors.share_file_get(share, file_opaque)
-    elif share.file_id:
-        file = share.file
-    else:
-        raise Http404
+    file = _shared_file(share, file_opaque)
     if share.max_downloads is not None or not inline_allowed(file.content_type):
         raise Http404
     return serving.serve_file(request, share, file, inline=True)
@@ -267,12 +271,7 @@ def share_preview(request, token: str, file_opaque: str | None = None):
 def share_thumbnail(request, token: str, file_opaque: str | None = None):
     """A file's thumbnail inside a share page, through the same resolve as every share route."""
     share = selectors.share_resolve(request, token)
-    if file_opaque:
-        file = selectors.share_file_get(share, file_opaque)
-    elif share.file_id:
-        file = share.file
-    else:
-        raise Http404
+    file = _shared_file(share, file_opaque)
     size = thumbnail_size_or_none(request.GET.get("size"))
     # Only what processing cleared; limited links get the small size only (a 1024 px image
     # would otherwise be an uncounted download of a photo).
