@@ -52,10 +52,17 @@ def _commands(port: int, bind: str) -> dict[str, list[str]]:
 
 
 # glibc serves allocations above 128 KiB with a fresh mmap and returns them on free, so every
-# 256 KiB segment read, decrypted and sent costs page faults; raising the threshold lets those
-# buffers be reused (downloads went from ~1.1 to ~1.9 GB/s of decryption, bench/README.md).
-# A deployment that starts gunicorn itself should set the same two variables.
-MALLOC_TUNING = {"MALLOC_MMAP_THRESHOLD_": "4194304", "MALLOC_TRIM_THRESHOLD_": "16777216"}
+# segment read, decrypted and sent costs page faults; raising the threshold lets those buffers
+# be reused (downloads went from ~1.1 to ~1.9 GB/s of decryption, bench/README.md). Each helper
+# thread of a transfer (hashing, writing, decrypting ahead) would otherwise get a malloc arena
+# of its own: two arenas keep a worker's memory after its first large transfer at ~10 MiB
+# instead of up to ~40 MiB. A deployment that starts gunicorn itself should set the same three
+# variables.
+MALLOC_TUNING = {
+    "MALLOC_MMAP_THRESHOLD_": "4194304",
+    "MALLOC_TRIM_THRESHOLD_": "16777216",
+    "MALLOC_ARENA_MAX": "2",
+}
 
 
 def child_environment() -> dict[str, str]:
