@@ -6,18 +6,22 @@ Now LOCKER_MAX_FOLDER_DEPTH (64) holds on every route that makes a folder deeper
 ancestry check (breadcrumbs, trash, share resolution, moves) is one query whatever the depth.
 """
 
+import threading
+import time
+
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
+from files import services
 from files.models import Folder
 from files.selectors import folder_get_root
 from sharing import selectors as share_selectors
 from sharing.tokens import opaque_id
 from sharing.upload_links import upload_link_create
 from tests.fixtures.files import depth_of, make_folder_chain
-from tests.sharing.conftest import store_file
+from tests.sharing.conftest import make_folder, store_file
 
 pytestmark = pytest.mark.django_db
 
@@ -163,3 +167,64 @@ def test_issue_11_shares_60_levels_deep_resolve_in_as_many_queries_as_shallow_on
         assert at_1 == at_depth, check.__name__
         with django_assert_max_num_queries(at_1):
             check(deep)
+
+
+def _wait_until_another_connection_waits_for_a_lock() -> None:
+    """PostgreSQL shows a blocked backend; SQLite's busy wait is invisible, so give it a moment
+    (the outcome asserted below is the same whichever comes first)."""
+    if connection.vendor != "postgresql":
+        time.sleep(0.5)
+        return
+    for _attempt in range(200):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the second move never waited for the first")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_crossing_moves_at_once_never_make_a_cycle(alice):
+    """Fault: "a into b" and "b into a" at the same moment. Each check alone passes; together
+    they would detach both folders from the tree in a cycle. The second move must wait for the
+    first and then see that it would be a move into its own subfolder."""
+    a, b = make_folder(alice, "a"), make_folder(alice, "b")
+    moved = threading.Event()
+    release = threading.Event()
+    outcome: dict[str, str] = {}
+
+    def first():
+        try:
+            with transaction.atomic():
+                services.folder_move(folder=Folder.objects.get(pk=a.pk), parent=b)
+                moved.set()
+                release.wait(30)
+            outcome["first"] = "moved"
+        finally:
+            connection.close()
+
+    def second():
+        try:
+            services.folder_move(folder=Folder.objects.get(pk=b.pk), parent=a)
+            outcome["second"] = "moved"
+        except services.InvalidMove:
+            outcome["second"] = "refused"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert moved.wait(30)
+    threads[1].start()
+    _wait_until_another_connection_waits_for_a_lock()
+    release.set()
+    for thread in threads:
+        thread.join(60)
+    assert outcome == {"first": "moved", "second": "refused"}
+    root = folder_get_root(alice).pk
+    assert Folder.objects.get(pk=a.pk).parent_id == b.pk
+    assert Folder.objects.get(pk=b.pk).parent_id == root
