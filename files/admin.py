@@ -9,8 +9,13 @@ class FolderAdmin(admin.ModelAdmin):
     list_display = ["name", "owner", "created_at", "deleted_at"]
     list_filter = [("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "owner__username"]
-    raw_id_fields = ["owner", "parent", "trash_root"]
-    readonly_fields = ["public_id", "name_key"]
+    raw_id_fields = ["owner", "trash_root"]
+    # The tree changes only through files.services (cycle check, LOCKER_MAX_FOLDER_DEPTH):
+    # the admin neither moves folders nor adds them.
+    readonly_fields = ["public_id", "name_key", "parent"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(File)

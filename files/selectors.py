@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet, Sum
 from django.http import Http404
 
@@ -104,28 +104,114 @@ def file_list(
     return qs.order_by(*FILE_ORDERINGS[ordering])
 
 
+# --- The tree in a constant number of queries ---------------------------------------------------
+#
+# Ancestry and descent are each ONE recursive query (`WITH RECURSIVE`, the same SQL on SQLite and
+# PostgreSQL) over `parent_id`, whatever the depth: `parent_id` stays the only truth about the
+# tree, so there is no denormalised path to keep in step under concurrent moves. Walks upwards
+# use UNION, which drops rows already seen, so even a cycle (which the services never make)
+# ends. The table name is a literal: it never comes from input.
+
+_ANCESTRY_SQL = """
+WITH RECURSIVE chain(id, parent_id) AS (
+    SELECT id, parent_id FROM files_folder WHERE id = %s
+    UNION
+    SELECT f.id, f.parent_id FROM files_folder f JOIN chain c ON f.id = c.parent_id
+)
+SELECT * FROM files_folder WHERE id IN (SELECT id FROM chain)
+"""
+
+_DEPTH_SQL = """
+WITH RECURSIVE chain(id, parent_id) AS (
+    SELECT id, parent_id FROM files_folder WHERE id = %s
+    UNION
+    SELECT f.id, f.parent_id FROM files_folder f JOIN chain c ON f.id = c.parent_id
+)
+SELECT COUNT(*) FROM chain
+"""
+
+_DESCENDANTS_SQL = """
+WITH RECURSIVE below(id) AS (
+    SELECT id FROM files_folder WHERE parent_id = %s {alive}
+    UNION
+    SELECT f.id FROM files_folder f JOIN below b ON f.parent_id = b.id {alive_f}
+)
+SELECT {columns} FROM files_folder WHERE id IN (SELECT id FROM below)
+"""
+
+# Levels below a folder, counting the folders that are alive or that come back with it from
+# the trash; `lvl < %s` bounds the walk (we only need to know whether it passes the cap).
+_HEIGHT_SQL = """
+WITH RECURSIVE below(id, lvl) AS (
+    SELECT id, 0 FROM files_folder WHERE id = %s
+    UNION ALL
+    SELECT f.id, b.lvl + 1 FROM files_folder f JOIN below b ON f.parent_id = b.id
+    WHERE b.lvl < %s AND (f.deleted_at IS NULL OR f.trash_root_id = %s)
+)
+SELECT MAX(lvl) FROM below
+"""
+
+
+def folder_ancestors(*, folder_id: int) -> list[Folder]:
+    """The folder `folder_id` and every folder above it, from the root down (one query).
+
+    Empty when there is no such folder. A chain that does not reach a root (a cycle) stops where
+    it repeats.
+    """
+    by_id = {folder.pk: folder for folder in Folder.objects.raw(_ANCESTRY_SQL, [folder_id])}
+    chain: list[Folder] = []
+    current = by_id.pop(folder_id, None)
+    while current is not None:
+        chain.append(current)
+        current = by_id.pop(current.parent_id, None) if current.parent_id else None
+    chain.reverse()
+    return chain
+
+
+def folder_depth(*, folder_id: int) -> int:
+    """How many levels below the root `folder_id` is (the root is 0, a top folder 1)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DEPTH_SQL, [folder_id])
+        (count,) = cursor.fetchone()
+    return max(count - 1, 0)
+
+
+def folder_subtree_height(*, folder: Folder, limit: int) -> int:
+    """How many levels of folders are below `folder` (0: no subfolder), counting only those
+    alive or trashed with it; never more than `limit` (the walk stops there)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_HEIGHT_SQL, [folder.pk, limit, folder.pk])
+        (height,) = cursor.fetchone()
+    return height or 0
+
+
 def folder_breadcrumbs(folder: Folder) -> list[Folder]:
     """The folders from the top level down to `folder` itself (the root is not included)."""
-    path: list[Folder] = []
-    current: Folder | None = folder
-    while current is not None and current.parent_id is not None:
-        path.append(current)
-        current = current.parent
-    path.reverse()
-    return path
+    return [f for f in folder_ancestors(folder_id=folder.pk) if f.parent_id is not None]
+
+
+def _descendants_sql(*, alive_only: bool, columns: str) -> str:
+    return _DESCENDANTS_SQL.format(
+        alive="AND deleted_at IS NULL" if alive_only else "",
+        alive_f="WHERE f.deleted_at IS NULL" if alive_only else "",
+        columns=columns,
+    )
 
 
 def folder_descendant_ids(folder: Folder, *, alive_only: bool = False) -> list[int]:
-    """Primary keys of every folder below `folder` (not including it), breadth first."""
-    result: list[int] = []
-    frontier = [folder.pk]
-    while frontier:
-        qs = Folder.objects.filter(parent_id__in=frontier)
-        if alive_only:
-            qs = qs.alive()
-        frontier = list(qs.values_list("pk", flat=True))
-        result.extend(frontier)
-    return result
+    """Primary keys of every folder below `folder` (not including it), in one query.
+
+    With `alive_only`, the walk does not go through trashed folders.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_descendants_sql(alive_only=alive_only, columns="id"), [folder.pk])
+        return [pk for (pk,) in cursor.fetchall() if pk != folder.pk]
+
+
+def folder_descendants(folder: Folder) -> list[Folder]:
+    """Every live folder below `folder` (not through trashed ones), in one query, by name."""
+    sql = _descendants_sql(alive_only=True, columns="*") + " ORDER BY name_key, id"
+    return [f for f in Folder.objects.raw(sql, [folder.pk]) if f.pk != folder.pk]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,13 @@ from accounts.audit import A, audit
 from files import processing
 from files.models import Blob, File, Folder, Thumbnail, UploadReservation
 from files.names import name_key, unique_name, validate_name
-from files.selectors import folder_descendant_ids, folder_get_root
+from files.selectors import (
+    folder_ancestors,
+    folder_depth,
+    folder_descendant_ids,
+    folder_get_root,
+    folder_subtree_height,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +45,10 @@ class NameConflict(Exception):
 
 class InvalidMove(Exception):
     pass
+
+
+class FolderTooDeep(InvalidMove):
+    """The change would put a folder deeper than LOCKER_MAX_FOLDER_DEPTH levels."""
 
 
 class QuotaExceeded(Exception):
@@ -105,40 +115,76 @@ def _save_or_conflict(obj, name: str) -> None:
 # --- folders ----------------------------------------------------------------------------------
 
 
+def _lock_tree(owner_id: int) -> None:
+    """Serialise changes to the shape of one user's tree (create, move, restore, trash).
+
+    Depth and cycle checks read the tree and then change it; with the owner's root row locked
+    (PostgreSQL `FOR UPDATE`; SQLite's writers queue anyway) two moves cannot each pass their
+    check and together make a cycle or pass the depth cap. Always taken before any other
+    folder lock, so the order is the same everywhere.
+    """
+    root = Folder.objects.select_for_update().filter(owner_id=owner_id, parent__isnull=True)
+    list(root.values_list("pk", flat=True))
+
+
+def _too_deep(depth: int) -> FolderTooDeep:
+    return FolderTooDeep(
+        _("Folders can be nested at most %(max)s levels deep; this would make %(depth)s levels.")
+        % {"max": settings.LOCKER_MAX_FOLDER_DEPTH, "depth": depth}
+    )
+
+
 def folder_create(*, user, parent: Folder | None, name: str) -> Folder:
     name = validate_name(name)
     parent = parent or folder_get_root(user)
     with transaction.atomic():
+        _lock_tree(user.pk)
         _lock_folder(parent)
+        depth = folder_depth(folder_id=parent.pk) + 1
+        if depth > settings.LOCKER_MAX_FOLDER_DEPTH:
+            raise _too_deep(depth)
         _check_free(parent, name)
         folder = Folder(owner=user, parent=parent, name=name, name_key=name_key(name))
         _save_or_conflict(folder, name)
     return folder
 
 
-def _is_same_or_descendant(candidate: Folder, ancestor: Folder) -> bool:
-    current: Folder | None = candidate
-    while current is not None:
-        if current.pk == ancestor.pk:
-            return True
-        current = current.parent
-    return False
+def _check_new_place(folder: Folder, new_parent: Folder) -> None:
+    """Refuse to put `folder` (and what is below it) inside `new_parent`: a cycle or past the
+    depth cap. Two queries whatever the depth: the target's ancestry and the subtree's height."""
+    chain = folder_ancestors(folder_id=new_parent.pk)
+    if any(ancestor.pk == folder.pk for ancestor in chain):
+        raise InvalidMove(_("A folder cannot be moved into itself or one of its subfolders."))
+    depth = len(chain)  # the root is chain[0], so `folder` would be at this level
+    cap = settings.LOCKER_MAX_FOLDER_DEPTH
+    if depth > cap:
+        raise _too_deep(depth)
+    deepest = depth + folder_subtree_height(folder=folder, limit=cap - depth + 1)
+    if deepest > cap:
+        raise _too_deep(deepest)
 
 
 def folder_update(
     *, folder: Folder, name: str | None = None, parent: Folder | None = None
 ) -> Folder:
-    """Rename and/or move `folder` (a `parent` of None leaves it where it is)."""
+    """Rename and/or move `folder` (a `parent` of None leaves it where it is).
+
+    A move counts the deepest live folder below `folder`: it must stay within
+    LOCKER_MAX_FOLDER_DEPTH levels at its new place.
+    """
     new_name = validate_name(name) if name is not None else folder.name
     new_parent = parent if parent is not None else folder.parent
     if new_parent.owner_id != folder.owner_id:
         raise InvalidMove(_("The target folder does not exist."))
-    if _is_same_or_descendant(new_parent, folder):
+    if new_parent.pk == folder.pk:
         raise InvalidMove(_("A folder cannot be moved into itself or one of its subfolders."))
     if new_name == folder.name and new_parent.pk == folder.parent_id:
         return folder
     with transaction.atomic():
+        _lock_tree(folder.owner_id)
         _lock_folder(new_parent)
+        if new_parent.pk != folder.parent_id:
+            _check_new_place(folder, new_parent)
         _check_free(new_parent, new_name, exclude_folder=folder)
         folder.name = new_name
         folder.name_key = name_key(new_name)
@@ -348,6 +394,8 @@ def folder_trash(*, folder: Folder) -> Folder:
         raise InvalidMove(_("The root folder cannot be deleted."))
     now = timezone.now()
     with transaction.atomic():
+        # No folder can be moved into the subtree between finding it and trashing it.
+        _lock_tree(folder.owner_id)
         below = folder_descendant_ids(folder, alive_only=True)
         Folder.objects.filter(pk=folder.pk, deleted_at__isnull=True).update(
             deleted_at=now, trash_root=folder, trashed_as_root=True
@@ -363,18 +411,25 @@ def folder_trash(*, folder: Folder) -> Folder:
     return folder
 
 
-def _restore_target(item_parent: Folder, user) -> Folder:
-    if item_parent.deleted_at is None:
-        return item_parent
+def _restore_target(parent_id: int, user, *, levels: int = 0) -> Folder:
+    """Where a trashed item goes back: its old folder while that and every folder above it is
+    alive and, when `levels` of folders come back (0 for a file), the deepest of them stays
+    within LOCKER_MAX_FOLDER_DEPTH there; else the root. One query, whatever the depth."""
+    chain = folder_ancestors(folder_id=parent_id)
+    alive = bool(chain) and chain[0].parent_id is None and all(f.deleted_at is None for f in chain)
+    if alive and len(chain) - 1 + levels <= settings.LOCKER_MAX_FOLDER_DEPTH:
+        return chain[-1]
     return folder_get_root(user)
 
 
 def trash_restore(*, item: File | Folder) -> File | Folder:
-    """Put a trashed item back where it was (or in the root when that folder is gone too),
-    renamed "name (1)" if its name has been taken meanwhile."""
+    """Put a trashed item back where it was (or in the root when that folder is gone too, or
+    when a folder would come back deeper than LOCKER_MAX_FOLDER_DEPTH there), renamed
+    "name (1)" if its name has been taken meanwhile."""
     with transaction.atomic():
+        _lock_tree(item.owner_id)
         if isinstance(item, File):
-            target = _restore_target(item.folder, item.owner)
+            target = _restore_target(item.folder_id, item.owner)
             _lock_folder(target)
             item.name = unique_name(_taken_keys(target), item.name)
             item.name_key = name_key(item.name)
@@ -383,7 +438,12 @@ def trash_restore(*, item: File | Folder) -> File | Folder:
             _save_or_conflict(item, item.name)
             audit(A.FILE_RESTORED, target=item)
             return item
-        target = _restore_target(item.parent, item.owner)
+        cap = settings.LOCKER_MAX_FOLDER_DEPTH
+        levels = 1 + folder_subtree_height(folder=item, limit=cap)
+        target = _restore_target(item.parent_id, item.owner, levels=levels)
+        if target.parent_id is None and levels > cap:
+            # Even the top level is too deep (the cap was lowered since it was trashed).
+            raise _too_deep(levels)
         _lock_folder(target)
         item.name = unique_name(_taken_keys(target), item.name)
         item.name_key = name_key(item.name)

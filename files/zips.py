@@ -15,6 +15,7 @@ from zipstream import ZIP_STORED, ZipStream
 from files.content import iter_content
 from files.downloads import content_disposition
 from files.models import File, Folder
+from files.selectors import folder_descendants
 
 _DRIVE = re.compile(r"^([A-Za-z]):")
 
@@ -40,10 +41,17 @@ def folder_zip_entries(folder: Folder) -> tuple[list[tuple[str, File]], list[str
     """(files with their entry names, empty folder entry names) for the live tree in `folder`."""
     names: dict[int, list[str]] = {folder.pk: []}
     has_children: set[int] = set()
+    # The whole live tree in one query, then walked level by level here (each level by name).
+    children_of: dict[int, list[Folder]] = {}
+    rank: dict[int, int] = {}
+    for position, child in enumerate(folder_descendants(folder)):
+        children_of.setdefault(child.parent_id, []).append(child)
+        rank[child.pk] = position
     frontier = [folder.pk]
     while frontier:
-        children = list(
-            Folder.objects.alive().filter(parent_id__in=frontier).order_by("name_key", "pk")
+        children = sorted(
+            (child for pk in frontier for child in children_of.get(pk, ())),
+            key=lambda child: rank[child.pk],
         )
         for child in children:
             names[child.pk] = [*names[child.parent_id], child.name]

@@ -264,6 +264,10 @@ LOCKER_MASTER_KEYS = env_str("LOCKER_MASTER_KEYS") or _secret_from_data_dir(
 LOCKER_MAX_UPLOAD_SIZE = env_size("LOCKER_MAX_UPLOAD_SIZE", "0")
 LOCKER_TRASH_DAYS = env_int("LOCKER_TRASH_DAYS", 30)
 LOCKER_PARTIAL_UPLOAD_HOURS = env_int("LOCKER_PARTIAL_UPLOAD_HOURS", 24)
+# Levels of folders below the root (a top-level folder is level 1); see docs/files.md.
+LOCKER_MAX_FOLDER_DEPTH = env_int("LOCKER_MAX_FOLDER_DEPTH", 64)
+if not 1 <= LOCKER_MAX_FOLDER_DEPTH <= 1000:
+    raise ImproperlyConfigured("LOCKER_MAX_FOLDER_DEPTH must be between 1 and 1000.")
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 (DATA_DIR / "tmp").mkdir(exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

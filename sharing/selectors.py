@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from files.models import File, Folder
+from files.selectors import folder_ancestors
 from locker.throttle import Throttle
 from sharing import tokens
 from sharing.models import ShareAccess, ShareLink, UploadLink
@@ -81,25 +82,28 @@ def client_ip(request) -> str:
 # --- The target's liveness -------------------------------------------------------------------
 
 
+def _chain_alive(chain: list[Folder], *, within: Folder | None) -> bool:
+    """`chain` (root first, from `folder_ancestors`) reaches a root, holds no trashed folder,
+    and, with `within`, passes through it."""
+    if not chain or chain[0].parent_id is not None:
+        return False
+    if any(folder.deleted_at is not None for folder in chain):
+        return False
+    return within is None or any(folder.pk == within.pk for folder in chain)
+
+
 def folder_is_alive(folder: Folder, *, within: Folder | None = None) -> bool:
-    """True when neither `folder` nor any ancestor (up to `within`, or the root) is trashed.
+    """True when neither `folder` nor any folder above it is trashed (one query, any depth).
 
     With `within`, also False when `folder` is not `within` or one of its descendants.
     """
-    current = folder
-    for _depth in range(1000):  # a cycle would be a bug elsewhere; never loop forever on it
-        if current.deleted_at is not None:
-            return False
-        if within is not None and current.pk == within.pk:
-            return True
-        if current.parent_id is None:
-            return within is None
-        current = Folder.objects.only("pk", "parent_id", "deleted_at").get(pk=current.parent_id)
-    return False
+    return _chain_alive(folder_ancestors(folder_id=folder.pk), within=within)
 
 
 def file_is_alive(file: File, *, within: Folder | None = None) -> bool:
-    return file.deleted_at is None and folder_is_alive(file.folder, within=within)
+    if file.deleted_at is not None:
+        return False
+    return _chain_alive(folder_ancestors(folder_id=file.folder_id), within=within)
 
 
 def share_target_alive(share: ShareLink) -> bool:
@@ -313,12 +317,9 @@ def share_opaque_id(share: ShareLink, item: File | Folder) -> str:
 
 def share_breadcrumbs(share: ShareLink, folder: Folder) -> list[Folder]:
     """Folders from the shared folder down to `folder` (never above the shared folder)."""
-    chain = [folder]
-    current = folder
-    while current.pk != share.folder_id and current.parent_id is not None:
-        current = Folder.objects.get(pk=current.parent_id)
-        chain.append(current)
-    return list(reversed(chain))
+    chain = folder_ancestors(folder_id=folder.pk)
+    top = next((i for i, f in enumerate(chain) if f.pk == share.folder_id), None)
+    return chain[top:] if top is not None else [folder]
 
 
 # --- Owner-side reads --------------------------------------------------------------------------

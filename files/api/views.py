@@ -120,6 +120,7 @@ BINARY = OpenApiTypes.BINARY
     ),
     create=extend_schema(
         summary="Create a folder",
+        description="400 when the new folder would be deeper than LOCKER_MAX_FOLDER_DEPTH levels.",
         request=FolderCreateSerializer,
         responses={
             201: FolderDetailSerializer,
@@ -136,7 +137,11 @@ BINARY = OpenApiTypes.BINARY
     ),
     partial_update=extend_schema(
         summary="Rename and/or move a folder",
-        description="`name` renames; `parent` moves (null = the root). Both may be given.",
+        description=(
+            "`name` renames; `parent` moves (null = the root). Both may be given. A move that "
+            "would put a folder (the moved one or one below it) deeper than "
+            "LOCKER_MAX_FOLDER_DEPTH levels answers 400."
+        ),
         parameters=[ID_PARAMETER],
         request=FolderUpdateSerializer,
         responses={
@@ -577,12 +582,17 @@ class TrashViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="Restore a trashed item",
         description=(
-            "Back into the folder it was deleted from, or the root when that folder is gone; "
+            "Back into the folder it was deleted from, or the root when that folder is gone "
+            "or a restored folder would be deeper than LOCKER_MAX_FOLDER_DEPTH there; "
             "renamed “name (1)” when its name has been taken meanwhile."
         ),
         parameters=[ID_PARAMETER],
         request=None,
-        responses={200: TrashRestoredSerializer, 404: ERRORS[404]},
+        responses={
+            200: TrashRestoredSerializer,
+            400: OpenApiResponse(description="The folder would be too deep even at the top level."),
+            404: ERRORS[404],
+        },
     )
     def restore(self, request, id):
         item = selectors.trash_item_get_for_user(user=request.user, item_id=id)

@@ -238,6 +238,23 @@ def test_a_taken_folder_name_is_refused_next_to_the_field(alice_page, live_serve
     assert Folder.objects.filter(owner=alice, parent__isnull=False).count() == 1
 
 
+def test_a_folder_past_the_depth_cap_is_refused_next_to_the_field(
+    alice_page, live_server, alice, settings
+):
+    settings.LOCKER_MAX_FOLDER_DEPTH = 2
+    inner = api_folder(alice, "Inner", parent=api_folder(alice, "Top"))
+    open_listing(alice_page, live_server, f"/folders/{inner.public_id}/")
+
+    alice_page.get_by_role("button", name="New folder").click()
+    alice_page.fill("#name-input", "Too deep")
+    alice_page.get_by_role("button", name="Create").click()
+
+    expect(alice_page.locator("#name-error")).to_contain_text("at most 2 levels")
+    expect(alice_page.locator("#name-input")).to_have_attribute("aria-invalid", "true")
+    expect(alice_page.locator("#name-dialog")).to_be_visible()
+    assert not Folder.objects.filter(name="Too deep").exists()
+
+
 # --- rename, move, delete, restore ------------------------------------------------------------
 
 
