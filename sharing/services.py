@@ -238,6 +238,7 @@ def share_access_start(
     is_zip: bool,
     counted: bool,
     range_start: int,
+    resume_hash: str | None = None,
 ) -> ShareAccess:
     access = ShareAccess.objects.create(
         share=share,
@@ -248,6 +249,7 @@ def share_access_start(
         range_start=range_start,
         ip=access_log_ip(ip),
         user_agent=(user_agent or "")[:255],
+        resume_hash=resume_hash,
     )
     audit(A.SHARE_ACCESSED, target=share, access=access.pk, file=name[:200], is_zip=is_zip)
     if share.notify and counted:
