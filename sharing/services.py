@@ -216,6 +216,13 @@ def share_count_download(*, share: ShareLink) -> bool:
     return updated == 1
 
 
+def share_uncount_download(*, share: ShareLink) -> None:
+    """Give back a download that was counted but could not be served (storage failed)."""
+    ShareLink.objects.filter(pk=share.pk, download_count__gt=0).update(
+        download_count=F("download_count") - 1
+    )
+
+
 # --- Access log ------------------------------------------------------------------------------
 
 

@@ -83,7 +83,13 @@ def serve_file(request, share, file: File, *, inline: bool = False):
             raise selectors.ShareGone(_("This link has reached its download limit."))
         decided.update(start=start, resumed=resumed)
 
-    response = content_response(request, file=file, disposition="attachment", admit=admit)
+    try:
+        response = content_response(request, file=file, disposition="attachment", admit=admit)
+    except Exception:
+        if decided and not decided["resumed"]:
+            # Counted, then storage failed before a byte left: give the download back.
+            services.share_uncount_download(share=share)
+        raise
     if not decided:
         return response  # HEAD, 304, 416: nothing sent, nothing counted
     resume_token = None if decided["resumed"] else tokens.new_token()

@@ -198,3 +198,16 @@ def test_without_required_scans_pending_files_are_served(client, report, share_o
     assert client.get(f"/s/{token}/download").status_code == 200
     File.objects.filter(pk=report.pk).update(state=File.State.INFECTED)
     assert client.get(f"/s/{token}/download").status_code == 409
+
+
+def test_a_download_that_storage_cannot_serve_is_not_counted(report, share_of):
+    from django.test import Client
+
+    from files.blobstore import get_blobstore
+
+    share, token = share_of(report, max_downloads=1)
+    get_blobstore().delete(report.blob.storage_key)
+    response = Client(raise_request_exception=False).get(f"/s/{token}/download")
+    assert response.status_code >= 500
+    share.refresh_from_db()
+    assert share.download_count == 0
