@@ -64,11 +64,15 @@ def _metered(response, access):
     return response
 
 
-def serve_file(request, share, file: File, *, inline: bool = False):
+def _require_servable(file: File) -> None:
     if not servable(file):
         if file.state == File.State.PENDING:
             raise NotReady(_("This file is being checked. Try again in a moment."))
         raise NotReady(_("This file cannot be downloaded."))
+
+
+def serve_file(request, share, file: File, *, inline: bool = False):
+    _require_servable(file)
     if inline:
         return content_response(request, file=file, disposition="inline")
     decided: dict[str, int | bool] = {}
@@ -130,8 +134,7 @@ def serve_preview(request, share, file: File):
     """The preview route: the rendition on a preview-only link, else the file inline."""
     if not preview_is_rendition(share, file):
         return serve_file(request, share, file, inline=True)
-    if not servable(file):
-        raise NotReady(_("This file is being checked. Try again in a moment."))
+    _require_servable(file)
     response = thumbnail_response(request, file=file, size=PREVIEW_SIZE)
     if response is None:
         raise Http404  # no rendition (yet, or the renderer could not make one): no preview
