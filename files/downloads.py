@@ -7,8 +7,9 @@ Behaviour (docs/files.md):
   that starts past the end (or any range of an empty file) → 416 with `Content-Range: bytes */N`;
   several ranges or a malformed header → the whole content with 200 (RFC 9110 lets a server
   ignore Range).
-- Strong `ETag` (the plaintext SHA-256) and `Last-Modified`; `If-None-Match` (and, without it,
-  `If-Modified-Since`) → 304; `If-Range` that does not match → the whole content.
+- Strong `ETag` (`blob_etag`: an HMAC of the stored object's random key, never a hash of the
+  content, which would let anyone test guesses of it) and `Last-Modified`; `If-None-Match` (and,
+  without it, `If-Modified-Since`) → 304; `If-Range` that does not match → the whole content.
 - `Content-Disposition` with an ASCII fallback `filename="…"` and RFC 6266 `filename*`;
   `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox` always.
 - Inline only for an allow-list of types; text is served as `text/plain; charset=utf-8`;
@@ -17,9 +18,11 @@ Behaviour (docs/files.md):
 
 import re
 import unicodedata
+from collections.abc import Callable
 from urllib.parse import quote
 
 from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.crypto import salted_hmac
 from django.utils.http import http_date, parse_http_date_safe
 
 from files.content import iter_content
@@ -65,6 +68,18 @@ def content_disposition(disposition: str, name: str) -> str:
         fallback = f"{fallback}.{ext}"
     encoded = quote(name, safe="")
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
+def blob_etag(blob, *, prefix: str = "") -> str:
+    """A strong ETag for a stored object: an HMAC (SECRET_KEY) of its random storage key.
+
+    A stored object's content never changes under its key, so this is a valid strong validator;
+    it is stable across requests (If-Range, If-None-Match work) and tells nothing about the
+    content. (The plaintext SHA-256 used to be the ETag: with `Range: bytes=1-`, anyone could
+    then find a missing first byte in at most 256 guesses.)
+    """
+    digest = salted_hmac("files.etag", blob.storage_key, algorithm="sha256").hexdigest()
+    return f'"{prefix}{digest}"'
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None | str:
@@ -123,15 +138,23 @@ class Quarantined(Exception):
     """An infected file: nobody may download it, its owner included."""
 
 
-def content_response(request, *, file: File, disposition: str = "attachment"):
+def content_response(
+    request,
+    *,
+    file: File,
+    disposition: str = "attachment",
+    admit: Callable[[int], None] | None = None,
+):
     """A streaming (or 206/304/416) response for `file`'s content, ready to return.
 
+    `admit(start)` is called when content (from byte `start`) is about to be sent by a GET,
+    before storage is opened: it may raise to refuse (share links count downloads there).
     Raises Quarantined for an infected file (every caller checks first; this is the last line).
     """
     if file.state == File.State.INFECTED:
         raise Quarantined(file.pk)
     size = file.size
-    etag = f'"{file.sha256}"'
+    etag = blob_etag(file.blob)
     modified = file.modified_at.timestamp()
     last_modified = http_date(modified)
     if disposition == "inline" and not inline_allowed(file.content_type):
@@ -170,6 +193,8 @@ def content_response(request, *, file: File, disposition: str = "attachment"):
     if request.method == "HEAD":
         response = HttpResponse(status=status)
     else:
+        if admit is not None:
+            admit(start)
         # The decrypted segments (256 KiB) go out as they come: joining them into bigger
         # writes measured twice the CPU per GiB (the copy costs more than the decryption).
         response = StreamingHttpResponse(iter_content(file.blob, start, end), status=status)

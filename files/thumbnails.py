@@ -163,6 +163,7 @@ def thumbnail_response(request, *, file, size: int):
     """
     from django.http import HttpResponse, StreamingHttpResponse
 
+    from files.downloads import blob_etag
     from files.models import File, Thumbnail
 
     if file.state == File.State.INFECTED:
@@ -170,7 +171,7 @@ def thumbnail_response(request, *, file, size: int):
     thumb = Thumbnail.objects.select_related("blob").filter(file=file, size=size).first()
     if thumb is None:
         return None
-    etag = f'"t{thumb.blob.storage_key[:16]}"'
+    etag = blob_etag(thumb.blob, prefix="t")
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponse(status=304)
     elif request.method == "HEAD":

@@ -6,6 +6,7 @@ appear as soon as an entry or the archive needs them. No copy of the archive exi
 each entry's content is decrypted from storage only when the stream reaches it.
 """
 
+import hashlib
 import re
 from collections.abc import Iterator
 
@@ -18,6 +19,12 @@ from files.models import File, Folder
 from files.selectors import folder_descendants
 
 _DRIVE = re.compile(r"^([A-Za-z]):")
+
+# A ZIP entry name is at most 65,535 bytes (a 16-bit length). Names are kept under that with
+# room for what `unique_entry` and folder entries append (" (12)", "/").
+ZIP_NAME_MAX = 65_535
+_NAME_ROOM = ZIP_NAME_MAX - 64
+_LAST_ROOM = 1024  # the file's own name (255 bytes at most, see files.names) always survives
 
 
 def zip_entry_name(parts: list[str]) -> str:
@@ -77,8 +84,37 @@ def folder_zip_entries(folder: Folder) -> tuple[list[tuple[str, File]], list[str
     return files, empty
 
 
+def _truncate_utf8(text: str, max_bytes: int) -> str:
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def fit_entry(entry: str) -> str:
+    """`entry` when it fits a ZIP name; else its folders shortened, decided before streaming.
+
+    A deep tree can make a path longer than the ZIP format allows (65,535 bytes in UTF-8),
+    which used to break the archive mid-stream. Such an entry keeps its leading folders while
+    they fit, then one folder named `… <digest of its whole folder path>`, then its own name:
+    the entries of one deep folder stay together, and those of different folders stay apart.
+    """
+    if len(entry.encode("utf-8")) <= _NAME_ROOM:
+        return entry
+    *folders, last = entry.split("/")
+    last = _truncate_utf8(last, _LAST_ROOM) or "_"
+    marker = "… " + hashlib.sha256("/".join(folders).encode("utf-8")).hexdigest()[:16]
+    budget = _NAME_ROOM - _LAST_ROOM - len(marker.encode("utf-8")) - 2
+    kept: list[str] = []
+    for part in folders:
+        budget -= len(part.encode("utf-8")) + 1
+        if budget < 0:
+            break
+        kept.append(part)
+    return "/".join([*kept, marker, last])
+
+
 def unique_entry(entry: str, used: set[str]) -> str:
-    """`entry`, or `name (1).ext`, `name (2).ext`… when taken (case-insensitively); records it."""
+    """`entry` (shortened by `fit_entry` if too long), or `name (1).ext`, `name (2).ext`… when
+    taken (case-insensitively); records it."""
+    entry = fit_entry(entry)
     candidate, counter = entry, 1
     while candidate.lower() in used:
         stem, dot, ext = entry.rpartition(".")

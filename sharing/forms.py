@@ -16,6 +16,13 @@ EXPIRY_CHOICES = [
     ("never", _("Never")),
 ]
 
+# What "preview only" protects, said where the choice is made (also in the Share dialog).
+PREVIEW_ONLY_HELP = _(
+    "Off: preview only. Images and PDFs are shown as a reduced image (of a PDF, its first "
+    "page), never the file itself; audio, video and text play from the file itself, which a "
+    "visitor can still save."
+)
+
 
 def expiry_choices():
     choices = list(EXPIRY_CHOICES)
@@ -70,7 +77,12 @@ class ShareForm(ExpiryMixin, forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
-    allow_download = forms.BooleanField(label=_("Allow downloading"), required=False, initial=True)
+    allow_download = forms.BooleanField(
+        label=_("Allow downloading"),
+        required=False,
+        initial=True,
+        help_text=PREVIEW_ONLY_HELP,
+    )
     notify = forms.BooleanField(label=_("E-mail me on each download"), required=False)
     label = forms.CharField(label=_("Label"), required=False, max_length=200)
 

@@ -115,6 +115,9 @@ class ShareAccess(models.Model):
     bytes_sent = models.BigIntegerField(default=0)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True)
+    # SHA-256 of the resume credential handed to the client of a counted file download (a
+    # cookie): only a Range request carrying it may continue this download without counting.
+    resume_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-at"]

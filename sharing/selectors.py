@@ -129,26 +129,37 @@ def share_dead_reason(share: ShareLink, *, ignore_limit: bool = False) -> str | 
     return None
 
 
-RESUME_WINDOW = timedelta(hours=1)
+RESUME_WINDOW = timedelta(seconds=tokens.RESUME_MAX_AGE)
 
 
-def _resumes_own_download(request, share: ShareLink) -> bool:
-    """A Range request past byte 0 from the address whose counted download it continues.
-
-    It lets the client that took the last allowed download finish it after a broken
-    connection (it does not count again); everyone else sees the link as used up.
-    """
-    from sharing.services import access_log_ip
-
+def _range_start(request) -> int | None:
+    """Where the request's `Range: bytes=N-…` starts, or None without a plain first-byte range."""
     start = request.headers.get("Range", "").removeprefix("bytes=").split("-", 1)[0].strip()
-    if not start.isdigit() or int(start) == 0:
+    return int(start) if start.isdigit() and len(start) <= 20 else None
+
+
+def share_resume_allowed(request, share: ShareLink, *, file: File | None = None) -> bool:
+    """Whether this request continues this client's own counted download of `file` (any file
+    of the share when None): a Range past byte 0 that carries the resume cookie handed out
+    with that download, within RESUME_WINDOW.
+
+    The credential is something only that client has (the cookie of its counted response),
+    never its address: with LOCKER_ANONYMISE_IPS everyone in one /24 would otherwise be a
+    "resumer", and without it anyone behind the same NAT.
+    """
+    start = _range_start(request)
+    credential = request.COOKIES.get(tokens.RESUME_COOKIE, "")
+    if not start or not credential or len(credential) > 128:
         return False
-    return ShareAccess.objects.filter(
+    accesses = ShareAccess.objects.filter(
         share=share,
         counted=True,
-        ip=access_log_ip(client_ip(request)),
+        resume_hash=tokens.hash_token(credential),
         at__gte=timezone.now() - RESUME_WINDOW,
-    ).exists()
+    )
+    if file is not None:
+        accesses = accesses.filter(file=file)
+    return accesses.exists()
 
 
 # --- The access function ---------------------------------------------------------------------
@@ -218,7 +229,8 @@ def share_resolve(
     """The share behind `token` if this request may use it; raises a ShareDenied otherwise.
 
     `resumable`: a single-file download route, where a used-up link still serves the Range
-    request that resumes this client's own counted download (see `_resumes_own_download`).
+    request that resumes this client's own counted download (see `share_resume_allowed`;
+    `serving.serve_file` checks it again for the very file).
     """
     share = _lookup(request, ShareLink, token, related=("owner", "file", "folder"))
     reason = share_dead_reason(share)
@@ -226,7 +238,7 @@ def share_resolve(
         reason
         and resumable
         and share_dead_reason(share, ignore_limit=True) is None
-        and _resumes_own_download(request, share)
+        and share_resume_allowed(request, share)
     ):
         reason = None
     if reason:

@@ -216,6 +216,13 @@ def share_count_download(*, share: ShareLink) -> bool:
     return updated == 1
 
 
+def share_uncount_download(*, share: ShareLink) -> None:
+    """Give back a download that was counted but could not be served (storage failed)."""
+    ShareLink.objects.filter(pk=share.pk, download_count__gt=0).update(
+        download_count=F("download_count") - 1
+    )
+
+
 # --- Access log ------------------------------------------------------------------------------
 
 
@@ -238,6 +245,7 @@ def share_access_start(
     is_zip: bool,
     counted: bool,
     range_start: int,
+    resume_hash: str | None = None,
 ) -> ShareAccess:
     access = ShareAccess.objects.create(
         share=share,
@@ -248,6 +256,7 @@ def share_access_start(
         range_start=range_start,
         ip=access_log_ip(ip),
         user_agent=(user_agent or "")[:255],
+        resume_hash=resume_hash,
     )
     audit(A.SHARE_ACCESSED, target=share, access=access.pk, file=name[:200], is_zip=is_zip)
     if share.notify and counted:

@@ -4,8 +4,6 @@ Callers have passed `share_resolve` and obtained the file or folder through the 
 selectors; these functions decide nothing about access, only count and meter the download.
 """
 
-import re
-
 from django.conf import settings
 from django.http import Http404, StreamingHttpResponse
 from django.utils.translation import gettext as _
@@ -14,9 +12,13 @@ from zipstream import ZIP_STORED, ZipStream
 from files.content import iter_content
 from files.downloads import content_disposition, content_response
 from files.models import File
+from files.thumbnails import SIZES as THUMBNAIL_SIZES
+from files.thumbnails import thumbnail_kind, thumbnail_response
 from files.zips import folder_zip_entries, unique_entry, zip_entry_name
-from sharing import selectors, services
+from sharing import selectors, services, tokens
 from sharing.selectors import ShareDenied
+
+PREVIEW_SIZE = max(THUMBNAIL_SIZES)
 
 
 class NotReady(ShareDenied):
@@ -34,16 +36,6 @@ def servable(file: File) -> bool:
     return file.state == File.State.PENDING and not getattr(
         settings, "LOCKER_SHARE_REQUIRES_SCAN", True
     )
-
-
-_CONTENT_RANGE = re.compile(r"^bytes (\d+)-\d+/\d+$")
-
-
-def _range_start(response) -> int:
-    if response.status_code == 206:
-        match = _CONTENT_RANGE.match(response.get("Content-Range", ""))
-        return int(match.group(1)) if match else -1
-    return 0
 
 
 def metered(iterator, *, access_id: int, expected: int | None):
@@ -72,24 +64,39 @@ def _metered(response, access):
     return response
 
 
-def serve_file(request, share, file: File, *, inline: bool = False):
+def _require_servable(file: File) -> None:
     if not servable(file):
         if file.state == File.State.PENDING:
             raise NotReady(_("This file is being checked. Try again in a moment."))
         raise NotReady(_("This file cannot be downloaded."))
-    response = content_response(
-        request, file=file, disposition="inline" if inline else "attachment"
-    )
-    if request.method == "HEAD" or response.status_code not in (200, 206):
-        return response
-    start = _range_start(response)
-    # A download counts once, on the request that starts at byte 0; resuming does not count.
-    counted = start == 0 and not inline
-    if counted and not services.share_count_download(share=share):
-        response.close()
-        raise selectors.ShareGone(_("This link has reached its download limit."))
+
+
+def serve_file(request, share, file: File, *, inline: bool = False):
+    _require_servable(file)
     if inline:
-        return response
+        return content_response(request, file=file, disposition="inline")
+    decided: dict[str, int | bool] = {}
+
+    def admit(start: int) -> None:
+        # Every request that sends content counts, except a Range past byte 0 that carries the
+        # resume cookie of this client's own counted download of this file. (Counting only
+        # the requests that started at byte 0 let `Range: bytes=1-` fetch a limited file
+        # without limit.)
+        resumed = start > 0 and selectors.share_resume_allowed(request, share, file=file)
+        if not resumed and not services.share_count_download(share=share):
+            raise selectors.ShareGone(_("This link has reached its download limit."))
+        decided.update(start=start, resumed=resumed)
+
+    try:
+        response = content_response(request, file=file, disposition="attachment", admit=admit)
+    except Exception:
+        if decided and not decided["resumed"]:
+            # Counted, then storage failed before a byte left: give the download back.
+            services.share_uncount_download(share=share)
+        raise
+    if not decided:
+        return response  # HEAD, 304, 416: nothing sent, nothing counted
+    resume_token = None if decided["resumed"] else tokens.new_token()
     access = services.share_access_start(
         share=share,
         ip=selectors.client_ip(request),
@@ -97,10 +104,41 @@ def serve_file(request, share, file: File, *, inline: bool = False):
         file=file,
         name=file.name,
         is_zip=False,
-        counted=counted,
-        range_start=max(start, 0),
+        counted=not decided["resumed"],
+        range_start=int(decided["start"]),
+        resume_hash=tokens.hash_token(resume_token) if resume_token else None,
     )
+    if resume_token:
+        # Scoped to this very download URL, so a folder share's files each keep their own.
+        response.set_cookie(
+            tokens.RESUME_COOKIE,
+            resume_token,
+            max_age=tokens.RESUME_MAX_AGE,
+            path=request.path,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
     return _metered(response, access)
+
+
+def preview_is_rendition(share, file: File) -> bool:
+    """A preview-only link shows images and PDFs as a rendition, never as the original file:
+    the stored 1024 px WebP thumbnail (a re-encoded image without metadata; a PDF's first page),
+    made by the worker's sandboxed renderer (files.thumbnails). Audio, video and text have no
+    rendition: their preview is the file itself (docs/sharing.md says so)."""
+    return not share.allow_download and thumbnail_kind(file.content_type) in ("image", "pdf")
+
+
+def serve_preview(request, share, file: File):
+    """The preview route: the rendition on a preview-only link, else the file inline."""
+    if not preview_is_rendition(share, file):
+        return serve_file(request, share, file, inline=True)
+    _require_servable(file)
+    response = thumbnail_response(request, file=file, size=PREVIEW_SIZE)
+    if response is None:
+        raise Http404  # no rendition (yet, or the renderer could not make one): no preview
+    return response
 
 
 def serve_folder_zip(request, share, folder):
@@ -134,7 +172,8 @@ def count_zip(request, share, response, *, name: str):
     if request.method == "HEAD" or response.status_code != 200:
         return response
     if not services.share_count_download(share=share):
-        response.close()
+        # Nothing was opened yet (entries open storage when the stream reaches them), and
+        # response.close() would signal the end of the request in the middle of it.
         raise selectors.ShareGone(_("This link has reached its download limit."))
     access = services.share_access_start(
         share=share,

@@ -8,6 +8,9 @@
   share B.
 - A correct password sets a signed cookie bound to that share and to a fingerprint of its current
   password hash: changing the password (or revoking the link) makes every earlier unlock useless.
+- A counted download of a file sets a resume cookie: a random token whose SHA-256 is stored on
+  that download's access row, scoped to that download's URL. Only a Range request carrying it
+  may continue the download without counting again (sharing.selectors.share_resume_allowed).
 """
 
 import base64
@@ -24,6 +27,8 @@ from django.utils.crypto import salted_hmac
 
 UNLOCK_COOKIE = "locker_share"
 UNLOCK_MAX_AGE = 3600  # seconds an unlock lasts in a browser
+RESUME_COOKIE = "locker_resume"
+RESUME_MAX_AGE = 24 * 3600  # seconds after a counted download starts that it may be resumed
 
 
 def new_token() -> str:

@@ -84,11 +84,17 @@ def _file_context(share, file: File, *, preview_url: str) -> dict:
         and share.max_downloads is None
     )
     kind = file.content_type.split("/", 1)[0]
+    if serving.preview_is_rendition(share, file):
+        # Preview only: the image rendition, when the worker has made it.
+        previewable = previewable and file.thumbnail_state == "ready"
+        kind = "image"
+    elif file.content_type == "application/pdf":
+        kind = "pdf"
     return {
         "file": file,
         "preview_url": preview_url if previewable and serving.servable(file) else "",
         "servable": serving.servable(file),
-        "preview_kind": "pdf" if file.content_type == "application/pdf" else kind,
+        "preview_kind": kind,
         "has_thumbnail": file.thumbnail_state == "ready" and serving.servable(file),
     }
 
@@ -263,7 +269,7 @@ def share_preview(request, token: str, file_opaque: str | None = None):
     file = _shared_file(share, file_opaque)
     if share.max_downloads is not None or not inline_allowed(file.content_type):
         raise Http404
-    return serving.serve_file(request, share, file, inline=True)
+    return serving.serve_preview(request, share, file)
 
 
 @require_http_methods(["GET", "HEAD"])

@@ -50,7 +50,12 @@ class ShareOptionsSerializer(serializers.Serializer):
         help_text="Empty removes the password; leave out to keep it.",
     )
     allow_download = serializers.BooleanField(
-        required=False, help_text="False: preview only, no download."
+        required=False,
+        help_text=(
+            "False: preview only, no download. Images and PDFs are then previewed as a "
+            "reduced image (a PDF's first page), never the file itself; audio, video and text "
+            "play from the file itself."
+        ),
     )
     notify = serializers.BooleanField(
         required=False, help_text="E-mail the owner when someone downloads."

@@ -31,7 +31,7 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
-function field(name, labelText, input) {
+function field(name, labelText, input, helpText = "") {
   input.id = `share-dialog-${name}`;
   input.name = name;
   const wrap = el("div", { class: "field" });
@@ -40,6 +40,10 @@ function field(name, labelText, input) {
     wrap.append(el("label", { class: "inline-check", for: input.id }, input, " ", labelText));
   } else {
     wrap.append(el("label", { for: input.id, text: labelText }), input);
+  }
+  if (helpText) {
+    wrap.append(el("div", { class: "helptext", id: `${input.id}-help`, text: helpText }));
+    input.setAttribute("aria-describedby", `${input.id}-help`);
   }
   wrap.append(error);
   return wrap;
@@ -70,7 +74,7 @@ export function openShareDialog({ kind, id, name }) {
     field("expires_in", t.expires || "Expires", expires),
     field("max_downloads", t.maxDownloads || "Max downloads", maxDownloads),
     field("password", t.password || "Password", password),
-    field("allow_download", t.allowDownload || "Allow download", allowDownload),
+    field("allow_download", t.allowDownload || "Allow download", allowDownload, t.allowDownloadHelp),
     field("notify", t.notify || "Notify", notify),
     field("label", t.label || "Label", label),
     general,

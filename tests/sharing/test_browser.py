@@ -4,6 +4,7 @@ import pytest
 
 from files.models import File
 from sharing.models import ShareLink
+from sharing.services import share_create
 from sharing.upload_links import upload_link_create
 from tests.sharing.conftest import make_folder, store_file
 
@@ -68,6 +69,9 @@ def test_share_dialog_module_creates_a_link(live_server, logged_in_page, browser
         [str(file.public_id), file.name],
     )
     page.wait_for_selector("#share-dialog")
+    # The dialog says what "preview only" protects, next to the choice.
+    help_text = page.text_content("#share-dialog-allow_download-help")
+    assert "never the file itself" in help_text and "can still save" in help_text
     page.fill("#share-dialog-max_downloads", "0")
     page.click("#share-dialog-create")
     page.wait_for_selector("#share-dialog-max_downloads-errors li")
@@ -123,3 +127,32 @@ def test_quick_send(live_server, logged_in_page, browser, alice, tmp_path):
     finally:
         context.close()
     assert File.objects.get(name="one.txt").folder.name == "Sent"
+
+
+def test_a_preview_only_pdf_link_shows_its_first_page_as_an_image(
+    live_server, browser, alice, settings
+):
+    from files import processing
+    from tests.workers import media
+
+    settings.LOCKER_SCANNER = "none"
+    settings.LOCKER_THUMBNAILS = True
+    file = store_file(alice, "scan.pdf", media.pdf(pages=2, size=(400, 600)))
+    processing.file_process(file_id=file.pk)
+    _share, token = share_create(owner=alice, file=file, allow_download=False)
+    context, visitor = fresh_page(browser)
+    try:
+        visitor.goto(f"{live_server.url}/s/{token}")
+        image = visitor.locator(".share-preview img")
+        image.wait_for()
+        visitor.wait_for_function(
+            "() => document.querySelector('.share-preview img').naturalWidth > 0"
+        )
+        width, height = visitor.evaluate(
+            "() => { const i = document.querySelector('.share-preview img');"
+            " return [i.naturalWidth, i.naturalHeight]; }"
+        )
+        assert (width, height) == (683, 1024)  # the page, rendered and capped at 1024 px
+        assert visitor.locator("#share-download-button").count() == 0
+    finally:
+        context.close()

@@ -59,15 +59,28 @@ def test_others_cannot_resume_a_used_up_link(client, report, share_of):
     assert stranger.get(f"/s/{token}/download", HTTP_RANGE="bytes=100-").status_code == 410
 
 
-def test_range_not_starting_at_zero_does_not_count(client, report, share_of):
+def test_a_range_that_resumes_nothing_counts_as_a_download(client, report, share_of):
     share, token = share_of(report, max_downloads=2)
     response = client.get(f"/s/{token}/download", HTTP_RANGE="bytes=100-199")
     assert response.status_code == 206
     assert len(b"".join(response.streaming_content)) == 100
     share.refresh_from_db()
-    assert share.download_count == 0
+    assert share.download_count == 1
     access = ShareAccess.objects.get(share=share)
-    assert (access.counted, access.range_start, access.bytes_sent) == (False, 100, 100)
+    assert (access.counted, access.range_start, access.bytes_sent) == (True, 100, 100)
+
+
+def test_the_resume_cookie_is_scoped_to_the_download_url(client, report, share_of):
+    _share, token = share_of(report)
+    response = client.get(f"/s/{token}/download")
+    b"".join(response.streaming_content)
+    cookie = response.cookies["locker_resume"]
+    assert cookie["path"] == f"/s/{token}/download"
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert len(cookie.value) >= 43
+    # Only its hash is stored.
+    assert ShareAccess.objects.filter(resume_hash__isnull=False).count() == 1
+    assert not ShareAccess.objects.filter(resume_hash=cookie.value).exists()
 
 
 def test_unknown_token_answers_404(client, db):
@@ -185,3 +198,16 @@ def test_without_required_scans_pending_files_are_served(client, report, share_o
     assert client.get(f"/s/{token}/download").status_code == 200
     File.objects.filter(pk=report.pk).update(state=File.State.INFECTED)
     assert client.get(f"/s/{token}/download").status_code == 409
+
+
+def test_a_download_that_storage_cannot_serve_is_not_counted(report, share_of):
+    from django.test import Client
+
+    from files.blobstore import get_blobstore
+
+    share, token = share_of(report, max_downloads=1)
+    get_blobstore().delete(report.blob.storage_key)
+    response = Client(raise_request_exception=False).get(f"/s/{token}/download")
+    assert response.status_code >= 500
+    share.refresh_from_db()
+    assert share.download_count == 0
