@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils import translation
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.response import Response
 
@@ -27,15 +28,16 @@ class SchemaView(SpectacularAPIView):
     class-level descriptor and resets module-level counters), so two requests generating at
     once on a threaded server failed with "Schema generation REQUIRES a view instance". The
     document only changes with the code: it is built under a lock, without the caller's request
-    (so it is the same for everyone, as `manage.py spectacular` writes it), and kept. The cache
-    holds one entry per configured language, whatever `?lang=` asks for.
+    (so it is the same for everyone, as `manage.py spectacular` writes it), and kept: one entry
+    per configured language, whatever `?lang=` asks for.
     """
 
-    def _get_schema_response(self, request):
-        try:
-            language = translation.get_supported_language_variant(translation.get_language())
-        except LookupError:
-            language = settings.LANGUAGE_CODE
+    @extend_schema(exclude=True)
+    def get(self, request, *args, **kwargs):
+        # drf-spectacular activates `?lang=` as given, and Django keeps a translation object
+        # for every code ever activated: only a configured language may be activated here.
+        language = _supported(request.GET.get("lang")) or _supported(translation.get_language())
+        language = language or settings.LANGUAGE_CODE
         schema = _schemas.get(language)
         if schema is None:
             with _schemas_lock:
@@ -53,3 +55,12 @@ class SchemaView(SpectacularAPIView):
                 "Content-Disposition": f'inline; filename="{self._get_filename(request, None)}"'
             },
         )
+
+
+def _supported(code: str | None) -> str | None:
+    if not code:
+        return None
+    try:
+        return translation.get_supported_language_variant(code[:20])
+    except LookupError:
+        return None

@@ -194,3 +194,16 @@ def test_range_positions_of_thousands_of_digits_are_answered_not_a_500(
     assert b"".join(response.streaming_content if response.streaming else [response.content]) == (
         body
     )
+
+
+def test_the_schema_lang_parameter_cannot_grow_the_processs_translation_cache(anon_api):
+    """drf-spectacular activated `?lang=` as given; Django keeps a translation object for every
+    code ever activated, so random codes grew the process's memory without bound."""
+    from django.utils.translation import trans_real
+
+    assert anon_api.get("/api/v1/schema/?lang=fr").status_code == 200
+    before = set(trans_real._translations)
+    for attempt in range(3):
+        response = anon_api.get(f"/api/v1/schema/?lang=zz-{attempt}x")
+        assert response.status_code == 200
+    assert set(trans_real._translations) == before
