@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import A, audit
 from accounts.models import ApiToken, Invitation, User, hash_secret
+from locker.env import MAX_BYTES
 
 TOKEN_PREFIX = "lk_"
 SIGNUP_SALT = "accounts.signup"
@@ -220,6 +221,8 @@ def user_update(
     if quota_bytes is not None:
         if quota_bytes < 0:
             raise ValidationError({"quota": _("The quota cannot be negative.")})
+        if quota_bytes > MAX_BYTES:
+            raise ValidationError({"quota": _("The quota is larger than Locker can store.")})
         user.quota_bytes = quota_bytes
         fields.append("quota_bytes")
     if fields:

@@ -82,6 +82,19 @@ def blob_etag(blob, *, prefix: str = "") -> str:
     return f'"{prefix}{digest}"'
 
 
+# Beyond any size: a longer number is compared as this, never converted from its digits
+# (int() refuses more than 4,300 of them, and a header may carry 8,000).
+_HUGE = 10**19
+
+
+def _position(text: str) -> int | None:
+    """A byte position of a Range header: ASCII digits only ("²" is a digit to str.isdigit)."""
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    digits = text.lstrip("0") or "0"
+    return int(digits) if len(digits) < 19 else _HUGE
+
+
 def parse_range(header: str, size: int) -> tuple[int, int] | None | str:
     """(start, end_exclusive) for one satisfiable range; None to serve everything;
     "unsatisfiable" for a range that selects no byte."""
@@ -95,16 +108,17 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | str:
         return None
     first, last = first.strip(), last.strip()
     if first == "":
-        if not last.isdigit():
+        suffix = _position(last)
+        if suffix is None:
             return None
-        suffix = int(last)
         if suffix == 0 or size == 0:
             return "unsatisfiable"
         return max(size - suffix, 0), size
-    if not first.isdigit() or (last and not last.isdigit()):
+    start = _position(first)
+    end_position = _position(last) if last else None
+    if start is None or (last and end_position is None):
         return None
-    start = int(first)
-    end = int(last) + 1 if last else size
+    end = end_position + 1 if end_position is not None else size
     if last and end <= start:
         return None  # "bytes=5-2" is invalid syntax: ignore the header
     if start >= size:

@@ -10,6 +10,12 @@ This reader scans each 1 MiB read once for the boundary with `bytes.find`, hands
 the upload handler as it goes, keeps plain fields (bounded by DATA_UPLOAD_MAX_MEMORY_SIZE), and
 treats a body that ends before the closing boundary as interrupted: no part is ever completed
 from a truncated body.
+
+Every cost a client controls is bounded whatever the buffering: a part's header block (16 KiB,
+looked for in at most that many bytes however much is already buffered), its number of header
+lines, and the number and length of parameters in a header value (locker.headers, a linear
+parser); plain fields by number (each part counts, repeated names too) and by bytes; files by
+number.
 """
 
 from django.conf import settings
@@ -17,10 +23,13 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.core.files.uploadhandler import SkipFile
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
-from django.utils.http import parse_header_parameters
+
+from locker.headers import HeaderError, parse_header_parameters
 
 READ_SIZE = 1024 * 1024
 MAX_HEADER_BLOCK = 16 * 1024
+MAX_HEADER_LINES = 16
+MAX_CONTENT_TYPE = 1024
 
 
 class MalformedMultipart(ValueError):
@@ -32,7 +41,12 @@ class Interrupted(MalformedMultipart):
 
 
 def boundary_from_content_type(content_type: str) -> bytes:
-    media_type, params = parse_header_parameters(content_type or "")
+    try:
+        media_type, params = parse_header_parameters(
+            content_type or "", max_length=MAX_CONTENT_TYPE
+        )
+    except HeaderError as exc:
+        raise MalformedMultipart(f"the Content-Type header could not be read: {exc}") from None
     if media_type != "multipart/form-data":
         raise MalformedMultipart("not multipart/form-data")
     boundary = params.get("boundary", "")
@@ -76,8 +90,11 @@ class _Reader:
     def startswith(self, prefix: bytes) -> bool:
         return self.buf.startswith(prefix, self.pos)
 
-    def find(self, needle: bytes) -> int:
-        found = self.buf.find(needle, self.pos)
+    def find(self, needle: bytes, start: int = 0, limit: int | None = None) -> int:
+        """Offset of `needle` from the read position, looked for from `start` and (with
+        `limit`) only within the first `limit` buffered bytes; -1 when not there."""
+        end = len(self.buf) if limit is None else self.pos + limit
+        found = self.buf.find(needle, self.pos + start, end)
         return -1 if found == -1 else found - self.pos
 
     def take(self, size: int) -> bytes:
@@ -103,7 +120,10 @@ class _Reader:
 
 def _parse_part_headers(block: bytes, encoding: str) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for line in block.split(b"\r\n"):
+    lines = block.split(b"\r\n", MAX_HEADER_LINES)
+    if len(lines) > MAX_HEADER_LINES:
+        raise MalformedMultipart("a part has too many header lines")
+    for line in lines:
         if not line:
             continue
         name, colon, value = line.partition(b":")
@@ -131,6 +151,7 @@ def parse_multipart(stream, content_type: str, handler, *, encoding: str = "utf-
     max_fields = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
     max_files = settings.DATA_UPLOAD_MAX_NUMBER_FILES
     field_bytes = 0
+    field_count = 0
     file_count = 0
 
     class _Progress:
@@ -157,21 +178,30 @@ def parse_multipart(stream, content_type: str, handler, *, encoding: str = "utf-
             reader.need(2)
             if reader.startswith(b"--"):
                 return fields, files  # closing delimiter; the epilogue is ignored
-            end = reader.find(b"\r\n\r\n")
+            # The header block ends at the first blank line, which must come within
+            # MAX_HEADER_BLOCK bytes: looked for only there, however much is buffered.
+            window = MAX_HEADER_BLOCK + 4
+            end = reader.find(b"\r\n\r\n", 0, window)
             while end == -1:
-                if reader.available > MAX_HEADER_BLOCK:
+                if reader.available >= window:
                     raise MalformedMultipart("part headers are too long")
                 if reader.eof:
                     raise Interrupted("the body ended inside part headers")
+                searched = max(reader.available - 3, 0)
                 reader.fill()
-                end = reader.find(b"\r\n\r\n")
+                end = reader.find(b"\r\n\r\n", searched, window)
             block = reader.take(end)
             reader.skip(4)
             first_line, _crlf, header_lines = block.partition(b"\r\n")
             if first_line.strip(b" \t"):
                 raise MalformedMultipart("junk after a boundary")
             headers = _parse_part_headers(header_lines, encoding)
-            disposition, params = parse_header_parameters(headers.get("content-disposition", ""))
+            try:
+                disposition, params = parse_header_parameters(
+                    headers.get("content-disposition", ""), max_length=MAX_HEADER_BLOCK
+                )
+            except HeaderError as exc:
+                raise MalformedMultipart(f"a part header could not be read: {exc}") from None
             name = params.get("name")
             if disposition != "form-data" or name is None:
                 raise MalformedMultipart("a part has no form-data name")
@@ -181,9 +211,13 @@ def parse_multipart(stream, content_type: str, handler, *, encoding: str = "utf-
                 file_count += 1
                 if max_files is not None and file_count > max_files:
                     raise TooManyFilesSent("Too many files in one request.")
-                content_type_value, type_params = parse_header_parameters(
-                    headers.get("content-type", "application/octet-stream")
-                )
+                try:
+                    content_type_value, type_params = parse_header_parameters(
+                        headers.get("content-type", "application/octet-stream"),
+                        max_length=MAX_HEADER_BLOCK,
+                    )
+                except HeaderError as exc:
+                    raise MalformedMultipart(f"a part header could not be read: {exc}") from None
                 try:
                     handler.new_file(
                         name,
@@ -199,7 +233,10 @@ def parse_multipart(stream, content_type: str, handler, *, encoding: str = "utf-
                     pass
                 size = 0
             else:
-                if max_fields is not None and len(fields) >= max_fields:
+                # Every field part counts, not distinct names: a thousand parts named "a"
+                # are a thousand fields.
+                field_count += 1
+                if max_fields is not None and field_count > max_fields:
                     raise TooManyFieldsSent("Too many fields in one request.")
                 value_parts: list[bytes] = []
             # The part's data runs until the next delimiter.

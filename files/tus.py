@@ -42,6 +42,7 @@ from files.content import (
 )
 from files.models import Folder, TusUpload, UploadReservation
 from files.names import InvalidName, validate_name
+from locker.env import SizeTooLarge, parse_byte_count
 
 logger = logging.getLogger(__name__)
 
@@ -144,10 +145,18 @@ def _int_header(request, name: str, *, required: bool = True) -> int | None:
         if required:
             raise TusError(400, _("The header %(name)s is required.") % {"name": name})
         return None
-    raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 19:
-        raise TusError(400, _("The header %(name)s must be a whole number.") % {"name": name})
-    return int(raw)
+    try:
+        return parse_byte_count(raw)
+    except SizeTooLarge:
+        # Sizes and offsets are stored as 64-bit integers: anything larger is no upload Locker
+        # could ever hold (and must not reach the database).
+        raise TusError(
+            413, _("The header %(name)s is larger than Locker can store.") % {"name": name}
+        ) from None
+    except ValueError:
+        raise TusError(
+            400, _("The header %(name)s must be a whole number.") % {"name": name}
+        ) from None
 
 
 def parse_metadata(raw: str | None) -> dict[str, str]:

@@ -27,6 +27,7 @@ from files.content import ContentWriter, content_writer, delete_blob
 from files.models import Blob
 from files.multipart import Interrupted, MalformedMultipart, parse_multipart
 from files.names import InvalidName, validate_name
+from locker.env import SizeTooLarge, parse_byte_count
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,20 @@ class InsufficientStorage(exceptions.APIException):
 class LengthRequired(exceptions.APIException):
     status_code = status.HTTP_411_LENGTH_REQUIRED
     default_code = "length_required"
+
+
+def request_content_length(meta) -> int:
+    """The request's declared body size, before anything is reserved or read.
+
+    LengthRequired (411) when Content-Length is missing or not a whole number; PayloadTooLarge
+    (413) beyond 2^63 - 1 bytes, which no quota reservation could record.
+    """
+    try:
+        return parse_byte_count(meta.get("CONTENT_LENGTH") or "")
+    except SizeTooLarge:
+        raise PayloadTooLarge(_("This upload is larger than Locker can store.")) from None
+    except ValueError:
+        raise LengthRequired(_("Send the upload with a Content-Length header.")) from None
 
 
 @dataclass

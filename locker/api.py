@@ -16,6 +16,16 @@ def _first_message(data) -> str:
     return str(data)
 
 
+def error_text(detail) -> str:
+    """Every sentence of a DRF error detail (a string, or lists and dicts of them), for views
+    that answer outside DRF: `{"file": ["A name cannot contain “/”."]}` → that sentence."""
+    if isinstance(detail, dict):
+        return " ".join(error_text(value) for value in detail.values())
+    if isinstance(detail, list | tuple):
+        return " ".join(error_text(value) for value in detail)
+    return str(detail)
+
+
 def exception_handler(exc, context):
     """Every API error is `{"detail": "<a sentence>"}`; validation errors add `errors`."""
     if isinstance(exc, Http404):

@@ -1,11 +1,14 @@
 """Strict parsers for settings read from the environment.
 
 Each helper refuses values it does not understand instead of guessing, so a typo in a
-deployment fails loudly at start-up rather than silently running with a default.
+deployment fails loudly at start-up rather than silently running with a default. The size and
+byte-count parsers also read client input (quotas, link limits, Content-Length, Upload-Length):
+they refuse what does not fit a database BigIntegerField (MAX_BYTES) before it gets near one.
 """
 
 import os
 import re
+from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -13,6 +16,12 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# The largest number of bytes Locker stores anywhere: the range of a database BigIntegerField.
+MAX_BYTES = 2**63 - 1
+
+
+class SizeTooLarge(ValueError):
+    """A well-formed size above MAX_BYTES."""
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -51,11 +60,33 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 def parse_size(raw: str) -> int:
-    """'10G', '512M', '1024', '1.5G' -> bytes (binary units). '0' stays 0."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", raw.upper())
+    """'10G', '512M', '1024', '1.5G' -> bytes (binary units). '0' stays 0.
+
+    Exact for whole numbers of any length (no float rounding); SizeTooLarge above MAX_BYTES.
+    """
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:I?B)?\s*", raw.upper())
     if not match:
         raise ValueError(f"not a size: {raw!r}")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    value = Decimal(match.group(1)) * _SIZE_UNITS[match.group(2)]
+    if value > MAX_BYTES:
+        raise SizeTooLarge(f"larger than {MAX_BYTES} bytes: {raw[:40]!r}")
+    return int(value)
+
+
+def parse_byte_count(raw: str) -> int:
+    """A whole number of bytes from a header such as Content-Length or Upload-Length.
+
+    ValueError unless ASCII digits ("²" is a digit to str.isdigit, not to int); SizeTooLarge
+    above MAX_BYTES, judged by the number of digits before any conversion (int() refuses more
+    than 4,300 digits, and one header line may carry 8,000).
+    """
+    raw = raw.strip()
+    if not raw or not raw.isascii() or not raw.isdigit():
+        raise ValueError("not a whole number")
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_BYTES)) or int(digits) > MAX_BYTES:
+        raise SizeTooLarge("larger than Locker can store")
+    return int(digits)
 
 
 def env_size(name: str, default: str) -> int:

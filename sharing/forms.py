@@ -5,7 +5,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from locker.env import parse_size
+from locker.env import MAX_BYTES, SizeTooLarge, parse_size
 from sharing import services
 
 EXPIRY_CHOICES = [
@@ -69,7 +69,11 @@ class ShareForm(ExpiryMixin, forms.Form):
         help_text=_("A date and time overrides the choice above."),
     )
     max_downloads = forms.IntegerField(
-        label=_("Maximum downloads"), required=False, min_value=1, help_text=_("Empty: no limit.")
+        label=_("Maximum downloads"),
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text=_("Empty: no limit."),
     )
     password = forms.CharField(
         label=_("Password"),
@@ -103,7 +107,9 @@ class UploadLinkForm(ExpiryMixin, forms.Form):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
-    max_files = forms.IntegerField(label=_("Maximum number of files"), required=False, min_value=1)
+    max_files = forms.IntegerField(
+        label=_("Maximum number of files"), required=False, min_value=1, max_value=2**31 - 1
+    )
     max_file_size = forms.CharField(
         label=_("Maximum size per file"),
         required=False,
@@ -133,6 +139,10 @@ class UploadLinkForm(ExpiryMixin, forms.Form):
             return None
         try:
             value = parse_size(raw)
+        except SizeTooLarge:
+            raise forms.ValidationError(
+                _("A size can be at most %(max)s bytes (8 EiB).") % {"max": MAX_BYTES}
+            ) from None
         except ValueError:
             raise forms.ValidationError(_("Give a size such as 100M or 2G.")) from None
         if value < 1:

@@ -135,7 +135,7 @@ RESUME_WINDOW = timedelta(seconds=tokens.RESUME_MAX_AGE)
 def _range_start(request) -> int | None:
     """Where the request's `Range: bytes=N-…` starts, or None without a plain first-byte range."""
     start = request.headers.get("Range", "").removeprefix("bytes=").split("-", 1)[0].strip()
-    return int(start) if start.isdigit() and len(start) <= 20 else None
+    return int(start) if start.isascii() and start.isdigit() and len(start) <= 20 else None
 
 
 def share_resume_allowed(request, share: ShareLink, *, file: File | None = None) -> bool:

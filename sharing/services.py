@@ -57,7 +57,12 @@ def expiry_resolve(*, expires_at=UNSET, expires_in=UNSET, field: str = "expires_
             ) from None
         if seconds <= 0:
             raise ValidationError({"expires_in": _("The duration must be longer than zero.")})
-        return timezone.now() + timedelta(seconds=seconds)
+        try:
+            return timezone.now() + timedelta(seconds=seconds)
+        except OverflowError:  # beyond the year 9999
+            raise ValidationError(
+                {"expires_in": _("The duration is too long: the link would expire after 9999.")}
+            ) from None
     return expires_at
 
 

@@ -15,7 +15,12 @@ from django.views.decorators.http import require_http_methods
 from rest_framework.exceptions import APIException
 
 from files import services as file_services
-from files.uploads import StreamingMultiPartParser, StreamingUploadHandler
+from files.uploads import (
+    StreamingMultiPartParser,
+    StreamingUploadHandler,
+    request_content_length,
+)
+from locker.api import error_text
 from sharing import selectors, tokens
 from sharing.selectors import ShareDenied, SharePasswordRequired
 from sharing.upload_links import UploadRefused, upload_link_max_file_size, upload_link_receive
@@ -87,10 +92,10 @@ def upload_receive(request, token: str):
         link = selectors.upload_link_resolve(request, token)
     except ShareDenied as exc:
         return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
-    raw_length = request.META.get("CONTENT_LENGTH") or ""
-    if not raw_length.strip().isdigit():
-        return _json_error(411, _("Send the upload with a Content-Length header."))
-    length = int(raw_length)
+    try:
+        length = request_content_length(request.META)
+    except APIException as exc:
+        return _json_error(exc.status_code, error_text(exc.detail))
     max_size = upload_link_max_file_size(link)
     if not (request.content_type or "").startswith("multipart/form-data"):
         return _json_error(415, _("Send the files as multipart/form-data."))
@@ -113,7 +118,8 @@ def upload_receive(request, token: str):
             )
         except APIException as exc:
             handler.discard()
-            return _json_error(exc.status_code, str(exc.detail))
+            # A name refused while parsing is {"file": [...]}: send its sentences, not a repr.
+            return _json_error(exc.status_code, error_text(exc.detail))
         except BaseException:
             handler.discard()
             raise

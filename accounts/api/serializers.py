@@ -4,13 +4,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiToken, User
-from locker.env import parse_size
+from locker.env import MAX_BYTES, SizeTooLarge, parse_size
 
 
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "integer", "minimum": 0},
+            {"type": "integer", "minimum": 0, "maximum": MAX_BYTES},
             {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[KMGTkmgt]?([Ii]?[Bb])?\s*$"},
         ],
         "description": "Bytes, or a size such as `512M` or `10G` (binary units). 0 = unlimited.",
@@ -22,6 +22,7 @@ class QuotaField(serializers.Field):
 
     default_error_messages = {
         "invalid": _("Give a number of bytes or a size such as 512M or 10G."),
+        "too_large": _("A quota can be at most {max} bytes (8 EiB); use 0 for unlimited."),
     }
 
     def to_internal_value(self, data):
@@ -30,10 +31,14 @@ class QuotaField(serializers.Field):
         if isinstance(data, int):
             if data < 0:
                 self.fail("invalid")
+            if data > MAX_BYTES:
+                self.fail("too_large", max=MAX_BYTES)
             return data
         if isinstance(data, str):
             try:
                 return parse_size(data)
+            except SizeTooLarge:
+                self.fail("too_large", max=MAX_BYTES)
             except ValueError:
                 self.fail("invalid")
         self.fail("invalid")

@@ -39,12 +39,12 @@ from files.thumbnails import SIZES as THUMBNAIL_SIZES
 from files.thumbnails import thumbnail_response, thumbnail_size_or_none
 from files.uploads import (
     InsufficientStorage,
-    LengthRequired,
     PayloadTooLarge,
     StreamingMultiPartParser,
     StreamingUploadHandler,
     expected_sha256_from_headers,
     normalise_hex_sha256,
+    request_content_length,
 )
 
 logger = logging.getLogger(__name__)
@@ -343,10 +343,7 @@ class FileViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(FileSerializer(page, many=True).data)
 
     def create(self, request):
-        raw_length = request.META.get("CONTENT_LENGTH") or ""
-        if not raw_length.strip().isdigit():
-            raise LengthRequired(_("Send the upload with a Content-Length header."))
-        length = int(raw_length)
+        length = request_content_length(request.META)
         max_size = settings.LOCKER_MAX_UPLOAD_SIZE
         if max_size and length > max_size + MULTIPART_ALLOWANCE:
             raise PayloadTooLarge(

@@ -2,7 +2,11 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from locker.env import MAX_BYTES, SizeTooLarge, parse_size
 from sharing.models import ShareAccess, ShareLink, UploadLink
+
+# The range of a PositiveIntegerField on every database (download and file counts).
+MAX_COUNT = 2**31 - 1
 
 
 @extend_schema_field(
@@ -39,7 +43,11 @@ class ShareOptionsSerializer(serializers.Serializer):
     )
     expires_in = DurationField(required=False, allow_null=True)
     max_downloads = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, help_text="`null` = no limit."
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_COUNT,
+        help_text="`null` = no limit.",
     )
     password = serializers.CharField(
         required=False,
@@ -156,7 +164,7 @@ class ShareAccessSerializer(serializers.ModelSerializer):
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "integer", "minimum": 1},
+            {"type": "integer", "minimum": 1, "maximum": MAX_BYTES},
             {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[KMGTkmgt]?([Ii]?[Bb])?\s*$"},
         ],
         "description": "Bytes, or a size such as `512M` or `2G` (binary units).",
@@ -164,18 +172,23 @@ class ShareAccessSerializer(serializers.ModelSerializer):
     }
 )
 class SizeField(serializers.Field):
-    default_error_messages = {"invalid": _("Give a number of bytes or a size such as 512M.")}
+    default_error_messages = {
+        "invalid": _("Give a number of bytes or a size such as 512M."),
+        "too_large": _("A size can be at most {max} bytes (8 EiB)."),
+    }
 
     def to_internal_value(self, data):
-        from locker.env import parse_size
-
         if isinstance(data, bool):
             self.fail("invalid")
         if isinstance(data, int):
+            if data > MAX_BYTES:
+                self.fail("too_large", max=MAX_BYTES)
             return data
         if isinstance(data, str):
             try:
                 return parse_size(data)
+            except SizeTooLarge:
+                self.fail("too_large", max=MAX_BYTES)
             except ValueError:
                 self.fail("invalid")
         self.fail("invalid")
@@ -187,7 +200,9 @@ class SizeField(serializers.Field):
 class UploadLinkOptionsSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     expires_in = DurationField(required=False, allow_null=True)
-    max_files = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    max_files = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_COUNT
+    )
     max_file_size = SizeField(required=False, allow_null=True)
     password = serializers.CharField(
         required=False, allow_blank=True, max_length=256, write_only=True, trim_whitespace=False

@@ -19,9 +19,9 @@ from files import services as file_services
 from files.selectors import file_get_for_user, folder_get_for_user
 from files.uploads import (
     InsufficientStorage,
-    LengthRequired,
     StreamingMultiPartParser,
     StreamingUploadHandler,
+    request_content_length,
 )
 from sharing import selectors, services, upload_links
 from sharing.api.serializers import (
@@ -298,10 +298,7 @@ class SendView(APIView):
         responses={201: ShareCreatedSerializer, **ERRORS},
     )
     def post(self, request):
-        raw_length = request.META.get("CONTENT_LENGTH") or ""
-        if not raw_length.strip().isdigit():
-            raise LengthRequired(_("Send the upload with a Content-Length header."))
-        length = int(raw_length)
+        length = request_content_length(request.META)
         max_size = settings.LOCKER_MAX_UPLOAD_SIZE
         if not (request.content_type or "").startswith("multipart/form-data"):
             raise exceptions.UnsupportedMediaType(request.content_type)
