@@ -207,3 +207,13 @@ def test_the_schema_lang_parameter_cannot_grow_the_processs_translation_cache(an
         response = anon_api.get(f"/api/v1/schema/?lang=zz-{attempt}x")
         assert response.status_code == 200
     assert set(trans_real._translations) == before
+
+
+@pytest.mark.parametrize("header", ["bytes=\xb2-", "bytes=" + "9" * 5000 + "-"])
+def test_a_range_on_a_used_up_share_link_is_refused_not_a_500(client, alice, share_of, header):
+    """The resume check reads the Range start too: "²" or 5,000 digits must not crash it."""
+    file = store_file(alice, "a.txt", b"hello")
+    _share, token = share_of(file, max_downloads=1)
+    assert client.get(f"/s/{token}/download").status_code == 200
+    response = client.get(f"/s/{token}/download", HTTP_RANGE=header)
+    assert response.status_code == 410
