@@ -174,6 +174,10 @@ LOCKER_REAUTH_MINUTES = env_int("LOCKER_REAUTH_MINUTES", 10)
 LOCKER_PROXY_COUNT = env_int("LOCKER_PROXY_COUNT", 0)
 OTP_TOTP_ISSUER = env_str("LOCKER_OTP_ISSUER", "Locker")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # staff see devices in the admin, never their keys
+# django-otp's own throttle counts wrong codes per device, so a stranger who knows the password
+# could keep the owner out; accounts.twofactor limits guesses per log-in, address and account.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 # django-axes: lock out a username+IP pair after repeated failures.
 AXES_FAILURE_LIMIT = env_int("LOCKER_LOGIN_FAILURE_LIMIT", 5)

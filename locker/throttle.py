@@ -57,6 +57,13 @@ class Throttle:
         count, started = self._increment(ident)
         return self._wait(started) if count >= self.limit else None
 
+    def take(self, ident: str) -> int | None:
+        """Count one attempt before it is made: None when it is within the limit, else the wait
+        (and the attempt must not be made). Unlike retry_after() then hit(), simultaneous
+        requests cannot all slip under the limit (the count is one increment)."""
+        count, started = self._increment(ident)
+        return self._wait(started) if count > self.limit else None
+
     def reset(self, ident: str) -> None:
         cache.delete_many(list(self._keys(ident)))
 

@@ -178,3 +178,18 @@ def test_email_requests_and_bad_account_links_from_one_ipv6_64_share_one_limit(a
         Client(REMOTE_ADDR=address).get("/accounts/invitation/guess/")
     assert Client(REMOTE_ADDR=SAME_64[-1]).get("/accounts/invitation/guess/").status_code == 429
     assert Client(REMOTE_ADDR=OTHER_64).get("/accounts/invitation/guess/").status_code == 410
+
+
+def test_two_factor_codes_from_one_ipv6_64_share_one_limit(alice):
+    from accounts.twofactor import CODE_THROTTLE_NETWORK
+    from tests.accounts.twofactor_helpers import attacker_guesses, enrol_through_pages
+
+    enrol_through_pages(Client(), alice)
+    tried = 0
+    for address in SAME_64[:5]:
+        statuses = attacker_guesses(alice, address, sessions=1)
+        if statuses[0] == 429:
+            break
+        tried += len(statuses)
+    assert tried == CODE_THROTTLE_NETWORK.limit
+    assert attacker_guesses(alice, OTHER_64, sessions=1)[0] == 200
