@@ -39,10 +39,9 @@ def truncate_ip(ip: str | None) -> str | None:
 
 
 def request_ip(request) -> str | None:
-    from accounts.throttles import client_ip
+    from locker.network import client_ip
 
-    ip = client_ip(request)
-    return None if ip == "unknown" else ip
+    return client_ip(request)
 
 
 class AuditContextMiddleware:

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from django import forms
-from django.contrib.auth.forms import SetPasswordForm, SetPasswordMixin
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm, SetPasswordMixin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -79,3 +79,42 @@ class ChoosePasswordForm(SetPasswordForm):
     new_password1, new_password2 = SetPasswordMixin.create_password_fields(
         label1=_("Password"), label2=_("Password (again)")
     )
+
+
+def revoke_tokens_field() -> forms.BooleanField:
+    return forms.BooleanField(
+        label=_("Also revoke my API tokens"),
+        required=False,
+        initial=True,
+        help_text=_(
+            "Scripts and apps that use one of your tokens stop working until you give them a "
+            "new one. Keep this on if someone else may have known your password."
+        ),
+    )
+
+
+class NewPasswordFormMixin:
+    """Saving goes through services.password_set, which can revoke the user's API tokens."""
+
+    how = ""
+
+    def save(self, commit=True):
+        from accounts.services import password_set
+
+        password_set(
+            user=self.user,
+            password=self.cleaned_data["new_password1"],
+            revoke_tokens=self.cleaned_data["revoke_tokens"],
+            how=self.how,
+        )
+        return self.user
+
+
+class ChangePasswordForm(NewPasswordFormMixin, PasswordChangeForm):
+    how = "change"
+    revoke_tokens = revoke_tokens_field()
+
+
+class ResetPasswordForm(NewPasswordFormMixin, SetPasswordForm):
+    how = "reset"
+    revoke_tokens = revoke_tokens_field()

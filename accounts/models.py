@@ -101,6 +101,7 @@ class AuditAction(models.TextChoices):
     TOKEN_CREATED = "token.created", _("API token created")
     TOKEN_REVOKED = "token.revoked", _("API token revoked")
     TOKEN_FIRST_USE = "token.first_use", _("API token used for the first time")
+    PASSWORD_CHANGED = "password.changed", _("Password changed")
     USER_CREATED = "user.created", _("User created")
     USER_DEACTIVATED = "user.deactivated", _("User deactivated")
     USER_REACTIVATED = "user.reactivated", _("User reactivated")

@@ -70,6 +70,33 @@ def api_token_revoke(*, user: User, token_id: int) -> bool:
     return updated == 1
 
 
+def api_tokens_revoke_all(*, user: User) -> int:
+    """Revoke every usable token of the user at once; returns how many."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+# --- Passwords --------------------------------------------------------------------------------
+
+
+def password_set(*, user: User, password: str, revoke_tokens: bool, how: str) -> int:
+    """Give the user a new password (already validated by the caller's form or serializer).
+
+    Django ends the user's other sessions by itself (they hold a hash of the old password);
+    API tokens do not depend on the password, so `revoke_tokens` (on by default wherever a user
+    changes or resets a password) revokes them all: whoever had the old password may have
+    made one. `how` ("change", "reset", "api") goes into the audit record. Returns the number
+    of tokens revoked.
+    """
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        revoked = api_tokens_revoke_all(user=user) if revoke_tokens else 0
+        audit(A.PASSWORD_CHANGED, actor=user, target=user, how=how, tokens_revoked=revoked)
+    return revoked
+
+
 # --- Users ------------------------------------------------------------------------------------
 
 

@@ -1,23 +1,22 @@
 """Per-address limits on the account pages that send e-mail or take secret links.
 
-Counters live in the shared cache (see locker.throttle), so they hold across processes.
+Counters live in the shared cache (see locker.throttle), so they hold across processes, and
+count per client network (locker.network: an IPv6 /64 is one address).
 """
 
 import math
 
-from axes.helpers import get_client_ip_address
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import ngettext
 
+from locker.network import client_network
 from locker.throttle import Throttle
 
 # Links carry 256-bit secrets, so guessing is hopeless; the limit keeps scanners from trying.
+# Only unusable links count and are refused: a valid link always works, whatever others behind
+# the same address (a company's NAT) mistyped.
 BAD_LINK_THROTTLE = Throttle("accounts-bad-link", limit=30, window=900)
-
-
-def client_ip(request: HttpRequest) -> str:
-    return get_client_ip_address(request) or request.META.get("REMOTE_ADDR") or "unknown"
 
 
 # Each request for an e-mail (password reset, sign-up) sends one: limit them so the pages cannot
@@ -33,9 +32,12 @@ def throttled_response(request: HttpRequest, wait: int, message_for_minutes) -> 
     return response
 
 
-def link_throttled(request: HttpRequest) -> HttpResponse | None:
-    wait = BAD_LINK_THROTTLE.retry_after(client_ip(request))
+def bad_link_throttled(request: HttpRequest) -> HttpResponse | None:
+    """Count one unusable link from this address; a response when it has opened too many."""
+    ident = client_network(request)
+    wait = BAD_LINK_THROTTLE.retry_after(ident)
     if wait is None:
+        BAD_LINK_THROTTLE.hit(ident)
         return None
     return throttled_response(
         request,
@@ -55,7 +57,7 @@ def link_throttled(request: HttpRequest) -> HttpResponse | None:
 
 def email_request_throttled(request: HttpRequest) -> HttpResponse | None:
     """Count one e-mail request from this address; a response when it has made too many."""
-    ident = client_ip(request)
+    ident = client_network(request)
     wait = EMAIL_REQUEST_THROTTLE.retry_after(ident)
     if wait is None:
         EMAIL_REQUEST_THROTTLE.hit(ident)

@@ -1,6 +1,8 @@
 """Pages of two-factor log-in: the code step, enrolment, backup codes, disabling, staff reset,
 and re-entering the password before sensitive actions."""
 
+import math
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import authenticate
@@ -11,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -70,9 +72,28 @@ def login_2fa(request: HttpRequest) -> HttpResponse:
         return redirect("login")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        next_url = twofactor.pending_finish(request, form.cleaned_data["code"])
+        try:
+            next_url = twofactor.pending_finish(request, form.cleaned_data["code"])
+        except twofactor.CodeThrottled as exc:
+            minutes = max(1, math.ceil(exc.wait / 60))
+            form.add_error(
+                "code",
+                ngettext(
+                    "Too many codes were tried for this account. Try again in %(minutes)d "
+                    "minute, or log in from a browser you have used with your code before.",
+                    "Too many codes were tried for this account. Try again in %(minutes)d "
+                    "minutes, or log in from a browser you have used with your code before.",
+                    minutes,
+                )
+                % {"minutes": minutes},
+            )
+            response = render(request, "accounts/login_2fa.html", {"form": form}, status=429)
+            response["Retry-After"] = str(exc.wait)
+            return response
         if next_url is not None:
-            return redirect(next_url)
+            response = redirect(next_url)
+            twofactor.known_browser_remember(request, response, user=request.user)
+            return response
         if twofactor.pending_user(request) is None:
             messages.error(request, _("Too many wrong codes. Log in again."))
             return redirect("login")
@@ -110,7 +131,9 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 
             otp_login(request, device)
             # Shown in this response only, never stored in clear: no redirect.
-            return render(request, "accounts/backup_codes.html", {"codes": codes})
+            response = render(request, "accounts/backup_codes.html", {"codes": codes})
+            twofactor.known_browser_remember(request, response, user=user)
+            return response
         form.add_error("code", _("This code is not correct. Check the time on your phone."))
     context = {
         "form": form,

@@ -1,10 +1,22 @@
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts import audit_views, twofactor_views, views
+from accounts.forms import ChangePasswordForm, ResetPasswordForm
 
 urlpatterns = [
-    # Before Django's own URLs so that this one wins.
+    # Before Django's own URLs so that these win.
     path("password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password_change/",
+        auth_views.PasswordChangeView.as_view(form_class=ChangePasswordForm),
+        name="password_change",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(form_class=ResetPasswordForm),
+        name="password_reset_confirm",
+    ),
     path("login/", twofactor_views.LoginView.as_view(), name="login"),
     path("login/code/", twofactor_views.login_2fa, name="login_2fa"),
     path("", include("django.contrib.auth.urls")),

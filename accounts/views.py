@@ -29,12 +29,7 @@ from accounts.forms import (
 )
 from accounts.models import User
 from accounts.tasks import send_password_reset
-from accounts.throttles import (
-    BAD_LINK_THROTTLE,
-    client_ip,
-    email_request_throttled,
-    link_throttled,
-)
+from accounts.throttles import bad_link_throttled, email_request_throttled
 from accounts.twofactor import password_recent
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -230,8 +225,6 @@ def invitation_resend(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @never_cache
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    if throttled := link_throttled(request):
-        return throttled
     try:
         invitation = services.invitation_get(token=token)
     except services.InvitationUnusable:
@@ -260,7 +253,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _link_unusable(request: HttpRequest, *, kind: str) -> HttpResponse:
-    BAD_LINK_THROTTLE.hit(client_ip(request))
+    """410 for an unknown, used or expired link; 429 once this address has opened too many."""
+    if throttled := bad_link_throttled(request):
+        return throttled
     return render(request, "accounts/link_unusable.html", {"kind": kind}, status=410)
 
 
@@ -294,8 +289,6 @@ def signup_done(request: HttpRequest) -> HttpResponse:
 @never_cache
 def signup_complete(request: HttpRequest, token: str) -> HttpResponse:
     _require_signup_open()
-    if throttled := link_throttled(request):
-        return throttled
     try:
         identity = services.signup_link_read(token=token)
     except services.SignupLinkUnusable:

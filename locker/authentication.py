@@ -6,7 +6,7 @@ is still loading, and locker.api imports from it.
 
 from django.http import QueryDict
 from drf_spectacular.authentication import SessionScheme as _SpectacularSessionScheme
-from rest_framework import authentication
+from rest_framework import authentication, exceptions
 
 
 class _HeaderTokenOnly:
@@ -34,6 +34,25 @@ class SessionAuthentication(authentication.SessionAuthentication):
     in the X-CSRFToken header, which is the only place it is accepted for multipart requests
     (and for tus chunks, `application/offset+octet-stream`, which no parser reads).
     """
+
+    def authenticate(self, request):
+        """The session's user, unless the session still owes its second factor (it is ended:
+        401) or must enrol first (403). Reached only when no bearer token was given, so the
+        two-factor rule steps aside exactly when token authentication succeeded."""
+        from django.contrib.auth import logout
+
+        from accounts import twofactor
+
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        refusal = twofactor.session_refusal(result[0])
+        if refusal == twofactor.UNVERIFIED:
+            logout(request._request)
+            raise exceptions.AuthenticationFailed(twofactor.UNVERIFIED_MESSAGE)
+        if refusal == twofactor.MUST_ENROL:
+            raise exceptions.PermissionDenied(twofactor.MUST_ENROL_MESSAGE)
+        return result
 
     def enforce_csrf(self, request):
         if (request.content_type or "").startswith(("multipart/", "application/offset+")):

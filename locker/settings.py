@@ -169,8 +169,15 @@ LOCKER_REQUIRE_2FA = env_str("LOCKER_REQUIRE_2FA", "none")
 if LOCKER_REQUIRE_2FA not in ("none", "staff", "all"):
     raise ImproperlyConfigured("LOCKER_REQUIRE_2FA must be 'none', 'staff' or 'all'.")
 LOCKER_REAUTH_MINUTES = env_int("LOCKER_REAUTH_MINUTES", 10)
+# Reverse proxies in front: the client's address is this many entries from the right of
+# X-Forwarded-For (0: REMOTE_ADDR, and X-Forwarded-For is ignored). See locker.network.
+LOCKER_PROXY_COUNT = env_int("LOCKER_PROXY_COUNT", 0)
 OTP_TOTP_ISSUER = env_str("LOCKER_OTP_ISSUER", "Locker")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # staff see devices in the admin, never their keys
+# django-otp's own throttle counts wrong codes per device, so a stranger who knows the password
+# could keep the owner out; accounts.twofactor limits guesses per log-in, address and account.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 # django-axes: lock out a username+IP pair after repeated failures.
 AXES_FAILURE_LIMIT = env_int("LOCKER_LOGIN_FAILURE_LIMIT", 5)
@@ -178,7 +185,8 @@ AXES_COOLOFF_TIME = env_duration("LOCKER_LOGIN_COOLOFF", "15m") / 3600  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
-AXES_IPWARE_PROXY_COUNT = env_int("LOCKER_PROXY_COUNT", 0)
+# The client address (and the IPv6 /64 every throttle counts by) comes from locker.network.
+AXES_CLIENT_IP_CALLABLE = "locker.network.lockout_address"
 AXES_VERBOSE = False
 
 # --- Sessions, cookies and transport security -------------------------------------------------
@@ -388,10 +396,13 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Counted in the default (shared) cache, so the limits hold across processes and hosts.
+    # Per client network (locker.network: LOCKER_PROXY_COUNT, IPv6 /64), never a client's
+    # own X-Forwarded-For.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "locker.throttle.AnonRateThrottle",
+        "locker.throttle.UserRateThrottle",
     ],
+    "NUM_PROXIES": LOCKER_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("LOCKER_API_RATE_ANON", "300/min"),
         "user": env_str("LOCKER_API_RATE_USER", "6000/min"),

@@ -1,8 +1,9 @@
-"""Fixed-window counters in Django's default cache.
+"""Fixed-window counters in Django's default cache, and the API's rate limits.
 
 The cache is the database cache by default and Redis when configured, both shared by every
 gunicorn worker and host, so a limit holds however many processes serve requests. Never
 configure a per-process cache (LocMem) in production: the limits would silently multiply.
+Per-address limits count by `locker.network.client_network` (IPv6: per /64).
 """
 
 import hashlib
@@ -10,6 +11,9 @@ import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from rest_framework import throttling
+
+from locker.network import client_network
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,8 @@ class Throttle:
         started = values.get(start_key) or time.time()
         return max(1, int(started + self.window - time.time()) + 1)
 
-    def hit(self, ident: str) -> int | None:
-        """Record one failed attempt; returns the wait when this attempt used the last one."""
+    def _increment(self, ident: str) -> tuple[int, float]:
+        """Add one to the count; returns it and when its window started."""
         count_key, start_key = self._keys(ident)
         now = time.time()
         cache.add(start_key, now, self.window)
@@ -42,11 +46,38 @@ class Throttle:
         except ValueError:  # expired between add and incr: start a new window
             cache.set(start_key, now, self.window)
             cache.set(count_key, 1, self.window)
-            count = 1
-        if count >= self.limit:
-            started = cache.get(start_key) or now
-            return max(1, int(started + self.window - now) + 1)
-        return None
+            return 1, now
+        return count, cache.get(start_key) or now
+
+    def _wait(self, started: float) -> int:
+        return max(1, int(started + self.window - time.time()) + 1)
+
+    def hit(self, ident: str) -> int | None:
+        """Record one failed attempt; returns the wait when this attempt used the last one."""
+        count, started = self._increment(ident)
+        return self._wait(started) if count >= self.limit else None
+
+    def take(self, ident: str) -> int | None:
+        """Count one attempt before it is made: None when it is within the limit, else the wait
+        (and the attempt must not be made). Unlike retry_after() then hit(), simultaneous
+        requests cannot all slip under the limit (the count is one increment)."""
+        count, started = self._increment(ident)
+        return self._wait(started) if count > self.limit else None
 
     def reset(self, ident: str) -> None:
         cache.delete_many(list(self._keys(ident)))
+
+
+class AnonRateThrottle(throttling.AnonRateThrottle):
+    """LOCKER_API_RATE_ANON per client network. DRF's own address comes from the whole
+    X-Forwarded-For header unless NUM_PROXIES is set, so a client could pick a new one at will."""
+
+    def get_ident(self, request):
+        return client_network(request)
+
+
+class UserRateThrottle(throttling.UserRateThrottle):
+    """LOCKER_API_RATE_USER per user (per client network for a request without a user)."""
+
+    def get_ident(self, request):
+        return client_network(request)

@@ -9,7 +9,6 @@ deactivated, password unlock, throttling).
 import uuid
 from datetime import timedelta
 
-from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import transaction
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from files.models import File, Folder
 from files.selectors import folder_ancestors
+from locker import network
 from locker.throttle import Throttle
 from sharing import tokens
 from sharing.models import ShareAccess, ShareLink, UploadLink
@@ -72,11 +72,14 @@ def password_throttle() -> Throttle:
 
 def unknown_token_throttle() -> Throttle:
     # Generous: a person mistyping a link never reaches it; a scanner does within minutes.
+    # Only unknown tokens count and are refused: a valid link is never refused because others
+    # behind the same address (a company's NAT) opened dead ones.
     return Throttle("share-unknown", 100, 900)
 
 
 def client_ip(request) -> str:
-    return get_client_ip_address(request) or request.META.get("REMOTE_ADDR") or "unknown"
+    """The client's address for the access log (throttles count by `network.client_network`)."""
+    return network.client_ip(request) or network.UNKNOWN
 
 
 # --- The target's liveness -------------------------------------------------------------------
@@ -168,7 +171,7 @@ def share_resume_allowed(request, share: ShareLink, *, file: File | None = None)
 def _password_ok(request, *, kind: str, link, password: str) -> bool:
     """Check a password with per-link, per-IP throttling. Raises ShareThrottled."""
     throttle = password_throttle()
-    ident = f"{kind}:{link.pk}:{client_ip(request)}"
+    ident = f"{kind}:{link.pk}:{network.client_network(request)}"
     wait = throttle.retry_after(ident)
     if wait is not None:
         raise ShareThrottled(
@@ -207,17 +210,21 @@ def link_unlocked(request, *, kind: str, link) -> bool:
 
 
 def _lookup(request, model, token: str, *, related: tuple[str, ...]):
-    ident = client_ip(request)
-    throttle = unknown_token_throttle()
-    wait = throttle.retry_after(ident)
-    if wait is not None:
-        raise ShareThrottled(_("Too many requests. Try again in a few minutes."), retry_after=wait)
     # An exact match on the hash of the token, through a unique index: a near miss and a wild
     # guess look the same, in status and in time.
     link = (
         model.objects.select_related(*related).filter(token_hash=tokens.hash_token(token)).first()
     )
     if link is None:
+        # Tokens are 256-bit: the limit only slows scanners down, so it refuses unknown tokens
+        # alone and never a valid link.
+        ident = network.client_network(request)
+        throttle = unknown_token_throttle()
+        wait = throttle.retry_after(ident)
+        if wait is not None:
+            raise ShareThrottled(
+                _("Too many requests. Try again in a few minutes."), retry_after=wait
+            )
         throttle.hit(ident)
         raise ShareNotFound(_("There is no such link."))
     return link

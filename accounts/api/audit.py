@@ -91,7 +91,8 @@ class AuditFilterForm(forms.Form):
     summary="Audit events",
     description=(
         "Security-relevant events: yours (what you did, and what was done to your account or "
-        "data), newest first. Staff can pass `scope=all` (and `user`) to see everyone's."
+        "data), newest first. Staff can pass `scope=all` (and `user`) to see everyone's; "
+        "`user` naming anyone but yourself is 403 for everyone else."
     ),
     parameters=[
         OpenApiParameter("scope", OpenApiTypes.STR, enum=["mine", "all"]),
@@ -108,6 +109,12 @@ class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = AuditEvent.objects.none()
 
     def get_queryset(self):
+        viewer = self.request.user
+        asked = self.request.query_params.get("user", "").strip()
+        if not viewer.is_staff and asked and asked.lower() != viewer.get_username().lower():
+            # Before the name is looked up: whether it exists is not a non-staff caller's
+            # business (one answer whatever the name).
+            raise PermissionDenied(_("Only staff can see other users' events."))
         form = AuditFilterForm(self.request.query_params)
         if not form.is_valid():
             raise ValidationError(

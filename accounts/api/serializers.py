@@ -131,3 +131,20 @@ class UserUpdateSerializer(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
     is_staff = serializers.BooleanField(required=False)
     quota = QuotaField(required=False)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, write_only=True, style={"input_type": "password"}
+    )
+    new_password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, write_only=True, style={"input_type": "password"}
+    )
+    revoke_tokens = serializers.BooleanField(
+        default=True,
+        help_text="Also revoke all your API tokens (including the one making this request).",
+    )
+
+
+class PasswordChangedSerializer(serializers.Serializer):
+    tokens_revoked = serializers.IntegerField(help_text="How many API tokens were revoked.")

@@ -10,5 +10,6 @@ router.register("audit", audit.AuditEventViewSet, basename="api-audit")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
+    path("me/password/", views.MePasswordView.as_view(), name="api-me-password"),
     *router.urls,
 ]

@@ -1,5 +1,7 @@
 """Thin API views: each one validates input, calls a service or selector and serializes."""
 
+from django.contrib.auth import authenticate, update_session_auth_hash
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -15,6 +17,8 @@ from accounts.api.serializers import (
     ApiTokenCreateSerializer,
     ApiTokenSerializer,
     MeSerializer,
+    PasswordChangedSerializer,
+    PasswordChangeSerializer,
     UserCreateSerializer,
     UserSerializer,
     UserUpdateSerializer,
@@ -41,6 +45,51 @@ class MeView(APIView):
     )
     def get(self, request):
         return Response(MeSerializer(request.user).data)
+
+
+class MePasswordView(APIView):
+    @extend_schema(
+        operation_id="me_password_change",
+        summary="Change your password",
+        description=(
+            "Needs the current password (wrong guesses count towards the log-in lock-out, as "
+            "on the log-in page: 429 once locked out). Your other sessions end. With "
+            "`revoke_tokens` (the default) every API token of yours is revoked too, including "
+            "the one making this request."
+        ),
+        request=PasswordChangeSerializer,
+        responses={
+            200: PasswordChangedSerializer,
+            400: OpenApiResponse(description="Wrong current password or a weak new one."),
+            429: OpenApiResponse(description="Too many wrong passwords: locked out for now."),
+        },
+    )
+    def post(self, request):
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = request.user
+        # Through authenticate(), so that django-axes counts wrong guesses and locks out.
+        checked = authenticate(
+            request._request, username=user.get_username(), password=data["current_password"]
+        )
+        if checked is None or checked.pk != user.pk:
+            raise serializers.ValidationError(
+                {"current_password": [_("This password is not correct.")]}
+            )
+        try:
+            validate_password(data["new_password"], user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"new_password": exc.messages}) from None
+        revoked = services.password_set(
+            user=user,
+            password=data["new_password"],
+            revoke_tokens=data["revoke_tokens"],
+            how="api",
+        )
+        if request.auth is None:
+            update_session_auth_hash(request._request, user)  # this session stays logged in
+        return Response(PasswordChangedSerializer({"tokens_revoked": revoked}).data)
 
 
 @extend_schema_view(

@@ -57,3 +57,23 @@ def test_create_a_token_see_it_once_and_revoke_it(logged_in_page, live_server, a
     assert ApiToken.objects.get(name="my laptop").revoked_at is not None
     assert api.get("/api/v1/me/").status_code == 401
     assert console_errors == []
+
+
+def test_a_password_change_revokes_the_tokens_with_the_box_ticked_by_default(
+    logged_in_page, live_server, alice
+):
+    from tests.fixtures.users import api_client_for
+
+    script = api_client_for(alice)
+    page = logged_in_page(alice)
+    page.goto(f"{live_server.url}/accounts/password_change/")
+    expect(page.locator("#id_revoke_tokens")).to_be_checked()
+    expect(page.get_by_label("Also revoke my API tokens")).to_be_visible()
+    page.fill("#id_old_password", "alice-password-1")
+    page.fill("#id_new_password1", "brand new secret 77")
+    page.fill("#id_new_password2", "brand new secret 77")
+    page.get_by_role("button", name="Change password").click()
+    expect(page).to_have_url(re.compile(r"/accounts/password_change/done/$"))
+    assert script.get("/api/v1/me/").status_code == 401
+    page.goto(f"{live_server.url}/accounts/profile/")  # this session stays logged in
+    expect(page.locator("h1")).to_have_text("Your profile")

@@ -7,21 +7,18 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import twofactor
 from accounts.models import AuditEvent
-from tests.accounts.twofactor_helpers import confirmed_device, pending_device, totp_code
+from tests.accounts.twofactor_helpers import (
+    confirmed_device,
+    pending_device,
+    totp_code,
+    wrong_code,
+)
 from tests.fixtures.users import api_client_for
 
 pytestmark = pytest.mark.django_db
 
 LOGIN = "/accounts/login/"
 CODE = "/accounts/login/code/"
-
-
-@pytest.fixture(autouse=True)
-def _no_otp_throttle_delays(settings):
-    # django-otp refuses codes for a growing delay after a wrong one; the tests here send a
-    # right code straight after a wrong one on purpose. The throttle has its own test below.
-    settings.OTP_TOTP_THROTTLE_FACTOR = 0
-    settings.OTP_STATIC_THROTTLE_FACTOR = 0
 
 
 def enrol(client, user) -> list[str]:
@@ -124,23 +121,34 @@ def test_wrong_codes_are_audited_and_five_send_back_to_the_password(client, alic
     client.logout()
     password_step(client, alice)
     for _ in range(4):
-        assert client.post(CODE, {"code": "123456"}).status_code == 200
-    response = client.post(CODE, {"code": "123456"})
+        assert client.post(CODE, {"code": wrong_code(alice)}).status_code == 200
+    response = client.post(CODE, {"code": wrong_code(alice)})
     assert response.status_code == 302 and response["Location"] == LOGIN
     assert AuditEvent.objects.filter(action="2fa.failure", subject=alice).count() == 5
     code = totp_code(confirmed_device(alice), steps_ahead=1)
     assert client.post(CODE, {"code": code})["Location"] == LOGIN  # the password first
 
 
-def test_django_otp_throttles_guessing(client, alice, settings):
-    settings.OTP_TOTP_THROTTLE_FACTOR = 1
+def test_a_right_code_after_wrong_ones_logs_in(client, alice):
+    """Guessing is limited per log-in attempt, network and account (tests/security/
+    test_two_factor_attacks.py), not by refusing the device's right code after a wrong one."""
     enrol(client, alice)
     client.logout()
     password_step(client, alice)
-    client.post(CODE, {"code": "123456"})
+    for _ in range(4):
+        assert client.post(CODE, {"code": wrong_code(alice)}).status_code == 200
     code = totp_code(confirmed_device(alice), steps_ahead=1)
-    # Right after a wrong guess even the right code is refused for a while.
-    assert client.post(CODE, {"code": code}).status_code == 200
+    assert client.post(CODE, {"code": code})["Location"] == "/"
+
+
+def test_the_code_step_remembers_the_browser(client, alice):
+    enrol(client, alice)
+    client.logout()  # the test client's log-out also forgets every cookie
+    assert twofactor.KNOWN_BROWSER_COOKIE not in client.cookies
+    password_step(client, alice)
+    client.post(CODE, {"code": totp_code(confirmed_device(alice), steps_ahead=1)})
+    cookie = client.cookies[twofactor.KNOWN_BROWSER_COOKIE]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["max-age"]
 
 
 def test_the_code_step_without_the_password_step_goes_to_log_in(client, alice):

@@ -74,6 +74,7 @@ ROUTES: dict[str, dict] = {
     "accounts/signup/sent/": {"kind": "public"},
     "accounts/signup/<str:token>/": {"kind": "public"},
     "api/v1/me/": {"kind": "list"},
+    "api/v1/me/password/": {"kind": "list", "methods": ["POST"]},
     "api/v1/^tokens/$": {"kind": "list"},
     r"api/v1/^tokens/(?P<pk>\d+)/$": {"kind": "user"},
     "api/v1/^users/$": {"kind": "staff"},
