@@ -713,7 +713,7 @@ class S3BlobStore(BlobStore):
                 endpoint_url=storage.endpoint_url,
                 verify=storage.verify,
                 config=storage.client_config.merge(
-                    Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 1})
+                    Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
                 ),
             )
             storage._locker_check_client = client

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from locker.env import (
     env_bool,
     env_duration,
+    env_free_space,
     env_int,
     env_list,
     env_size,
@@ -264,6 +265,9 @@ LOCKER_MASTER_KEYS = env_str("LOCKER_MASTER_KEYS") or _secret_from_data_dir(
 LOCKER_MAX_UPLOAD_SIZE = env_size("LOCKER_MAX_UPLOAD_SIZE", "0")
 LOCKER_TRASH_DAYS = env_int("LOCKER_TRASH_DAYS", 30)
 LOCKER_PARTIAL_UPLOAD_HOURS = env_int("LOCKER_PARTIAL_UPLOAD_HOURS", 24)
+# /healthz answers 503 when a local file system Locker writes to (the objects directory, the data
+# dir) has less free space than this: a size (`1G`) or a share of the file system (`2%`).
+LOCKER_MIN_FREE_SPACE = env_free_space("LOCKER_MIN_FREE_SPACE", "1G")
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 (DATA_DIR / "tmp").mkdir(exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
