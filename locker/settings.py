@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "locker.middleware.SecurityHeadersMiddleware",
+    # A view's outage (database, cache, broker, storage down; disk full) → 503/507 naming it.
+    "locker.outages.OutageMiddleware",
     # Axes must be last: it turns locked-out log-ins into its lock-out response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -110,7 +112,12 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'locker.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails a request in seconds (503), not after minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -128,10 +135,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (throttles and lock-outs must be shared by every process) --------------------------
 LOCKER_CACHE_URL = env_str("LOCKER_CACHE_URL", "")
 if LOCKER_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    from redis.exceptions import ConnectionError as _RedisConnectionError
+
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": LOCKER_CACHE_URL,
+            "OPTIONS": {
+                # A cache that does not answer fails a request in seconds (503), not never.
+                "socket_connect_timeout": 3,
+                "socket_timeout": 5,
+                # A pooled connection that broke while idle (Redis restarted) is retried once on
+                # a new one, instead of failing the first request after every outage.
+                "retry_on_error": [_RedisConnectionError],
+            },
         }
     }
 elif LOCKER_CACHE_URL in ("", "db"):
@@ -228,6 +245,8 @@ if LOCKER_STORAGE == "local":
         "OPTIONS": {"location": str(DATA_DIR / "objects"), "file_permissions_mode": 0o600},
     }
 elif LOCKER_STORAGE == "s3":
+    from botocore.config import Config as _S3Config
+
     _content_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -241,6 +260,15 @@ elif LOCKER_STORAGE == "s3":
             "file_overwrite": False,
             "default_acl": None,
             "querystring_auth": True,
+            # Replaces the client config django-storages would build from the two options
+            # above, so it repeats them. An unreachable S3 fails a request within seconds (503):
+            # a 5 s connect timeout and 3 attempts instead of botocore's 60 s and 5.
+            "client_config": _S3Config(
+                s3={"addressing_style": "path"},
+                signature_version="s3v4",
+                connect_timeout=5,
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
         },
     }
 else:

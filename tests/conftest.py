@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.s3",
     "tests.fixtures.smallfs",
+    "tests.fixtures.outages",
 ]
 
 
