@@ -18,6 +18,7 @@ from django.db import connections
 from django.http import JsonResponse
 
 from locker.env import parse_free_space
+from locker.outages import RETRY_AFTER
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +149,6 @@ def healthz(request):
                 "detail": "Unavailable: " + ", ".join(failing),
             },
             status=503,
-            headers={"Retry-After": "30", "Cache-Control": "no-store"},
+            headers={"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"},
         )
     return JsonResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
