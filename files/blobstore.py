@@ -260,6 +260,7 @@ class _LocalAppender(Appender):
         self._final = final_path
         self._partial = final_path + PARTIAL_SUFFIX
         self._size = int(state.get("size", 0))
+        self._committed = self._size
         os.makedirs(os.path.dirname(final_path), exist_ok=True)
         flags = os.O_RDWR | (0 if state else os.O_CREAT | os.O_EXCL)
         try:
@@ -284,12 +285,18 @@ class _LocalAppender(Appender):
     def commit(self) -> dict:
         self._writes.drain()
         os.fsync(self._fd)
+        self._committed = self._size
         return {"size": self._size}
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._writes.close()
         if self._fd >= 0:
+            if self._size != self._committed:
+                # Bytes nobody will commit (the request failed, say on a full disk): give their
+                # space back now rather than when the next request opens the upload.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._committed)
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = -1
@@ -713,7 +720,7 @@ class S3BlobStore(BlobStore):
                 endpoint_url=storage.endpoint_url,
                 verify=storage.verify,
                 config=storage.client_config.merge(
-                    Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 1})
+                    Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
                 ),
             )
             storage._locker_check_client = client

@@ -269,10 +269,12 @@ def _segment_plain_size(index: int, count: int, size: int, segment_size: int) ->
 def iter_content(blob: Blob, start: int = 0, end: int | None = None) -> Iterator[bytes]:
     """Plaintext bytes [start, end) of a complete blob, in chunks of at most one segment.
 
-    Reads and decrypts only the segments that hold the range. The key, the object's header and
-    its length are checked before this returns (CorruptContent, or UnknownMasterKeyError when the
-    wrapping master key is not configured), so a caller can still answer with an error status;
-    a segment that fails authentication raises CorruptContent during iteration.
+    Reads and decrypts only the segments that hold the range. The key, the object's header, its
+    length and the first segment of the range are checked before this returns (CorruptContent,
+    or UnknownMasterKeyError when the wrapping master key is not configured; a storage outage
+    raises its own error), so a caller can still answer with an error status instead of a
+    response that breaks before its first byte; a later segment that fails authentication
+    raises CorruptContent during iteration. Close the iterator when not reading it to the end.
     """
     size = blob.size
     if end is None:
@@ -318,7 +320,34 @@ def iter_content(blob: Blob, start: int = 0, end: int | None = None) -> Iterator
     except BaseException:
         reader.close()
         raise
-    return _decrypt_range(reader, decryptor, key, first, last, count, size, start, end)
+    return _FirstChunkRead(
+        _decrypt_range(reader, decryptor, key, first, last, count, size, start, end)
+    )
+
+
+class _FirstChunkRead:
+    """An iterator over `chunks` whose first chunk is produced (and so checked) at once.
+
+    A generator cannot do this itself: its body only starts at the first next(). Unlike a
+    generator that was never started, close() always reaches `chunks` (and its reader).
+    """
+
+    def __init__(self, chunks):
+        self._chunks = chunks
+        self._first = next(chunks, None)  # raises what the first segment raises
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return next(self._chunks)
+
+    def close(self) -> None:
+        self._first = None
+        self._chunks.close()
 
 
 def _decrypt_range(reader, decryptor, key, first, last, count, size, start, end):

@@ -107,6 +107,11 @@ def _headers(response: HttpResponse, extra: dict | None = None) -> HttpResponse:
     return response
 
 
+def with_tus_headers(response: HttpResponse) -> HttpResponse:
+    """The headers every tus answer carries, on a response made elsewhere (an outage's)."""
+    return _headers(response)
+
+
 def empty(status: int, headers: dict | None = None) -> HttpResponse:
     return _headers(HttpResponse(status=status), headers)
 

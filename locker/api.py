@@ -3,7 +3,10 @@
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, pagination
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from locker import outages
 
 
 def _first_message(data) -> str:
@@ -27,7 +30,18 @@ def error_text(detail) -> str:
 
 
 def exception_handler(exc, context):
-    """Every API error is `{"detail": "<a sentence>"}`; validation errors add `errors`."""
+    """Every API error is `{"detail": "<a sentence>"}`; validation errors add `errors`.
+
+    An outage (database, cache, broker, storage down; disk full; damaged content) answers as
+    locker.outages decides: 503 with Retry-After naming the part, 507, or 500.
+    """
+    if not isinstance(exc, exceptions.APIException | Http404 | PermissionDenied):
+        outage = outages.outage_for(exc)
+        if outage is not None:
+            outages.log_outage(context.get("request"), outage, exc)
+            return Response(
+                outages.body_for(outage), status=outage.status, headers=outages.headers_for(outage)
+            )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -119,3 +119,26 @@ def env_duration(name: str, default: str) -> int:
         raise ImproperlyConfigured(
             f"{name} must be a duration such as 30m, 12h or 7d, not {raw!r}."
         ) from None
+
+
+def parse_free_space(raw: str) -> tuple[int, float]:
+    """'1G' → (1073741824, 0.0); '2%' → (0, 2.0): a size, or a share of the file system."""
+    text = str(raw).strip()
+    if text.endswith("%"):
+        percent = float(text[:-1].strip())  # ValueError when not a number
+        if not 0 <= percent < 100:
+            raise ValueError(f"not a percentage: {raw!r}")
+        return 0, percent
+    return parse_size(text), 0.0
+
+
+def env_free_space(name: str, default: str) -> str:
+    """A free-space threshold (`1G` or `2%`), checked now, kept as written."""
+    raw = os.environ.get(name, default)
+    try:
+        parse_free_space(raw)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be a size such as 1G or a percentage such as 2%, not {raw!r}."
+        ) from None
+    return raw

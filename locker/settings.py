@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from locker.env import (
     env_bool,
     env_duration,
+    env_free_space,
     env_int,
     env_list,
     env_size,
@@ -84,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "locker.middleware.SecurityHeadersMiddleware",
+    # A view's outage (database, cache, broker, storage down; disk full) → 503/507 naming it.
+    "locker.outages.OutageMiddleware",
     # Axes must be last: it turns locked-out log-ins into its lock-out response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -109,7 +112,12 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'locker.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails a request in seconds (503), not after minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -127,10 +135,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (throttles and lock-outs must be shared by every process) --------------------------
 LOCKER_CACHE_URL = env_str("LOCKER_CACHE_URL", "")
 if LOCKER_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    from redis.exceptions import ConnectionError as _RedisConnectionError
+
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": LOCKER_CACHE_URL,
+            "OPTIONS": {
+                # A cache that does not answer fails a request in seconds (503), not never.
+                "socket_connect_timeout": 3,
+                "socket_timeout": 5,
+                # A pooled connection that broke while idle (Redis restarted) is retried once on
+                # a new one, instead of failing the first request after every outage.
+                "retry_on_error": [_RedisConnectionError],
+            },
         }
     }
 elif LOCKER_CACHE_URL in ("", "db"):
@@ -235,6 +253,8 @@ if LOCKER_STORAGE == "local":
         "OPTIONS": {"location": str(DATA_DIR / "objects"), "file_permissions_mode": 0o600},
     }
 elif LOCKER_STORAGE == "s3":
+    from botocore.config import Config as _S3Config
+
     _content_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -248,6 +268,15 @@ elif LOCKER_STORAGE == "s3":
             "file_overwrite": False,
             "default_acl": None,
             "querystring_auth": True,
+            # Replaces the client config django-storages would build from the two options
+            # above, so it repeats them. An unreachable S3 fails a request within seconds (503):
+            # a 5 s connect timeout and 3 attempts instead of botocore's 60 s and 5.
+            "client_config": _S3Config(
+                s3={"addressing_style": "path"},
+                signature_version="s3v4",
+                connect_timeout=5,
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
         },
     }
 else:
@@ -276,6 +305,9 @@ LOCKER_PARTIAL_UPLOAD_HOURS = env_int("LOCKER_PARTIAL_UPLOAD_HOURS", 24)
 LOCKER_MAX_FOLDER_DEPTH = env_int("LOCKER_MAX_FOLDER_DEPTH", 64)
 if not 1 <= LOCKER_MAX_FOLDER_DEPTH <= 1000:
     raise ImproperlyConfigured("LOCKER_MAX_FOLDER_DEPTH must be between 1 and 1000.")
+# /healthz answers 503 when a local file system Locker writes to (the objects directory, the data
+# dir) has less free space than this: a size (`1G`) or a share of the file system (`2%`).
+LOCKER_MIN_FREE_SPACE = env_free_space("LOCKER_MIN_FREE_SPACE", "1G")
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 (DATA_DIR / "tmp").mkdir(exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

@@ -1,8 +1,12 @@
 """Error pages: JSON under /api/, HTML elsewhere."""
 
+import sys
+
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+
+from locker import outages
 
 
 def _error(request, status: int, message: str):
@@ -24,4 +28,11 @@ def bad_request(request, exception=None):
 
 
 def server_error(request):
+    # Django calls this while handling the exception: an outage raised outside a view (say, by a
+    # middleware loading the session) still gets its 503/507 answer, not this generic one.
+    exc = sys.exc_info()[1]
+    if exc is not None:
+        outage = outages.outage_for(exc)
+        if outage is not None:
+            return outages.outage_response(request, outage)
     return _error(request, 500, _("Something went wrong on our side. Please try again."))

@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from files import tus
+from locker import outages
 from sharing import selectors
 from sharing.selectors import ShareDenied
 from sharing.upload_links import upload_link_max_file_size
@@ -39,11 +40,16 @@ def _target(request, link) -> tus.Target:
     )
 
 
-def _answer(handler):
+def _answer(request, handler):
     try:
         return public_headers(handler())
     except tus.TusError as exc:
         return public_headers(tus.error_response(exc))
+    except Exception as exc:
+        response = outages.response_for_exception(request, exc)  # 503/507 as JSON
+        if response is None:
+            raise
+        return public_headers(tus.with_tus_headers(response))
 
 
 # The token is the capability (as for /r/<token>/upload); no cookie but the SameSite=Lax unlock.
@@ -59,7 +65,7 @@ def tus_collection(request, token: str):
             raise tus.TusError(410, _("This upload link does not accept more files."))
         return tus.create(request, _target(request, link), f"/r/{token}/tus/")
 
-    return _answer(handle)
+    return _answer(request, handle)
 
 
 @csrf_exempt
@@ -77,4 +83,4 @@ def tus_upload(request, token: str, upload_id: str):
             return tus.delete(request, scope, upload_id)
         return tus.patch(request, scope, upload_id, _target(request, link))
 
-    return _answer(handle)
+    return _answer(request, handle)

@@ -5,6 +5,8 @@ through the files app's StreamingUploadHandler, inside a quota reservation of th
 anything refused or broken leaves no file and no stored bytes behind.
 """
 
+import functools
+
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -21,6 +23,7 @@ from files.uploads import (
     request_content_length,
 )
 from locker.api import error_text
+from locker import outages
 from sharing import selectors, tokens
 from sharing.selectors import ShareDenied, SharePasswordRequired
 from sharing.upload_links import UploadRefused, upload_link_max_file_size, upload_link_receive
@@ -83,9 +86,26 @@ def _json_error(status: int, message: str, *, retry_after: int | None = None):
     return public_headers(response)
 
 
+def _outages_as_json(view):
+    """An outage (storage down, disk full…) answers its JSON 503/507 with the public headers."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Exception as exc:
+            response = outages.response_for_exception(request, exc)
+            if response is None:
+                raise
+            return public_headers(response)
+
+    return wrapper
+
+
 # The token is the capability; the unlock cookie is SameSite=Lax so no other site can use it.
 @csrf_exempt
 @require_http_methods(["POST"])
+@_outages_as_json
 def upload_receive(request, token: str):
     """`POST /r/<token>/upload`, multipart `file` parts → 201 `{"files": [{name, size}]}`."""
     try:

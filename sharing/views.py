@@ -12,6 +12,7 @@ from files.downloads import inline_allowed
 from files.models import File
 from files.thumbnails import SIZES as THUMBNAIL_SIZES
 from files.thumbnails import thumbnail_response, thumbnail_size_or_none
+from locker import outages
 from sharing import selectors, serving, tokens
 from sharing.selectors import ShareDenied, SharePasswordRequired
 
@@ -56,7 +57,8 @@ def _denied(request, exc: ShareDenied) -> HttpResponse:
 
 
 def public_view(view):
-    """Turn every refusal into its page (404, 410, 401, 429…) with the public headers."""
+    """Turn every refusal into its page (404, 410, 401, 429…) with the public headers; an outage
+    into its 503/507/500 answer (locker.outages), with them too."""
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -66,6 +68,11 @@ def public_view(view):
             return _denied(request, selectors.ShareNotFound(_("There is no such link or file.")))
         except ShareDenied as exc:
             return _denied(request, exc)
+        except Exception as exc:
+            response = outages.response_for_exception(request, exc)
+            if response is None:
+                raise
+            return public_headers(response)
 
     return wrapper
 

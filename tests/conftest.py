@@ -7,6 +7,8 @@ pytest_plugins = [
     "tests.fixtures.users",
     "tests.fixtures.browser",
     "tests.fixtures.s3",
+    "tests.fixtures.smallfs",
+    "tests.fixtures.outages",
 ]
 
 
