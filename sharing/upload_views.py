@@ -22,8 +22,8 @@ from files.uploads import (
     StreamingUploadHandler,
     request_content_length,
 )
-from locker.api import error_text
 from locker import outages
+from locker.api import error_text
 from sharing import selectors, tokens
 from sharing.selectors import ShareDenied, SharePasswordRequired
 from sharing.upload_links import UploadRefused, upload_link_max_file_size, upload_link_receive
