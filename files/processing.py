@@ -195,20 +195,28 @@ def thumbnails_delete(*, file: File) -> None:
             logger.warning("Could not delete thumbnail blob %s", blob.pk, exc_info=True)
 
 
+def files_processing_overdue(*, older_than: datetime):
+    """Ids of files whose processing was due before `older_than`, oldest first: a range scan
+    of the partial index files_file_processing_due, which holds the unfinished files only."""
+    return (
+        File.objects.filter(processing_due_at__lt=older_than)
+        .order_by("processing_due_at")
+        .values_list("pk", flat=True)
+    )
+
+
 def files_requeue_due(*, older_than: datetime, limit: int = 500) -> list[int]:
-    """Ids of files whose processing was due before `older_than` (their task was lost), at
-    most `limit`, oldest first; each is queued again and its due time moved on to now, in one
-    transaction. An index range scan over the unfinished files only (files_file_processing_due).
-    """
+    """Queue again up to `limit` files whose processing was due before `older_than` (their
+    task was lost), oldest first, moving their due time on to now, in one transaction;
+    returns their ids. Rows another run holds are skipped."""
     from files.tasks import queue_processing
 
     now = timezone.now()
     with transaction.atomic():
         ids = list(
-            File.objects.select_for_update(skip_locked=True)
-            .filter(processing_due_at__lt=older_than)
-            .order_by("processing_due_at")
-            .values_list("pk", flat=True)[:limit]
+            files_processing_overdue(older_than=older_than).select_for_update(skip_locked=True)[
+                :limit
+            ]
         )
         if ids:
             File.objects.filter(pk__in=ids).update(processing_due_at=now)
