@@ -30,6 +30,7 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
         django.db.InterfaceError,
         botocore.exceptions.ConnectionError,  # S3 unreachable, connect timeout
         botocore.exceptions.HTTPClientError,  # connection closed, read timeout
+        botocore.exceptions.IncompleteReadError,  # a response cut short
         urllib3.exceptions.HTTPError,  # a response body cut off mid-read
         kombu.exceptions.OperationalError,  # the broker
         OSError,  # local storage (EIO, ENOSPC), sockets
