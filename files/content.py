@@ -32,6 +32,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, ProtectedError, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from files import crypto, keys, sha256state
 from files.blobstore import ObjectMissing, get_blobstore
@@ -465,8 +466,10 @@ def blobs_take_for_use(blob_ids) -> None:
     )
     if found != wanted:
         raise ContentGone(
-            "The uploaded content was removed before it could be saved (it waited longer than "
-            "the orphan grace period); upload it again."
+            gettext(
+                "The uploaded content was removed before it could be saved (it waited longer "
+                "than the orphan grace period); upload it again."
+            )
         )
 
 
