@@ -159,6 +159,17 @@ class BlobStore:
         """Remove a finished object; idempotent."""
         raise NotImplementedError
 
+    def delete_many(self, keys: list[str]) -> None:
+        """Remove finished objects; idempotent. Raises after trying them all if one failed."""
+        failed = None
+        for key in keys:
+            try:
+                self.delete(key)
+            except Exception as exc:  # noqa: BLE001 - reported once all were tried
+                failed = exc
+        if failed is not None:
+            raise failed
+
     def discard_unfinished(self, key: str) -> None:  # pragma: no cover - interface
         """Remove an unfinished upload of this key (partial file, S3 multipart); idempotent."""
         raise NotImplementedError
@@ -388,6 +399,19 @@ class LocalBlobStore(BlobStore):
 def _error_code(exc) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
+
+
+_RETRYABLE_S3_CODES = {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"}
+
+
+def transient_storage_error(exc: BaseException) -> bool:
+    """An S3 answer that means "try again later": a 5xx, SlowDown, RequestTimeout."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return False
+    status = (exc.response or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return status >= 500 or _error_code(exc) in _RETRYABLE_S3_CODES
 
 
 class _S3Reader(RangeReader):
@@ -671,6 +695,21 @@ class S3BlobStore(BlobStore):
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.name(key))
+
+    def delete_many(self, keys: list[str]) -> None:
+        """DeleteObjects, up to 1000 keys a request (S3's limit)."""
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            response = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": self.name(key)} for key in chunk], "Quiet": True},
+            )
+            errors = [e for e in response.get("Errors", []) if e.get("Code") != "NoSuchKey"]
+            if errors:
+                raise StorageUnavailable(
+                    f"S3 could not delete {len(errors)} objects, e.g. {errors[0].get('Key')}: "
+                    f"{errors[0].get('Message') or errors[0].get('Code')}"
+                )
 
     def discard_unfinished(self, key: str) -> None:
         name = self.name(key)

@@ -29,7 +29,10 @@ import secrets
 from collections.abc import Iterator
 from datetime import datetime
 
-from django.db.models import ProtectedError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, ProtectedError, Q
+from django.utils import timezone
+from django.utils.translation import gettext
 
 from files import crypto, keys, sha256state
 from files.blobstore import ObjectMissing, get_blobstore
@@ -49,6 +52,11 @@ READ_AHEAD_MIN_BATCHES = 3
 
 class CorruptContent(Exception):
     """Stored content is tampered with, truncated, missing or cannot be decrypted."""
+
+
+class ContentGone(Exception):
+    """A complete blob was reclaimed as unreferenced before its File or Thumbnail row took it
+    (only when attaching it took longer than LOCKER_ORPHAN_GRACE_HOURS)."""
 
 
 def new_storage_key() -> str:
@@ -195,7 +203,7 @@ class ContentWriter:
             self._buffer = bytearray()
             self._out.finish()
             updated = Blob.objects.filter(pk=self.blob.pk, state=Blob.State.WRITING).update(
-                state=Blob.State.COMPLETE, size=self.size
+                state=Blob.State.COMPLETE, size=self.size, completed_at=timezone.now()
             )
             if not updated:
                 raise CorruptContent("The blob was removed while it was being written.")
@@ -468,6 +476,110 @@ def cleanup_abandoned_blobs(*, older_than: datetime) -> int:
     return removed
 
 
+def blobs_take_for_use(blob_ids) -> None:
+    """Lock complete blobs that are getting their File or Thumbnail row now; call inside the
+    transaction that creates the rows.
+
+    The unreferenced-blob cleanup claims a blob by locking its row as well (skipping rows that
+    are locked), so either this takes the blob first and the cleanup passes it by (and sees its
+    new row next time), or the cleanup reclaimed it first and this raises ContentGone instead
+    of creating a row that points at deleted bytes. On SQLite both run in IMMEDIATE
+    transactions, one after the other, which gives the same order.
+    """
+    wanted = set(blob_ids)
+    found = set(
+        Blob.objects.select_for_update()
+        .filter(pk__in=wanted, state=Blob.State.COMPLETE)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if found != wanted:
+        raise ContentGone(
+            gettext(
+                "The uploaded content was removed before it could be saved (it waited longer "
+                "than the orphan grace period); upload it again."
+            )
+        )
+
+
+# Primary keys covered by one query of the unreferenced-blob scan.
+UNREFERENCED_SCAN_WINDOW = 20_000
+
+
+def _unreferenced(older_than: datetime):
+    """Complete blobs finished before `older_than` that no row of any model points at (File,
+    Thumbnail, a tus upload: every relation to Blob, so a new one is covered without edits)."""
+    unused = [
+        ~Exists(
+            relation.related_model._base_manager.filter(**{relation.field.name: OuterRef("pk")})
+        )
+        for relation in Blob._meta.related_objects
+    ]
+    return Blob.objects.filter(
+        Q(completed_at__lt=older_than) | Q(completed_at__isnull=True, created_at__lt=older_than),
+        *unused,
+        state=Blob.State.COMPLETE,
+    )
+
+
+def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int = 500) -> int:
+    """Delete complete blobs that nothing references, finished before `older_than`; returns how
+    many (rows and stored objects).
+
+    What a crash between storing content and attaching it leaves behind: the parts of a
+    multi-file upload whose process died before the File rows were created, a thumbnail whose
+    worker was killed before its row was. The table is walked by primary key in windows of
+    UNREFERENCED_SCAN_WINDOW, each one short query (anti-joins on the unique blob_id indexes),
+    so time per query and memory stay bounded at any table size. Each batch is claimed under
+    row locks (see blobs_take_for_use) and its rows deleted and committed before its objects
+    are removed, in one request per thousand on S3; objects whose removal fails are left to
+    the listing pass below.
+    """
+    store = get_blobstore()
+    candidates = _unreferenced(older_than)
+    bounds = Blob.objects.order_by("pk").values_list("pk", flat=True)
+    first, top = bounds.first(), bounds.last()
+    if first is None:
+        return 0
+    removed = 0
+    cursor = first - 1
+    while cursor < top:
+        end = cursor + UNREFERENCED_SCAN_WINDOW
+        pks = list(
+            candidates.filter(pk__gt=cursor, pk__lte=end)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        cursor = pks[-1] if len(pks) == batch_size else end
+        if pks:
+            removed += _reclaim_unreferenced(candidates, pks, store)
+    return removed
+
+
+def _reclaim_unreferenced(candidates, pks: list[int], store) -> int:
+    try:
+        with transaction.atomic():
+            # Checked again under the lock: a row attached meanwhile keeps its blob.
+            claimed = list(
+                candidates.select_for_update(skip_locked=True)
+                .filter(pk__in=pks)
+                .values_list("pk", "storage_key")
+            )
+            if claimed:
+                Blob.objects.filter(pk__in=[pk for pk, _key in claimed]).delete()
+    except (ProtectedError, IntegrityError):
+        logger.warning("Unreferenced blobs were taken meanwhile; kept", exc_info=True)
+        return 0
+    keys_ = [key for _pk, key in claimed]
+    try:
+        store.delete_many(keys_)
+    except Exception:  # noqa: BLE001 - their rows are gone: the listing pass removes them later
+        logger.warning("Could not remove the objects of %d unreferenced blobs", len(keys_))
+    if keys_:
+        logger.info("Reclaimed %d unreferenced blobs", len(keys_))
+    return len(claimed)
+
+
 def cleanup_orphaned_objects(*, older_than: datetime, batch_size: int = 500) -> int:
     """Delete stored objects and unfinished uploads that no Blob row owns; returns how many.
 
@@ -669,7 +781,7 @@ class ResumableWriter:
             self._emit(b"")
         self._appender.complete()
         updated = Blob.objects.filter(pk=self.blob.pk, state=Blob.State.WRITING).update(
-            state=Blob.State.COMPLETE, size=self.length
+            state=Blob.State.COMPLETE, size=self.length, completed_at=timezone.now()
         )
         if not updated:
             raise CorruptContent("The blob was removed while it was being written.")

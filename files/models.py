@@ -27,6 +27,10 @@ class Blob(models.Model):
     size = models.BigIntegerField(default=0, help_text=_("Plaintext size in bytes."))
     state = models.CharField(max_length=16, choices=State.choices, default=State.WRITING)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # When the last byte was stored. A complete blob waits for its File or Thumbnail row (the
+    # rest of a multi-file upload may still be arriving); one that nobody references for longer
+    # than LOCKER_ORPHAN_GRACE_HOURS after this is reclaimed (files.content).
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.storage_key
@@ -112,6 +116,11 @@ class File(models.Model):
     # Thumbnails: "" not made yet, "ready", "none" (no thumbnail for this kind), "error".
     thumbnail_state = models.CharField(max_length=16, blank=True, default="")
     thumbnail_reason = models.CharField(max_length=255, blank=True)
+    # Set while a processing task is owed (queued, running or waiting to retry): when a worker
+    # should have taken the file up by. Moved on when a retry is scheduled, cleared when
+    # processing is done. A file overdue by LOCKER_REQUEUE_PENDING_AFTER lost its task and is
+    # queued again (files.tasks.requeue_pending), through the partial index below.
+    processing_due_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     modified_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -138,6 +147,12 @@ class File(models.Model):
         indexes = [
             models.Index(fields=["owner", "name_key"]),
             models.Index(fields=["owner", "deleted_at"]),
+            # Only files with processing still owed: small, whatever the number of files.
+            models.Index(
+                fields=["processing_due_at"],
+                condition=Q(processing_due_at__isnull=False),
+                name="files_file_processing_due",
+            ),
         ]
 
     def __str__(self) -> str:

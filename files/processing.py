@@ -7,16 +7,23 @@ twice, or a rescan racing a first scan, never moves a file backwards or marks it
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from files.content import content_writer, delete_blob, iter_content
+from files.content import (
+    CorruptContent,
+    blobs_take_for_use,
+    content_writer,
+    delete_blob,
+    iter_content,
+)
 from files.models import Blob, File, Thumbnail
 from files.scanning import ScannerUnavailable, get_scanner
 from files.thumbnails import (
@@ -50,6 +57,8 @@ def file_process(*, file_id: int, rescan: bool = False) -> str | None:
         file.refresh_from_db(fields=["state", "state_reason"])
     if file.state == S.READY and not file.thumbnail_state and settings.LOCKER_THUMBNAILS:
         file_make_thumbnails(file=file)
+    # Nothing is owed any more: requeue_pending leaves the file alone from now on.
+    File.objects.filter(pk=file.pk).update(processing_due_at=None)
     return file.state
 
 
@@ -61,6 +70,13 @@ def _scan(file: File, *, rescan: bool) -> None:
             verdict = scanner.scan(iter_content(file.blob))
         except SoftTimeLimitExceeded:
             raise ScannerUnavailable("The scan ran into the task's time limit.") from None
+    except CorruptContent as exc:
+        # Damaged bytes never get better: an error for the owner and staff, not a retry.
+        logger.error("File %s cannot be scanned: %s", file.pk, exc)
+        File.objects.filter(pk=file.pk, state__in=[S.PENDING, S.ERROR]).update(
+            state=S.ERROR, state_reason=_("The stored content is damaged and cannot be scanned.")
+        )
+        return
     except ScannerUnavailable as exc:
         logger.warning("Scanning file %s failed: %s", file.pk, exc)
         File.objects.filter(pk=file.pk, state__in=[S.PENDING, S.ERROR]).update(
@@ -126,7 +142,10 @@ def file_make_thumbnails(*, file: File) -> str:
         _thumbnail_state(file, "none", "")
         return "none"
     try:
-        rendered = render_thumbnails(file_chunks_for_thumbnail(file), kind=kind)
+        try:
+            rendered = render_thumbnails(file_chunks_for_thumbnail(file), kind=kind)
+        except CorruptContent:
+            raise ThumbnailFailed("The stored content could not be read.") from None
     except ThumbnailFailed as exc:
         logger.info("No thumbnail for file %s: %s", file.pk, exc)
         _thumbnail_state(file, "error", str(exc))
@@ -154,6 +173,7 @@ def _store_thumbnail(file: File, size: int, data: bytes) -> None:
         with transaction.atomic():
             if not File.objects.filter(pk=file.pk).exists():
                 raise File.DoesNotExist
+            blobs_take_for_use([blob.pk])
             _, created = Thumbnail.objects.get_or_create(
                 file=file, size=size, defaults={"blob": blob, "content_type": CONTENT_TYPE}
             )
@@ -175,11 +195,44 @@ def thumbnails_delete(*, file: File) -> None:
             logger.warning("Could not delete thumbnail blob %s", blob.pk, exc_info=True)
 
 
-def files_stuck_pending(*, older_than: datetime) -> list[int]:
-    """Files still pending since before `older_than`: their task was lost (a broker outage when
-    it was queued, or a worker killed on the filesystem broker, which cannot redeliver)."""
-    qs = File.objects.filter(state=S.PENDING, created_at__lt=older_than)
-    return list(qs.order_by("pk").values_list("pk", flat=True)[:1000])
+def files_processing_overdue(*, older_than: datetime):
+    """Ids of files whose processing was due before `older_than`, oldest first: a range scan
+    of the partial index files_file_processing_due, which holds the unfinished files only."""
+    return (
+        File.objects.filter(processing_due_at__lt=older_than)
+        .order_by("processing_due_at")
+        .values_list("pk", flat=True)
+    )
+
+
+def files_requeue_due(*, older_than: datetime, limit: int = 500) -> list[int]:
+    """Queue again up to `limit` files whose processing was due before `older_than` (their
+    task was lost), oldest first, moving their due time on to now, in one transaction;
+    returns their ids. Rows another run holds are skipped."""
+    from files.tasks import queue_processing
+
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            files_processing_overdue(older_than=older_than).select_for_update(skip_locked=True)[
+                :limit
+            ]
+        )
+        if ids:
+            File.objects.filter(pk__in=ids).update(processing_due_at=now)
+            queue_processing(ids)
+    return ids
+
+
+def processing_postpone(*, file_id: int, seconds: float) -> None:
+    """A retry of this file's processing is scheduled in `seconds`: that is when it is due."""
+    due = timezone.now() + timedelta(seconds=seconds)
+    File.objects.filter(pk=file_id, processing_due_at__isnull=False).update(processing_due_at=due)
+
+
+def processing_give_up(*, file_id: int) -> None:
+    """The retries ran out on a scanner error: the file stays `error` until `rescan`."""
+    File.objects.filter(pk=file_id, state=S.ERROR).update(processing_due_at=None)
 
 
 def files_rescan(*, since: datetime | None = None, everything: bool = False) -> list[int]:
@@ -192,4 +245,6 @@ def files_rescan(*, since: datetime | None = None, everything: bool = False) -> 
     qs = File.objects.filter(state__in=states)
     if since is not None:
         qs = qs.filter(created_at__gte=since)
+    # Owed again (a lost task is requeued); a rescan of a ready file is not tracked.
+    qs.filter(state__in=[S.PENDING, S.ERROR]).update(processing_due_at=timezone.now())
     return list(qs.order_by("pk").values_list("pk", flat=True))

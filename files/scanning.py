@@ -161,6 +161,11 @@ class CommandScanner:
             proc.stdin.close()
         except BrokenPipeError:
             complete = False  # the program stopped reading: its verdict covers part only
+        except BaseException:
+            # Reading the content failed (storage down): no verdict, and no program left behind.
+            _kill_group(proc)
+            reader.join(timeout=5)
+            raise
         try:
             code = proc.wait(timeout=self.timeout)
         except subprocess.TimeoutExpired:

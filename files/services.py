@@ -22,6 +22,8 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import A, audit
 from files import processing
+from files.content import ContentGone as ContentGone  # noqa: F401 - raised by files_create
+from files.content import blobs_take_for_use
 from files.models import Blob, File, Folder, Thumbnail, UploadReservation
 from files.names import name_key, unique_name, validate_name
 from files.selectors import (
@@ -284,7 +286,8 @@ def files_create(
     """Create the File rows for stored contents, all or none, and count their bytes as used.
 
     The reservation (if any) is released in the same transaction. Blobs are not deleted here on
-    failure: the caller owns them until this returns.
+    failure: the caller owns them until this returns. Raises ContentGone when a blob was
+    reclaimed as unreferenced meanwhile (see files.content.blobs_take_for_use).
     """
     folder = folder or folder_get_root(user)
     names = [validate_name(content.name) for content in contents]
@@ -292,6 +295,7 @@ def files_create(
     created: list[File] = []
     with transaction.atomic():
         _lock_folder(folder)
+        blobs_take_for_use([content.blob.pk for content in contents])
         taken = _taken_keys(folder)
         for content, name in zip(contents, names, strict=True):
             if name_key(name) in taken:
@@ -309,6 +313,7 @@ def files_create(
                 content_type=content.content_type,
                 sha256=content.sha256,
                 state=processing.initial_state(),
+                processing_due_at=now,
                 created_at=now,
                 modified_at=now,
             )
@@ -528,6 +533,16 @@ def trash_purge_expired(*, now: datetime | None = None) -> int:
         items: list[File | Folder] = list(Folder.objects.trashed().filter(expired))
         items += list(File.objects.trashed().filter(expired))
         return _purge_items(items)
+
+
+def unreferenced_blobs_cleanup(*, now: datetime | None = None) -> int:
+    """Delete complete blobs that no file, thumbnail or upload references, finished more than
+    LOCKER_ORPHAN_GRACE_HOURS ago (what a process killed between storing content and creating
+    its row leaves behind); returns how many."""
+    from files.content import cleanup_unreferenced_blobs
+
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.LOCKER_ORPHAN_GRACE_HOURS)
+    return cleanup_unreferenced_blobs(older_than=cutoff)
 
 
 def orphaned_objects_cleanup(*, now: datetime | None = None) -> int:

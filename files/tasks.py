@@ -1,5 +1,6 @@
 """Celery tasks of the files app: thin, idempotent, ids as arguments; the work is in services."""
 
+import logging
 from datetime import timedelta
 
 from celery import Task, shared_task
@@ -7,13 +8,42 @@ from django.conf import settings
 from django.utils import timezone
 
 from files import services
+from files.blobstore import StorageUnavailable, transient_storage_error
+from files.content import ContentGone
 from files.scanning import ScannerUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    """What an outage raises: the task is retried, never left failed for good."""
+    import botocore.exceptions
+    import django.db
+    import kombu.exceptions
+    import urllib3.exceptions
+
+    return (
+        ScannerUnavailable,
+        StorageUnavailable,  # also S3 5xx answers, see process_file
+        ContentGone,
+        django.db.OperationalError,  # the database is down or dropped the connection
+        django.db.InterfaceError,
+        botocore.exceptions.ConnectionError,  # S3 unreachable, connect timeout
+        botocore.exceptions.HTTPClientError,  # connection closed, read timeout
+        botocore.exceptions.IncompleteReadError,  # a response cut short
+        urllib3.exceptions.HTTPError,  # a response body cut off mid-read
+        kombu.exceptions.OperationalError,  # the broker
+        OSError,  # local storage (EIO, ENOSPC), sockets
+    )
 
 
 class ProcessingTask(Task):
-    """Retries a scanner outage with exponential backoff and full jitter (settings at run time)."""
+    """Retries outages (scanner, database, storage, broker) with exponential backoff and full
+    jitter: LOCKER_SCAN_RETRY_BACKOFF doubling up to an hour, at most 12 times. The file keeps
+    its processing_due_at, pushed to the next attempt, so requeue_pending takes it up again if
+    the retries run out or the retry message is lost."""
 
-    autoretry_for = (ScannerUnavailable,)
+    autoretry_for = _transient_errors()
     retry_jitter = True
     max_retries = 12
     retry_backoff_max = 3600
@@ -22,13 +52,61 @@ class ProcessingTask(Task):
     def retry_backoff(self) -> int:
         return max(1, settings.LOCKER_SCAN_RETRY_BACKOFF)
 
+    def retry(
+        self,
+        args=None,
+        kwargs=None,
+        exc=None,
+        throw=True,
+        eta=None,
+        countdown=None,
+        max_retries=None,
+        **options,
+    ):
+        file_id = (args if args is not None else self.request.args or [None])[0]
+        if file_id is not None and self.request.retries < self.max_retries:
+            _postpone(file_id, countdown or 0, exc)
+        return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # A scanner that could not scan a file after every retry (down for hours, or a file
+        # over its size limit) leaves it in `error` for `manage.py rescan`; anything else stays
+        # due, for requeue_pending.
+        if isinstance(exc, ScannerUnavailable) and args:
+            from files.processing import processing_give_up
+
+            try:
+                processing_give_up(file_id=args[0])
+            except Exception:  # noqa: BLE001 - it is then requeued later, which is harmless
+                logger.warning("Could not record the end of file %s's retries", args[0])
+
+
+def _postpone(file_id: int, countdown: float, exc) -> None:
+    """Record when the retry is due, so requeue_pending does not queue a second copy meanwhile.
+    Skipped when the database itself is what failed."""
+    import django.db
+
+    if isinstance(exc, (django.db.OperationalError, django.db.InterfaceError)):
+        return
+    from files.processing import processing_postpone
+
+    try:
+        processing_postpone(file_id=file_id, seconds=countdown)
+    except Exception:  # noqa: BLE001 - best effort: a duplicate task is harmless
+        logger.warning("Could not record the retry of file %s", file_id, exc_info=True)
+
 
 @shared_task(name="files.tasks.process_file", base=ProcessingTask)
 def process_file(file_id: int, rescan: bool = False) -> str | None:
     """Scan a new file and make its thumbnails; a file deleted meanwhile is skipped quietly."""
     from files.processing import file_process
 
-    return file_process(file_id=file_id, rescan=rescan)
+    try:
+        return file_process(file_id=file_id, rescan=rescan)
+    except Exception as exc:
+        if transient_storage_error(exc):
+            raise StorageUnavailable(f"The content storage failed: {exc}") from exc
+        raise
 
 
 def queue_processing(file_ids: list[int], *, rescan: bool = False) -> None:
@@ -66,20 +144,23 @@ def cleanup_partial_uploads() -> dict:
 
 
 @shared_task(name="files.tasks.cleanup_orphaned_objects")
-def cleanup_orphaned_objects() -> int:
-    """Delete stored objects no row owns, older than LOCKER_ORPHAN_GRACE_HOURS."""
-    return services.orphaned_objects_cleanup()
+def cleanup_orphaned_objects() -> dict:
+    """Delete complete blobs nothing references, then stored objects no row owns, older than
+    LOCKER_ORPHAN_GRACE_HOURS."""
+    blobs = services.unreferenced_blobs_cleanup()
+    return {"blobs": blobs, "objects": services.orphaned_objects_cleanup()}
 
 
 @shared_task(name="files.tasks.requeue_pending")
-def requeue_pending() -> int:
-    """Queue again files pending longer than LOCKER_REQUEUE_PENDING_AFTER (lost tasks)."""
-    from django.db import transaction
-
-    from files.processing import files_stuck_pending
+def requeue_pending(batch_size: int = 500) -> int:
+    """Queue again every file whose processing is overdue by LOCKER_REQUEUE_PENDING_AFTER: its
+    task was lost (broker down when queued, a worker killed on the filesystem broker, retries
+    run out during a long outage). Works in batches through an index of the unfinished files
+    only; each batch is moved on to now, so the next run leaves it alone for as long again."""
+    from files.processing import files_requeue_due
 
     cutoff = timezone.now() - timedelta(seconds=settings.LOCKER_REQUEUE_PENDING_AFTER)
-    ids = files_stuck_pending(older_than=cutoff)
-    with transaction.atomic():
-        queue_processing(ids)
-    return len(ids)
+    queued = 0
+    while ids := files_requeue_due(older_than=cutoff, limit=batch_size):
+        queued += len(ids)
+    return queued

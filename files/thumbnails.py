@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from files.content import iter_content
+from files.content import CorruptContent, iter_content
 
 SIZES = (256, 1024)
 CONTENT_TYPE = "image/webp"
@@ -84,12 +84,21 @@ def render_thumbnails(chunks, *, kind: str) -> list[Rendered]:
         start_new_session=True,
     )
 
+    read_failed: list[BaseException] = []
+
     def feed() -> None:
         try:
             for chunk in chunks:
-                proc.stdin.write(chunk)
-        except (BrokenPipeError, ValueError, OSError):
-            pass  # the child gave up; its exit status says why
+                try:
+                    proc.stdin.write(chunk)
+                except (BrokenPipeError, ValueError, OSError):
+                    return  # the child gave up; its exit status says why
+        except BaseException as exc:  # noqa: BLE001 - reading the content failed: re-raised below
+            # Storage or database trouble is not the file's fault: the renderer must not
+            # judge a truncated input, and the caller retries.
+            read_failed.append(exc)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
         finally:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
@@ -118,6 +127,10 @@ def render_thumbnails(chunks, *, kind: str) -> list[Rendered]:
         proc.stdout.close()
         proc.stderr.close()
     stderr = errors[0] if errors else b""
+    if read_failed:
+        if isinstance(read_failed[0], CorruptContent):
+            raise ThumbnailFailed("The stored content could not be read.") from read_failed[0]
+        raise read_failed[0]
     if timed_out.is_set():
         raise ThumbnailFailed("Rendering took too long.")
     if proc.returncode == 3:

@@ -495,6 +495,8 @@ def _complete(upload: TusUpload, writer: ResumableWriter, target: Target) -> Non
             raise
         if isinstance(exc, services.QuotaExceeded):
             raise TusError(507, target.quota_message or str(exc)) from None
+        if isinstance(exc, services.ContentGone):
+            raise TusError(409, str(exc)) from None
         if isinstance(exc, services.FolderGone):
             raise TusError(
                 409, _("The target folder was deleted during the upload; nothing was kept.")

@@ -172,6 +172,9 @@ def upload_receive(request, token: str):
         except file_services.QuotaExceeded:
             handler.discard()
             return _json_error(507, _("There is no room left for uploads on this link."))
+        except file_services.ContentGone as exc:  # waited past the orphan grace period
+            handler.discard()
+            return _json_error(409, str(exc))
         except ValidationError as exc:  # a name the files app refuses
             handler.discard()
             return _json_error(400, " ".join(exc.messages))

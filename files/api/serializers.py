@@ -101,6 +101,13 @@ class FileSerializer(serializers.ModelSerializer):
     processing = serializers.SerializerMethodField(
         help_text=_("True while a worker still has to scan the file or make its thumbnail.")
     )
+    processing_since = serializers.SerializerMethodField(
+        help_text=_(
+            "While `processing`: since when the file has been waiting for it (its upload); "
+            "null otherwise. Processing is retried through outages, so an old value means "
+            "the service has trouble (staff see such files in the admin)."
+        )
+    )
 
     class Meta:
         model = File
@@ -115,6 +122,7 @@ class FileSerializer(serializers.ModelSerializer):
             "state_reason",
             "thumbnail",
             "processing",
+            "processing_since",
             "created_at",
             "modified_at",
         ]
@@ -136,6 +144,12 @@ class FileSerializer(serializers.ModelSerializer):
             and settings.LOCKER_THUMBNAILS
             and thumbnail_kind(file.content_type) is not None
         )
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_processing_since(self, file: File):
+        if not self.get_processing(file):
+            return None
+        return serializers.DateTimeField().to_representation(file.created_at)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_thumbnail(self, file: File):

@@ -84,6 +84,8 @@ def service_errors(field: str = "name"):
         raise InsufficientStorage(str(exc)) from None
     except services.FolderGone:
         raise exceptions.NotFound() from None
+    except services.ContentGone as exc:
+        raise Conflict(str(exc)) from None
     except DjangoValidationError as exc:
         raise serializers.ValidationError({field: exc.messages}) from None
 

@@ -2,7 +2,7 @@
 // goes in through textContent or an attribute set by the DOM API, never through markup.
 
 import { urls } from "./files-api.js";
-import { fillTime, humanSize, stateBadge, t } from "./files-format.js";
+import { fillTime, formatDate, humanSize, stateBadge, t } from "./files-format.js";
 
 // Types the server agrees to show inline (the rest are always downloaded).
 const INLINE_PREFIXES = ["image/", "audio/", "video/"];
@@ -62,6 +62,13 @@ export function fileRow(file, { showLocation = false } = {}) {
     reason.className = "state-reason";
     reason.textContent = file.state_reason;
     stateCell.append(reason);
+  }
+  if (file.processing && file.processing_since) {
+    // Processing is retried through outages; the owner sees how long a file has waited.
+    const waiting = document.createElement("span");
+    waiting.className = "state-reason processing-since";
+    waiting.textContent = t("processingSince", formatDate(file.processing_since));
+    stateCell.append(waiting);
   }
   row.dataset.state = file.state;
   if (file.thumbnail) {

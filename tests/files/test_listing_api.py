@@ -32,6 +32,7 @@ def test_file_json_has_the_contract_fields(alice, alice_api):
         "state_reason",
         "thumbnail",
         "processing",
+        "processing_since",
         "created_at",
         "modified_at",
     }

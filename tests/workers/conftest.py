@@ -177,13 +177,23 @@ def database_url() -> str:
 
 
 class Worker:
-    """One `celery -A locker worker` process (solo pool) consuming one queue."""
+    """One `celery -A locker worker` process consuming one queue: the solo pool (tasks run in
+    the worker process), or `pool="prefork"` (one pool child process runs them)."""
 
-    def __init__(self, *, broker: str, queue: str, env: dict[str, str], log_dir: Path):
+    def __init__(
+        self,
+        *,
+        broker: str,
+        queue: str,
+        env: dict[str, str],
+        log_dir: Path,
+        pool: str = "solo",
+    ):
         self.broker = broker
         self.queue = queue
         self.extra_env = env
         self.log_dir = log_dir
+        self.pool = pool
         self.proc: subprocess.Popen | None = None
         self.log: Path | None = None
         self.starts = 0
@@ -216,7 +226,8 @@ class Worker:
                 "-A",
                 "locker",
                 "worker",
-                "--pool=solo",
+                f"--pool={self.pool}",
+                *(["--concurrency=1"] if self.pool == "prefork" else []),
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
@@ -238,6 +249,11 @@ class Worker:
             what="the worker to start",
         )
         assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
+
+    def pool_children(self) -> list[int]:
+        """Pids of the worker process's children (its pool processes under prefork)."""
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
 
     def kill(self) -> None:
         """SIGKILL the whole worker: no clean shutdown, no chance to ack or requeue."""
@@ -270,11 +286,13 @@ def start_worker(worker_logs, django_db_blocker):
     started: list[Worker] = []
     previous_brokers: list[dict] = []
 
-    def start(*, broker: str | None = None, env: dict[str, str] | None = None) -> Worker:
+    def start(
+        *, broker: str | None = None, env: dict[str, str] | None = None, pool: str = "solo"
+    ) -> Worker:
         broker = broker or redis_broker_url()
         queue = f"locker-test-{uuid.uuid4().hex[:12]}"
         previous_brokers.append(use_broker(broker, queue))
-        worker = Worker(broker=broker, queue=queue, env=env or {}, log_dir=worker_logs)
+        worker = Worker(broker=broker, queue=queue, env=env or {}, log_dir=worker_logs, pool=pool)
         worker.start()
         started.append(worker)
         return worker

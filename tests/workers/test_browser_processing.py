@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from files.models import File
 from sharing.services import share_create
+from tests.fixtures.files import make_file
 from tests.workers import media
 from tests.workers.conftest import EICAR
 
@@ -70,3 +71,16 @@ def test_photo_and_pdf_get_thumbnails_and_eicar_is_infected(
     expect(page.locator("#share-thumbnail")).to_have_js_property("complete", True)
     assert page.locator("#share-thumbnail").evaluate("img => img.naturalWidth") > 0
     assert problems == []
+
+
+def test_a_file_waiting_for_processing_says_since_when(
+    logged_in_page, live_server, alice, settings
+):
+    settings.LOCKER_SCANNER = "command"
+    settings.LOCKER_SCAN_COMMAND = "cat >/dev/null"
+    make_file(alice, "waiting.txt")  # no worker listens: it stays pending
+    page = logged_in_page(alice)
+    page.goto(f"{live_server.url}/")
+    item = _item(page, "waiting.txt")
+    expect(item.locator(".col-state .badge")).to_have_text("pending")
+    expect(item.locator(".processing-since")).to_contain_text("Being processed since")

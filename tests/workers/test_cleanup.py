@@ -138,7 +138,8 @@ def test_files_pending_too_long_are_queued_again(
     settings.LOCKER_SCAN_COMMAND = "true"
     old = make_file(alice, "old.txt")
     make_file(alice, "new.txt")
-    File.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    long_ago = timezone.now() - timedelta(hours=2)
+    File.objects.filter(pk=old.pk).update(created_at=long_ago, processing_due_at=long_ago)
     with django_capture_on_commit_callbacks() as callbacks:
         assert requeue_pending() == 1
     assert len(callbacks) == 1
