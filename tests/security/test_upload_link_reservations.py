@@ -8,12 +8,16 @@ link is revoked or they idle, and the owner lists and cancels them. A link's tus
 carry the id of the file stored in the owner's locker.
 """
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from files.models import Blob, File, TusUpload, UploadReservation
 from files.services import folder_create
 from files.tasks import cleanup_partial_uploads
+from sharing.models import UploadLink
 from sharing.upload_links import upload_link_create, upload_link_revoke
 from tests.fixtures.files import stored_keys, upload
 from tests.fixtures.live_uploads import wait_until
@@ -83,6 +87,18 @@ def test_revoking_the_link_gives_the_reserved_quota_back_at_once(alice, alice_ap
     assert not UploadReservation.objects.exists()
     assert Blob.objects.filter(state=Blob.State.WRITING).count() == 0
     assert len(stored_keys()) == len(before) - 2 + 1  # the two partial uploads went, the note came
+
+
+def test_an_expired_link_stops_holding_the_owners_quota(alice, alice_api, inbox):
+    link, token = upload_link_create(owner=alice, folder=inbox)
+    create(Client(), 10 * GB, base=f"/r/{token}/tus/")
+    assert not _owner_can_upload(alice_api)
+    UploadLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert _owner_can_upload(alice_api)  # at once, before any cleanup
+    cleanup_partial_uploads()
+    assert not TusUpload.objects.exists()
+    assert not UploadReservation.objects.exists()
+    assert not Blob.objects.filter(state=Blob.State.WRITING).exists()
 
 
 def test_an_idle_link_upload_gives_the_quota_back(alice, alice_api, inbox, settings):
