@@ -8,20 +8,6 @@ import uuid
 from django.db import migrations, models
 
 
-def fill_public_ids_and_shorten_leases(apps, schema_editor):
-    """Give each reservation its own public id; a form upload's reservation (no tus upload)
-    made before leases existed counts two more minutes at most, like a lapsed lease would."""
-    reservation_model = apps.get_model("files", "UploadReservation")
-    tus_model = apps.get_model("files", "TusUpload")
-    with_tus = set(tus_model.objects.exclude(reservation=None).values_list("reservation_id", flat=True))
-    cap = django.utils.timezone.now() + datetime.timedelta(minutes=2)
-    for reservation in reservation_model.objects.all():
-        reservation.public_id = uuid.uuid4()
-        if reservation.pk not in with_tus and reservation.expires_at > cap:
-            reservation.expires_at = cap
-        reservation.save(update_fields=["public_id", "expires_at"])
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -54,21 +40,5 @@ class Migration(migrations.Migration):
             model_name='uploadreservation',
             name='public_id',
             field=models.UUIDField(editable=False, null=True),
-        ),
-        migrations.RunPython(fill_public_ids_and_shorten_leases, migrations.RunPython.noop),
-        migrations.AlterField(
-            model_name='uploadreservation',
-            name='public_id',
-            field=models.UUIDField(default=uuid.uuid4, editable=False, unique=True),
-        ),
-        migrations.AlterField(
-            model_name='tusupload',
-            name='reservation',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tus_upload', to='files.uploadreservation'),
-        ),
-        migrations.AlterField(
-            model_name='uploadreservation',
-            name='expires_at',
-            field=models.DateTimeField(db_index=True, help_text='The lease: counted until then.'),
         ),
     ]
