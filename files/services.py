@@ -310,17 +310,20 @@ def _quota_check(*, locked_user, size: int, now: datetime, exclude_pk: int | Non
     reserved = live.aggregate(total=Sum("size"))["total"] or 0
     free = max(locked_user.quota_bytes - locked_user.used_bytes - reserved, 0)
     if size > free:
-        raise QuotaExceeded(
-            _(
-                "Not enough space: this upload needs %(size)s but only %(free)s of your "
-                "%(quota)s quota is free. Delete files and empty the trash to make room."
-            )
-            % {
-                "size": filesizeformat(size),
-                "free": filesizeformat(free),
-                "quota": filesizeformat(locked_user.quota_bytes),
-            }
-        )
+        message = _(
+            "Not enough space: this upload needs %(size)s but only %(free)s of your "
+            "%(quota)s quota is free. Delete files and empty the trash to make room."
+        ) % {
+            "size": filesizeformat(size),
+            "free": filesizeformat(free),
+            "quota": filesizeformat(locked_user.quota_bytes),
+        }
+        if reserved:
+            message += " " + _(
+                "Unfinished uploads hold %(reserved)s of it until they finish, expire or are "
+                "cancelled."
+            ) % {"reserved": filesizeformat(reserved)}
+        raise QuotaExceeded(message)
 
 
 def upload_reservation_create(
