@@ -564,8 +564,10 @@ def _complete(upload: TusUpload, writer: ResumableWriter, target: Target, lease)
             held = TusUpload.objects.select_for_update().filter(
                 pk=upload.pk, lock_token=lease.token
             )
-            if reservation is None or not list(held.values_list("pk", flat=True)):
+            if not list(held.values_list("pk", flat=True)):
                 raise lease.lost()
+            if reservation is None:  # cancelled, or its upload link died meanwhile
+                raise services.UploadCancelled()
             if upload.link_id is not None:
                 from sharing.upload_links import UploadRefused, upload_link_receive
 

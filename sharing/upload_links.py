@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import A, audit
-from files.models import Folder
+from files.models import Folder, UploadReservation
 from sharing import tokens
 from sharing.models import UploadLink, UploadLinkUpload
 from sharing.services import UNSET, access_log_ip, expiry_check, expiry_default
@@ -136,7 +136,7 @@ def upload_link_revoke(*, link: UploadLink) -> bool:
 def upload_link_uploads_end(*, link: UploadLink) -> int:
     """End every upload in progress through `link`; returns how many. A tus upload's bytes go
     at once (even during a PATCH); a form upload still sending stops at its next renewal."""
-    from files.models import TusUpload, UploadReservation
+    from files.models import TusUpload
     from files.tus import tus_upload_terminate
 
     ended = 0
@@ -155,7 +155,7 @@ def upload_link_max_file_size(link: UploadLink) -> int:
 
 def upload_link_reserve(
     *, link: UploadLink, size: int, name: str = "", resumable: bool = False
-) -> "UploadReservation":  # noqa: F821 - files.models
+) -> UploadReservation:
     """Reserve the owner's quota for one upload through `link`, within the link's own room.
 
     Uploads in progress count as files: with `max_files`, no more may be open than files are
@@ -165,7 +165,6 @@ def upload_link_reserve(
     lease. Raises UploadRefused (410 no more files, 413 too large for the link, 429 room taken
     by uploads in progress) or files.services.QuotaExceeded.
     """
-    from files.models import UploadReservation
     from files.services import upload_reservation_create
     from files.uploads import MULTIPART_ALLOWANCE
 
