@@ -27,7 +27,7 @@ import itertools
 import logging
 import secrets
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, ProtectedError, Q
@@ -111,11 +111,14 @@ class PipelinedSha256:
                 self._pool = None
 
 
-def _new_writing_blob(segment_size: int) -> tuple[Blob, crypto.SegmentEncryptor]:
+def _new_writing_blob(
+    segment_size: int, reservation_id: int | None = None
+) -> tuple[Blob, crypto.SegmentEncryptor]:
     """A WRITING row with a fresh data key (wrapped) and random storage key, and its encryptor.
 
     Created (and, outside a transaction, committed) before any byte is stored, so a crash leaves
-    a WRITING row that cleanup_abandoned_blobs() finds.
+    a WRITING row that cleanup_abandoned_blobs() finds; `reservation_id` names the upload whose
+    lease keeps it from the cleanup while the request lives.
     """
     data_key = crypto.new_data_key()
     encryptor = crypto.SegmentEncryptor(data_key, segment_size)
@@ -128,6 +131,7 @@ def _new_writing_blob(segment_size: int) -> tuple[Blob, crypto.SegmentEncryptor]
         segment_size=segment_size,
         size=0,
         state=Blob.State.WRITING,
+        reservation_id=reservation_id,
     )
     return blob, encryptor
 
@@ -135,7 +139,9 @@ def _new_writing_blob(segment_size: int) -> tuple[Blob, crypto.SegmentEncryptor]
 class ContentWriter:
     """Push-based writer: feed plaintext chunks of any size, then finish() or abort()."""
 
-    def __init__(self, *, segment_size: int = crypto.DEFAULT_SEGMENT_SIZE):
+    def __init__(
+        self, *, segment_size: int = crypto.DEFAULT_SEGMENT_SIZE, reservation_id: int | None = None
+    ):
         self.size = 0
         self.sha256 = PipelinedSha256()
         self.head = b""
@@ -144,7 +150,7 @@ class ContentWriter:
         self._state = "open"  # open | finished | aborted | failed
         self._out = None
         self.segment_size = segment_size
-        self.blob, self._encryptor = _new_writing_blob(segment_size)
+        self.blob, self._encryptor = _new_writing_blob(segment_size, reservation_id)
         try:
             self._out = get_blobstore().writer(self.blob.storage_key)
             self._out.write(self._encryptor.header)
@@ -258,9 +264,14 @@ class ContentWriter:
             logger.warning("Could not delete the blob row of %s", key, exc_info=True)
 
 
-def content_writer(*, segment_size: int = crypto.DEFAULT_SEGMENT_SIZE) -> ContentWriter:
-    """Start storing new content. Call outside a transaction so the row is committed at once."""
-    return ContentWriter(segment_size=segment_size)
+def content_writer(
+    *, segment_size: int = crypto.DEFAULT_SEGMENT_SIZE, reservation_id: int | None = None
+) -> ContentWriter:
+    """Start storing new content. Call outside a transaction so the row is committed at once.
+
+    An upload passes its reservation: the cleanup leaves the blob alone while its lease lives.
+    """
+    return ContentWriter(segment_size=segment_size, reservation_id=reservation_id)
 
 
 def _data_key(blob: Blob) -> bytes:
@@ -449,16 +460,30 @@ def _in_batches(rows, batch_size: int = 500):
         last_pk = batch[-1][0]
 
 
-def cleanup_abandoned_blobs(*, older_than: datetime) -> int:
-    """Delete blobs still WRITING that were created before `older_than`; returns how many.
+def cleanup_abandoned_blobs(*, older_than: datetime, now: datetime | None = None) -> int:
+    """Delete blobs still WRITING whose writer is gone; returns how many.
 
-    Each row is claimed by a conditional delete (`WHERE state = writing`) before its bytes are
-    removed, so two cleanups running at once, or a writer finishing meanwhile, never collide.
-    Bytes whose removal fails are left to the orphan cleanup that lists the storage.
+    A blob written for an upload is abandoned once that upload's reservation lease lapsed (a
+    live request renews it); one of a tus upload is the tus cleanup's business; any other is
+    abandoned when created before `older_than`, and never younger than LOCKER_UPLOAD_LEASE
+    (a thumbnail being written holds no lease). Each row is claimed by a conditional delete
+    (`WHERE state = writing`) before its bytes are removed, so two cleanups running at once, or
+    a writer finishing meanwhile, never collide. Bytes whose removal fails are left to the
+    orphan cleanup that lists the storage.
     """
+    from django.conf import settings
+
+    from files.models import UploadReservation
+
+    now = now or timezone.now()
+    unleased_before = min(older_than, now - timedelta(seconds=settings.LOCKER_UPLOAD_LEASE))
     store = get_blobstore()
     removed = 0
-    candidates = Blob.objects.filter(state=Blob.State.WRITING, created_at__lt=older_than)
+    candidates = Blob.objects.filter(state=Blob.State.WRITING, tus_upload__isnull=True).filter(
+        Q(reservation__isnull=True, created_at__lt=unleased_before)
+        | Q(reservation__isnull=False)
+        & ~Q(reservation__in=UploadReservation.objects.live(now).values("pk"))
+    )
     for pk, key in _in_batches(candidates.values_list("pk", "storage_key")):
         try:
             claimed, _ = Blob.objects.filter(pk=pk, state=Blob.State.WRITING).delete()
@@ -645,9 +670,11 @@ class ResumableState:
         self.length = length
 
 
-def resumable_start(*, length: int, segment_size: int = crypto.DEFAULT_SEGMENT_SIZE):
+def resumable_start(
+    *, length: int, segment_size: int = crypto.DEFAULT_SEGMENT_SIZE, reservation_id=None
+):
     """A new WRITING blob whose header is already stored; call outside a transaction."""
-    blob, encryptor = _new_writing_blob(segment_size)
+    blob, encryptor = _new_writing_blob(segment_size, reservation_id)
     try:
         appender = get_blobstore().appender(blob.storage_key, {})
         try:

@@ -31,6 +31,10 @@ class Blob(models.Model):
     # rest of a multi-file upload may still be arriving); one that nobody references for longer
     # than LOCKER_ORPHAN_GRACE_HOURS after this is reclaimed (files.content).
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The upload request writing this blob: while its lease is live, the cleanup keeps the blob.
+    reservation = models.ForeignKey(
+        "UploadReservation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     def __str__(self) -> str:
         return self.storage_key
@@ -159,13 +163,44 @@ class File(models.Model):
         return self.name
 
 
-class UploadReservation(models.Model):
-    """Bytes promised to an upload in progress, counted against the quota until it ends."""
+class UploadReservationQuerySet(models.QuerySet):
+    def live(self, now=None):
+        """Reservations that count against their owner's quota now: the lease has not lapsed,
+        and the upload link they came through (if any) is neither revoked nor expired. Nothing
+        has to clean up for a lapsed one to stop counting."""
+        now = now or timezone.now()
+        return self.filter(expires_at__gt=now).filter(
+            Q(link__isnull=True)
+            | Q(link__revoked_at__isnull=True)
+            & (Q(link__expires_at__isnull=True) | Q(link__expires_at__gt=now))
+        )
 
+
+class UploadReservation(models.Model):
+    """Bytes promised to an upload in progress, counted against the quota while its lease lives.
+
+    The lease (`expires_at`) belongs to a live request: a form upload renews it while its bytes
+    arrive (every LOCKER_UPLOAD_LEASE / 4 at most), so a request that crashed stops counting
+    within LOCKER_UPLOAD_LEASE; a tus upload's lease is the tus upload's own expiry, renewed by
+    each PATCH (docs/files.md, docs/tus.md).
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    link = models.ForeignKey(
+        "sharing.UploadLink", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    name = models.CharField(
+        max_length=255, blank=True, help_text=_("The file being received, when known.")
+    )
     size = models.BigIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(db_index=True)
+    expires_at = models.DateTimeField(db_index=True, help_text=_("The lease: counted until then."))
+
+    objects = UploadReservationQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.size} bytes until {self.expires_at:%Y-%m-%d %H:%M:%S}"
 
 
 class TusUpload(models.Model):
@@ -194,11 +229,19 @@ class TusUpload(models.Model):
     tail = models.BinaryField(default=b"", help_text=_("Sealed trailing incomplete segment."))
     storage_state = models.JSONField(default=dict, blank=True)
     reservation = models.OneToOneField(
-        UploadReservation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        UploadReservation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tus_upload",
     )
+    # The write lease of the PATCH in progress: renewed while its bytes arrive, so a holder that
+    # died frees it within LOCKER_TUS_LOCK_LEASE seconds.
     lock_token = models.CharField(max_length=32, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When bytes last arrived; the expiry is renewed from it (docs/tus.md).
+    active_at = models.DateTimeField(default=timezone.now, db_index=True)
     expires_at = models.DateTimeField(db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     file = models.ForeignKey(

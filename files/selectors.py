@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet, Sum
 from django.http import Http404
 
-from files.models import File, Folder
+from files.models import File, Folder, UploadReservation
 from files.names import name_key
 
 FILE_ORDERINGS = {
@@ -270,3 +270,28 @@ def trash_item_get_for_user(*, user, item_id) -> File | Folder:
     if found_folder is None:
         raise Http404
     return found_folder
+
+
+# --- uploads in progress ---------------------------------------------------------------------
+
+
+def uploads_in_progress(*, user, link=None) -> QuerySet:
+    """The user's uploads in progress that count against their quota now: their own form and
+    tus uploads and those coming through their upload links (`link` narrows to one), oldest
+    first, with what the owner's list shows (two joins, one query)."""
+    rows = UploadReservation.objects.live().filter(owner=user)
+    if link is not None:
+        rows = rows.filter(link=link)
+    return rows.select_related("link", "tus_upload").order_by("created_at", "pk")
+
+
+def upload_in_progress_get(*, user, public_id) -> UploadReservation:
+    """One of the user's uploads in progress (even one whose lease lapsed), or 404."""
+    reservation = (
+        UploadReservation.objects.filter(owner=user, public_id=_parse_uuid(public_id))
+        .select_related("link", "tus_upload")
+        .first()
+    )
+    if reservation is None:
+        raise Http404
+    return reservation

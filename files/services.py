@@ -321,8 +321,12 @@ def files_create(
             created.append(file)
         total = sum(content.size for content in contents)
         get_user_model().objects.filter(pk=user.pk).update(used_bytes=F("used_bytes") + total)
-        if reservation is not None:
-            UploadReservation.objects.filter(pk=reservation.pk).delete()
+        # A reservation gone means cancelled by the owner or reclaimed: nothing is created.
+        if (
+            reservation is not None
+            and not (UploadReservation.objects.filter(pk=reservation.pk).delete()[0])
+        ):
+            raise UploadCancelled()
         # Scanning and thumbnails start once the rows are committed (docs/workers.md).
         from files.tasks import queue_processing
 
@@ -333,50 +337,132 @@ def files_create(
 # --- quota ------------------------------------------------------------------------------------
 
 
-def upload_reservation_create(*, user, size: int) -> UploadReservation:
+class UploadCancelled(Exception):
+    """The reservation of an upload in progress is gone: its owner cancelled the upload, its
+    upload link was revoked, or it stalled past its lease and was reclaimed."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(
+            message or _("This upload was cancelled before it was complete; nothing was kept.")
+        )
+
+
+def _lease_end(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.LOCKER_UPLOAD_LEASE)
+
+
+def _quota_check(*, locked_user, size: int, now: datetime, exclude_pk: int | None = None) -> None:
+    """Raise QuotaExceeded unless `size` more bytes fit; call with the user's row locked."""
+    if locked_user.quota_bytes <= 0:
+        return
+    live = UploadReservation.objects.live(now).filter(owner=locked_user)
+    if exclude_pk is not None:
+        live = live.exclude(pk=exclude_pk)
+    reserved = live.aggregate(total=Sum("size"))["total"] or 0
+    free = max(locked_user.quota_bytes - locked_user.used_bytes - reserved, 0)
+    if size > free:
+        message = _(
+            "Not enough space: this upload needs %(size)s but only %(free)s of your "
+            "%(quota)s quota is free. Delete files and empty the trash to make room."
+        ) % {
+            "size": filesizeformat(size),
+            "free": filesizeformat(free),
+            "quota": filesizeformat(locked_user.quota_bytes),
+        }
+        if reserved:
+            message += " " + _(
+                "Unfinished uploads hold %(reserved)s of it until they finish, expire or are "
+                "cancelled."
+            ) % {"reserved": filesizeformat(reserved)}
+        raise QuotaExceeded(message)
+
+
+def upload_reservation_create(
+    *, user, size: int, link=None, name: str = "", expires_at: datetime | None = None
+) -> UploadReservation:
     """Promise `size` bytes to an upload, or raise QuotaExceeded before anything is stored.
 
-    The check and the insert happen while the user's row is locked (SQLite: the IMMEDIATE
-    transaction), so concurrent uploads cannot together pass a quota none of them could.
+    The reservation counts until `expires_at` (by default a lease of LOCKER_UPLOAD_LEASE, which
+    the request renews while its bytes arrive: upload_reservation_renew). The check and the
+    insert happen while the user's row is locked (SQLite: the IMMEDIATE transaction), so
+    concurrent uploads cannot together pass a quota none of them could.
     """
     user_model = get_user_model()
     now = timezone.now()
     with transaction.atomic():
         locked = user_model.objects.select_for_update().get(pk=user.pk)
-        if locked.quota_bytes > 0:
-            reserved = (
-                UploadReservation.objects.filter(owner=locked, expires_at__gt=now).aggregate(
-                    total=Sum("size")
-                )["total"]
-                or 0
-            )
-            free = max(locked.quota_bytes - locked.used_bytes - reserved, 0)
-            if size > free:
-                raise QuotaExceeded(
-                    _(
-                        "Not enough space: this upload needs %(size)s but only %(free)s of your "
-                        "%(quota)s quota is free. Delete files and empty the trash to make room."
-                    )
-                    % {
-                        "size": filesizeformat(size),
-                        "free": filesizeformat(free),
-                        "quota": filesizeformat(locked.quota_bytes),
-                    }
-                )
+        _quota_check(locked_user=locked, size=size, now=now)
         return UploadReservation.objects.create(
             owner=locked,
+            link=link,
+            name=name[:255],
             size=size,
             created_at=now,
-            expires_at=now + timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS),
+            expires_at=expires_at or _lease_end(now),
         )
+
+
+def upload_reservation_renew(
+    *, reservation: UploadReservation, expires_at: datetime | None = None
+) -> None:
+    """Extend the lease of an upload whose bytes are still arriving (one UPDATE).
+
+    A lease that lapsed meanwhile stopped counting, so its bytes may have been promised to
+    another upload: it is taken again only if they still fit (else QuotaExceeded). A
+    reservation that is gone (cancelled, revoked link, reclaimed) raises UploadCancelled.
+    """
+    now = timezone.now()
+    until = expires_at or _lease_end(now)
+    if UploadReservation.objects.live(now).filter(pk=reservation.pk).update(expires_at=until):
+        reservation.expires_at = until
+        return
+    with transaction.atomic():
+        locked = get_user_model().objects.select_for_update().get(pk=reservation.owner_id)
+        row = UploadReservation.objects.select_for_update().filter(pk=reservation.pk).first()
+        if row is None:
+            raise UploadCancelled()
+        if row.link_id is not None:
+            link = row.link
+            if link.revoked_at is not None or (link.expires_at and link.expires_at <= now):
+                raise UploadCancelled(_("This upload link no longer accepts uploads."))
+        _quota_check(locked_user=locked, size=row.size, now=now, exclude_pk=row.pk)
+        UploadReservation.objects.filter(pk=row.pk).update(expires_at=until)
+    reservation.expires_at = until
+
+
+def upload_reservation_name(*, reservation: UploadReservation, name: str) -> bool:
+    """Say which file the upload is receiving now (shown to the owner) and renew its lease;
+    False when the lease was not live (then renew it with upload_reservation_renew)."""
+    now = timezone.now()
+    return bool(
+        UploadReservation.objects.live(now)
+        .filter(pk=reservation.pk)
+        .update(name=name[:255], expires_at=_lease_end(now))
+    )
 
 
 def upload_reservation_release(*, reservation: UploadReservation) -> None:
     UploadReservation.objects.filter(pk=reservation.pk).delete()
 
 
+def upload_cancel(*, reservation: UploadReservation) -> bool:
+    """Cancel one upload in progress (its owner's choice): a tus upload is terminated, its
+    bytes deleted even during a PATCH; a form upload loses its reservation at once and stops
+    at its next lease renewal, keeping nothing. False when it had already ended."""
+    from files.models import TusUpload
+    from files.tus import tus_upload_terminate
+
+    tus_pk = TusUpload.objects.filter(reservation=reservation).values_list("pk", flat=True).first()
+    if tus_pk is not None:
+        return tus_upload_terminate(pk=tus_pk)
+    return bool(UploadReservation.objects.filter(pk=reservation.pk).delete()[0])
+
+
 def upload_reservations_delete_expired(*, now: datetime | None = None) -> int:
-    deleted, _ = UploadReservation.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    """Delete the reservations that no longer count (lapsed lease, dead upload link)."""
+    now = now or timezone.now()
+    live = UploadReservation.objects.live(now).values("pk")
+    deleted, _ = UploadReservation.objects.exclude(pk__in=live).delete()
     return deleted
 
 

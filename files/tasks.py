@@ -128,17 +128,24 @@ def purge_trash() -> int:
 
 
 @shared_task(name="files.tasks.cleanup_partial_uploads")
-def cleanup_partial_uploads() -> dict:
-    """Reclaim what crashed or abandoned uploads left: half-written blobs and reservations."""
+def cleanup_partial_uploads(hours: float | None = None) -> dict:
+    """Reclaim what crashed or abandoned uploads left: half-written blobs and reservations.
+
+    Whatever a live request holds is spared (a lease it renews while bytes arrive). Beyond
+    what has expired or lapsed, unfinished uploads idle for `hours` (LOCKER_PARTIAL_UPLOAD_HOURS
+    by default; 0 = every one not being written now) are reclaimed.
+    """
     from files.content import cleanup_abandoned_blobs
     from files.tus import cleanup_expired
 
+    if hours is None:
+        hours = settings.LOCKER_PARTIAL_UPLOAD_HOURS
     now = timezone.now()
-    # Expired tus uploads first: their blobs, storage and reservations (files/tus.py).
-    tus_uploads = cleanup_expired(now=now)
-    blobs = tus_uploads + cleanup_abandoned_blobs(
-        older_than=now - timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS)
-    )
+    idle_before = now - timedelta(hours=hours)
+    # tus uploads first: their blobs, storage and reservations (files/tus.py).
+    tus_uploads = cleanup_expired(now=now, idle_before=idle_before)
+    # Then blobs, while the reservations that say whose they are still exist.
+    blobs = tus_uploads + cleanup_abandoned_blobs(older_than=idle_before, now=now)
     reservations = services.upload_reservations_delete_expired(now=now)
     return {"blobs": blobs, "reservations": reservations}
 

@@ -16,8 +16,10 @@ import binascii
 import hashlib
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -40,7 +42,7 @@ from files.content import (
     resumable_discard,
     resumable_start,
 )
-from files.models import Folder, TusUpload, UploadReservation
+from files.models import Blob, Folder, TusUpload, UploadReservation
 from files.names import InvalidName, validate_name
 from locker.env import SizeTooLarge, parse_byte_count
 
@@ -51,8 +53,6 @@ EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 READ_SIZE = 1024 * 1024
-# A PATCH holds its upload for at most this long; a request that died holding it frees it then.
-LOCK_SECONDS = 15 * 60
 FILE_ID_HEADER = "Locker-File-Id"
 EXPOSED_HEADERS = (
     "Location, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, "
@@ -80,6 +80,9 @@ class Target:
     link: object | None = None
     ip: str | None = None
     quota_message: str = ""
+    # Reserves the quota of a new upload (size, file name) → UploadReservation; by default the
+    # owner's quota for as long as the upload may idle (an upload link caps its own room).
+    reserve: Callable[[int, str], UploadReservation] | None = None
 
 
 @dataclass
@@ -209,15 +212,25 @@ def _state_headers(upload: TusUpload) -> dict:
     headers = {"Upload-Offset": str(upload.offset), "Upload-Length": str(upload.length)}
     if upload.completed_at is None:
         headers["Upload-Expires"] = http_date(upload.expires_at.timestamp())
-    elif upload.file_id is not None:
+    elif upload.file_id is not None and upload.link_id is None:
+        # Only the owner learns the new file's id: an upload-link holder sees nothing stored.
         headers[FILE_ID_HEADER] = str(upload.file.public_id)
     return headers
+
+
+def idle_window(upload: TusUpload) -> timedelta:
+    """How long an unfinished upload lives without receiving bytes: LOCKER_UPLOAD_LINK_IDLE
+    through an upload link (a stranger must not hold the owner's quota long), else
+    LOCKER_PARTIAL_UPLOAD_HOURS. Every PATCH renews it (tus expiration extension)."""
+    if upload.link_id is not None:
+        return timedelta(seconds=settings.LOCKER_UPLOAD_LINK_IDLE)
+    return timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS)
 
 
 # --- lookups and the per-upload lock ----------------------------------------------------------
 
 
-def upload_get(scope: Scope, upload_id: str) -> TusUpload:
+def upload_get(scope: Scope, upload_id: str, *, allow_expired: bool = False) -> TusUpload:
     """The upload, or 404 (unknown, someone else's) / 410 (expired before it was complete)."""
     if not upload_id or len(upload_id) > 64:
         raise TusError(404, _("There is no such upload."))
@@ -228,22 +241,33 @@ def upload_get(scope: Scope, upload_id: str) -> TusUpload:
     )
     if upload is None:
         raise TusError(404, _("There is no such upload."))
-    if upload.completed_at is None and upload.expires_at <= timezone.now():
+    if not allow_expired and upload.completed_at is None and upload.expires_at <= timezone.now():
         raise TusError(410, _("This upload expired before it was complete; start it again."))
     return upload
 
 
 def _lock(upload: TusUpload) -> str:
+    """Take the upload's write lease, free or lapsed (its holder stopped sending bytes)."""
     token = secrets.token_hex(16)
     now = timezone.now()
+    lease = settings.LOCKER_TUS_LOCK_LEASE
     taken = (
         TusUpload.objects.filter(pk=upload.pk)
         .filter(Q(lock_token="") | Q(locked_until__lt=now))
-        .update(lock_token=token, locked_until=now + timedelta(seconds=LOCK_SECONDS))
+        .update(lock_token=token, locked_until=now + timedelta(seconds=lease))
     )
     if not taken:
-        raise TusError(423, _("Another request is writing to this upload; try again shortly."))
-    upload.refresh_from_db()
+        if not TusUpload.objects.filter(pk=upload.pk).exists():
+            raise TusError(404, _("There is no such upload."))
+        raise TusError(
+            423,
+            _("Another request is writing to this upload; try again in a few seconds."),
+            {"Retry-After": str(lease)},
+        )
+    try:
+        upload.refresh_from_db()
+    except TusUpload.DoesNotExist:
+        raise TusError(404, _("There is no such upload.")) from None
     return token
 
 
@@ -251,6 +275,80 @@ def _unlock(upload: TusUpload, token: str) -> None:
     TusUpload.objects.filter(pk=upload.pk, lock_token=token).update(
         lock_token="", locked_until=None
     )
+
+
+class WriteLease:
+    """A PATCH's hold on its upload, renewed while bytes arrive.
+
+    `touch()` after each chunk received renews it every LOCKER_TUS_LOCK_LEASE / 3 seconds at
+    most (one UPDATE), so a holder that died (kill -9, a lost client that leaves the socket
+    open) frees the upload within the lease, while a live one never loses it. The renewal
+    checks the token: when a DELETE terminated the upload, or another PATCH took the upload
+    after this one stalled past its lease, the holder learns it before its next write and
+    stops (`lost()`). The upload's expiry (and its reservation's) moves with the activity.
+    """
+
+    def __init__(self, upload: TusUpload, token: str):
+        self.upload = upload
+        self.token = token
+        self._lease = timedelta(seconds=settings.LOCKER_TUS_LOCK_LEASE)
+        self._every = settings.LOCKER_TUS_LOCK_LEASE / 3
+        self._window = idle_window(upload)
+        self._renewed = time.monotonic()
+
+    def touch(self) -> None:
+        if time.monotonic() - self._renewed >= self._every:
+            self.renew()
+
+    def renew(self, **changes) -> None:
+        """Renew the lease (with `changes` to the row in the same UPDATE); lost() if gone."""
+        now = timezone.now()
+        extend = bool(changes) or self.upload.expires_at - now < self._window / 2
+        values = {"locked_until": now + self._lease, **changes}
+        if extend:
+            values.update(active_at=now, expires_at=now + self._window)
+        if not TusUpload.objects.filter(pk=self.upload.pk, lock_token=self.token).update(**values):
+            raise self.lost()
+        if extend:
+            self.upload.active_at, self.upload.expires_at = now, values["expires_at"]
+            UploadReservation.objects.filter(pk=self.upload.reservation_id).update(
+                expires_at=values["expires_at"]
+            )
+        self._renewed = time.monotonic()
+
+    def held(self) -> bool:
+        return TusUpload.objects.filter(pk=self.upload.pk, lock_token=self.token).exists()
+
+    def lost(self) -> TusError:
+        if TusUpload.objects.filter(pk=self.upload.pk).exists():
+            return TusError(
+                409,
+                _("Another request took over this upload; ask with HEAD and resume."),
+            )
+        return TusError(410, _("This upload was cancelled; nothing of it was kept."))
+
+
+def tus_upload_terminate(*, pk: int, condition: Q | None = None) -> bool:
+    """End an upload: its reservation at once, then its partial bytes and blob. Wins over a
+    PATCH in progress (which stops at its next lease renewal and keeps nothing); `condition`
+    narrows which rows may be ended (the cleanup spares uploads being written). A completed
+    upload only loses its record (the file stays). False when there was nothing to end."""
+    with transaction.atomic():
+        rows = TusUpload.objects.select_for_update(of=("self",)).filter(pk=pk)
+        if condition is not None:
+            rows = rows.filter(condition)
+        upload = rows.first()
+        if upload is None:
+            return False
+        unfinished_blob_id = upload.blob_id if upload.completed_at is None else None
+        storage = upload.storage_state
+        if upload.reservation_id is not None:
+            UploadReservation.objects.filter(pk=upload.reservation_id).delete()
+        TusUpload.objects.filter(pk=upload.pk).delete()
+    blob = Blob.objects.filter(pk=unfinished_blob_id).first() if unfinished_blob_id else None
+    if blob is not None:
+        resumable_discard(blob=blob, storage=storage)
+    return True
 
 
 # --- the operations ---------------------------------------------------------------------------
@@ -278,16 +376,24 @@ def create(request, target: Target, base: str) -> HttpResponse:
     body_length = _int_header(request, "Content-Length", required=False) or 0
     if body_length and request.content_type != OFFSET_CONTENT_TYPE:
         raise TusError(415, _("Send upload data as %(type)s.") % {"type": OFFSET_CONTENT_TYPE})
+    now = timezone.now()
     try:
-        reservation = services.upload_reservation_create(user=target.owner, size=length)
+        if target.reserve is not None:
+            reservation = target.reserve(length, filename)
+        else:
+            reservation = services.upload_reservation_create(
+                user=target.owner,
+                size=length,
+                name=filename,
+                expires_at=now + timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS),
+            )
     except services.QuotaExceeded as exc:
         raise TusError(507, target.quota_message or str(exc)) from None
     try:
-        state = resumable_start(length=length)
+        state = resumable_start(length=length, reservation_id=reservation.pk)
     except BaseException:
         services.upload_reservation_release(reservation=reservation)
         raise
-    now = timezone.now()
     upload = TusUpload.objects.create(
         upload_id=secrets.token_urlsafe(32),
         owner=target.owner,
@@ -301,6 +407,7 @@ def create(request, target: Target, base: str) -> HttpResponse:
         storage_state=state.storage,
         reservation=reservation,
         created_at=now,
+        active_at=now,
         expires_at=reservation.expires_at,
     )
     headers = {"Location": _location(request, base, upload)}
@@ -331,21 +438,17 @@ def patch(request, scope: Scope, upload_id: str, target: Target | None = None) -
 
 
 def delete(request, scope: Scope, upload_id: str) -> HttpResponse:
-    """Termination: the partial bytes, the blob and the quota reservation are gone at once."""
+    """Termination: the partial bytes, the blob and the quota reservation are gone at once,
+    even while a PATCH is writing (it stops and keeps nothing), even after expiry."""
     check_version(request)
-    upload = upload_get(scope, upload_id)
-    token = _lock(upload)
-    try:
-        _discard(upload)
-    except BaseException:
-        _unlock(upload, token)
-        raise
+    upload = upload_get(scope, upload_id, allow_expired=True)
+    if not tus_upload_terminate(pk=upload.pk):
+        raise TusError(404, _("There is no such upload."))
     return empty(204)
 
 
-def _discard(upload: TusUpload) -> None:
-    if upload.completed_at is None and upload.blob is not None:
-        resumable_discard(blob=upload.blob, storage=upload.storage_state)
+def _forget(upload: TusUpload) -> None:
+    """After a failed completion (the blob already deleted): the reservation and the record."""
     if upload.reservation_id is not None:
         UploadReservation.objects.filter(pk=upload.reservation_id).delete()
     TusUpload.objects.filter(pk=upload.pk).delete()
@@ -353,14 +456,22 @@ def _discard(upload: TusUpload) -> None:
 
 def _append(request, upload: TusUpload, target: Target, *, expected_offset: int, body_length: int):
     token = _lock(upload)
+    lease = WriteLease(upload, token)
     try:
-        return _append_locked(request, upload, target, expected_offset, body_length, token)
+        return _append_locked(request, upload, target, expected_offset, body_length, lease)
+    except TusError:
+        raise
+    except Exception as exc:
+        # A DELETE (or a resumed PATCH) took the upload away mid-write: say so, not 500.
+        if not lease.held():
+            raise lease.lost() from exc
+        raise
     finally:
         if upload.lock_token == token:  # not already released with the new offset
             _unlock(upload, token)
 
 
-def _append_locked(request, upload, target, expected_offset, body_length, token) -> TusUpload:
+def _append_locked(request, upload, target, expected_offset, body_length, lease) -> TusUpload:
     if upload.completed_at is not None:
         # A finished upload is a file now; more bytes must never reach it (CVE-2024-31454).
         raise TusError(403, _("This upload is complete and accepts no more data."))
@@ -393,34 +504,33 @@ def _append_locked(request, upload, target, expected_offset, body_length, token)
         logger.exception("Resumable upload %s cannot continue", upload.pk)
         raise TusError(410, _("This upload's stored data is gone; start it again.")) from None
     try:
-        received, interrupted = _receive(request, writer, body_length, checksum)
+        received, interrupted = _receive(request, writer, body_length, checksum, lease)
         if checksum is not None:
             if interrupted:
                 raise TusError(400, _("The chunk was interrupted; nothing of it was kept."))
             algorithm_digest, expected = received
             if algorithm_digest != expected:
                 raise TusError(460, _("The chunk does not match its Upload-Checksum; resend it."))
+        if not lease.held():  # terminated or taken over: commit nothing of this chunk
+            raise lease.lost()
         new_offset, tail, storage = writer.checkpoint()
         # The lease goes with the new offset in one write, except before completion, which
         # must still hold it (a second request must not complete the same upload again).
         release = {"lock_token": "", "locked_until": None} if new_offset < upload.length else {}
-        updated = TusUpload.objects.filter(pk=upload.pk, lock_token=token).update(
-            offset=new_offset, tail=tail, storage_state=storage, **release
-        )
-        if not updated:
-            raise TusError(409, _("This upload changed meanwhile; ask with HEAD and resume."))
+        lease.renew(offset=new_offset, tail=tail, storage_state=storage, **release)
         upload.offset, upload.tail, upload.storage_state = new_offset, tail, storage
         if release:
             upload.lock_token = ""
         if upload.offset == upload.length:
-            _complete(upload, writer, target)
+            _complete(upload, writer, target, lease)
     finally:
         writer.close()
     return upload
 
 
-def _receive(request, writer: ResumableWriter, body_length: int, checksum):
-    """Read the body into the writer; returns ((digest, expected) or None, interrupted)."""
+def _receive(request, writer: ResumableWriter, body_length: int, checksum, lease: WriteLease):
+    """Read the body into the writer, renewing the write lease as bytes arrive; returns
+    ((digest, expected) or None, interrupted)."""
     hasher = checksum[0]() if checksum else None
     remaining = body_length
     interrupted = False
@@ -434,6 +544,7 @@ def _receive(request, writer: ResumableWriter, body_length: int, checksum):
             interrupted = True
             break
         remaining -= len(chunk)
+        lease.touch()  # before writing: a holder that lost the upload writes nothing more
         if hasher is not None:
             hasher.update(chunk)
         writer.write(chunk)
@@ -442,7 +553,7 @@ def _receive(request, writer: ResumableWriter, body_length: int, checksum):
     return (hasher.digest(), checksum[1]), interrupted
 
 
-def _complete(upload: TusUpload, writer: ResumableWriter, target: Target) -> None:
+def _complete(upload: TusUpload, writer: ResumableWriter, target: Target, lease) -> None:
     """The last byte arrived: publish the object and create the File like any other upload."""
     blob = writer.finish()
     try:
@@ -462,6 +573,15 @@ def _complete(upload: TusUpload, writer: ResumableWriter, target: Target) -> Non
         ]
         reservation = UploadReservation.objects.filter(pk=upload.reservation_id).first()
         with transaction.atomic():
+            # Locks the record: a DELETE either ended it before (nothing is created) or waits
+            # and finds it complete.
+            held = TusUpload.objects.select_for_update().filter(
+                pk=upload.pk, lock_token=lease.token
+            )
+            if not list(held.values_list("pk", flat=True)):
+                raise lease.lost()
+            if reservation is None:  # cancelled, or its upload link died meanwhile
+                raise services.UploadCancelled()
             if upload.link_id is not None:
                 from sharing.upload_links import UploadRefused, upload_link_receive
 
@@ -485,14 +605,17 @@ def _complete(upload: TusUpload, writer: ResumableWriter, target: Target) -> Non
             )
             upload.completed_at, upload.file = now, file
     except BaseException as exc:
+        if isinstance(exc, TusError) and exc.status == 409:
+            raise  # another request holds the upload now (this one stalled past its lease)
         # No file: give the bytes and the reservation back and forget the upload.
         try:
             delete_blob(blob)
         finally:
-            upload.blob = None  # published and deleted: nothing unfinished is left to discard
-            _discard(upload)
+            _forget(upload)
         if isinstance(exc, TusError):
             raise
+        if isinstance(exc, services.UploadCancelled):
+            raise TusError(410, str(exc)) from None
         if isinstance(exc, services.QuotaExceeded):
             raise TusError(507, target.quota_message or str(exc)) from None
         if isinstance(exc, services.ContentGone):
@@ -509,15 +632,20 @@ def _complete(upload: TusUpload, writer: ResumableWriter, target: Target) -> Non
 # --- housekeeping -----------------------------------------------------------------------------
 
 
-def cleanup_expired(*, now=None) -> int:
-    """Reclaim unfinished uploads past their expiry (bytes, blob, reservation) and forget
-    finished ones as old; returns how many unfinished uploads were reclaimed."""
+def cleanup_expired(*, now: datetime | None = None, idle_before: datetime | None = None) -> int:
+    """Reclaim unfinished uploads (bytes, blob, reservation) that expired, whose upload link
+    died, or (with `idle_before`) that received no bytes since then, sparing those a PATCH is
+    writing now; forget finished ones as old. Returns how many unfinished were reclaimed."""
     now = now or timezone.now()
+    stale = (
+        Q(expires_at__lte=now) | Q(link__revoked_at__isnull=False) | Q(link__expires_at__lte=now)
+    )
+    if idle_before is not None:
+        stale |= Q(active_at__lt=idle_before)
+    not_written = Q(lock_token="") | Q(locked_until__lt=now)
+    candidates = TusUpload.objects.filter(completed_at__isnull=True).filter(stale & not_written)
     reclaimed = 0
-    for upload in TusUpload.objects.select_related("blob").filter(
-        completed_at__isnull=True, expires_at__lte=now
-    ):
-        _discard(upload)
-        reclaimed += 1
+    for pk in list(candidates.values_list("pk", flat=True)):
+        reclaimed += int(tus_upload_terminate(pk=pk, condition=stale & not_written))
     TusUpload.objects.filter(completed_at__isnull=False, expires_at__lte=now).delete()
     return reclaimed

@@ -4,15 +4,19 @@ Nothing holds a whole file: not memory, not a plaintext temporary file. Each `fi
 written through `content_writer()` as it is parsed; its SHA-256 and first bytes are computed on
 the way. Whatever goes wrong (a limit, a broken body, a client that disconnects, an error later
 in the request) the writer is aborted or the finished blobs are deleted, so a failed upload
-leaves nothing behind; what a crash leaves is reclaimed by `cleanup_partial_uploads`.
+leaves nothing behind; what a crash leaves is reclaimed by `cleanup_partial_uploads`. The quota
+reservation is a lease that `ReservationLease` renews while bytes arrive: a request that dies
+stops counting against the quota within LOCKER_UPLOAD_LEASE (docs/files.md).
 """
 
 import base64
 import binascii
 import logging
 import re
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import QueryDict, UnreadablePostError
@@ -23,8 +27,9 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser, DataAndFiles
 
+from files import services
 from files.content import ContentWriter, content_writer, delete_blob
-from files.models import Blob
+from files.models import Blob, UploadReservation
 from files.multipart import Interrupted, MalformedMultipart, parse_multipart
 from files.names import InvalidName, validate_name
 from locker.env import SizeTooLarge, parse_byte_count
@@ -32,6 +37,8 @@ from locker.env import SizeTooLarge, parse_byte_count
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
+# Room for the multipart framing around a file that is exactly as large as a limit allows.
+MULTIPART_ALLOWANCE = 64 * 1024
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -63,6 +70,48 @@ def request_content_length(meta) -> int:
         raise LengthRequired(_("Send the upload with a Content-Length header.")) from None
 
 
+class UploadGone(exceptions.APIException):
+    """The upload's reservation was cancelled (by its owner, a revoked link) or reclaimed."""
+
+    status_code = status.HTTP_410_GONE
+    default_code = "cancelled"
+
+
+class ReservationLease:
+    """Keeps an upload's quota reservation alive while its bytes arrive.
+
+    `touch()` renews the lease at most every LOCKER_UPLOAD_LEASE / 4 seconds (one UPDATE), so a
+    request that crashed, was killed or lost its client stops counting within the lease. A
+    reservation cancelled meanwhile stops the upload (410); one that lapsed and whose room was
+    taken stops it too (507).
+    """
+
+    def __init__(self, reservation: UploadReservation):
+        self.reservation = reservation
+        self._every = settings.LOCKER_UPLOAD_LEASE / 4
+        self._renewed = time.monotonic()
+
+    def touch(self) -> None:
+        if time.monotonic() - self._renewed >= self._every:
+            self.renew()
+
+    def renew(self) -> None:
+        try:
+            services.upload_reservation_renew(reservation=self.reservation)
+        except services.UploadCancelled as exc:
+            raise UploadGone(str(exc)) from None
+        except services.QuotaExceeded as exc:
+            raise InsufficientStorage(str(exc)) from None
+        self._renewed = time.monotonic()
+
+    def file_started(self, name: str) -> None:
+        """A new file part begins: name it for the owner's list of uploads in progress."""
+        if services.upload_reservation_name(reservation=self.reservation, name=name):
+            self._renewed = time.monotonic()
+        else:
+            self.renew()
+
+
 @dataclass
 class StoredUpload:
     """One file part, stored completely in a blob, not yet a File."""
@@ -79,7 +128,8 @@ class StreamingUploadHandler(FileUploadHandler):
     """Streams each part named `field_name` into a new encrypted blob.
 
     `max_file_size` (0 = unlimited) caps each file; `budget` caps the bytes of all files in the
-    request (the quota reservation). Exceeding either stops the upload at once.
+    request (the quota reservation). Exceeding either stops the upload at once. `lease` (the
+    request's reservation) is renewed while the bytes arrive and owns the blobs written.
     """
 
     chunk_size = CHUNK_SIZE
@@ -92,8 +142,10 @@ class StreamingUploadHandler(FileUploadHandler):
         max_file_size=0,
         budget=None,
         before_first_file=None,
+        lease: ReservationLease | None = None,
     ):
         super().__init__(request)
+        self.lease = lease
         self.accepted_field = field_name
         # Called with the form fields parsed so far, before the first byte of the first file is
         # stored: lets the view refuse (say, an unknown folder) without storing anything.
@@ -118,7 +170,11 @@ class StreamingUploadHandler(FileUploadHandler):
         if self.before_first_file is not None:
             check, self.before_first_file = self.before_first_file, None
             check(self.parser.fields() if self.parser is not None else None)
-        self._writer = content_writer()
+        if self.lease is not None:
+            self.lease.file_started(file_name)
+        self._writer = content_writer(
+            reservation_id=self.lease.reservation.pk if self.lease is not None else None
+        )
 
     def receive_data_chunk(self, raw_data, start):
         self._total += len(raw_data)
@@ -129,6 +185,8 @@ class StreamingUploadHandler(FileUploadHandler):
             )
         if self.budget is not None and self._total > self.budget:
             raise InsufficientStorage(_("The upload sent more bytes than it announced."))
+        if self.lease is not None:
+            self.lease.touch()
         self._writer.write(raw_data)
         return None
 

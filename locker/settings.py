@@ -308,6 +308,10 @@ if not 1 <= LOCKER_MAX_FOLDER_DEPTH <= 1000:
 # /healthz answers 503 when a local file system Locker writes to (the objects directory, the data
 # dir) has less free space than this: a size (`1G`) or a share of the file system (`2%`).
 LOCKER_MIN_FREE_SPACE = env_free_space("LOCKER_MIN_FREE_SPACE", "1G")
+# Leases (docs/files.md, docs/tus.md): what a request holds comes back on its own this long
+# after its holder stopped sending bytes (a crash, a kill -9, a client gone).
+LOCKER_UPLOAD_LEASE = max(1, env_duration("LOCKER_UPLOAD_LEASE", "2m"))
+LOCKER_TUS_LOCK_LEASE = max(1, env_duration("LOCKER_TUS_LOCK_LEASE", "10s"))
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 (DATA_DIR / "tmp").mkdir(exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
@@ -322,6 +326,10 @@ LOCKER_ANONYMISE_IPS = env_bool("LOCKER_ANONYMISE_IPS", False)
 LOCKER_ACCESS_LOG_DAYS = env_int("LOCKER_ACCESS_LOG_DAYS", 90)
 LOCKER_SHARE_PASSWORD_ATTEMPTS = env_int("LOCKER_SHARE_PASSWORD_ATTEMPTS", 10)
 LOCKER_SHARE_PASSWORD_WINDOW = env_duration("LOCKER_SHARE_PASSWORD_WINDOW", "15m")
+# Uploads in progress through an upload link: how long one may idle before its reservation and
+# bytes are given back, and how many may be open at once on one link.
+LOCKER_UPLOAD_LINK_IDLE = max(1, env_duration("LOCKER_UPLOAD_LINK_IDLE", "15m"))
+LOCKER_UPLOAD_LINK_MAX_OPEN = max(1, env_int("LOCKER_UPLOAD_LINK_MAX_OPEN", 10))
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -375,7 +383,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "cleanup-partial-uploads": {
         "task": "files.tasks.cleanup_partial_uploads",
-        "schedule": env_duration("LOCKER_CLEANUP_PARTIAL_EVERY", "1h"),
+        "schedule": env_duration("LOCKER_CLEANUP_PARTIAL_EVERY", "15m"),
     },
     "prune-audit": {
         "task": "accounts.tasks.prune_audit",

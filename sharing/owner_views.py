@@ -13,7 +13,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from files.selectors import file_get_for_user, folder_get_for_user
+from files import services as file_services
+from files.selectors import (
+    file_get_for_user,
+    folder_get_for_user,
+    upload_in_progress_get,
+    uploads_in_progress,
+)
 from sharing import selectors, services, upload_links
 from sharing.forms import ShareForm, UploadLinkForm, expiry_choices
 
@@ -208,9 +214,24 @@ def upload_link_detail(request, link_id):
             "link": link,
             "form": form,
             "uploads": uploads,
+            "in_progress": uploads_in_progress(user=request.user, link=link)[:100],
             "dead_reason": selectors.upload_link_dead_reason(link),
         },
     )
+
+
+@login_required
+@require_POST
+def upload_link_upload_cancel(request, link_id, reservation_id):
+    """Cancel an upload a stranger is sending through one of your links: its space is free
+    at once and nothing of it is kept."""
+    link = selectors.upload_link_get_for_user(user=request.user, public_id=link_id)
+    reservation = upload_in_progress_get(user=request.user, public_id=reservation_id)
+    if reservation.link_id != link.pk:
+        raise Http404
+    if file_services.upload_cancel(reservation=reservation):
+        messages.success(request, _("The upload was cancelled; its space is free again."))
+    return redirect("sharing:upload_link_detail", link_id=link.public_id)
 
 
 @login_required

@@ -2,9 +2,12 @@
 
 Same rules as `POST /r/<token>/upload`: every request passes `upload_link_resolve` (expiry,
 revocation, password unlock cookie, throttling), the per-file cap is the link's and the server's,
-the owner's quota is reserved for the declared length, and the file is created by
-`upload_link_receive` (counted against the link's maximum number of files). The protocol is
-files/tus.py; an upload made through one link is invisible through any other URL.
+the owner's quota is reserved for the declared length within the link's own room
+(`upload_link_reserve`: uploads in progress count as files; the reservation lapses after
+LOCKER_UPLOAD_LINK_IDLE without bytes), and the file is created by `upload_link_receive`
+(counted against the link's maximum number of files). The protocol is files/tus.py; an upload
+made through one link is invisible through any other URL, and the uploader never learns the id
+of what was stored.
 """
 
 from django.utils.translation import gettext as _
@@ -15,7 +18,7 @@ from files import tus
 from locker import outages
 from sharing import selectors
 from sharing.selectors import ShareDenied
-from sharing.upload_links import upload_link_max_file_size
+from sharing.upload_links import UploadRefused, upload_link_max_file_size, upload_link_reserve
 from sharing.views import public_headers
 
 NO_ROOM = _("There is no room left for uploads on this link.")
@@ -30,6 +33,13 @@ def _link(request, token: str):
 
 
 def _target(request, link) -> tus.Target:
+    def reserve(size: int, name: str):
+        try:
+            return upload_link_reserve(link=link, size=size, name=name, resumable=True)
+        except UploadRefused as exc:
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+            raise tus.TusError(exc.status, exc.message, headers) from None
+
     return tus.Target(
         owner=link.owner,
         folder=link.folder,
@@ -37,6 +47,7 @@ def _target(request, link) -> tus.Target:
         link=link,
         ip=selectors.client_ip(request),
         quota_message=str(NO_ROOM),
+        reserve=reserve,
     )
 
 

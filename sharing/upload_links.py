@@ -6,19 +6,20 @@ that folder: responses name only what the uploader sent, never what is stored (a
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import A, audit
-from files.models import Folder
+from files.models import Folder, UploadReservation
 from sharing import tokens
 from sharing.models import UploadLink, UploadLinkUpload
 from sharing.services import UNSET, access_log_ip, expiry_check, expiry_default
@@ -29,10 +30,11 @@ NOTIFY_BATCH_DELAY = 300  # seconds: uploads arriving meanwhile share one e-mail
 
 
 class UploadRefused(Exception):
-    def __init__(self, message: str, *, status: int = 400):
+    def __init__(self, message: str, *, status: int = 400, retry_after: int | None = None):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.retry_after = retry_after
 
 
 def _clean(*, max_files=None, max_file_size=None, message=None, label=None) -> None:
@@ -119,19 +121,90 @@ def upload_link_update(*, link: UploadLink, **changes) -> UploadLink:
 
 
 def upload_link_revoke(*, link: UploadLink) -> bool:
+    """Revoke the link and end its uploads in progress: their reservations stop counting at
+    once and their bytes are deleted."""
     updated = UploadLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
     link.refresh_from_db(fields=["revoked_at"])
     if updated == 1:
         audit(A.UPLOAD_LINK_REVOKED, target=link)
+    upload_link_uploads_end(link=link)
     return updated == 1
+
+
+def upload_link_uploads_end(*, link: UploadLink) -> int:
+    """End every upload in progress through `link`; returns how many. A tus upload's bytes go
+    at once (even during a PATCH); a form upload still sending stops at its next renewal."""
+    from files.models import TusUpload
+    from files.tus import tus_upload_terminate
+
+    ended = 0
+    unfinished = TusUpload.objects.filter(link=link, completed_at__isnull=True)
+    for upload_pk in unfinished.values_list("pk", flat=True):
+        ended += int(tus_upload_terminate(pk=upload_pk))
+    _total, deleted = UploadReservation.objects.filter(link=link).delete()
+    return ended + deleted.get(UploadReservation._meta.label, 0)
 
 
 def upload_link_max_file_size(link: UploadLink) -> int:
     """The per-file cap for this link (0 = unlimited): the link's and the server's, smaller."""
     caps = [c for c in (link.max_file_size, settings.LOCKER_MAX_UPLOAD_SIZE) if c]
     return min(caps) if caps else 0
+
+
+def upload_link_reserve(
+    *, link: UploadLink, size: int, name: str = "", resumable: bool = False
+) -> UploadReservation:
+    """Reserve the owner's quota for one upload through `link`, within the link's own room.
+
+    Uploads in progress count as files: with `max_files`, no more may be open than files are
+    left, and together they reserve at most files left × the largest file allowed; at most
+    LOCKER_UPLOAD_LINK_MAX_OPEN are open on one link at once. A tus upload (`resumable`) keeps
+    its reservation until it idles for LOCKER_UPLOAD_LINK_IDLE; a form upload holds the usual
+    lease. Raises UploadRefused (410 no more files, 413 too large for the link, 429 room taken
+    by uploads in progress) or files.services.QuotaExceeded.
+    """
+    from files.services import upload_reservation_create
+    from files.uploads import MULTIPART_ALLOWANCE
+
+    now = timezone.now()
+    with transaction.atomic():
+        # Serialises the reservations of one link, so racing creations cannot overrun its room.
+        locked = UploadLink.objects.select_for_update().get(pk=link.pk)
+        if locked.revoked_at is not None:
+            raise UploadRefused(_("This upload link was revoked."), status=410)
+        open_uploads = UploadReservation.objects.live(now).filter(link=locked)
+        stats = open_uploads.aggregate(
+            count=Count("pk"), total=Sum("size"), first=Min("expires_at")
+        )
+        count, total = stats["count"], stats["total"] or 0
+        busy = UploadRefused(
+            _(
+                "Uploads in progress on this link already take all the room it allows; try "
+                "again when they have finished."
+            ),
+            status=429,
+            retry_after=max(1, int((stats["first"] - now).total_seconds())) if count else 1,
+        )
+        if count >= settings.LOCKER_UPLOAD_LINK_MAX_OPEN:
+            raise busy
+        if locked.max_files:
+            left = locked.max_files - locked.files_count
+            if left <= 0:
+                raise UploadRefused(_("This upload link does not accept more files."), status=410)
+            max_size = upload_link_max_file_size(locked)
+            room = left * max_size + (0 if resumable else MULTIPART_ALLOWANCE) if max_size else 0
+            if room and size > room:
+                raise UploadRefused(_("This upload is larger than this link accepts."), status=413)
+            if count >= left or (room and total + size > room):
+                raise busy
+        expires_at = None  # a form upload: the usual lease, renewed while its bytes arrive
+        if resumable:
+            expires_at = now + timedelta(seconds=settings.LOCKER_UPLOAD_LINK_IDLE)
+        return upload_reservation_create(
+            user=locked.owner, size=size, link=locked, name=name, expires_at=expires_at
+        )
 
 
 def upload_link_claim_files(*, link: UploadLink, count: int) -> bool:

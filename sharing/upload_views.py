@@ -18,6 +18,7 @@ from rest_framework.exceptions import APIException
 
 from files import services as file_services
 from files.uploads import (
+    ReservationLease,
     StreamingMultiPartParser,
     StreamingUploadHandler,
     request_content_length,
@@ -26,7 +27,12 @@ from locker import outages
 from locker.api import error_text
 from sharing import selectors, tokens
 from sharing.selectors import ShareDenied, SharePasswordRequired
-from sharing.upload_links import UploadRefused, upload_link_max_file_size, upload_link_receive
+from sharing.upload_links import (
+    UploadRefused,
+    upload_link_max_file_size,
+    upload_link_receive,
+    upload_link_reserve,
+)
 from sharing.views import CrossSiteForm, cross_site_post, public_headers, public_view
 
 
@@ -120,12 +126,18 @@ def upload_receive(request, token: str):
     if not (request.content_type or "").startswith("multipart/form-data"):
         return _json_error(415, _("Send the files as multipart/form-data."))
     try:
-        reservation = file_services.upload_reservation_create(user=link.owner, size=length)
+        reservation = upload_link_reserve(link=link, size=length)
+    except UploadRefused as exc:
+        return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
     except file_services.QuotaExceeded:
         # The owner's quota is their business: say only that there is no room.
         return _json_error(507, _("There is no room left for uploads on this link."))
     handler = StreamingUploadHandler(
-        request, field_name="file", max_file_size=max_size, budget=length
+        request,
+        field_name="file",
+        max_file_size=max_size,
+        budget=length,
+        lease=ReservationLease(reservation),
     )
     try:
         request.upload_handlers = [handler]
@@ -175,6 +187,9 @@ def upload_receive(request, token: str):
         except file_services.ContentGone as exc:  # waited past the orphan grace period
             handler.discard()
             return _json_error(409, str(exc))
+        except file_services.UploadCancelled as exc:
+            handler.discard()
+            return _json_error(410, str(exc))
         except ValidationError as exc:  # a name the files app refuses
             handler.discard()
             return _json_error(400, " ".join(exc.messages))

@@ -74,6 +74,11 @@ urlpatterns = [
         owner_views.upload_link_revoke,
         name="upload_link_revoke",
     ),
+    path(
+        "shares/uploads/<uuid:link_id>/in-progress/<uuid:reservation_id>/cancel",
+        owner_views.upload_link_upload_cancel,
+        name="upload_link_upload_cancel",
+    ),
     path("r/<sharetoken:token>/upload", upload_views.upload_receive, name="upload_link_upload"),
     path("r/<sharetoken:token>/tus/", tus_views.tus_collection, name="upload_link_tus"),
     path(

@@ -224,3 +224,47 @@ class TrashRestoredSerializer(serializers.Serializer):
     @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_folder(self, item):
         return _public_folder_id(item.folder if isinstance(item, File) else item.parent)
+
+
+class UploadInProgressSerializer(serializers.Serializer):
+    """An upload in progress that counts against the quota (a form upload or a tus upload,
+    of the owner or through one of their upload links)."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    kind = serializers.SerializerMethodField(help_text=_("`tus` (resumable) or `form`."))
+    name = serializers.CharField(
+        read_only=True, help_text=_("The file being received; empty until known.")
+    )
+    size = serializers.IntegerField(read_only=True, help_text=_("Bytes reserved for it."))
+    received = serializers.SerializerMethodField(
+        help_text=_("Bytes stored so far (tus uploads; null for a form upload).")
+    )
+    upload_link = serializers.SerializerMethodField(
+        help_text=_("The upload link it comes through; null for your own uploads.")
+    )
+    upload_link_label = serializers.SerializerMethodField()
+    started_at = serializers.DateTimeField(source="created_at", read_only=True)
+    expires_at = serializers.DateTimeField(
+        read_only=True,
+        help_text=_("It stops counting then unless more bytes arrive (renewed while they do)."),
+    )
+
+    def _tus(self, reservation):
+        return getattr(reservation, "tus_upload", None)
+
+    @extend_schema_field(serializers.ChoiceField(choices=["tus", "form"]))
+    def get_kind(self, reservation) -> str:
+        return "tus" if self._tus(reservation) is not None else "form"
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_received(self, reservation):
+        upload = self._tus(reservation)
+        return upload.offset if upload is not None else None
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_upload_link(self, reservation):
+        return reservation.link.public_id if reservation.link_id else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_upload_link_label(self, reservation):
+        return reservation.link.label if reservation.link_id else None

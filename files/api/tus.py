@@ -36,7 +36,9 @@ def _response(description: str, *headers: str) -> OpenApiResponse:
 COMMON_ERRORS = {
     401: OpenApiResponse(description="Not authenticated."),
     404: OpenApiResponse(description="No such upload (or another user's)."),
-    410: OpenApiResponse(description="The upload expired before it was complete."),
+    410: OpenApiResponse(
+        description="The upload expired before it was complete (or was terminated meanwhile)."
+    ),
     412: OpenApiResponse(description="Tus-Resumable missing or not 1.0.0."),
 }
 
@@ -153,10 +155,16 @@ class TusUploadView(_TusView):
         responses={
             204: _response("Stored.", "Upload-Offset", "Locker-File-Id"),
             403: OpenApiResponse(description="The upload is complete; no more data."),
-            409: OpenApiResponse(description="Upload-Offset is not the upload's offset."),
             413: OpenApiResponse(description="Beyond the declared Upload-Length."),
             415: OpenApiResponse(description="Wrong Content-Type."),
-            423: OpenApiResponse(description="Another request is writing to this upload."),
+            409: OpenApiResponse(
+                description="Upload-Offset is not the upload's offset, or another request took "
+                "the upload over after this one stalled past its write lease."
+            ),
+            423: OpenApiResponse(
+                description="Another request is writing to this upload (Retry-After: its "
+                "write lease, LOCKER_TUS_LOCK_LEASE, renewed while its bytes arrive)."
+            ),
             460: OpenApiResponse(description="Checksum mismatch; the chunk was discarded."),
             **COMMON_ERRORS,
         },
@@ -167,7 +175,9 @@ class TusUploadView(_TusView):
     @extend_schema(
         operation_id="tus_terminate",
         summary="Terminate a resumable upload",
-        description="Deletes the partial data and releases the reserved quota.",
+        description="Deletes the partial data and releases the reserved quota at once, even "
+        "while a PATCH is writing (it stops and keeps nothing) and even after the upload "
+        "expired.",
         parameters=[UPLOAD_ID, TUS_RESUMABLE],
         request=None,
         responses={204: OpenApiResponse(description="Terminated."), **COMMON_ERRORS},

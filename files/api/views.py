@@ -32,25 +32,26 @@ from files.api.serializers import (
     TrashEmptiedSerializer,
     TrashItemSerializer,
     TrashRestoredSerializer,
+    UploadInProgressSerializer,
 )
 from files.content import CorruptContent
 from files.models import File
 from files.thumbnails import SIZES as THUMBNAIL_SIZES
 from files.thumbnails import thumbnail_response, thumbnail_size_or_none
 from files.uploads import (
+    MULTIPART_ALLOWANCE,
     InsufficientStorage,
     PayloadTooLarge,
+    ReservationLease,
     StreamingMultiPartParser,
     StreamingUploadHandler,
+    UploadGone,
     expected_sha256_from_headers,
     normalise_hex_sha256,
     request_content_length,
 )
 
 logger = logging.getLogger(__name__)
-
-# Room for the multipart framing around a file that is exactly LOCKER_MAX_UPLOAD_SIZE long.
-MULTIPART_ALLOWANCE = 64 * 1024
 
 
 class StoredContentUnreadable(exceptions.APIException):
@@ -86,6 +87,8 @@ def service_errors(field: str = "name"):
         raise exceptions.NotFound() from None
     except services.ContentGone as exc:
         raise Conflict(str(exc)) from None
+    except services.UploadCancelled as exc:
+        raise UploadGone(str(exc)) from None
     except DjangoValidationError as exc:
         raise serializers.ValidationError({field: exc.messages}) from None
 
@@ -373,6 +376,7 @@ class FileViewSet(viewsets.GenericViewSet):
             max_file_size=max_size,
             budget=length,
             before_first_file=check_fields_sent_first,
+            lease=ReservationLease(reservation),
         )
         request._request.upload_handlers = [handler]
         try:
@@ -598,3 +602,62 @@ class TrashViewSet(viewsets.GenericViewSet):
         with service_errors():
             item = services.trash_restore(item=item)
         return Response(TrashRestoredSerializer(item).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your uploads in progress",
+        description=(
+            "Uploads that hold part of your quota now: your own form and tus uploads, and "
+            "those strangers are sending through your upload links (`upload_link` narrows the "
+            "list to one link). Oldest first. A form upload's reservation is a lease renewed "
+            "while its bytes arrive (LOCKER_UPLOAD_LEASE); a tus upload keeps its reservation "
+            "until it idles for LOCKER_PARTIAL_UPLOAD_HOURS (your own) or "
+            "LOCKER_UPLOAD_LINK_IDLE (through a link)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "upload_link", OpenApiTypes.UUID, description="Only uploads through this link"
+            )
+        ],
+        responses={200: UploadInProgressSerializer(many=True), 400: ERRORS[400]},
+    ),
+    destroy=extend_schema(
+        summary="Cancel an upload in progress",
+        description=(
+            "Its reservation is released at once. A tus upload's bytes are deleted, even "
+            "during a PATCH (which stops and keeps nothing); a form upload still sending stops "
+            "at its next lease renewal and keeps nothing."
+        ),
+        parameters=[ID_PARAMETER],
+        responses={
+            204: OpenApiResponse(description="Cancelled."),
+            404: OpenApiResponse(description="No such upload in progress of yours."),
+        },
+    ),
+)
+class UploadInProgressViewSet(viewsets.GenericViewSet):
+    serializer_class = UploadInProgressSerializer
+
+    def list(self, request):
+        link = None
+        if request.query_params.get("upload_link"):
+            from sharing.selectors import upload_link_get_for_user
+
+            try:
+                link_id = serializers.UUIDField().to_internal_value(
+                    request.query_params["upload_link"]
+                )
+            except serializers.ValidationError:
+                raise serializers.ValidationError(
+                    {"upload_link": [_("Must be an upload link id.")]}
+                ) from None
+            link = upload_link_get_for_user(user=request.user, public_id=link_id)
+        rows = selectors.uploads_in_progress(user=request.user, link=link)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(UploadInProgressSerializer(page, many=True).data)
+
+    def destroy(self, request, id):
+        reservation = selectors.upload_in_progress_get(user=request.user, public_id=id)
+        services.upload_cancel(reservation=reservation)
+        return Response(status=status.HTTP_204_NO_CONTENT)

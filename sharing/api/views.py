@@ -19,8 +19,10 @@ from files import services as file_services
 from files.selectors import file_get_for_user, folder_get_for_user
 from files.uploads import (
     InsufficientStorage,
+    ReservationLease,
     StreamingMultiPartParser,
     StreamingUploadHandler,
+    UploadGone,
     request_content_length,
 )
 from sharing import selectors, services, upload_links
@@ -307,7 +309,11 @@ class SendView(APIView):
         except file_services.QuotaExceeded as exc:
             raise InsufficientStorage(str(exc)) from None
         handler = StreamingUploadHandler(
-            request._request, field_name="file", max_file_size=max_size, budget=length
+            request._request,
+            field_name="file",
+            max_file_size=max_size,
+            budget=length,
+            lease=ReservationLease(reservation),
         )
         request._request.upload_handlers = [handler]
         try:
@@ -358,6 +364,8 @@ class SendView(APIView):
             )
         except file_services.QuotaExceeded as exc:
             raise InsufficientStorage(str(exc)) from None
+        except file_services.UploadCancelled as exc:
+            raise UploadGone(str(exc)) from None
         except file_services.NameConflict:
             raise Conflict(
                 _("Quick send keeps files in a folder named “Sent”; rename the item of that name.")

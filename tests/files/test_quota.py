@@ -92,3 +92,113 @@ def test_concurrent_uploads_cannot_together_overrun_the_quota(alice, local_stora
     assert statuses.count(201) == File.objects.count() == Blob.objects.count()
     assert len(stored_keys()) == statuses.count(201)
     assert not UploadReservation.objects.exists()
+
+
+def _tus_upload(alice, *, being_written: bool):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from files.content import resumable_start
+    from files.models import TusUpload
+    from files.selectors import folder_get_root
+
+    now = timezone.now()
+    reservation = services.upload_reservation_create(
+        user=alice, size=10, expires_at=now + timedelta(hours=24)
+    )
+    state = resumable_start(length=10, reservation_id=reservation.pk)
+    return TusUpload.objects.create(
+        upload_id=f"upload-{reservation.pk}",
+        owner=alice,
+        folder=folder_get_root(alice),
+        filename="t.bin",
+        length=10,
+        blob=state.blob,
+        header=state.header,
+        storage_state=state.storage,
+        reservation=reservation,
+        active_at=now,
+        expires_at=reservation.expires_at,
+        lock_token="x" * 32 if being_written else "",
+        locked_until=now + timedelta(minutes=1) if being_written else None,
+    )
+
+
+def _form_upload_blob(alice, *, lapsed: bool):
+    from django.utils import timezone
+
+    from files.content import content_writer
+
+    reservation = services.upload_reservation_create(user=alice, size=10)
+    writer = content_writer(reservation_id=reservation.pk)
+    writer.write(b"half")
+    if lapsed:  # its request died: nobody renews the lease
+        UploadReservation.objects.filter(pk=reservation.pk).update(
+            expires_at=timezone.now() - timezone.timedelta(seconds=1)
+        )
+    return writer.blob
+
+
+def test_cleanup_command_honours_hours_and_spares_what_live_requests_hold(alice):
+    from django.core.management import call_command
+
+    from files.models import TusUpload
+
+    before = stored_keys()
+    idle = _tus_upload(alice, being_written=False)
+    busy = _tus_upload(alice, being_written=True)
+    live_form = _form_upload_blob(alice, lapsed=False)
+    dead_form = _form_upload_blob(alice, lapsed=True)
+
+    call_command("cleanuppartialuploads")  # the default: idle for LOCKER_PARTIAL_UPLOAD_HOURS
+    assert set(TusUpload.objects.values_list("pk", flat=True)) == {idle.pk, busy.pk}
+    assert set(Blob.objects.values_list("pk", flat=True)) == {
+        idle.blob_id,
+        busy.blob_id,
+        live_form.pk,
+    }
+    assert dead_form.storage_key not in stored_keys() - before
+
+    call_command("cleanuppartialuploads", "--hours", "0")
+    assert list(TusUpload.objects.values_list("pk", flat=True)) == [busy.pk]
+    assert set(Blob.objects.values_list("pk", flat=True)) == {busy.blob_id, live_form.pk}
+    assert stored_keys() - before == {
+        Blob.objects.get(pk=busy.blob_id).storage_key,
+        live_form.storage_key,
+    }
+    # What still counts against the quota: the PATCH in progress and the live form upload.
+    assert UploadReservation.objects.live().filter(owner=alice).count() == 2
+
+
+def test_a_lapsed_lease_is_taken_again_only_while_its_room_is_free(alice):
+    from django.utils import timezone
+
+    alice.quota_bytes = 1000
+    alice.save()
+    stalled = services.upload_reservation_create(user=alice, size=700)
+    UploadReservation.objects.filter(pk=stalled.pk).update(
+        expires_at=timezone.now() - timezone.timedelta(seconds=1)
+    )
+    # It stopped counting the moment its lease lapsed, without any cleanup.
+    newer = services.upload_reservation_create(user=alice, size=600)
+    with pytest.raises(services.QuotaExceeded):
+        services.upload_reservation_renew(reservation=stalled)
+    services.upload_reservation_release(reservation=newer)
+    services.upload_reservation_renew(reservation=stalled)  # the room is free again
+    assert UploadReservation.objects.live().get().pk == stalled.pk
+    services.upload_cancel(reservation=stalled)
+    with pytest.raises(services.UploadCancelled):
+        services.upload_reservation_renew(reservation=stalled)
+
+
+def test_a_big_upload_renews_its_lease_without_a_query_per_chunk(alice, alice_api):
+    from django.test.utils import CaptureQueriesContext
+
+    assert upload(alice_api, "first.bin", b"f").status_code == 201  # first-use queries
+    counts = []
+    for size in (1_000_000, 16_000_000):
+        with CaptureQueriesContext(connection) as queries:
+            assert upload(alice_api, f"{size}.bin", b"q" * size).status_code == 201
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts

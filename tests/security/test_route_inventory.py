@@ -15,12 +15,12 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from files.models import File, Folder
+from files.models import File, Folder, UploadReservation
 from files.services import file_trash
 from sharing.models import ShareLink, UploadLink
 from sharing.selectors import share_opaque_id
 from sharing.services import share_create
-from sharing.upload_links import upload_link_create
+from sharing.upload_links import upload_link_create, upload_link_reserve
 from tests.fixtures.users import api_client_for
 from tests.security.conftest import make_folder, store_file
 from tests.tus.helpers import create as tus_create
@@ -92,6 +92,8 @@ ROUTES: dict[str, dict] = {
     "api/v1/tus/<str:upload_id>": {"kind": "user", "methods": ["HEAD", "PATCH", "DELETE"]},
     "api/v1/trash/": {"kind": "list"},
     "api/v1/trash/<uuid:id>/restore": {"kind": "user"},
+    "api/v1/uploads/": {"kind": "list"},
+    "api/v1/uploads/<uuid:id>/": {"kind": "user", "methods": ["DELETE"]},
     "api/v1/send/": {"kind": "list", "methods": []},
     "api/v1/^shares/$": {"kind": "list"},
     "api/v1/^shares/(?P<id>[0-9a-fA-F-]{32,36})/$": {"kind": "user"},
@@ -125,6 +127,10 @@ ROUTES: dict[str, dict] = {
     "shares/uploads/new": {"kind": "list", "query": "?folder={folder}"},
     "shares/uploads/<uuid:link_id>/": {"kind": "user"},
     "shares/uploads/<uuid:link_id>/revoke": {"kind": "user", "methods": ["POST"]},
+    "shares/uploads/<uuid:link_id>/in-progress/<uuid:reservation_id>/cancel": {
+        "kind": "user",
+        "methods": ["POST"],
+    },
 }
 
 
@@ -190,6 +196,8 @@ def world(alice, bob, staff):
     alice_api = api_client_for(alice)
     token = alice.api_tokens.get()
     tus_url = path_of(tus_create(alice_api, 10))
+    # An upload in progress through alice's link, for the routes that list and cancel them.
+    in_flight = upload_link_reserve(link=link, size=10, name=SECRET_NAME)
     return {
         "alice": alice,
         "bob": bob,
@@ -202,6 +210,7 @@ def world(alice, bob, staff):
         "upload_token": upload_token,
         "token": token,
         "tus_id": tus_url.rsplit("/", 1)[1],
+        "in_flight": in_flight,
     }
 
 
@@ -218,6 +227,7 @@ def url_for(route: str, pattern: URLPattern, w: dict) -> str:
         "share_id": share.public_id,
         "link_id": w["link"].public_id,
         "upload_id": w["tus_id"],
+        "reservation_id": w["in_flight"].public_id,
         "folder_opaque": share_opaque_id(share, w["folder"]),
         "file_opaque": share_opaque_id(share, w["file"]),
     }
@@ -225,6 +235,8 @@ def url_for(route: str, pattern: URLPattern, w: dict) -> str:
         values["id"] = share.public_id
     elif "upload-links" in route:
         values["id"] = w["link"].public_id
+    elif route.startswith("api/v1/uploads/"):
+        values["id"] = w["in_flight"].public_id
     elif "folders" in route:
         values["id"] = w["folder"].public_id
     elif "trash" in route:
@@ -303,6 +315,7 @@ def assert_alice_untouched(w: dict):
     assert UploadLink.objects.get(pk=w["link"].pk).revoked_at is None
     assert w["alice"].api_tokens.filter(revoked_at__isnull=True).count() == 1
     assert w["alice"].is_active and not w["alice"].is_staff
+    assert UploadReservation.objects.filter(pk=w["in_flight"].pk).exists()
 
 
 def _clients(w: dict) -> dict[str, object]:

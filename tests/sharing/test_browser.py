@@ -156,3 +156,23 @@ def test_a_preview_only_pdf_link_shows_its_first_page_as_an_image(
         assert visitor.locator("#share-download-button").count() == 0
     finally:
         context.close()
+
+
+def test_owner_sees_and_cancels_an_upload_in_progress_on_the_link_page(
+    live_server, logged_in_page, alice
+):
+    from django.test import Client
+
+    from files.models import TusUpload, UploadReservation
+    from tests.tus.helpers import create
+
+    inbox = make_folder(alice, "Inbox")
+    link, token = upload_link_create(owner=alice, folder=inbox, label="Scans")
+    assert create(Client(), 5000, base=f"/r/{token}/tus/", name="big-scan.pdf").status_code == 201
+    page = logged_in_page(alice)
+    page.goto(f"{live_server.url}/shares/uploads/{link.public_id}/")
+    row = page.locator("#uploads-in-progress tbody tr", has_text="big-scan.pdf")
+    assert "0 bytes of 4.9 KB" in row.inner_text().replace("\xa0", " ")
+    row.locator("button[data-cancel-upload]").click()
+    page.wait_for_selector("#uploads-in-progress:has-text('No upload is in progress')")
+    assert not TusUpload.objects.exists() and not UploadReservation.objects.exists()
