@@ -203,6 +203,7 @@ def run_one(args, *, backend: str, threads: int, work: Path, files: list[tuple[P
             **extra,
             "LOCKER_WEB_WORKERS": str(args.workers),
             "LOCKER_WEB_THREADS": str(threads),
+            **dict(item.split("=", 1) for item in args.env),
         }
         server = LockerServer(data, extra_env=extra)
         try:
@@ -318,9 +319,18 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="LOCKER_WEB_WORKERS")
     parser.add_argument("--threads", default="8", help="LOCKER_WEB_THREADS; a list runs each")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds before 'after'")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the server, e.g. LOCKER_READ_AHEAD_MEMORY=0 (repeatable)",
+    )
     parser.add_argument("--quick", action="store_true", help="40 clients, 2 files of 16 MiB")
     parser.add_argument("--workdir", help="where the data dir and files go (default: /tmp)")
     args = parser.parse_args(argv)
+    if any("=" not in item for item in args.env):
+        parser.error("--env takes NAME=VALUE")
     if args.quick:
         args.clients, args.files, args.size = 40, 2, "16M"
     size = parse_size(args.size)
