@@ -9,7 +9,7 @@ reader returns a byte range of an object without fetching the rest.
   object never appears under its key.
 - s3 (`S3Storage`): a single PutObject when the object fits in one part, otherwise a multipart
   upload of PART_SIZE parts completed on finish (aborted on abort); ranged GETs streamed from
-  the response body.
+  the response body. Every thread of a process uses the same client (see _S3Clients).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import os
 import posixpath
 import re
 import secrets
+import threading
 from collections.abc import Iterator
 
 from django.core.files.storage import FileSystemStorage, storages
@@ -653,6 +654,73 @@ class _S3Appender(Appender):
         self._buffer = bytearray()
 
 
+class _S3Clients:
+    """The boto3 session of a process and the S3 clients made from it.
+
+    django-storages keeps one boto3 session and resource per thread (`S3Storage.connection`),
+    and each session loads its own copy of botocore's service data: ~12.5 MiB per thread, so
+    a gunicorn worker of 8 threads carried ~100 MiB of them during concurrent downloads
+    (bench/concurrency.py). botocore clients are thread-safe; sessions are not, so one session
+    per process makes the clients, under a lock, and every thread shares them. The pool keeps
+    up to LOCKER_S3_MAX_CONNECTIONS connections (a streaming read holds one while it runs).
+    Made again in a forked child: a connection pool must never be shared across processes.
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, storage):
+        from django.conf import settings
+
+        self.pid = os.getpid()
+        self._storage = storage
+        self._session = storage._create_session()
+        self.client = self._client(max_pool_connections=settings.LOCKER_S3_MAX_CONNECTIONS)
+        self._check: object | None = None
+
+    def _client(self, **config):
+        from botocore.config import Config
+
+        storage = self._storage
+        return self._session.client(
+            "s3",
+            region_name=storage.region_name,
+            use_ssl=storage.use_ssl,
+            endpoint_url=storage.endpoint_url,
+            verify=storage.verify,
+            config=storage.client_config.merge(Config(**config)),
+        )
+
+    @property
+    def check(self):
+        """A client that gives up in seconds, so a health probe never hangs on a dead host."""
+        if self._check is None:
+            with self._lock:
+                if self._check is None:
+                    self._check = self._client(
+                        connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}
+                    )
+        return self._check
+
+    @classmethod
+    def of(cls, storage) -> _S3Clients:
+        """This process's clients for `storage` (kept on it; Django caches the storage)."""
+        clients = getattr(storage, "_locker_s3_clients", None)
+        if clients is None or clients.pid != os.getpid():
+            with cls._lock:
+                clients = getattr(storage, "_locker_s3_clients", None)
+                if clients is None or clients.pid != os.getpid():
+                    clients = cls(storage)
+                    storage._locker_s3_clients = clients
+        return clients
+
+    @classmethod
+    def _after_fork(cls) -> None:
+        cls._lock = threading.Lock()  # a lock held by another thread at fork stays held
+
+
+os.register_at_fork(after_in_child=_S3Clients._after_fork)
+
+
 class S3BlobStore(BlobStore):
     kind = "s3"
 
@@ -664,8 +732,8 @@ class S3BlobStore(BlobStore):
 
     @property
     def client(self):
-        # S3Storage keeps one boto3 resource per thread; its client is thread-safe.
-        return self.storage.connection.meta.client
+        """The process's shared S3 client (never S3Storage's per-thread ones)."""
+        return _S3Clients.of(self.storage).client
 
     def name(self, key: str) -> str:
         name = object_name(key)
@@ -742,34 +810,11 @@ class S3BlobStore(BlobStore):
                 if key:
                     yield key, upload["Initiated"]
 
-    def _check_client(self):
-        """A client that gives up in seconds, so a health probe never hangs on a dead host.
-
-        Kept on the storage object (which Django caches), so it is built once per process.
-        """
-        client = getattr(self.storage, "_locker_check_client", None)
-        if client is None:
-            from botocore.config import Config
-
-            storage = self.storage
-            client = storage._create_session().client(
-                "s3",
-                region_name=storage.region_name,
-                use_ssl=storage.use_ssl,
-                endpoint_url=storage.endpoint_url,
-                verify=storage.verify,
-                config=storage.client_config.merge(
-                    Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
-                ),
-            )
-            storage._locker_check_client = client
-        return client
-
     def check(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self._check_client().head_bucket(Bucket=self.bucket)
+            _S3Clients.of(self.storage).check.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
             raise StorageUnavailable(f"S3 bucket {self.bucket!r} is unreachable: {exc}") from exc
 
@@ -789,7 +834,8 @@ def get_blobstore() -> BlobStore:
     storage = storages["default"]
     if isinstance(storage, FileSystemStorage):
         return LocalBlobStore(storage)
-    if hasattr(storage, "bucket_name") and hasattr(storage, "connection"):
+    # On the class: reading S3Storage.connection would make this thread a boto3 session.
+    if hasattr(storage, "bucket_name") and hasattr(type(storage), "connection"):
         return S3BlobStore(storage)
     raise StorageUnavailable(
         f"Unsupported content storage {type(storage).__name__}: use LOCKER_STORAGE=local or s3."

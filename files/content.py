@@ -2,8 +2,9 @@
 
 The only way the rest of Locker touches stored bytes. Memory stays flat in file size: a writer
 holds at most one plaintext segment plus one storage part (or, on local disk, four sealed
-segments on their way to the file); a reader one segment, or for a long read the batches it
-decrypts ahead (READ_AHEAD_*: at most three of 2 MiB).
+segments on their way to the file); a reader one segment, and a long read at most
+READ_AHEAD_DEPTH batches of 2 MiB decrypted ahead, while the process's read-ahead budget
+(LOCKER_READ_AHEAD_MEMORY, shared by all its reads) allows.
 
     writer = content_writer()          # Blob row (WRITING) committed now, random storage key
     try:
@@ -23,12 +24,14 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import hashlib
-import itertools
 import logging
+import os
 import secrets
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, ProtectedError, Q
 from django.utils import timezone
@@ -43,11 +46,51 @@ logger = logging.getLogger(__name__)
 HEAD_SIZE = 8192
 
 # Long reads are decrypted in batches of about READ_AHEAD_BYTES, at most READ_AHEAD_DEPTH
-# batches ahead of the one being sent (see _decrypt_range); a read shorter than
-# READ_AHEAD_MIN_BATCHES batches is decrypted in the caller's thread.
+# batches ahead of the one being sent (see _decrypt_range), within the process's budget; a read
+# shorter than READ_AHEAD_MIN_BATCHES batches is decrypted in the caller's thread.
 READ_AHEAD_BYTES = 2 * 1024 * 1024
 READ_AHEAD_DEPTH = 2
 READ_AHEAD_MIN_BATCHES = 3
+
+
+class _ReadAheadBudget:
+    """Plaintext bytes decrypted ahead of what is being sent, summed over a process's reads.
+
+    Each long read asks for a batch's worth before it hands the batch to its helper thread and
+    gives it back once the batch is being sent. A read that is refused decrypts its next
+    segments itself, one at a time (it never waits for another read), so what a worker holds
+    for downloads is about two segments per request thread (the one being sent, the one being
+    read and decrypted) plus LOCKER_READ_AHEAD_MEMORY, however many downloads run: with many at
+    once the cores are busy anyway, and decrypting further ahead would add memory, not speed.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.held = 0
+
+    def take(self, nbytes: int) -> bool:
+        with self._lock:
+            if self.held + nbytes > settings.LOCKER_READ_AHEAD_MEMORY:
+                return False
+            self.held += nbytes
+            return True
+
+    def give_back(self, nbytes: int) -> None:
+        with self._lock:
+            self.held -= nbytes
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self.held = 0
+
+
+_read_ahead = _ReadAheadBudget()
+os.register_at_fork(after_in_child=_read_ahead._after_fork)
+
+
+def read_ahead_held() -> int:
+    """Plaintext bytes this process's reads hold decrypted ahead right now."""
+    return _read_ahead.held
 
 
 class CorruptContent(Exception):
@@ -374,8 +417,10 @@ def _decrypt_range(reader, decryptor, key, first, last, count, size, start, end)
 
     A range of more than a few segments is read and decrypted a batch or two ahead in a helper
     thread (AES-GCM and file/socket I/O release the GIL), so that decrypting the next batch
-    overlaps sending the current one: a download then uses two cores instead of one. A segment
-    that fails authentication is raised after the good segments before it.
+    overlaps sending the current one: a download then uses two cores instead of one. Batches
+    ahead are paid from the process's budget (_ReadAheadBudget); without it the next segment is
+    read and decrypted here, one at a time. A segment that fails authentication is raised after
+    the good segments before it.
     """
     segment_size = decryptor.segment_size
 
@@ -391,6 +436,7 @@ def _decrypt_range(reader, decryptor, key, first, last, count, size, start, end)
                 plain = decryptor.decrypt_segment(index, sealed, last=index == count - 1)
             except crypto.DecryptionError as exc:
                 return plains, CorruptContent(f"Blob {key}: {exc}")
+            del sealed
             base = index * segment_size
             low = start - base if index == first else 0
             high = end - base if index == last else len(plain)
@@ -398,40 +444,75 @@ def _decrypt_range(reader, decryptor, key, first, last, count, size, start, end)
         return plains, None
 
     def deliver(opened):
+        """Yield the plaintexts, letting go of each once the next is asked for."""
         plains, failure = opened
-        yield from plains
+        plains.reverse()
+        while plains:
+            yield plains.pop()
         if failure is not None:
             raise failure
 
     per_batch = max(1, READ_AHEAD_BYTES // segment_size)
-    batches = (range(i, min(i + per_batch, last + 1)) for i in range(first, last + 1, per_batch))
+    batch_bytes = per_batch * segment_size
+    starts = range(first, last + 1, per_batch)
     if last - first + 1 < READ_AHEAD_MIN_BATCHES * per_batch:
         try:
-            for batch in batches:
-                yield from deliver(open_batch(batch))
+            for index in range(first, last + 1):
+                yield from deliver(open_batch(range(index, index + 1)))
         finally:
             reader.close()
         return
 
-    # One helper thread works through the batches in order (the reader is sequential), up to
-    # READ_AHEAD_DEPTH batches ahead of the one being sent.
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decrypt")
+    # One helper thread (made when the budget first allows) works through the batches in order
+    # (the reader is sequential), up to READ_AHEAD_DEPTH batches ahead of the one being sent.
+    # This thread reads only when nothing is pending, so the two never use the reader at once.
+    pool: concurrent.futures.ThreadPoolExecutor | None = None
     pending: collections.deque[concurrent.futures.Future] = collections.deque()
+    following = 0  # index into starts of the next batch nobody has read yet
     try:
-        for batch in itertools.islice(batches, READ_AHEAD_DEPTH):
-            pending.append(pool.submit(open_batch, batch))
-        while pending:
-            opened = pending.popleft().result()
-            following = next(batches, None)
-            if following is not None and opened[1] is None:
-                pending.append(pool.submit(open_batch, following))
+        while True:
+            while (
+                following < len(starts)
+                and len(pending) < READ_AHEAD_DEPTH
+                and _read_ahead.take(batch_bytes)
+            ):
+                batch_start = starts[following]
+                batch = range(batch_start, min(batch_start + per_batch, last + 1))
+                try:
+                    if pool is None:
+                        pool = concurrent.futures.ThreadPoolExecutor(
+                            max_workers=1, thread_name_prefix="decrypt"
+                        )
+                    pending.append(pool.submit(open_batch, batch))
+                except BaseException:
+                    _read_ahead.give_back(batch_bytes)  # no thread could take it
+                    raise
+                following += 1
+            if pending:
+                try:
+                    opened = pending.popleft().result()
+                finally:
+                    _read_ahead.give_back(batch_bytes)
+            elif following < len(starts):
+                batch_start = starts[following]
+                batch_end = min(batch_start + per_batch, last + 1)
+                following += 1
+                for index in range(batch_start, batch_end):
+                    yield from deliver(open_batch(range(index, index + 1)))
+                continue
+            else:
+                return
+            if opened[1] is not None:
+                following = len(starts)  # nothing after a failed segment
             yield from deliver(opened)
     finally:
         # The helper may be reading: let it finish its batch before the reader closes.
         for future in pending:
             future.cancel()
         concurrent.futures.wait(pending)
-        pool.shutdown(wait=True)
+        _read_ahead.give_back(batch_bytes * len(pending))
+        if pool is not None:
+            pool.shutdown(wait=True)
         reader.close()
 
 
