@@ -4,6 +4,10 @@ import os
 
 from celery import Celery
 
+from locker import broker
+
+# `filesystem://` means our safer subclass of kombu's transport in every process (locker/broker.py).
+broker.register()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "locker.settings")
 
 app = Celery("locker")

@@ -282,17 +282,10 @@ LOCKER_SHARE_PASSWORD_WINDOW = env_duration("LOCKER_SHARE_PASSWORD_WINDOW", "15m
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = DATA_DIR / "broker"
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-        "polling_interval": 0.2,
-    }
+    # locker/broker.py: kombu's filesystem transport with atomic writes (see docs/workers.md).
+    from locker.broker import transport_options as _filesystem_broker_options
+
+    CELERY_BROKER_TRANSPORT_OPTIONS = _filesystem_broker_options(DATA_DIR / "broker")
 else:
     _visibility_timeout = env_int("LOCKER_CELERY_VISIBILITY_TIMEOUT", 7200)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
