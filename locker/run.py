@@ -36,6 +36,8 @@ def _commands(port: int, bind: str) -> dict[str, list[str]]:
             "--timeout=120",
             "--graceful-timeout=10",
             "--access-logfile=-",
+            # Link tokens and tus upload ids in request lines and referers are masked.
+            "--logger-class=locker.logmask.GunicornLogger",
             # gunicorn's control socket defaults to one path in $HOME shared by every instance.
             "--no-control-socket",
             "--forwarded-allow-ips=" + env_str("LOCKER_FORWARDED_ALLOW_IPS", "127.0.0.1"),
