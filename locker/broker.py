@@ -1,4 +1,5 @@
-"""The embedded broker of `make run` (`CELERY_BROKER_URL=filesystem://`), safe for many processes.
+"""Our kombu transports: the embedded broker of `make run` (`CELERY_BROKER_URL=filesystem://`),
+safe for many processes, and Redis with a reconnect that survives an outage (at the end).
 
 kombu's own filesystem transport creates a message file in the queue folder and then writes it: a
 consumer that lists the folder in between reads an empty or half-written file, raises
@@ -36,6 +37,7 @@ from queue import Empty
 
 from kombu.exceptions import ChannelError
 from kombu.transport import TRANSPORT_ALIASES, filesystem, virtual
+from kombu.transport import redis as kombu_redis
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 from kombu.utils.objects import cached_property
@@ -67,11 +69,16 @@ def transport_options(broker_dir: Path) -> dict:
 
 
 def register() -> None:
-    """Make the `filesystem://` scheme use this transport in this process."""
+    """Make `filesystem://` and `redis://` (`rediss://`) use our transports in this process."""
     from kombu import transport
 
-    TRANSPORT_ALIASES["filesystem"] = "locker.broker:Transport"
-    transport._transport_cache.pop("filesystem", None)
+    for scheme, target in (
+        ("filesystem", "locker.broker:Transport"),
+        ("redis", "locker.broker:RedisTransport"),
+        ("rediss", "locker.broker:RedisTransport"),
+    ):
+        TRANSPORT_ALIASES[scheme] = target
+        transport._transport_cache.pop(scheme, None)
 
 
 def _write_durably(path: str, data: bytes) -> None:
@@ -249,3 +256,65 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+
+class RedisQoS(kombu_redis.QoS):
+    """Acknowledging or giving back a message after its connection dropped is an error Celery
+    handles (a connection error), never a crash.
+
+    When the broker connection drops, Celery cleans up (`Connection.collect()`, then `close()`):
+    a channel that was waiting on BRPOP is only closed in the second step, after kombu has
+    detached the transport from its connection, and its give-back then fails with
+    `AttributeError: 'NoneType' object has no attribute 'hostname'`. That error is not a
+    connection error, so Celery called it unrecoverable and the worker exited on a 20 s outage.
+    The messages are safe without the give-back: Redis keeps each unacknowledged message until it
+    is acknowledged, and any worker puts it back in its queue once the visibility timeout
+    (`LOCKER_CELERY_VISIBILITY_TIMEOUT`) is over.
+    """
+
+    def _connection_gone(self) -> bool:
+        transport = self.channel.connection
+        return transport is None or transport.client is None
+
+    def ack(self, delivery_tag):
+        # The task of a message received before the connection dropped ends after the reconnect:
+        # its channel is closed and kombu would fail with AttributeError (unrecoverable for
+        # Celery). As a connection error it is what it is: "Couldn't ack", logged; Redis
+        # redelivers the message after the visibility timeout (tasks are idempotent).
+        if self._connection_gone():
+            raise kombu_redis.redis.exceptions.ConnectionError(
+                "the broker connection this message came from is closed"
+            )
+        return super().ack(delivery_tag)
+
+    def reject(self, delivery_tag, requeue=False):
+        if self._connection_gone():
+            raise kombu_redis.redis.exceptions.ConnectionError(
+                "the broker connection this message came from is closed"
+            )
+        return super().reject(delivery_tag, requeue=requeue)
+
+    def restore_unacked(self, client=None):
+        try:
+            return super().restore_unacked(client)
+        except Exception as exc:  # noqa: BLE001 - the connection is gone; Redis still has them
+            logger.warning(
+                "Could not give %d unacknowledged message(s) back to the broker (%s: %s); it "
+                "redelivers them after the visibility timeout.",
+                len(self._delivered),
+                type(exc).__name__,
+                exc,
+            )
+            self._delivered.clear()
+            return None
+
+
+class RedisChannel(kombu_redis.Channel):
+    QoS = RedisQoS
+
+
+class RedisTransport(kombu_redis.Transport):
+    Channel = RedisChannel

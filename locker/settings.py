@@ -281,6 +281,7 @@ LOCKER_SHARE_PASSWORD_WINDOW = env_duration("LOCKER_SHARE_PASSWORD_WINDOW", "15m
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+LOCKER_BROKER_TIMEOUT = env_duration("LOCKER_BROKER_TIMEOUT", "3s")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # locker/broker.py: kombu's filesystem transport with atomic writes (see docs/workers.md).
     from locker.broker import transport_options as _filesystem_broker_options
@@ -294,6 +295,19 @@ else:
         # every 100 s (kombu's default is interval 10 s x throttle 10).
         "unacked_restore_interval": min(10, max(1, _visibility_timeout // 4)),
         "unacked_restore_throttle": 1,
+        # Without these a broker that stops answering without closing the connection (a network
+        # cut, a stalled server) holds every publish, and the web request doing it, until it
+        # comes back; with them a command gives up and the worker reconnects.
+        "socket_timeout": LOCKER_BROKER_TIMEOUT,
+        "socket_connect_timeout": LOCKER_BROKER_TIMEOUT,
+        "socket_keepalive": True,
+    }
+    # A publish during an outage tries twice, then the task is left to the requeue job.
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.5,
+        "interval_max": 0.5,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("LOCKER_CELERY_QUEUE", "celery")
