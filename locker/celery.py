@@ -7,7 +7,8 @@ from celery.signals import after_setup_logger, after_setup_task_logger
 
 from locker import broker
 
-# `filesystem://` means our safer subclass of kombu's transport in every process (locker/broker.py).
+# `filesystem://` and `redis://` mean our subclasses of kombu's transports in every process
+# (locker/broker.py): atomic embedded broker, Redis outages survived.
 broker.register()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "locker.settings")
 
