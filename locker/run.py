@@ -1,6 +1,9 @@
 """`make run`: start the web server, a Celery worker and Celery beat; Ctrl-C stops them all.
 
-Every child gets the same environment, so they share the settings and the data dir.
+Every child gets the same environment, so they share the settings and the data dir. A child that
+dies is restarted after a backoff (1 s, doubling up to 30 s); only a child that dies
+`LOCKER_RUN_RESTART_LIMIT` times within `LOCKER_RUN_RESTART_WINDOW` stops the whole, so one crash
+(an out-of-memory kill, a broker outage that ends the worker) never takes the web server down.
 """
 
 import contextlib
@@ -9,8 +12,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 
-from locker.env import env_int, env_str
+from locker.env import env_duration, env_int, env_str
+
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
 
 
 def _commands(port: int, bind: str) -> dict[str, list[str]]:
@@ -29,6 +36,8 @@ def _commands(port: int, bind: str) -> dict[str, list[str]]:
             "--timeout=120",
             "--graceful-timeout=10",
             "--access-logfile=-",
+            # Link tokens and tus upload ids in request lines and referers are masked.
+            "--logger-class=locker.logmask.GunicornLogger",
             # gunicorn's control socket defaults to one path in $HOME shared by every instance.
             "--no-control-socket",
             "--forwarded-allow-ips=" + env_str("LOCKER_FORWARDED_ALLOW_IPS", "127.0.0.1"),
@@ -69,10 +78,47 @@ def child_environment() -> dict[str, str]:
     return {**MALLOC_TUNING, **os.environ}
 
 
+def _say(message: str) -> None:
+    print(f"locker.run: {message}", flush=True)
+
+
+def _describe(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+class Child:
+    """One supervised process: its command, the current process, and its recent deaths."""
+
+    def __init__(self, name: str, cmd: list[str]):
+        self.name = name
+        self.cmd = cmd
+        self.proc: subprocess.Popen | None = None
+        self.deaths: deque[float] = deque()
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        # Own process group per child, so the terminal's Ctrl-C reaches us once and we decide,
+        # and so what is left of a dead child (its pool or worker processes) can be killed.
+        self.proc = subprocess.Popen(self.cmd, start_new_session=True, env=child_environment())
+        self.restart_at = None
+
+    def kill_leftovers(self) -> None:
+        """After the leader died: its workers may still hold the port or a task; kill them."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
 def main() -> int:
     port = env_int("PORT", 8000)
     bind = env_str("LOCKER_BIND", "127.0.0.1")
-    children: dict[str, subprocess.Popen] = {}
+    limit = env_int("LOCKER_RUN_RESTART_LIMIT", 5)
+    window = env_duration("LOCKER_RUN_RESTART_WINDOW", "60s")
+    children = [Child(name, cmd) for name, cmd in _commands(port, bind).items()]
     stopping = False
 
     def stop(*_args):
@@ -81,33 +127,54 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    for name, cmd in _commands(port, bind).items():
-        # Own process group per child, so the terminal's Ctrl-C reaches us once and we decide.
-        children[name] = subprocess.Popen(cmd, start_new_session=True, env=child_environment())
+    for child in children:
+        child.start()
     print(f"Locker is running at http://{bind}:{port}/  (Ctrl-C stops it)", flush=True)
     exit_code = 0
     while not stopping:
-        for name, proc in children.items():
-            if proc.poll() is not None:
-                print(f"{name} exited with status {proc.returncode}; stopping.", flush=True)
-                exit_code = proc.returncode or 1
+        now = time.monotonic()
+        for child in children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    _say(f"starting {child.name} again")
+                    child.start()
+                continue
+            if child.proc.poll() is None:
+                continue
+            child.kill_leftovers()
+            child.deaths.append(now)
+            while child.deaths and now - child.deaths[0] > window:
+                child.deaths.popleft()
+            if len(child.deaths) >= limit:
+                _say(
+                    f"{child.name} {_describe(child.proc.returncode)}; it died {len(child.deaths)} "
+                    f"times within {window} s, so Locker stops. Its log above says why; fix that "
+                    "and start again."
+                )
+                exit_code = child.proc.returncode or 1
                 stopping = True
                 break
+            delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (len(child.deaths) - 1))
+            child.restart_at = now + delay
+            _say(
+                f"{child.name} {_describe(child.proc.returncode)}; restarting it in {delay:g} s "
+                f"({len(child.deaths)} in the last {window} s; {limit} stop Locker)"
+            )
         time.sleep(0.3)
     # SIGTERM to each leader only: gunicorn and celery stop their own workers. Signalling the
     # whole group made celery's prefork pool children die under the master, which then hung.
-    for proc in children.values():
+    running = [child.proc for child in children if child.restart_at is None]
+    for proc in running:
         if proc.poll() is None:
             proc.terminate()
     deadline = time.monotonic() + 15
-    for proc in children.values():
+    for proc in running:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-    for proc in children.values():
+    for child in children:
         # Whatever is left of a group (a stuck leader or an orphaned worker) is killed.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        child.kill_leftovers()
+        child.proc.wait()
     return exit_code
 
 

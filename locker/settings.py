@@ -343,18 +343,12 @@ LOCKER_UPLOAD_LINK_MAX_OPEN = max(1, env_int("LOCKER_UPLOAD_LINK_MAX_OPEN", 10))
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+LOCKER_BROKER_TIMEOUT = env_duration("LOCKER_BROKER_TIMEOUT", "3s")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = DATA_DIR / "broker"
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-        "polling_interval": 0.2,
-    }
+    # locker/broker.py: kombu's filesystem transport with atomic writes (see docs/workers.md).
+    from locker.broker import transport_options as _filesystem_broker_options
+
+    CELERY_BROKER_TRANSPORT_OPTIONS = _filesystem_broker_options(DATA_DIR / "broker")
 else:
     _visibility_timeout = env_int("LOCKER_CELERY_VISIBILITY_TIMEOUT", 7200)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -363,6 +357,19 @@ else:
         # every 100 s (kombu's default is interval 10 s x throttle 10).
         "unacked_restore_interval": min(10, max(1, _visibility_timeout // 4)),
         "unacked_restore_throttle": 1,
+        # Without these a broker that stops answering without closing the connection (a network
+        # cut, a stalled server) holds every publish, and the web request doing it, until it
+        # comes back; with them a command gives up and the worker reconnects.
+        "socket_timeout": LOCKER_BROKER_TIMEOUT,
+        "socket_connect_timeout": LOCKER_BROKER_TIMEOUT,
+        "socket_keepalive": True,
+    }
+    # A publish during an outage tries twice, then the task is left to the requeue job.
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.5,
+        "interval_max": 0.5,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("LOCKER_CELERY_QUEUE", "celery")
@@ -475,10 +482,16 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Every line goes through one handler that masks link tokens and upload ids (locker/logmask.py);
+# Django's own handlers for the "django" logger are replaced by it.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"masked": {"()": "locker.logmask.MaskingFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "masked"}},
     "root": {"handlers": ["console"], "level": env_str("LOCKER_LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
+    },
 }

@@ -1,167 +1,140 @@
-"""`make run`'s launcher (`python -m locker.run`) really starts the product and Ctrl-C stops it all.
+"""`make run`'s launcher (`python -m locker.run`) really starts the product, keeps it up when a
+child dies, and Ctrl-C stops it all.
 
 The launcher runs with the embedded defaults (SQLite, local disk, the filesystem Celery broker in
 a temporary data dir), whatever the test run itself is configured with, so it never touches the
-CI database or broker.
+CI database or broker (tests/fixtures/launcher.py).
 """
 
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-CONFIG_PREFIXES = ("LOCKER_", "CELERY_", "DJANGO_")
-CONFIG_NAMES = {"DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "PORT"}
+from tests.fixtures.launcher import Launcher, get, start_time, wait_for
+from tests.workers import media
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture
+def launcher(tmp_path):
+    launcher = Launcher(tmp_path)
+    yield launcher
+    launcher.cleanup()
 
 
-def _default_env(data_dir: Path, port: int) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(CONFIG_PREFIXES) and name not in CONFIG_NAMES
-    }
-    env.update(
-        LOCKER_DATA_DIR=str(data_dir),
-        PORT=str(port),
-        PYTHONUNBUFFERED="1",
-        # Plain copies instead of compressed, hashed ones: collectstatic in seconds, not tens.
-        LOCKER_STATICFILES_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage",
+def _all_gone(launcher: Launcher) -> None:
+    wait_for(
+        lambda: all(start_time(pid) != start for pid, start in launcher.seen),
+        10,
+        "every child process to be gone",
     )
-    return env
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-    except OSError:
-        return 0, ""
-
-
-def _descendants(pid: int) -> set[tuple[int, str]]:
-    """Every process below pid, as (pid, start time) so that a reused pid is not mistaken."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found: set[tuple[int, str]] = set()
-    todo = list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        start = _start_time(child)
-        if start is not None:
-            found.add((child, start))
-        todo.extend(children.get(child, []))
-    return found
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time, or None when it is gone (a zombie counts as gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] in ("Z", "X") else fields[19]
-
-
-def _wait_for(predicate, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"gave up waiting for {what}")
 
 
 @pytest.mark.worker
-def test_launcher_serves_the_app_and_ctrl_c_stops_every_process(tmp_path):
-    port = _free_port()
-    env = _default_env(tmp_path / "data", port)
-    subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "from django.core.management import call_command as c;"
-            "c('migrate', interactive=False, verbosity=0);"
-            "c('createcachetable');"
-            "c('collectstatic', interactive=False, verbosity=0)",
-        ],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
+def test_launcher_serves_the_app_and_ctrl_c_stops_every_process(launcher):
+    launcher.prepare()
+    launcher.start()
+    launcher.wait_ready()
+    base = launcher.base
+
+    status, page = get(f"{base}/accounts/login/")
+    assert status == 200
+    assert 'name="password"' in page
+    stylesheet = re.search(r'href="(/static/[^"]+\.css)"', page)
+    assert stylesheet, "the login page links its stylesheet"
+    assert get(base + stylesheet.group(1))[0] == 200
+
+    started = launcher.remember()
+    commands = {Path(f"/proc/{pid}/cmdline").read_bytes() for pid, _ in started}
+    assert any(b"gunicorn" in cmd for cmd in commands)
+    assert any(b"worker" in cmd and b"celery" in cmd for cmd in commands)
+    assert any(b"beat" in cmd and b"celery" in cmd for cmd in commands)
+    # gunicorn master + its 2 workers, celery worker + its pool, celery beat.
+    assert len(started) >= 6
+
+    assert launcher.interrupt() == 0
+    _all_gone(launcher)
+
+
+def _thumbnail_made(launcher: Launcher, token: str, file_id: str) -> bool:
+    return bool(launcher.api_get(token, f"/api/v1/files/{file_id}/")["thumbnail"])
+
+
+@pytest.mark.worker
+def test_a_child_killed_with_sigkill_is_restarted_and_the_rest_keeps_serving(launcher):
+    launcher.prepare()
+    token = launcher.create_alice()
+    launcher.start()
+    launcher.wait_ready()
+
+    # The worker: the web server keeps answering, and a new worker processes the next upload.
+    worker = launcher.child("worker")
+    launcher.remember()
+    os.kill(worker, signal.SIGKILL)
+    wait_for(
+        lambda: "worker killed by SIGKILL; restarting it" in launcher.log(),
+        30,
+        "the launcher to see the worker die",
     )
-    log_path = tmp_path / "launcher.log"
-    with open(log_path, "wb") as log:
-        launcher = subprocess.Popen(
-            [sys.executable, "-m", "locker.run"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    started: set[tuple[int, str]] = set()
+    assert launcher.proc.poll() is None
+    assert get(f"{launcher.base}/healthz")[0] == 200
+    uploaded = launcher.upload(token, "after-the-kill.png", media.png())
+    wait_for(
+        lambda: _thumbnail_made(launcher, token, uploaded["id"]),
+        120,
+        "a new worker to make the thumbnail",
+    )
+    assert launcher.child("worker") != worker
+    assert "starting worker again" in launcher.log()
+
+    # Beat comes back.
+    beat = launcher.child("beat")
+    os.kill(beat, signal.SIGKILL)
+    wait_for(lambda: launcher.log().count("beat: Starting") >= 2, 90, "a new beat")
+    assert launcher.child("beat") != beat
+
+    # The web server comes back (its orphaned workers are killed, so the port is free again).
+    web = launcher.child("web")
+    launcher.remember()
+    os.kill(web, signal.SIGKILL)
+    wait_for(lambda: "web killed by SIGKILL; restarting it" in launcher.log(), 30, "web's death")
+    wait_for(lambda: get(f"{launcher.base}/healthz")[0] == 200, 90, "the new web server")
+    assert launcher.child("web") != web
+    again = launcher.upload(token, "after-the-web-restart.png", media.png())
+    wait_for(lambda: _thumbnail_made(launcher, token, again["id"]), 120, "the thumbnail")
+
+    assert launcher.proc.poll() is None
+    assert launcher.interrupt() == 0
+    _all_gone(launcher)
+
+
+@pytest.mark.worker
+def test_a_child_that_keeps_dying_stops_everything_with_a_clear_message(tmp_path):
+    # A broker URL no process can use: the worker and beat die at every start. The window is
+    # wide so that a slow machine still counts five deaths in it.
+    launcher = Launcher(
+        tmp_path, {"CELERY_BROKER_URL": "nosuchbroker://", "LOCKER_RUN_RESTART_WINDOW": "10m"}
+    )
     try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_for(lambda: _get(f"{base}/healthz")[0] == 200, 60, "/healthz to answer 200")
-        _wait_for(lambda: " ready." in log_path.read_text(), 60, "the Celery worker")
-        _wait_for(lambda: "beat: Starting" in log_path.read_text(), 60, "Celery beat")
+        launcher.prepare()
+        launcher.start()
 
-        status, page = _get(f"{base}/accounts/login/")
-        assert status == 200
-        assert 'name="password"' in page
-        stylesheet = re.search(r'href="(/static/[^"]+\.css)"', page)
-        assert stylesheet, "the login page links its stylesheet"
-        assert _get(base + stylesheet.group(1))[0] == 200
+        def gave_up():
+            launcher.remember()  # every process it started, to check they are all gone
+            return launcher.proc.poll() is not None
 
-        started = _descendants(launcher.pid)
-        commands = {Path(f"/proc/{pid}/cmdline").read_bytes() for pid, _ in started}
-        assert any(b"gunicorn" in cmd for cmd in commands)
-        assert any(b"worker" in cmd and b"celery" in cmd for cmd in commands)
-        assert any(b"beat" in cmd and b"celery" in cmd for cmd in commands)
-        # gunicorn master + its 2 workers, celery worker + its pool, celery beat.
-        assert len(started) >= 6
-
-        os.killpg(launcher.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
-        assert launcher.wait(timeout=30) == 0
-        _wait_for(
-            lambda: all(_start_time(pid) != start for pid, start in started),
-            10,
-            "every child process to be gone",
+        wait_for(gave_up, 240, "the launcher to give up")
+        assert launcher.proc.returncode != 0
+        log = launcher.log()
+        assert re.search(r"(worker|beat) exited with status \d+; restarting it in 1 s", log)
+        assert re.search(r"(worker|beat) exited with status \d+; restarting it in 8 s", log)
+        assert re.search(
+            r"(worker|beat) exited with status \d+; it died 5 times within 600 s, so Locker "
+            r"stops\. Its log above says why",
+            log,
         )
+        _all_gone(launcher)
     finally:
-        # Leave nothing behind, even when an assertion failed half-way.
-        started |= _descendants(launcher.pid)
-        if launcher.poll() is None:
-            launcher.kill()
-            launcher.wait()
-        for pid, start in started:
-            if _start_time(pid) == start:
-                os.kill(pid, signal.SIGKILL)
+        launcher.cleanup()

@@ -19,6 +19,7 @@ import pytest
 from django.conf import settings
 
 from files.scanning import ClamdScanner
+from locker.broker import transport_options as broker_transport_options
 from locker.celery import app as celery_app
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -111,17 +112,7 @@ def redis_broker_url() -> str:
 
 
 def _filesystem_options() -> dict:
-    broker_dir = Path(settings.DATA_DIR) / "broker"
-    for sub in ("queue", "processed", "control"):
-        (broker_dir / sub).mkdir(parents=True, exist_ok=True)
-    return {
-        "data_folder_in": str(broker_dir / "queue"),
-        "data_folder_out": str(broker_dir / "queue"),
-        "processed_folder": str(broker_dir / "processed"),
-        "control_folder": str(broker_dir / "control"),
-        "store_processed": False,
-        "polling_interval": 0.2,
-    }
+    return broker_transport_options(Path(settings.DATA_DIR) / "broker")
 
 
 def use_broker(url: str, queue: str) -> dict:

@@ -82,7 +82,7 @@ def test_file_is_scanned_and_thumbnailed_once_s3_comes_back(
         )
         settings.LOCKER_SCANNER = "command"
         settings.LOCKER_SCAN_COMMAND = SCAN
-        proxy.cut()  # the worker cannot reach S3; the web process (this one) still can
+        proxy.cut("reset")  # the worker cannot reach S3; the web process (this one) still can
         response = upload(alice_api, "photo.jpg", media.jpeg((800, 600)))
         assert response.status_code == 201
         file = File.objects.get(public_id=response.json()["id"])
@@ -111,7 +111,7 @@ def test_thumbnail_is_made_once_the_database_comes_back(alice, alice_api, start_
         proxied = urlunsplit(url._replace(netloc=f"{netloc}127.0.0.1:{proxy.port}"))
         worker = start_worker(env={"DATABASE_URL": proxied, "LOCKER_SCANNER": "none"})
         settings.LOCKER_SCANNER = "none"
-        proxy.cut()  # the worker's database connections drop; this process keeps its own
+        proxy.cut("reset")  # the worker's database connections drop; this process keeps its own
         response = upload(alice_api, "photo.png", media.png((400, 300)))
         assert response.status_code == 201
         file = File.objects.get(public_id=response.json()["id"])
@@ -178,7 +178,7 @@ def _content_cut_after_first_chunk(file: File, proxy: Proxy):
     for index, chunk in enumerate(iter_content(file.blob)):
         yield chunk
         if index == 0:
-            proxy.cut()
+            proxy.cut("reset")
 
 
 BIG = 24 * 1024 * 1024  # more than the socket buffers between the proxy and this process hold
