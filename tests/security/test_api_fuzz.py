@@ -5,6 +5,8 @@ every response must conform to the schema we publish. In-process through the WSG
 runs in the normal `make test` (a couple of seconds per operation at most).
 """
 
+import os
+
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
@@ -18,7 +20,9 @@ from tests.fixtures.users import make_user
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
-EXAMPLES_PER_OPERATION = 10
+# 10 in every run; `LOCKER_FUZZ_EXAMPLES=100 make test PYTEST_ARGS=tests/security/test_api_fuzz.py`
+# for a deeper pass.
+EXAMPLES_PER_OPERATION = int(os.environ.get("LOCKER_FUZZ_EXAMPLES", "10"))
 
 
 @schemathesis.serializer("application/offset+octet-stream")
