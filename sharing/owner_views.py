@@ -20,7 +20,7 @@ from files.selectors import (
     upload_in_progress_get,
     uploads_in_progress,
 )
-from sharing import selectors, services, upload_links
+from sharing import access, selectors, services, upload_links
 from sharing.forms import ShareForm, UploadLinkForm, expiry_choices
 
 
@@ -127,7 +127,7 @@ def share_detail(request, share_id):
             "share": share,
             "form": form,
             "accesses": accesses,
-            "dead_reason": selectors.share_dead_reason(share),
+            "dead_reason": access.link_dead_reason(share),
         },
     )
 
@@ -215,7 +215,7 @@ def upload_link_detail(request, link_id):
             "form": form,
             "uploads": uploads,
             "in_progress": uploads_in_progress(user=request.user, link=link)[:100],
-            "dead_reason": selectors.upload_link_dead_reason(link),
+            "dead_reason": access.link_dead_reason(link),
         },
     )
 
