@@ -9,7 +9,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -22,7 +21,14 @@ from accounts.audit import A, audit
 from files.models import Folder, UploadReservation
 from sharing import tokens
 from sharing.models import UploadLink, UploadLinkUpload
-from sharing.services import UNSET, access_log_ip, expiry_check, expiry_default
+from sharing.services import (
+    UNSET,
+    access_log_ip,
+    expiry_check,
+    expiry_default,
+    link_update,
+    password_hash,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +82,7 @@ def upload_link_create(
         expires_at=expires_at,
         max_files=max_files,
         max_file_size=max_file_size,
-        password_hash=make_password(password) if password else "",
+        password_hash=password_hash(password),
         message=message or "",
         label=(label or "").strip(),
         notify=notify,
@@ -88,36 +94,31 @@ def upload_link_create(
     return link, token
 
 
-def upload_link_update(*, link: UploadLink, **changes) -> UploadLink:
-    if link.revoked_at is not None:
-        raise ValidationError({"detail": _("This link was revoked and cannot be changed.")})
-    fields = []
-    if changes.get("expires_at", UNSET) is not UNSET:
-        expiry_check(changes["expires_at"], created_at=link.created_at)
-        link.expires_at = changes["expires_at"]
-        fields.append("expires_at")
-    for name in ("max_files", "max_file_size"):
-        if name in changes:
-            _clean(**{name: changes[name]})
-            setattr(link, name, changes[name])
-            fields.append(name)
-    if changes.get("password") is not None:
-        link.password_hash = make_password(changes["password"]) if changes["password"] else ""
-        fields.append("password_hash")
-    for name in ("message", "label"):
-        if changes.get(name) is not None:
-            _clean(**{name: changes[name]})
-            setattr(link, name, changes[name].strip() if name == "label" else changes[name])
-            fields.append(name)
-    if changes.get("notify") is not None:
-        link.notify = bool(changes["notify"])
-        fields.append("notify")
-    if fields:
-        link.full_clean()
-        with transaction.atomic():
-            link.save(update_fields=fields)
-            audit(A.UPLOAD_LINK_CHANGED, target=link, fields=sorted(fields))
-    return link
+def upload_link_update(
+    *,
+    link: UploadLink,
+    expires_at=UNSET,
+    max_files=UNSET,
+    max_file_size=UNSET,
+    password: str | None = None,
+    message: str | None = None,
+    label: str | None = None,
+    notify: bool | None = None,
+) -> UploadLink:
+    """Edit an upload link's options, as `sharing.services.share_update` does a share's
+    (`max_files=None` and `max_file_size=None` mean no limit)."""
+    return link_update(
+        link=link,
+        action=A.UPLOAD_LINK_CHANGED,
+        limits={"expires_at": expires_at, "max_files": max_files, "max_file_size": max_file_size},
+        options={"password": password, "message": message, "label": label, "notify": notify},
+        clean=lambda data: _clean(
+            max_files=data.get("max_files"),
+            max_file_size=data.get("max_file_size"),
+            message=data.get("message"),
+            label=data.get("label"),
+        ),
+    )
 
 
 def upload_link_revoke(*, link: UploadLink) -> bool:
