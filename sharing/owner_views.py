@@ -7,12 +7,13 @@ kind's views name its form, templates, selector and services, and the flow is wr
 browser can link to it from each row. `static/js/sharing-dialog.js` offers the same in a dialog.
 """
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.forms import Form
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -28,8 +29,8 @@ from files.selectors import (
     uploads_in_progress,
 )
 from sharing import access, selectors, services, upload_links
-from sharing.forms import ShareForm, UploadLinkForm, expiry_choices
-from sharing.models import Link, ShareLink, UploadLink
+from sharing.forms import LinkForm, ShareForm, UploadLinkForm, expiry_choices
+from sharing.models import Link
 
 
 def _add_service_errors(form, exc: ValidationError) -> None:
@@ -41,15 +42,6 @@ def _add_service_errors(form, exc: ValidationError) -> None:
         if field == "expires_at" and not form.cleaned_data.get("expires_at"):
             field = "expires_in"
         form.add_error(field if field in form.fields else None, errors)
-
-
-# The fields every link form has (sharing.forms.ExpiryMixin); the others are the kind's options,
-# named as its services name them.
-COMMON_FIELDS = ("expires_in", "expires_at", "password", "remove_password")
-
-
-def _options(form) -> dict:
-    return {name: value for name, value in form.cleaned_data.items() if name not in COMMON_FIELDS}
 
 
 @login_required
@@ -72,7 +64,7 @@ class LinkNewView(LoginRequiredMixin, View):
     once (only a hash of its token is stored)."""
 
     http_method_names = ["get", "head", "post"]
-    form_class: type[Form]
+    form_class: type[LinkForm]
     template_name: str
 
     def target(self) -> dict:
@@ -96,7 +88,7 @@ class LinkNewView(LoginRequiredMixin, View):
                     **target,
                     expires_at=form.clean_expiry(),
                     password=form.cleaned_data["password"],
-                    **_options(form),
+                    **form.options(),
                 )
             except ValidationError as exc:
                 _add_service_errors(form, exc)
@@ -116,15 +108,18 @@ class LinkNewView(LoginRequiredMixin, View):
 class LinkOwnedMixin(LoginRequiredMixin):
     """Views of one of the owner's links, named by its public id in the URL (else 404)."""
 
+    url_kwarg: str
+    get_for_user: Callable[..., Link]  # the kind's selector: (user=, public_id=) -> link or 404
+
     def get_link(self) -> Link:
-        raise NotImplementedError
+        return self.get_for_user(user=self.request.user, public_id=self.kwargs[self.url_kwarg])
 
 
 class LinkDetailView(LinkOwnedMixin, View):
     """A link's page: its state, the form that changes it, and its log."""
 
     http_method_names = ["get", "head", "post"]
-    form_class: type[Form]
+    form_class: type[LinkForm]
     template_name: str
     url_name: str
     updated_message: str
@@ -144,7 +139,7 @@ class LinkDetailView(LinkOwnedMixin, View):
             password = "" if data.get("remove_password") else (data["password"] or None)
             try:
                 self.update(
-                    link, expires_at=form.clean_expiry(), password=password, **_options(form)
+                    link, expires_at=form.clean_expiry(), password=password, **form.options()
                 )
             except ValidationError as exc:
                 _add_service_errors(form, exc)
@@ -158,7 +153,8 @@ class LinkDetailView(LinkOwnedMixin, View):
 
     def initial(self, link) -> dict:
         """The form shows the link's current options (never its expiry or password)."""
-        names = [name for name in self.form_class.base_fields if name not in COMMON_FIELDS]
+        common = self.form_class.COMMON_FIELDS
+        names = [name for name in self.form_class.base_fields if name not in common]
         return {name: getattr(link, name) for name in names}
 
 
@@ -181,10 +177,8 @@ class LinkRevokeView(LinkOwnedMixin, View):
 
 
 class ShareOwned(LinkOwnedMixin):
-    def get_link(self) -> ShareLink:
-        return selectors.share_get_for_user(
-            user=self.request.user, public_id=self.kwargs["share_id"]
-        )
+    url_kwarg = "share_id"
+    get_for_user = staticmethod(selectors.share_get_for_user)
 
 
 class ShareNewView(LinkNewView):
@@ -230,10 +224,8 @@ class ShareRevokeView(ShareOwned, LinkRevokeView):
 
 
 class UploadLinkOwned(LinkOwnedMixin):
-    def get_link(self) -> UploadLink:
-        return selectors.upload_link_get_for_user(
-            user=self.request.user, public_id=self.kwargs["link_id"]
-        )
+    url_kwarg = "link_id"
+    get_for_user = staticmethod(selectors.upload_link_get_for_user)
 
 
 class UploadLinkNewView(LinkNewView):
