@@ -104,6 +104,37 @@ def password_hash(password: str) -> str:
     return make_password(password) if password else ""
 
 
+def link_create(
+    *,
+    model: type[Link],
+    action: A,
+    expires_at,
+    password: str,
+    label: str,
+    audit_extra: dict | None = None,
+    **fields,
+) -> tuple[Link, str]:
+    """Create a link of either kind, after the kind's own checks, and record `action`. Returns
+    it with its token, which is not stored and is shown only once. `expires_at` UNSET: the
+    server's default expiry."""
+    if expires_at is UNSET:
+        expires_at = expiry_default()
+    expiry_check(expires_at)
+    token = tokens.new_token()
+    link = model(
+        token_hash=tokens.hash_token(token),
+        expires_at=expires_at,
+        password_hash=password_hash(password),
+        label=(label or "").strip(),
+        **fields,
+    )
+    link.full_clean()
+    with transaction.atomic():
+        link.save()
+        audit(action, target=link, has_password=bool(password), **(audit_extra or {}))
+    return link, token
+
+
 def link_update(
     *, link: Link, action: A, limits: dict, options: dict, clean: Callable[[dict], None]
 ) -> Link:
@@ -131,6 +162,20 @@ def link_update(
             model_update(instance=link, data=data)
             audit(action, target=link, fields=sorted(data))
     return link
+
+
+def link_revoke(*, link: Link, action: A) -> bool:
+    """Kill a link of either kind at once and record `action`. False when it was already
+    revoked (a conditional update: of racing revocations, one wins)."""
+    updated = (
+        type(link)
+        .objects.filter(pk=link.pk, revoked_at__isnull=True)
+        .update(revoked_at=timezone.now())
+    )
+    link.refresh_from_db(fields=["revoked_at"])
+    if updated == 1:
+        audit(action, target=link)
+    return updated == 1
 
 
 # --- Share links -----------------------------------------------------------------------------
@@ -175,29 +220,22 @@ def share_create(
     """Create a link; returns it with its token, which is not stored and is shown only once."""
     _check_target(owner=owner, file=file, folder=folder)
     _clean_options(max_downloads=max_downloads, label=label)
-    if expires_at is UNSET:
-        expires_at = expiry_default()
-    expiry_check(expires_at)
-    token = tokens.new_token()
-    share = ShareLink(
+    return link_create(
+        model=ShareLink,
+        action=A.SHARE_CREATED,
+        audit_extra={"is_send": is_send},
+        expires_at=expires_at,
+        password=password,
+        label=label,
         owner=owner,
         file=file,
         folder=folder,
-        token_hash=tokens.hash_token(token),
-        expires_at=expires_at,
         max_downloads=max_downloads,
-        password_hash=password_hash(password),
         allow_download=allow_download,
         notify=notify,
-        label=(label or "").strip(),
         is_send=is_send,
         keep_files=keep_files,
     )
-    share.full_clean()
-    with transaction.atomic():
-        share.save()
-        audit(A.SHARE_CREATED, target=share, has_password=bool(password), is_send=is_send)
-    return share, token
 
 
 def share_update(
@@ -232,13 +270,7 @@ def share_update(
 
 def share_revoke(*, share: ShareLink) -> bool:
     """Kill a link at once. False when it was already revoked."""
-    updated = ShareLink.objects.filter(pk=share.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-    share.refresh_from_db(fields=["revoked_at"])
-    if updated == 1:
-        audit(A.SHARE_REVOKED, target=share)
-    return updated == 1
+    return link_revoke(link=share, action=A.SHARE_REVOKED)
 
 
 def share_count_download(*, share: ShareLink) -> bool:

@@ -17,18 +17,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.audit import A, audit
+from accounts.audit import A
 from files.models import Folder, UploadReservation
-from sharing import tokens
 from sharing.models import UploadLink, UploadLinkUpload
-from sharing.services import (
-    UNSET,
-    access_log_ip,
-    expiry_check,
-    expiry_default,
-    link_update,
-    password_hash,
-)
+from sharing.services import UNSET, access_log_ip, link_create, link_revoke, link_update
 
 logger = logging.getLogger(__name__)
 
@@ -71,27 +63,19 @@ def upload_link_create(
     if folder.owner_id != owner.pk or not folder_is_alive(folder):
         raise ValidationError({"folder": _("There is no such folder.")})
     _clean(max_files=max_files, max_file_size=max_file_size, message=message, label=label)
-    if expires_at is UNSET:
-        expires_at = expiry_default()
-    expiry_check(expires_at)
-    token = tokens.new_token()
-    link = UploadLink(
+    return link_create(
+        model=UploadLink,
+        action=A.UPLOAD_LINK_CREATED,
+        expires_at=expires_at,
+        password=password,
+        label=label,
         owner=owner,
         folder=folder,
-        token_hash=tokens.hash_token(token),
-        expires_at=expires_at,
         max_files=max_files,
         max_file_size=max_file_size,
-        password_hash=password_hash(password),
         message=message or "",
-        label=(label or "").strip(),
         notify=notify,
     )
-    link.full_clean()
-    with transaction.atomic():
-        link.save()
-        audit(A.UPLOAD_LINK_CREATED, target=link, has_password=bool(password))
-    return link, token
 
 
 def upload_link_update(
@@ -124,14 +108,9 @@ def upload_link_update(
 def upload_link_revoke(*, link: UploadLink) -> bool:
     """Revoke the link and end its uploads in progress: their reservations stop counting at
     once and their bytes are deleted."""
-    updated = UploadLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-    link.refresh_from_db(fields=["revoked_at"])
-    if updated == 1:
-        audit(A.UPLOAD_LINK_REVOKED, target=link)
+    revoked = link_revoke(link=link, action=A.UPLOAD_LINK_REVOKED)
     upload_link_uploads_end(link=link)
-    return updated == 1
+    return revoked
 
 
 def upload_link_uploads_end(*, link: UploadLink) -> int:
