@@ -445,32 +445,23 @@ def quick_send(
     if not contents:
         raise ValidationError({"file": _("Send at least one file.")})
     with transaction.atomic():
-        sent = sent_folder_get(owner=owner)
-        if len(contents) == 1:
-            (file,) = files_create(
-                user=owner,
-                folder=sent,
-                contents=contents,
-                on_conflict=ON_CONFLICT.RENAME,
-                reservation=reservation,
-            )
-            target = {"file": file}
-        else:
+        folder = sent_folder_get(owner=owner)
+        if len(contents) > 1:
             base = (share_options.get("label") or "").strip().replace("/", "-")[:100] or (
                 timezone.localtime().strftime("%Y-%m-%d %H.%M.%S")
             )
             taken = set(
-                Folder.objects.alive().filter(parent=sent).values_list("name_key", flat=True)
-            ) | set(File.objects.alive().filter(folder=sent).values_list("name_key", flat=True))
-            folder = folder_create(user=owner, parent=sent, name=unique_name(taken, base))
-            files_create(
-                user=owner,
-                folder=folder,
-                contents=contents,
-                on_conflict=ON_CONFLICT.RENAME,
-                reservation=reservation,
-            )
-            target = {"folder": folder}
+                Folder.objects.alive().filter(parent=folder).values_list("name_key", flat=True)
+            ) | set(File.objects.alive().filter(folder=folder).values_list("name_key", flat=True))
+            folder = folder_create(user=owner, parent=folder, name=unique_name(taken, base))
+        created = files_create(
+            user=owner,
+            folder=folder,
+            contents=contents,
+            on_conflict=ON_CONFLICT.RENAME,
+            reservation=reservation,
+        )
+        target = {"file": created[0]} if len(contents) == 1 else {"folder": folder}
         return share_create(
             owner=owner, **target, is_send=True, keep_files=keep_files, **share_options
         )
