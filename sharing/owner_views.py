@@ -77,7 +77,7 @@ class LinkNewView(LoginRequiredMixin, View):
     def url(self, token: str) -> str:
         raise NotImplementedError
 
-    def get(self, request):
+    def get(self, request):  # and POST: the same page, with the form's answer
         target = self.target()
         (item,) = target.values()
         form = self.form_class(request.POST or None)
@@ -124,14 +124,14 @@ class LinkDetailView(LinkOwnedMixin, View):
     url_name: str
     updated_message: str
 
-    def update(self, **kwargs) -> None:
+    def update(self, link, **changes) -> None:
         raise NotImplementedError
 
     def log_context(self, link) -> dict:
         """What the page shows of the link's use (paginated by `?page=`)."""
         raise NotImplementedError
 
-    def get(self, request, **kwargs):
+    def get(self, request, **kwargs):  # and POST: the same page, with the form's answer
         link = self.get_link()
         form = self.form_class(request.POST or None, editing=True, initial=self.initial(link))
         if request.method == "POST" and form.is_valid():
