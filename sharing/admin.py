@@ -4,8 +4,13 @@ from sharing.models import ShareAccess, ShareLink, UploadLink, UploadLinkUpload
 
 
 class ReadOnlyInline(admin.TabularInline):
+    """A link's log: every field shown is read-only."""
+
     extra = 0
     can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -17,11 +22,17 @@ class ReadOnlyInline(admin.TabularInline):
 class ShareAccessInline(ReadOnlyInline):
     model = ShareAccess
     fields = ["at", "name", "counted", "completed", "bytes_sent", "ip", "user_agent"]
-    readonly_fields = fields
+
+
+class LinkAdmin(admin.ModelAdmin):
+    """Both kinds of link. Secrets, targets and counters are never edited here: revoke through
+    the owner's page or the API."""
+
+    search_fields = ["owner__username", "label", "public_id"]
 
 
 @admin.register(ShareLink)
-class ShareLinkAdmin(admin.ModelAdmin):
+class ShareLinkAdmin(LinkAdmin):
     list_display = [
         "public_id",
         "owner",
@@ -34,8 +45,6 @@ class ShareLinkAdmin(admin.ModelAdmin):
         "is_send",
     ]
     list_filter = ["is_send", "allow_download"]
-    search_fields = ["owner__username", "label", "public_id"]
-    # Secrets and targets are never edited here: revoke through the owner's page or the API.
     readonly_fields = [
         "public_id",
         "owner",
@@ -61,11 +70,10 @@ class ShareLinkAdmin(admin.ModelAdmin):
 class UploadLinkUploadInline(ReadOnlyInline):
     model = UploadLinkUpload
     fields = ["at", "name", "size", "ip", "notified_at"]
-    readonly_fields = fields
 
 
 @admin.register(UploadLink)
-class UploadLinkAdmin(admin.ModelAdmin):
+class UploadLinkAdmin(LinkAdmin):
     list_display = [
         "public_id",
         "owner",
@@ -77,7 +85,6 @@ class UploadLinkAdmin(admin.ModelAdmin):
         "files_count",
         "max_files",
     ]
-    search_fields = ["owner__username", "label", "public_id"]
     readonly_fields = [
         "public_id",
         "owner",
@@ -86,5 +93,16 @@ class UploadLinkAdmin(admin.ModelAdmin):
         "password_hash",
         "created_at",
         "files_count",
+    ]
+    # The change form's order as it was before the fields moved to `Link` (they come first).
+    fields = [
+        "label",
+        "message",
+        "expires_at",
+        "revoked_at",
+        "max_files",
+        "max_file_size",
+        "notify",
+        *readonly_fields,
     ]
     inlines = [UploadLinkUploadInline]

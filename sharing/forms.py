@@ -31,12 +31,26 @@ def expiry_choices():
     return choices
 
 
-class ExpiryMixin:
-    """`expires_in` (a choice) or `expires_at` (a local date and time, which wins), and the
-    password fields of a link form."""
+class LinkForm(forms.Form):
+    """What every link form has: the expiry, as a choice (`expires_in`) or a local date and
+    time (`expires_at`, which wins), and a password. When editing, the expiry offers
+    "Unchanged" first and the password a way to remove it (`remove_password`)."""
 
-    def _expiry_and_password_fields(self, *, editing: bool) -> list:
-        """The expiry choices; when editing, "Unchanged" first and a way to remove the password."""
+    # The fields of this base; a kind's form adds its options (named as its services name them).
+    COMMON_FIELDS = ("expires_in", "expires_at", "password", "remove_password")
+
+    expires_in = forms.ChoiceField(label=_("Expires after"), required=False)
+    expires_at = forms.DateTimeField(
+        label=_("Or expires at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    password = forms.CharField(
+        label=_("Password"), required=False, strip=False, widget=forms.PasswordInput
+    )
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
         choices = expiry_choices()
         if editing:
             choices = [("", _("Unchanged")), *choices]
@@ -46,7 +60,16 @@ class ExpiryMixin:
             self.fields["remove_password"] = forms.BooleanField(
                 label=_("Remove the password"), required=False
             )
-        return choices
+        else:
+            self.fields["expires_in"].initial = self.initial_expiry()
+        self.fields["expires_in"].choices = choices
+
+    def initial_expiry(self) -> str:
+        return "7d"
+
+    def options(self) -> dict:
+        """The cleaned options of the kind (every field but the common ones)."""
+        return {k: v for k, v in self.cleaned_data.items() if k not in self.COMMON_FIELDS}
 
     def clean_expiry(self):
         data = self.cleaned_data
@@ -60,26 +83,23 @@ class ExpiryMixin:
         return services.UNSET
 
 
-class ShareForm(ExpiryMixin, forms.Form):
-    expires_in = forms.ChoiceField(label=_("Expires after"), required=False)
-    expires_at = forms.DateTimeField(
-        label=_("Or expires at"),
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text=_("A date and time overrides the choice above."),
-    )
+class ShareForm(LinkForm):
+    field_order = [
+        "expires_in",
+        "expires_at",
+        "max_downloads",
+        "password",
+        "allow_download",
+        "notify",
+        "label",
+    ]
+
     max_downloads = forms.IntegerField(
         label=_("Maximum downloads"),
         required=False,
         min_value=1,
         max_value=2**31 - 1,
         help_text=_("Empty: no limit."),
-    )
-    password = forms.CharField(
-        label=_("Password"),
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     allow_download = forms.BooleanField(
         label=_("Allow downloading"),
@@ -90,23 +110,29 @@ class ShareForm(ExpiryMixin, forms.Form):
     notify = forms.BooleanField(label=_("E-mail me on each download"), required=False)
     label = forms.CharField(label=_("Label"), required=False, max_length=200)
 
-    def __init__(self, *args, editing: bool = False, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = self._expiry_and_password_fields(editing=editing)
-        self.fields["expires_in"].choices = choices
-        if not editing:
-            default = settings.LOCKER_SHARE_DEFAULT_EXPIRY
-            match = {3600: "1h", 86400: "1d", 7 * 86400: "7d", 30 * 86400: "30d", 0: "never"}
-            self.fields["expires_in"].initial = match.get(default, "7d")
+        self.fields["expires_at"].help_text = _("A date and time overrides the choice above.")
+        self.fields["password"].widget.attrs["autocomplete"] = "new-password"
+
+    def initial_expiry(self) -> str:
+        default = settings.LOCKER_SHARE_DEFAULT_EXPIRY
+        match = {3600: "1h", 86400: "1d", 7 * 86400: "7d", 30 * 86400: "30d", 0: "never"}
+        return match.get(default, "7d")
 
 
-class UploadLinkForm(ExpiryMixin, forms.Form):
-    expires_in = forms.ChoiceField(label=_("Expires after"), required=False)
-    expires_at = forms.DateTimeField(
-        label=_("Or expires at"),
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-    )
+class UploadLinkForm(LinkForm):
+    field_order = [
+        "expires_in",
+        "expires_at",
+        "max_files",
+        "max_file_size",
+        "password",
+        "message",
+        "label",
+        "notify",
+    ]
+
     max_files = forms.IntegerField(
         label=_("Maximum number of files"), required=False, min_value=1, max_value=2**31 - 1
     )
@@ -115,9 +141,6 @@ class UploadLinkForm(ExpiryMixin, forms.Form):
         required=False,
         help_text=_("For example 100M or 2G. Empty: no limit beyond the server's."),
     )
-    password = forms.CharField(
-        label=_("Password"), required=False, strip=False, widget=forms.PasswordInput
-    )
     message = forms.CharField(
         label=_("Message to uploaders"), required=False, max_length=2000, widget=forms.Textarea
     )
@@ -125,13 +148,6 @@ class UploadLinkForm(ExpiryMixin, forms.Form):
     notify = forms.BooleanField(
         label=_("E-mail me about new uploads"), required=False, initial=True
     )
-
-    def __init__(self, *args, editing: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        choices = self._expiry_and_password_fields(editing=editing)
-        if not editing:
-            self.fields["expires_in"].initial = "7d"
-        self.fields["expires_in"].choices = choices
 
     def clean_max_file_size(self):
         raw = self.cleaned_data.get("max_file_size", "").strip()

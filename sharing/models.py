@@ -1,8 +1,10 @@
-"""Share links (send a file or folder to anyone) and the log of their downloads.
+"""Share links (send a file or folder to anyone), upload links (collect files from anyone),
+and the logs of what went through them.
 
-A link's secret token is never stored: only its SHA-256 (`token_hash`), like API tokens. Whether a
-link still works is decided at request time by `sharing.selectors.share_resolve`; nothing here is
-trusted to have been cleaned up by a job.
+Both kinds are a `Link`: a secret token of which only the SHA-256 is stored (`token_hash`, like
+API tokens), a label, an expiry, a revocation time and an optional password. Whether a link still
+works is decided at request time by `sharing.access`; nothing here is trusted to have been
+cleaned up by a job.
 """
 
 import uuid
@@ -12,6 +14,42 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+class Link(models.Model):
+    """What both kinds of link share. Each kind declares its own `owner` (its reverse name) and
+    `notify` (its default), and names itself for the unlock cookie and the throttles (`kind`)
+    and in its public URLs (`url_prefix`: /s/<token>, /r/<token>)."""
+
+    kind: str
+    url_prefix: str
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True)
+    label = models.CharField(_("label"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    password_hash = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.label or str(self.public_id)
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
 
 class ShareLinkQuerySet(models.QuerySet):
@@ -25,8 +63,10 @@ class ShareLinkQuerySet(models.QuerySet):
         )
 
 
-class ShareLink(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+class ShareLink(Link):
+    kind = "share"
+    url_prefix = "s"
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links"
     )
@@ -40,14 +80,8 @@ class ShareLink(models.Model):
         on_delete=models.CASCADE,
         related_name="share_links",
     )
-    token_hash = models.CharField(max_length=64, unique=True)
-    label = models.CharField(_("label"), max_length=200, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
     max_downloads = models.PositiveIntegerField(_("maximum downloads"), null=True, blank=True)
     download_count = models.PositiveIntegerField(default=0)
-    password_hash = models.CharField(max_length=255, blank=True)
     allow_download = models.BooleanField(_("allow download"), default=True)
     notify = models.BooleanField(_("notify me on download"), default=False)
     # Quick send: the files were uploaded only to be sent; they go to the trash when the link
@@ -59,8 +93,7 @@ class ShareLink(models.Model):
 
     objects = ShareLinkQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(Link.Meta):
         constraints = [
             models.CheckConstraint(
                 condition=(Q(file__isnull=False) & Q(folder__isnull=True))
@@ -73,24 +106,9 @@ class ShareLink(models.Model):
             ),
         ]
 
-    def __str__(self) -> str:
-        return self.label or str(self.public_id)
-
     @property
     def target(self):
         return self.file if self.file_id else self.folder
-
-    @property
-    def has_password(self) -> bool:
-        return bool(self.password_hash)
-
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    @property
-    def is_expired(self) -> bool:
-        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     @property
     def is_exhausted(self) -> bool:
@@ -127,37 +145,27 @@ class ShareAccess(models.Model):
         return f"{self.share_id} @ {self.at:%Y-%m-%d %H:%M}"
 
 
-class UploadLink(models.Model):
+class UploadLink(Link):
     """A file request: anyone with the link may upload into one folder, and see nothing of it."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = "upload"
+    url_prefix = "r"
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="upload_links"
     )
     folder = models.ForeignKey(
         "files.Folder", on_delete=models.CASCADE, related_name="upload_links"
     )
-    token_hash = models.CharField(max_length=64, unique=True)
-    label = models.CharField(_("label"), max_length=200, blank=True)
     message = models.TextField(_("message to uploaders"), max_length=2000, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
     max_files = models.PositiveIntegerField(_("maximum files"), null=True, blank=True)
     max_file_size = models.BigIntegerField(_("maximum size per file"), null=True, blank=True)
     files_count = models.PositiveIntegerField(default=0)
-    password_hash = models.CharField(max_length=255, blank=True)
     notify = models.BooleanField(_("notify me of uploads"), default=True)
 
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return self.label or str(self.public_id)
-
     @property
-    def has_password(self) -> bool:
-        return bool(self.password_hash)
+    def is_full(self) -> bool:
+        return self.max_files is not None and self.files_count >= self.max_files
 
 
 class UploadLinkUpload(models.Model):

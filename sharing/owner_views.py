@@ -1,16 +1,24 @@
 """The owner's pages: list, create, edit and revoke share links and upload links, see the logs.
 
+Both kinds of link follow one pattern (`LinkNewView`, `LinkDetailView`, `LinkRevokeView`): a
+kind's views name its form, templates, selector and services, and the flow is written once.
+
 `/shares/new?file=<id>` (or `?folder=<id>`) is the plain-HTML way to share an item: the file
 browser can link to it from each row. `static/js/sharing-dialog.js` offers the same in a dialog.
 """
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
 from django.views.decorators.http import require_http_methods, require_POST
 
 from files import services as file_services
@@ -20,8 +28,9 @@ from files.selectors import (
     upload_in_progress_get,
     uploads_in_progress,
 )
-from sharing import selectors, services, upload_links
-from sharing.forms import ShareForm, UploadLinkForm, expiry_choices
+from sharing import access, selectors, services, upload_links
+from sharing.forms import LinkForm, ShareForm, UploadLinkForm, expiry_choices
+from sharing.models import Link
 
 
 def _add_service_errors(form, exc: ValidationError) -> None:
@@ -35,14 +44,6 @@ def _add_service_errors(form, exc: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, errors)
 
 
-def _target(request):
-    if request.GET.get("file"):
-        return {"file": file_get_for_user(user=request.user, file_id=request.GET["file"])}
-    if request.GET.get("folder"):
-        return {"folder": folder_get_for_user(user=request.user, folder_id=request.GET["folder"])}
-    raise Http404
-
-
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def shares_page(request):
@@ -53,171 +54,215 @@ def shares_page(request):
     return render(request, "sharing/shares.html", {"shares": shares, "upload_links": uploads})
 
 
-@login_required
-@require_http_methods(["GET", "HEAD", "POST"])
-def share_new(request):
-    target = _target(request)
-    item = target.get("file") or target.get("folder")
-    form = ShareForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            share, token = services.share_create(
-                owner=request.user,
-                **target,
-                expires_at=form.clean_expiry(),
-                max_downloads=data["max_downloads"],
-                password=data["password"],
-                allow_download=data["allow_download"],
-                notify=data["notify"],
-                label=data["label"],
-            )
-        except ValidationError as exc:
-            _add_service_errors(form, exc)
-        else:
-            # The token is not stored: this page is the only time the link can be shown.
-            return render(
-                request,
-                "sharing/share_created.html",
-                {"share": share, "url": services.share_url(token), "item": item},
-                status=201,
-            )
-    return render(request, "sharing/share_new.html", {"form": form, "item": item})
+# --- One pattern for both kinds of link ------------------------------------------------------
+# A kind's views name its form, templates, selector and services; the flow of each page (create,
+# show and edit, revoke) is written once, in these bases.
 
 
-@login_required
-@require_http_methods(["GET", "HEAD", "POST"])
-def share_detail(request, share_id):
-    share = selectors.share_get_for_user(user=request.user, public_id=share_id)
-    form = ShareForm(
-        request.POST or None,
-        editing=True,
-        initial={
-            "max_downloads": share.max_downloads,
-            "allow_download": share.allow_download,
-            "notify": share.notify,
-            "label": share.label,
-        },
-    )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        password = "" if data.get("remove_password") else (data["password"] or None)
-        try:
-            services.share_update(
-                share=share,
-                expires_at=form.clean_expiry(),
-                max_downloads=data["max_downloads"],
-                password=password,
-                allow_download=data["allow_download"],
-                notify=data["notify"],
-                label=data["label"],
-            )
-        except ValidationError as exc:
-            _add_service_errors(form, exc)
-        else:
-            messages.success(request, _("The link was updated."))
-            return redirect("sharing:share_detail", share_id=share.public_id)
-    accesses = Paginator(selectors.share_accesses(share=share), 100).get_page(
-        request.GET.get("page")
-    )
-    return render(
-        request,
-        "sharing/share_detail.html",
-        {
-            "share": share,
-            "form": form,
-            "accesses": accesses,
-            "dead_reason": selectors.share_dead_reason(share),
-        },
-    )
+class LinkNewView(LoginRequiredMixin, View):
+    """Create a link for a target named in the query string; the created page shows the link
+    once (only a hash of its token is stored)."""
+
+    http_method_names = ["get", "head", "post"]
+    form_class: type[LinkForm]
+    template_name: str
+
+    def target(self) -> dict:
+        """The service's target arguments, looked up scoped to the owner (else 404)."""
+        raise NotImplementedError
+
+    def create(self, **kwargs) -> tuple[Link, str]:
+        raise NotImplementedError
+
+    def url(self, token: str) -> str:
+        raise NotImplementedError
+
+    def get(self, request):  # and POST: the same page, with the form's answer
+        target = self.target()
+        (item,) = target.values()
+        form = self.form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                link, token = self.create(
+                    owner=request.user,
+                    **target,
+                    expires_at=form.clean_expiry(),
+                    password=form.cleaned_data["password"],
+                    **form.options(),
+                )
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                # The token is not stored: this page is the only time the link can be shown.
+                return render(
+                    request,
+                    "sharing/share_created.html",
+                    {"link": link, "url": self.url(token), "item": item},
+                    status=201,
+                )
+        return render(request, self.template_name, {"form": form, "item": item})
+
+    post = get
 
 
-@login_required
-@require_POST
-def share_revoke(request, share_id):
-    share = selectors.share_get_for_user(user=request.user, public_id=share_id)
-    if services.share_revoke(share=share):
-        messages.success(request, _("The link was revoked. It stopped working at once."))
-    return redirect("sharing:shares")
+class LinkOwnedMixin(LoginRequiredMixin):
+    """Views of one of the owner's links, named by its public id in the URL (else 404)."""
+
+    url_kwarg: str
+    get_for_user: Callable[..., Link]  # the kind's selector: (user=, public_id=) -> link or 404
+
+    def get_link(self) -> Link:
+        return self.get_for_user(user=self.request.user, public_id=self.kwargs[self.url_kwarg])
 
 
-@login_required
-@require_http_methods(["GET", "HEAD", "POST"])
-def upload_link_new(request):
-    folder = folder_get_for_user(user=request.user, folder_id=request.GET.get("folder", ""))
-    form = UploadLinkForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            link, token = upload_links.upload_link_create(
-                owner=request.user,
-                folder=folder,
-                expires_at=form.clean_expiry(),
-                max_files=data["max_files"],
-                max_file_size=data["max_file_size"],
-                password=data["password"],
-                message=data["message"],
-                label=data["label"],
-                notify=data["notify"],
-            )
-        except ValidationError as exc:
-            _add_service_errors(form, exc)
-        else:
-            return render(
-                request,
-                "sharing/share_created.html",
-                {"upload_link": link, "url": services.upload_link_url(token), "item": folder},
-                status=201,
-            )
-    return render(request, "sharing/upload_link_new.html", {"form": form, "item": folder})
+class LinkDetailView(LinkOwnedMixin, View):
+    """A link's page: its state, the form that changes it, and its log."""
+
+    http_method_names = ["get", "head", "post"]
+    form_class: type[LinkForm]
+    template_name: str
+    url_name: str
+    updated_message: str
+
+    def update(self, link, **changes) -> None:
+        raise NotImplementedError
+
+    def log_context(self, link) -> dict:
+        """What the page shows of the link's use (paginated by `?page=`)."""
+        raise NotImplementedError
+
+    def get(self, request, **kwargs):  # and POST: the same page, with the form's answer
+        link = self.get_link()
+        form = self.form_class(request.POST or None, editing=True, initial=self.initial(link))
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            password = "" if data.get("remove_password") else (data["password"] or None)
+            try:
+                self.update(
+                    link, expires_at=form.clean_expiry(), password=password, **form.options()
+                )
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                messages.success(request, self.updated_message)
+                return redirect(self.url_name, **kwargs)
+        context = {"link": link, "form": form, "dead_reason": access.link_dead_reason(link)}
+        return render(request, self.template_name, {**context, **self.log_context(link)})
+
+    post = get
+
+    def initial(self, link) -> dict:
+        """The form shows the link's current options (never its expiry or password)."""
+        common = self.form_class.COMMON_FIELDS
+        names = [name for name in self.form_class.base_fields if name not in common]
+        return {name: getattr(link, name) for name in names}
 
 
-@login_required
-@require_http_methods(["GET", "HEAD", "POST"])
-def upload_link_detail(request, link_id):
-    link = selectors.upload_link_get_for_user(user=request.user, public_id=link_id)
-    form = UploadLinkForm(
-        request.POST or None,
-        editing=True,
-        initial={
-            "max_files": link.max_files,
-            "max_file_size": link.max_file_size or "",
-            "message": link.message,
-            "label": link.label,
-            "notify": link.notify,
-        },
-    )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        password = "" if data.get("remove_password") else (data["password"] or None)
-        try:
-            upload_links.upload_link_update(
-                link=link,
-                expires_at=form.clean_expiry(),
-                max_files=data["max_files"],
-                max_file_size=data["max_file_size"],
-                password=password,
-                message=data["message"],
-                label=data["label"],
-                notify=data["notify"],
-            )
-        except ValidationError as exc:
-            _add_service_errors(form, exc)
-        else:
-            messages.success(request, _("The upload link was updated."))
-            return redirect("sharing:upload_link_detail", link_id=link.public_id)
-    uploads = Paginator(link.uploads.order_by("-at"), 100).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "sharing/upload_link_detail.html",
-        {
-            "link": link,
-            "form": form,
-            "uploads": uploads,
-            "in_progress": uploads_in_progress(user=request.user, link=link)[:100],
-            "dead_reason": selectors.upload_link_dead_reason(link),
-        },
-    )
+class LinkRevokeView(LinkOwnedMixin, View):
+    """Kill a link at once, then back to the list of links."""
+
+    http_method_names = ["post"]
+    revoked_message: str
+
+    def revoke(self, link) -> bool:
+        raise NotImplementedError
+
+    def post(self, request, **kwargs):
+        if self.revoke(self.get_link()):
+            messages.success(request, self.revoked_message)
+        return redirect("sharing:shares")
+
+
+# --- Share links -------------------------------------------------------------------------------
+
+
+class ShareOwned(LinkOwnedMixin):
+    url_kwarg = "share_id"
+    get_for_user = staticmethod(selectors.share_get_for_user)
+
+
+class ShareNewView(LinkNewView):
+    """`/shares/new?file=<id>` (or `?folder=<id>`)."""
+
+    form_class = ShareForm
+    template_name = "sharing/share_new.html"
+    create = staticmethod(services.share_create)
+    url = staticmethod(services.share_url)
+
+    def target(self) -> dict:
+        request = self.request
+        if request.GET.get("file"):
+            return {"file": file_get_for_user(user=request.user, file_id=request.GET["file"])}
+        if request.GET.get("folder"):
+            folder_id = request.GET["folder"]
+            return {"folder": folder_get_for_user(user=request.user, folder_id=folder_id)}
+        raise Http404
+
+
+class ShareDetailView(ShareOwned, LinkDetailView):
+    form_class = ShareForm
+    template_name = "sharing/share_detail.html"
+    url_name = "sharing:share_detail"
+    updated_message = gettext_lazy("The link was updated.")
+
+    def update(self, link, **kwargs) -> None:
+        services.share_update(share=link, **kwargs)
+
+    def log_context(self, link) -> dict:
+        accesses = selectors.share_accesses(share=link)
+        return {"accesses": Paginator(accesses, 100).get_page(self.request.GET.get("page"))}
+
+
+class ShareRevokeView(ShareOwned, LinkRevokeView):
+    revoked_message = gettext_lazy("The link was revoked. It stopped working at once.")
+
+    def revoke(self, link) -> bool:
+        return services.share_revoke(share=link)
+
+
+# --- Upload links ------------------------------------------------------------------------------
+
+
+class UploadLinkOwned(LinkOwnedMixin):
+    url_kwarg = "link_id"
+    get_for_user = staticmethod(selectors.upload_link_get_for_user)
+
+
+class UploadLinkNewView(LinkNewView):
+    """`/shares/uploads/new?folder=<id>`."""
+
+    form_class = UploadLinkForm
+    template_name = "sharing/upload_link_new.html"
+    create = staticmethod(upload_links.upload_link_create)
+    url = staticmethod(services.upload_link_url)
+
+    def target(self) -> dict:
+        folder_id = self.request.GET.get("folder", "")
+        return {"folder": folder_get_for_user(user=self.request.user, folder_id=folder_id)}
+
+
+class UploadLinkDetailView(UploadLinkOwned, LinkDetailView):
+    form_class = UploadLinkForm
+    template_name = "sharing/upload_link_detail.html"
+    url_name = "sharing:upload_link_detail"
+    updated_message = gettext_lazy("The upload link was updated.")
+
+    def update(self, link, **kwargs) -> None:
+        upload_links.upload_link_update(link=link, **kwargs)
+
+    def log_context(self, link) -> dict:
+        page = self.request.GET.get("page")
+        return {
+            "uploads": Paginator(link.uploads.order_by("-at"), 100).get_page(page),
+            "in_progress": uploads_in_progress(user=self.request.user, link=link)[:100],
+        }
+
+
+class UploadLinkRevokeView(UploadLinkOwned, LinkRevokeView):
+    revoked_message = gettext_lazy("The upload link was revoked. It stopped working at once.")
+
+    def revoke(self, link) -> bool:
+        return upload_links.upload_link_revoke(link=link)
 
 
 @login_required
@@ -232,15 +277,6 @@ def upload_link_upload_cancel(request, link_id, reservation_id):
     if file_services.upload_cancel(reservation=reservation):
         messages.success(request, _("The upload was cancelled; its space is free again."))
     return redirect("sharing:upload_link_detail", link_id=link.public_id)
-
-
-@login_required
-@require_POST
-def upload_link_revoke(request, link_id):
-    link = selectors.upload_link_get_for_user(user=request.user, public_id=link_id)
-    if upload_links.upload_link_revoke(link=link):
-        messages.success(request, _("The upload link was revoked. It stopped working at once."))
-    return redirect("sharing:shares")
 
 
 @login_required

@@ -2,6 +2,7 @@
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -17,8 +18,9 @@ from django.utils.translation import gettext as _
 from accounts.audit import A, audit, truncate_ip
 from files.models import File, Folder
 from locker.env import parse_duration
+from locker.services import model_update
 from sharing import tokens
-from sharing.models import ShareAccess, ShareLink
+from sharing.models import Link, ShareAccess, ShareLink
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +97,87 @@ def expiry_check(expires_at: datetime | None, *, created_at: datetime | None = N
         )
 
 
+# --- Both kinds of link ----------------------------------------------------------------------
+
+
+def password_hash(password: str) -> str:
+    return make_password(password) if password else ""
+
+
+def link_create(
+    *,
+    model: type[Link],
+    action: A,
+    expires_at,
+    password: str,
+    label: str,
+    audit_extra: dict | None = None,
+    **fields,
+) -> tuple[Link, str]:
+    """Create a link of either kind, after the kind's own checks, and record `action`. Returns
+    it with its token, which is not stored and is shown only once. `expires_at` UNSET: the
+    server's default expiry."""
+    if expires_at is UNSET:
+        expires_at = expiry_default()
+    expiry_check(expires_at)
+    token = tokens.new_token()
+    link = model(
+        token_hash=tokens.hash_token(token),
+        expires_at=expires_at,
+        password_hash=password_hash(password),
+        label=(label or "").strip(),
+        **fields,
+    )
+    link.full_clean()
+    with transaction.atomic():
+        link.save()
+        audit(action, target=link, has_password=bool(password), **(audit_extra or {}))
+    return link, token
+
+
+def link_update(
+    *, link: Link, action: A, limits: dict, options: dict, clean: Callable[[dict], None]
+) -> Link:
+    """Edit a link of either kind, after the rules both share and the kind's own (`clean`),
+    and record `action` with the names of the fields given.
+
+    `limits` (the expiry and the kind's limits) leave a field as it is when UNSET, None being
+    a value (never, no limit); `options` leave it as it is when None. A `password` of "" removes
+    the password.
+    """
+    if link.revoked_at is not None:
+        raise ValidationError({"detail": _("This link was revoked and cannot be changed.")})
+    data = {name: value for name, value in limits.items() if value is not UNSET}
+    data |= {name: value for name, value in options.items() if value is not None}
+    if "expires_at" in data:
+        expiry_check(data["expires_at"], created_at=link.created_at)
+    clean(data)
+    if "password" in data:
+        # A new hash (salted, so always new) invalidates every unlock cookie issued before.
+        data["password_hash"] = password_hash(data.pop("password"))
+    if "label" in data:
+        data["label"] = data["label"].strip()
+    if data:
+        with transaction.atomic():
+            model_update(instance=link, data=data)
+            audit(action, target=link, fields=sorted(data))
+    return link
+
+
+def link_revoke(*, link: Link, action: A) -> bool:
+    """Kill a link of either kind at once and record `action`. False when it was already
+    revoked (a conditional update: of racing revocations, one wins)."""
+    updated = (
+        type(link)
+        .objects.filter(pk=link.pk, revoked_at__isnull=True)
+        .update(revoked_at=timezone.now())
+    )
+    link.refresh_from_db(fields=["revoked_at"])
+    if updated == 1:
+        audit(action, target=link)
+    return updated == 1
+
+
 # --- Share links -----------------------------------------------------------------------------
 
 
@@ -137,77 +220,57 @@ def share_create(
     """Create a link; returns it with its token, which is not stored and is shown only once."""
     _check_target(owner=owner, file=file, folder=folder)
     _clean_options(max_downloads=max_downloads, label=label)
-    if expires_at is UNSET:
-        expires_at = expiry_default()
-    expiry_check(expires_at)
-    token = tokens.new_token()
-    share = ShareLink(
+    return link_create(
+        model=ShareLink,
+        action=A.SHARE_CREATED,
+        audit_extra={"is_send": is_send},
+        expires_at=expires_at,
+        password=password,
+        label=label,
         owner=owner,
         file=file,
         folder=folder,
-        token_hash=tokens.hash_token(token),
-        expires_at=expires_at,
         max_downloads=max_downloads,
-        password_hash=make_password(password) if password else "",
         allow_download=allow_download,
         notify=notify,
-        label=(label or "").strip(),
         is_send=is_send,
         keep_files=keep_files,
     )
-    share.full_clean()
-    with transaction.atomic():
-        share.save()
-        audit(A.SHARE_CREATED, target=share, has_password=bool(password), is_send=is_send)
-    return share, token
 
 
-def share_update(*, share: ShareLink, **changes) -> ShareLink:
-    """Edit a link's options. `password=""` removes the password, `password=None` keeps it.
-
-    `expires_at` may be a datetime, None (never) or UNSET (unchanged).
+def share_update(
+    *,
+    share: ShareLink,
+    expires_at=UNSET,
+    max_downloads=UNSET,
+    password: str | None = None,
+    allow_download: bool | None = None,
+    notify: bool | None = None,
+    label: str | None = None,
+) -> ShareLink:
+    """Edit a link's options; UNSET or None leaves an option as it is, except that
+    `expires_at=None` means never and `max_downloads=None` no limit. `password=""` removes the
+    password.
     """
-    if share.revoked_at is not None:
-        raise ValidationError({"detail": _("This link was revoked and cannot be changed.")})
-    fields = []
-    if changes.get("expires_at", UNSET) is not UNSET:
-        expiry_check(changes["expires_at"], created_at=share.created_at)
-        share.expires_at = changes["expires_at"]
-        fields.append("expires_at")
-    if "max_downloads" in changes:
-        _clean_options(max_downloads=changes["max_downloads"], label=None)
-        share.max_downloads = changes["max_downloads"]
-        fields.append("max_downloads")
-    if changes.get("password") is not None:
-        password = changes["password"]
-        # A new hash (salted, so always new) invalidates every unlock cookie issued before.
-        share.password_hash = make_password(password) if password else ""
-        fields.append("password_hash")
-    for name in ("allow_download", "notify"):
-        if changes.get(name) is not None:
-            setattr(share, name, bool(changes[name]))
-            fields.append(name)
-    if changes.get("label") is not None:
-        _clean_options(max_downloads=None, label=changes["label"])
-        share.label = changes["label"].strip()
-        fields.append("label")
-    if fields:
-        share.full_clean()
-        with transaction.atomic():
-            share.save(update_fields=fields)
-            audit(A.SHARE_CHANGED, target=share, fields=sorted(fields))
-    return share
+    return link_update(
+        link=share,
+        action=A.SHARE_CHANGED,
+        limits={"expires_at": expires_at, "max_downloads": max_downloads},
+        options={
+            "password": password,
+            "allow_download": allow_download,
+            "notify": notify,
+            "label": label,
+        },
+        clean=lambda data: _clean_options(
+            max_downloads=data.get("max_downloads"), label=data.get("label")
+        ),
+    )
 
 
 def share_revoke(*, share: ShareLink) -> bool:
     """Kill a link at once. False when it was already revoked."""
-    updated = ShareLink.objects.filter(pk=share.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-    share.refresh_from_db(fields=["revoked_at"])
-    if updated == 1:
-        audit(A.SHARE_REVOKED, target=share)
-    return updated == 1
+    return link_revoke(link=share, action=A.SHARE_REVOKED)
 
 
 def share_count_download(*, share: ShareLink) -> bool:
@@ -382,32 +445,23 @@ def quick_send(
     if not contents:
         raise ValidationError({"file": _("Send at least one file.")})
     with transaction.atomic():
-        sent = sent_folder_get(owner=owner)
-        if len(contents) == 1:
-            (file,) = files_create(
-                user=owner,
-                folder=sent,
-                contents=contents,
-                on_conflict=ON_CONFLICT.RENAME,
-                reservation=reservation,
-            )
-            target = {"file": file}
-        else:
+        folder = sent_folder_get(owner=owner)
+        if len(contents) > 1:
             base = (share_options.get("label") or "").strip().replace("/", "-")[:100] or (
                 timezone.localtime().strftime("%Y-%m-%d %H.%M.%S")
             )
             taken = set(
-                Folder.objects.alive().filter(parent=sent).values_list("name_key", flat=True)
-            ) | set(File.objects.alive().filter(folder=sent).values_list("name_key", flat=True))
-            folder = folder_create(user=owner, parent=sent, name=unique_name(taken, base))
-            files_create(
-                user=owner,
-                folder=folder,
-                contents=contents,
-                on_conflict=ON_CONFLICT.RENAME,
-                reservation=reservation,
-            )
-            target = {"folder": folder}
+                Folder.objects.alive().filter(parent=folder).values_list("name_key", flat=True)
+            ) | set(File.objects.alive().filter(folder=folder).values_list("name_key", flat=True))
+            folder = folder_create(user=owner, parent=folder, name=unique_name(taken, base))
+        created = files_create(
+            user=owner,
+            folder=folder,
+            contents=contents,
+            on_conflict=ON_CONFLICT.RENAME,
+            reservation=reservation,
+        )
+        target = {"file": created[0]} if len(contents) == 1 else {"folder": folder}
         return share_create(
             owner=owner, **target, is_send=True, keep_files=keep_files, **share_options
         )

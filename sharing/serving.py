@@ -16,7 +16,7 @@ from files.thumbnails import SIZES as THUMBNAIL_SIZES
 from files.thumbnails import thumbnail_kind, thumbnail_response
 from files.zips import folder_zip_entries, unique_entry, zip_entry_name
 from sharing import selectors, services, tokens
-from sharing.selectors import ShareDenied
+from sharing.access import ShareDenied, ShareGone, share_resume_allowed
 
 PREVIEW_SIZE = max(THUMBNAIL_SIZES)
 
@@ -82,9 +82,9 @@ def serve_file(request, share, file: File, *, inline: bool = False):
         # resume cookie of this client's own counted download of this file. (Counting only
         # the requests that started at byte 0 let `Range: bytes=1-` fetch a limited file
         # without limit.)
-        resumed = start > 0 and selectors.share_resume_allowed(request, share, file=file)
+        resumed = start > 0 and share_resume_allowed(request, share, file=file)
         if not resumed and not services.share_count_download(share=share):
-            raise selectors.ShareGone(_("This link has reached its download limit."))
+            raise ShareGone(_("This link has reached its download limit."))
         decided.update(start=start, resumed=resumed)
 
     try:
@@ -174,7 +174,7 @@ def count_zip(request, share, response, *, name: str):
     if not services.share_count_download(share=share):
         # Nothing was opened yet (entries open storage when the stream reaches them), and
         # response.close() would signal the end of the request in the middle of it.
-        raise selectors.ShareGone(_("This link has reached its download limit."))
+        raise ShareGone(_("This link has reached its download limit."))
     access = services.share_access_start(
         share=share,
         ip=selectors.client_ip(request),

@@ -16,8 +16,8 @@ from django.views.decorators.http import require_http_methods
 
 from files import tus
 from locker import outages
-from sharing import selectors
-from sharing.selectors import ShareDenied
+from sharing import access, selectors
+from sharing.access import ShareDenied
 from sharing.upload_links import UploadRefused, upload_link_max_file_size, upload_link_reserve
 from sharing.views import public_headers
 
@@ -26,7 +26,7 @@ NO_ROOM = _("There is no room left for uploads on this link.")
 
 def _link(request, token: str):
     try:
-        return selectors.upload_link_resolve(request, token)
+        return access.upload_link_resolve(request, token)
     except ShareDenied as exc:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
         raise tus.TusError(exc.status, exc.message, headers) from None

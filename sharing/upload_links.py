@@ -9,7 +9,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -18,11 +17,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.audit import A, audit
+from accounts.audit import A
 from files.models import Folder, UploadReservation
-from sharing import tokens
 from sharing.models import UploadLink, UploadLinkUpload
-from sharing.services import UNSET, access_log_ip, expiry_check, expiry_default
+from sharing.services import UNSET, access_log_ip, link_create, link_revoke, link_update
 
 logger = logging.getLogger(__name__)
 
@@ -65,72 +63,54 @@ def upload_link_create(
     if folder.owner_id != owner.pk or not folder_is_alive(folder):
         raise ValidationError({"folder": _("There is no such folder.")})
     _clean(max_files=max_files, max_file_size=max_file_size, message=message, label=label)
-    if expires_at is UNSET:
-        expires_at = expiry_default()
-    expiry_check(expires_at)
-    token = tokens.new_token()
-    link = UploadLink(
+    return link_create(
+        model=UploadLink,
+        action=A.UPLOAD_LINK_CREATED,
+        expires_at=expires_at,
+        password=password,
+        label=label,
         owner=owner,
         folder=folder,
-        token_hash=tokens.hash_token(token),
-        expires_at=expires_at,
         max_files=max_files,
         max_file_size=max_file_size,
-        password_hash=make_password(password) if password else "",
         message=message or "",
-        label=(label or "").strip(),
         notify=notify,
     )
-    link.full_clean()
-    with transaction.atomic():
-        link.save()
-        audit(A.UPLOAD_LINK_CREATED, target=link, has_password=bool(password))
-    return link, token
 
 
-def upload_link_update(*, link: UploadLink, **changes) -> UploadLink:
-    if link.revoked_at is not None:
-        raise ValidationError({"detail": _("This link was revoked and cannot be changed.")})
-    fields = []
-    if changes.get("expires_at", UNSET) is not UNSET:
-        expiry_check(changes["expires_at"], created_at=link.created_at)
-        link.expires_at = changes["expires_at"]
-        fields.append("expires_at")
-    for name in ("max_files", "max_file_size"):
-        if name in changes:
-            _clean(**{name: changes[name]})
-            setattr(link, name, changes[name])
-            fields.append(name)
-    if changes.get("password") is not None:
-        link.password_hash = make_password(changes["password"]) if changes["password"] else ""
-        fields.append("password_hash")
-    for name in ("message", "label"):
-        if changes.get(name) is not None:
-            _clean(**{name: changes[name]})
-            setattr(link, name, changes[name].strip() if name == "label" else changes[name])
-            fields.append(name)
-    if changes.get("notify") is not None:
-        link.notify = bool(changes["notify"])
-        fields.append("notify")
-    if fields:
-        link.full_clean()
-        with transaction.atomic():
-            link.save(update_fields=fields)
-            audit(A.UPLOAD_LINK_CHANGED, target=link, fields=sorted(fields))
-    return link
+def upload_link_update(
+    *,
+    link: UploadLink,
+    expires_at=UNSET,
+    max_files=UNSET,
+    max_file_size=UNSET,
+    password: str | None = None,
+    message: str | None = None,
+    label: str | None = None,
+    notify: bool | None = None,
+) -> UploadLink:
+    """Edit an upload link's options, as `sharing.services.share_update` does a share's
+    (`max_files=None` and `max_file_size=None` mean no limit)."""
+    return link_update(
+        link=link,
+        action=A.UPLOAD_LINK_CHANGED,
+        limits={"expires_at": expires_at, "max_files": max_files, "max_file_size": max_file_size},
+        options={"password": password, "message": message, "label": label, "notify": notify},
+        clean=lambda data: _clean(
+            max_files=data.get("max_files"),
+            max_file_size=data.get("max_file_size"),
+            message=data.get("message"),
+            label=data.get("label"),
+        ),
+    )
 
 
 def upload_link_revoke(*, link: UploadLink) -> bool:
     """Revoke the link and end its uploads in progress: their reservations stop counting at
     once and their bytes are deleted."""
-    updated = UploadLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-    link.refresh_from_db(fields=["revoked_at"])
-    if updated == 1:
-        audit(A.UPLOAD_LINK_REVOKED, target=link)
+    revoked = link_revoke(link=link, action=A.UPLOAD_LINK_REVOKED)
     upload_link_uploads_end(link=link)
-    return updated == 1
+    return revoked
 
 
 def upload_link_uploads_end(*, link: UploadLink) -> int:

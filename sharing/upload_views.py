@@ -1,14 +1,14 @@
 """Public upload-link routes (`/r/<token>`): the page and the streaming upload endpoint.
 
-Both start with `upload_link_resolve`. The upload streams each `file` part into encrypted storage
-through the files app's StreamingUploadHandler, inside a quota reservation of the link's owner;
-anything refused or broken leaves no file and no stored bytes behind.
+Both start with `sharing.access.upload_link_resolve`. The upload streams each `file` part into
+encrypted storage through the files app's StreamingUploadHandler, inside a quota reservation of
+the link's owner; anything refused or broken leaves no file and no stored bytes behind.
 """
 
 import functools
 
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
@@ -25,15 +25,15 @@ from files.uploads import (
 )
 from locker import outages
 from locker.api import error_text
-from sharing import selectors, tokens
-from sharing.selectors import ShareDenied, SharePasswordRequired
+from sharing import access, selectors
+from sharing.access import ShareDenied
 from sharing.upload_links import (
     UploadRefused,
     upload_link_max_file_size,
     upload_link_receive,
     upload_link_reserve,
 )
-from sharing.views import CrossSiteForm, cross_site_post, public_headers, public_view
+from sharing.views import link_page, public_headers, public_view
 
 
 def _limits(link) -> dict:
@@ -49,40 +49,17 @@ def _limits(link) -> dict:
 @require_http_methods(["GET", "HEAD", "POST"])
 @public_view
 def upload_page(request, token: str):
-    if request.method == "POST":
-        if cross_site_post(request):
-            raise CrossSiteForm(_("This form must be sent from this site."))
-        link = selectors.upload_link_resolve(request, token, require_unlock=False)
-        if not link.password_hash:
-            return HttpResponseRedirect(request.path)
-        if not selectors.upload_link_password_check(
-            request, link, request.POST.get("password", "")
-        ):
-            return render(
-                request,
-                "sharing/password.html",
-                {"error": _("The password is not correct."), "action": request.path},
-                status=403,
-            )
-        response = HttpResponseRedirect(request.path)
-        response.status_code = 303
-        response.set_cookie(
-            tokens.UNLOCK_COOKIE,
-            tokens.unlock_cookie_value(kind="upload", pk=link.pk, password_hash=link.password_hash),
-            max_age=tokens.UNLOCK_MAX_AGE,
-            path=f"/r/{token}",
-            httponly=True,
-            samesite="Lax",
-            secure=request.is_secure(),
-        )
-        return response
-    try:
-        link = selectors.upload_link_resolve(request, token)
-    except SharePasswordRequired as exc:
-        error = exc.message if isinstance(exc, selectors.ShareWrongPassword) else ""
-        return render(request, "sharing/password.html", {"error": error, "action": request.path})
-    context = {"link": link, "owner_name": link.owner.public_name, "token": token, **_limits(link)}
-    return render(request, "sharing/upload_page.html", context)
+    def page():
+        link = access.upload_link_resolve(request, token)
+        context = {
+            "link": link,
+            "owner_name": link.owner.public_name,
+            "token": token,
+            **_limits(link),
+        }
+        return render(request, "sharing/upload_page.html", context)
+
+    return link_page(request, token, resolve=access.upload_link_resolve, page=page)
 
 
 def _json_error(status: int, message: str, *, retry_after: int | None = None):
@@ -115,7 +92,7 @@ def _outages_as_json(view):
 def upload_receive(request, token: str):
     """`POST /r/<token>/upload`, multipart `file` parts → 201 `{"files": [{name, size}]}`."""
     try:
-        link = selectors.upload_link_resolve(request, token)
+        link = access.upload_link_resolve(request, token)
     except ShareDenied as exc:
         return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
     try:

@@ -59,19 +59,21 @@ urlpatterns = [
     path("r/<sharetoken:token>", upload_views.upload_page, name="upload_link"),
     # The owner's pages.
     path("shares/", owner_views.shares_page, name="shares"),
-    path("shares/new", owner_views.share_new, name="share_new"),
+    path("shares/new", owner_views.ShareNewView.as_view(), name="share_new"),
     path("shares/send", owner_views.send_page, name="send"),
-    path("shares/<uuid:share_id>/", owner_views.share_detail, name="share_detail"),
-    path("shares/<uuid:share_id>/revoke", owner_views.share_revoke, name="share_revoke"),
-    path("shares/uploads/new", owner_views.upload_link_new, name="upload_link_new"),
+    path("shares/<uuid:share_id>/", owner_views.ShareDetailView.as_view(), name="share_detail"),
+    path(
+        "shares/<uuid:share_id>/revoke", owner_views.ShareRevokeView.as_view(), name="share_revoke"
+    ),
+    path("shares/uploads/new", owner_views.UploadLinkNewView.as_view(), name="upload_link_new"),
     path(
         "shares/uploads/<uuid:link_id>/",
-        owner_views.upload_link_detail,
+        owner_views.UploadLinkDetailView.as_view(),
         name="upload_link_detail",
     ),
     path(
         "shares/uploads/<uuid:link_id>/revoke",
-        owner_views.upload_link_revoke,
+        owner_views.UploadLinkRevokeView.as_view(),
         name="upload_link_revoke",
     ),
     path(

@@ -13,8 +13,8 @@ from files.models import File
 from files.thumbnails import SIZES as THUMBNAIL_SIZES
 from files.thumbnails import thumbnail_response, thumbnail_size_or_none
 from locker import outages
-from sharing import selectors, serving, tokens
-from sharing.selectors import ShareDenied, SharePasswordRequired
+from sharing import access, selectors, serving
+from sharing.access import ShareDenied, SharePasswordRequired
 
 # Public pages load nothing from elsewhere and may be framed by nobody.
 PUBLIC_CSP = (
@@ -65,7 +65,7 @@ def public_view(view):
         try:
             return public_headers(view(request, *args, **kwargs))
         except Http404:
-            return _denied(request, selectors.ShareNotFound(_("There is no such link or file.")))
+            return _denied(request, access.ShareNotFound(_("There is no such link or file.")))
         except ShareDenied as exc:
             return _denied(request, exc)
         except Exception as exc:
@@ -107,7 +107,7 @@ def _file_context(share, file: File, *, preview_url: str) -> dict:
 
 
 def _page(request, token: str, folder_opaque: str | None):
-    share = selectors.share_resolve(request, token)
+    share = access.share_resolve(request, token)
     context = {
         "share": share,
         "token": token,
@@ -156,15 +156,6 @@ def share_id(share, item) -> str:
     return selectors.share_opaque_id(share, item)
 
 
-def _password_form(request, token, share, *, error: str = "", status: int = 200):
-    return render(
-        request,
-        "sharing/password.html",
-        {"token": token, "error": error, "action": request.path},
-        status=status,
-    )
-
-
 def cross_site_post(request) -> bool:
     """CSRF check of the public password forms, by Fetch Metadata and Origin.
 
@@ -187,47 +178,53 @@ class CrossSiteForm(ShareDenied):
     status = 403
 
 
+def password_form(request, *, error: str = "", status: int = 200) -> HttpResponse:
+    return render(
+        request, "sharing/password.html", {"error": error, "action": request.path}, status=status
+    )
+
+
+def link_unlock(request, token: str, *, resolve) -> HttpResponse:
+    """The password form's POST, for either kind of link (`resolve` is the kind's access
+    check): a right password sets the unlock cookie and goes back to the page with a GET."""
+    if cross_site_post(request):
+        raise CrossSiteForm(_("This form must be sent from this site."))
+    link = resolve(request, token, require_unlock=False)
+    if not link.password_hash:
+        return HttpResponseRedirect(request.path)
+    password = request.POST.get("password", "")
+    if not access.link_password_check(request, link=link, password=password):
+        return password_form(request, error=_("The password is not correct."), status=403)
+    if request.session.session_key:
+        # A privilege change: a new session id, so a fixated one learns nothing (the unlock
+        # itself is the signed cookie, bound to this link and its current password).
+        request.session.cycle_key()
+    response = HttpResponseRedirect(request.path)
+    response.status_code = 303  # back to the page with a GET
+    return access.unlock_cookie_set(response, request, link=link, token=token)
+
+
+def link_page(request, token: str, *, resolve, page) -> HttpResponse:
+    """A link's public page: POST is its password form; while locked, GET shows that form."""
+    if request.method == "POST":
+        return link_unlock(request, token, resolve=resolve)
+    try:
+        return page()
+    except SharePasswordRequired as exc:
+        error = exc.message if isinstance(exc, access.ShareWrongPassword) else ""
+        return password_form(request, error=error)
+
+
 @csrf_exempt  # see cross_site_post
 @require_http_methods(["GET", "HEAD", "POST"])
 @public_view
 def share_page(request, token: str, folder_opaque: str | None = None):
-    if request.method == "POST":
-        return _unlock(request, token)
-    try:
-        return _page(request, token, folder_opaque)
-    except SharePasswordRequired as exc:
-        share = selectors.share_resolve(request, token, require_unlock=False)
-        error = exc.message if isinstance(exc, selectors.ShareWrongPassword) else ""
-        return _password_form(request, token, share, error=error)
-
-
-def _unlock(request, token: str):
-    if cross_site_post(request):
-        raise CrossSiteForm(_("This form must be sent from this site."))
-    share = selectors.share_resolve(request, token, require_unlock=False)
-    password = request.POST.get("password", "")
-    if not share.password_hash:
-        return HttpResponseRedirect(request.path)
-    if not selectors.share_password_check(request, share, password):
-        return _password_form(
-            request, token, share, error=_("The password is not correct."), status=403
-        )
-    if request.session.session_key:
-        # A privilege change: a new session id, so a fixated one learns nothing (the unlock
-        # itself is the signed cookie below, bound to this share and its current password).
-        request.session.cycle_key()
-    response = HttpResponseRedirect(request.path)
-    response.status_code = 303  # back to the page with a GET
-    response.set_cookie(
-        tokens.UNLOCK_COOKIE,
-        tokens.unlock_cookie_value(kind="share", pk=share.pk, password_hash=share.password_hash),
-        max_age=tokens.UNLOCK_MAX_AGE,
-        path=f"/s/{token}",
-        httponly=True,
-        samesite="Lax",
-        secure=request.is_secure(),
+    return link_page(
+        request,
+        token,
+        resolve=access.share_resolve,
+        page=lambda: _page(request, token, folder_opaque),
     )
-    return response
 
 
 # --- Downloads -------------------------------------------------------------------------------
@@ -241,7 +238,7 @@ def _require_download(share) -> None:
 @require_http_methods(["GET", "HEAD"])
 @public_view
 def share_download(request, token: str):
-    share = selectors.share_resolve(request, token, resumable=True)
+    share = access.share_resolve(request, token, resumable=True)
     _require_download(share)
     if share.file_id:
         return serving.serve_file(request, share, share.file)
@@ -254,7 +251,7 @@ def share_download(request, token: str):
 @require_http_methods(["GET", "HEAD"])
 @public_view
 def share_file_download(request, token: str, file_opaque: str):
-    share = selectors.share_resolve(request, token, resumable=True)
+    share = access.share_resolve(request, token, resumable=True)
     file = selectors.share_file_get(share, file_opaque)
     _require_download(share)
     return serving.serve_file(request, share, file)
@@ -272,7 +269,7 @@ def _shared_file(share, file_opaque: str | None):
 @require_http_methods(["GET", "HEAD"])
 @public_view
 def share_preview(request, token: str, file_opaque: str | None = None):
-    share = selectors.share_resolve(request, token)
+    share = access.share_resolve(request, token)
     file = _shared_file(share, file_opaque)
     if share.max_downloads is not None or not inline_allowed(file.content_type):
         raise Http404
@@ -283,7 +280,7 @@ def share_preview(request, token: str, file_opaque: str | None = None):
 @public_view
 def share_thumbnail(request, token: str, file_opaque: str | None = None):
     """A file's thumbnail inside a share page, through the same resolve as every share route."""
-    share = selectors.share_resolve(request, token)
+    share = access.share_resolve(request, token)
     file = _shared_file(share, file_opaque)
     size = thumbnail_size_or_none(request.GET.get("size"))
     # Only what processing cleared; limited links get the small size only (a 1024 px image
@@ -301,7 +298,7 @@ def share_thumbnail(request, token: str, file_opaque: str | None = None):
 @require_http_methods(["GET", "HEAD"])
 @public_view
 def share_folder_zip(request, token: str, folder_opaque: str):
-    share = selectors.share_resolve(request, token)
+    share = access.share_resolve(request, token)
     folder = selectors.share_folder_get(share, folder_opaque)
     _require_download(share)
     return serving.serve_folder_zip(request, share, folder)

@@ -1,7 +1,9 @@
-"""Thin API views for share links: scope to the caller, call a service, serialize."""
+"""Thin API views for share links and upload links: scope to the caller, call a service,
+serialize. Both kinds of link share one viewset base, `LinkViewSet`."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -38,6 +40,7 @@ from sharing.api.serializers import (
     UploadLinkOptionsSerializer,
     UploadLinkSerializer,
 )
+from sharing.models import Link, ShareLink, UploadLink
 
 
 class Conflict(exceptions.APIException):
@@ -63,6 +66,84 @@ def expiry_from(data: dict):
         expires_at=data.get("expires_at", services.UNSET),
         expires_in=data.get("expires_in", services.UNSET),
     )
+
+
+class LinkViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    # The API of one kind of link, in the manner of NetBox's `NetBoxModelViewSet`: a kind's
+    # viewset names its serializers, selectors and services; list, show, create, change (PATCH)
+    # and revoke (DELETE) are written once, always scoped to the caller's own links. (A comment,
+    # not a docstring: drf-spectacular would make it every operation's description.)
+
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    create_serializer_class: type[serializers.Serializer]
+    created_serializer_class: type[serializers.Serializer]
+    options_serializer_class: type[serializers.Serializer]
+
+    def list_for_user(self, *, user) -> QuerySet:
+        raise NotImplementedError
+
+    def get_for_user(self, *, user, public_id) -> Link:
+        raise NotImplementedError
+
+    def link_create(self, *, owner, data: dict, expires_at) -> tuple[Link, str]:
+        """Create the link from the validated create body (its target looked up scoped to
+        `owner`: a foreign or trashed id is a 404)."""
+        raise NotImplementedError
+
+    def link_update(self, link: Link, **changes) -> None:
+        raise NotImplementedError
+
+    def link_revoke(self, link: Link) -> None:
+        raise NotImplementedError
+
+    def link_url(self, token: str) -> str:
+        raise NotImplementedError
+
+    def get_queryset(self):
+        return self.list_for_user(user=self.request.user)
+
+    def get_object(self):
+        return self.get_for_user(user=self.request.user, public_id=self.kwargs["id"])
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.create_serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            link, token = self.link_create(
+                owner=request.user, data=data, expires_at=expiry_from(data)
+            )
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from None
+        link.token = token
+        link.url = self.link_url(token)
+        return Response(self.created_serializer_class(link).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        link = self.get_object()
+        serializer = self.options_serializer_class(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        try:
+            data["expires_at"] = expiry_from(data)
+            data.pop("expires_in", None)
+            self.link_update(link, **data)
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from None
+        return Response(self.get_serializer(link).data)
+
+    def destroy(self, request, *args, **kwargs):
+        self.link_revoke(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(
@@ -101,21 +182,17 @@ def expiry_from(data: dict):
         responses={204: OpenApiResponse(description="Revoked; it answers 410 at once."), **ERRORS},
     ),
 )
-class ShareViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class ShareViewSet(LinkViewSet):
     serializer_class = ShareSerializer
-    lookup_field = "public_id"
-    lookup_url_kwarg = "id"
-    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    create_serializer_class = ShareCreateSerializer
+    created_serializer_class = ShareCreatedSerializer
+    options_serializer_class = ShareOptionsSerializer
+    list_for_user = staticmethod(selectors.share_list_for_user)
+    get_for_user = staticmethod(selectors.share_get_for_user)
+    link_url = staticmethod(services.share_url)
 
     def get_queryset(self):
-        queryset = selectors.share_list_for_user(user=self.request.user)
+        queryset = super().get_queryset()
         for field in ("file", "folder"):
             value = self.request.query_params.get(field)
             if value:
@@ -126,54 +203,29 @@ class ShareViewSet(
                 queryset = queryset.filter(**{f"{field}__public_id": value})
         return queryset
 
-    def get_object(self):
-        return selectors.share_get_for_user(user=self.request.user, public_id=self.kwargs["id"])
-
-    def create(self, request, *args, **kwargs):
-        serializer = ShareCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        # The files app's access checks: a foreign or trashed id is a 404.
+    def link_create(self, *, owner, data: dict, expires_at) -> tuple[ShareLink, str]:
         file = folder = None
         if "file" in data:
-            file = file_get_for_user(user=request.user, file_id=data["file"])
+            file = file_get_for_user(user=owner, file_id=data["file"])
         else:
-            folder = folder_get_for_user(user=request.user, folder_id=data["folder"])
-        try:
-            share, token = services.share_create(
-                owner=request.user,
-                file=file,
-                folder=folder,
-                expires_at=expiry_from(data),
-                max_downloads=data.get("max_downloads"),
-                password=data.get("password", ""),
-                allow_download=data.get("allow_download", True),
-                notify=data.get("notify", False),
-                label=data.get("label", ""),
-            )
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from None
-        share.token = token
-        share.url = services.share_url(token)
-        return Response(ShareCreatedSerializer(share).data, status=status.HTTP_201_CREATED)
+            folder = folder_get_for_user(user=owner, folder_id=data["folder"])
+        return services.share_create(
+            owner=owner,
+            file=file,
+            folder=folder,
+            expires_at=expires_at,
+            max_downloads=data.get("max_downloads"),
+            password=data.get("password", ""),
+            allow_download=data.get("allow_download", True),
+            notify=data.get("notify", False),
+            label=data.get("label", ""),
+        )
 
-    def partial_update(self, request, *args, **kwargs):
-        share = self.get_object()
-        serializer = ShareOptionsSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        try:
-            expires_at = expiry_from(data)
-            data.pop("expires_in", None)
-            data["expires_at"] = expires_at
-            services.share_update(share=share, **data)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from None
-        return Response(ShareSerializer(share).data)
+    def link_update(self, link: ShareLink, **changes) -> None:
+        services.share_update(share=link, **changes)
 
-    def destroy(self, request, *args, **kwargs):
-        services.share_revoke(share=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def link_revoke(self, link: ShareLink) -> None:
+        services.share_revoke(share=link)
 
     @extend_schema(
         summary="A share link's access log",
@@ -217,66 +269,34 @@ class ShareViewSet(
         responses={204: OpenApiResponse(description="Revoked; it answers 410 at once."), **ERRORS},
     ),
 )
-class UploadLinkViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class UploadLinkViewSet(LinkViewSet):
     serializer_class = UploadLinkSerializer
-    lookup_field = "public_id"
-    lookup_url_kwarg = "id"
-    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    create_serializer_class = UploadLinkCreateSerializer
+    created_serializer_class = UploadLinkCreatedSerializer
+    options_serializer_class = UploadLinkOptionsSerializer
+    list_for_user = staticmethod(selectors.upload_link_list_for_user)
+    get_for_user = staticmethod(selectors.upload_link_get_for_user)
+    link_url = staticmethod(services.upload_link_url)
 
-    def get_queryset(self):
-        return selectors.upload_link_list_for_user(user=self.request.user)
-
-    def get_object(self):
-        return selectors.upload_link_get_for_user(
-            user=self.request.user, public_id=self.kwargs["id"]
+    def link_create(self, *, owner, data: dict, expires_at) -> tuple[UploadLink, str]:
+        folder = folder_get_for_user(user=owner, folder_id=data["folder"])
+        return upload_links.upload_link_create(
+            owner=owner,
+            folder=folder,
+            expires_at=expires_at,
+            max_files=data.get("max_files"),
+            max_file_size=data.get("max_file_size"),
+            password=data.get("password", ""),
+            message=data.get("message", ""),
+            label=data.get("label", ""),
+            notify=data.get("notify", True),
         )
 
-    def create(self, request, *args, **kwargs):
-        serializer = UploadLinkCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        folder = folder_get_for_user(user=request.user, folder_id=data["folder"])
-        try:
-            link, token = upload_links.upload_link_create(
-                owner=request.user,
-                folder=folder,
-                expires_at=expiry_from(data),
-                max_files=data.get("max_files"),
-                max_file_size=data.get("max_file_size"),
-                password=data.get("password", ""),
-                message=data.get("message", ""),
-                label=data.get("label", ""),
-                notify=data.get("notify", True),
-            )
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from None
-        link.token = token
-        link.url = services.upload_link_url(token)
-        return Response(UploadLinkCreatedSerializer(link).data, status=status.HTTP_201_CREATED)
+    def link_update(self, link: UploadLink, **changes) -> None:
+        upload_links.upload_link_update(link=link, **changes)
 
-    def partial_update(self, request, *args, **kwargs):
-        link = self.get_object()
-        serializer = UploadLinkOptionsSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        try:
-            data["expires_at"] = expiry_from(data)
-            data.pop("expires_in", None)
-            upload_links.upload_link_update(link=link, **data)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from None
-        return Response(UploadLinkSerializer(link).data)
-
-    def destroy(self, request, *args, **kwargs):
-        upload_links.upload_link_revoke(link=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def link_revoke(self, link: UploadLink) -> None:
+        upload_links.upload_link_revoke(link=link)
 
 
 class SendView(APIView):

@@ -17,7 +17,7 @@ from django.test import Client, RequestFactory
 from rest_framework.throttling import AnonRateThrottle
 
 from accounts.throttles import BAD_LINK_THROTTLE, EMAIL_REQUEST_THROTTLE
-from sharing.selectors import unknown_token_throttle
+from sharing.access import unknown_token_throttle
 from sharing.upload_links import upload_link_create
 from tests.security.conftest import make_folder
 

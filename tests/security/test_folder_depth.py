@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from files import services
 from files.models import Folder
 from files.selectors import folder_get_root
+from sharing import access as share_access
 from sharing import selectors as share_selectors
 from sharing.tokens import opaque_id
 from sharing.upload_links import upload_link_create
@@ -149,7 +150,7 @@ def test_issue_11_shares_60_levels_deep_resolve_in_as_many_queries_as_shallow_on
     def resolve_only(top):
         share, token = folder_shares[top]
         request = RequestFactory().get(f"/s/{token}")
-        resolved = share_selectors.share_resolve(request, token)
+        resolved = share_access.share_resolve(request, token)
         opaque = opaque_id(share.token_hash, files[top].public_id)
         assert share_selectors.share_file_get(resolved, opaque).pk == files[top].pk
 

@@ -103,6 +103,18 @@ def test_share_unlock_rotates_the_session_key(client, alice, bob, report, share_
     assert client.get("/api/v1/me/").status_code == 200  # still bob
 
 
+def test_upload_link_unlock_rotates_the_session_key_too(client, alice, bob, alice_root):
+    """The two kinds of link share one unlock (sharing.views.link_unlock): a fixated session id
+    learns nothing from an upload link's unlock either."""
+    _link, token = upload_link_create(owner=alice, folder=alice_root, password="open sesame")
+    client.force_login(bob)
+    before = client.session.session_key
+    response = client.post(f"/r/{token}", {"password": "open sesame"})
+    assert response.status_code == 303
+    assert client.session.session_key != before
+    assert client.get("/api/v1/me/").status_code == 200  # still bob
+
+
 # --- Deactivation (Gokapi GHSA-m2hx-wjxc-9fp4) ------------------------------------------------
 
 

@@ -1,8 +1,8 @@
 from django.test import override_settings
 
 from files.downloads import blob_etag
+from sharing.access import unknown_token_throttle
 from sharing.models import ShareAccess
-from sharing.selectors import unknown_token_throttle
 from sharing.upload_links import upload_link_create
 from tests.sharing.conftest import make_folder
 
