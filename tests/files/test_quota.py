@@ -4,7 +4,8 @@ import pytest
 from django.db import connection
 
 from files import services
-from files.models import Blob, File, UploadReservation
+from files.models import File, UploadReservation
+from storage.models import Blob
 from tests.fixtures.files import make_file, stored_keys, upload
 from tests.fixtures.users import api_client_for
 
@@ -99,15 +100,15 @@ def _tus_upload(alice, *, being_written: bool):
 
     from django.utils import timezone
 
-    from files.content import resumable_start
     from files.models import TusUpload
     from files.selectors import folder_get_root
+    from storage.resumable import resumable_start
 
     now = timezone.now()
     reservation = services.upload_reservation_create(
         user=alice, size=10, expires_at=now + timedelta(hours=24)
     )
-    state = resumable_start(length=10, reservation_id=reservation.pk)
+    state = resumable_start(length=10, holder=reservation.pk)
     return TusUpload.objects.create(
         upload_id=f"upload-{reservation.pk}",
         owner=alice,
@@ -128,10 +129,10 @@ def _tus_upload(alice, *, being_written: bool):
 def _form_upload_blob(alice, *, lapsed: bool):
     from django.utils import timezone
 
-    from files.content import content_writer
+    from storage.writer import content_writer
 
     reservation = services.upload_reservation_create(user=alice, size=10)
-    writer = content_writer(reservation_id=reservation.pk)
+    writer = content_writer(holder=reservation.pk)
     writer.write(b"half")
     if lapsed:  # its request died: nobody renews the lease
         UploadReservation.objects.filter(pk=reservation.pk).update(
