@@ -172,6 +172,34 @@ def test_cleanup_command_honours_hours_and_spares_what_live_requests_hold(alice)
     assert UploadReservation.objects.live().filter(owner=alice).count() == 2
 
 
+def test_a_blob_whose_reservation_is_gone_waits_like_one_without_a_lease(alice, settings):
+    """Cancelling a form upload deletes its reservation; the blob being written then counts as
+    holding no lease: reclaimed once older than LOCKER_UPLOAD_LEASE, not at once (as when the
+    blob's reservation was a foreign key set to NULL; it is a plain holder column now)."""
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from storage.writer import content_writer
+
+    reservation = services.upload_reservation_create(user=alice, size=10)
+    writer = content_writer(holder=reservation.pk)
+    writer.write(b"half")
+    assert services.upload_cancel(reservation=reservation)
+    try:
+        call_command("cleanuppartialuploads", "--hours", "0")
+        assert Blob.objects.filter(pk=writer.blob.pk).exists()
+        Blob.objects.filter(pk=writer.blob.pk).update(
+            created_at=timezone.now() - timedelta(seconds=settings.LOCKER_UPLOAD_LEASE + 1)
+        )
+        call_command("cleanuppartialuploads", "--hours", "0")
+        assert not Blob.objects.filter(pk=writer.blob.pk).exists()
+        assert writer.blob.storage_key not in stored_keys()
+    finally:
+        writer.abort()
+
+
 def test_a_lapsed_lease_is_taken_again_only_while_its_room_is_free(alice):
     from django.utils import timezone
 
