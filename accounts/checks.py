@@ -79,7 +79,7 @@ def acl_grants_public(acl: dict) -> bool:
 def s3_bucket_is_public() -> bool | None:
     """True/False when the bucket's ACL or policy status says so; None when not detectable."""
     try:
-        from files.blobstore import get_blobstore
+        from storage.backends import get_blobstore
 
         store = get_blobstore()
         client, bucket = store.client, store.bucket

@@ -1,4 +1,5 @@
-"""Log-in events into the audit log: Django's and django-axes' signals."""
+"""Events other apps signal, into the audit log: log-ins (Django's and django-axes' signals)
+and master key rotations (the storage engine's, which does not import accounts)."""
 
 from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
@@ -7,6 +8,7 @@ from django.dispatch import receiver
 
 from accounts.audit import A, audit
 from accounts.models import AuditResult
+from storage.signals import master_keys_rotated
 
 
 def _user_named(username: str | None):
@@ -52,4 +54,18 @@ def _locked_out(sender, request, username=None, ip_address=None, **kwargs):
         target_label=(username or "")[:150],
         result=AuditResult.FAILURE,
         request=request,
+    )
+
+
+@receiver(master_keys_rotated, dispatch_uid="audit_keys_rotated")
+def _keys_rotated(sender, newest_id, result, **kwargs):
+    audit(
+        A.KEYS_ROTATED,
+        target_type="master_key",
+        target_id=newest_id,
+        target_label=newest_id,
+        result=AuditResult.FAILURE if result.failed else AuditResult.SUCCESS,
+        rewrapped=result.rewrapped,
+        failed=result.failed,
+        remaining=result.remaining,
     )

@@ -3,7 +3,7 @@
     python bench/crypto.py [--mib 256] [--sizes 16,64,256,1024]
 
 Prints MB/s (10^6 bytes per second) for encrypt and decrypt of --mib MiB of random data, cut
-into segments the way files/content.py does it, and the storage overhead of each size.
+into segments the way storage/writer.py does it, and the storage overhead of each size.
 """
 
 import argparse
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from files.crypto import (  # noqa: E402
+from storage.crypto import (  # noqa: E402
     TAG_SIZE,
     SegmentDecryptor,
     SegmentEncryptor,

@@ -7,6 +7,6 @@ class FilesConfig(AppConfig):
     verbose_name = _("Files")
 
     def ready(self):
-        # Registers the system checks: a malformed LOCKER_MASTER_KEYS (files.E001), an unusable
-        # scanner configuration (files.E002/E003).
-        from files import keys, scanning  # noqa: F401
+        # Registers the system checks of an unusable scanner configuration (files.E002/E003);
+        # files.E001 (LOCKER_MASTER_KEYS) is the storage app's (storage/checks.py).
+        from files import scanning  # noqa: F401

@@ -25,8 +25,8 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.crypto import salted_hmac
 from django.utils.http import http_date, parse_http_date_safe
 
-from files.content import iter_content
 from files.models import File
+from storage.reader import iter_content
 
 INLINE_IMAGE_TYPES = frozenset(
     {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/avif"}

@@ -1,4 +1,6 @@
-"""The locker: encrypted blobs, and the folders and files that users see."""
+"""The locker: the folders and files that users see, and their uploads in progress.
+
+Their content is stored encrypted as blobs of the storage app (storage.models.Blob)."""
 
 import uuid
 
@@ -8,36 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-
-class Blob(models.Model):
-    """One encrypted object in content storage.
-
-    The storage key is random; the data key that encrypts the content is stored here wrapped
-    by a master key (see docs/encryption.md), so key rotation rewrites rows, not objects.
-    """
-
-    class State(models.TextChoices):
-        WRITING = "writing", _("being written")
-        COMPLETE = "complete", _("complete")
-
-    storage_key = models.CharField(max_length=80, unique=True)
-    master_key_id = models.CharField(max_length=32, db_index=True)
-    wrapped_key = models.BinaryField()
-    segment_size = models.PositiveIntegerField()
-    size = models.BigIntegerField(default=0, help_text=_("Plaintext size in bytes."))
-    state = models.CharField(max_length=16, choices=State.choices, default=State.WRITING)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    # When the last byte was stored. A complete blob waits for its File or Thumbnail row (the
-    # rest of a multi-file upload may still be arriving); one that nobody references for longer
-    # than LOCKER_ORPHAN_GRACE_HOURS after this is reclaimed (files.content).
-    completed_at = models.DateTimeField(null=True, blank=True)
-    # The upload request writing this blob: while its lease is live, the cleanup keeps the blob.
-    reservation = models.ForeignKey(
-        "UploadReservation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-
-    def __str__(self) -> str:
-        return self.storage_key
+from storage.models import Blob
 
 
 class TrashableQuerySet(models.QuerySet):

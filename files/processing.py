@@ -17,14 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from files.content import (
-    CorruptContent,
-    blobs_take_for_use,
-    content_writer,
-    delete_blob,
-    iter_content,
-)
-from files.models import Blob, File, Thumbnail
+from files.models import File, Thumbnail
 from files.scanning import ScannerUnavailable, get_scanner
 from files.thumbnails import (
     CONTENT_TYPE,
@@ -33,6 +26,11 @@ from files.thumbnails import (
     render_thumbnails,
     thumbnail_kind,
 )
+from storage.blobs import blobs_take_for_use, delete_blob
+from storage.exceptions import CorruptContent
+from storage.models import Blob
+from storage.reader import iter_content
+from storage.writer import content_writer
 
 logger = logging.getLogger(__name__)
 

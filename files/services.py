@@ -22,9 +22,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import A, audit
 from files import processing
-from files.content import ContentGone as ContentGone  # noqa: F401 - raised by files_create
-from files.content import blobs_take_for_use
-from files.models import Blob, File, Folder, Thumbnail, UploadReservation
+from files.models import File, Folder, Thumbnail, UploadReservation
 from files.names import name_key, unique_name, validate_name
 from files.selectors import (
     folder_ancestors,
@@ -33,6 +31,9 @@ from files.selectors import (
     folder_get_root,
     folder_subtree_height,
 )
+from storage.blobs import blobs_take_for_use
+from storage.exceptions import ContentGone as ContentGone  # noqa: F401 - raised by files_create
+from storage.models import Blob
 
 logger = logging.getLogger(__name__)
 
@@ -287,7 +288,7 @@ def files_create(
 
     The reservation (if any) is released in the same transaction. Blobs are not deleted here on
     failure: the caller owns them until this returns. Raises ContentGone when a blob was
-    reclaimed as unreferenced meanwhile (see files.content.blobs_take_for_use).
+    reclaimed as unreferenced meanwhile (see storage.blobs.blobs_take_for_use).
     """
     folder = folder or folder_get_root(user)
     names = [validate_name(content.name) for content in contents]
@@ -557,7 +558,7 @@ def _purge(*, files: list[File], folder_ids: list[int]) -> int:
     Must run inside a transaction; blobs are deleted after it commits, so a rollback never
     leaves a row pointing at deleted bytes.
     """
-    from files.content import delete_blob
+    from storage.blobs import delete_blob
 
     used_by_owner: dict[int, int] = {}
     for file in files:
@@ -619,25 +620,3 @@ def trash_purge_expired(*, now: datetime | None = None) -> int:
         items: list[File | Folder] = list(Folder.objects.trashed().filter(expired))
         items += list(File.objects.trashed().filter(expired))
         return _purge_items(items)
-
-
-def unreferenced_blobs_cleanup(*, now: datetime | None = None) -> int:
-    """Delete complete blobs that no file, thumbnail or upload references, finished more than
-    LOCKER_ORPHAN_GRACE_HOURS ago (what a process killed between storing content and creating
-    its row leaves behind); returns how many."""
-    from files.content import cleanup_unreferenced_blobs
-
-    cutoff = (now or timezone.now()) - timedelta(hours=settings.LOCKER_ORPHAN_GRACE_HOURS)
-    return cleanup_unreferenced_blobs(older_than=cutoff)
-
-
-def orphaned_objects_cleanup(*, now: datetime | None = None) -> int:
-    """Delete stored objects that no row references, older than LOCKER_ORPHAN_GRACE_HOURS.
-
-    The grace period protects uploads in progress: their row exists (maybe uncommitted) and
-    their bytes are younger than any sensible grace period.
-    """
-    from files.content import cleanup_orphaned_objects
-
-    cutoff = (now or timezone.now()) - timedelta(hours=settings.LOCKER_ORPHAN_GRACE_HOURS)
-    return cleanup_orphaned_objects(older_than=cutoff)

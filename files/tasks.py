@@ -8,9 +8,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from files import services
-from files.blobstore import StorageUnavailable, transient_storage_error
-from files.content import ContentGone
 from files.scanning import ScannerUnavailable
+from storage.backends.base import StorageUnavailable
+from storage.backends.s3 import transient_storage_error
+from storage.exceptions import ContentGone
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +136,9 @@ def cleanup_partial_uploads(hours: float | None = None) -> dict:
     what has expired or lapsed, unfinished uploads idle for `hours` (LOCKER_PARTIAL_UPLOAD_HOURS
     by default; 0 = every one not being written now) are reclaimed.
     """
-    from files.content import cleanup_abandoned_blobs
+    from files.models import UploadReservation
     from files.tus import cleanup_expired
+    from storage.cleanup import cleanup_abandoned_blobs
 
     if hours is None:
         hours = settings.LOCKER_PARTIAL_UPLOAD_HOURS
@@ -144,18 +146,12 @@ def cleanup_partial_uploads(hours: float | None = None) -> dict:
     idle_before = now - timedelta(hours=hours)
     # tus uploads first: their blobs, storage and reservations (files/tus.py).
     tus_uploads = cleanup_expired(now=now, idle_before=idle_before)
-    # Then blobs, while the reservations that say whose they are still exist.
-    blobs = tus_uploads + cleanup_abandoned_blobs(older_than=idle_before, now=now)
+    # Then blobs, while the reservations that hold them (and say whether they are live) exist.
+    blobs = tus_uploads + cleanup_abandoned_blobs(
+        older_than=idle_before, now=now, live_holders=UploadReservation.objects.live(now)
+    )
     reservations = services.upload_reservations_delete_expired(now=now)
     return {"blobs": blobs, "reservations": reservations}
-
-
-@shared_task(name="files.tasks.cleanup_orphaned_objects")
-def cleanup_orphaned_objects() -> dict:
-    """Delete complete blobs nothing references, then stored objects no row owns, older than
-    LOCKER_ORPHAN_GRACE_HOURS."""
-    blobs = services.unreferenced_blobs_cleanup()
-    return {"blobs": blobs, "objects": services.orphaned_objects_cleanup()}
 
 
 @shared_task(name="files.tasks.requeue_pending")

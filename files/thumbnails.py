@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from files.content import CorruptContent, iter_content
+from storage.exceptions import CorruptContent
+from storage.reader import iter_content
 
 SIZES = (256, 1024)
 CONTENT_TYPE = "image/webp"

@@ -3,7 +3,7 @@
 
 Extensions: creation, creation-with-upload, termination, checksum (sha1, sha256, md5) and
 expiration. Views authenticate and say who the upload is for (`Target`) and how to find an
-upload (`Scope`); everything else is here. Bytes go through files.content's ResumableWriter, so
+upload (`Scope`); everything else is here. Bytes go through storage.resumable's ResumableWriter, so
 nothing is ever stored in plaintext and nothing lives in process memory between requests; on
 completion the upload becomes a File through the same service as every other upload
 (files.services.files_create, or the upload link's upload_link_receive).
@@ -32,19 +32,14 @@ from django.utils.http import http_date
 from django.utils.translation import gettext as _
 
 from files import services
-from files.content import (
-    CorruptContent,
-    ResumableState,
-    ResumableWriter,
-    content_digest,
-    content_head,
-    delete_blob,
-    resumable_discard,
-    resumable_start,
-)
-from files.models import Blob, Folder, TusUpload, UploadReservation
+from files.models import Folder, TusUpload, UploadReservation
 from files.names import InvalidName, validate_name
 from locker.env import SizeTooLarge, parse_byte_count
+from storage.blobs import delete_blob
+from storage.exceptions import CorruptContent
+from storage.models import Blob
+from storage.reader import content_digest, content_head
+from storage.resumable import ResumableState, ResumableWriter, resumable_discard, resumable_start
 
 logger = logging.getLogger(__name__)
 
@@ -390,7 +385,7 @@ def create(request, target: Target, base: str) -> HttpResponse:
     except services.QuotaExceeded as exc:
         raise TusError(507, target.quota_message or str(exc)) from None
     try:
-        state = resumable_start(length=length, reservation_id=reservation.pk)
+        state = resumable_start(length=length, holder=reservation.pk)
     except BaseException:
         services.upload_reservation_release(reservation=reservation)
         raise
@@ -558,7 +553,7 @@ def _complete(upload: TusUpload, writer: ResumableWriter, target: Target, lease)
     blob = writer.finish()
     try:
         sha256 = writer.sha256
-        if sha256 is None:  # no resumable hash state (see files/sha256state.py): read it once
+        if sha256 is None:  # no resumable hash state (see storage/sha256state.py): read it once
             sha256, head_bytes = content_digest(blob)
         else:
             head_bytes = content_head(blob)

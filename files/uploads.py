@@ -28,11 +28,13 @@ from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser, DataAndFiles
 
 from files import services
-from files.content import ContentWriter, content_writer, delete_blob
-from files.models import Blob, UploadReservation
+from files.models import UploadReservation
 from files.multipart import Interrupted, MalformedMultipart, parse_multipart
 from files.names import InvalidName, validate_name
 from locker.env import SizeTooLarge, parse_byte_count
+from storage.blobs import delete_blob
+from storage.models import Blob
+from storage.writer import ContentWriter, content_writer
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +175,7 @@ class StreamingUploadHandler(FileUploadHandler):
         if self.lease is not None:
             self.lease.file_started(file_name)
         self._writer = content_writer(
-            reservation_id=self.lease.reservation.pk if self.lease is not None else None
+            holder=self.lease.reservation.pk if self.lease is not None else None
         )
 
     def receive_data_chunk(self, raw_data, start):

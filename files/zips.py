@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from django.http import HttpResponse, StreamingHttpResponse
 from zipstream import ZIP_STORED, ZipStream
 
-from files.content import iter_content
 from files.downloads import content_disposition
 from files.models import File, Folder
 from files.selectors import folder_descendants
+from storage.reader import iter_content
 
 _DRIVE = re.compile(r"^([A-Za-z]):")
 

@@ -48,7 +48,7 @@ def _check_cache() -> None:
 
 
 def _check_storage() -> None:
-    from files.blobstore import get_blobstore
+    from storage.backends import get_blobstore
 
     get_blobstore().check()
 

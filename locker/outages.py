@@ -5,7 +5,7 @@ One place decides, from the exception, which part is at fault:
 - the database, the cache, the broker (task queue) or the content storage is unreachable →
   503 with `Retry-After`, naming that part in plain words;
 - a disk is full (ENOSPC on the objects directory, the database's own "disk full") → 507;
-- the stored bytes of a file are damaged or missing (files.content.CorruptContent) → 500, a
+- the stored bytes of a file are damaged or missing (storage.exceptions.CorruptContent) → 500, a
   fault of the server that retrying does not cure.
 
 API routes and the JSON routes of upload links (`/r/<token>/upload`, `/r/<token>/tus/…`)
@@ -93,8 +93,8 @@ def _chain(exc: BaseException):
 def _classify_one(exc: BaseException) -> Outage | None:
     from django.db import InterfaceError, OperationalError
 
-    from files.blobstore import StorageUnavailable
-    from files.content import CorruptContent
+    from storage.backends.base import StorageUnavailable
+    from storage.exceptions import CorruptContent
 
     module = type(exc).__module__ or ""
     if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
@@ -135,7 +135,7 @@ def _classify_one(exc: BaseException) -> Outage | None:
             if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError"):
                 return _unavailable("storage")
         return None
-    if module.startswith("urllib3"):  # a body read by botocore (files/blobstore.py)
+    if module.startswith("urllib3"):  # a body read by botocore (storage/backends/s3.py)
         from urllib3.exceptions import HTTPError
 
         return _unavailable("storage") if isinstance(exc, HTTPError) else None

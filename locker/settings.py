@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "storage",
     "accounts",
     "files",
     "sharing",
@@ -247,7 +248,7 @@ LOCKER_S3_ENDPOINT_URL = env_str("LOCKER_S3_ENDPOINT_URL", "")
 LOCKER_S3_REGION = env_str("LOCKER_S3_REGION", "us-east-1")
 LOCKER_S3_ACCESS_KEY_ID = env_str("LOCKER_S3_ACCESS_KEY_ID", "")
 LOCKER_S3_SECRET_ACCESS_KEY = env_str("LOCKER_S3_SECRET_ACCESS_KEY", "")
-# One S3 client per process, shared by its threads (files/blobstore.py); a download holds one
+# One S3 client per process, shared by its threads (storage/backends/s3.py); a download holds one
 # pooled connection while it streams, so the pool covers a web worker's threads.
 LOCKER_S3_MAX_CONNECTIONS = env_int(
     "LOCKER_S3_MAX_CONNECTIONS", max(10, env_int("LOCKER_WEB_THREADS", 8) + 2)
@@ -255,7 +256,7 @@ LOCKER_S3_MAX_CONNECTIONS = env_int(
 if LOCKER_S3_MAX_CONNECTIONS < 1:
     raise ImproperlyConfigured("LOCKER_S3_MAX_CONNECTIONS must be at least 1.")
 # Plaintext that downloads may hold decrypted ahead of what they send, summed over every
-# download of one process (files/content.py); 0 turns read-ahead off.
+# download of one process (storage/reader.py); 0 turns read-ahead off.
 LOCKER_READ_AHEAD_MEMORY = env_size("LOCKER_READ_AHEAD_MEMORY", "8M")
 if LOCKER_STORAGE == "local":
     _content_storage = {

@@ -9,7 +9,6 @@ from django.http import Http404, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from zipstream import ZIP_STORED, ZipStream
 
-from files.content import iter_content
 from files.downloads import content_disposition, content_response
 from files.models import File
 from files.thumbnails import SIZES as THUMBNAIL_SIZES
@@ -17,6 +16,7 @@ from files.thumbnails import thumbnail_kind, thumbnail_response
 from files.zips import folder_zip_entries, unique_entry, zip_entry_name
 from sharing import selectors, services, tokens
 from sharing.access import ShareDenied, ShareGone, share_resume_allowed
+from storage.reader import iter_content
 
 PREVIEW_SIZE = max(THUMBNAIL_SIZES)
 

@@ -34,7 +34,6 @@ from files.api.serializers import (
     TrashRestoredSerializer,
     UploadInProgressSerializer,
 )
-from files.content import CorruptContent
 from files.models import File
 from files.thumbnails import SIZES as THUMBNAIL_SIZES
 from files.thumbnails import thumbnail_response, thumbnail_size_or_none
@@ -50,6 +49,7 @@ from files.uploads import (
     normalise_hex_sha256,
     request_content_length,
 )
+from storage.exceptions import CorruptContent
 
 logger = logging.getLogger(__name__)
 

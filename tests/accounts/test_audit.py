@@ -152,6 +152,30 @@ def test_pruneaudit_command_is_the_twin_of_the_task(alice):
     assert prune_audit() == 0
 
 
+def test_master_key_rotation_is_recorded_with_its_counts(local_storage_settings, settings):
+    """rotatekeys lives in the storage app, which does not import accounts: its run still
+    reaches the audit log (through storage.signals.master_keys_rotated)."""
+    import base64
+    import os
+
+    from storage.writer import content_writer
+
+    writer = content_writer()
+    writer.write(b"wrapped under the old key")
+    writer.finish()
+    fresh = base64.b64encode(os.urandom(32)).decode()
+    settings.LOCKER_MASTER_KEYS = f"k-next:{fresh}," + settings.LOCKER_MASTER_KEYS
+    call_command("rotatekeys", stdout=io.StringIO(), stderr=io.StringIO())
+    event = AuditEvent.objects.get(action="keys.rotated")
+    assert (event.target_type, event.target_id, event.target_label) == (
+        "master_key",
+        "k-next",
+        "k-next",
+    )
+    assert event.result == "success"
+    assert event.extra == {"rewrapped": 1, "failed": 0, "remaining": 0}
+
+
 def test_the_periodic_prune_is_scheduled(settings):
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "accounts.tasks.prune_audit" in tasks

@@ -108,7 +108,7 @@ def test_upload_with_a_foreign_folder_field_sent_first_stores_nothing(
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db.models.signals import post_save
 
-    from files.models import Blob
+    from storage.models import Blob
     from tests.fixtures.files import stored_keys
 
     folder, _file, _trashed = alices_things

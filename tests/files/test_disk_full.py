@@ -9,8 +9,9 @@ import os
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from files.models import Blob, File, TusUpload, UploadReservation
+from files.models import File, TusUpload, UploadReservation
 from sharing.upload_links import upload_link_create
+from storage.models import Blob
 from tests.fixtures.files import make_folder, upload
 from tests.fixtures.smallfs import SMALL_SIZE, free_bytes
 from tests.tus.helpers import OCTETS, TUS, create, head, path_of

@@ -165,7 +165,7 @@ def test_empty_file_downloads_and_refuses_ranges(alice, alice_api):
 
 def test_damaged_stored_content_answers_a_json_error(alice, alice_api, local_storage_settings):
     file = make_file(alice, "fragile.bin", b"x" * 1000)
-    from files.blobstore import get_blobstore
+    from storage.backends import get_blobstore
 
     get_blobstore().delete(file.blob.storage_key)
     response = alice_api.get(f"/api/v1/files/{file.public_id}/content")

@@ -134,7 +134,8 @@ def _raw_upload(client, disposition: str, data: bytes = b"data"):
     ],
 )
 def test_uploads_with_bad_names_answer_400_and_keep_nothing(alice_api, encoded):
-    from files.models import Blob, File
+    from files.models import File
+    from storage.models import Blob
 
     response = _raw_upload(alice_api, f"filename*=UTF-8''{encoded}")
     assert response.status_code == 400, response.content
@@ -157,7 +158,7 @@ def test_upload_of_unicode_name_by_rfc5987(alice_api):
 def test_bad_upload_name_is_refused_before_anything_is_stored(alice_api):
     from django.db.models.signals import post_save
 
-    from files.models import Blob
+    from storage.models import Blob
 
     created = []
 

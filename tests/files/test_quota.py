@@ -4,7 +4,8 @@ import pytest
 from django.db import connection
 
 from files import services
-from files.models import Blob, File, UploadReservation
+from files.models import File, UploadReservation
+from storage.models import Blob
 from tests.fixtures.files import make_file, stored_keys, upload
 from tests.fixtures.users import api_client_for
 
@@ -99,15 +100,15 @@ def _tus_upload(alice, *, being_written: bool):
 
     from django.utils import timezone
 
-    from files.content import resumable_start
     from files.models import TusUpload
     from files.selectors import folder_get_root
+    from storage.resumable import resumable_start
 
     now = timezone.now()
     reservation = services.upload_reservation_create(
         user=alice, size=10, expires_at=now + timedelta(hours=24)
     )
-    state = resumable_start(length=10, reservation_id=reservation.pk)
+    state = resumable_start(length=10, holder=reservation.pk)
     return TusUpload.objects.create(
         upload_id=f"upload-{reservation.pk}",
         owner=alice,
@@ -128,10 +129,10 @@ def _tus_upload(alice, *, being_written: bool):
 def _form_upload_blob(alice, *, lapsed: bool):
     from django.utils import timezone
 
-    from files.content import content_writer
+    from storage.writer import content_writer
 
     reservation = services.upload_reservation_create(user=alice, size=10)
-    writer = content_writer(reservation_id=reservation.pk)
+    writer = content_writer(holder=reservation.pk)
     writer.write(b"half")
     if lapsed:  # its request died: nobody renews the lease
         UploadReservation.objects.filter(pk=reservation.pk).update(
@@ -169,6 +170,34 @@ def test_cleanup_command_honours_hours_and_spares_what_live_requests_hold(alice)
     }
     # What still counts against the quota: the PATCH in progress and the live form upload.
     assert UploadReservation.objects.live().filter(owner=alice).count() == 2
+
+
+def test_a_blob_whose_reservation_is_gone_waits_like_one_without_a_lease(alice, settings):
+    """Cancelling a form upload deletes its reservation; the blob being written then counts as
+    holding no lease: reclaimed once older than LOCKER_UPLOAD_LEASE, not at once (as when the
+    blob's reservation was a foreign key set to NULL; it is a plain holder column now)."""
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from storage.writer import content_writer
+
+    reservation = services.upload_reservation_create(user=alice, size=10)
+    writer = content_writer(holder=reservation.pk)
+    writer.write(b"half")
+    assert services.upload_cancel(reservation=reservation)
+    try:
+        call_command("cleanuppartialuploads", "--hours", "0")
+        assert Blob.objects.filter(pk=writer.blob.pk).exists()
+        Blob.objects.filter(pk=writer.blob.pk).update(
+            created_at=timezone.now() - timedelta(seconds=settings.LOCKER_UPLOAD_LEASE + 1)
+        )
+        call_command("cleanuppartialuploads", "--hours", "0")
+        assert not Blob.objects.filter(pk=writer.blob.pk).exists()
+        assert writer.blob.storage_key not in stored_keys()
+    finally:
+        writer.abort()
 
 
 def test_a_lapsed_lease_is_taken_again_only_while_its_room_is_free(alice):

@@ -4,8 +4,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from files import services
-from files.models import Blob, File, Folder
+from files.models import File, Folder
 from files.tasks import purge_trash
+from storage.models import Blob
 from tests.fixtures.files import make_file, make_folder, stored_keys
 
 
@@ -146,9 +147,9 @@ def test_purge_task_and_command_call_the_same_service(alice, settings):
 
 
 def test_cleanup_task_removes_abandoned_partial_blobs(db, settings):
-    from files.content import content_writer
-    from files.models import Blob
     from files.tasks import cleanup_partial_uploads
+    from storage.models import Blob
+    from storage.writer import content_writer
 
     writer = content_writer()
     writer.write(b"half")

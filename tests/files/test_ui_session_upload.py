@@ -5,7 +5,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from files.models import Blob, File
+from files.models import File
+from storage.models import Blob
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from files.models import Blob, File, UploadReservation
+from files.models import File, UploadReservation
+from storage.models import Blob
 from tests.fixtures.files import make_file, make_folder, stored_keys, upload
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\0" * 64

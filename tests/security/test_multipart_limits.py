@@ -13,7 +13,7 @@ import pytest
 from django.core.exceptions import TooManyFieldsSent
 
 import files.multipart
-from files.models import Blob, File
+from files.models import File
 from files.multipart import (
     MAX_HEADER_BLOCK,
     MAX_HEADER_LINES,
@@ -24,6 +24,7 @@ from files.multipart import (
 from files.selectors import folder_get_root
 from locker.headers import MAX_PARAMETERS, HeaderError, parse_header_parameters
 from sharing.upload_links import upload_link_create
+from storage.models import Blob
 from tests.files.test_multipart import Collect
 
 pytestmark = pytest.mark.django_db

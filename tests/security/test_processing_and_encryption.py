@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from files.content import CorruptContent
 from files.models import File
-from tests.files.test_crypto import put_raw_object, raw_object
+from storage.exceptions import CorruptContent
 from tests.fixtures.files import upload
+from tests.storage.test_crypto import put_raw_object, raw_object
 
 
 def _download(api, file_id):

@@ -14,11 +14,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from files.models import Blob, File, TusUpload, UploadReservation
+from files.models import File, TusUpload, UploadReservation
 from files.services import folder_create
 from files.tasks import cleanup_partial_uploads
 from sharing.models import UploadLink
 from sharing.upload_links import upload_link_create, upload_link_revoke
+from storage.models import Blob
 from tests.fixtures.files import stored_keys, upload
 from tests.fixtures.live_uploads import wait_until
 from tests.fixtures.users import api_client_for

@@ -1,12 +1,12 @@
-"""Real files in alice's locker (encrypted content through files.content), and her share links."""
+"""Real files in alice's locker (encrypted content through storage.writer), and her share links."""
 
 import pytest
 from django.core.cache import cache
 
-from files.content import content_writer
 from files.selectors import folder_get_root
 from files.services import NewFileContent, content_type_detect, files_create, folder_create
 from sharing.services import share_create
+from storage.writer import content_writer
 
 
 def store_file(user, name: str, data: bytes, *, folder=None):

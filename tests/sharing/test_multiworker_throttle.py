@@ -23,7 +23,7 @@ LIMIT = 5
 SETUP = """
 from django.core.cache import cache
 cache.clear()  # a fresh database reuses ids, so counters left in a shared Redis must go
-from files.content import content_writer
+from storage.writer import content_writer
 from files.services import NewFileContent, files_create
 from accounts.models import User
 from sharing.services import share_create

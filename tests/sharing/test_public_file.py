@@ -203,7 +203,7 @@ def test_without_required_scans_pending_files_are_served(client, report, share_o
 def test_a_download_that_storage_cannot_serve_is_not_counted(report, share_of):
     from django.test import Client
 
-    from files.blobstore import get_blobstore
+    from storage.backends import get_blobstore
 
     share, token = share_of(report, max_downloads=1)
     get_blobstore().delete(report.blob.storage_key)

@@ -3,8 +3,8 @@
 import base64
 import hashlib
 
-from files.content import iter_content
 from files.models import File
+from storage.reader import iter_content
 
 TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
 OCTETS = "application/offset+octet-stream"

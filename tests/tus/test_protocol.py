@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from files import crypto, tus
-from files.models import Blob, File, TusUpload, UploadReservation
+from files import tus
+from files.models import File, TusUpload, UploadReservation
+from storage import crypto
+from storage.models import Blob
 from tests.fixtures.files import make_folder
 from tests.tus.helpers import TUS, checksum, create, head, metadata, patch, path_of, stored_bytes
 
@@ -84,7 +86,7 @@ def test_partial_data_is_encrypted_in_storage_and_in_the_row(alice_api):
     assert upload.offset == len(data)
     assert b"PLAINTEXT-MARKER" not in bytes(upload.tail)
     assert len(bytes(upload.tail)) > 0
-    from files.blobstore import get_blobstore
+    from storage.backends import get_blobstore
 
     store = get_blobstore()
     with open(store.path(upload.blob.storage_key) + ".partial", "rb") as fh:
@@ -234,7 +236,7 @@ def test_termination_reclaims_bytes_and_quota(alice, alice_api):
     assert response.status_code == 204
     assert not TusUpload.objects.exists()
     assert not Blob.objects.filter(storage_key=blob_key).exists()
-    from files.blobstore import get_blobstore
+    from storage.backends import get_blobstore
 
     assert not os.path.exists(get_blobstore().path(blob_key) + ".partial")
     assert head(alice_api, url).status_code == 404

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from files import crypto, sha256state
-from files.content import _data_key
 from files.models import File, TusUpload
+from storage import crypto, sha256state
+from storage.reader import _data_key
 from tests.tus.helpers import create, patch, path_of
 
 pytestmark = pytest.mark.django_db

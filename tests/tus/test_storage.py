@@ -7,8 +7,8 @@ import os
 import pytest
 from django.core.files.storage import storages
 
-from files.blobstore import get_blobstore
 from files.models import File, TusUpload
+from storage.backends import get_blobstore
 from tests.tus.helpers import TUS, create, head, patch, path_of, stored_bytes
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +80,7 @@ def test_orphan_cleanup_keeps_the_stage_object_of_an_upload_in_progress(storage_
 
     from django.utils import timezone
 
-    from files.content import cleanup_orphaned_objects
+    from storage.cleanup import cleanup_orphaned_objects
 
     data = os.urandom(3 * MIB)
     url = path_of(create(alice_api, 20 * MIB))

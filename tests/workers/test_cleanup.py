@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.utils import timezone
 
-from files.blobstore import get_blobstore
-from files.content import content_writer, new_storage_key
-from files.services import orphaned_objects_cleanup
+from storage.backends import get_blobstore
+from storage.cleanup import orphaned_objects_cleanup
+from storage.writer import content_writer, new_storage_key
 from tests.fixtures.files import make_file, stored_keys
 
 LATER = timedelta(hours=settings.LOCKER_ORPHAN_GRACE_HOURS + 1)

@@ -23,7 +23,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from files.models import Blob, File, Thumbnail
+from files.models import File, Thumbnail
+from storage.models import Blob
 from tests.fixtures.files import upload
 from tests.fixtures.multiworker import REPO, free_port, manage, prepare, server_env
 from tests.workers import media
@@ -39,7 +40,8 @@ print("TOKEN", api_token_create(user=user, name="test")[1])
 STATE = """
 import json
 from django.db.models import Exists, OuterRef
-from files.models import Blob, File, Thumbnail
+from files.models import File, Thumbnail
+from storage.models import Blob
 used = Exists(File.objects.filter(blob=OuterRef("pk"))) | Exists(
     Thumbnail.objects.filter(blob=OuterRef("pk"))
 )

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from kombu import Connection, Exchange, Queue
 
-from files.models import Blob, File
+from files.models import File
 from files.names import name_key
 from files.selectors import folder_get_root
 from locker.broker import transport_options as broker_transport_options
+from storage.models import Blob
 from tests.fixtures.files import upload
 from tests.workers import media
 from tests.workers.conftest import BASE_DIR, wait_for

@@ -10,11 +10,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from files.content import iter_content
 from files.models import File, Thumbnail
 from files.scanning import CommandScanner
 from files.tasks import ProcessingTask
 from files.thumbnails import render_thumbnails
+from storage.reader import iter_content
 from tests.fixtures.files import make_file, upload
 from tests.fixtures.proxy import Proxy
 from tests.workers import media

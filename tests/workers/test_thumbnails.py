@@ -74,7 +74,7 @@ def test_video_thumbnail_is_a_frame(alice, alice_api):
 
 
 def test_thumbnails_are_stored_encrypted(alice):
-    from files.blobstore import get_blobstore
+    from storage.backends import get_blobstore
 
     file = _process(make_file(alice, "logo.png", media.png()))
     thumb = Thumbnail.objects.select_related("blob").get(file=file, size=256)
@@ -154,8 +154,8 @@ def test_second_run_adds_no_thumbnails(alice):
 
 
 def test_purging_a_file_deletes_its_thumbnail_blobs(alice, django_capture_on_commit_callbacks):
-    from files.models import Blob
     from files.services import file_trash, trash_empty
+    from storage.models import Blob
 
     file = _process(make_file(alice, "logo.png", media.png()))
     thumb_blobs = list(Thumbnail.objects.filter(file=file).values_list("blob_id", flat=True))

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from files import crypto
+from storage import crypto
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
@@ -93,16 +92,6 @@ def master_keys() -> MasterKeys:
     return _parse_cached(settings.LOCKER_MASTER_KEYS)
 
 
-@checks.register(checks.Tags.security)
-def check_master_keys(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """System check files.E001: LOCKER_MASTER_KEYS must parse (registered on import)."""
-    try:
-        parse_master_keys(settings.LOCKER_MASTER_KEYS)
-    except ImproperlyConfigured as exc:
-        return [checks.Error(str(exc), id="files.E001")]
-    return []
-
-
 def wrap_for_new_blob(data_key: bytes, storage_key: str) -> tuple[str, bytes]:
     """Wrap a data key under the newest master key; returns (master key id, wrapped key)."""
     keys = master_keys()
@@ -144,7 +133,7 @@ def rotate_master_keys(
     key we read (`UPDATE … WHERE master_key_id = old AND wrapped_key = old`), so it is safe to
     interrupt, to re-run, and to run next to uploads.
     """
-    from files.models import Blob
+    from storage.models import Blob
 
     keys = master_keys()
     result = RotationResult()

@@ -4,7 +4,7 @@ bytes as they arrive, in whichever process serves each chunk.
 hashlib cannot export its state, so this calls OpenSSL's libcrypto (the library hashlib itself
 uses) through ctypes on a SHA256_CTX buffer that Python owns: `state()` is that struct's 112 bytes
 (eight 32-bit words of chain value, the bit count, the partial 64-byte block, its length). The
-partial block is plaintext, so the caller stores the state only sealed (files/content.py keeps
+partial block is plaintext, so the caller stores the state only sealed (storage/resumable.py keeps
 it inside the encrypted pending tail). ctypes releases the GIL during each call, so a hashing
 thread runs beside the request thread. When libcrypto or its SHA256_* functions cannot be loaded,
 `available()` is False and callers hash the finished content instead.

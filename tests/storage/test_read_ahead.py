@@ -6,9 +6,10 @@ import threading
 
 import pytest
 
-from files import content, crypto
-from files.content import CorruptContent, iter_content
-from tests.files.test_content import replace_object, store, stored_object
+from storage import crypto, reader
+from storage.exceptions import CorruptContent
+from storage.reader import iter_content
+from tests.storage.test_writer_reader import replace_object, store, stored_object
 
 SEGMENT = crypto.MIN_SEGMENT_SIZE
 COUNT = 20  # segments: with two-segment batches, ten batches
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def small_batches(monkeypatch):
-    monkeypatch.setattr(content, "READ_AHEAD_BYTES", 2 * SEGMENT)
+    monkeypatch.setattr(reader, "READ_AHEAD_BYTES", 2 * SEGMENT)
 
 
 def decrypt_threads() -> list[threading.Thread]:

@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.audit import A, audit
-from accounts.models import AuditResult
-from files.keys import master_keys, rotate_master_keys
+from storage.masterkeys import master_keys, rotate_master_keys
+from storage.signals import master_keys_rotated
 
 
 class Command(BaseCommand):
@@ -37,16 +36,8 @@ class Command(BaseCommand):
             f"{result.skipped}. Failed: {result.failed}. "
             f"Still under an older key: {result.remaining}."
         )
-        audit(
-            A.KEYS_ROTATED,
-            target_type="master_key",
-            target_id=newest,
-            target_label=newest,
-            result=AuditResult.FAILURE if result.failed else AuditResult.SUCCESS,
-            rewrapped=result.rewrapped,
-            failed=result.failed,
-            remaining=result.remaining,
-        )
+        # The audit log records it (accounts.signals).
+        master_keys_rotated.send(sender=self.__class__, newest_id=newest, result=result)
         if result.failed:
             raise CommandError(
                 f"{result.failed} data key(s) could not be unwrapped: add the missing master "

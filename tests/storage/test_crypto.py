@@ -6,10 +6,12 @@ import os
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from files import crypto, keys
-from files.blobstore import get_blobstore
-from files.content import CorruptContent, content_writer, iter_content
-from files.models import Blob
+from storage import checks, crypto, masterkeys
+from storage.backends import get_blobstore
+from storage.exceptions import CorruptContent
+from storage.models import Blob
+from storage.reader import iter_content
+from storage.writer import content_writer
 
 SEGMENT = crypto.MIN_SEGMENT_SIZE
 SIZES = [0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 3 * SEGMENT, 3 * SEGMENT + 123]
@@ -186,7 +188,7 @@ def test_wrapped_key_unwraps_only_with_its_master_key_id_and_storage_key():
 
 def test_master_keys_parse_newest_first():
     first, second = os.urandom(32), os.urandom(32)
-    parsed = keys.parse_master_keys(master_key_setting(("new", first), ("old", second)))
+    parsed = masterkeys.parse_master_keys(master_key_setting(("new", first), ("old", second)))
     assert parsed.newest_id == "new"
     assert parsed.newest == first
     assert parsed.get("old") == second
@@ -208,20 +210,20 @@ def test_master_keys_parse_newest_first():
 )
 def test_a_malformed_master_key_setting_is_a_clear_error(value, reason):
     with pytest.raises(ImproperlyConfigured, match="LOCKER_MASTER_KEYS is malformed") as info:
-        keys.parse_master_keys(value)
+        masterkeys.parse_master_keys(value)
     assert reason in str(info.value)
 
 
 def test_the_system_check_reports_a_malformed_master_key_setting(settings):
-    assert keys.check_master_keys() == []
+    assert checks.check_master_keys() == []
     settings.LOCKER_MASTER_KEYS = "k1:tooshort"
-    (error,) = keys.check_master_keys()
+    (error,) = checks.check_master_keys()
     assert error.id == "files.E001"
     assert "LOCKER_MASTER_KEYS is malformed" in error.msg
 
 
 def test_the_generated_master_key_setting_parses(settings):
-    assert keys.parse_master_keys(settings.LOCKER_MASTER_KEYS).newest_id
+    assert masterkeys.parse_master_keys(settings.LOCKER_MASTER_KEYS).newest_id
 
 
 # --- Attacks on stored blobs (database rows and stored objects) -------------------------------
@@ -312,7 +314,7 @@ def test_a_missing_object_fails(local_storage_settings):
 def test_an_unknown_master_key_id_is_a_clear_error(local_storage_settings, settings):
     blob = make_blob(b"wrapped by a key we no longer have")
     settings.LOCKER_MASTER_KEYS = master_key_setting(("other", os.urandom(32)))
-    with pytest.raises(keys.UnknownMasterKeyError, match=blob.master_key_id) as info:
+    with pytest.raises(masterkeys.UnknownMasterKeyError, match=blob.master_key_id) as info:
         iter_content(blob)
     assert "LOCKER_MASTER_KEYS" in str(info.value)
 
@@ -327,7 +329,7 @@ def test_a_master_key_replaced_under_the_same_id_fails(local_storage_settings, s
 
 @pytest.mark.django_db(transaction=True)
 def test_new_blobs_are_wrapped_by_the_newest_master_key(local_storage_settings, settings):
-    older = keys.master_keys().newest_id
+    older = masterkeys.master_keys().newest_id
     settings.LOCKER_MASTER_KEYS = (
         master_key_setting(("fresh", os.urandom(32))) + "," + settings.LOCKER_MASTER_KEYS
     )

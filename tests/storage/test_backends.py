@@ -1,20 +1,14 @@
-"""The blob stores, on a local directory and on a real S3 server (SeaweedFS)."""
+"""The storage backends, on a local directory and on a real S3 server (SeaweedFS)."""
 
 import os
 import secrets
 
 import pytest
 
-from files.blobstore import (
-    PART_SIZE,
-    LocalBlobStore,
-    ObjectMissing,
-    S3BlobStore,
-    StorageUnavailable,
-    get_blobstore,
-    object_name,
-    part_size_for,
-)
+from storage.backends import get_blobstore
+from storage.backends.base import ObjectMissing, StorageUnavailable, object_name
+from storage.backends.local import LocalBlobStore
+from storage.backends.s3 import PART_SIZE, S3BlobStore, part_size_for
 
 
 def new_key() -> str:

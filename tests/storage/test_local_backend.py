@@ -1,13 +1,12 @@
-"""files.localio: the local store's windowed reader and its writer thread."""
+"""storage.backends.local: the local store's windowed reader and its writer thread."""
 
 import os
 import threading
 
 import pytest
 
-from files import localio
-from files.blobstore import get_blobstore
-from files.localio import WindowedReader, WindowedWriter
+from storage.backends import get_blobstore, local
+from storage.backends.local import WindowedReader, WindowedWriter
 
 
 def writer_threads() -> list[threading.Thread]:
@@ -78,7 +77,7 @@ def test_close_drops_what_is_not_written_and_stops_the_thread(tmp_path):
 
 @pytest.mark.parametrize(("offset", "length"), [(0, 300_000), (12_345, 200_000), (299_999, 1)])
 def test_reader_returns_the_range_across_windows(tmp_path, monkeypatch, offset, length):
-    monkeypatch.setattr(localio, "WINDOW", 64 * 1024)  # many windows in a small file
+    monkeypatch.setattr(local, "WINDOW", 64 * 1024)  # many windows in a small file
     data = os.urandom(300_000)
     path = tmp_path / "in"
     path.write_bytes(data)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from files.tasks import cleanup_orphaned_objects
+from storage.tasks import cleanup_orphaned_objects
 
 
 class Command(BaseCommand):

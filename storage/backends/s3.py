@@ -1,15 +1,8 @@
-"""Where encrypted objects live: a local directory or an S3 bucket, through django-storages.
+"""The S3 backend: objects in a bucket of an S3Storage (django-storages), under its location.
 
-Both stores speak in storage keys (random hex strings from files/content.py) and bytes that are
-already encrypted. They stream: a writer is fed pieces and keeps at most one S3 part in memory; a
-reader returns a byte range of an object without fetching the rest.
-
-- local (`FileSystemStorage`): objects at `<location>/ab/cd/abcd…`; a writer writes
-  `<final>.partial` and renames it over the final name on finish (after fsync), so a half-written
-  object never appears under its key.
-- s3 (`S3Storage`): a single PutObject when the object fits in one part, otherwise a multipart
-  upload of PART_SIZE parts completed on finish (aborted on abort); ranged GETs streamed from
-  the response body. Every thread of a process uses the same client (see _S3Clients).
+A single PutObject when the object fits in one part, otherwise a multipart upload of PART_SIZE
+parts completed on finish (aborted on abort); ranged GETs streamed from the response body. Every
+thread of a process uses the same client (see _S3Clients).
 """
 
 from __future__ import annotations
@@ -19,18 +12,23 @@ import datetime as dt
 import logging
 import os
 import posixpath
-import re
 import secrets
 import threading
 from collections.abc import Iterator
 
-from django.core.files.storage import FileSystemStorage, storages
-
-from files import localio
+from storage.backends.base import (
+    KEY_PATTERN,
+    Appender,
+    BlobStore,
+    ObjectMissing,
+    ObjectWriter,
+    RangeReader,
+    StorageUnavailable,
+    object_name,
+)
 
 logger = logging.getLogger(__name__)
 
-KEY_PATTERN = re.compile(r"^[0-9a-f]{32,64}$")
 PART_SIZE = 8 * 1024 * 1024  # S3 multipart part size (S3's minimum is 5 MiB)
 # S3 allows 10,000 parts. Part sizes double every PARTS_PER_STEP parts so there is no practical
 # size limit (8 MiB parts up to 8 GiB, then 16 MiB up to 24 GiB, …) while the writer's buffer
@@ -42,359 +40,6 @@ MAX_PART_SIZE = 5 * 1024**3
 def part_size_for(part_number: int, base: int = PART_SIZE) -> int:
     """Size of multipart part `part_number` (1-based) when parts start at `base` bytes."""
     return min(base << ((part_number - 1) // PARTS_PER_STEP), MAX_PART_SIZE)
-
-
-PARTIAL_SUFFIX = ".partial"
-
-
-class StorageUnavailable(Exception):
-    """The content storage cannot be reached or refused the operation."""
-
-
-class ObjectMissing(Exception):
-    """The object does not exist, or is shorter than the requested range."""
-
-
-def object_name(key: str) -> str:
-    """Storage name of a key, fanned out into two directory levels: ab/cd/abcd…"""
-    if not KEY_PATTERN.match(key):
-        raise ValueError("A storage key is 32-64 lowercase hex characters.")
-    return f"{key[0:2]}/{key[2:4]}/{key}"
-
-
-class RangeReader:
-    """A byte range of one object. `total_size` is the size of the whole object."""
-
-    total_size: int
-
-    def read(self, size: int) -> bytes:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def close(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def read_exact(self, size: int) -> bytes:
-        """`size` bytes, or fewer only when the range or the object ends."""
-        data = self.read(size)
-        if len(data) == size or not data:
-            return data
-        parts = [data]
-        got = len(data)
-        while got < size:
-            more = self.read(size - got)
-            if not more:
-                break
-            parts.append(more)
-            got += len(more)
-        return b"".join(parts)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class ObjectWriter:
-    """Receives an object's bytes in order; nothing is visible under the key before finish()."""
-
-    def write(self, data) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def finish(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def abort(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held in memory by this writer right now."""
-        return 0
-
-
-class Appender:
-    """An object written over several requests, possibly in several processes (tus uploads).
-
-    `append()` bytes, then `commit()` makes them durable and returns the JSON-serialisable state
-    to store (in the database) and hand to the next `BlobStore.appender()`. Bytes appended after
-    the last commit are forgotten when the next appender opens with the older state. `complete()`
-    publishes the object under its key; `discard()` removes everything. Memory: at most one S3
-    part.
-    """
-
-    def append(self, data) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def commit(self) -> dict:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def complete(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def discard(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Let go of files and buffers without committing (the committed state stays valid)."""
-
-
-class BlobStore:
-    kind = ""
-
-    def writer(self, key: str) -> ObjectWriter:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def appender(self, key: str, state: dict) -> Appender:  # pragma: no cover - interface
-        """Continue an unfinished object across requests (tus); `state` from a previous commit()."""
-        raise NotImplementedError
-
-    def open_range(self, key: str, offset: int, length: int) -> RangeReader:  # pragma: no cover
-        """Bytes [offset, offset+length) of an object; ObjectMissing when it does not exist."""
-        raise NotImplementedError
-
-    def exists(self, key: str) -> bool:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def delete(self, key: str) -> None:  # pragma: no cover - interface
-        """Remove a finished object; idempotent."""
-        raise NotImplementedError
-
-    def delete_many(self, keys: list[str]) -> None:
-        """Remove finished objects; idempotent. Raises after trying them all if one failed."""
-        failed = None
-        for key in keys:
-            try:
-                self.delete(key)
-            except Exception as exc:  # noqa: BLE001 - reported once all were tried
-                failed = exc
-        if failed is not None:
-            raise failed
-
-    def discard_unfinished(self, key: str) -> None:  # pragma: no cover - interface
-        """Remove an unfinished upload of this key (partial file, S3 multipart); idempotent."""
-        raise NotImplementedError
-
-    def iter_objects(self) -> Iterator[tuple[str, dt.datetime]]:  # pragma: no cover
-        """(key, last modified) of every finished object, for orphan cleanup."""
-        raise NotImplementedError
-
-    def iter_unfinished(self) -> Iterator[tuple[str, dt.datetime]]:  # pragma: no cover
-        """(key, started) of every unfinished upload, for orphan cleanup."""
-        raise NotImplementedError
-
-    def check(self) -> None:  # pragma: no cover - interface
-        """Raise StorageUnavailable when the storage cannot be reached."""
-        raise NotImplementedError
-
-    def prepare(self) -> None:  # pragma: no cover - interface
-        """Create the directory or bucket if missing (operations and tests, not per request)."""
-        raise NotImplementedError
-
-
-# --- Local directory --------------------------------------------------------------------------
-
-
-class _LocalReader(RangeReader):
-    def __init__(self, fd: int, total_size: int, offset: int, length: int):
-        self._fd = fd
-        self.total_size = total_size
-        self._reader = localio.WindowedReader(fd, offset, length)
-
-    def read(self, size: int) -> bytes:
-        return self._reader.read(size)
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-
-class _LocalWriter(ObjectWriter):
-    def __init__(self, final_path: str, mode: int):
-        self._final = final_path
-        self._partial = final_path + PARTIAL_SUFFIX
-        os.makedirs(os.path.dirname(final_path), exist_ok=True)
-        self._fd = os.open(self._partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        self._writes = localio.WindowedWriter(self._fd)
-
-    @property
-    def buffered(self) -> int:
-        return self._writes.buffered
-
-    def write(self, data) -> None:
-        self._writes.write(data)
-
-    def finish(self) -> None:
-        try:
-            self._writes.drain()
-        finally:
-            self._writes.close()
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._fd = -1
-        os.replace(self._partial, self._final)
-        _fsync_dir(os.path.dirname(self._final))
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
-            self._writes.close()
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = -1
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._partial)
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _mtime(path: str) -> dt.datetime:
-    return dt.datetime.fromtimestamp(os.stat(path).st_mtime, tz=dt.UTC)
-
-
-class _LocalAppender(Appender):
-    """Appends to `<final>.partial`, cut back to the committed size first (a request that died
-    after writing but before its commit leaves bytes nobody accounted for)."""
-
-    def __init__(self, final_path: str, mode: int, state: dict):
-        self._final = final_path
-        self._partial = final_path + PARTIAL_SUFFIX
-        self._size = int(state.get("size", 0))
-        self._committed = self._size
-        os.makedirs(os.path.dirname(final_path), exist_ok=True)
-        flags = os.O_RDWR | (0 if state else os.O_CREAT | os.O_EXCL)
-        try:
-            fd = os.open(self._partial, flags, mode)
-        except FileNotFoundError:
-            raise ObjectMissing(os.path.basename(final_path)) from None
-        try:
-            if os.fstat(fd).st_size < self._size:
-                raise ObjectMissing(os.path.basename(final_path))
-            os.ftruncate(fd, self._size)
-            os.lseek(fd, self._size, os.SEEK_SET)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd = fd
-        self._writes = localio.WindowedWriter(fd)
-
-    def append(self, data) -> None:
-        self._writes.write(data)
-        self._size += len(data)
-
-    def commit(self) -> dict:
-        self._writes.drain()
-        os.fsync(self._fd)
-        self._committed = self._size
-        return {"size": self._size}
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._writes.close()
-        if self._fd >= 0:
-            if self._size != self._committed:
-                # Bytes nobody will commit (the request failed, say on a full disk): give their
-                # space back now rather than when the next request opens the upload.
-                with contextlib.suppress(OSError):
-                    os.ftruncate(self._fd, self._committed)
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = -1
-
-    def complete(self) -> None:
-        self.commit()
-        self.close()
-        os.replace(self._partial, self._final)
-        _fsync_dir(os.path.dirname(self._final))
-
-    def discard(self) -> None:
-        self.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._partial)
-
-
-class LocalBlobStore(BlobStore):
-    kind = "local"
-
-    def __init__(self, storage: FileSystemStorage):
-        self.storage = storage
-        self.root = os.path.abspath(storage.location)
-        self.mode = storage.file_permissions_mode or 0o600
-
-    def path(self, key: str) -> str:
-        return self.storage.path(object_name(key))
-
-    def writer(self, key: str) -> ObjectWriter:
-        return _LocalWriter(self.path(key), self.mode)
-
-    def appender(self, key: str, state: dict) -> Appender:
-        return _LocalAppender(self.path(key), self.mode, state)
-
-    def open_range(self, key: str, offset: int, length: int) -> RangeReader:
-        try:
-            fd = os.open(self.path(key), os.O_RDONLY)
-        except FileNotFoundError:
-            raise ObjectMissing(key) from None
-        try:
-            total = os.fstat(fd).st_size
-        except BaseException:
-            os.close(fd)
-            raise
-        return _LocalReader(fd, total, offset, length)
-
-    def exists(self, key: str) -> bool:
-        return os.path.isfile(self.path(key))
-
-    def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path(key))
-
-    def discard_unfinished(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path(key) + PARTIAL_SUFFIX)
-
-    def _walk(self, partial: bool) -> Iterator[tuple[str, dt.datetime]]:
-        for dirpath, _dirs, names in os.walk(self.root):
-            for name in names:
-                key = name.removesuffix(PARTIAL_SUFFIX)
-                if (name != key) != partial or not KEY_PATTERN.match(key):
-                    continue
-                try:
-                    yield key, _mtime(os.path.join(dirpath, name))
-                except FileNotFoundError:
-                    continue  # deleted while we walked
-
-    def iter_objects(self) -> Iterator[tuple[str, dt.datetime]]:
-        return self._walk(partial=False)
-
-    def iter_unfinished(self) -> Iterator[tuple[str, dt.datetime]]:
-        return self._walk(partial=True)
-
-    def check(self) -> None:
-        try:
-            os.makedirs(self.root, exist_ok=True)
-        except OSError as exc:
-            raise StorageUnavailable(f"Cannot create the objects directory: {exc}") from exc
-        if not os.access(self.root, os.W_OK | os.X_OK):
-            raise StorageUnavailable(f"The objects directory {self.root} is not writable.")
-
-    def prepare(self) -> None:
-        self.check()
-
-
-# --- S3 ---------------------------------------------------------------------------------------
 
 
 def _error_code(exc) -> str:
@@ -827,16 +472,3 @@ class S3BlobStore(BlobStore):
             if _error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
                 raise
             self.client.create_bucket(Bucket=self.bucket)
-
-
-def get_blobstore() -> BlobStore:
-    """The store over `storages["default"]` (cheap: wraps the storage Django caches)."""
-    storage = storages["default"]
-    if isinstance(storage, FileSystemStorage):
-        return LocalBlobStore(storage)
-    # On the class: reading S3Storage.connection would make this thread a boto3 session.
-    if hasattr(storage, "bucket_name") and hasattr(type(storage), "connection"):
-        return S3BlobStore(storage)
-    raise StorageUnavailable(
-        f"Unsupported content storage {type(storage).__name__}: use LOCKER_STORAGE=local or s3."
-    )

@@ -1,27 +1,20 @@
-"""files.content on both backends: streaming writes, ranged reads, abort, delete, cleanup."""
+"""storage.writer and storage.reader on both backends: streaming writes, ranged reads, abort,
+delete."""
 
 import hashlib
 import os
-from datetime import timedelta
 
 import pytest
-from django.db.models import ProtectedError
-from django.utils import timezone
 
-from files import crypto
-from files.blobstore import PART_SIZE, get_blobstore
-from files.content import (
-    HEAD_SIZE,
-    ContentWriter,
-    CorruptContent,
-    cleanup_abandoned_blobs,
-    cleanup_orphaned_objects,
-    content_writer,
-    delete_blob,
-    iter_content,
-)
-from files.localio import WindowedWriter
-from files.models import Blob, File, Folder
+from storage import crypto
+from storage.backends import get_blobstore
+from storage.backends.local import WindowedWriter
+from storage.backends.s3 import PART_SIZE
+from storage.blobs import delete_blob
+from storage.exceptions import CorruptContent
+from storage.models import Blob
+from storage.reader import iter_content
+from storage.writer import HEAD_SIZE, ContentWriter, content_writer
 
 SEGMENT = crypto.MIN_SEGMENT_SIZE  # small segments: many of them in little data
 
@@ -217,119 +210,6 @@ def test_delete_blob_removes_object_and_row_and_is_idempotent(storage_backend):
     delete_blob(blob)
     assert not Blob.objects.filter(pk=blob.pk).exists()
     assert list(get_blobstore().iter_objects()) == []
-
-
-def test_delete_blob_refuses_while_a_file_uses_it(local_storage_settings, alice):
-    blob = store(b"in use")
-    root = Folder.objects.create(owner=alice, parent=None, name="", name_key="")
-    File.objects.create(
-        owner=alice,
-        folder=root,
-        name="a.txt",
-        name_key="a.txt",
-        blob=blob,
-        size=blob.size,
-        content_type="text/plain",
-        sha256=hashlib.sha256(b"in use").hexdigest(),
-    )
-    with pytest.raises(ProtectedError):
-        delete_blob(blob)
-    assert read(blob) == b"in use"
-
-
-def test_abort_after_finish_removes_the_blob_unless_a_file_uses_it(local_storage_settings, alice):
-    unused = content_writer()
-    unused.write(b"unused")
-    unused.finish()
-    unused.abort()
-    assert not Blob.objects.filter(pk=unused.blob.pk).exists()
-    assert list(get_blobstore().iter_objects()) == []
-
-    used = content_writer()
-    used.write(b"used")
-    blob = used.finish()
-    root = Folder.objects.create(owner=alice, parent=None, name="", name_key="")
-    File.objects.create(
-        owner=alice,
-        folder=root,
-        name="b.txt",
-        name_key="b.txt",
-        blob=blob,
-        size=blob.size,
-        content_type="text/plain",
-        sha256=hashlib.sha256(b"used").hexdigest(),
-    )
-    used.abort()
-    assert read(blob) == b"used"
-
-
-def test_cleanup_removes_only_old_blobs_still_being_written(storage_backend):
-    now = timezone.now()
-    old_writing = content_writer()
-    old_writing.write(os.urandom(PART_SIZE + 1))
-    new_writing = content_writer()
-    new_writing.write(b"recent")
-    old_complete = store(b"kept")
-    Blob.objects.filter(pk__in=[old_writing.blob.pk, old_complete.pk]).update(
-        created_at=now - timedelta(days=2)
-    )
-
-    assert cleanup_abandoned_blobs(older_than=now - timedelta(days=1)) == 1
-    assert cleanup_abandoned_blobs(older_than=now - timedelta(days=1)) == 0
-
-    assert set(Blob.objects.values_list("pk", flat=True)) == {new_writing.blob.pk, old_complete.pk}
-    unfinished = [k for k, _ in get_blobstore().iter_unfinished()]
-    assert old_writing.blob.storage_key not in unfinished
-    assert read(old_complete) == b"kept"
-    new_writing.finish()
-    assert read(new_writing.blob) == b"recent"
-
-
-def test_concurrent_cleanups_remove_each_abandoned_blob_once(local_storage_settings):
-    import threading
-
-    from django.db import connection
-
-    writers = [content_writer() for _ in range(12)]
-    for writer in writers:
-        writer.write(os.urandom(SEGMENT + 1))
-    Blob.objects.update(created_at=timezone.now() - timedelta(days=2))
-    counts = []
-
-    def cleanup() -> None:
-        try:
-            counts.append(cleanup_abandoned_blobs(older_than=timezone.now()))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=cleanup) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sum(counts) == 12
-    assert not Blob.objects.exists()
-    assert list(get_blobstore().iter_unfinished()) == []
-
-
-def test_orphan_cleanup_removes_only_old_objects_without_a_row(storage_backend):
-    owned = store(b"owned")
-    store_ = get_blobstore()
-    orphan_key, unfinished_key = "0" * 32, "1" * 32
-    writer = store_.writer(orphan_key)
-    writer.write(b"no row")
-    writer.finish()
-    store_.writer(unfinished_key).write(os.urandom(PART_SIZE + 1))  # left behind by a crash
-    in_progress = content_writer()
-    in_progress.write(os.urandom(PART_SIZE + 1))
-
-    assert cleanup_orphaned_objects(older_than=timezone.now() - timedelta(hours=1)) == 0
-    assert cleanup_orphaned_objects(older_than=timezone.now() + timedelta(seconds=5)) == 2
-
-    assert [k for k, _ in store_.iter_objects()] == [owned.storage_key]
-    assert [k for k, _ in store_.iter_unfinished()] == [in_progress.blob.storage_key]
-    in_progress.finish()
-    assert read(owned) == b"owned"
 
 
 def test_writing_64_mib_never_buffers_more_than_a_segment_and_a_part(storage_backend):

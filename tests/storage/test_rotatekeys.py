@@ -8,10 +8,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from files import crypto
-from files.blobstore import get_blobstore
-from files.content import content_writer, iter_content
-from files.models import Blob
+from storage import crypto
+from storage.backends import get_blobstore
+from storage.models import Blob
+from storage.reader import iter_content
+from storage.writer import content_writer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -120,7 +121,7 @@ def test_concurrent_rotations_rewrap_each_row_exactly_once(local_storage_setting
 
     from django.db import connection
 
-    from files.keys import rotate_master_keys
+    from storage.masterkeys import rotate_master_keys
 
     contents = make_blobs(12)
     settings.LOCKER_MASTER_KEYS = master_key_entry("conc") + "," + settings.LOCKER_MASTER_KEYS

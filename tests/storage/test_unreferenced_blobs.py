@@ -15,9 +15,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from files import services
-from files.content import content_writer, iter_content
-from files.models import Blob, File, Thumbnail, TusUpload
+from files.models import File, Thumbnail, TusUpload
 from files.selectors import folder_get_root
+from storage import cleanup
+from storage.models import Blob
+from storage.reader import iter_content
+from storage.writer import content_writer
 from tests.fixtures.files import make_file, stored_keys
 
 pytestmark = pytest.mark.django_db
@@ -85,10 +88,10 @@ def test_cleanuporphans_reclaims_complete_blobs_nothing_references(
 def test_unreferenced_blob_within_the_grace_period_is_kept(alice, settings):
     settings.LOCKER_ORPHAN_GRACE_HOURS = 1
     blob = _stored_blob()  # e.g. the first part of a multi-file upload still arriving
-    assert services.unreferenced_blobs_cleanup() == 0
+    assert cleanup.unreferenced_blobs_cleanup() == 0
     assert Blob.objects.filter(pk=blob.pk).exists()
     later = timezone.now() + timedelta(hours=1, minutes=1)
-    assert services.unreferenced_blobs_cleanup(now=later) == 1
+    assert cleanup.unreferenced_blobs_cleanup(now=later) == 1
     assert blob.storage_key not in stored_keys()
 
 
@@ -97,14 +100,14 @@ def test_grace_period_counts_from_the_last_byte_not_the_first(alice, settings):
     settings.LOCKER_ORPHAN_GRACE_HOURS = 1
     blob = _stored_blob()
     Blob.objects.filter(pk=blob.pk).update(created_at=timezone.now() - timedelta(hours=5))
-    assert services.unreferenced_blobs_cleanup() == 0
+    assert cleanup.unreferenced_blobs_cleanup() == 0
     assert Blob.objects.filter(pk=blob.pk).exists()
 
 
 def test_upload_whose_content_was_reclaimed_is_refused_and_leaves_no_file(alice, settings):
     settings.LOCKER_ORPHAN_GRACE_HOURS = 0
     blob = _stored_blob(b"too slow")
-    assert services.unreferenced_blobs_cleanup() == 1
+    assert cleanup.unreferenced_blobs_cleanup() == 1
     with pytest.raises(services.ContentGone):
         services.files_create(
             user=alice, folder=None, contents=[_content(blob, "late.txt", b"too slow")]
@@ -119,7 +122,7 @@ def test_cleanup_queries_do_not_grow_with_the_number_of_blobs(alice, settings):
         for _ in range(how_many):
             _stored_blob()
         with CaptureQueriesContext(connection) as queries:
-            assert services.unreferenced_blobs_cleanup() == how_many
+            assert cleanup.unreferenced_blobs_cleanup() == how_many
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
 
@@ -138,7 +141,7 @@ def test_blob_being_attached_while_cleanup_runs_is_kept(alice, settings):
 
         try:
             with transaction.atomic():
-                from files.content import blobs_take_for_use
+                from storage.blobs import blobs_take_for_use
 
                 blobs_take_for_use([blob.pk])
                 locked.set()
@@ -156,11 +159,11 @@ def test_blob_being_attached_while_cleanup_runs_is_kept(alice, settings):
     thread.start()
     assert locked.wait(30)
     try:
-        assert services.unreferenced_blobs_cleanup() == 0
+        assert cleanup.unreferenced_blobs_cleanup() == 0
     finally:
         release.set()
         thread.join(30)
     assert not errors, errors
     file = File.objects.get(owner=alice, name="late.txt")
     assert b"".join(iter_content(file.blob)) == data
-    assert services.unreferenced_blobs_cleanup() == 0
+    assert cleanup.unreferenced_blobs_cleanup() == 0

@@ -16,10 +16,10 @@ from concurrent.futures import Future
 import pytest
 from botocore.client import BaseClient
 
-from files import content, crypto
-from files.blobstore import get_blobstore
-from files.content import iter_content, read_ahead_held
-from tests.files.test_content import store
+from storage import crypto, reader
+from storage.backends import get_blobstore
+from storage.reader import iter_content, read_ahead_held
+from tests.storage.test_writer_reader import store
 
 SEGMENT = crypto.MIN_SEGMENT_SIZE
 BATCH = 2 * SEGMENT
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def small_batches(monkeypatch):
-    monkeypatch.setattr(content, "READ_AHEAD_BYTES", BATCH)
+    monkeypatch.setattr(reader, "READ_AHEAD_BYTES", BATCH)
 
 
 def alive(kind) -> int:

@@ -1,0 +1,217 @@
+"""What crashes leave behind, reclaimed: blobs nobody finished writing, complete blobs nobody
+uses, and stored objects no row owns.
+
+A process can die at any instant: between creating a blob's row and storing its bytes, between
+storing them and creating the row that uses them (a file, a thumbnail), between deleting a row
+and its bytes. Each cleanup here is safe to run twice at once and next to live uploads; the
+periodic tasks that run them are files.tasks.cleanup_partial_uploads (abandoned blobs, with the
+upload leases that hold them) and storage.tasks.cleanup_orphaned_objects (`cleanuporphans`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, ProtectedError, Q, QuerySet
+from django.utils import timezone
+
+from storage.backends import get_blobstore
+from storage.models import Blob
+
+logger = logging.getLogger(__name__)
+
+
+def _in_batches(rows, batch_size: int = 500):
+    """(pk, …) tuples by primary key, a batch at a time (no long-lived cursor)."""
+    last_pk = 0
+    while True:
+        batch = list(rows.filter(pk__gt=last_pk).order_by("pk")[:batch_size])
+        if not batch:
+            return
+        yield from batch
+        last_pk = batch[-1][0]
+
+
+def cleanup_abandoned_blobs(
+    *, older_than: datetime, now: datetime | None = None, live_holders: QuerySet | None = None
+) -> int:
+    """Delete blobs still WRITING whose writer is gone; returns how many.
+
+    A blob whose writer named a holder (content_writer(holder=…): an upload's reservation) is
+    abandoned once that holder is no longer live: `live_holders` is a queryset of the holder
+    rows that are live now (a live request renews its lease); a holder whose row is gone counts
+    as no holder. Without `live_holders`, a blob that names a holder is kept. A blob some row
+    points at (a tus upload) is that row's business. Any other is abandoned when created before
+    `older_than`, and never younger than LOCKER_UPLOAD_LEASE (a thumbnail being written holds
+    no lease). Each row is claimed by a conditional delete (`WHERE state = writing`) before its
+    bytes are removed, so two cleanups running at once, or a writer finishing meanwhile, never
+    collide. Bytes whose removal fails are left to the orphan cleanup that lists the storage.
+    """
+    now = now or timezone.now()
+    unleased_before = min(older_than, now - timedelta(seconds=settings.LOCKER_UPLOAD_LEASE))
+    abandoned = Q(holder__isnull=True, created_at__lt=unleased_before)
+    if live_holders is not None:
+        held = Exists(live_holders.model._base_manager.filter(pk=OuterRef("holder")))
+        live = Exists(live_holders.filter(pk=OuterRef("holder")))
+        abandoned = Q(~held, created_at__lt=unleased_before) | Q(held, ~live)
+    store = get_blobstore()
+    removed = 0
+    unused = [~exists for _label, exists in Blob.references()]
+    candidates = Blob.objects.filter(abandoned, *unused, state=Blob.State.WRITING)
+    for pk, key in _in_batches(candidates.values_list("pk", "storage_key")):
+        try:
+            claimed, _ = Blob.objects.filter(pk=pk, state=Blob.State.WRITING).delete()
+        except ProtectedError:
+            logger.warning("Abandoned blob %s was taken into use meanwhile; kept", key)
+            continue
+        if not claimed:
+            continue
+        removed += 1
+        try:
+            store.delete(key)
+            store.discard_unfinished(key)
+        except Exception:  # noqa: BLE001 - left for the orphan cleanup
+            logger.warning("Could not remove the stored bytes of abandoned blob %s", key)
+    return removed
+
+
+# Primary keys covered by one query of the unreferenced-blob scan.
+UNREFERENCED_SCAN_WINDOW = 20_000
+
+
+def _unreferenced(older_than: datetime):
+    """Complete blobs finished before `older_than` that no row of any model points at (a file,
+    a thumbnail, a tus upload: every relation to Blob, see Blob.references)."""
+    unused = [~exists for _label, exists in Blob.references()]
+    return Blob.objects.filter(
+        Q(completed_at__lt=older_than) | Q(completed_at__isnull=True, created_at__lt=older_than),
+        *unused,
+        state=Blob.State.COMPLETE,
+    )
+
+
+def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int = 500) -> int:
+    """Delete complete blobs that nothing references, finished before `older_than`; returns how
+    many (rows and stored objects).
+
+    What a crash between storing content and attaching it leaves behind: the parts of a
+    multi-file upload whose process died before the File rows were created, a thumbnail whose
+    worker was killed before its row was. The table is walked by primary key in windows of
+    UNREFERENCED_SCAN_WINDOW, each one short query (anti-joins on the unique blob_id indexes),
+    so time per query and memory stay bounded at any table size. Each batch is claimed under
+    row locks (see storage.blobs.blobs_take_for_use) and its rows deleted and committed before
+    its objects are removed, in one request per thousand on S3; objects whose removal fails are
+    left to the listing pass below.
+    """
+    store = get_blobstore()
+    candidates = _unreferenced(older_than)
+    bounds = Blob.objects.order_by("pk").values_list("pk", flat=True)
+    first, top = bounds.first(), bounds.last()
+    if first is None:
+        return 0
+    removed = 0
+    cursor = first - 1
+    while cursor < top:
+        end = cursor + UNREFERENCED_SCAN_WINDOW
+        pks = list(
+            candidates.filter(pk__gt=cursor, pk__lte=end)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        cursor = pks[-1] if len(pks) == batch_size else end
+        if pks:
+            removed += _reclaim_unreferenced(candidates, pks, store)
+    return removed
+
+
+def _reclaim_unreferenced(candidates, pks: list[int], store) -> int:
+    try:
+        with transaction.atomic():
+            # Checked again under the lock: a row attached meanwhile keeps its blob.
+            claimed = list(
+                candidates.select_for_update(skip_locked=True)
+                .filter(pk__in=pks)
+                .values_list("pk", "storage_key")
+            )
+            if claimed:
+                Blob.objects.filter(pk__in=[pk for pk, _key in claimed]).delete()
+    except (ProtectedError, IntegrityError):
+        logger.warning("Unreferenced blobs were taken meanwhile; kept", exc_info=True)
+        return 0
+    keys_ = [key for _pk, key in claimed]
+    try:
+        store.delete_many(keys_)
+    except Exception:  # noqa: BLE001 - their rows are gone: the listing pass removes them later
+        logger.warning("Could not remove the objects of %d unreferenced blobs", len(keys_))
+    if keys_:
+        logger.info("Reclaimed %d unreferenced blobs", len(keys_))
+    return len(claimed)
+
+
+def cleanup_orphaned_objects(*, older_than: datetime, batch_size: int = 500) -> int:
+    """Delete stored objects and unfinished uploads that no Blob row owns; returns how many.
+
+    Only those last modified before `older_than` are considered: a row is always created before
+    its bytes, but the row of an upload in progress may sit in a transaction not committed yet.
+    """
+    store = get_blobstore()
+    removed = 0
+    for listing, remove in (
+        (store.iter_objects(), store.delete),
+        (store.iter_unfinished(), store.discard_unfinished),
+    ):
+        batch: list[str] = []
+        for key, modified in listing:
+            if modified < older_than:
+                batch.append(key)
+            if len(batch) >= batch_size:
+                removed += _remove_unowned(batch, remove)
+                batch = []
+        if batch:
+            removed += _remove_unowned(batch, remove)
+    return removed
+
+
+def _owner_key(key: str) -> str:
+    """A tus upload's S3 stage object is named `<blob key><32 random hex>`: it is its blob's."""
+    return key[:32] if len(key) == 64 else key
+
+
+def _remove_unowned(keys_: list[str], remove) -> int:
+    owned = set(
+        Blob.objects.filter(storage_key__in={_owner_key(key) for key in keys_}).values_list(
+            "storage_key", flat=True
+        )
+    )
+    removed = 0
+    for key in keys_:
+        if _owner_key(key) in owned:
+            continue
+        try:
+            remove(key)
+        except Exception:  # noqa: BLE001 - try again on the next run
+            logger.warning("Could not remove orphaned object %s", key, exc_info=True)
+        else:
+            removed += 1
+    return removed
+
+
+def unreferenced_blobs_cleanup(*, now: datetime | None = None) -> int:
+    """Delete complete blobs that no file, thumbnail or upload references, finished more than
+    LOCKER_ORPHAN_GRACE_HOURS ago (what a process killed between storing content and creating
+    its row leaves behind); returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.LOCKER_ORPHAN_GRACE_HOURS)
+    return cleanup_unreferenced_blobs(older_than=cutoff)
+
+
+def orphaned_objects_cleanup(*, now: datetime | None = None) -> int:
+    """Delete stored objects that no row references, older than LOCKER_ORPHAN_GRACE_HOURS.
+
+    The grace period protects uploads in progress: their row exists (maybe uncommitted) and
+    their bytes are younger than any sensible grace period.
+    """
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.LOCKER_ORPHAN_GRACE_HOURS)
+    return cleanup_orphaned_objects(older_than=cutoff)

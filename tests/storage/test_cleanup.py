@@ -1,0 +1,86 @@
+"""storage.cleanup on both backends: blobs nobody finished writing, stored objects no row owns.
+Complete blobs nobody uses are in test_unreferenced_blobs.py."""
+
+import os
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from storage.backends import get_blobstore
+from storage.backends.s3 import PART_SIZE
+from storage.cleanup import cleanup_abandoned_blobs, cleanup_orphaned_objects
+from storage.models import Blob
+from storage.writer import content_writer
+from tests.storage.test_writer_reader import SEGMENT, read, store
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_cleanup_removes_only_old_blobs_still_being_written(storage_backend):
+    now = timezone.now()
+    old_writing = content_writer()
+    old_writing.write(os.urandom(PART_SIZE + 1))
+    new_writing = content_writer()
+    new_writing.write(b"recent")
+    old_complete = store(b"kept")
+    Blob.objects.filter(pk__in=[old_writing.blob.pk, old_complete.pk]).update(
+        created_at=now - timedelta(days=2)
+    )
+
+    assert cleanup_abandoned_blobs(older_than=now - timedelta(days=1)) == 1
+    assert cleanup_abandoned_blobs(older_than=now - timedelta(days=1)) == 0
+
+    assert set(Blob.objects.values_list("pk", flat=True)) == {new_writing.blob.pk, old_complete.pk}
+    unfinished = [k for k, _ in get_blobstore().iter_unfinished()]
+    assert old_writing.blob.storage_key not in unfinished
+    assert read(old_complete) == b"kept"
+    new_writing.finish()
+    assert read(new_writing.blob) == b"recent"
+
+
+def test_concurrent_cleanups_remove_each_abandoned_blob_once(local_storage_settings):
+    import threading
+
+    from django.db import connection
+
+    writers = [content_writer() for _ in range(12)]
+    for writer in writers:
+        writer.write(os.urandom(SEGMENT + 1))
+    Blob.objects.update(created_at=timezone.now() - timedelta(days=2))
+    counts = []
+
+    def cleanup() -> None:
+        try:
+            counts.append(cleanup_abandoned_blobs(older_than=timezone.now()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=cleanup) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(counts) == 12
+    assert not Blob.objects.exists()
+    assert list(get_blobstore().iter_unfinished()) == []
+
+
+def test_orphan_cleanup_removes_only_old_objects_without_a_row(storage_backend):
+    owned = store(b"owned")
+    store_ = get_blobstore()
+    orphan_key, unfinished_key = "0" * 32, "1" * 32
+    writer = store_.writer(orphan_key)
+    writer.write(b"no row")
+    writer.finish()
+    store_.writer(unfinished_key).write(os.urandom(PART_SIZE + 1))  # left behind by a crash
+    in_progress = content_writer()
+    in_progress.write(os.urandom(PART_SIZE + 1))
+
+    assert cleanup_orphaned_objects(older_than=timezone.now() - timedelta(hours=1)) == 0
+    assert cleanup_orphaned_objects(older_than=timezone.now() + timedelta(seconds=5)) == 2
+
+    assert [k for k, _ in store_.iter_objects()] == [owned.storage_key]
+    assert [k for k, _ in store_.iter_unfinished()] == [in_progress.blob.storage_key]
+    in_progress.finish()
+    assert read(owned) == b"owned"
