@@ -177,21 +177,27 @@ def share_resume_allowed(request, share: ShareLink, *, file=None) -> bool:
 
 
 def link_password_check(request, *, link: Link, password: str) -> bool:
-    """Check a password with per-link, per-IP throttling. Raises ShareThrottled."""
+    """Check a password with per-link, per-IP throttling. Raises ShareThrottled.
+
+    The attempt is counted before the password is checked (`Throttle.take`), so simultaneous
+    guesses cannot all slip under the limit (checking the count, then the password, then
+    counting let 21 of 40 parallel guesses through a limit of 10); a right password gives its
+    attempt back, so programs sending `X-Share-Password` with every download are not limited.
+    """
     throttle = password_throttle()
     ident = f"{link.kind}:{link.pk}:{network.client_network(request)}"
-    wait = throttle.retry_after(ident)
+    with transaction.atomic():
+        # Lock the link's row while counting: the database cache's incr is a read then a write,
+        # and this makes it exact across processes (Redis's incr is atomic anyway).
+        list(type(link).objects.select_for_update().filter(pk=link.pk).values_list("pk"))
+        wait = throttle.take(ident)
     if wait is not None:
         raise ShareThrottled(
             _("Too many wrong passwords. Try again in a few minutes."), retry_after=wait
         )
     if check_password(password, link.password_hash):
+        throttle.give_back(ident)
         return True
-    with transaction.atomic():
-        # Lock the link's row while counting: the database cache's incr is a read then a write,
-        # and this makes it exact across processes (Redis's incr is atomic anyway).
-        list(type(link).objects.select_for_update().filter(pk=link.pk).values_list("pk"))
-        throttle.hit(ident)
     return False
 
 
