@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from files.models import File, Folder
-from files.selectors import folder_ancestors
+from files.selectors import folder_ancestors, folder_descendants
 from locker import network
 from sharing import tokens
 from sharing.models import Link, ShareAccess, ShareLink, UploadLink
@@ -87,6 +87,41 @@ def share_file_get(share: ShareLink, opaque: str) -> File:
     if file is None or not file_is_alive(file, within=share.folder):
         raise Http404
     return file
+
+
+def share_selection_get(
+    share: ShareLink, opaques: list[str]
+) -> tuple[list[File | Folder], list[Folder]]:
+    """The files and folders of a folder share that `opaques` name (in their order, each once),
+    with every live folder below the shared folder (for the ZIP of the folders among them).
+
+    Http404 when one of them is not a live file or folder inside the share. Two queries however
+    many items (the tree below the shared folder, then the files named), where asking
+    `share_file_get` and `share_folder_get` item by item cost two or four each.
+    """
+    if share.folder_id is None:
+        raise Http404
+    public_ids = [tokens.opaque_id_resolve(share.token_hash, opaque) for opaque in opaques]
+    if None in public_ids:
+        raise Http404
+    public_ids = list(dict.fromkeys(public_ids))
+    tree = folder_descendants(share.folder)  # live folders only, never through a trashed one
+    folders = {folder.public_id: folder for folder in [share.folder, *tree]}
+    wanted = [public_id for public_id in public_ids if public_id not in folders]
+    inside = {folder.pk for folder in folders.values()}
+    files: dict[uuid.UUID, File] = {}
+    if wanted:
+        for file in (
+            File.objects.alive()
+            .select_related("blob")
+            .filter(public_id__in=wanted, owner_id=share.owner_id)
+        ):
+            if file.folder_id in inside:
+                files[file.public_id] = file
+    items = [files.get(public_id) or folders.get(public_id) for public_id in public_ids]
+    if None in items:
+        raise Http404
+    return items, tree
 
 
 def share_folder_listing(share: ShareLink, folder: Folder) -> tuple[list[Folder], list[File]]:

@@ -10,10 +10,10 @@ from django.utils.translation import gettext as _
 from zipstream import ZIP_STORED, ZipStream
 
 from files.downloads import content_disposition, content_response
-from files.models import File
+from files.models import File, Folder
 from files.thumbnails import SIZES as THUMBNAIL_SIZES
 from files.thumbnails import thumbnail_kind, thumbnail_response
-from files.zips import folder_zip_entries, unique_entry, zip_entry_name
+from files.zips import folder_zip_entries, trees_zip_entries, unique_entry, zip_entry_name
 from sharing import selectors, services, tokens
 from sharing.access import ShareDenied, ShareGone, share_resume_allowed
 from storage.reader import iter_content
@@ -144,19 +144,21 @@ def serve_preview(request, share, file: File):
 def serve_folder_zip(request, share, folder):
     """A folder (the shared one or a subfolder) as a streamed ZIP of its ready files."""
     archive = ZipStream(compress_type=ZIP_STORED, sized=True)
-    used: set[str] = set()
-    _add_folder(archive, folder, prefix="", used=used)
+    _add_folder(archive, folder)
     return count_zip(request, share, _zip_response(archive, folder.name), name=f"{folder.name}.zip")
 
 
-def _add_folder(archive, folder, *, prefix: str, used: set[str]) -> None:
-    files, empty = folder_zip_entries(folder)
+def _add_folder(archive, folder) -> None:
+    _add_entries(archive, *folder_zip_entries(folder))
+
+
+def _add_entries(archive, files, empty) -> None:
     for entry in empty:
-        archive.mkdir(unique_entry(f"{prefix}{entry.rstrip('/')}", used) + "/")
+        archive.mkdir(entry)
     for entry, file in files:
         # Only what processing (scanning) has cleared leaves through a public link.
         if servable(file):
-            archive.add(_lazy_content(file), unique_entry(prefix + entry, used), size=file.size)
+            archive.add(_lazy_content(file), entry, size=file.size)
 
 
 def _zip_response(archive, name: str) -> StreamingHttpResponse:
@@ -193,27 +195,38 @@ def _lazy_content(file: File):
     yield from iter_content(file.blob)
 
 
+SELECTION_MAX = 1000  # items of one selection ZIP (a URL holds ~150 within gunicorn's limit)
+
+
+class SelectionTooLarge(ShareDenied):
+    status = 400
+
+    def __init__(self):
+        super().__init__(
+            _("Select at most %(max)s files and folders at once, or download the whole folder.")
+            % {"max": f"{SELECTION_MAX:,}"}
+        )
+
+
 def serve_selection_zip(request, share, selection: list[str]):
-    """Some files and folders of a folder share, as one streamed ZIP (each id checked)."""
-    if len(selection) > 1000:
-        raise Http404
+    """Some files and folders of a folder share, as one streamed ZIP (each id checked).
+
+    A constant number of queries however many items (`selectors.share_selection_get`, then one
+    for the files of the folders among them); at most SELECTION_MAX items.
+    """
+    if len(selection) > SELECTION_MAX:
+        raise SelectionTooLarge()
+    items, tree = selectors.share_selection_get(share, selection)
     archive = ZipStream(compress_type=ZIP_STORED, sized=True)
     used: set[str] = set()
-    seen: set[str] = set()
-    for opaque in selection:
-        if opaque in seen:
-            continue
-        seen.add(opaque)
-        try:
-            file = selectors.share_file_get(share, opaque)
-        except Http404:
-            file = None
-        if file is not None:
-            if servable(file):
-                entry = unique_entry(zip_entry_name([file.name]), used)
-                archive.add(_lazy_content(file), entry, size=file.size)
-            continue
-        folder = selectors.share_folder_get(share, opaque)  # 404 when it is neither
-        _add_folder(archive, folder, prefix=zip_entry_name([folder.name]) + "/", used=used)
+    tops: list[tuple[Folder, list[str]]] = []
+    for item in items:
+        if isinstance(item, Folder):
+            tops.append((item, [item.name]))
+        elif servable(item):
+            # Only what processing (scanning) has cleared leaves through a public link.
+            entry = unique_entry(zip_entry_name([item.name]), used)
+            archive.add(_lazy_content(item), entry, size=item.size)
+    _add_entries(archive, *trees_zip_entries(tops, descendants=tree, used=used))
     response = _zip_response(archive, share.folder.name)
     return count_zip(request, share, response, name=f"{share.folder.name} (selection).zip")

@@ -2,6 +2,7 @@
 
 import functools
 
+from django.core.exceptions import TooManyFieldsSent
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -36,6 +37,7 @@ def public_headers(response: HttpResponse) -> HttpResponse:
 
 def _denied(request, exc: ShareDenied) -> HttpResponse:
     titles = {
+        400: _("Not possible"),
         404: _("Link not found"),
         410: _("Link no longer available"),
         401: _("Password required"),
@@ -242,7 +244,10 @@ def share_download(request, token: str):
     _require_download(share)
     if share.file_id:
         return serving.serve_file(request, share, share.file)
-    selection = request.GET.getlist("item")
+    try:
+        selection = request.GET.getlist("item")
+    except TooManyFieldsSent:  # past DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000): too many items
+        raise serving.SelectionTooLarge() from None
     if selection:
         return serving.serve_selection_zip(request, share, selection)
     return serving.serve_folder_zip(request, share, share.folder)
