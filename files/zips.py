@@ -154,7 +154,27 @@ def unique_entry(entry: str, used: set[str]) -> str:
     return candidate
 
 
-def folder_zip_response(request, *, folder: Folder) -> HttpResponse | StreamingHttpResponse:
+def zip_response(request, *, archive: ZipStream, name: str) -> HttpResponse:
+    """The response for a sized archive, named `<name>.zip`.
+
+    A HEAD gets the headers only, Content-Length included (computed from the entries' sizes):
+    the archive is never iterated, so no stored object is opened or decrypted. (Returning the
+    streaming response made WSGI servers, which do not all drop a body on HEAD, build and
+    decrypt the whole archive for nothing.)
+    """
+    if request.method == "HEAD":
+        response = HttpResponse(content_type="application/zip")
+    else:
+        response = StreamingHttpResponse(archive, content_type="application/zip")
+    response["Content-Length"] = str(len(archive))
+    response["Content-Disposition"] = content_disposition("attachment", f"{name or 'files'}.zip")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def folder_zip_response(request, *, folder: Folder) -> HttpResponse:
     """Stream `folder` (obtained through the access check) as `<name>.zip`."""
     archive = ZipStream(compress_type=ZIP_STORED, sized=True)
     files, empty_folders = folder_zip_entries(folder)
@@ -162,15 +182,4 @@ def folder_zip_response(request, *, folder: Folder) -> HttpResponse | StreamingH
         archive.mkdir(entry)
     for entry, file in files:
         archive.add(_lazy_content(file), entry, size=file.size)
-    length = len(archive)
-    if request.method == "HEAD":
-        # WSGI servers do not all drop a body on HEAD: never start building the archive.
-        response = HttpResponse(content_type="application/zip")
-    else:
-        response = StreamingHttpResponse(archive, content_type="application/zip")
-    response["Content-Length"] = str(length)
-    response["Content-Disposition"] = content_disposition("attachment", f"{folder.name}.zip")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return zip_response(request, archive=archive, name=folder.name)

@@ -5,15 +5,21 @@ selectors; these functions decide nothing about access, only count and meter the
 """
 
 from django.conf import settings
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.utils.translation import gettext as _
 from zipstream import ZIP_STORED, ZipStream
 
-from files.downloads import content_disposition, content_response
+from files.downloads import content_response
 from files.models import File, Folder
 from files.thumbnails import SIZES as THUMBNAIL_SIZES
 from files.thumbnails import thumbnail_kind, thumbnail_response
-from files.zips import folder_zip_entries, trees_zip_entries, unique_entry, zip_entry_name
+from files.zips import (
+    folder_zip_entries,
+    trees_zip_entries,
+    unique_entry,
+    zip_entry_name,
+    zip_response,
+)
 from sharing import selectors, services, tokens
 from sharing.access import ShareDenied, ShareGone, share_resume_allowed
 from storage.reader import iter_content
@@ -145,7 +151,8 @@ def serve_folder_zip(request, share, folder):
     """A folder (the shared one or a subfolder) as a streamed ZIP of its ready files."""
     archive = ZipStream(compress_type=ZIP_STORED, sized=True)
     _add_folder(archive, folder)
-    return count_zip(request, share, _zip_response(archive, folder.name), name=f"{folder.name}.zip")
+    response = zip_response(request, archive=archive, name=folder.name)
+    return count_zip(request, share, response, name=f"{folder.name}.zip")
 
 
 def _add_folder(archive, folder) -> None:
@@ -161,16 +168,9 @@ def _add_entries(archive, files, empty) -> None:
             archive.add(_lazy_content(file), entry, size=file.size)
 
 
-def _zip_response(archive, name: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(archive, content_type="application/zip")
-    response["Content-Length"] = str(len(archive))
-    response["Content-Disposition"] = content_disposition("attachment", f"{name or 'files'}.zip")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox"
-    return response
-
-
 def count_zip(request, share, response, *, name: str):
+    """Count and log a ZIP download. A HEAD (headers only, see `files.zips.zip_response`) is
+    not a download: it is neither counted nor logged."""
     if request.method == "HEAD" or response.status_code != 200:
         return response
     if not services.share_count_download(share=share):
@@ -228,5 +228,5 @@ def serve_selection_zip(request, share, selection: list[str]):
             entry = unique_entry(zip_entry_name([item.name]), used)
             archive.add(_lazy_content(item), entry, size=item.size)
     _add_entries(archive, *trees_zip_entries(tops, descendants=tree, used=used))
-    response = _zip_response(archive, share.folder.name)
+    response = zip_response(request, archive=archive, name=share.folder.name)
     return count_zip(request, share, response, name=f"{share.folder.name} (selection).zip")

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from sharing.models import ShareLink
+from sharing.models import ShareAccess, ShareLink
 from sharing.selectors import share_opaque_id
 from sharing.services import share_create
 from tests.security.conftest import make_folder, store_file
@@ -149,3 +149,74 @@ def test_a_selection_of_more_than_1000_items_is_a_400_with_a_sentence(client, al
     assert zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist() == [
         "photo.jpg"
     ]
+
+
+# --- M1: HEAD on folder ZIPs -------------------------------------------------------------------
+
+
+def _head(url: str, headers: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, method="HEAD", headers=headers or {})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - our server
+            assert response.read() == b""
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers)
+
+
+def _get_length(url: str, headers: dict | None = None) -> int:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - our server
+        return len(response.read())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_head_on_a_folder_zip_reads_no_stored_object_and_is_not_a_download(
+    live_server, alice, local_storage_settings
+):
+    """`zip_head.py`: HEAD on a 200 MB folder's ZIP (a max_downloads=1 link) decrypted the
+    whole folder each time and was never counted; gunicorn logged "WSGI app sent body bytes on
+    a no-body response". Here the stored objects are gone before the HEADs: any read of one
+    would fail the answer."""
+    from accounts.services import api_token_create
+
+    top = make_folder(alice, "scans")
+    inner = make_folder(alice, "2024", parent=top)
+    first = store_file(alice, "a.pdf", b"%PDF-1.4 a\n" * 3000, folder=top)
+    store_file(alice, "b.pdf", b"%PDF-1.4 b\n" * 5000, folder=inner)
+    _token, secret = api_token_create(user=alice, name="head")
+    bearer = {"Authorization": f"Bearer {secret}"}
+    unlimited, unlimited_token = share_create(owner=alice, folder=top)
+    limited, limited_token = share_create(owner=alice, folder=top, max_downloads=1)
+    base = f"{live_server.url}/s/{unlimited_token}"
+    urls = {
+        "share": (f"{base}/download", {}),
+        "subfolder": (f"{base}/folders/{share_opaque_id(unlimited, inner)}/download", {}),
+        "selection": (
+            f"{base}/download?item={share_opaque_id(unlimited, first)}"
+            f"&item={share_opaque_id(unlimited, inner)}",
+            {},
+        ),
+        "owner": (f"{live_server.url}/api/v1/folders/{top.public_id}/download", bearer),
+    }
+    lengths = {name: _get_length(url, headers) for name, (url, headers) in urls.items()}
+    assert ShareLink.objects.get(pk=unlimited.pk).download_count == 3
+
+    for path in list(local_storage_settings.rglob("*")):
+        if path.is_file():
+            path.unlink()
+    for name, (url, headers) in urls.items():
+        for _ in range(3):
+            status, answer = _head(url, headers)
+            assert status == 200, name
+            assert answer["Content-Type"] == "application/zip"
+            assert int(answer["Content-Length"]) == lengths[name], name
+            assert "attachment" in answer["Content-Disposition"]
+    status, answer = _head(f"{live_server.url}/s/{limited_token}/download")
+    assert status == 200
+    assert int(answer["Content-Length"]) == lengths["share"]
+    # A HEAD is not a download: nothing counted, nothing logged.
+    assert ShareLink.objects.get(pk=unlimited.pk).download_count == 3
+    assert ShareLink.objects.get(pk=limited.pk).download_count == 0
+    assert ShareAccess.objects.filter(share=unlimited).count() == 3
+    assert not ShareAccess.objects.filter(share=limited).exists()
