@@ -125,10 +125,19 @@ def _page(request, token: str, folder_opaque: str | None):
         context.update(_file_context(share, share.file, preview_url=f"/s/{token}/preview"))
         return render(request, "sharing/share_file.html", context)
     folder = selectors.share_folder_get(share, folder_opaque)
-    folders, files = selectors.share_folder_listing(share, folder)
+    page = selectors.share_folder_page(
+        share,
+        folder,
+        after=selectors.share_cursor_decode(share, request.GET.get("after")),
+        before=selectors.share_cursor_decode(share, request.GET.get("before")),
+    )
+    folders, files = page.folders, page.files
     context.update(
         {
             "folder": folder,
+            "next_page": page.next and selectors.share_cursor_encode(share, page.next),
+            "previous_page": page.previous and selectors.share_cursor_encode(share, page.previous),
+            "page_size": selectors.SHARE_PAGE_SIZE,
             "zip_url": f"/s/{token}/download"
             if folder.pk == share.folder_id
             else f"/s/{token}/folders/{share_id(share, folder)}/download",
