@@ -116,7 +116,12 @@ class ShareLink(Link):
 
 
 class ShareAccess(models.Model):
-    """One download through a share link (a file, or a folder's ZIP)."""
+    """One download through a share link (a file, or a folder's ZIP).
+
+    A counted file download is one row however many times it is resumed: its resumes add their
+    bytes to `bytes_sent` and count in `resumes`, and its resume credential may deliver at most
+    `sharing.access.resume_budget` bytes in all.
+    """
 
     share = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="accesses")
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -130,7 +135,12 @@ class ShareAccess(models.Model):
     )
     range_start = models.BigIntegerField(default=0)
     completed = models.BooleanField(default=False)
+    # Bytes sent for this download, its resumes included (while a request streams, it also holds
+    # the part of the budget that request has taken and not sent yet).
     bytes_sent = models.BigIntegerField(default=0)
+    resumes = models.PositiveIntegerField(
+        default=0, help_text=_("Range requests that continued this download without counting.")
+    )
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True)
     # SHA-256 of the resume credential handed to the client of a counted file download (a

@@ -341,8 +341,29 @@ def _queue_notification(access_id: int) -> None:
         logger.warning("Could not queue the download notification %s", access_id, exc_info=True)
 
 
-def share_access_finish(*, access_id: int, bytes_sent: int, completed: bool) -> None:
-    ShareAccess.objects.filter(pk=access_id).update(bytes_sent=bytes_sent, completed=completed)
+def share_access_take(*, access_id: int, nbytes: int, budget: int) -> bool:
+    """Take `nbytes` of a download's budget before sending them; False when they would pass
+    it. One conditional UPDATE, so simultaneous requests of one download share it exactly."""
+    return (
+        ShareAccess.objects.filter(pk=access_id, bytes_sent__lte=budget - nbytes).update(
+            bytes_sent=F("bytes_sent") + nbytes
+        )
+        == 1
+    )
+
+
+def share_access_finish(*, access_id: int, unreported: int, completed: bool) -> None:
+    """A request of this download ended: add the bytes it sent and had not taken (negative: give
+    back what it took and did not send); `completed` once a request sent the file to its end."""
+    changes: dict = {"bytes_sent": F("bytes_sent") + unreported}
+    if completed:
+        changes["completed"] = True
+    ShareAccess.objects.filter(pk=access_id).update(**changes)
+
+
+def share_access_resume(*, access_id: int) -> None:
+    """A Range request continues this counted download (no new row, no new audit event)."""
+    ShareAccess.objects.filter(pk=access_id).update(resumes=F("resumes") + 1)
 
 
 def share_notify_owner(*, access_id: int) -> None:

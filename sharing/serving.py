@@ -21,7 +21,7 @@ from files.zips import (
     zip_response,
 )
 from sharing import selectors, services, tokens
-from sharing.access import ShareDenied, ShareGone, share_resume_allowed
+from sharing.access import ShareDenied, ShareGone, resume_budget, share_resume_credential
 from storage.reader import iter_content
 
 PREVIEW_SIZE = max(THUMBNAIL_SIZES)
@@ -44,28 +44,58 @@ def servable(file: File) -> bool:
     )
 
 
-def metered(iterator, *, access_id: int, expected: int | None):
-    """Pass the bytes through, then log how many left and whether the download completed."""
-    sent = 0
+# A file download takes its budget (`sharing.access.resume_budget`) in steps of this many bytes,
+# each an atomic conditional UPDATE of its access row, before sending them.
+METER_STEP = 4 * 1024 * 1024
+
+
+def metered(
+    iterator,
+    *,
+    access_id: int,
+    expected: int | None,
+    budget: int | None = None,
+    reaches_end: bool = True,
+):
+    """Pass the bytes through, adding to the access row how many left and whether the download
+    completed (all `expected` bytes sent, by a request that `reaches_end` of the file).
+
+    With a `budget`, the bytes are taken from it before they are sent, METER_STEP at a time
+    (`services.share_access_take`, atomic, so simultaneous requests of one download share it);
+    when it is spent the response stops short. The part taken but not sent goes back at the end.
+    A process killed mid-stream keeps at most one step of it taken: the client loses that much
+    room, nobody gains any.
+    """
+    sent = taken = 0
     try:
         for chunk in iterator:
+            if budget is not None and sent + len(chunk) > taken:
+                step = max(sent + len(chunk) - taken, min(METER_STEP, (expected or 0) - taken))
+                if not services.share_access_take(access_id=access_id, nbytes=step, budget=budget):
+                    return
+                taken += step
             sent += len(chunk)
             yield chunk
     finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()  # storage readers of a stream stopped early
         services.share_access_finish(
             access_id=access_id,
-            bytes_sent=sent,
-            completed=expected is not None and sent >= expected,
+            unreported=sent - taken,
+            completed=reaches_end and expected is not None and sent >= expected,
         )
 
 
-def _metered(response, access):
-    """Record in `access` how many bytes of the response really leave."""
+def _metered(response, access_id: int, *, budget: int | None = None, reaches_end: bool = True):
+    """Record on the access row how many bytes of the response really leave."""
     length = response.get("Content-Length")
     response.streaming_content = metered(
         response.streaming_content,
-        access_id=access.pk,
+        access_id=access_id,
         expected=int(length) if length and length.isdigit() else None,
+        budget=budget,
+        reaches_end=reaches_end,
     )
     return response
 
@@ -81,28 +111,38 @@ def serve_file(request, share, file: File, *, inline: bool = False):
     _require_servable(file)
     if inline:
         return content_response(request, file=file, disposition="inline")
-    decided: dict[str, int | bool] = {}
+    decided: dict = {}
 
-    def admit(start: int) -> None:
+    def admit(start: int, end: int) -> None:
         # Every request that sends content counts, except a Range past byte 0 that carries the
-        # resume cookie of this client's own counted download of this file. (Counting only
-        # the requests that started at byte 0 let `Range: bytes=1-` fetch a limited file
-        # without limit.)
-        resumed = start > 0 and share_resume_allowed(request, share, file=file)
-        if not resumed and not services.share_count_download(share=share):
+        # resume cookie of this client's own counted download of this file, while that
+        # download's budget holds these bytes. (Counting only the requests that started at
+        # byte 0 let `Range: bytes=1-` fetch a limited file without limit; a resume cookie
+        # without a budget was a reusable pass for a day.)
+        resumed = share_resume_credential(
+            request, share, file=file, start=start, length=end - start
+        )
+        if resumed is None and not services.share_count_download(share=share):
             raise ShareGone(_("This link has reached its download limit."))
-        decided.update(start=start, resumed=resumed)
+        decided.update(start=start, end=end, resumed=resumed)
 
     try:
         response = content_response(request, file=file, disposition="attachment", admit=admit)
     except Exception:
-        if decided and not decided["resumed"]:
+        if decided and decided["resumed"] is None:
             # Counted, then storage failed before a byte left: give the download back.
             services.share_uncount_download(share=share)
         raise
     if not decided:
         return response  # HEAD, 304, 416: nothing sent, nothing counted
-    resume_token = None if decided["resumed"] else tokens.new_token()
+    budget = resume_budget(file.size)
+    reaches_end = decided["end"] == file.size
+    if decided["resumed"] is not None:
+        # The same download, continued: its row adds this request's bytes, not a new row.
+        access_id = decided["resumed"].pk
+        services.share_access_resume(access_id=access_id)
+        return _metered(response, access_id, budget=budget, reaches_end=reaches_end)
+    resume_token = tokens.new_token()
     access = services.share_access_start(
         share=share,
         ip=selectors.client_ip(request),
@@ -110,22 +150,21 @@ def serve_file(request, share, file: File, *, inline: bool = False):
         file=file,
         name=file.name,
         is_zip=False,
-        counted=not decided["resumed"],
-        range_start=int(decided["start"]),
-        resume_hash=tokens.hash_token(resume_token) if resume_token else None,
+        counted=True,
+        range_start=decided["start"],
+        resume_hash=tokens.hash_token(resume_token),
     )
-    if resume_token:
-        # Scoped to this very download URL, so a folder share's files each keep their own.
-        response.set_cookie(
-            tokens.RESUME_COOKIE,
-            resume_token,
-            max_age=tokens.RESUME_MAX_AGE,
-            path=request.path,
-            httponly=True,
-            samesite="Lax",
-            secure=request.is_secure(),
-        )
-    return _metered(response, access)
+    # Scoped to this very download URL, so a folder share's files each keep their own.
+    response.set_cookie(
+        tokens.RESUME_COOKIE,
+        resume_token,
+        max_age=tokens.RESUME_MAX_AGE,
+        path=request.path,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return _metered(response, access.pk, budget=budget, reaches_end=reaches_end)
 
 
 def preview_is_rendition(share, file: File) -> bool:
@@ -187,7 +226,7 @@ def count_zip(request, share, response, *, name: str):
         counted=True,
         range_start=0,
     )
-    return _metered(response, access)
+    return _metered(response, access.pk)
 
 
 def _lazy_content(file: File):

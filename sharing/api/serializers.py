@@ -155,6 +155,7 @@ class ShareAccessSerializer(serializers.ModelSerializer):
             "range_start",
             "completed",
             "bytes_sent",
+            "resumes",
             "ip",
             "user_agent",
         ]

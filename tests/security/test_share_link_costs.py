@@ -4,7 +4,9 @@ reusable 24-hour pass, parallel password guesses slipping past the throttle, an 
 download, and selection ZIPs costing two queries per item."""
 
 import html
+import http.client
 import io
+import os
 import re
 import threading
 import urllib.error
@@ -291,3 +293,151 @@ def test_a_folder_share_of_500_files_is_served_100_at_a_time_in_constant_queries
     # The whole folder is still one ZIP.
     archive = client.get(f"/s/{big_token}/download")
     assert len(zipfile.ZipFile(io.BytesIO(b"".join(archive.streaming_content))).namelist()) == 500
+
+
+# --- L3: the resume cookie -------------------------------------------------------------------
+
+MIB = 1024 * 1024
+BIG = os.urandom(24 * MIB)
+# What a counted download may deliver in all, resumes included (docs/sharing.md, "Resuming"):
+# one copy and at most half another, so never the file twice.
+AT_MOST = len(BIG) * 3 // 2
+
+
+def _hang_up(response) -> None:
+    """What the WSGI server does when the client goes away mid-stream: close the response (it
+    fires request_finished, which closes the database connection: these tests are
+    transactional, so nothing is lost)."""
+    response.close()
+
+
+def _first_chunk_then_hang_up(response) -> bytes:
+    chunk = next(iter(response.streaming_content))
+    _hang_up(response)
+    return chunk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_copied_resume_cookie_does_not_hand_out_the_file_again(alice, share_of):
+    """`limits.py`: one counted 1-byte request on a `max_downloads=1` link gave a
+    `locker_resume` cookie with which 5 of 5 fresh clients sending `Range: bytes=1-` rebuilt the
+    whole file after the limit was used up: a reusable pass for 24 hours."""
+    file = store_file(alice, "payroll.bin", BIG)
+    share, token = share_of(file, max_downloads=1)
+    attacker = Client()
+    first = _first_chunk_then_hang_up(attacker.get(f"/s/{token}/download"))
+    assert first == BIG[: len(first)]
+    cookie = attacker.cookies["locker_resume"].value
+    received, complete = [], 0
+    for number in range(5):
+        friend = Client(REMOTE_ADDR=f"198.51.100.{number + 1}")
+        friend.cookies["locker_resume"] = cookie
+        response = friend.get(f"/s/{token}/download", HTTP_RANGE="bytes=1-")
+        if response.status_code == 206:
+            body = b"".join(response.streaming_content)
+            received.append(len(body))
+            complete += body == BIG[1:]
+        else:
+            assert response.status_code == 410
+    assert complete <= 1  # one copy, the one the counted download paid for
+    assert len(first) + sum(received) <= AT_MOST
+    assert ShareLink.objects.get(pk=share.pk).download_count == 1
+    (access,) = ShareAccess.objects.filter(share=share)
+    assert access.bytes_sent == len(first) + sum(received)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_clients_with_a_copied_resume_cookie_share_one_budget(live_server, alice):
+    """The same, five clients at once: each passes the check at the start, so the budget is
+    taken as the bytes go out, and the streams stop where it ends."""
+    file = store_file(alice, "payroll.bin", BIG)
+    share, token = share_create(owner=alice, file=file, max_downloads=1)
+    url = f"{live_server.url}/s/{token}/download"
+    with urllib.request.urlopen(  # noqa: S310 - our server
+        urllib.request.Request(url, headers={"Range": "bytes=0-0"}),
+        timeout=60,  # noqa: S310
+    ) as counted:
+        assert counted.read() == BIG[:1]
+        cookie = counted.headers["Set-Cookie"].split(";", 1)[0]
+    barrier = threading.Barrier(5)
+    received: list[bytes] = []
+    lock = threading.Lock()
+
+    def friend() -> None:
+        request = urllib.request.Request(  # noqa: S310
+            url, headers={"Range": "bytes=1-", "Cookie": cookie}
+        )
+        barrier.wait()
+        body = b""
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+                while chunk := response.read(256 * 1024):
+                    body += chunk
+        except (urllib.error.HTTPError, http.client.IncompleteRead) as exc:
+            body += getattr(exc, "partial", b"")
+        with lock:
+            received.append(body)
+
+    threads = [threading.Thread(target=friend) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 + sum(len(body) for body in received) <= AT_MOST
+    assert sum(body == BIG[1:] for body in received) <= 1
+    assert ShareLink.objects.get(pk=share.pk).download_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_interrupted_download_still_resumes_to_the_end(alice, share_of):
+    """A browser loses its connection: the server had sent 4 MiB, the client kept 1 MiB (the
+    rest was in socket buffers), and resumes from there on the used-up link."""
+    file = store_file(alice, "payroll.bin", BIG)
+    share, token = share_of(file, max_downloads=1)
+    browser = Client()
+    response = browser.get(f"/s/{token}/download")
+    stream, kept = iter(response.streaming_content), b""
+    while len(kept) < 4 * MIB:
+        kept += next(stream)
+    _hang_up(response)
+    kept = kept[:MIB]
+    etag = response["ETag"]
+    rest = browser.get(f"/s/{token}/download", HTTP_RANGE=f"bytes={MIB}-", HTTP_IF_RANGE=etag)
+    assert rest.status_code == 206
+    assert kept + b"".join(rest.streaming_content) == BIG
+    assert ShareLink.objects.get(pk=share.pk).download_count == 1
+    (access,) = ShareAccess.objects.filter(share=share)
+    assert (access.resumes, access.completed) == (1, True)
+    assert access.bytes_sent == 4 * MIB + len(BIG) - MIB
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_download_manager_fetching_four_ranges_at_once_gets_the_whole_file(alice, share_of):
+    """A multi-connection download manager: its first request is counted, then it fetches the
+    other quarters in parallel with the cookie, and stops the first at its quarter's end."""
+    file = store_file(alice, "payroll.bin", BIG)
+    share, token = share_of(file, max_downloads=1)
+    manager = Client()
+    quarter = len(BIG) // 4
+    responses = [manager.get(f"/s/{token}/download")]
+    for part in range(1, 4):
+        end = "" if part == 3 else str((part + 1) * quarter - 1)
+        responses.append(
+            manager.get(f"/s/{token}/download", HTTP_RANGE=f"bytes={part * quarter}-{end}")
+        )
+    assert [r.status_code for r in responses] == [200, 206, 206, 206]
+    streams = [iter(r.streaming_content) for r in responses]
+    parts = [b"", b"", b"", b""]
+    active = {0, 1, 2, 3}
+    while active:
+        for number in sorted(active):  # round robin, as connections interleave
+            chunk = next(streams[number], None)
+            if chunk is None:
+                active.discard(number)
+                continue
+            parts[number] += chunk
+            if number == 0 and len(parts[0]) >= quarter:
+                active.discard(0)  # the first connection stops at its quarter's end
+    _hang_up(responses[0])
+    assert b"".join([parts[0][:quarter], *parts[1:]]) == BIG
+    assert ShareLink.objects.get(pk=share.pk).download_count == 1
