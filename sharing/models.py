@@ -90,6 +90,9 @@ class ShareLink(Link):
     keep_files = models.BooleanField(default=True)
     # Set once by the cleanup when it has handled a dead link (its quick-send files trashed).
     cleaned_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # With `notify`: when the e-mail about the downloads not yet reported is due. The first
+    # counted download after it queues the next e-mail; those before it wait for that one.
+    notify_due_at = models.DateTimeField(null=True, blank=True)
 
     objects = ShareLinkQuerySet.as_manager()
 
@@ -141,6 +144,8 @@ class ShareAccess(models.Model):
     resumes = models.PositiveIntegerField(
         default=0, help_text=_("Range requests that continued this download without counting.")
     )
+    # A counted download of a link with `notify` that no e-mail has reported yet.
+    notify_pending = models.BooleanField(default=False, db_index=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True)
     # SHA-256 of the resume credential handed to the client of a counted file download (a

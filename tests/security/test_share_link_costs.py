@@ -15,6 +15,7 @@ import zipfile
 
 import pytest
 from django.conf import settings as django_settings
+from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -441,3 +442,40 @@ def test_a_download_manager_fetching_four_ranges_at_once_gets_the_whole_file(ali
     _hang_up(responses[0])
     assert b"".join([parts[0][:quarter], *parts[1:]]) == BIG
     assert ShareLink.objects.get(pk=share.pk).download_count == 1
+
+
+# --- L5: download e-mails ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_fifty_downloads_send_the_owner_at_most_two_e_mails(
+    alice, share_of, eager_celery, django_capture_on_commit_callbacks
+):
+    """`notify_flood.py`: a share with notify=True, 50 one-byte Range downloads, 50 e-mails to
+    the owner (and each a log row and an audit row). Now the first download queues an e-mail
+    due five minutes later, which reports every download until then."""
+    file = store_file(alice, "brochure.pdf", b"%PDF-1.4 brochure\n" * 100)
+    share, token = share_of(file, notify=True)
+    for number in range(50):
+        visitor = Client(REMOTE_ADDR=f"203.0.113.{number + 1}")
+        with django_capture_on_commit_callbacks(execute=True):  # each request's commit
+            response = visitor.get(f"/s/{token}/download", HTTP_RANGE="bytes=0-0")
+        assert response.status_code == 206
+        assert b"".join(response.streaming_content) == b"%"
+    # (Eager tasks run when queued, not five minutes later: the first download's went out.)
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "Someone downloaded “brochure.pdf”"
+    from sharing.tasks import notify_share_downloads
+
+    notify_share_downloads.apply(args=(share.pk,))  # what the worker runs when it is due
+    assert len(mail.outbox) == 2
+    assert mail.outbox[1].subject == "49 downloads through your link to “brochure.pdf”"
+    assert [message.to for message in mail.outbox] == [["alice@example.com"]] * len(mail.outbox)
+    reported = sum(
+        int(re.search(r"(\d+|One) downloads?", m.body).group(1).replace("One", "1"))
+        for m in mail.outbox
+    )
+    assert reported == 50  # every download reported, once
+    assert notify_share_downloads.apply(args=(share.pk,)).get() == 0
+    # Each counted download stays in the access log (its owner's record of who downloaded).
+    assert ShareAccess.objects.filter(share=share, counted=True).count() == 50
