@@ -157,12 +157,13 @@ def content_response(
     *,
     file: File,
     disposition: str = "attachment",
-    admit: Callable[[int], None] | None = None,
+    admit: Callable[[int, int], None] | None = None,
 ):
     """A streaming (or 206/304/416) response for `file`'s content, ready to return.
 
-    `admit(start)` is called when content (from byte `start`) is about to be sent by a GET,
-    before storage is opened: it may raise to refuse (share links count downloads there).
+    `admit(start, end)` is called when content (bytes `start` to `end`, exclusive) is about to
+    be sent by a GET, before storage is opened: it may raise to refuse (share links count
+    downloads there).
     Raises Quarantined for an infected file (every caller checks first; this is the last line).
     """
     if file.state == File.State.INFECTED:
@@ -208,7 +209,7 @@ def content_response(
         response = HttpResponse(status=status)
     else:
         if admit is not None:
-            admit(start)
+            admit(start, end)
         # The decrypted segments (256 KiB) go out as they come: joining them into bigger
         # writes measured twice the CPU per GiB (the copy costs more than the decryption).
         response = StreamingHttpResponse(iter_content(file.blob, start, end), status=status)

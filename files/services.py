@@ -164,7 +164,9 @@ def _check_new_place(folder: Folder, new_parent: Folder) -> None:
         raise _too_deep(depth)
     deepest = depth + folder_subtree_height(folder=folder, limit=cap - depth + 1)
     if deepest > cap:
-        raise _too_deep(deepest)
+        # The walk above stops one level past the cap; the refusal names the depth the move
+        # would really make (one more query, on this path only: a tree is at most `cap` high).
+        raise _too_deep(depth + folder_subtree_height(folder=folder, limit=cap))
 
 
 def folder_update(

@@ -44,17 +44,14 @@ def _lazy_content(file: File) -> Iterator[bytes]:
     yield from iter_content(file.blob)
 
 
-def folder_zip_entries(folder: Folder) -> tuple[list[tuple[str, File]], list[str]]:
-    """(files with their entry names, empty folder entry names) for the live tree in `folder`."""
-    names: dict[int, list[str]] = {folder.pk: []}
+def _tree_paths(
+    top: Folder, parts: list[str], children_of: dict[int, list[Folder]], rank: dict[int, int]
+) -> tuple[dict[int, list[str]], set[int]]:
+    """The path (`parts`, then names) of `top` and every folder below it, walked level by level
+    (each level by name), and which of them have a subfolder."""
+    names: dict[int, list[str]] = {top.pk: parts}
     has_children: set[int] = set()
-    # The whole live tree in one query, then walked level by level here (each level by name).
-    children_of: dict[int, list[Folder]] = {}
-    rank: dict[int, int] = {}
-    for position, child in enumerate(folder_descendants(folder)):
-        children_of.setdefault(child.parent_id, []).append(child)
-        rank[child.pk] = position
-    frontier = [folder.pk]
+    frontier = [top.pk]
     while frontier:
         children = sorted(
             (child for pk in frontier for child in children_of.get(pk, ())),
@@ -64,24 +61,57 @@ def folder_zip_entries(folder: Folder) -> tuple[list[tuple[str, File]], list[str
             names[child.pk] = [*names[child.parent_id], child.name]
             has_children.add(child.parent_id)
         frontier = [child.pk for child in children]
-    files: list[tuple[str, File]] = []
-    used: set[str] = set()
+    return names, has_children
+
+
+def trees_zip_entries(
+    tops: list[tuple[Folder, list[str]]], *, descendants: list[Folder], used: set[str]
+) -> tuple[list[tuple[str, File]], list[str]]:
+    """(files with their entry names, empty folder entry names) of the live trees under `tops`.
+
+    Each top comes with its own path: `[]` puts its content at the root of the archive (the top
+    itself has no entry), `["name"]` inside a folder `name/` (an entry of its own when empty).
+    `descendants` holds every live folder below the tops (`folder_descendants` of a folder above
+    them all), so the whole selection costs one more query, for the files, however many tops.
+    Names are made unique (case-insensitively) against `used`, which records them.
+    """
+    children_of: dict[int, list[Folder]] = {}
+    rank: dict[int, int] = {}
+    for position, child in enumerate(descendants):
+        children_of.setdefault(child.parent_id, []).append(child)
+        rank[child.pk] = position
+    trees = [_tree_paths(top, parts, children_of, rank) for top, parts in tops]
+    if not trees:
+        return [], []
+    folder_ids = set().union(*(names for names, _has_children in trees))
+    files_in: dict[int, list[File]] = {}
     for file in (
         File.objects.alive()
-        .filter(folder_id__in=list(names))
+        .filter(folder_id__in=list(folder_ids))
         .exclude(state=File.State.INFECTED)
         .select_related("blob")
         .order_by("folder_id", "name_key", "pk")
     ):
-        has_children.add(file.folder_id)
-        entry = unique_entry(zip_entry_name([*names[file.folder_id], file.name]), used)
-        files.append((entry, file))
-    empty = [
-        unique_entry(zip_entry_name(path), used) + "/"
-        for pk, path in names.items()
-        if pk != folder.pk and pk not in has_children
-    ]
+        files_in.setdefault(file.folder_id, []).append(file)
+    files: list[tuple[str, File]] = []
+    empty: list[str] = []
+    for names, has_children in trees:
+        for folder_id in sorted(names):
+            for file in files_in.get(folder_id, ()):
+                entry = unique_entry(zip_entry_name([*names[folder_id], file.name]), used)
+                files.append((entry, file))
+        empty += [
+            unique_entry(zip_entry_name(path), used) + "/"
+            for pk, path in names.items()
+            if path and pk not in has_children and pk not in files_in
+        ]
     return files, empty
+
+
+def folder_zip_entries(folder: Folder) -> tuple[list[tuple[str, File]], list[str]]:
+    """(files with their entry names, empty folder entry names) for the live tree in `folder`.
+    Two queries whatever its size and depth: the tree, then its files."""
+    return trees_zip_entries([(folder, [])], descendants=folder_descendants(folder), used=set())
 
 
 def _truncate_utf8(text: str, max_bytes: int) -> str:
@@ -124,7 +154,27 @@ def unique_entry(entry: str, used: set[str]) -> str:
     return candidate
 
 
-def folder_zip_response(request, *, folder: Folder) -> HttpResponse | StreamingHttpResponse:
+def zip_response(request, *, archive: ZipStream, name: str) -> HttpResponse:
+    """The response for a sized archive, named `<name>.zip`.
+
+    A HEAD gets the headers only, Content-Length included (computed from the entries' sizes):
+    the archive is never iterated, so no stored object is opened or decrypted. (Returning the
+    streaming response made WSGI servers, which do not all drop a body on HEAD, build and
+    decrypt the whole archive for nothing.)
+    """
+    if request.method == "HEAD":
+        response = HttpResponse(content_type="application/zip")
+    else:
+        response = StreamingHttpResponse(archive, content_type="application/zip")
+    response["Content-Length"] = str(len(archive))
+    response["Content-Disposition"] = content_disposition("attachment", f"{name or 'files'}.zip")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def folder_zip_response(request, *, folder: Folder) -> HttpResponse:
     """Stream `folder` (obtained through the access check) as `<name>.zip`."""
     archive = ZipStream(compress_type=ZIP_STORED, sized=True)
     files, empty_folders = folder_zip_entries(folder)
@@ -132,15 +182,4 @@ def folder_zip_response(request, *, folder: Folder) -> HttpResponse | StreamingH
         archive.mkdir(entry)
     for entry, file in files:
         archive.add(_lazy_content(file), entry, size=file.size)
-    length = len(archive)
-    if request.method == "HEAD":
-        # WSGI servers do not all drop a body on HEAD: never start building the archive.
-        response = HttpResponse(content_type="application/zip")
-    else:
-        response = StreamingHttpResponse(archive, content_type="application/zip")
-    response["Content-Length"] = str(length)
-    response["Content-Disposition"] = content_disposition("attachment", f"{folder.name}.zip")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return zip_response(request, archive=archive, name=folder.name)

@@ -64,6 +64,16 @@ class Throttle:
         count, started = self._increment(ident)
         return self._wait(started) if count > self.limit else None
 
+    def give_back(self, ident: str) -> None:
+        """Return one attempt taken with take() that turned out not to count (a right password):
+        what is limited is failures, and take() counted before knowing."""
+        count_key, _start_key = self._keys(ident)
+        try:
+            if cache.get(count_key, 0) > 0:
+                cache.decr(count_key)
+        except ValueError:  # the window ended meanwhile: nothing left to give back
+            pass
+
     def reset(self, ident: str) -> None:
         cache.delete_many(list(self._keys(ident)))
 

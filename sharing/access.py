@@ -141,6 +141,18 @@ def link_dead_reason(link: Link, *, ignore_limit: bool = False) -> str | None:
 # --- Resume of a counted download (share links) ------------------------------------------------
 
 RESUME_WINDOW = timedelta(seconds=tokens.RESUME_MAX_AGE)
+# What one resume credential may deliver beyond one copy of its file: bytes the server sent but
+# the client never got (in socket buffers and in flight when a connection broke, and the part
+# of its budget a stalled stream had taken), and the overlaps of multi-connection download
+# managers. Always less than one more copy: a copied cookie never hands out the file twice.
+RESUME_SLACK_MIN = 16 * 1024 * 1024
+
+
+def resume_budget(size: int) -> int:
+    """Bytes a counted download of a file of `size` bytes may deliver in all, its own request and
+    its resumes together: one copy, plus a sixteenth of it or 16 MiB, whichever is more, but at
+    most half a copy."""
+    return size + min(size // 2, max(RESUME_SLACK_MIN, size // 16))
 
 
 def _range_start(request) -> int | None:
@@ -149,19 +161,30 @@ def _range_start(request) -> int | None:
     return int(start) if start.isascii() and start.isdigit() and len(start) <= 20 else None
 
 
-def share_resume_allowed(request, share: ShareLink, *, file=None) -> bool:
-    """Whether this request continues this client's own counted download of `file` (any file
-    of the share when None): a Range past byte 0 that carries the resume cookie handed out
-    with that download, within RESUME_WINDOW.
+def share_resume_credential(
+    request, share: ShareLink, *, file=None, start: int | None = None, length: int = 1
+) -> ShareAccess | None:
+    """The counted download of `file` (any file of the share when None) that this request
+    continues, or None when it continues none (then it is a download of its own).
+
+    `start` and `length`: the bytes the response would send (by default, where the request's
+    Range starts, and one byte). A resume is a Range past byte 0 that carries the resume cookie
+    handed out with that counted download, within RESUME_WINDOW, that starts at or after where
+    the download started, and whose `length` bytes still fit the download's budget
+    (`resume_budget`; the bytes it has sent, resumes included, are on its row). The credential
+    is thus bound to one download and to about one copy of its file: a browser or a download
+    manager finishes (or fetches in parallel ranges) what it started; a copied cookie does not
+    hand out the file again and again.
 
     The credential is something only that client has (the cookie of its counted response),
     never its address: with LOCKER_ANONYMISE_IPS everyone in one /24 would otherwise be a
     "resumer", and without it anyone behind the same NAT.
     """
-    start = _range_start(request)
+    if start is None:
+        start = _range_start(request)
     credential = request.COOKIES.get(tokens.RESUME_COOKIE, "")
     if not start or not credential or len(credential) > 128:
-        return False
+        return None
     accesses = ShareAccess.objects.filter(
         share=share,
         counted=True,
@@ -170,28 +193,39 @@ def share_resume_allowed(request, share: ShareLink, *, file=None) -> bool:
     )
     if file is not None:
         accesses = accesses.filter(file=file)
-    return accesses.exists()
+    access = accesses.select_related("file").first()
+    if access is None or access.file is None or start < access.range_start:
+        return None
+    if access.bytes_sent + length > resume_budget(access.file.size):
+        return None
+    return access
 
 
 # --- Passwords and the unlock cookie -----------------------------------------------------------
 
 
 def link_password_check(request, *, link: Link, password: str) -> bool:
-    """Check a password with per-link, per-IP throttling. Raises ShareThrottled."""
+    """Check a password with per-link, per-IP throttling. Raises ShareThrottled.
+
+    The attempt is counted before the password is checked (`Throttle.take`), so simultaneous
+    guesses cannot all slip under the limit (checking the count, then the password, then
+    counting let 21 of 40 parallel guesses through a limit of 10); a right password gives its
+    attempt back, so programs sending `X-Share-Password` with every download are not limited.
+    """
     throttle = password_throttle()
     ident = f"{link.kind}:{link.pk}:{network.client_network(request)}"
-    wait = throttle.retry_after(ident)
+    with transaction.atomic():
+        # Lock the link's row while counting: the database cache's incr is a read then a write,
+        # and this makes it exact across processes (Redis's incr is atomic anyway).
+        list(type(link).objects.select_for_update().filter(pk=link.pk).values_list("pk"))
+        wait = throttle.take(ident)
     if wait is not None:
         raise ShareThrottled(
             _("Too many wrong passwords. Try again in a few minutes."), retry_after=wait
         )
     if check_password(password, link.password_hash):
+        throttle.give_back(ident)
         return True
-    with transaction.atomic():
-        # Lock the link's row while counting: the database cache's incr is a read then a write,
-        # and this makes it exact across processes (Redis's incr is atomic anyway).
-        list(type(link).objects.select_for_update().filter(pk=link.pk).values_list("pk"))
-        throttle.hit(ident)
     return False
 
 
@@ -270,8 +304,8 @@ def share_resolve(
     """The share behind `token` if this request may use it; raises a ShareDenied otherwise.
 
     `resumable`: a single-file download route, where a used-up link still serves the Range
-    request that resumes this client's own counted download (see `share_resume_allowed`;
-    `serving.serve_file` checks it again for the very file).
+    request that resumes this client's own counted download (see `share_resume_credential`;
+    `serving.serve_file` checks it again for the very file and range).
     """
     share = _lookup(request, ShareLink, token)
     reason = link_dead_reason(share)
@@ -279,7 +313,7 @@ def share_resolve(
         reason
         and resumable
         and link_dead_reason(share, ignore_limit=True) is None
-        and share_resume_allowed(request, share)
+        and share_resume_credential(request, share) is not None
     ):
         reason = None
     return _admit(request, share, reason, require_unlock=require_unlock)

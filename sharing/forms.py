@@ -107,7 +107,7 @@ class ShareForm(LinkForm):
         initial=True,
         help_text=PREVIEW_ONLY_HELP,
     )
-    notify = forms.BooleanField(label=_("E-mail me on each download"), required=False)
+    notify = forms.BooleanField(label=_("E-mail me about downloads"), required=False)
     label = forms.CharField(label=_("Label"), required=False, max_length=200)
 
     def __init__(self, *args, **kwargs):

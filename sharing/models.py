@@ -90,6 +90,9 @@ class ShareLink(Link):
     keep_files = models.BooleanField(default=True)
     # Set once by the cleanup when it has handled a dead link (its quick-send files trashed).
     cleaned_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # With `notify`: when the e-mail about the downloads not yet reported is due. The first
+    # counted download after it queues the next e-mail; those before it wait for that one.
+    notify_due_at = models.DateTimeField(null=True, blank=True)
 
     objects = ShareLinkQuerySet.as_manager()
 
@@ -116,7 +119,12 @@ class ShareLink(Link):
 
 
 class ShareAccess(models.Model):
-    """One download through a share link (a file, or a folder's ZIP)."""
+    """One download through a share link (a file, or a folder's ZIP).
+
+    A counted file download is one row however many times it is resumed: its resumes add their
+    bytes to `bytes_sent` and count in `resumes`, and its resume credential may deliver at most
+    `sharing.access.resume_budget` bytes in all.
+    """
 
     share = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="accesses")
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -130,7 +138,14 @@ class ShareAccess(models.Model):
     )
     range_start = models.BigIntegerField(default=0)
     completed = models.BooleanField(default=False)
+    # Bytes sent for this download, its resumes included (while a request streams, it also holds
+    # the part of the budget that request has taken and not sent yet).
     bytes_sent = models.BigIntegerField(default=0)
+    resumes = models.PositiveIntegerField(
+        default=0, help_text=_("Range requests that continued this download without counting.")
+    )
+    # A counted download of a link with `notify` that no e-mail has reported yet.
+    notify_pending = models.BooleanField(default=False, db_index=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True)
     # SHA-256 of the resume credential handed to the client of a counted file download (a

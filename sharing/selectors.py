@@ -3,12 +3,13 @@ the owner's links. Whether a request may use a link at all is `sharing.access`.
 """
 
 import uuid
+from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import IntegerField, Q, QuerySet, Value
 from django.http import Http404
 
 from files.models import File, Folder
-from files.selectors import folder_ancestors
+from files.selectors import folder_ancestors, folder_descendants
 from locker import network
 from sharing import tokens
 from sharing.models import Link, ShareAccess, ShareLink, UploadLink
@@ -89,10 +90,154 @@ def share_file_get(share: ShareLink, opaque: str) -> File:
     return file
 
 
-def share_folder_listing(share: ShareLink, folder: Folder) -> tuple[list[Folder], list[File]]:
-    folders = list(Folder.objects.alive().filter(parent=folder).order_by("name_key"))
-    files = list(File.objects.alive().filter(folder=folder).order_by("name_key"))
-    return folders, files
+def share_selection_get(
+    share: ShareLink, opaques: list[str]
+) -> tuple[list[File | Folder], list[Folder]]:
+    """The files and folders of a folder share that `opaques` name (in their order, each once),
+    with every live folder below the shared folder (for the ZIP of the folders among them).
+
+    Http404 when one of them is not a live file or folder inside the share. Two queries however
+    many items (the tree below the shared folder, then the files named), where asking
+    `share_file_get` and `share_folder_get` item by item cost two or four each.
+    """
+    if share.folder_id is None:
+        raise Http404
+    public_ids = [tokens.opaque_id_resolve(share.token_hash, opaque) for opaque in opaques]
+    if None in public_ids:
+        raise Http404
+    public_ids = list(dict.fromkeys(public_ids))
+    tree = folder_descendants(share.folder)  # live folders only, never through a trashed one
+    folders = {folder.public_id: folder for folder in [share.folder, *tree]}
+    wanted = [public_id for public_id in public_ids if public_id not in folders]
+    inside = {folder.pk for folder in folders.values()}
+    files: dict[uuid.UUID, File] = {}
+    if wanted:
+        for file in (
+            File.objects.alive()
+            .select_related("blob")
+            .filter(public_id__in=wanted, owner_id=share.owner_id)
+        ):
+            if file.folder_id in inside:
+                files[file.public_id] = file
+    items = [files.get(public_id) or folders.get(public_id) for public_id in public_ids]
+    if None in items:
+        raise Http404
+    return items, tree
+
+
+# A folder share's page lists its subfolders, then its files, each by name, SHARE_PAGE_SIZE at a
+# time. Pages are keyset pages: a page starts after (or ends before) the item named by its
+# cursor, in the order (kind, name_key, public_id), so every page costs the same two queries
+# (one per table, each an index range with a LIMIT) however far into the folder it is. An
+# offset would make the database walk every item before the page.
+SHARE_PAGE_SIZE = 100
+_FOLDER, _FILE = 0, 1
+_KIND_LETTERS = {_FOLDER: "d", _FILE: "f"}
+
+
+@dataclass(frozen=True)
+class ListingCursor:
+    """Where a page of a folder share starts or ends: an item, by kind, name and id."""
+
+    kind: int
+    name_key: str
+    public_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    folders: list[Folder]
+    files: list[File]
+    next: ListingCursor | None  # the page after starts after this item
+    previous: ListingCursor | None  # the page before ends before this item
+
+
+def share_cursor_encode(share: ShareLink, cursor: ListingCursor) -> str:
+    """The cursor as it goes in a URL: kind letter, the item's opaque id, its name key (a name
+    the page shows anyway; the real id never leaves)."""
+    opaque = tokens.opaque_id(share.token_hash, cursor.public_id)
+    return _KIND_LETTERS[cursor.kind] + opaque + cursor.name_key
+
+
+def share_cursor_decode(share: ShareLink, text: str | None) -> ListingCursor | None:
+    """The cursor of a URL, or None for none or a malformed one (which means the first page)."""
+    if not text or len(text) < 23 or len(text) > 23 + 255 or "\x00" in text:
+        return None  # (no name holds a NUL, and PostgreSQL refuses one in a parameter)
+    kind = {letter: kind for kind, letter in _KIND_LETTERS.items()}.get(text[0])
+    public_id = tokens.opaque_id_resolve(share.token_hash, text[1:23])
+    if kind is None or public_id is None:
+        return None
+    return ListingCursor(kind=kind, name_key=text[23:], public_id=public_id)
+
+
+def _page_side(queryset, *, kind: int, cursor: ListingCursor | None, backwards: bool, size: int):
+    """Up to `size` items of one table on one side of `cursor`, nearest first.
+
+    The kind is a constant column, so the comparison with the cursor is the same expression on
+    both tables and a page always runs both queries (the database drops a constant-false one
+    without reading anything).
+    """
+    queryset = queryset.annotate(listing_kind=Value(kind, output_field=IntegerField()))
+    if cursor is not None:
+        op = "lt" if backwards else "gt"
+        queryset = queryset.filter(
+            Q(**{f"listing_kind__{op}": cursor.kind})
+            | Q(listing_kind=cursor.kind, **{f"name_key__{op}": cursor.name_key})
+            | Q(
+                listing_kind=cursor.kind,
+                name_key=cursor.name_key,
+                **{f"public_id__{op}": cursor.public_id},
+            )
+        )
+    order = ("-name_key", "-public_id") if backwards else ("name_key", "public_id")
+    return list(queryset.order_by(*order)[:size])
+
+
+def _cursor_of(item: File | Folder) -> ListingCursor:
+    kind = _FILE if isinstance(item, File) else _FOLDER
+    return ListingCursor(kind=kind, name_key=item.name_key, public_id=item.public_id)
+
+
+def share_folder_page(
+    share: ShareLink,
+    folder: Folder,
+    *,
+    after: ListingCursor | None = None,
+    before: ListingCursor | None = None,
+    size: int = SHARE_PAGE_SIZE,
+) -> ListingPage:
+    """One page of `folder` (inside `share`): the first, the one after `after`, or the one
+    before `before`. Two queries, whatever the page and the size of the folder."""
+    backwards = before is not None and after is None
+    cursor = before if backwards else after
+    folders = _page_side(
+        Folder.objects.alive().filter(parent=folder),
+        kind=_FOLDER,
+        cursor=cursor,
+        backwards=backwards,
+        size=size + 1,
+    )
+    files = _page_side(
+        File.objects.alive().filter(folder=folder),
+        kind=_FILE,
+        cursor=cursor,
+        backwards=backwards,
+        size=size + 1,
+    )
+    # Nearest first: forwards folders come before files, backwards files before folders.
+    items: list[File | Folder] = [*files, *folders] if backwards else [*folders, *files]
+    more = len(items) > size
+    items = items[:size]
+    if backwards:
+        items.reverse()
+    first = _cursor_of(items[0]) if items else None
+    last = _cursor_of(items[-1]) if items else None
+    return ListingPage(
+        folders=[item for item in items if isinstance(item, Folder)],
+        files=[item for item in items if isinstance(item, File)],
+        next=last if (more and not backwards) or (backwards and last) else None,
+        previous=first if (more and backwards) or (cursor is not None and not backwards) else None,
+    )
 
 
 def share_opaque_id(share: ShareLink, item: File | Folder) -> str:

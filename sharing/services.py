@@ -315,6 +315,7 @@ def share_access_start(
     range_start: int,
     resume_hash: str | None = None,
 ) -> ShareAccess:
+    notify = share.notify and counted
     access = ShareAccess.objects.create(
         share=share,
         file=file,
@@ -325,40 +326,130 @@ def share_access_start(
         ip=access_log_ip(ip),
         user_agent=(user_agent or "")[:255],
         resume_hash=resume_hash,
+        notify_pending=notify,
     )
     audit(A.SHARE_ACCESSED, target=share, access=access.pk, file=name[:200], is_zip=is_zip)
-    if share.notify and counted:
-        transaction.on_commit(lambda: _queue_notification(access.pk))
+    if notify:
+        share_notification_schedule(share=share)
     return access
 
 
-def _queue_notification(access_id: int) -> None:
-    from sharing.tasks import notify_share_download
+# --- Download notifications ------------------------------------------------------------------
+
+NOTIFY_BATCH_DELAY = 300  # seconds: downloads meanwhile share one e-mail (as upload links do)
+NOTIFY_LIST_MAX = 50  # downloads listed by name in one e-mail; the rest are counted
+
+
+def share_notification_schedule(*, share: ShareLink, now: datetime | None = None) -> bool:
+    """After a counted download of a link with `notify`: queue the e-mail that reports it,
+    unless one is already due (it will report this download too). At most one e-mail per link
+    per NOTIFY_BATCH_DELAY, whatever the number of downloads: one conditional UPDATE decides
+    which download queues it, so simultaneous downloads queue one. True when this one did."""
+    now = now or timezone.now()
+    claimed = (
+        ShareLink.objects.filter(pk=share.pk)
+        .filter(Q(notify_due_at__isnull=True) | Q(notify_due_at__lte=now))
+        .update(notify_due_at=now + timedelta(seconds=NOTIFY_BATCH_DELAY))
+    )
+    if claimed:
+        transaction.on_commit(lambda: _queue_notification(share.pk))
+    return bool(claimed)
+
+
+def _queue_notification(share_id: int, *, delay: int = NOTIFY_BATCH_DELAY) -> None:
+    from sharing.tasks import notify_share_downloads
 
     try:
-        notify_share_download.delay(access_id)
+        notify_share_downloads.apply_async((share_id,), countdown=delay)
     except Exception:  # noqa: BLE001 - a broker hiccup must not break the download itself
-        logger.warning("Could not queue the download notification %s", access_id, exc_info=True)
+        # Not lost: the cleanup reports downloads left unreported (shares_cleanup).
+        logger.warning("Could not queue the download notification of %s", share_id, exc_info=True)
 
 
-def share_access_finish(*, access_id: int, bytes_sent: int, completed: bool) -> None:
-    ShareAccess.objects.filter(pk=access_id).update(bytes_sent=bytes_sent, completed=completed)
+def share_notify_owner(*, share_id: int) -> int:
+    """One e-mail to the owner listing the link's downloads not yet reported; returns how many
+    it reported. Runs for one link take turns (a lock on its row), and each claims what it
+    reports in the same transaction, so no download is reported twice; an owner without an
+    address has them dropped rather than kept forever."""
+    with transaction.atomic():
+        share = (
+            ShareLink.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("owner", "file", "folder")
+            .filter(pk=share_id)
+            .first()
+        )
+        if share is None:
+            return 0
+        pending = ShareAccess.objects.filter(share=share, notify_pending=True)
+        pks = list(pending.order_by("at", "pk").values_list("pk", flat=True)[:10_000])
+        ShareAccess.objects.filter(pk__in=pks).update(notify_pending=False)
+        accesses = list(
+            ShareAccess.objects.filter(pk__in=pks[:NOTIFY_LIST_MAX]).order_by("at", "pk")
+        )
+    if not pks or not share.owner.email:
+        return 0
+    context = {
+        "share": share,
+        "owner": share.owner,
+        "name": share.target.name if share.target else "",
+        "accesses": accesses,
+        "count": len(pks),
+        "more": len(pks) - len(accesses),
+    }
+    try:
+        send_mail(
+            subject=render_to_string("sharing/email/downloaded_subject.txt", context).strip(),
+            message=render_to_string("sharing/email/downloaded.txt", context),
+            from_email=None,
+            recipient_list=[share.owner.email],
+            fail_silently=False,
+        )
+    except Exception:
+        # Unreported again, so the task's retry (on a mail server error) reports them.
+        ShareAccess.objects.filter(pk__in=pks).update(notify_pending=True)
+        raise
+    return len(pks)
 
 
-def share_notify_owner(*, access_id: int) -> None:
-    """E-mail the owner that someone started a download (asked for with `notify`)."""
-    access = ShareAccess.objects.select_related("share__owner").filter(pk=access_id).first()
-    if access is None or not access.share.owner.email:
-        return
-    share = access.share
-    context = {"share": share, "access": access, "owner": share.owner}
-    send_mail(
-        subject=render_to_string("sharing/email/downloaded_subject.txt", context).strip(),
-        message=render_to_string("sharing/email/downloaded.txt", context),
-        from_email=None,
-        recipient_list=[share.owner.email],
-        fail_silently=False,  # the task retries on a mail server error
+def share_notifications_overdue(*, now: datetime | None = None) -> int:
+    """Queue the e-mail of every link whose unreported downloads are overdue (its queued e-mail
+    was lost: a broker outage, a worker killed mid-task); returns how many links."""
+    now = now or timezone.now()
+    overdue = now - timedelta(seconds=2 * NOTIFY_BATCH_DELAY)
+    share_ids = list(
+        ShareAccess.objects.filter(notify_pending=True, at__lt=overdue)
+        .order_by()
+        .values_list("share_id", flat=True)
+        .distinct()[:1000]
     )
+    for share_id in share_ids:
+        _queue_notification(share_id, delay=0)
+    return len(share_ids)
+
+
+def share_access_take(*, access_id: int, nbytes: int, budget: int) -> bool:
+    """Take `nbytes` of a download's budget before sending them; False when they would pass
+    it. One conditional UPDATE, so simultaneous requests of one download share it exactly."""
+    return (
+        ShareAccess.objects.filter(pk=access_id, bytes_sent__lte=budget - nbytes).update(
+            bytes_sent=F("bytes_sent") + nbytes
+        )
+        == 1
+    )
+
+
+def share_access_finish(*, access_id: int, unreported: int, completed: bool) -> None:
+    """A request of this download ended: add the bytes it sent and had not taken (negative: give
+    back what it took and did not send); `completed` once a request sent the file to its end."""
+    changes: dict = {"bytes_sent": F("bytes_sent") + unreported}
+    if completed:
+        changes["completed"] = True
+    ShareAccess.objects.filter(pk=access_id).update(**changes)
+
+
+def share_access_resume(*, access_id: int) -> None:
+    """A Range request continues this counted download (no new row, no new audit event)."""
+    ShareAccess.objects.filter(pk=access_id).update(resumes=F("resumes") + 1)
 
 
 def access_log_prune(*, days: int | None = None) -> int:
@@ -402,7 +493,12 @@ def shares_cleanup(*, now: datetime | None = None) -> dict[str, int]:
             elif share.folder_id and share.folder.deleted_at is None and share.folder.parent_id:
                 folder_trash(folder=share.folder)
                 trashed += 1
-    return {"links": handled, "trashed": trashed, "accesses_pruned": access_log_prune()}
+    return {
+        "links": handled,
+        "trashed": trashed,
+        "accesses_pruned": access_log_prune(),
+        "notifications_requeued": share_notifications_overdue(now=now),
+    }
 
 
 # --- Quick send ------------------------------------------------------------------------------

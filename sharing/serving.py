@@ -5,17 +5,23 @@ selectors; these functions decide nothing about access, only count and meter the
 """
 
 from django.conf import settings
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.utils.translation import gettext as _
 from zipstream import ZIP_STORED, ZipStream
 
-from files.downloads import content_disposition, content_response
-from files.models import File
+from files.downloads import content_response
+from files.models import File, Folder
 from files.thumbnails import SIZES as THUMBNAIL_SIZES
 from files.thumbnails import thumbnail_kind, thumbnail_response
-from files.zips import folder_zip_entries, unique_entry, zip_entry_name
+from files.zips import (
+    folder_zip_entries,
+    trees_zip_entries,
+    unique_entry,
+    zip_entry_name,
+    zip_response,
+)
 from sharing import selectors, services, tokens
-from sharing.access import ShareDenied, ShareGone, share_resume_allowed
+from sharing.access import ShareDenied, ShareGone, resume_budget, share_resume_credential
 from storage.reader import iter_content
 
 PREVIEW_SIZE = max(THUMBNAIL_SIZES)
@@ -38,28 +44,58 @@ def servable(file: File) -> bool:
     )
 
 
-def metered(iterator, *, access_id: int, expected: int | None):
-    """Pass the bytes through, then log how many left and whether the download completed."""
-    sent = 0
+# A file download takes its budget (`sharing.access.resume_budget`) in steps of this many bytes,
+# each an atomic conditional UPDATE of its access row, before sending them.
+METER_STEP = 4 * 1024 * 1024
+
+
+def metered(
+    iterator,
+    *,
+    access_id: int,
+    expected: int | None,
+    budget: int | None = None,
+    reaches_end: bool = True,
+):
+    """Pass the bytes through, adding to the access row how many left and whether the download
+    completed (all `expected` bytes sent, by a request that `reaches_end` of the file).
+
+    With a `budget`, the bytes are taken from it before they are sent, METER_STEP at a time
+    (`services.share_access_take`, atomic, so simultaneous requests of one download share it);
+    when it is spent the response stops short. The part taken but not sent goes back at the end.
+    A process killed mid-stream keeps at most one step of it taken: the client loses that much
+    room, nobody gains any.
+    """
+    sent = taken = 0
     try:
         for chunk in iterator:
+            if budget is not None and sent + len(chunk) > taken:
+                step = max(sent + len(chunk) - taken, min(METER_STEP, (expected or 0) - taken))
+                if not services.share_access_take(access_id=access_id, nbytes=step, budget=budget):
+                    return
+                taken += step
             sent += len(chunk)
             yield chunk
     finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()  # storage readers of a stream stopped early
         services.share_access_finish(
             access_id=access_id,
-            bytes_sent=sent,
-            completed=expected is not None and sent >= expected,
+            unreported=sent - taken,
+            completed=reaches_end and expected is not None and sent >= expected,
         )
 
 
-def _metered(response, access):
-    """Record in `access` how many bytes of the response really leave."""
+def _metered(response, access_id: int, *, budget: int | None = None, reaches_end: bool = True):
+    """Record on the access row how many bytes of the response really leave."""
     length = response.get("Content-Length")
     response.streaming_content = metered(
         response.streaming_content,
-        access_id=access.pk,
+        access_id=access_id,
         expected=int(length) if length and length.isdigit() else None,
+        budget=budget,
+        reaches_end=reaches_end,
     )
     return response
 
@@ -75,28 +111,38 @@ def serve_file(request, share, file: File, *, inline: bool = False):
     _require_servable(file)
     if inline:
         return content_response(request, file=file, disposition="inline")
-    decided: dict[str, int | bool] = {}
+    decided: dict = {}
 
-    def admit(start: int) -> None:
+    def admit(start: int, end: int) -> None:
         # Every request that sends content counts, except a Range past byte 0 that carries the
-        # resume cookie of this client's own counted download of this file. (Counting only
-        # the requests that started at byte 0 let `Range: bytes=1-` fetch a limited file
-        # without limit.)
-        resumed = start > 0 and share_resume_allowed(request, share, file=file)
-        if not resumed and not services.share_count_download(share=share):
+        # resume cookie of this client's own counted download of this file, while that
+        # download's budget holds these bytes. (Counting only the requests that started at
+        # byte 0 let `Range: bytes=1-` fetch a limited file without limit; a resume cookie
+        # without a budget was a reusable pass for a day.)
+        resumed = share_resume_credential(
+            request, share, file=file, start=start, length=end - start
+        )
+        if resumed is None and not services.share_count_download(share=share):
             raise ShareGone(_("This link has reached its download limit."))
-        decided.update(start=start, resumed=resumed)
+        decided.update(start=start, end=end, resumed=resumed)
 
     try:
         response = content_response(request, file=file, disposition="attachment", admit=admit)
     except Exception:
-        if decided and not decided["resumed"]:
+        if decided and decided["resumed"] is None:
             # Counted, then storage failed before a byte left: give the download back.
             services.share_uncount_download(share=share)
         raise
     if not decided:
         return response  # HEAD, 304, 416: nothing sent, nothing counted
-    resume_token = None if decided["resumed"] else tokens.new_token()
+    budget = resume_budget(file.size)
+    reaches_end = decided["end"] == file.size
+    if decided["resumed"] is not None:
+        # The same download, continued: its row adds this request's bytes, not a new row.
+        access_id = decided["resumed"].pk
+        services.share_access_resume(access_id=access_id)
+        return _metered(response, access_id, budget=budget, reaches_end=reaches_end)
+    resume_token = tokens.new_token()
     access = services.share_access_start(
         share=share,
         ip=selectors.client_ip(request),
@@ -104,22 +150,21 @@ def serve_file(request, share, file: File, *, inline: bool = False):
         file=file,
         name=file.name,
         is_zip=False,
-        counted=not decided["resumed"],
-        range_start=int(decided["start"]),
-        resume_hash=tokens.hash_token(resume_token) if resume_token else None,
+        counted=True,
+        range_start=decided["start"],
+        resume_hash=tokens.hash_token(resume_token),
     )
-    if resume_token:
-        # Scoped to this very download URL, so a folder share's files each keep their own.
-        response.set_cookie(
-            tokens.RESUME_COOKIE,
-            resume_token,
-            max_age=tokens.RESUME_MAX_AGE,
-            path=request.path,
-            httponly=True,
-            samesite="Lax",
-            secure=request.is_secure(),
-        )
-    return _metered(response, access)
+    # Scoped to this very download URL, so a folder share's files each keep their own.
+    response.set_cookie(
+        tokens.RESUME_COOKIE,
+        resume_token,
+        max_age=tokens.RESUME_MAX_AGE,
+        path=request.path,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return _metered(response, access.pk, budget=budget, reaches_end=reaches_end)
 
 
 def preview_is_rendition(share, file: File) -> bool:
@@ -144,31 +189,27 @@ def serve_preview(request, share, file: File):
 def serve_folder_zip(request, share, folder):
     """A folder (the shared one or a subfolder) as a streamed ZIP of its ready files."""
     archive = ZipStream(compress_type=ZIP_STORED, sized=True)
-    used: set[str] = set()
-    _add_folder(archive, folder, prefix="", used=used)
-    return count_zip(request, share, _zip_response(archive, folder.name), name=f"{folder.name}.zip")
+    _add_folder(archive, folder)
+    response = zip_response(request, archive=archive, name=folder.name)
+    return count_zip(request, share, response, name=f"{folder.name}.zip")
 
 
-def _add_folder(archive, folder, *, prefix: str, used: set[str]) -> None:
-    files, empty = folder_zip_entries(folder)
+def _add_folder(archive, folder) -> None:
+    _add_entries(archive, *folder_zip_entries(folder))
+
+
+def _add_entries(archive, files, empty) -> None:
     for entry in empty:
-        archive.mkdir(unique_entry(f"{prefix}{entry.rstrip('/')}", used) + "/")
+        archive.mkdir(entry)
     for entry, file in files:
         # Only what processing (scanning) has cleared leaves through a public link.
         if servable(file):
-            archive.add(_lazy_content(file), unique_entry(prefix + entry, used), size=file.size)
-
-
-def _zip_response(archive, name: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(archive, content_type="application/zip")
-    response["Content-Length"] = str(len(archive))
-    response["Content-Disposition"] = content_disposition("attachment", f"{name or 'files'}.zip")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox"
-    return response
+            archive.add(_lazy_content(file), entry, size=file.size)
 
 
 def count_zip(request, share, response, *, name: str):
+    """Count and log a ZIP download. A HEAD (headers only, see `files.zips.zip_response`) is
+    not a download: it is neither counted nor logged."""
     if request.method == "HEAD" or response.status_code != 200:
         return response
     if not services.share_count_download(share=share):
@@ -185,7 +226,7 @@ def count_zip(request, share, response, *, name: str):
         counted=True,
         range_start=0,
     )
-    return _metered(response, access)
+    return _metered(response, access.pk)
 
 
 def _lazy_content(file: File):
@@ -193,27 +234,38 @@ def _lazy_content(file: File):
     yield from iter_content(file.blob)
 
 
+SELECTION_MAX = 1000  # items of one selection ZIP (a URL holds ~150 within gunicorn's limit)
+
+
+class SelectionTooLarge(ShareDenied):
+    status = 400
+
+    def __init__(self):
+        super().__init__(
+            _("Select at most %(max)s files and folders at once, or download the whole folder.")
+            % {"max": f"{SELECTION_MAX:,}"}
+        )
+
+
 def serve_selection_zip(request, share, selection: list[str]):
-    """Some files and folders of a folder share, as one streamed ZIP (each id checked)."""
-    if len(selection) > 1000:
-        raise Http404
+    """Some files and folders of a folder share, as one streamed ZIP (each id checked).
+
+    A constant number of queries however many items (`selectors.share_selection_get`, then one
+    for the files of the folders among them); at most SELECTION_MAX items.
+    """
+    if len(selection) > SELECTION_MAX:
+        raise SelectionTooLarge()
+    items, tree = selectors.share_selection_get(share, selection)
     archive = ZipStream(compress_type=ZIP_STORED, sized=True)
     used: set[str] = set()
-    seen: set[str] = set()
-    for opaque in selection:
-        if opaque in seen:
-            continue
-        seen.add(opaque)
-        try:
-            file = selectors.share_file_get(share, opaque)
-        except Http404:
-            file = None
-        if file is not None:
-            if servable(file):
-                entry = unique_entry(zip_entry_name([file.name]), used)
-                archive.add(_lazy_content(file), entry, size=file.size)
-            continue
-        folder = selectors.share_folder_get(share, opaque)  # 404 when it is neither
-        _add_folder(archive, folder, prefix=zip_entry_name([folder.name]) + "/", used=used)
-    response = _zip_response(archive, share.folder.name)
+    tops: list[tuple[Folder, list[str]]] = []
+    for item in items:
+        if isinstance(item, Folder):
+            tops.append((item, [item.name]))
+        elif servable(item):
+            # Only what processing (scanning) has cleared leaves through a public link.
+            entry = unique_entry(zip_entry_name([item.name]), used)
+            archive.add(_lazy_content(item), entry, size=item.size)
+    _add_entries(archive, *trees_zip_entries(tops, descendants=tree, used=used))
+    response = zip_response(request, archive=archive, name=share.folder.name)
     return count_zip(request, share, response, name=f"{share.folder.name} (selection).zip")

@@ -10,7 +10,8 @@
   password hash: changing the password (or revoking the link) makes every earlier unlock useless.
 - A counted download of a file sets a resume cookie: a random token whose SHA-256 is stored on
   that download's access row, scoped to that download's URL. Only a Range request carrying it
-  may continue the download without counting again (sharing.access.share_resume_allowed).
+  may continue the download without counting again, and only for about one copy of the file
+  in all (sharing.access.share_resume_credential).
 """
 
 import base64

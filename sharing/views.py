@@ -2,6 +2,7 @@
 
 import functools
 
+from django.core.exceptions import TooManyFieldsSent
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -36,6 +37,7 @@ def public_headers(response: HttpResponse) -> HttpResponse:
 
 def _denied(request, exc: ShareDenied) -> HttpResponse:
     titles = {
+        400: _("Not possible"),
         404: _("Link not found"),
         410: _("Link no longer available"),
         401: _("Password required"),
@@ -123,10 +125,19 @@ def _page(request, token: str, folder_opaque: str | None):
         context.update(_file_context(share, share.file, preview_url=f"/s/{token}/preview"))
         return render(request, "sharing/share_file.html", context)
     folder = selectors.share_folder_get(share, folder_opaque)
-    folders, files = selectors.share_folder_listing(share, folder)
+    page = selectors.share_folder_page(
+        share,
+        folder,
+        after=selectors.share_cursor_decode(share, request.GET.get("after")),
+        before=selectors.share_cursor_decode(share, request.GET.get("before")),
+    )
+    folders, files = page.folders, page.files
     context.update(
         {
             "folder": folder,
+            "next_page": page.next and selectors.share_cursor_encode(share, page.next),
+            "previous_page": page.previous and selectors.share_cursor_encode(share, page.previous),
+            "page_size": selectors.SHARE_PAGE_SIZE,
             "zip_url": f"/s/{token}/download"
             if folder.pk == share.folder_id
             else f"/s/{token}/folders/{share_id(share, folder)}/download",
@@ -242,7 +253,10 @@ def share_download(request, token: str):
     _require_download(share)
     if share.file_id:
         return serving.serve_file(request, share, share.file)
-    selection = request.GET.getlist("item")
+    try:
+        selection = request.GET.getlist("item")
+    except TooManyFieldsSent:  # past DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000): too many items
+        raise serving.SelectionTooLarge() from None
     if selection:
         return serving.serve_selection_zip(request, share, selection)
     return serving.serve_folder_zip(request, share, share.folder)

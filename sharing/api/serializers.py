@@ -66,7 +66,9 @@ class ShareOptionsSerializer(serializers.Serializer):
         ),
     )
     notify = serializers.BooleanField(
-        required=False, help_text="E-mail the owner when someone downloads."
+        required=False,
+        help_text="E-mail the owner about downloads (one e-mail per link every five minutes "
+        "at most, listing the downloads since the last).",
     )
     label = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
@@ -155,6 +157,7 @@ class ShareAccessSerializer(serializers.ModelSerializer):
             "range_start",
             "completed",
             "bytes_sent",
+            "resumes",
             "ip",
             "user_agent",
         ]

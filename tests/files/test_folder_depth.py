@@ -243,3 +243,17 @@ def test_an_unusable_max_folder_depth_stops_the_start():
     )
     assert result.returncode != 0
     assert "LOCKER_MAX_FOLDER_DEPTH must be between 1 and 1000" in result.stderr
+
+
+def test_a_refused_move_names_the_depth_it_would_really_make(alice, alice_api):
+    """The attack pass moved a 63-level subtree under a folder 10 levels deep: the refusal said
+    "this would make 65 levels" (where the height walk stopped), not 73."""
+    target = make_folder_chain(alice, 10, name="target")[-1]
+    subtree = make_folder_chain(alice, 64, name="subtree")
+    response = alice_api.patch(
+        f"/api/v1/folders/{subtree[1].public_id}/", {"parent": str(target.public_id)}, format="json"
+    )
+    assert response.status_code == 400
+    assert "at most 64 levels" in response.json()["detail"]
+    assert "this would make 73 levels" in response.json()["detail"]
+    assert Folder.objects.get(pk=subtree[1].pk).parent_id == subtree[0].pk

@@ -128,7 +128,10 @@ def test_a_genuine_resume_is_served_once_counted_even_with_anonymised_ips(
     assert rest.status_code == 206
     assert _body(rest) == SECRET[1000:]
     assert _counted(share) == 2
-    assert ShareAccess.objects.filter(share=share, counted=False, range_start=1000).count() == 1
+    # The resume is the first client's download continued: its row, not a new one.
+    assert ShareAccess.objects.filter(share=share).count() == 2
+    resumed = ShareAccess.objects.get(share=share, range_start=0)
+    assert (resumed.resumes, resumed.bytes_sent, resumed.completed) == (1, len(SECRET), True)
     # A third client of the same /24, and a new start at byte 0, are refused.
     late = Client(REMOTE_ADDR="203.0.113.200")
     assert late.get(f"/s/{token}/download", HTTP_RANGE="bytes=1000-").status_code == 410

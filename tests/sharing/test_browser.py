@@ -1,5 +1,8 @@
 """The sharing flows in a real Chromium: owner creates, a stranger in a fresh context uses."""
 
+import io
+import zipfile
+
 import pytest
 
 from files.models import File
@@ -176,3 +179,33 @@ def test_owner_sees_and_cancels_an_upload_in_progress_on_the_link_page(
     row.locator("button[data-cancel-upload]").click()
     page.wait_for_selector("#uploads-in-progress:has-text('No upload is in progress')")
     assert not TusUpload.objects.exists() and not UploadReservation.objects.exists()
+
+
+def test_a_visitor_pages_through_a_big_folder_and_downloads_a_selection(
+    live_server, browser, alice
+):
+    folder = make_folder(alice, "Scans")
+    for n in range(130):
+        store_file(alice, f"scan {n:03}.txt", b"scan %d\n" % n, folder=folder)
+    _share, token = share_create(owner=alice, folder=folder)
+    context, visitor = fresh_page(browser)
+    try:
+        visitor.goto(f"{live_server.url}/s/{token}")
+        rows = visitor.locator("tr.share-entry")
+        assert rows.count() == 100
+        assert rows.first.inner_text().split("\t")[1] == "scan 000.txt"
+        visitor.click("#share-page-next")
+        visitor.wait_for_selector("tr.share-entry:has-text('scan 129.txt')")
+        assert rows.count() == 30
+        assert rows.first.inner_text().split("\t")[1] == "scan 100.txt"
+        assert visitor.locator("#share-page-next").count() == 0
+        # A selection on this page is a ZIP of what was ticked here.
+        visitor.check("input[aria-label='Select scan 120.txt']")
+        body = download_bytes(visitor, "#share-download-selected")
+        assert zipfile.ZipFile(io.BytesIO(body)).namelist() == ["scan 120.txt"]
+        visitor.click("#share-page-previous")
+        visitor.wait_for_selector("tr.share-entry:has-text('scan 000.txt')")
+        assert rows.count() == 100
+        assert visitor.locator("#share-page-previous").count() == 0
+    finally:
+        context.close()

@@ -1,3 +1,4 @@
+import html
 import io
 import re
 import uuid
@@ -169,3 +170,68 @@ def test_files_not_cleared_by_processing_stay_out_of_zips(client, alice, album, 
         ).status_code
         == 409
     )
+
+
+def _names(response) -> list[str]:
+    rows = re.findall(
+        r'<tr class="share-(?:entry|subfolder)">(.*?)</tr>', response.content.decode(), re.S
+    )
+    return [
+        html.unescape(re.sub(r"<[^>]+>", "", re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[1]))
+        for row in rows
+    ]
+
+
+def _pager(response, rel: str) -> str | None:
+    match = re.search(rf'rel="{rel}" href="([^"]+)"', response.content.decode())
+    return html.unescape(match.group(1)) if match else None
+
+
+def test_pages_list_subfolders_then_files_across_the_page_boundary(client, alice, share_of):
+    top = make_folder(alice, "Archive")
+    inner = make_folder(alice, "Inner", parent=top)
+    folders = [f"Box {n:03}" for n in range(130)]
+    for name in folders:
+        make_folder(alice, name, parent=inner)
+    files = [f"Ledger {n:03} & co.txt" for n in range(80)]  # names that need escaping
+    for name in files:
+        store_file(alice, name, b"ledger", folder=inner)
+    share, token = share_of(top)
+    (sub,) = links(client.get(f"/s/{token}").content.decode(), "folders")
+
+    first = client.get(sub)
+    assert _names(first) == [f"{name}/" for name in folders[:100]]
+    second = client.get(sub + _pager(first, "next"))
+    assert _names(second) == [f"{name}/" for name in folders[100:]] + files[:70]
+    third = client.get(sub + _pager(second, "next"))
+    assert _names(third) == files[70:]
+    assert _pager(third, "next") is None
+    back = client.get(sub + _pager(third, "prev"))
+    assert _names(back) == _names(second)
+    assert _names(client.get(sub + _pager(back, "prev"))) == _names(first)
+    # Each page's "Download selected" holds that page's items; "Download all" the whole folder.
+    assert f'href="{sub}/download"' in first.content.decode()
+
+
+def test_a_malformed_or_foreign_page_cursor_shows_the_first_page(client, alice, share_of):
+    top = make_folder(alice, "Archive")
+    for n in range(3):
+        store_file(alice, f"ledger {n}.txt", b"ledger", folder=top)
+    _share, token = share_of(top)
+    first = _names(client.get(f"/s/{token}"))
+    assert first == [f"ledger {n}.txt" for n in range(3)]
+    for cursor in (
+        "",
+        "x",
+        "f" + "A" * 21,
+        "q" + "A" * 22 + "ledger 0.txt",
+        "%00" * 40,
+        "f" + "A" * 22 + "%00",
+    ):
+        response = client.get(f"/s/{token}?after={cursor}")
+        assert response.status_code == 200
+        assert _names(response) == first
+    # An opaque id of another share decodes to some id here: a position, nothing more.
+    other, _other_token = share_of(make_folder(alice, "Other"))
+    foreign = "f" + opaque_id(other.token_hash, uuid.uuid4()) + "ledger 0.txt"
+    assert _names(client.get(f"/s/{token}?after={foreign}")) in (first, first[1:])

@@ -1,3 +1,4 @@
+import pytest
 from django.test import override_settings
 
 from files.downloads import blob_etag
@@ -135,3 +136,44 @@ def test_admin_lists_links_with_hostile_labels_escaped(client, staff, report, sh
     assert listing.status_code == 200
     assert "<script>x()" not in listing.content.decode()
     assert client.get(f"/admin/sharing/sharelink/{share.pk}/change/").status_code == 200
+
+
+def test_a_download_e_mail_lost_on_its_way_is_sent_by_the_cleanup(
+    client, report, share_of, eager_celery
+):
+    """The download queued its e-mail, and the broker lost it (here: the commit hook never
+    ran). The hourly cleanup finds the downloads left unreported and queues their e-mail."""
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from sharing.services import shares_cleanup
+
+    share, token = share_of(report, notify=True)
+    b"".join(client.get(f"/s/{token}/download").streaming_content)
+    assert mail.outbox == []
+    assert shares_cleanup()["notifications_requeued"] == 0  # not overdue yet
+    later = timezone.now() + timedelta(minutes=11)
+    assert shares_cleanup(now=later)["notifications_requeued"] == 1
+    assert [message.subject for message in mail.outbox] == ["Someone downloaded “report.txt”"]
+    assert shares_cleanup(now=later)["notifications_requeued"] == 0  # reported once
+
+
+def test_a_mail_server_error_leaves_the_downloads_to_report_again(
+    client, report, share_of, settings
+):
+    from django.core import mail
+
+    from sharing.services import share_notify_owner
+
+    share, token = share_of(report, notify=True)
+    b"".join(client.get(f"/s/{token}/download").streaming_content)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens: refused
+    with pytest.raises(OSError):  # the task retries on it
+        share_notify_owner(share_id=share.pk)
+    assert ShareAccess.objects.get(share=share).notify_pending
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert share_notify_owner(share_id=share.pk) == 1
+    assert len(mail.outbox) == 1
