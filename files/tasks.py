@@ -11,6 +11,7 @@ from files import services
 from files.blobstore import StorageUnavailable, transient_storage_error
 from files.content import ContentGone
 from files.scanning import ScannerUnavailable
+from locker.services import temp_files_delete_stale
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,9 @@ def cleanup_partial_uploads(hours: float | None = None) -> dict:
     # Then blobs, while the reservations that say whose they are still exist.
     blobs = tus_uploads + cleanup_abandoned_blobs(older_than=idle_before, now=now)
     reservations = services.upload_reservations_delete_expired(now=now)
-    return {"blobs": blobs, "reservations": reservations}
+    # Plaintext request bodies an older version (or a killed request) left in the temp dir.
+    temp_files = temp_files_delete_stale(older_than=3600)
+    return {"blobs": blobs, "reservations": reservations, "temp_files": temp_files}
 
 
 @shared_task(name="files.tasks.cleanup_orphaned_objects")

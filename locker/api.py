@@ -1,6 +1,6 @@
 """The API's frame: error format and pagination shared by every app's api package."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
@@ -42,6 +42,11 @@ def exception_handler(exc, context):
             return Response(
                 outages.body_for(outage), status=outage.status, headers=outages.headers_for(outage)
             )
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses a body above DATA_UPLOAD_MAX_MEMORY_SIZE by its Content-Length.
+        from locker.parsers import RequestTooLarge, body_limit, too_large_message
+
+        exc = RequestTooLarge(too_large_message(body_limit() or 0))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -322,6 +322,11 @@ LOCKER_MIN_FREE_SPACE = env_free_space("LOCKER_MIN_FREE_SPACE", "1G")
 # after its holder stopped sending bytes (a crash, a kill -9, a client gone).
 LOCKER_UPLOAD_LEASE = max(1, env_duration("LOCKER_UPLOAD_LEASE", "2m"))
 LOCKER_TUS_LOCK_LEASE = max(1, env_duration("LOCKER_TUS_LOCK_LEASE", "10s"))
+# Outside the streaming upload endpoints, Django's multipart parsing (form views, the CSRF
+# check) refuses file parts, and a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE is refused by its
+# Content-Length: nothing is spooled to a temporary file (locker/parsers.py). Files left in the
+# temporary directory by an older version or a crash are removed by cleanup_partial_uploads.
+FILE_UPLOAD_HANDLERS = ["locker.parsers.NoFileUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 (DATA_DIR / "tmp").mkdir(exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
@@ -451,6 +456,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "locker.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON only, bounded in size and depth; the upload endpoints name their streaming parser.
+    "DEFAULT_PARSER_CLASSES": ["locker.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Counted in the default (shared) cache, so the limits hold across processes and hosts.
     # Per client network (locker.network: LOCKER_PROXY_COUNT, IPv6 /64), never a client's
