@@ -47,6 +47,14 @@ def exception_handler(exc, context):
         from locker.parsers import RequestTooLarge, body_limit, too_large_message
 
         exc = RequestTooLarge(too_large_message(body_limit() or 0))
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        # Throttles run after authentication in DRF: count the refused request here, so that
+        # anonymous requests and guessed tokens are limited too (429 instead of 401).
+        from locker.throttle import anonymous_request_throttled
+
+        wait = anonymous_request_throttled(context.get("request"), context.get("view"))
+        if wait is not None:
+            exc = exceptions.Throttled(wait)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -139,7 +139,8 @@ if LOCKER_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
 
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache plus an atomic counter for the rate limits (locker/cache.py).
+            "BACKEND": "locker.cache.RedisCache",
             "LOCATION": LOCKER_CACHE_URL,
             "OPTIONS": {
                 # A cache that does not answer fails a request in seconds (503), not never.
@@ -154,7 +155,8 @@ if LOCKER_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
 elif LOCKER_CACHE_URL in ("", "db"):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            # Django's database cache plus an atomic counter for the rate limits.
+            "BACKEND": "locker.cache.DatabaseCache",
             "LOCATION": "locker_cache",
         }
     }
