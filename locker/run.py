@@ -34,7 +34,8 @@ def web_command(
         "locker.wsgi:application",
         f"--bind={bind}:{port}",
         f"--workers={workers}",
-        "--worker-class=gthread",
+        # gthread, with request reads that never hold a thread for a slow client.
+        "--worker-class=locker.gunicorn_worker.ThreadWorker",
         f"--threads={threads}",
         "--timeout=120",
         "--graceful-timeout=10",

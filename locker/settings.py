@@ -333,6 +333,17 @@ FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 (DATA_DIR / "tmp").mkdir(exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+# --- Slow clients (locker/slowclients.py, locker/gunicorn_worker.py; docs/operations.md) ------
+# A request's headers must arrive within the header timeout; its body may pause at most the read
+# timeout, and must average at least the minimum rate (bytes/s) over each read-timeout window.
+LOCKER_REQUEST_HEADER_TIMEOUT = max(1, env_duration("LOCKER_REQUEST_HEADER_TIMEOUT", "20s"))
+LOCKER_REQUEST_READ_TIMEOUT = max(1, env_duration("LOCKER_REQUEST_READ_TIMEOUT", "30s"))
+LOCKER_REQUEST_MIN_RATE = env_size("LOCKER_REQUEST_MIN_RATE", "1K")
+# The web worker reads a request's headers and the first DATA_UPLOAD_MAX_MEMORY_SIZE bytes of
+# its body before giving it a thread; this bounds what that holds in memory, per worker process.
+LOCKER_REQUEST_BUFFER = DATA_UPLOAD_MAX_MEMORY_SIZE
+LOCKER_REQUEST_BUFFER_MEMORY = env_size("LOCKER_REQUEST_BUFFER_MEMORY", "64M")
+
 # --- Sharing (share links and upload links; see docs/sharing.md) ------------------------------
 LOCKER_SHARE_DEFAULT_EXPIRY = env_duration("LOCKER_SHARE_DEFAULT_EXPIRY", "7d")  # 0: never
 LOCKER_SHARE_MAX_EXPIRY = (  # 0 or empty: no cap
