@@ -79,3 +79,36 @@ def test_guessed_tokens_are_limited(server):
     assert statuses.count(429) == 2 * ANON_LIMIT, statuses
     # The address is refused, not the account: the right token still works.
     assert _get(f"{base}/api/v1/me/", token) == 200
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("backend", CACHES, ids=lambda url: "redis" if url else "dbcache")
+def test_the_shared_caches_count_parallel_takes_one_by_one(backend, settings):
+    """The primitive under every limit: 16 threads counting at once each get their own count
+    (on the test database: SQLite here, PostgreSQL in CI; and Redis when configured)."""
+    from django.core.cache import caches
+    from django.core.management import call_command
+    from django.db import connections
+
+    if backend:
+        counting = {"BACKEND": "locker.cache.RedisCache", "LOCATION": backend}
+    else:
+        counting = {"BACKEND": "locker.cache.DatabaseCache", "LOCATION": "locker_cache"}
+    settings.CACHES = {**settings.CACHES, "counting": counting}
+    if not backend:
+        call_command("createcachetable", verbosity=0)
+
+    counter = caches["counting"]
+    counter.delete("parallel-takes")
+
+    def take(_n):
+        try:
+            return counter.count("parallel-takes", 60)[0]
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        counts = list(pool.map(take, range(320)))
+    assert sorted(counts) == list(range(1, 321))
+    assert counter.count_peek("parallel-takes")[0] == 320
+    counter.delete("parallel-takes")
