@@ -74,6 +74,7 @@ class Conn(gthread.TConn):
         super().__init__(cfg, sock, client, server)
         self.clock = ReadClock(limits)
         self.buf = bytearray()
+        self.scanned = 0  # how much of buf was searched for the end of the headers
         self.header_end: int | None = None  # index just past the blank line
         self.body_end: int | None = None  # index where the pre-read may stop
         self.chunk_pos: int | None = None  # chunked body: start of the next chunk's size line
@@ -89,6 +90,7 @@ class Conn(gthread.TConn):
 
     def reset_request(self) -> None:
         self.buf = bytearray()
+        self.scanned = 0
         self.header_end = self.body_end = self.chunk_pos = None
         self.continue_sent = False
         self.clock.begin_request()
@@ -194,9 +196,15 @@ class ThreadWorker(gthread.ThreadWorker):
         """Look at what `conn` has sent; True when it was given a thread."""
         buf = conn.buf
         if conn.header_end is None:
-            end = buf.find(b"\r\n\r\n")
+            start = max(0, conn.scanned - 3)  # each byte is looked at about once
+            end = buf.find(b"\r\n\r\n", start)
+            conn.scanned = len(buf)
             if end < 0:
-                if len(buf) > self.max_header_bytes or self.buffered > self.buffer_memory:
+                if (
+                    len(buf) > self.max_header_bytes
+                    or self.buffered > self.buffer_memory
+                    or buf.find(b"\n\n", max(0, start - 1)) >= 0  # bare LFs: gunicorn refuses
+                ):
                     return self._dispatch(conn)  # gunicorn's parser refuses or reads on
                 return False
             conn.header_end = end + 4

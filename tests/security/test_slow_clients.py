@@ -244,3 +244,24 @@ def test_pipelined_and_kept_alive_requests_are_all_answered(server):
         answer = _read_answer(sock)
     assert answer.count(b"HTTP/1.1 200 OK") == 2
     assert answer.count(b"HTTP/1.1 403 Forbidden") == 1  # no CSRF cookie: read and refused
+
+
+def test_only_time_spent_waiting_for_the_client_counts():
+    """A thread that stops reading while its storage is slow does not make its client slow:
+    the bytes that piled up meanwhile arrive without waiting. A client that drips is cut."""
+    from locker.slowclients import ReadClock, ReadLimits, RequestTooSlow
+
+    limits = ReadLimits(header_timeout=20, read_timeout=30, min_rate=1024)
+    clock = ReadClock(limits)
+    clock.begin_body(now=0)
+    clock.waited(0.5, 4 * 1024 * 1024)
+    # ... five minutes of slow storage later, what the kernel buffered comes at once:
+    for _ in range(100):
+        clock.waited(0.0, 64 * 1024)
+    assert clock.recv_timeout() == 30
+
+    dripping = ReadClock(limits)
+    dripping.begin_body(now=0)
+    dripping.waited(29, 1)
+    with pytest.raises(RequestTooSlow):
+        dripping.waited(29, 1)  # 2 bytes in 58 s of waiting
