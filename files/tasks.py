@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from files import services
 from files.scanning import ScannerUnavailable
+from locker.services import temp_files_delete_stale
 from storage.backends.base import StorageUnavailable
 from storage.backends.s3 import transient_storage_error
 from storage.exceptions import ContentGone
@@ -151,7 +152,9 @@ def cleanup_partial_uploads(hours: float | None = None) -> dict:
         older_than=idle_before, now=now, live_holders=UploadReservation.objects.live(now)
     )
     reservations = services.upload_reservations_delete_expired(now=now)
-    return {"blobs": blobs, "reservations": reservations}
+    # Plaintext request bodies an older version (or a killed request) left in the temp dir.
+    temp_files = temp_files_delete_stale(older_than=3600)
+    return {"blobs": blobs, "reservations": reservations, "temp_files": temp_files}
 
 
 @shared_task(name="files.tasks.requeue_pending")

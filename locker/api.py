@@ -1,6 +1,6 @@
 """The API's frame: error format and pagination shared by every app's api package."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
@@ -42,6 +42,19 @@ def exception_handler(exc, context):
             return Response(
                 outages.body_for(outage), status=outage.status, headers=outages.headers_for(outage)
             )
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses a body above DATA_UPLOAD_MAX_MEMORY_SIZE by its Content-Length.
+        from locker.parsers import RequestTooLarge, body_limit, too_large_message
+
+        exc = RequestTooLarge(too_large_message(body_limit() or 0))
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        # Throttles run after authentication in DRF: count the refused request here, so that
+        # anonymous requests and guessed tokens are limited too (429 instead of 401).
+        from locker.throttle import anonymous_request_throttled
+
+        wait = anonymous_request_throttled(context.get("request"), context.get("view"))
+        if wait is not None:
+            exc = exceptions.Throttled(wait)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

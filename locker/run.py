@@ -20,28 +20,44 @@ BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
 
 
+def web_command(
+    port: int,
+    bind: str,
+    *,
+    workers: int = 2,
+    threads: int = 8,
+    forwarded_allow_ips: str = "127.0.0.1",
+) -> list[str]:
+    """gunicorn as `make run` starts it (tests start the same command)."""
+    return [
+        os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+        "locker.wsgi:application",
+        f"--bind={bind}:{port}",
+        f"--workers={workers}",
+        # gthread, with request reads that never hold a thread for a slow client.
+        "--worker-class=locker.gunicorn_worker.ThreadWorker",
+        f"--threads={threads}",
+        "--timeout=120",
+        "--graceful-timeout=10",
+        "--access-logfile=-",
+        # Link tokens and tus upload ids in request lines and referers are masked.
+        "--logger-class=locker.logmask.GunicornLogger",
+        # gunicorn's control socket defaults to one path in $HOME shared by every instance.
+        "--no-control-socket",
+        "--forwarded-allow-ips=" + forwarded_allow_ips,
+    ]
+
+
 def _commands(port: int, bind: str) -> dict[str, list[str]]:
     python = sys.executable
-    bin_dir = os.path.dirname(python)
-    web_workers = env_int("LOCKER_WEB_WORKERS", 2)
-    web_threads = env_int("LOCKER_WEB_THREADS", 8)
     return {
-        "web": [
-            os.path.join(bin_dir, "gunicorn"),
-            "locker.wsgi:application",
-            f"--bind={bind}:{port}",
-            f"--workers={web_workers}",
-            "--worker-class=gthread",
-            f"--threads={web_threads}",
-            "--timeout=120",
-            "--graceful-timeout=10",
-            "--access-logfile=-",
-            # Link tokens and tus upload ids in request lines and referers are masked.
-            "--logger-class=locker.logmask.GunicornLogger",
-            # gunicorn's control socket defaults to one path in $HOME shared by every instance.
-            "--no-control-socket",
-            "--forwarded-allow-ips=" + env_str("LOCKER_FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        ],
+        "web": web_command(
+            port,
+            bind,
+            workers=env_int("LOCKER_WEB_WORKERS", 2),
+            threads=env_int("LOCKER_WEB_THREADS", 8),
+            forwarded_allow_ips=env_str("LOCKER_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        ),
         "worker": [
             python,
             "-m",

@@ -140,7 +140,8 @@ if LOCKER_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
 
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache plus an atomic counter for the rate limits (locker/cache.py).
+            "BACKEND": "locker.cache.RedisCache",
             "LOCATION": LOCKER_CACHE_URL,
             "OPTIONS": {
                 # A cache that does not answer fails a request in seconds (503), not never.
@@ -155,7 +156,8 @@ if LOCKER_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
 elif LOCKER_CACHE_URL in ("", "db"):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            # Django's database cache plus an atomic counter for the rate limits.
+            "BACKEND": "locker.cache.DatabaseCache",
             "LOCATION": "locker_cache",
         }
     }
@@ -323,9 +325,25 @@ LOCKER_MIN_FREE_SPACE = env_free_space("LOCKER_MIN_FREE_SPACE", "1G")
 # after its holder stopped sending bytes (a crash, a kill -9, a client gone).
 LOCKER_UPLOAD_LEASE = max(1, env_duration("LOCKER_UPLOAD_LEASE", "2m"))
 LOCKER_TUS_LOCK_LEASE = max(1, env_duration("LOCKER_TUS_LOCK_LEASE", "10s"))
+# Outside the streaming upload endpoints, Django's multipart parsing (form views, the CSRF
+# check) refuses file parts, and a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE is refused by its
+# Content-Length: nothing is spooled to a temporary file (locker/parsers.py). Files left in the
+# temporary directory by an older version or a crash are removed by cleanup_partial_uploads.
+FILE_UPLOAD_HANDLERS = ["locker.parsers.NoFileUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 (DATA_DIR / "tmp").mkdir(exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Slow clients (locker/slowclients.py, locker/gunicorn_worker.py; docs/operations.md) ------
+# A request's headers must arrive within the header timeout; its body may pause at most the read
+# timeout, and must average at least the minimum rate (bytes/s) over each read-timeout window.
+LOCKER_REQUEST_HEADER_TIMEOUT = max(1, env_duration("LOCKER_REQUEST_HEADER_TIMEOUT", "20s"))
+LOCKER_REQUEST_READ_TIMEOUT = max(1, env_duration("LOCKER_REQUEST_READ_TIMEOUT", "30s"))
+LOCKER_REQUEST_MIN_RATE = env_size("LOCKER_REQUEST_MIN_RATE", "1K")
+# The web worker reads a request's headers and the first DATA_UPLOAD_MAX_MEMORY_SIZE bytes of
+# its body before giving it a thread; this bounds what that holds in memory, per worker process.
+LOCKER_REQUEST_BUFFER = DATA_UPLOAD_MAX_MEMORY_SIZE
+LOCKER_REQUEST_BUFFER_MEMORY = env_size("LOCKER_REQUEST_BUFFER_MEMORY", "64M")
 
 # --- Sharing (share links and upload links; see docs/sharing.md) ------------------------------
 LOCKER_SHARE_DEFAULT_EXPIRY = env_duration("LOCKER_SHARE_DEFAULT_EXPIRY", "7d")  # 0: never
@@ -452,6 +470,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "locker.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON only, bounded in size and depth; the upload endpoints name their streaming parser.
+    "DEFAULT_PARSER_CLASSES": ["locker.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Counted in the default (shared) cache, so the limits hold across processes and hosts.
     # Per client network (locker.network: LOCKER_PROXY_COUNT, IPv6 /64), never a client's

@@ -24,6 +24,10 @@ def forbidden(request, exception=None):
 
 
 def bad_request(request, exception=None):
+    from locker.parsers import FormBodyRefused
+
+    if isinstance(exception, FormBodyRefused):
+        return _error(request, 400, str(exception))
     return _error(request, 400, _("The request could not be understood."))
 
 

@@ -17,7 +17,6 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import exceptions, serializers, status, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from files import downloads, selectors, services, zips
@@ -49,6 +48,7 @@ from files.uploads import (
     normalise_hex_sha256,
     request_content_length,
 )
+from locker.parsers import JSONParser
 from storage.exceptions import CorruptContent
 
 logger = logging.getLogger(__name__)

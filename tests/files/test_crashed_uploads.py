@@ -106,7 +106,7 @@ def test_a_killed_upload_gives_its_quota_back_within_the_lease(server):
     assert query(data_dir, "SELECT count(*) FROM files_blob WHERE state = 'writing'") == [(1,)]
     assert len(partial_objects(data_dir)) == 1
     output = manage(env, "cleanuppartialuploads", "--hours", "0")
-    assert "Abandoned blobs removed: 1; reservations removed: 1." in output
+    assert "Abandoned blobs removed: 1; reservations removed: 1;" in output
     assert query(data_dir, "SELECT count(*) FROM files_blob WHERE state = 'writing'") == [(0,)]
     assert query(data_dir, "SELECT count(*) FROM files_uploadreservation") == [(0,)]
     assert partial_objects(data_dir) == []

@@ -62,7 +62,7 @@ def test_expired_reservations_stop_counting_and_are_cleaned(alice):
         expires_at=timezone.now() - timezone.timedelta(seconds=1)
     )
     services.upload_reservation_create(user=alice, size=900)
-    assert cleanup_partial_uploads() == {"blobs": 0, "reservations": 1}
+    assert cleanup_partial_uploads() == {"blobs": 0, "reservations": 1, "temp_files": 0}
 
 
 @pytest.mark.django_db(transaction=True)

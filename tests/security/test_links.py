@@ -41,8 +41,8 @@ def test_cve_2021_41177_throttle_counters_live_in_a_store_every_process_shares()
     multi-worker proofs: test_multiworker_lockout.py and sharing/test_multiworker_throttle.py)."""
     backend = settings.CACHES["default"]["BACKEND"]
     assert backend in (
-        "django.core.cache.backends.db.DatabaseCache",
-        "django.core.cache.backends.redis.RedisCache",
+        "locker.cache.DatabaseCache",
+        "locker.cache.RedisCache",
     )
 
 

@@ -8,8 +8,9 @@ class Command(BaseCommand):
     help = (
         "Reclaim what crashed or abandoned uploads left: blobs still being written whose "
         "upload's lease lapsed, quota reservations that no longer count, and unfinished tus "
-        "uploads that expired or received no bytes for --hours. Uploads receiving bytes now "
-        "are never touched. Safe to run twice at once."
+        "uploads that expired or received no bytes for --hours, and request bodies older than "
+        "an hour left in the temporary directory. Uploads receiving bytes now are never "
+        "touched. Safe to run twice at once."
     )
 
     def add_arguments(self, parser):
@@ -30,7 +31,6 @@ class Command(BaseCommand):
             raise CommandError("--hours must be 0 or more.")
         result = cleanup_partial_uploads(hours)
         self.stdout.write(
-            "Abandoned blobs removed: {blobs}; reservations removed: {reservations}.".format(
-                **result
-            )
+            "Abandoned blobs removed: {blobs}; reservations removed: {reservations}; "
+            "stale temporary files removed: {temp_files}.".format(**result)
         )
