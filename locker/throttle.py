@@ -79,10 +79,10 @@ class Throttle:
     def give_back(self, ident: str) -> None:
         """Return one attempt taken with take() that turned out not to count (a right password):
         what is limited is failures, and take() counted before knowing."""
-        count_key, _start_key = self._keys(ident)
+        key = self._key(ident)
         try:
-            if cache.get(count_key, 0) > 0:
-                cache.decr(count_key)
+            if (cache.get(key) or 0) > 0:
+                cache.decr(key)
         except ValueError:  # the window ended meanwhile: nothing left to give back
             pass
 
