@@ -24,7 +24,7 @@ CSRF = "c" * 32
 
 SETUP = """
 from accounts.models import User
-from files.content import content_writer
+from storage.writer import content_writer
 from files.services import NewFileContent, files_create
 from sharing.services import share_create
 user = User.objects.create_user(username="alice", email="alice@example.com", password="x-12345-y")

@@ -18,7 +18,10 @@ def domain_apps() -> set[str]:
     names = set()
     for config in apps.get_app_configs():
         top = config.name.split(".")[0]
-        if Path(config.path).resolve().is_relative_to(REPO) and top != "storage":
+        path = Path(config.path).resolve()
+        # An app of this repository is a package at its top; an installed library can also sit
+        # under the repository (a .venv inside the checkout) and is not one of ours.
+        if path.is_relative_to(REPO) and path.relative_to(REPO).parts[0] == top != "storage":
             names.add(top)
     return names
 
