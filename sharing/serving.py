@@ -20,6 +20,7 @@ from files.zips import (
     zip_entry_name,
     zip_response,
 )
+from locker.network import client_ip
 from sharing import selectors, services, tokens
 from sharing.access import ShareDenied, ShareGone, resume_budget, share_resume_credential
 from storage.reader import iter_content
@@ -145,7 +146,7 @@ def serve_file(request, share, file: File, *, inline: bool = False):
     resume_token = tokens.new_token()
     access = services.share_access_start(
         share=share,
-        ip=selectors.client_ip(request),
+        ip=client_ip(request),
         user_agent=request.headers.get("User-Agent", ""),
         file=file,
         name=file.name,
@@ -218,7 +219,7 @@ def count_zip(request, share, response, *, name: str):
         raise ShareGone(_("This link has reached its download limit."))
     access = services.share_access_start(
         share=share,
-        ip=selectors.client_ip(request),
+        ip=client_ip(request),
         user_agent=request.headers.get("User-Agent", ""),
         file=None,
         name=name,
