@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from files.models import File, Thumbnail
 from files.scanning import ScannerUnavailable, get_scanner
-from files.thumbnails import (
+from files.thumbnail_sandbox import (
     CONTENT_TYPE,
     ThumbnailFailed,
     file_chunks_for_thumbnail,

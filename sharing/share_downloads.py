@@ -9,10 +9,10 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from zipstream import ZIP_STORED, ZipStream
 
-from files.downloads import content_response
 from files.models import File, Folder
-from files.thumbnails import SIZES as THUMBNAIL_SIZES
-from files.thumbnails import thumbnail_kind, thumbnail_response
+from files.responses import content_response, thumbnail_response
+from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
+from files.thumbnail_sandbox import thumbnail_kind
 from files.zips import (
     folder_zip_entries,
     trees_zip_entries,
@@ -171,7 +171,7 @@ def serve_file(request, share, file: File, *, inline: bool = False):
 def preview_is_rendition(share, file: File) -> bool:
     """A preview-only link shows images and PDFs as a rendition, never as the original file:
     the stored 1024 px WebP thumbnail (a re-encoded image without metadata; a PDF's first page),
-    made by the worker's sandboxed renderer (files.thumbnails). Audio, video and text have no
+    made by the worker's sandboxed renderer (files.thumbnail_sandbox). Audio, video and text have no
     rendition: their preview is the file itself (docs/sharing.md says so)."""
     return not share.allow_download and thumbnail_kind(file.content_type) in ("image", "pdf")
 
