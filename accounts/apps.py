@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self):
-        from accounts import checks, signals  # noqa: F401 - registers checks and receivers
+        from accounts import signals  # noqa: F401 - connects the receivers

@@ -18,6 +18,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEvent, AuditResult
+from locker.network import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +37,6 @@ def truncate_ip(ip: str | None) -> str | None:
         return None
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
-
-
-def request_ip(request) -> str | None:
-    from locker.network import client_ip
-
-    return client_ip(request)
 
 
 class AuditContextMiddleware:
@@ -109,7 +104,7 @@ def audit(
         actor=actor,
         actor_label=actor.get_username() if actor else "",
         subject=subject if _authenticated(subject) else None,
-        ip=truncate_ip(request_ip(request)) if request is not None else None,
+        ip=truncate_ip(client_ip(request)) if request is not None else None,
         result=result,
         extra=extra,
         **fields,

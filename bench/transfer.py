@@ -16,7 +16,7 @@ on), creates a user with an API token, and on loopback, for each size:
 - samples the summed RSS of every server process (launcher tree: gunicorn master and workers,
   Celery) during each transfer, against its idle value just before.
 
-Bars (issue 3): download ≥ 0.5 × nginx, upload ≥ 200 MB/s, server RSS growth ≤ 64 MiB.
+Bars: download ≥ 0.5 × nginx, upload ≥ 200 MB/s, server RSS growth ≤ 64 MiB.
 MB/s are 10^6 bytes per second. Each transfer runs --repeat times; the best run is compared with
 the bars (the machine may be shared) and every run is printed. Exit status 1 when a bar fails.
 """

@@ -7,6 +7,10 @@ class FilesConfig(AppConfig):
     verbose_name = _("Files")
 
     def ready(self):
-        # Registers the system checks of an unusable scanner configuration (files.E002/E003);
+        from django.core import checks
+
+        from files.checks import check_scanner, scanner_with_upload_links_check
+
         # files.E001 (LOCKER_MASTER_KEYS) is the storage app's (storage/checks.py).
-        from files import scanning  # noqa: F401
+        checks.register(check_scanner, checks.Tags.security)
+        checks.register(scanner_with_upload_links_check, checks.Tags.security, deploy=True)

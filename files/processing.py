@@ -17,9 +17,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.audit import audit
 from files.models import File, Thumbnail
 from files.scanning import ScannerUnavailable, get_scanner
-from files.thumbnails import (
+from files.thumbnail_sandbox import (
     CONTENT_TYPE,
     ThumbnailFailed,
     file_chunks_for_thumbnail,
@@ -91,8 +92,6 @@ def _scan(file: File, *, rescan: bool) -> None:
     )
     if moved:
         logger.warning("File %s is infected: %s", file.pk, verdict.name)
-        from accounts.audit import audit  # audit log hook (issue 7)
-
         audit("file.infected", target=file, virus=verdict.name)
         thumbnails_delete(file=file)
         _notify_staff(file, verdict.name)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core import checks
 
 
 class ScannerUnavailable(Exception):
@@ -195,24 +194,3 @@ def get_scanner():
     if kind == "command":
         return CommandScanner(settings.LOCKER_SCAN_COMMAND, timeout=timeout)
     return NoScanner()
-
-
-@checks.register(checks.Tags.security)
-def check_scanner(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """files.E002/E003: a configured scanner must be usable (registered on import)."""
-    kind = settings.LOCKER_SCANNER
-    if kind == "command" and not settings.LOCKER_SCAN_COMMAND.strip():
-        return [
-            checks.Error(
-                "LOCKER_SCANNER=command needs LOCKER_SCAN_COMMAND (the program to run).",
-                id="files.E002",
-            )
-        ]
-    if kind == "clamav" and urlsplit(settings.LOCKER_CLAMD_URL).scheme not in ("unix", "tcp"):
-        return [
-            checks.Error(
-                "LOCKER_CLAMD_URL must be unix:///path/to/clamd.sock or tcp://host:port.",
-                id="files.E003",
-            )
-        ]
-    return []

@@ -199,14 +199,6 @@ def folder_update(
     return folder
 
 
-def folder_rename(*, folder: Folder, name: str) -> Folder:
-    return folder_update(folder=folder, name=name)
-
-
-def folder_move(*, folder: Folder, parent: Folder) -> Folder:
-    return folder_update(folder=folder, parent=parent)
-
-
 # --- files ------------------------------------------------------------------------------------
 
 
@@ -227,14 +219,6 @@ def file_update(*, file: File, name: str | None = None, folder: Folder | None = 
         file.modified_at = timezone.now()
         _save_or_conflict(file, new_name)
     return file
-
-
-def file_rename(*, file: File, name: str) -> File:
-    return file_update(file=file, name=name)
-
-
-def file_move(*, file: File, folder: Folder) -> File:
-    return file_update(file=file, folder=folder)
 
 
 _TEXT_SAMPLE_LIMIT = 8192

@@ -1,7 +1,7 @@
 """The thumbnail renderer, run as a child process: `python -m files.thumbnailer KIND SIZES PIXELS`.
 
 Hostile files are decoded here, not in the worker: the parent sets hard memory and CPU limits
-on this process (files.thumbnails), feeds the plaintext on stdin and reads the results from
+on this process (files.thumbnail_sandbox), feeds the plaintext on stdin and reads the results from
 stdout, so a bomb or a decoder bug costs one child, never the worker.
 
 stdout: for each size (largest first), a 4-byte big-endian length then a WebP image.

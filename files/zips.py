@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from django.http import HttpResponse, StreamingHttpResponse
 from zipstream import ZIP_STORED, ZipStream
 
-from files.downloads import content_disposition
 from files.models import File, Folder
+from files.responses import content_disposition
 from files.selectors import folder_descendants
 from storage.reader import iter_content
 

@@ -305,7 +305,7 @@ def share_resolve(
 
     `resumable`: a single-file download route, where a used-up link still serves the Range
     request that resumes this client's own counted download (see `share_resume_credential`;
-    `serving.serve_file` checks it again for the very file and range).
+    `share_downloads.serve_file` checks it again for the very file and range).
     """
     share = _lookup(request, ShareLink, token)
     reason = link_dead_reason(share)

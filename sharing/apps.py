@@ -7,4 +7,8 @@ class SharingConfig(AppConfig):
     verbose_name = _("Sharing")
 
     def ready(self):
-        from sharing import checks  # noqa: F401 - registers the system checks
+        from django.core import checks
+
+        from sharing.checks import sharing_settings_check
+
+        checks.register(sharing_settings_check)

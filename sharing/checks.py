@@ -1,7 +1,8 @@
-"""System checks for sharing settings that would make links fail or limits silently not hold."""
+"""System checks for sharing settings that would make links fail or limits silently not hold,
+registered in SharingConfig.ready()."""
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Warning
 
 PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
@@ -9,7 +10,6 @@ PER_PROCESS_CACHES = (
 )
 
 
-@register()
 def sharing_settings_check(app_configs=None, **kwargs):
     problems = []
     never_refused = settings.LOCKER_SHARE_MAX_EXPIRY or not settings.LOCKER_SHARE_ALLOW_NEVER

@@ -10,15 +10,8 @@ from django.http import Http404
 
 from files.models import File, Folder
 from files.selectors import folder_ancestors, folder_descendants
-from locker import network
 from sharing import tokens
 from sharing.models import Link, ShareAccess, ShareLink, UploadLink
-
-
-def client_ip(request) -> str:
-    """The client's address for the access log (throttles count by `network.client_network`)."""
-    return network.client_ip(request) or network.UNKNOWN
-
 
 # --- The target's liveness -------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ from django.views.decorators.http import require_http_methods
 
 from files import tus
 from locker import outages
-from sharing import access, selectors
+from locker.network import client_ip
+from sharing import access
 from sharing.access import ShareDenied
 from sharing.upload_links import UploadRefused, upload_link_max_file_size, upload_link_reserve
 from sharing.views import public_headers
@@ -45,7 +46,7 @@ def _target(request, link) -> tus.Target:
         folder=link.folder,
         max_size=upload_link_max_file_size(link),
         link=link,
-        ip=selectors.client_ip(request),
+        ip=client_ip(request),
         quota_message=str(NO_ROOM),
         reserve=reserve,
     )

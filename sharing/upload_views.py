@@ -25,7 +25,8 @@ from files.uploads import (
 )
 from locker import outages
 from locker.api import error_text
-from sharing import access, selectors
+from locker.network import client_ip
+from sharing import access
 from sharing.access import ShareDenied
 from sharing.upload_links import (
     UploadRefused,
@@ -153,7 +154,7 @@ def upload_receive(request, token: str):
                 link=link,
                 contents=contents,
                 reservation=reservation,
-                ip=selectors.client_ip(request),
+                ip=client_ip(request),
             )
         except UploadRefused as exc:
             handler.discard()

@@ -9,12 +9,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from files.downloads import inline_allowed
 from files.models import File
-from files.thumbnails import SIZES as THUMBNAIL_SIZES
-from files.thumbnails import thumbnail_response, thumbnail_size_or_none
+from files.responses import inline_allowed, thumbnail_response, thumbnail_size_or_none
+from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
 from locker import outages
-from sharing import access, selectors, serving
+from sharing import access, selectors, share_downloads
 from sharing.access import ShareDenied, SharePasswordRequired
 
 # Public pages load nothing from elsewhere and may be framed by nobody.
@@ -93,7 +92,7 @@ def _file_context(share, file: File, *, preview_url: str) -> dict:
         and share.max_downloads is None
     )
     kind = file.content_type.split("/", 1)[0]
-    if serving.preview_is_rendition(share, file):
+    if share_downloads.preview_is_rendition(share, file):
         # Preview only: the image rendition, when the worker has made it.
         previewable = previewable and file.thumbnail_state == "ready"
         kind = "image"
@@ -101,10 +100,10 @@ def _file_context(share, file: File, *, preview_url: str) -> dict:
         kind = "pdf"
     return {
         "file": file,
-        "preview_url": preview_url if previewable and serving.servable(file) else "",
-        "servable": serving.servable(file),
+        "preview_url": preview_url if previewable and share_downloads.servable(file) else "",
+        "servable": share_downloads.servable(file),
         "preview_kind": kind,
-        "has_thumbnail": file.thumbnail_state == "ready" and serving.servable(file),
+        "has_thumbnail": file.thumbnail_state == "ready" and share_downloads.servable(file),
     }
 
 
@@ -152,9 +151,9 @@ def _page(request, token: str, folder_opaque: str | None):
                     "size": f.size,
                     "content_type": f.content_type,
                     "id": share_id(share, f),
-                    "ready": serving.servable(f),
+                    "ready": share_downloads.servable(f),
                     "pending": f.state == File.State.PENDING,
-                    "thumbnail": f.thumbnail_state == "ready" and serving.servable(f),
+                    "thumbnail": f.thumbnail_state == "ready" and share_downloads.servable(f),
                 }
                 for f in files
             ],
@@ -252,14 +251,14 @@ def share_download(request, token: str):
     share = access.share_resolve(request, token, resumable=True)
     _require_download(share)
     if share.file_id:
-        return serving.serve_file(request, share, share.file)
+        return share_downloads.serve_file(request, share, share.file)
     try:
         selection = request.GET.getlist("item")
     except TooManyFieldsSent:  # past DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000): too many items
-        raise serving.SelectionTooLarge() from None
+        raise share_downloads.SelectionTooLarge() from None
     if selection:
-        return serving.serve_selection_zip(request, share, selection)
-    return serving.serve_folder_zip(request, share, share.folder)
+        return share_downloads.serve_selection_zip(request, share, selection)
+    return share_downloads.serve_folder_zip(request, share, share.folder)
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -268,7 +267,7 @@ def share_file_download(request, token: str, file_opaque: str):
     share = access.share_resolve(request, token, resumable=True)
     file = selectors.share_file_get(share, file_opaque)
     _require_download(share)
-    return serving.serve_file(request, share, file)
+    return share_downloads.serve_file(request, share, file)
 
 
 def _shared_file(share, file_opaque: str | None):
@@ -287,7 +286,7 @@ def share_preview(request, token: str, file_opaque: str | None = None):
     file = _shared_file(share, file_opaque)
     if share.max_downloads is not None or not inline_allowed(file.content_type):
         raise Http404
-    return serving.serve_preview(request, share, file)
+    return share_downloads.serve_preview(request, share, file)
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -299,7 +298,7 @@ def share_thumbnail(request, token: str, file_opaque: str | None = None):
     size = thumbnail_size_or_none(request.GET.get("size"))
     # Only what processing cleared; limited links get the small size only (a 1024 px image
     # would otherwise be an uncounted download of a photo).
-    if size is None or not serving.servable(file):
+    if size is None or not share_downloads.servable(file):
         raise Http404
     if share.max_downloads is not None and size != THUMBNAIL_SIZES[0]:
         raise Http404
@@ -315,4 +314,4 @@ def share_folder_zip(request, token: str, folder_opaque: str):
     share = access.share_resolve(request, token)
     folder = selectors.share_folder_get(share, folder_opaque)
     _require_download(share)
-    return serving.serve_folder_zip(request, share, folder)
+    return share_downloads.serve_folder_zip(request, share, folder)

@@ -4,47 +4,24 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiToken, User
-from locker.env import MAX_BYTES, SizeTooLarge, parse_size
+from locker.fields import ByteSizeField, size_schema
 
 
 @extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "integer", "minimum": 0, "maximum": MAX_BYTES},
-            {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[KMGTkmgt]?([Ii]?[Bb])?\s*$"},
-        ],
-        "description": "Bytes, or a size such as `512M` or `10G` (binary units). 0 = unlimited.",
-        "example": "10G",
-    }
+    size_schema(
+        minimum=0,
+        description="Bytes, or a size such as `512M` or `10G` (binary units). 0 = unlimited.",
+        example="10G",
+    )
 )
-class QuotaField(serializers.Field):
+class QuotaField(ByteSizeField):
     """A storage quota: a number of bytes or a size string such as "10G"."""
 
+    reject_negative = True
     default_error_messages = {
         "invalid": _("Give a number of bytes or a size such as 512M or 10G."),
         "too_large": _("A quota can be at most {max} bytes (8 EiB); use 0 for unlimited."),
     }
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool):
-            self.fail("invalid")
-        if isinstance(data, int):
-            if data < 0:
-                self.fail("invalid")
-            if data > MAX_BYTES:
-                self.fail("too_large", max=MAX_BYTES)
-            return data
-        if isinstance(data, str):
-            try:
-                return parse_size(data)
-            except SizeTooLarge:
-                self.fail("too_large", max=MAX_BYTES)
-            except ValueError:
-                self.fail("invalid")
-        self.fail("invalid")
-
-    def to_representation(self, value):
-        return value
 
 
 class MeSerializer(serializers.ModelSerializer):

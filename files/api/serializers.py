@@ -136,7 +136,7 @@ class FileSerializer(serializers.ModelSerializer):
     def get_processing(self, file: File) -> bool:
         if file.state in (File.State.PENDING, File.State.ERROR):
             return True
-        from files.thumbnails import thumbnail_kind
+        from files.thumbnail_sandbox import thumbnail_kind
 
         return (
             file.state == File.State.READY

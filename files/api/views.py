@@ -19,7 +19,7 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
-from files import downloads, selectors, services, zips
+from files import responses, selectors, services, zips
 from files.api.serializers import (
     FileSerializer,
     FileUpdateSerializer,
@@ -34,8 +34,8 @@ from files.api.serializers import (
     UploadInProgressSerializer,
 )
 from files.models import File
-from files.thumbnails import SIZES as THUMBNAIL_SIZES
-from files.thumbnails import thumbnail_response, thumbnail_size_or_none
+from files.responses import thumbnail_response, thumbnail_size_or_none
+from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
 from files.uploads import (
     MULTIPART_ALLOWANCE,
     InsufficientStorage,
@@ -517,7 +517,7 @@ class FileViewSet(viewsets.GenericViewSet):
             raise Quarantined()
         inline = request.query_params.get("inline", "").lower() in ("1", "true", "yes")
         try:
-            return downloads.content_response(
+            return responses.content_response(
                 request, file=file, disposition="inline" if inline else "attachment"
             )
         except CorruptContent:

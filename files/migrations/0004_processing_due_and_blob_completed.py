@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import migrations, models
 from django.db.models import F, Q
 
-# Content types that get a thumbnail (files.thumbnails.thumbnail_kind), frozen here.
+# Content types that get a thumbnail (files.thumbnail_sandbox.thumbnail_kind), frozen here.
 _THUMBNAIL_TYPES = [
     "image/jpeg",
     "image/png",

@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from locker.env import MAX_BYTES, SizeTooLarge, parse_size
+from locker.fields import ByteSizeField, size_schema
 from sharing.models import ShareAccess, ShareLink, UploadLink
 
 # The range of a PositiveIntegerField on every database (download and file counts).
@@ -165,39 +165,15 @@ class ShareAccessSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "integer", "minimum": 1, "maximum": MAX_BYTES},
-            {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[KMGTkmgt]?([Ii]?[Bb])?\s*$"},
-        ],
-        "description": "Bytes, or a size such as `512M` or `2G` (binary units).",
-        "example": "100M",
-    }
+    size_schema(
+        minimum=1,
+        description="Bytes, or a size such as `512M` or `2G` (binary units).",
+        example="100M",
+    )
 )
-class SizeField(serializers.Field):
-    default_error_messages = {
-        "invalid": _("Give a number of bytes or a size such as 512M."),
-        "too_large": _("A size can be at most {max} bytes (8 EiB)."),
-    }
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool):
-            self.fail("invalid")
-        if isinstance(data, int):
-            if data > MAX_BYTES:
-                self.fail("too_large", max=MAX_BYTES)
-            return data
-        if isinstance(data, str):
-            try:
-                return parse_size(data)
-            except SizeTooLarge:
-                self.fail("too_large", max=MAX_BYTES)
-            except ValueError:
-                self.fail("invalid")
-        self.fail("invalid")
-
-    def to_representation(self, value):
-        return value
+class SizeField(ByteSizeField):
+    """An upload link's size limit (below one byte is refused by the service, with its own
+    sentence)."""
 
 
 class UploadLinkOptionsSerializer(serializers.Serializer):

@@ -4,7 +4,7 @@ from urllib.parse import unquote
 import pytest
 from django.utils.http import http_date
 
-from files.downloads import content_disposition
+from files.responses import content_disposition
 from tests.fixtures.files import make_file, upload
 
 DATA = bytes(range(256)) * 40 + b"tail"  # 10244 bytes

@@ -222,7 +222,7 @@ def test_a_restore_into_a_live_folder_under_a_trashed_one_goes_to_the_top(alice)
 def test_renaming_a_folder_deeper_than_a_lowered_cap_still_works(alice, settings):
     deep = make_folder_chain(alice, 5)[-1]
     settings.LOCKER_MAX_FOLDER_DEPTH = 3
-    services.folder_rename(folder=deep, name="renamed")
+    services.folder_update(folder=deep, name="renamed")
     assert [f.name for f in folder_breadcrumbs(deep)][-1] == "renamed"
     with pytest.raises(services.InvalidMove):
         services.folder_create(user=alice, parent=deep, name="below")

@@ -5,12 +5,14 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from accounts import checks
+from files import checks as files_checks
+from locker import checks as locker_checks
+from storage import checks
 
 
 def test_debug_with_a_public_host_is_an_error():
     with override_settings(DEBUG=True, ALLOWED_HOSTS=["files.example.org", "localhost"]):
-        (problem,) = checks.debug_with_public_host_check()
+        (problem,) = locker_checks.debug_with_public_host_check()
         assert problem.id == "locker.E001"
         assert "files.example.org" in problem.msg
         with pytest.raises(SystemCheckError, match="locker.E001"):
@@ -19,9 +21,9 @@ def test_debug_with_a_public_host_is_an_error():
 
 def test_debug_on_a_local_host_is_fine():
     with override_settings(DEBUG=True, ALLOWED_HOSTS=["localhost", "127.0.0.1", "10.0.0.5"]):
-        assert checks.debug_with_public_host_check() == []
+        assert locker_checks.debug_with_public_host_check() == []
     with override_settings(DEBUG=False, ALLOWED_HOSTS=["files.example.org"]):
-        assert checks.debug_with_public_host_check() == []
+        assert locker_checks.debug_with_public_host_check() == []
 
 
 def test_master_key_only_in_the_data_dir_is_warned_about(monkeypatch):
@@ -34,9 +36,9 @@ def test_master_key_only_in_the_data_dir_is_warned_about(monkeypatch):
 
 def test_no_scanner_with_upload_links_is_warned_about(settings):
     settings.LOCKER_SCANNER = "none"
-    assert [p.id for p in checks.scanner_with_upload_links_check()] == ["locker.W003"]
+    assert [p.id for p in files_checks.scanner_with_upload_links_check()] == ["locker.W003"]
     settings.LOCKER_SCANNER = "clamav"
-    assert checks.scanner_with_upload_links_check() == []
+    assert files_checks.scanner_with_upload_links_check() == []
 
 
 def test_a_public_acl_grant_is_recognised():

@@ -201,7 +201,7 @@ def test_two_crossing_moves_at_once_never_make_a_cycle(alice):
     def first():
         try:
             with transaction.atomic():
-                services.folder_move(folder=Folder.objects.get(pk=a.pk), parent=b)
+                services.folder_update(folder=Folder.objects.get(pk=a.pk), parent=b)
                 moved.set()
                 release.wait(30)
             outcome["first"] = "moved"
@@ -210,7 +210,7 @@ def test_two_crossing_moves_at_once_never_make_a_cycle(alice):
 
     def second():
         try:
-            services.folder_move(folder=Folder.objects.get(pk=b.pk), parent=a)
+            services.folder_update(folder=Folder.objects.get(pk=b.pk), parent=a)
             outcome["second"] = "moved"
         except services.InvalidMove:
             outcome["second"] = "refused"

@@ -1,7 +1,7 @@
 import pytest
 from django.test import override_settings
 
-from files.downloads import blob_etag
+from files.responses import blob_etag
 from sharing.access import unknown_token_throttle
 from sharing.models import ShareAccess
 from sharing.upload_links import upload_link_create
@@ -28,7 +28,7 @@ def test_not_modified_answer_does_not_count(client, report, share_of):
 
 def test_an_interrupted_download_is_logged_as_incomplete(report, share_of):
     from sharing.services import share_access_start
-    from sharing.serving import metered
+    from sharing.share_downloads import metered
 
     share, _token = share_of(report)
     access = share_access_start(

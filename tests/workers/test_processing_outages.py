@@ -13,7 +13,7 @@ from django.db import connection
 from files.models import File, Thumbnail
 from files.scanning import CommandScanner
 from files.tasks import ProcessingTask
-from files.thumbnails import render_thumbnails
+from files.thumbnail_sandbox import render_thumbnails
 from storage.reader import iter_content
 from tests.fixtures.files import make_file, upload
 from tests.fixtures.proxy import Proxy

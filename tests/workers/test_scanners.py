@@ -172,7 +172,7 @@ def test_rescan_command_queues_pending_error_and_all(
 
 
 def test_system_check_refuses_command_scanner_without_a_command(settings):
-    from files.scanning import check_scanner
+    from files.checks import check_scanner
 
     settings.LOCKER_SCANNER = "command"
     settings.LOCKER_SCAN_COMMAND = ""

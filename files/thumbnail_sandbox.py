@@ -1,4 +1,5 @@
-"""Thumbnails: which files get one, rendering them in a limited child process, storing them.
+"""Thumbnails made in a sandbox: which files get one, and rendering them in a limited child process
+(files.processing stores them, files.responses serves them).
 
 The renderer (files.thumbnailer) runs with a hard address-space limit, a CPU limit and a wall
 clock timeout; it gets the decrypted content on stdin (never a plaintext file on disk) and the
@@ -157,47 +158,3 @@ def file_chunks_for_thumbnail(file):
     if file.size > settings.LOCKER_THUMBNAIL_MAX_INPUT:
         raise ThumbnailFailed("The file is too big for a thumbnail.")
     return iter_content(file.blob)
-
-
-def thumbnail_size_or_none(raw) -> int | None:
-    """`size` from a query string: one of SIZES (default the smallest) or None if invalid."""
-    if raw in (None, ""):
-        return SIZES[0]
-    try:
-        size = int(raw)
-    except (TypeError, ValueError):
-        return None
-    return size if size in SIZES else None
-
-
-def thumbnail_response(request, *, file, size: int):
-    """The stored thumbnail of `file` (already access-checked) or None when there is none.
-
-    Infected files show nothing, not even a preview.
-    """
-    from django.http import HttpResponse, StreamingHttpResponse
-
-    from files.downloads import blob_etag
-    from files.models import File, Thumbnail
-
-    if file.state == File.State.INFECTED:
-        return None
-    thumb = Thumbnail.objects.select_related("blob").filter(file=file, size=size).first()
-    if thumb is None:
-        return None
-    etag = blob_etag(thumb.blob, prefix="t")
-    if request.headers.get("If-None-Match") == etag:
-        response = HttpResponse(status=304)
-    elif request.method == "HEAD":
-        response = HttpResponse()
-    else:
-        response = StreamingHttpResponse(iter_content(thumb.blob))
-    response["Content-Type"] = thumb.content_type
-    if response.status_code == 200:
-        response["Content-Length"] = str(thumb.blob.size)
-    response["ETag"] = etag
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response

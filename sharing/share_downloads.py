@@ -9,10 +9,10 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from zipstream import ZIP_STORED, ZipStream
 
-from files.downloads import content_response
 from files.models import File, Folder
-from files.thumbnails import SIZES as THUMBNAIL_SIZES
-from files.thumbnails import thumbnail_kind, thumbnail_response
+from files.responses import content_response, thumbnail_response
+from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
+from files.thumbnail_sandbox import thumbnail_kind
 from files.zips import (
     folder_zip_entries,
     trees_zip_entries,
@@ -20,6 +20,7 @@ from files.zips import (
     zip_entry_name,
     zip_response,
 )
+from locker.network import client_ip
 from sharing import selectors, services, tokens
 from sharing.access import ShareDenied, ShareGone, resume_budget, share_resume_credential
 from storage.reader import iter_content
@@ -145,7 +146,7 @@ def serve_file(request, share, file: File, *, inline: bool = False):
     resume_token = tokens.new_token()
     access = services.share_access_start(
         share=share,
-        ip=selectors.client_ip(request),
+        ip=client_ip(request),
         user_agent=request.headers.get("User-Agent", ""),
         file=file,
         name=file.name,
@@ -170,7 +171,7 @@ def serve_file(request, share, file: File, *, inline: bool = False):
 def preview_is_rendition(share, file: File) -> bool:
     """A preview-only link shows images and PDFs as a rendition, never as the original file:
     the stored 1024 px WebP thumbnail (a re-encoded image without metadata; a PDF's first page),
-    made by the worker's sandboxed renderer (files.thumbnails). Audio, video and text have no
+    made by the worker's sandboxed renderer (files.thumbnail_sandbox). Audio, video and text have no
     rendition: their preview is the file itself (docs/sharing.md says so)."""
     return not share.allow_download and thumbnail_kind(file.content_type) in ("image", "pdf")
 
@@ -218,7 +219,7 @@ def count_zip(request, share, response, *, name: str):
         raise ShareGone(_("This link has reached its download limit."))
     access = services.share_access_start(
         share=share,
-        ip=selectors.client_ip(request),
+        ip=client_ip(request),
         user_agent=request.headers.get("User-Agent", ""),
         file=None,
         name=name,

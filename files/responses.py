@@ -1,4 +1,5 @@
-"""The one response builder for file content (the API, the web UI and public links use it).
+"""The response builders for a file's content and its thumbnails (the API, the web UI and public
+links use them).
 
 It decides nothing about access: callers pass a File they obtained through the access check.
 
@@ -25,7 +26,8 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.crypto import salted_hmac
 from django.utils.http import http_date, parse_http_date_safe
 
-from files.models import File
+from files.models import File, Thumbnail
+from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
 from storage.reader import iter_content
 
 INLINE_IMAGE_TYPES = frozenset(
@@ -219,4 +221,44 @@ def content_response(
         response["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     response["Content-Disposition"] = content_disposition(disposition, file.name)
     _common_headers(response, file=file, etag=etag, last_modified=last_modified)
+    return response
+
+
+def thumbnail_size_or_none(raw) -> int | None:
+    """`size` from a query string: one of the thumbnail sizes (default the smallest) or None if
+    invalid."""
+    if raw in (None, ""):
+        return THUMBNAIL_SIZES[0]
+    try:
+        size = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return size if size in THUMBNAIL_SIZES else None
+
+
+def thumbnail_response(request, *, file, size: int):
+    """The stored thumbnail of `file` (already access-checked) or None when there is none.
+
+    Infected files show nothing, not even a preview.
+    """
+    if file.state == File.State.INFECTED:
+        return None
+    thumb = Thumbnail.objects.select_related("blob").filter(file=file, size=size).first()
+    if thumb is None:
+        return None
+    etag = blob_etag(thumb.blob, prefix="t")
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponse(status=304)
+    elif request.method == "HEAD":
+        response = HttpResponse()
+    else:
+        response = StreamingHttpResponse(iter_content(thumb.blob))
+    response["Content-Type"] = thumb.content_type
+    if response.status_code == 200:
+        response["Content-Length"] = str(thumb.blob.size)
+    response["ETag"] = etag
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
