@@ -145,8 +145,8 @@ def upload_link_reserve(
     lease. Raises UploadRefused (410 no more files, 413 too large for the link, 429 room taken
     by uploads in progress) or files.services.QuotaExceeded.
     """
+    from files.intake import MULTIPART_ALLOWANCE
     from files.services import upload_reservation_create
-    from files.uploads import MULTIPART_ALLOWANCE
 
     now = timezone.now()
     with transaction.atomic():
