@@ -6,7 +6,8 @@ expiration. Views authenticate and say who the upload is for (`Target`) and how 
 upload (`Scope`); everything else is here. Bytes go through storage.resumable's ResumableWriter, so
 nothing is ever stored in plaintext and nothing lives in process memory between requests; on
 completion the upload becomes a File through the same service as every other upload
-(files.services.files_create, or the upload link's upload_link_receive).
+(files.services.files_create, or through files.link_uploads the receiver the sharing app
+registers for upload links).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from django.utils.http import http_date
 from django.utils.translation import gettext as _
 
 from files import services
+from files.link_uploads import UploadRefused, link_upload_receive
 from files.models import Folder, TusUpload, UploadReservation
 from files.names import InvalidName, validate_name
 from locker.env import SizeTooLarge, parse_byte_count
@@ -578,10 +580,8 @@ def _complete(upload: TusUpload, writer: ResumableWriter, target: Target, lease)
             if reservation is None:  # cancelled, or its upload link died meanwhile
                 raise services.UploadCancelled()
             if upload.link_id is not None:
-                from sharing.upload_links import UploadRefused, upload_link_receive
-
                 try:
-                    (file,) = upload_link_receive(
+                    (file,) = link_upload_receive(
                         link=upload.link, contents=contents, reservation=reservation, ip=target.ip
                     )
                 except UploadRefused as exc:

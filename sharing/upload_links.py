@@ -1,5 +1,8 @@
 """Services of upload links (file requests): create, edit, revoke, receive files, notify.
 
+Refusals are `UploadRefused` (files.link_uploads, so the files app's tus completion knows it
+without importing this app); `upload_link_receive` is registered there in SharingConfig.ready().
+
 An upload link lets anyone with it put files into one folder of its owner, and see nothing of
 that folder: responses name only what the uploader sent, never what is stored (a renamed
 "name (1).ext" would reveal that "name.ext" exists).
@@ -18,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import A
+from files.link_uploads import UploadRefused
 from files.models import Folder, UploadReservation
 from sharing.models import UploadLink, UploadLinkUpload
 from sharing.services import UNSET, access_log_ip, link_create, link_revoke, link_update
@@ -25,14 +29,6 @@ from sharing.services import UNSET, access_log_ip, link_create, link_revoke, lin
 logger = logging.getLogger(__name__)
 
 NOTIFY_BATCH_DELAY = 300  # seconds: uploads arriving meanwhile share one e-mail
-
-
-class UploadRefused(Exception):
-    def __init__(self, message: str, *, status: int = 400, retry_after: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
 
 
 def _clean(*, max_files=None, max_file_size=None, message=None, label=None) -> None:

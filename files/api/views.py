@@ -610,8 +610,6 @@ class UploadInProgressViewSet(viewsets.GenericViewSet):
     def list(self, request):
         link = None
         if request.query_params.get("upload_link"):
-            from sharing.selectors import upload_link_get_for_user
-
             try:
                 link_id = serializers.UUIDField().to_internal_value(
                     request.query_params["upload_link"]
@@ -620,7 +618,7 @@ class UploadInProgressViewSet(viewsets.GenericViewSet):
                 raise serializers.ValidationError(
                     {"upload_link": [_("Must be an upload link id.")]}
                 ) from None
-            link = upload_link_get_for_user(user=request.user, public_id=link_id)
+            link = selectors.upload_link_get_for_owner(user=request.user, public_id=link_id)
         rows = selectors.uploads_in_progress(user=request.user, link=link)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(UploadInProgressSerializer(page, many=True).data)
