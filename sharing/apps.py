@@ -7,6 +7,7 @@ class SharingConfig(AppConfig):
     verbose_name = _("Sharing")
 
     def ready(self):
+        import sharing.tasks  # noqa: F401 - registers the tasks the services queue by name
         from files.link_uploads import link_upload_receiver_register
         from sharing import checks  # noqa: F401 - registers the system checks
         from sharing.upload_links import upload_link_receive

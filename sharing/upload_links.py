@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import A
 from files.link_uploads import UploadRefused
 from files.models import Folder, UploadReservation
+from locker.celery import task_queue
 from sharing.models import UploadLink, UploadLinkUpload
 from sharing.services import UNSET, access_log_ip, link_create, link_revoke, link_update
 
@@ -113,7 +114,7 @@ def upload_link_uploads_end(*, link: UploadLink) -> int:
     """End every upload in progress through `link`; returns how many. A tus upload's bytes go
     at once (even during a PATCH); a form upload still sending stops at its next renewal."""
     from files.models import TusUpload
-    from files.tus import tus_upload_terminate
+    from files.services import tus_upload_terminate
 
     ended = 0
     unfinished = TusUpload.objects.filter(link=link, completed_at__isnull=True)
@@ -228,10 +229,10 @@ def upload_link_receive(*, link: UploadLink, contents: list, reservation, ip: st
 
 
 def _queue_notification(link_id: int) -> None:
-    from sharing.tasks import notify_upload_link_owner
-
     try:
-        notify_upload_link_owner.apply_async((link_id,), countdown=NOTIFY_BATCH_DELAY)
+        task_queue(
+            "sharing.tasks.notify_upload_link_owner", (link_id,), countdown=NOTIFY_BATCH_DELAY
+        )
     except Exception:  # noqa: BLE001 - the files are stored; a lost e-mail must not fail that
         logger.warning("Could not queue the upload notification for %s", link_id, exc_info=True)
 
