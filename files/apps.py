@@ -9,6 +9,8 @@ class FilesConfig(AppConfig):
     def ready(self):
         from django.core import checks
 
+        # The services queue the tasks by name (locker.celery.task_queue): registered here.
+        import files.tasks  # noqa: F401
         from files.checks import check_scanner, scanner_with_upload_links_check
 
         # files.E001 (LOCKER_MASTER_KEYS) is the storage app's (storage/checks.py).

@@ -38,11 +38,6 @@ logger = logging.getLogger(__name__)
 S = File.State
 
 
-def initial_state() -> str:
-    """New files wait for the scanner; without one there is nothing to wait for."""
-    return S.READY if settings.LOCKER_SCANNER == "none" else S.PENDING
-
-
 def file_process(*, file_id: int, rescan: bool = False) -> str | None:
     """Scan (when due) and make thumbnails; returns the resulting state, None if the file is gone.
 
@@ -206,7 +201,7 @@ def files_requeue_due(*, older_than: datetime, limit: int = 500) -> list[int]:
     """Queue again up to `limit` files whose processing was due before `older_than` (their
     task was lost), oldest first, moving their due time on to now, in one transaction;
     returns their ids. Rows another run holds are skipped."""
-    from files.tasks import queue_processing
+    from files.processing_queue import queue_processing
 
     now = timezone.now()
     with transaction.atomic():

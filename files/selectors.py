@@ -285,6 +285,17 @@ def uploads_in_progress(*, user, link=None) -> QuerySet:
     return rows.select_related("link", "tus_upload").order_by("created_at", "pk")
 
 
+def upload_link_get_for_owner(*, user, public_id):
+    """One of the user's upload links, by public id, or 404: the model uploads in progress
+    point at (`UploadReservation.link`), found through that relation so that the files app
+    imports nothing of the sharing app, which owns it."""
+    link_model = UploadReservation._meta.get_field("link").related_model
+    link = link_model.objects.filter(owner=user, public_id=public_id).first()
+    if link is None:
+        raise Http404
+    return link
+
+
 def upload_in_progress_get(*, user, public_id) -> UploadReservation:
     """One of the user's uploads in progress (even one whose lease lapsed), or 404."""
     reservation = (

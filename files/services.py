@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import A, audit
-from files import processing
-from files.models import File, Folder, Thumbnail, UploadReservation
+from files import processing_queue
+from files.models import File, Folder, Thumbnail, TusUpload, UploadReservation
 from files.names import name_key, unique_name, validate_name
 from files.selectors import (
     folder_ancestors,
@@ -34,6 +34,7 @@ from files.selectors import (
 from storage.blobs import blobs_take_for_use
 from storage.exceptions import ContentGone as ContentGone  # noqa: F401 - raised by files_create
 from storage.models import Blob
+from storage.resumable import resumable_discard
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +300,7 @@ def files_create(
                 size=content.size,
                 content_type=content.content_type,
                 sha256=content.sha256,
-                state=processing.initial_state(),
+                state=processing_queue.initial_state(),
                 processing_due_at=now,
                 created_at=now,
                 modified_at=now,
@@ -315,9 +316,7 @@ def files_create(
         ):
             raise UploadCancelled()
         # Scanning and thumbnails start once the rows are committed (docs/workers.md).
-        from files.tasks import queue_processing
-
-        queue_processing([file.pk for file in created])
+        processing_queue.queue_processing([file.pk for file in created])
     return created
 
 
@@ -432,13 +431,33 @@ def upload_reservation_release(*, reservation: UploadReservation) -> None:
     UploadReservation.objects.filter(pk=reservation.pk).delete()
 
 
+def tus_upload_terminate(*, pk: int, condition: Q | None = None) -> bool:
+    """End an upload: its reservation at once, then its partial bytes and blob. Wins over a
+    PATCH in progress (which stops at its next lease renewal and keeps nothing); `condition`
+    narrows which rows may be ended (the cleanup spares uploads being written). A completed
+    upload only loses its record (the file stays). False when there was nothing to end."""
+    with transaction.atomic():
+        rows = TusUpload.objects.select_for_update(of=("self",)).filter(pk=pk)
+        if condition is not None:
+            rows = rows.filter(condition)
+        upload = rows.first()
+        if upload is None:
+            return False
+        unfinished_blob_id = upload.blob_id if upload.completed_at is None else None
+        storage = upload.storage_state
+        if upload.reservation_id is not None:
+            UploadReservation.objects.filter(pk=upload.reservation_id).delete()
+        TusUpload.objects.filter(pk=upload.pk).delete()
+    blob = Blob.objects.filter(pk=unfinished_blob_id).first() if unfinished_blob_id else None
+    if blob is not None:
+        resumable_discard(blob=blob, storage=storage)
+    return True
+
+
 def upload_cancel(*, reservation: UploadReservation) -> bool:
     """Cancel one upload in progress (its owner's choice): a tus upload is terminated, its
     bytes deleted even during a PATCH; a form upload loses its reservation at once and stops
     at its next lease renewal, keeping nothing. False when it had already ended."""
-    from files.models import TusUpload
-    from files.tus import tus_upload_terminate
-
     tus_pk = TusUpload.objects.filter(reservation=reservation).values_list("pk", flat=True).first()
     if tus_pk is not None:
         return tus_upload_terminate(pk=tus_pk)

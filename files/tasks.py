@@ -111,18 +111,6 @@ def process_file(file_id: int, rescan: bool = False) -> str | None:
         raise
 
 
-def queue_processing(file_ids: list[int], *, rescan: bool = False) -> None:
-    """Queue processing; call inside the transaction that creates the rows (runs on commit)."""
-    from django.db import transaction
-
-    for file_id in file_ids:
-        transaction.on_commit(lambda file_id=file_id: _send(file_id, rescan), robust=True)
-
-
-def _send(file_id: int, rescan: bool) -> None:
-    process_file.apply_async((file_id,), {"rescan": rescan} if rescan else None)
-
-
 @shared_task(name="files.tasks.purge_trash")
 def purge_trash() -> int:
     """Delete for good what has been in the trash longer than LOCKER_TRASH_DAYS."""

@@ -6,7 +6,8 @@ expiration. Views authenticate and say who the upload is for (`Target`) and how 
 upload (`Scope`); everything else is here. Bytes go through storage.resumable's ResumableWriter, so
 nothing is ever stored in plaintext and nothing lives in process memory between requests; on
 completion the upload becomes a File through the same service as every other upload
-(files.services.files_create, or the upload link's upload_link_receive).
+(files.services.files_create, or through files.link_uploads the receiver the sharing app
+registers for upload links).
 """
 
 from __future__ import annotations
@@ -32,14 +33,15 @@ from django.utils.http import http_date
 from django.utils.translation import gettext as _
 
 from files import services
+from files.link_uploads import UploadRefused, link_upload_receive
 from files.models import Folder, TusUpload, UploadReservation
 from files.names import InvalidName, validate_name
+from files.services import tus_upload_terminate
 from locker.env import SizeTooLarge, parse_byte_count
 from storage.blobs import delete_blob
 from storage.exceptions import CorruptContent
-from storage.models import Blob
 from storage.reader import content_digest, content_head
-from storage.resumable import ResumableState, ResumableWriter, resumable_discard, resumable_start
+from storage.resumable import ResumableState, ResumableWriter, resumable_start
 
 logger = logging.getLogger(__name__)
 
@@ -323,29 +325,6 @@ class WriteLease:
         return TusError(410, _("This upload was cancelled; nothing of it was kept."))
 
 
-def tus_upload_terminate(*, pk: int, condition: Q | None = None) -> bool:
-    """End an upload: its reservation at once, then its partial bytes and blob. Wins over a
-    PATCH in progress (which stops at its next lease renewal and keeps nothing); `condition`
-    narrows which rows may be ended (the cleanup spares uploads being written). A completed
-    upload only loses its record (the file stays). False when there was nothing to end."""
-    with transaction.atomic():
-        rows = TusUpload.objects.select_for_update(of=("self",)).filter(pk=pk)
-        if condition is not None:
-            rows = rows.filter(condition)
-        upload = rows.first()
-        if upload is None:
-            return False
-        unfinished_blob_id = upload.blob_id if upload.completed_at is None else None
-        storage = upload.storage_state
-        if upload.reservation_id is not None:
-            UploadReservation.objects.filter(pk=upload.reservation_id).delete()
-        TusUpload.objects.filter(pk=upload.pk).delete()
-    blob = Blob.objects.filter(pk=unfinished_blob_id).first() if unfinished_blob_id else None
-    if blob is not None:
-        resumable_discard(blob=blob, storage=storage)
-    return True
-
-
 # --- the operations ---------------------------------------------------------------------------
 
 
@@ -578,10 +557,8 @@ def _complete(upload: TusUpload, writer: ResumableWriter, target: Target, lease)
             if reservation is None:  # cancelled, or its upload link died meanwhile
                 raise services.UploadCancelled()
             if upload.link_id is not None:
-                from sharing.upload_links import UploadRefused, upload_link_receive
-
                 try:
-                    (file,) = upload_link_receive(
+                    (file,) = link_upload_receive(
                         link=upload.link, contents=contents, reservation=reservation, ip=target.ip
                     )
                 except UploadRefused as exc:

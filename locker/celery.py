@@ -24,3 +24,14 @@ def _mask_secrets_in_logs(logger, **_kwargs):
     from locker.logmask import mask_handlers
 
     mask_handlers(logger)
+
+
+def task_queue(name: str, args: tuple = (), kwargs: dict | None = None, **options):
+    """Queue the registered task `name`, as `task.apply_async(args, kwargs, **options)` would.
+
+    For services that queue a task of their own app: the tasks module imports the services, so
+    the services name the task instead of importing it (tests/test_import_graph.py). Each app
+    imports its tasks module in its AppConfig.ready(), so the name is registered in every
+    process; an unknown name raises celery's NotRegistered.
+    """
+    return app.tasks[name].apply_async(args, kwargs, **options)

@@ -9,6 +9,12 @@ class SharingConfig(AppConfig):
     def ready(self):
         from django.core import checks
 
+        import sharing.tasks  # noqa: F401 - registers the tasks the services queue by name
+        from files.link_uploads import link_upload_receiver_register
         from sharing.checks import sharing_settings_check
+        from sharing.upload_links import upload_link_receive
 
         checks.register(sharing_settings_check)
+        # A tus upload through a link becomes a file in files/tus.py, which imports nothing of
+        # this app: it calls the receiver registered here.
+        link_upload_receiver_register(upload_link_receive)

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import A, audit, truncate_ip
 from files.models import File, Folder
+from locker.celery import task_queue
 from locker.env import parse_duration
 from locker.services import model_update
 from sharing import tokens
@@ -357,10 +358,8 @@ def share_notification_schedule(*, share: ShareLink, now: datetime | None = None
 
 
 def _queue_notification(share_id: int, *, delay: int = NOTIFY_BATCH_DELAY) -> None:
-    from sharing.tasks import notify_share_downloads
-
     try:
-        notify_share_downloads.apply_async((share_id,), countdown=delay)
+        task_queue("sharing.tasks.notify_share_downloads", (share_id,), countdown=delay)
     except Exception:  # noqa: BLE001 - a broker hiccup must not break the download itself
         # Not lost: the cleanup reports downloads left unreported (shares_cleanup).
         logger.warning("Could not queue the download notification of %s", share_id, exc_info=True)

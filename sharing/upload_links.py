@@ -1,5 +1,8 @@
 """Services of upload links (file requests): create, edit, revoke, receive files, notify.
 
+Refusals are `UploadRefused` (files.link_uploads, so the files app's tus completion knows it
+without importing this app); `upload_link_receive` is registered there in SharingConfig.ready().
+
 An upload link lets anyone with it put files into one folder of its owner, and see nothing of
 that folder: responses name only what the uploader sent, never what is stored (a renamed
 "name (1).ext" would reveal that "name.ext" exists).
@@ -18,21 +21,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import A
+from files.link_uploads import UploadRefused
 from files.models import Folder, UploadReservation
+from locker.celery import task_queue
 from sharing.models import UploadLink, UploadLinkUpload
 from sharing.services import UNSET, access_log_ip, link_create, link_revoke, link_update
 
 logger = logging.getLogger(__name__)
 
 NOTIFY_BATCH_DELAY = 300  # seconds: uploads arriving meanwhile share one e-mail
-
-
-class UploadRefused(Exception):
-    def __init__(self, message: str, *, status: int = 400, retry_after: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
 
 
 def _clean(*, max_files=None, max_file_size=None, message=None, label=None) -> None:
@@ -117,7 +114,7 @@ def upload_link_uploads_end(*, link: UploadLink) -> int:
     """End every upload in progress through `link`; returns how many. A tus upload's bytes go
     at once (even during a PATCH); a form upload still sending stops at its next renewal."""
     from files.models import TusUpload
-    from files.tus import tus_upload_terminate
+    from files.services import tus_upload_terminate
 
     ended = 0
     unfinished = TusUpload.objects.filter(link=link, completed_at__isnull=True)
@@ -145,8 +142,8 @@ def upload_link_reserve(
     lease. Raises UploadRefused (410 no more files, 413 too large for the link, 429 room taken
     by uploads in progress) or files.services.QuotaExceeded.
     """
+    from files.intake import MULTIPART_ALLOWANCE
     from files.services import upload_reservation_create
-    from files.uploads import MULTIPART_ALLOWANCE
 
     now = timezone.now()
     with transaction.atomic():
@@ -232,10 +229,10 @@ def upload_link_receive(*, link: UploadLink, contents: list, reservation, ip: st
 
 
 def _queue_notification(link_id: int) -> None:
-    from sharing.tasks import notify_upload_link_owner
-
     try:
-        notify_upload_link_owner.apply_async((link_id,), countdown=NOTIFY_BATCH_DELAY)
+        task_queue(
+            "sharing.tasks.notify_upload_link_owner", (link_id,), countdown=NOTIFY_BATCH_DELAY
+        )
     except Exception:  # noqa: BLE001 - the files are stored; a lost e-mail must not fail that
         logger.warning("Could not queue the upload notification for %s", link_id, exc_info=True)
 

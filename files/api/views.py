@@ -5,7 +5,6 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.types import OpenApiTypes
@@ -33,21 +32,18 @@ from files.api.serializers import (
     TrashRestoredSerializer,
     UploadInProgressSerializer,
 )
+from files.api.uploads import (
+    InsufficientStorage,
+    MultipartIntakeParser,
+    UploadGone,
+    expected_sha256_from_headers,
+    intake_errors,
+    normalise_hex_sha256,
+)
+from files.intake import ReceivedUpload, multipart_intake
 from files.models import File
 from files.responses import thumbnail_response, thumbnail_size_or_none
 from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
-from files.uploads import (
-    MULTIPART_ALLOWANCE,
-    InsufficientStorage,
-    PayloadTooLarge,
-    ReservationLease,
-    StreamingMultiPartParser,
-    StreamingUploadHandler,
-    UploadGone,
-    expected_sha256_from_headers,
-    normalise_hex_sha256,
-    request_content_length,
-)
 from locker.parsers import JSONParser
 from storage.exceptions import CorruptContent
 
@@ -317,7 +313,7 @@ class FileViewSet(viewsets.GenericViewSet):
     def get_parsers(self):
         request = getattr(self, "request", None)
         if getattr(self, "action", None) == "create" or getattr(request, "method", "") == "POST":
-            return [StreamingMultiPartParser()]
+            return [MultipartIntakeParser()]
         return super().get_parsers()
 
     def get_object(self) -> File:
@@ -348,79 +344,51 @@ class FileViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(FileSerializer(page, many=True).data)
 
     def create(self, request):
-        length = request_content_length(request.META)
         max_size = settings.LOCKER_MAX_UPLOAD_SIZE
-        if max_size and length > max_size + MULTIPART_ALLOWANCE:
-            raise PayloadTooLarge(
-                _("This upload is larger than the %(max)s limit.")
-                % {"max": filesizeformat(max_size)}
-            )
-        if not (request.content_type or "").startswith("multipart/form-data"):
-            raise exceptions.UnsupportedMediaType(request.content_type)
-        # A folder named in the query string is checked before any byte is read.
-        early_folder = None
-        if request.query_params.get("folder"):
-            early_folder = self._folder_or_root(request.query_params["folder"], "folder")
-        with service_errors():
-            reservation = services.upload_reservation_create(user=request.user, size=length)
-        early = {"folder": early_folder}
+        early = {"folder": None}
+
+        def reserve(size: int):
+            # A folder named in the query string is checked before any byte is read.
+            if request.query_params.get("folder"):
+                early["folder"] = self._folder_or_root(request.query_params["folder"], "folder")
+            with service_errors():
+                return services.upload_reservation_create(user=request.user, size=size)
 
         def check_fields_sent_first(fields) -> None:
             # The web UI sends `folder` before the file: refuse a foreign one before storing.
             if early["folder"] is None and fields is not None and fields.get("folder"):
                 early["folder"] = self._folder_or_root(fields.get("folder"), "folder")
 
-        handler = StreamingUploadHandler(
-            request._request,
-            field_name="file",
-            max_file_size=max_size,
-            budget=length,
-            before_first_file=check_fields_sent_first,
-            lease=ReservationLease(reservation),
-        )
-        request._request.upload_handlers = [handler]
-        try:
-            created = self._store(request, handler, early, reservation)
-        except BaseException:
-            handler.discard()
-            raise
-        finally:
-            services.upload_reservation_release(reservation=reservation)
+        with (
+            intake_errors(),
+            multipart_intake(
+                request._request,
+                reserve=reserve,
+                max_file_size=max_size,
+                body_cap=max_size,
+                before_first_file=check_fields_sent_first,
+            ) as received,
+        ):
+            created = self._store(request, received, early["folder"])
         if len(created) == 1:
             return Response(FileSerializer(created[0]).data, status=status.HTTP_201_CREATED)
         return Response(FileSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
 
-    def _store(self, request, handler, early, reservation) -> "list[File]":
-        data = request.data  # parses the body: the file parts stream into storage here
-        if handler.interrupted:
-            raise exceptions.ParseError(_("The upload was interrupted before it was complete."))
-        stored = list(handler.stored)
-        if not stored:
-            raise serializers.ValidationError({"file": [_("No file was sent.")]})
-        folder = early["folder"]
+    def _store(self, request, received: ReceivedUpload, folder) -> "list[File]":
+        data = received.fields
         if folder is None:
             folder = self._folder_or_root(data.get("folder"), "folder")
         on_conflict = data.get("on_conflict") or services.ON_CONFLICT.REFUSE
         if on_conflict not in (services.ON_CONFLICT.REFUSE, services.ON_CONFLICT.RENAME):
             raise serializers.ValidationError({"on_conflict": [_("Use “refuse” or “rename”.")]})
-        self._verify_checksums(request, data, stored)
-        contents = [
-            services.NewFileContent(
-                name=upload.name,
-                blob=upload.blob,
-                size=upload.size,
-                sha256=upload.sha256,
-                content_type=services.content_type_detect(upload.head),
-            )
-            for upload in stored
-        ]
+        self._verify_checksums(request, data, received.contents)
         with service_errors(field="file"):
             return services.files_create(
                 user=request.user,
                 folder=folder,
-                contents=contents,
+                contents=received.contents,
                 on_conflict=on_conflict,
-                reservation=reservation,
+                reservation=received.reservation,
             )
 
     def _verify_checksums(self, request, data, stored) -> None:
@@ -642,8 +610,6 @@ class UploadInProgressViewSet(viewsets.GenericViewSet):
     def list(self, request):
         link = None
         if request.query_params.get("upload_link"):
-            from sharing.selectors import upload_link_get_for_user
-
             try:
                 link_id = serializers.UUIDField().to_internal_value(
                     request.query_params["upload_link"]
@@ -652,7 +618,7 @@ class UploadInProgressViewSet(viewsets.GenericViewSet):
                 raise serializers.ValidationError(
                     {"upload_link": [_("Must be an upload link id.")]}
                 ) from None
-            link = upload_link_get_for_user(user=request.user, public_id=link_id)
+            link = selectors.upload_link_get_for_owner(user=request.user, public_id=link_id)
         rows = selectors.uploads_in_progress(user=request.user, link=link)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(UploadInProgressSerializer(page, many=True).data)

@@ -18,15 +18,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from files import services as file_services
-from files.selectors import file_get_for_user, folder_get_for_user
-from files.uploads import (
+from files.api.uploads import (
     InsufficientStorage,
-    ReservationLease,
-    StreamingMultiPartParser,
-    StreamingUploadHandler,
+    MultipartIntakeParser,
     UploadGone,
-    request_content_length,
+    intake_errors,
 )
+from files.intake import ReceivedUpload, multipart_intake
+from files.selectors import file_get_for_user, folder_get_for_user
 from sharing import selectors, services, upload_links
 from sharing.api.serializers import (
     SendSerializer,
@@ -302,7 +301,7 @@ class UploadLinkViewSet(LinkViewSet):
 class SendView(APIView):
     """Quick send: upload files and get a share link in one call."""
 
-    parser_classes = [StreamingMultiPartParser]
+    parser_classes = [MultipartIntakeParser]
 
     @extend_schema(
         operation_id="send_create",
@@ -320,60 +319,36 @@ class SendView(APIView):
         responses={201: ShareCreatedSerializer, **ERRORS},
     )
     def post(self, request):
-        length = request_content_length(request.META)
-        max_size = settings.LOCKER_MAX_UPLOAD_SIZE
-        if not (request.content_type or "").startswith("multipart/form-data"):
-            raise exceptions.UnsupportedMediaType(request.content_type)
-        try:
-            reservation = file_services.upload_reservation_create(user=request.user, size=length)
-        except file_services.QuotaExceeded as exc:
-            raise InsufficientStorage(str(exc)) from None
-        handler = StreamingUploadHandler(
-            request._request,
-            field_name="file",
-            max_file_size=max_size,
-            budget=length,
-            lease=ReservationLease(reservation),
-        )
-        request._request.upload_handlers = [handler]
-        try:
-            share, token = self._send(request, handler, reservation)
-        except BaseException:
-            handler.discard()
-            raise
-        finally:
-            file_services.upload_reservation_release(reservation=reservation)
+        def reserve(size: int):
+            try:
+                return file_services.upload_reservation_create(user=request.user, size=size)
+            except file_services.QuotaExceeded as exc:
+                raise InsufficientStorage(str(exc)) from None
+
+        with (
+            intake_errors(),
+            multipart_intake(
+                request._request, reserve=reserve, max_file_size=settings.LOCKER_MAX_UPLOAD_SIZE
+            ) as received,
+        ):
+            share, token = self._send(request, received)
         share.token = token
         share.url = services.share_url(token)
         return Response(ShareCreatedSerializer(share).data, status=status.HTTP_201_CREATED)
 
-    def _send(self, request, handler, reservation):
-        data = request.data  # parses the body: the file parts stream into storage here
-        if handler.interrupted:
-            raise exceptions.ParseError(_("The upload was interrupted before it was complete."))
-        if not handler.stored:
-            raise serializers.ValidationError({"file": [_("No file was sent.")]})
+    def _send(self, request, received: ReceivedUpload):
+        data = received.fields
         options = ShareOptionsSerializer(
             data={k: v for k, v in data.items() if k in ShareOptionsSerializer().fields}
         )
         options.is_valid(raise_exception=True)
         keep = serializers.BooleanField().to_internal_value(data.get("keep", False))
         opts = dict(options.validated_data)
-        contents = [
-            file_services.NewFileContent(
-                name=upload.name,
-                blob=upload.blob,
-                size=upload.size,
-                sha256=upload.sha256,
-                content_type=file_services.content_type_detect(upload.head),
-            )
-            for upload in handler.stored
-        ]
         try:
             return services.quick_send(
                 owner=request.user,
-                contents=contents,
-                reservation=reservation,
+                contents=received.contents,
+                reservation=received.reservation,
                 keep_files=keep,
                 expires_at=expiry_from(opts),
                 max_downloads=opts.get("max_downloads"),

@@ -1,5 +1,5 @@
-// Uploads files one request each with XMLHttpRequest (fetch cannot report upload progress),
-// showing a row per file with a <progress> bar, a percentage and the outcome.
+// Uploads files one request each (form-upload.js, which reports upload progress), showing a
+// row per file with a <progress> bar, a percentage and the outcome.
 //
 // Files above TUS_THRESHOLD go through the resumable tus endpoint instead (tus-client.js): the
 // same row gets a pause/resume button, retries on network errors, and picks up where it stopped
@@ -9,6 +9,7 @@
 
 import { API_ROOT, csrfToken, errorFromBody } from "./files-api.js";
 import { humanSize, t } from "./files-format.js";
+import { postForm } from "./form-upload.js";
 import { TUS_THRESHOLD, TusUpload } from "./tus-client.js";
 
 const PARALLEL_UPLOADS = 3;
@@ -58,7 +59,7 @@ export class Uploader {
       status: item.querySelector(".upload-status"),
       cancel: item.querySelector(".upload-cancel"),
       cancelled: false,
-      xhr: null,
+      request: null,
     };
     row.status.textContent = t("uploadQueued");
     row.cancel.setAttribute("aria-label", t("cancelUploadOf", file.name));
@@ -66,7 +67,7 @@ export class Uploader {
     row.cancel.onclick = () => {
       row.cancelled = true;
       if (row.tus) row.tus.cancel();
-      else if (row.xhr) row.xhr.abort();
+      else if (row.request) row.request.abort();
       else this.finish(row, "cancelled", t("uploadCancelled"));
     };
     item.querySelector(".upload-dismiss").onclick = () => item.remove();
@@ -84,7 +85,7 @@ export class Uploader {
   finish(row, state, message) {
     row.element.dataset.state = state;
     row.status.textContent = message;
-    row.xhr = null;
+    row.request = null;
   }
 
   send(job) {
@@ -162,59 +163,42 @@ export class Uploader {
     }
   }
 
-  sendOnce({ file, row }) {
-    return new Promise((resolve) => {
-      const xhr = new XMLHttpRequest();
-      row.xhr = xhr;
-      row.element.dataset.state = "uploading";
-      row.status.textContent = t("uploadUploading");
-      this.setProgress(row, 0);
+  async sendOnce({ file, row }) {
+    row.element.dataset.state = "uploading";
+    row.status.textContent = t("uploadUploading");
+    this.setProgress(row, 0);
 
-      // Small fields first: a streaming server knows where the file goes before its bytes.
-      const form = new FormData();
-      if (this.folderId) form.append("folder", this.folderId);
-      form.append("on_conflict", "rename");
-      form.append("file", file, file.name);
+    // Small fields first: a streaming server knows where the file goes before its bytes.
+    const form = new FormData();
+    if (this.folderId) form.append("folder", this.folderId);
+    form.append("on_conflict", "rename");
+    form.append("file", file, file.name);
 
-      xhr.upload.onprogress = (event) => {
-        if (!event.lengthComputable) return;
-        this.setProgress(row, event.loaded / event.total);
-        if (event.loaded >= event.total) row.status.textContent = t("uploadSaving");
-      };
-      xhr.onload = () => {
-        if (xhr.status >= 200 && xhr.status < 300) {
-          this.setProgress(row, 1);
-          let saved = null;
-          try {
-            saved = JSON.parse(xhr.responseText);
-          } catch {
-            saved = null;
-          }
-          const message =
-            saved && saved.name && saved.name !== file.name
-              ? t("uploadDoneAs", saved.name)
-              : t("uploadDone");
-          this.finish(row, "done", message);
-          this.onUploaded(saved);
-        } else {
-          this.finish(row, "error", errorFromBody(xhr.status, xhr.responseText).detail);
-        }
-        resolve();
-      };
-      xhr.onerror = () => {
-        this.finish(row, "error", t("uploadNetworkError"));
-        resolve();
-      };
-      xhr.onabort = () => {
-        this.finish(row, "cancelled", t("uploadCancelled"));
-        resolve();
-      };
-      // The folder also goes in the query string, so the server checks it before any byte.
-      const target = this.folderId ? `?folder=${encodeURIComponent(this.folderId)}` : "";
-      xhr.open("POST", `${API_ROOT}files/${target}`);
-      xhr.setRequestHeader("X-CSRFToken", csrfToken());
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.send(form);
+    // The folder also goes in the query string, so the server checks it before any byte.
+    const target = this.folderId ? `?folder=${encodeURIComponent(this.folderId)}` : "";
+    row.request = postForm(`${API_ROOT}files/${target}`, form, {
+      headers: { "X-CSRFToken": csrfToken() },
+      onProgress: (loaded, total) => {
+        this.setProgress(row, loaded / total);
+        if (loaded >= total) row.status.textContent = t("uploadSaving");
+      },
     });
+    const outcome = await row.request.done;
+    if (outcome.aborted) {
+      this.finish(row, "cancelled", t("uploadCancelled"));
+    } else if (outcome.networkError) {
+      this.finish(row, "error", t("uploadNetworkError"));
+    } else if (outcome.status >= 200 && outcome.status < 300) {
+      this.setProgress(row, 1);
+      const saved = outcome.data;
+      const message =
+        saved && saved.name && saved.name !== file.name
+          ? t("uploadDoneAs", saved.name)
+          : t("uploadDone");
+      this.finish(row, "done", message);
+      this.onUploaded(saved);
+    } else {
+      this.finish(row, "error", errorFromBody(outcome.status, outcome.text).detail);
+    }
   }
 }

@@ -1,5 +1,6 @@
 // Quick send: upload the chosen files with the share options to /api/v1/send/ (one request,
 // with a progress bar) and show the link it returns.
+import { postForm } from "./form-upload.js";
 import { wireCopyButtons } from "./sharing-copy.js";
 
 const form = document.getElementById("send-form");
@@ -23,7 +24,7 @@ function showErrors(data) {
 }
 
 if (form) {
-  form.addEventListener("submit", (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     for (const list of form.querySelectorAll(".errorlist")) list.textContent = "";
     const body = new FormData();
@@ -38,30 +39,21 @@ if (form) {
     const button = document.getElementById("send-submit");
     progress.hidden = false;
     button.disabled = true;
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/v1/send/");
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.setRequestHeader("X-CSRFToken", form.dataset.csrf);
-    xhr.upload.addEventListener("progress", (e) => {
-      if (e.lengthComputable) progress.value = Math.round((e.loaded / e.total) * 100);
+    const request = postForm("/api/v1/send/", body, {
+      headers: { "X-CSRFToken": form.dataset.csrf },
+      onProgress: (loaded, total) => {
+        progress.value = Math.round((loaded / total) * 100);
+      },
     });
-    xhr.addEventListener("load", () => {
-      let data = null;
-      try { data = JSON.parse(xhr.responseText); } catch { data = null; }
-      button.disabled = false;
-      if (xhr.status !== 201 || !data) {
-        showErrors(data);
-        return;
-      }
-      form.hidden = true;
-      document.getElementById("send-url").value = data.url;
-      document.getElementById("send-result").hidden = false;
-    });
-    xhr.addEventListener("error", () => {
-      button.disabled = false;
-      showErrors(null);
-    });
-    xhr.send(body);
+    const outcome = await request.done;
+    button.disabled = false;
+    if (outcome.status !== 201 || !outcome.data) {
+      showErrors(outcome.data);
+      return;
+    }
+    form.hidden = true;
+    document.getElementById("send-url").value = outcome.data.url;
+    document.getElementById("send-result").hidden = false;
   });
 }
 

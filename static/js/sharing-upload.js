@@ -1,6 +1,8 @@
-// The upload-link page: send each chosen file with its own progress bar, one request per file;
+// The upload-link page: send each chosen file with its own progress bar, one request per file
+// (form-upload.js);
 // files above TUS_THRESHOLD go through the link's resumable tus endpoint (tus-client.js), with
 // pause/resume, retries, and resuming after a reload when the same file is chosen again.
+import { postForm } from "./form-upload.js";
 import { TUS_THRESHOLD, TusUpload } from "./tus-client.js";
 
 const form = document.getElementById("upload-form");
@@ -76,32 +78,26 @@ async function sendResumable(file, ui) {
   }
 }
 
-function send(file, ui) {
-  return new Promise((resolve) => {
-    const body = new FormData();
-    body.append("file", file, file.name);
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", form.dataset.uploadUrl);
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.upload.addEventListener("progress", (event) => {
-      if (event.lengthComputable) ui.progress.value = Math.round((event.loaded / event.total) * 100);
-    });
-    xhr.addEventListener("load", () => {
-      let detail = "";
-      try { detail = JSON.parse(xhr.responseText).detail || ""; } catch { detail = ""; }
-      const ok = xhr.status === 201;
-      ui.progress.value = ok ? 100 : ui.progress.value;
-      ui.status.textContent = ok ? form.dataset.msgDone : `${form.dataset.msgFailed}: ${detail}`;
-      ui.item.classList.add(ok ? "done" : "failed");
-      resolve(ok);
-    });
-    xhr.addEventListener("error", () => {
-      ui.status.textContent = form.dataset.msgFailed;
-      ui.item.classList.add("failed");
-      resolve(false);
-    });
-    xhr.send(body);
+async function send(file, ui) {
+  const body = new FormData();
+  body.append("file", file, file.name);
+  const request = postForm(form.dataset.uploadUrl, body, {
+    onProgress: (loaded, total) => {
+      ui.progress.value = Math.round((loaded / total) * 100);
+    },
   });
+  const outcome = await request.done;
+  if (outcome.status === 0) {
+    ui.status.textContent = form.dataset.msgFailed;
+    ui.item.classList.add("failed");
+    return false;
+  }
+  const detail = (outcome.data && outcome.data.detail) || "";
+  const ok = outcome.status === 201;
+  ui.progress.value = ok ? 100 : ui.progress.value;
+  ui.status.textContent = ok ? form.dataset.msgDone : `${form.dataset.msgFailed}: ${detail}`;
+  ui.item.classList.add(ok ? "done" : "failed");
+  return ok;
 }
 
 if (form) {

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from files.processing import files_rescan
-from files.tasks import queue_processing
+from files.processing_queue import queue_processing
 
 
 class Command(BaseCommand):
