@@ -351,7 +351,7 @@ MUST_ENROL_MESSAGE = gettext_lazy("Set up two-factor log-in in the web interface
 class TwoFactorMiddleware:
     """Sessions only (API requests with a bearer token pass): end unverified sessions of 2FA
     users, force enrolment. The API's session authentication applies the same rule
-    (locker.authentication), so the API never serves such a session whatever this decides."""
+    (accounts.authentication), so the API never serves such a session whatever this decides."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -7,7 +7,7 @@ inside functions alike), keeps the layers one-way:
 - no cycle among the modules of an app's service layer (everything but its ways in and wiring:
   views, api/, urls, admin, forms, apps, management commands, migrations, template tags).
 
-`locker/` is the project package (settings, URLs, the frame every app uses), not an app.
+`locker/` (settings, URLs, the frame every app uses) is an app too, held to the same rules.
 """
 
 import ast

@@ -285,7 +285,7 @@ def test_session_upload_streams_with_the_csrf_header(alice, settings):
     response = client.post(
         "/api/v1/files/", body, format="multipart", HTTP_X_CSRFTOKEN=_mask_cipher_secret(secret)
     )
-    # Had the CSRF check parsed the body (locker.authentication prevents it), the streaming
+    # Had the CSRF check parsed the body (accounts.authentication prevents it), the streaming
     # handler would have seen no file.
     assert response.status_code == 201, response.content
     assert response.json()["size"] == len(b"via the web UI")
