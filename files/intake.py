@@ -377,7 +377,7 @@ def multipart_intake(
             _("This upload is larger than the %(max)s limit.") % {"max": filesizeformat(body_cap)}
         )
     content_type = request.META.get("CONTENT_TYPE", "")
-    if not content_type.startswith("multipart/form-data"):
+    if content_type[:19].lower() != "multipart/form-data":  # media types ignore case
         raise NotMultipart(content_type)
     reservation = reserve(length)
     handler = StreamingUploadHandler(

@@ -56,6 +56,24 @@ def test_anyone_with_the_link_uploads_into_the_folder(client, alice, inbox, link
     assert link.files_count == 1
 
 
+def test_the_media_type_is_matched_whatever_its_case(client, inbox, link_of):
+    """Media types are case-insensitive (RFC 9110): `Multipart/Form-Data` is an upload too."""
+    _link, token = link_of()
+    boundary = "b0undary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+        f"Content-Type: text/plain\r\n\r\nabc\r\n--{boundary}--\r\n"
+    ).encode()
+    response = client.generic(
+        "POST",
+        f"/r/{token}/upload",
+        body,
+        content_type=f"Multipart/Form-Data; boundary={boundary}",
+    )
+    assert response.status_code == 201, response.content
+    assert File.objects.filter(folder=inbox, name="a.txt").exists()
+
+
 def test_the_uploader_sees_nothing_of_the_folder(client, alice, inbox, link_of):
     store_file(alice, "salary.txt", b"secret", folder=inbox)
     _link, token = link_of()
