@@ -103,7 +103,11 @@ class SessionAuthentication(authentication.SessionAuthentication):
         return result
 
     def enforce_csrf(self, request):
-        if (request.content_type or "").startswith(("multipart/", "application/offset+")):
+        if (
+            (request.content_type or "")[:32]
+            .lower()
+            .startswith(("multipart/", "application/offset+"))
+        ):
             request = _HeaderTokenOnly(request)
         return super().enforce_csrf(request)
 
