@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -162,14 +163,46 @@ def _int_header(request, name: str, *, required: bool = True) -> int | None:
         ) from None
 
 
+# Upload-Metadata: Uppy and tus-js-client send a handful of keys (name, type, filename,
+# filetype, relativePath…); gunicorn refuses a header line past 8,190 bytes anyway.
+MAX_METADATA_CHARS = 8192
+MAX_METADATA_KEYS = 32
+MAX_FILETYPE_CHARS = 127  # TusUpload.filetype
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")
+_METADATA_KEY = re.compile(r"^[!-+\--~]+$")  # printable ASCII, neither space nor comma
+
+
 def parse_metadata(raw: str | None) -> dict[str, str]:
-    """`Upload-Metadata: key base64,key2 base64` → {key: decoded text}."""
+    """`Upload-Metadata: key base64,key2 base64` → {key: decoded text}.
+
+    400 for anything that is not exactly that: a header past MAX_METADATA_CHARS or with more
+    than MAX_METADATA_KEYS keys, an empty or non-ASCII key, a key given twice, a value that is
+    not base64 of UTF-8 text; a `filetype` longer than MAX_FILETYPE_CHARS or with control
+    characters (the file name is checked by files.names.validate_name)."""
+    raw = raw or ""
+    if len(raw) > MAX_METADATA_CHARS:
+        raise TusError(
+            400,
+            _("Upload-Metadata is too long: at most %(max)d characters.")
+            % {"max": MAX_METADATA_CHARS},
+        )
+    items = [item.strip() for item in raw.split(",")]
+    items = [item for item in items if item]
+    if len(items) > MAX_METADATA_KEYS:
+        raise TusError(
+            400,
+            _("Upload-Metadata has too many keys: at most %(max)d.") % {"max": MAX_METADATA_KEYS},
+        )
     result: dict[str, str] = {}
-    for item in (raw or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
+    for item in items:
         key, _sep, value = item.partition(" ")
+        if not _METADATA_KEY.match(key):
+            raise TusError(
+                400,
+                _("Upload-Metadata keys must be printable ASCII without spaces or commas."),
+            )
+        if key in result:
+            raise TusError(400, _("Upload-Metadata gives the key %(key)s twice.") % {"key": key})
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
@@ -177,6 +210,16 @@ def parse_metadata(raw: str | None) -> dict[str, str]:
                 400, _("Upload-Metadata value of %(key)s is not base64 UTF-8.") % {"key": key}
             ) from None
         result[key] = decoded
+    filetype = result.get("filetype", "")
+    if len(filetype) > MAX_FILETYPE_CHARS or _CONTROL_CHARS.search(filetype):
+        raise TusError(
+            400,
+            _(
+                "The filetype in Upload-Metadata must be a media type of at most %(max)d "
+                "characters, without control characters."
+            )
+            % {"max": MAX_FILETYPE_CHARS},
+        )
     return result
 
 
@@ -384,32 +427,50 @@ def create(request, target: Target, base: str) -> HttpResponse:
             )
     except services.QuotaExceeded as exc:
         raise TusError(507, target.quota_message or str(exc)) from None
+    # All or nothing: an answer without a Location leaves nothing that nobody could resume or
+    # delete (no reservation, no row, no object).
     try:
         state = resumable_start(length=length, holder=reservation.pk)
     except BaseException:
         services.upload_reservation_release(reservation=reservation)
         raise
-    upload = TusUpload.objects.create(
-        upload_id=secrets.token_urlsafe(32),
-        owner=target.owner,
-        link=target.link,
-        folder=target.folder,
-        filename=filename,
-        filetype=metadata.get("filetype", "")[:127],
-        length=length,
-        blob=state.blob,
-        header=state.header,
-        storage_state=state.storage,
-        reservation=reservation,
-        created_at=now,
-        active_at=now,
-        expires_at=reservation.expires_at,
-    )
+    try:
+        upload = _create_row(target, filename, metadata, length, state, reservation, now)
+    except BaseException:
+        try:
+            services.upload_reservation_release(reservation=reservation)
+        finally:
+            resumable_discard(blob=state.blob, storage=state.storage)
+        raise
     headers = {"Location": _location(request, base, upload)}
     if body_length or length == 0:
-        upload = _append(request, upload, target, expected_offset=0, body_length=body_length)
+        try:
+            upload = _append(request, upload, target, expected_offset=0, body_length=body_length)
+        except BaseException:
+            tus_upload_terminate(pk=upload.pk)
+            raise
     headers.update(_state_headers(upload))
     return empty(201, headers)
+
+
+def _create_row(target, filename, metadata, length, state, reservation, now) -> TusUpload:
+    with transaction.atomic():  # a failed insert must not poison an outer transaction
+        return TusUpload.objects.create(
+            upload_id=secrets.token_urlsafe(32),
+            owner=target.owner,
+            link=target.link,
+            folder=target.folder,
+            filename=filename,
+            filetype=metadata.get("filetype", ""),
+            length=length,
+            blob=state.blob,
+            header=state.header,
+            storage_state=state.storage,
+            reservation=reservation,
+            created_at=now,
+            active_at=now,
+            expires_at=reservation.expires_at,
+        )
 
 
 def head(request, scope: Scope, upload_id: str) -> HttpResponse:
