@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "locker.middleware.SecurityHeadersMiddleware",
+    # `%00` in a query string: 400 before any view (PostgreSQL refuses NUL in strings).
+    "locker.middleware.NulInQueryMiddleware",
     # A view's outage (database, cache, broker, storage down; disk full) → 503/507 naming it.
     "locker.outages.OutageMiddleware",
     # Axes must be last: it turns locked-out log-ins into its lock-out response.
