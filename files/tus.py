@@ -50,6 +50,8 @@ CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 READ_SIZE = 1024 * 1024
 FILE_ID_HEADER = "Locker-File-Id"
+# However small an upload is, it may come in this many chunks (see min_chunk).
+SMALL_UPLOAD_CHUNKS = 64
 EXPOSED_HEADERS = (
     "Location, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, "
     "Upload-Offset, Upload-Length, Upload-Expires, Locker-File-Id"
@@ -479,6 +481,25 @@ def head(request, scope: Scope, upload_id: str) -> HttpResponse:
     return empty(200, _state_headers(upload))
 
 
+def min_chunk(upload: TusUpload) -> int:
+    """The fewest bytes a PATCH must bring unless it ends the upload: LOCKER_TUS_MIN_CHUNK, or
+    less for an upload small enough to come in SMALL_UPLOAD_CHUNKS chunks. Every PATCH costs a
+    database commit and a re-sealed tail (or a stored S3 part), so an upload costs at most
+    SMALL_UPLOAD_CHUNKS + length / LOCKER_TUS_MIN_CHUNK of them, whatever the client sends."""
+    return min(settings.LOCKER_TUS_MIN_CHUNK, -(-upload.length // SMALL_UPLOAD_CHUNKS))
+
+
+def _too_small(floor: int) -> TusError:
+    return TusError(
+        400,
+        _(
+            "This chunk is too small: send at least %(min)s per PATCH; only the last chunk of "
+            "an upload may be shorter."
+        )
+        % {"min": filesizeformat(floor)},
+    )
+
+
 def patch(request, scope: Scope, upload_id: str, target: Target | None = None) -> HttpResponse:
     check_version(request)
     upload = upload_get(scope, upload_id)
@@ -488,8 +509,13 @@ def patch(request, scope: Scope, upload_id: str, target: Target | None = None) -
     body_length = _int_header(request, "Content-Length", required=False)
     if body_length is None:
         raise TusError(411, _("Send the chunk with a Content-Length header."))
+    floor = min_chunk(upload)
+    if body_length < floor and offset + body_length < upload.length:
+        raise _too_small(floor)  # before the lease is taken: nothing changes
     target = target or Target(owner=upload.owner, folder=upload.folder)
-    upload = _append(request, upload, target, expected_offset=offset, body_length=body_length)
+    upload = _append(
+        request, upload, target, expected_offset=offset, body_length=body_length, floor=floor
+    )
     return empty(204, _state_headers(upload))
 
 
@@ -510,11 +536,22 @@ def _forget(upload: TusUpload) -> None:
     TusUpload.objects.filter(pk=upload.pk).delete()
 
 
-def _append(request, upload: TusUpload, target: Target, *, expected_offset: int, body_length: int):
+def _append(
+    request,
+    upload: TusUpload,
+    target: Target,
+    *,
+    expected_offset: int,
+    body_length: int,
+    floor: int = 0,
+):
+    """Take the write lease and store the body at `expected_offset`. A body cut off before
+    `floor` bytes arrived (and short of the end) keeps nothing, so every commit brings at
+    least `floor` bytes or ends the upload."""
     token = _lock(upload)
     lease = WriteLease(upload, token)
     try:
-        return _append_locked(request, upload, target, expected_offset, body_length, lease)
+        return _append_locked(request, upload, target, expected_offset, body_length, lease, floor)
     except TusError:
         raise
     except Exception as exc:
@@ -527,7 +564,9 @@ def _append(request, upload: TusUpload, target: Target, *, expected_offset: int,
             _unlock(upload, token)
 
 
-def _append_locked(request, upload, target, expected_offset, body_length, lease) -> TusUpload:
+def _append_locked(
+    request, upload, target, expected_offset, body_length, lease, floor
+) -> TusUpload:
     if upload.completed_at is not None:
         # A finished upload is a file now; more bytes must never reach it (CVE-2024-31454).
         raise TusError(403, _("This upload is complete and accepts no more data."))
@@ -560,13 +599,19 @@ def _append_locked(request, upload, target, expected_offset, body_length, lease)
         logger.exception("Resumable upload %s cannot continue", upload.pk)
         raise TusError(410, _("This upload's stored data is gone; start it again.")) from None
     try:
-        received, interrupted = _receive(request, writer, body_length, checksum, lease)
+        received, interrupted, count = _receive(request, writer, body_length, checksum, lease)
         if checksum is not None:
             if interrupted:
                 raise TusError(400, _("The chunk was interrupted; nothing of it was kept."))
             algorithm_digest, expected = received
             if algorithm_digest != expected:
                 raise TusError(460, _("The chunk does not match its Upload-Checksum; resend it."))
+        if interrupted and count < floor and upload.offset + count < upload.length:
+            raise TusError(
+                400,
+                _("The chunk was interrupted before %(min)s arrived; nothing of it was kept.")
+                % {"min": filesizeformat(floor)},
+            )
         if not lease.held():  # terminated or taken over: commit nothing of this chunk
             raise lease.lost()
         new_offset, tail, storage = writer.checkpoint()
@@ -586,7 +631,7 @@ def _append_locked(request, upload, target, expected_offset, body_length, lease)
 
 def _receive(request, writer: ResumableWriter, body_length: int, checksum, lease: WriteLease):
     """Read the body into the writer, renewing the write lease as bytes arrive; returns
-    ((digest, expected) or None, interrupted)."""
+    ((digest, expected) or None, interrupted, bytes received)."""
     hasher = checksum[0]() if checksum else None
     remaining = body_length
     interrupted = False
@@ -604,9 +649,10 @@ def _receive(request, writer: ResumableWriter, body_length: int, checksum, lease
         if hasher is not None:
             hasher.update(chunk)
         writer.write(chunk)
+    received = body_length - remaining
     if hasher is None:
-        return None, interrupted
-    return (hasher.digest(), checksum[1]), interrupted
+        return None, interrupted, received
+    return (hasher.digest(), checksum[1]), interrupted, received
 
 
 def _complete(upload: TusUpload, writer: ResumableWriter, target: Target, lease) -> None:

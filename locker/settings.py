@@ -327,6 +327,10 @@ LOCKER_MIN_FREE_SPACE = env_free_space("LOCKER_MIN_FREE_SPACE", "1G")
 # after its holder stopped sending bytes (a crash, a kill -9, a client gone).
 LOCKER_UPLOAD_LEASE = max(1, env_duration("LOCKER_UPLOAD_LEASE", "2m"))
 LOCKER_TUS_LOCK_LEASE = max(1, env_duration("LOCKER_TUS_LOCK_LEASE", "10s"))
+# The fewest bytes a tus PATCH that does not end its upload must bring (the last may be shorter;
+# an upload may always come in 64 chunks): each PATCH costs a database commit and a re-sealed
+# tail or a stored part, so thousands of 1-byte PATCHes must not be (docs/tus.md).
+LOCKER_TUS_MIN_CHUNK = env_size("LOCKER_TUS_MIN_CHUNK", "1M")
 # Outside the streaming upload endpoints, Django's multipart parsing (form views, the CSRF
 # check) refuses file parts, and a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE is refused by its
 # Content-Length: nothing is spooled to a temporary file (locker/parsers.py). Files left in the
