@@ -429,6 +429,8 @@ def create(request, target: Target, base: str) -> HttpResponse:
             )
     except services.QuotaExceeded as exc:
         raise TusError(507, target.quota_message or str(exc)) from None
+    except services.TooManyOpenUploads as exc:
+        raise TusError(429, str(exc)) from None
     # All or nothing: an answer without a Location leaves nothing that nobody could resume or
     # delete (no reservation, no row, no object).
     try:

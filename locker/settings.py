@@ -365,6 +365,9 @@ LOCKER_SHARE_PASSWORD_WINDOW = env_duration("LOCKER_SHARE_PASSWORD_WINDOW", "15m
 # bytes are given back, and how many may be open at once on one link.
 LOCKER_UPLOAD_LINK_IDLE = max(1, env_duration("LOCKER_UPLOAD_LINK_IDLE", "15m"))
 LOCKER_UPLOAD_LINK_MAX_OPEN = max(1, env_int("LOCKER_UPLOAD_LINK_MAX_OPEN", 10))
+# Most uploads in progress at once per user (unfinished tus uploads and form uploads whose bytes
+# are arriving; not those through the user's upload links, which have the cap above): 429.
+LOCKER_MAX_OPEN_UPLOADS = max(1, env_int("LOCKER_MAX_OPEN_UPLOADS", 20))
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

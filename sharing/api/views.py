@@ -24,6 +24,7 @@ from files.uploads import (
     ReservationLease,
     StreamingMultiPartParser,
     StreamingUploadHandler,
+    TooManyUploads,
     UploadGone,
     request_content_length,
 )
@@ -328,6 +329,8 @@ class SendView(APIView):
             reservation = file_services.upload_reservation_create(user=request.user, size=length)
         except file_services.QuotaExceeded as exc:
             raise InsufficientStorage(str(exc)) from None
+        except file_services.TooManyOpenUploads as exc:
+            raise TooManyUploads(str(exc)) from None
         handler = StreamingUploadHandler(
             request._request,
             field_name="file",
