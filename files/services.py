@@ -15,7 +15,7 @@ import filetype
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -359,6 +359,14 @@ def _lease_end(now: datetime) -> datetime:
     return now + timedelta(seconds=settings.LOCKER_UPLOAD_LEASE)
 
 
+def reserved_bytes(reservations) -> int:
+    """The sizes of `reservations` added up in Python. Declared lengths up to 2^63 − 1 are
+    allowed, so their sum may pass what a 64-bit integer holds: SQLite's SUM() then fails with
+    "integer overflow" (PostgreSQL's returns numeric). The rows are few: a user has at most
+    LOCKER_MAX_OPEN_UPLOADS uploads in progress, each link LOCKER_UPLOAD_LINK_MAX_OPEN."""
+    return sum(reservations.values_list("size", flat=True))
+
+
 def _quota_check(*, locked_user, size: int, now: datetime, exclude_pk: int | None = None) -> None:
     """Raise QuotaExceeded unless `size` more bytes fit; call with the user's row locked."""
     if locked_user.quota_bytes <= 0:
@@ -366,7 +374,7 @@ def _quota_check(*, locked_user, size: int, now: datetime, exclude_pk: int | Non
     live = UploadReservation.objects.live(now).filter(owner=locked_user)
     if exclude_pk is not None:
         live = live.exclude(pk=exclude_pk)
-    reserved = live.aggregate(total=Sum("size"))["total"] or 0
+    reserved = reserved_bytes(live)
     free = max(locked_user.quota_bytes - locked_user.used_bytes - reserved, 0)
     if size > free:
         message = _(
