@@ -451,7 +451,10 @@ def create(request, target: Target, base: str) -> HttpResponse:
         try:
             upload = _append(request, upload, target, expected_offset=0, body_length=body_length)
         except BaseException:
-            tus_upload_terminate(pk=upload.pk)
+            try:
+                tus_upload_terminate(pk=upload.pk)
+            except Exception:  # the original error is the answer; the cleanup reclaims it later
+                logger.warning("Could not end the failed creation %s", upload.pk, exc_info=True)
             raise
     headers.update(_state_headers(upload))
     return empty(201, headers)
@@ -491,6 +494,11 @@ def min_chunk(upload: TusUpload) -> int:
     return min(settings.LOCKER_TUS_MIN_CHUNK, -(-upload.length // SMALL_UPLOAD_CHUNKS))
 
 
+def _short(upload: TusUpload, body_length: int, floor: int) -> bool:
+    """Fewer than `floor` bytes, and not the end of the upload."""
+    return body_length < floor and upload.offset + body_length < upload.length
+
+
 def _too_small(floor: int) -> TusError:
     return TusError(
         400,
@@ -512,8 +520,8 @@ def patch(request, scope: Scope, upload_id: str, target: Target | None = None) -
     if body_length is None:
         raise TusError(411, _("Send the chunk with a Content-Length header."))
     floor = min_chunk(upload)
-    if body_length < floor and offset + body_length < upload.length:
-        raise _too_small(floor)  # before the lease is taken: nothing changes
+    if offset == upload.offset and _short(upload, body_length, floor):
+        raise _too_small(floor)  # before the lease is taken: not even that is written
     target = target or Target(owner=upload.owner, folder=upload.folder)
     upload = _append(
         request, upload, target, expected_offset=offset, body_length=body_length, floor=floor
@@ -581,6 +589,8 @@ def _append_locked(
         )
     if body_length > upload.length - upload.offset:
         raise TusError(413, _("This chunk goes beyond the upload's declared length."))
+    if _short(upload, body_length, floor):
+        raise _too_small(floor)
     reservation_alive = UploadReservation.objects.filter(
         pk=upload.reservation_id, expires_at__gt=timezone.now()
     ).exists()
@@ -608,7 +618,7 @@ def _append_locked(
             algorithm_digest, expected = received
             if algorithm_digest != expected:
                 raise TusError(460, _("The chunk does not match its Upload-Checksum; resend it."))
-        if interrupted and count < floor and upload.offset + count < upload.length:
+        if interrupted and _short(upload, count, floor):
             raise TusError(
                 400,
                 _("The chunk was interrupted before %(min)s arrived; nothing of it was kept.")

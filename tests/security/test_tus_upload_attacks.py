@@ -194,6 +194,12 @@ def test_two_hundred_one_byte_patches_change_nothing(alice_api):
     assert TusUpload.objects.get().offset == 0
 
 
+def test_a_short_chunk_at_the_wrong_offset_is_told_where_the_upload_stands(alice_api):
+    url = path_of(create(alice_api, 64 * MIB))
+    response = patch(alice_api, url, 5, b"x")
+    assert response.status_code == 409 and response["Upload-Offset"] == "0"
+
+
 def test_chunks_of_the_floor_and_a_short_last_chunk_complete(alice_api):
     data = bytes(range(256)) * (2 * MIB // 256) + b"tail"
     url = path_of(create(alice_api, len(data)))
