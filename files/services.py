@@ -15,7 +15,7 @@ import filetype
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -57,6 +57,11 @@ class FolderTooDeep(InvalidMove):
 
 class QuotaExceeded(Exception):
     pass
+
+
+class TooManyOpenUploads(Exception):
+    """The user already has LOCKER_MAX_OPEN_UPLOADS uploads in progress; the message says how
+    many and how to cancel them."""
 
 
 class FolderGone(Exception):
@@ -337,6 +342,14 @@ def _lease_end(now: datetime) -> datetime:
     return now + timedelta(seconds=settings.LOCKER_UPLOAD_LEASE)
 
 
+def reserved_bytes(reservations) -> int:
+    """The sizes of `reservations` added up in Python. Declared lengths up to 2^63 − 1 are
+    allowed, so their sum may pass what a 64-bit integer holds: SQLite's SUM() then fails with
+    "integer overflow" (PostgreSQL's returns numeric). The rows are few: a user has at most
+    LOCKER_MAX_OPEN_UPLOADS uploads in progress, each link LOCKER_UPLOAD_LINK_MAX_OPEN."""
+    return sum(reservations.values_list("size", flat=True))
+
+
 def _quota_check(*, locked_user, size: int, now: datetime, exclude_pk: int | None = None) -> None:
     """Raise QuotaExceeded unless `size` more bytes fit; call with the user's row locked."""
     if locked_user.quota_bytes <= 0:
@@ -344,7 +357,7 @@ def _quota_check(*, locked_user, size: int, now: datetime, exclude_pk: int | Non
     live = UploadReservation.objects.live(now).filter(owner=locked_user)
     if exclude_pk is not None:
         live = live.exclude(pk=exclude_pk)
-    reserved = live.aggregate(total=Sum("size"))["total"] or 0
+    reserved = reserved_bytes(live)
     free = max(locked_user.quota_bytes - locked_user.used_bytes - reserved, 0)
     if size > free:
         message = _(
@@ -363,20 +376,46 @@ def _quota_check(*, locked_user, size: int, now: datetime, exclude_pk: int | Non
         raise QuotaExceeded(message)
 
 
+def _open_uploads_check(*, locked_user, now: datetime) -> None:
+    """Raise TooManyOpenUploads when the user has LOCKER_MAX_OPEN_UPLOADS uploads in progress
+    (unfinished tus uploads and form uploads whose bytes are arriving), each costing a
+    reservation and partial bytes. Uploads through the user's links are not counted: a link
+    has its own cap (LOCKER_UPLOAD_LINK_MAX_OPEN), and a stranger holding one must not keep the
+    owner from uploading. Call with the user's row locked."""
+    limit = settings.LOCKER_MAX_OPEN_UPLOADS
+    open_uploads = (
+        UploadReservation.objects.live(now).filter(owner=locked_user, link__isnull=True).count()
+    )
+    if open_uploads >= limit:
+        raise TooManyOpenUploads(
+            _(
+                "You have %(count)d uploads in progress, the most Locker allows at once. Wait "
+                "for one to finish, or cancel one: GET /api/v1/uploads/ lists them and "
+                "DELETE /api/v1/uploads/<id>/ cancels one (a tus upload also with DELETE on "
+                "its URL)."
+            )
+            % {"count": open_uploads}
+        )
+
+
 def upload_reservation_create(
     *, user, size: int, link=None, name: str = "", expires_at: datetime | None = None
 ) -> UploadReservation:
     """Promise `size` bytes to an upload, or raise QuotaExceeded before anything is stored.
 
-    The reservation counts until `expires_at` (by default a lease of LOCKER_UPLOAD_LEASE, which
-    the request renews while its bytes arrive: upload_reservation_renew). The check and the
-    insert happen while the user's row is locked (SQLite: the IMMEDIATE transaction), so
-    concurrent uploads cannot together pass a quota none of them could.
+    Raises TooManyOpenUploads when the user (not an upload link: `link`) already has
+    LOCKER_MAX_OPEN_UPLOADS uploads in progress. The reservation counts until `expires_at` (by
+    default a lease of LOCKER_UPLOAD_LEASE, which the request renews while its bytes arrive:
+    upload_reservation_renew). The checks and the insert happen while the user's row is locked
+    (SQLite: the IMMEDIATE transaction), so concurrent uploads cannot together pass a quota (or
+    the cap) none of them could.
     """
     user_model = get_user_model()
     now = timezone.now()
     with transaction.atomic():
         locked = user_model.objects.select_for_update().get(pk=user.pk)
+        if link is None:
+            _open_uploads_check(locked_user=locked, now=now)
         _quota_check(locked_user=locked, size=size, now=now)
         return UploadReservation.objects.create(
             owner=locked,

@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -51,6 +52,8 @@ CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 READ_SIZE = 1024 * 1024
 FILE_ID_HEADER = "Locker-File-Id"
+# However small an upload is, it may come in this many chunks (see min_chunk).
+SMALL_UPLOAD_CHUNKS = 64
 EXPOSED_HEADERS = (
     "Location, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, "
     "Upload-Offset, Upload-Length, Upload-Expires, Locker-File-Id"
@@ -164,14 +167,46 @@ def _int_header(request, name: str, *, required: bool = True) -> int | None:
         ) from None
 
 
+# Upload-Metadata: Uppy and tus-js-client send a handful of keys (name, type, filename,
+# filetype, relativePath…); gunicorn refuses a header line past 8,190 bytes anyway.
+MAX_METADATA_CHARS = 8192
+MAX_METADATA_KEYS = 32
+MAX_FILETYPE_CHARS = 127  # TusUpload.filetype
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")
+_METADATA_KEY = re.compile(r"^[!-+\--~]+$")  # printable ASCII, neither space nor comma
+
+
 def parse_metadata(raw: str | None) -> dict[str, str]:
-    """`Upload-Metadata: key base64,key2 base64` → {key: decoded text}."""
+    """`Upload-Metadata: key base64,key2 base64` → {key: decoded text}.
+
+    400 for anything that is not exactly that: a header past MAX_METADATA_CHARS or with more
+    than MAX_METADATA_KEYS keys, an empty or non-ASCII key, a key given twice, a value that is
+    not base64 of UTF-8 text; a `filetype` longer than MAX_FILETYPE_CHARS or with control
+    characters (the file name is checked by files.names.validate_name)."""
+    raw = raw or ""
+    if len(raw) > MAX_METADATA_CHARS:
+        raise TusError(
+            400,
+            _("Upload-Metadata is too long: at most %(max)d characters.")
+            % {"max": MAX_METADATA_CHARS},
+        )
+    items = [item.strip() for item in raw.split(",")]
+    items = [item for item in items if item]
+    if len(items) > MAX_METADATA_KEYS:
+        raise TusError(
+            400,
+            _("Upload-Metadata has too many keys: at most %(max)d.") % {"max": MAX_METADATA_KEYS},
+        )
     result: dict[str, str] = {}
-    for item in (raw or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
+    for item in items:
         key, _sep, value = item.partition(" ")
+        if not _METADATA_KEY.match(key):
+            raise TusError(
+                400,
+                _("Upload-Metadata keys must be printable ASCII without spaces or commas."),
+            )
+        if key in result:
+            raise TusError(400, _("Upload-Metadata gives the key %(key)s twice.") % {"key": key})
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
@@ -179,6 +214,16 @@ def parse_metadata(raw: str | None) -> dict[str, str]:
                 400, _("Upload-Metadata value of %(key)s is not base64 UTF-8.") % {"key": key}
             ) from None
         result[key] = decoded
+    filetype = result.get("filetype", "")
+    if len(filetype) > MAX_FILETYPE_CHARS or _CONTROL_CHARS.search(filetype):
+        raise TusError(
+            400,
+            _(
+                "The filetype in Upload-Metadata must be a media type of at most %(max)d "
+                "characters, without control characters."
+            )
+            % {"max": MAX_FILETYPE_CHARS},
+        )
     return result
 
 
@@ -363,38 +408,85 @@ def create(request, target: Target, base: str) -> HttpResponse:
             )
     except services.QuotaExceeded as exc:
         raise TusError(507, target.quota_message or str(exc)) from None
+    except services.TooManyOpenUploads as exc:
+        raise TusError(429, str(exc)) from None
+    # All or nothing: an answer without a Location leaves nothing that nobody could resume or
+    # delete (no reservation, no row, no object).
     try:
         state = resumable_start(length=length, holder=reservation.pk)
     except BaseException:
         services.upload_reservation_release(reservation=reservation)
         raise
-    upload = TusUpload.objects.create(
-        upload_id=secrets.token_urlsafe(32),
-        owner=target.owner,
-        link=target.link,
-        folder=target.folder,
-        filename=filename,
-        filetype=metadata.get("filetype", "")[:127],
-        length=length,
-        blob=state.blob,
-        header=state.header,
-        storage_state=state.storage,
-        reservation=reservation,
-        created_at=now,
-        active_at=now,
-        expires_at=reservation.expires_at,
-    )
+    try:
+        upload = _create_row(target, filename, metadata, length, state, reservation, now)
+    except BaseException:
+        try:
+            services.upload_reservation_release(reservation=reservation)
+        finally:
+            resumable_discard(blob=state.blob, storage=state.storage)
+        raise
     headers = {"Location": _location(request, base, upload)}
     if body_length or length == 0:
-        upload = _append(request, upload, target, expected_offset=0, body_length=body_length)
+        try:
+            upload = _append(request, upload, target, expected_offset=0, body_length=body_length)
+        except BaseException:
+            try:
+                tus_upload_terminate(pk=upload.pk)
+            except Exception:  # the original error is the answer; the cleanup reclaims it later
+                logger.warning("Could not end the failed creation %s", upload.pk, exc_info=True)
+            raise
     headers.update(_state_headers(upload))
     return empty(201, headers)
+
+
+def _create_row(target, filename, metadata, length, state, reservation, now) -> TusUpload:
+    with transaction.atomic():  # a failed insert must not poison an outer transaction
+        return TusUpload.objects.create(
+            upload_id=secrets.token_urlsafe(32),
+            owner=target.owner,
+            link=target.link,
+            folder=target.folder,
+            filename=filename,
+            filetype=metadata.get("filetype", ""),
+            length=length,
+            blob=state.blob,
+            header=state.header,
+            storage_state=state.storage,
+            reservation=reservation,
+            created_at=now,
+            active_at=now,
+            expires_at=reservation.expires_at,
+        )
 
 
 def head(request, scope: Scope, upload_id: str) -> HttpResponse:
     check_version(request)
     upload = upload_get(scope, upload_id)
     return empty(200, _state_headers(upload))
+
+
+def min_chunk(upload: TusUpload) -> int:
+    """The fewest bytes a PATCH must bring unless it ends the upload: LOCKER_TUS_MIN_CHUNK, or
+    less for an upload small enough to come in SMALL_UPLOAD_CHUNKS chunks. Every PATCH costs a
+    database commit and a re-sealed tail (or a stored S3 part), so an upload costs at most
+    SMALL_UPLOAD_CHUNKS + length / LOCKER_TUS_MIN_CHUNK of them, whatever the client sends."""
+    return min(settings.LOCKER_TUS_MIN_CHUNK, -(-upload.length // SMALL_UPLOAD_CHUNKS))
+
+
+def _short(upload: TusUpload, body_length: int, floor: int) -> bool:
+    """Fewer than `floor` bytes, and not the end of the upload."""
+    return body_length < floor and upload.offset + body_length < upload.length
+
+
+def _too_small(floor: int) -> TusError:
+    return TusError(
+        400,
+        _(
+            "This chunk is too small: send at least %(min)s per PATCH; only the last chunk of "
+            "an upload may be shorter."
+        )
+        % {"min": filesizeformat(floor)},
+    )
 
 
 def patch(request, scope: Scope, upload_id: str, target: Target | None = None) -> HttpResponse:
@@ -406,8 +498,13 @@ def patch(request, scope: Scope, upload_id: str, target: Target | None = None) -
     body_length = _int_header(request, "Content-Length", required=False)
     if body_length is None:
         raise TusError(411, _("Send the chunk with a Content-Length header."))
+    floor = min_chunk(upload)
+    if offset == upload.offset and _short(upload, body_length, floor):
+        raise _too_small(floor)  # before the lease is taken: not even that is written
     target = target or Target(owner=upload.owner, folder=upload.folder)
-    upload = _append(request, upload, target, expected_offset=offset, body_length=body_length)
+    upload = _append(
+        request, upload, target, expected_offset=offset, body_length=body_length, floor=floor
+    )
     return empty(204, _state_headers(upload))
 
 
@@ -428,11 +525,22 @@ def _forget(upload: TusUpload) -> None:
     TusUpload.objects.filter(pk=upload.pk).delete()
 
 
-def _append(request, upload: TusUpload, target: Target, *, expected_offset: int, body_length: int):
+def _append(
+    request,
+    upload: TusUpload,
+    target: Target,
+    *,
+    expected_offset: int,
+    body_length: int,
+    floor: int = 0,
+):
+    """Take the write lease and store the body at `expected_offset`. A body cut off before
+    `floor` bytes arrived (and short of the end) keeps nothing, so every commit brings at
+    least `floor` bytes or ends the upload."""
     token = _lock(upload)
     lease = WriteLease(upload, token)
     try:
-        return _append_locked(request, upload, target, expected_offset, body_length, lease)
+        return _append_locked(request, upload, target, expected_offset, body_length, lease, floor)
     except TusError:
         raise
     except Exception as exc:
@@ -445,7 +553,9 @@ def _append(request, upload: TusUpload, target: Target, *, expected_offset: int,
             _unlock(upload, token)
 
 
-def _append_locked(request, upload, target, expected_offset, body_length, lease) -> TusUpload:
+def _append_locked(
+    request, upload, target, expected_offset, body_length, lease, floor
+) -> TusUpload:
     if upload.completed_at is not None:
         # A finished upload is a file now; more bytes must never reach it (CVE-2024-31454).
         raise TusError(403, _("This upload is complete and accepts no more data."))
@@ -458,6 +568,8 @@ def _append_locked(request, upload, target, expected_offset, body_length, lease)
         )
     if body_length > upload.length - upload.offset:
         raise TusError(413, _("This chunk goes beyond the upload's declared length."))
+    if _short(upload, body_length, floor):
+        raise _too_small(floor)
     reservation_alive = UploadReservation.objects.filter(
         pk=upload.reservation_id, expires_at__gt=timezone.now()
     ).exists()
@@ -478,13 +590,19 @@ def _append_locked(request, upload, target, expected_offset, body_length, lease)
         logger.exception("Resumable upload %s cannot continue", upload.pk)
         raise TusError(410, _("This upload's stored data is gone; start it again.")) from None
     try:
-        received, interrupted = _receive(request, writer, body_length, checksum, lease)
+        received, interrupted, count = _receive(request, writer, body_length, checksum, lease)
         if checksum is not None:
             if interrupted:
                 raise TusError(400, _("The chunk was interrupted; nothing of it was kept."))
             algorithm_digest, expected = received
             if algorithm_digest != expected:
                 raise TusError(460, _("The chunk does not match its Upload-Checksum; resend it."))
+        if interrupted and _short(upload, count, floor):
+            raise TusError(
+                400,
+                _("The chunk was interrupted before %(min)s arrived; nothing of it was kept.")
+                % {"min": filesizeformat(floor)},
+            )
         if not lease.held():  # terminated or taken over: commit nothing of this chunk
             raise lease.lost()
         new_offset, tail, storage = writer.checkpoint()
@@ -504,7 +622,7 @@ def _append_locked(request, upload, target, expected_offset, body_length, lease)
 
 def _receive(request, writer: ResumableWriter, body_length: int, checksum, lease: WriteLease):
     """Read the body into the writer, renewing the write lease as bytes arrive; returns
-    ((digest, expected) or None, interrupted)."""
+    ((digest, expected) or None, interrupted, bytes received)."""
     hasher = checksum[0]() if checksum else None
     remaining = body_length
     interrupted = False
@@ -522,9 +640,10 @@ def _receive(request, writer: ResumableWriter, body_length: int, checksum, lease
         if hasher is not None:
             hasher.update(chunk)
         writer.write(chunk)
+    received = body_length - remaining
     if hasher is None:
-        return None, interrupted
-    return (hasher.digest(), checksum[1]), interrupted
+        return None, interrupted, received
+    return (hasher.digest(), checksum[1]), interrupted, received
 
 
 def _complete(upload: TusUpload, writer: ResumableWriter, target: Target, lease) -> None:

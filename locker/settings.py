@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "locker.middleware.SecurityHeadersMiddleware",
+    # `%00` in a query string: 400 before any view (PostgreSQL refuses NUL in strings).
+    "locker.middleware.NulInQueryMiddleware",
     # A view's outage (database, cache, broker, storage down; disk full) → 503/507 naming it.
     "locker.outages.OutageMiddleware",
     # Axes must be last: it turns locked-out log-ins into its lock-out response.
@@ -326,6 +328,10 @@ LOCKER_MIN_FREE_SPACE = env_free_space("LOCKER_MIN_FREE_SPACE", "1G")
 # after its holder stopped sending bytes (a crash, a kill -9, a client gone).
 LOCKER_UPLOAD_LEASE = max(1, env_duration("LOCKER_UPLOAD_LEASE", "2m"))
 LOCKER_TUS_LOCK_LEASE = max(1, env_duration("LOCKER_TUS_LOCK_LEASE", "10s"))
+# The fewest bytes a tus PATCH that does not end its upload must bring (the last may be shorter;
+# an upload may always come in 64 chunks): each PATCH costs a database commit and a re-sealed
+# tail or a stored part, so thousands of 1-byte PATCHes must not be (docs/tus.md).
+LOCKER_TUS_MIN_CHUNK = env_size("LOCKER_TUS_MIN_CHUNK", "1M")
 # Outside the streaming upload endpoints, Django's multipart parsing (form views, the CSRF
 # check) refuses file parts, and a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE is refused by its
 # Content-Length: nothing is spooled to a temporary file (locker/parsers.py). Files left in the
@@ -360,6 +366,9 @@ LOCKER_SHARE_PASSWORD_WINDOW = env_duration("LOCKER_SHARE_PASSWORD_WINDOW", "15m
 # bytes are given back, and how many may be open at once on one link.
 LOCKER_UPLOAD_LINK_IDLE = max(1, env_duration("LOCKER_UPLOAD_LINK_IDLE", "15m"))
 LOCKER_UPLOAD_LINK_MAX_OPEN = max(1, env_int("LOCKER_UPLOAD_LINK_MAX_OPEN", 10))
+# Most uploads in progress at once per user (unfinished tus uploads and form uploads whose bytes
+# are arriving; not those through the user's upload links, which have the cap above): 429.
+LOCKER_MAX_OPEN_UPLOADS = max(1, env_int("LOCKER_MAX_OPEN_UPLOADS", 20))
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

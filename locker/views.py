@@ -9,26 +9,27 @@ from django.utils.translation import gettext as _
 from locker import outages
 
 
-def _error(request, status: int, message: str):
+def error_response(request, status: int, message: str):
+    """An error answer: `{"detail": message}` under /api/, the error page elsewhere."""
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message}, status=status)
     return render(request, "error.html", {"status": status, "message": message}, status=status)
 
 
 def not_found(request, exception=None):
-    return _error(request, 404, _("Not found."))
+    return error_response(request, 404, _("Not found."))
 
 
 def forbidden(request, exception=None):
-    return _error(request, 403, _("You do not have permission to do this."))
+    return error_response(request, 403, _("You do not have permission to do this."))
 
 
 def bad_request(request, exception=None):
     from locker.parsers import FormBodyRefused
 
     if isinstance(exception, FormBodyRefused):
-        return _error(request, 400, str(exception))
-    return _error(request, 400, _("The request could not be understood."))
+        return error_response(request, 400, str(exception))
+    return error_response(request, 400, _("The request could not be understood."))
 
 
 def server_error(request):
@@ -39,4 +40,4 @@ def server_error(request):
         outage = outages.outage_for(exc)
         if outage is not None:
             return outages.outage_response(request, outage)
-    return _error(request, 500, _("Something went wrong on our side. Please try again."))
+    return error_response(request, 500, _("Something went wrong on our side. Please try again."))

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, F, Min, Q, Sum
+from django.db.models import Count, F, Min, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -143,7 +143,7 @@ def upload_link_reserve(
     by uploads in progress) or files.services.QuotaExceeded.
     """
     from files.intake import MULTIPART_ALLOWANCE
-    from files.services import upload_reservation_create
+    from files.services import reserved_bytes, upload_reservation_create
 
     now = timezone.now()
     with transaction.atomic():
@@ -152,10 +152,8 @@ def upload_link_reserve(
         if locked.revoked_at is not None:
             raise UploadRefused(_("This upload link was revoked."), status=410)
         open_uploads = UploadReservation.objects.live(now).filter(link=locked)
-        stats = open_uploads.aggregate(
-            count=Count("pk"), total=Sum("size"), first=Min("expires_at")
-        )
-        count, total = stats["count"], stats["total"] or 0
+        stats = open_uploads.aggregate(count=Count("pk"), first=Min("expires_at"))
+        count, total = stats["count"], reserved_bytes(open_uploads)
         busy = UploadRefused(
             _(
                 "Uploads in progress on this link already take all the room it allows; try "

@@ -88,6 +88,9 @@ class TusCollectionView(_TusView):
             201: _response("Created.", "Location", "Upload-Offset", "Upload-Expires"),
             400: OpenApiResponse(description="Invalid headers or file name."),
             413: OpenApiResponse(description="Larger than LOCKER_MAX_UPLOAD_SIZE."),
+            429: OpenApiResponse(
+                description="LOCKER_MAX_OPEN_UPLOADS uploads of yours are in progress already."
+            ),
             507: OpenApiResponse(description="Not enough quota for Upload-Length."),
             **COMMON_ERRORS,
         },

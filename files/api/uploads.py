@@ -27,6 +27,11 @@ class InsufficientStorage(exceptions.APIException):
     default_code = "over_quota"
 
 
+class TooManyUploads(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_uploads"
+
+
 class LengthRequired(exceptions.APIException):
     status_code = status.HTTP_411_LENGTH_REQUIRED
     default_code = "length_required"

@@ -35,6 +35,7 @@ from files.api.serializers import (
 from files.api.uploads import (
     InsufficientStorage,
     MultipartIntakeParser,
+    TooManyUploads,
     UploadGone,
     expected_sha256_from_headers,
     intake_errors,
@@ -79,6 +80,8 @@ def service_errors(field: str = "name"):
         raise serializers.ValidationError({"non_field_errors": [str(exc)]}) from None
     except services.QuotaExceeded as exc:
         raise InsufficientStorage(str(exc)) from None
+    except services.TooManyOpenUploads as exc:
+        raise TooManyUploads(str(exc)) from None
     except services.FolderGone:
         raise exceptions.NotFound() from None
     except services.ContentGone as exc:
@@ -231,7 +234,8 @@ arrives; the SHA-256 is computed on the way and the content type is detected fro
 - `Content-Length` is required (411 otherwise). A body larger than `LOCKER_MAX_UPLOAD_SIZE`
   (plus 64 KiB of multipart framing) answers 413 before anything is read, and a file part that
   grows past it stops the upload with 413.
-- The whole `Content-Length` is reserved against your quota first: 507 when it does not fit.
+- The whole `Content-Length` is reserved against your quota first: 507 when it does not fit;
+  429 when LOCKER_MAX_OPEN_UPLOADS uploads of yours are in progress already.
 - `folder` may also be given in the query string, which lets the server refuse an unknown
   folder (404) before reading the body.
 - Checksums: `sha256` form fields (hex, one per file, in order), or for a single file a
@@ -280,6 +284,9 @@ arrives; the SHA-256 is computed on the way and the content type is detected fro
             409: OpenApiResponse(description="A name is taken and on_conflict is not rename."),
             411: OpenApiResponse(description="Content-Length is missing."),
             413: OpenApiResponse(description="Larger than LOCKER_MAX_UPLOAD_SIZE."),
+            429: OpenApiResponse(
+                description="LOCKER_MAX_OPEN_UPLOADS uploads of yours are in progress already."
+            ),
             507: OpenApiResponse(description="Over your quota; nothing was stored."),
         },
     ),

@@ -21,6 +21,7 @@ from files import services as file_services
 from files.api.uploads import (
     InsufficientStorage,
     MultipartIntakeParser,
+    TooManyUploads,
     UploadGone,
     intake_errors,
 )
@@ -324,6 +325,8 @@ class SendView(APIView):
                 return file_services.upload_reservation_create(user=request.user, size=size)
             except file_services.QuotaExceeded as exc:
                 raise InsufficientStorage(str(exc)) from None
+            except file_services.TooManyOpenUploads as exc:
+                raise TooManyUploads(str(exc)) from None
 
         with (
             intake_errors(),

@@ -225,12 +225,13 @@ def test_a_malformed_or_foreign_page_cursor_shows_the_first_page(client, alice, 
         "x",
         "f" + "A" * 21,
         "q" + "A" * 22 + "ledger 0.txt",
-        "%00" * 40,
-        "f" + "A" * 22 + "%00",
     ):
         response = client.get(f"/s/{token}?after={cursor}")
         assert response.status_code == 200
         assert _names(response) == first
+    # A NUL (`%00`) in any query parameter answers 400 before any view (locker/middleware.py).
+    for cursor in ("%00" * 40, "f" + "A" * 22 + "%00"):
+        assert client.get(f"/s/{token}?after={cursor}").status_code == 400
     # An opaque id of another share decodes to some id here: a position, nothing more.
     other, _other_token = share_of(make_folder(alice, "Other"))
     foreign = "f" + opaque_id(other.token_hash, uuid.uuid4()) + "ledger 0.txt"
