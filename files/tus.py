@@ -42,7 +42,7 @@ from locker.env import SizeTooLarge, parse_byte_count
 from storage.blobs import delete_blob
 from storage.exceptions import CorruptContent
 from storage.reader import content_digest, content_head
-from storage.resumable import ResumableState, ResumableWriter, resumable_start
+from storage.resumable import ResumableState, ResumableWriter, resumable_discard, resumable_start
 
 logger = logging.getLogger(__name__)
 
