@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -375,36 +376,51 @@ def create(request, target: Target, base: str) -> HttpResponse:
     try:
         if target.reserve is not None:
             reservation = target.reserve(length, filename)
+            expires_at = reservation.expires_at
         else:
+            # The usual upload lease until the upload is recorded: a request that dies (or
+            # loses the database) before that gives the quota back within LOCKER_UPLOAD_LEASE.
             reservation = services.upload_reservation_create(
-                user=target.owner,
-                size=length,
-                name=filename,
-                expires_at=now + timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS),
+                user=target.owner, size=length, name=filename
             )
+            expires_at = now + timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS)
     except services.QuotaExceeded as exc:
         raise TusError(507, target.quota_message or str(exc)) from None
+    state = None
     try:
         state = resumable_start(length=length, holder=reservation.pk)
-    except BaseException:
-        services.upload_reservation_release(reservation=reservation)
+        with transaction.atomic():
+            upload = TusUpload.objects.create(
+                upload_id=secrets.token_urlsafe(32),
+                owner=target.owner,
+                link=target.link,
+                folder=target.folder,
+                filename=filename,
+                filetype=metadata.get("filetype", "")[:127],
+                length=length,
+                blob=state.blob,
+                header=state.header,
+                storage_state=state.storage,
+                reservation=reservation,
+                created_at=now,
+                active_at=now,
+                expires_at=expires_at,
+            )
+            # From now on the reservation lives as long as the upload (taken again if its
+            # lease lapsed meanwhile and the bytes still fit).
+            services.upload_reservation_renew(reservation=reservation, expires_at=expires_at)
+    except BaseException as exc:
+        # Nothing recorded: give back what can be given back now. What cannot (the database
+        # is gone) lapses with the lease, and the blob with its holder (cleanup_partial_uploads).
+        if state is not None:
+            resumable_discard(blob=state.blob, storage=state.storage)
+        with contextlib.suppress(Exception):
+            services.upload_reservation_release(reservation=reservation)
+        if isinstance(exc, services.QuotaExceeded):
+            raise TusError(507, target.quota_message or str(exc)) from None
+        if isinstance(exc, services.UploadCancelled):
+            raise TusError(410, str(exc)) from None
         raise
-    upload = TusUpload.objects.create(
-        upload_id=secrets.token_urlsafe(32),
-        owner=target.owner,
-        link=target.link,
-        folder=target.folder,
-        filename=filename,
-        filetype=metadata.get("filetype", "")[:127],
-        length=length,
-        blob=state.blob,
-        header=state.header,
-        storage_state=state.storage,
-        reservation=reservation,
-        created_at=now,
-        active_at=now,
-        expires_at=reservation.expires_at,
-    )
     headers = {"Location": _location(request, base, upload)}
     if body_length or length == 0:
         upload = _append(request, upload, target, expected_offset=0, body_length=body_length)
@@ -513,6 +529,7 @@ def _append_locked(request, upload, target, expected_offset, body_length, lease)
         # must still hold it (a second request must not complete the same upload again).
         release = {"lock_token": "", "locked_until": None} if new_offset < upload.length else {}
         lease.renew(offset=new_offset, tail=tail, storage_state=storage, **release)
+        writer.committed()
         upload.offset, upload.tail, upload.storage_state = new_offset, tail, storage
         if release:
             upload.lock_token = ""

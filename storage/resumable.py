@@ -169,6 +169,11 @@ class ResumableWriter:
         tail = crypto.seal_tail(self._data_key, self._header, self._index, payload)
         return self.offset, tail, storage
 
+    def committed(self) -> None:
+        """The caller stored what checkpoint() returned; what only the previous state needed
+        can go (see storage.backends.base.Appender)."""
+        self._appender.committed()
+
     def finish(self) -> Blob:
         """Publish the complete object (offset must equal length) and mark the blob COMPLETE."""
         if self.offset != self.length:
