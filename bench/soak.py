@@ -113,6 +113,11 @@ class Ledger:
     acked: dict = field(default_factory=dict)  # file id -> Acked
     shares: dict = field(default_factory=dict)  # file id -> share token
     events: list = field(default_factory=list)  # (t, fault)
+    outcomes: collections.Counter = field(default_factory=collections.Counter)
+
+    def outcome(self, what: str) -> None:
+        with self.lock:
+            self.outcomes[what] += 1
 
     def count(self, kind: str, status: int, detail: str = "") -> None:
         with self.lock:
@@ -284,6 +289,7 @@ class Client(threading.Thread):
         file_id = None
         while file_id is None:
             if time.monotonic() > give_up:
+                self.ledger.outcome("tus given up (cancelled)")
                 answer = call(self.base, "DELETE", path, headers={**self.auth, **TUS})
                 self.ledger.count("tus-delete", answer.status, answer.body.decode(errors="replace"))
                 return
@@ -307,17 +313,21 @@ class Client(threading.Thread):
                 offset = int(answer.headers["upload-offset"])
                 file_id = answer.headers.get("locker-file-id")
                 continue
-            if answer.status in (403, 404, 410):
-                # 403: complete already (an answer lost); 404/410: gone. HEAD tells which.
-                pass
-            time.sleep(self.rng.uniform(0.5, 2))
+            if answer.status not in (403, 404, 410):  # 403: complete already (answer lost)
+                time.sleep(self.rng.uniform(0.5, 2))
             head = call(self.base, "HEAD", path, headers={**self.auth, **TUS})
             self.ledger.count("tus-head", head.status)
             if head.status == 200:
                 offset = int(head.headers["upload-offset"])
                 file_id = head.headers.get("locker-file-id")
+                if file_id is None and answer.status in (404, 410):
+                    # The server said this upload cannot go on; a client starts again.
+                    self.ledger.outcome(f"tus ended by a {answer.status}")
+                    return
             elif head.status in (404, 410):
-                return  # ended (expired, terminated or a failed completion): not acknowledged
+                self.ledger.outcome(f"tus ended by a {head.status}")
+                return
+        self.ledger.outcome("tus completed")
         self.ledger.ack(Acked(file_id, self.user, hashlib.sha256(data).hexdigest(), size, "tus"))
 
     # downloads
@@ -572,6 +582,9 @@ def verify(server, tokens, ledger, dsn, s3, bucket, started_pid, check: Check) -
         for item in page.get("Contents", [])
     }
     keys = {row[0] for row in sql(dsn, "SELECT storage_key FROM files_blob")}
+    complete = {
+        row[0] for row in sql(dsn, "SELECT storage_key FROM files_blob WHERE state = 'complete'")
+    }
     stages = {name for name in stored if len(name) == 64}
     unfinished = [
         upload["Key"].rsplit("/", 1)[-1]
@@ -582,7 +595,10 @@ def verify(server, tokens, ledger, dsn, s3, bucket, started_pid, check: Check) -
         not stored - stages - keys,
         f"no stored object without a blob row {sorted(stored - stages - keys)[:3]}",
     )
-    check(not keys - stored, f"no blob row without its stored object {sorted(keys - stored)[:3]}")
+    check(
+        not complete - stored,
+        f"no complete blob without its stored object {sorted(complete - stored)[:3]}",
+    )
     check(not stages, f"no tus stage object left {sorted(stages)[:3]}")
     check(
         not unfinished,
@@ -654,6 +670,7 @@ def report(ledger: Ledger, check: Check, restarts: list[str], figures: dict, sec
         f"acknowledged files: {len(ledger.acked)} "
         f"({sum(1 for a in ledger.acked.values() if a.deleted)} deleted since)"
     )
+    print("tus uploads: " + ", ".join(f"{k}: {n}" for k, n in sorted(ledger.outcomes.items())))
     print(f"children restarted by the supervisor: {len(restarts)}")
     for line in restarts:
         print(f"  {line}")
