@@ -40,7 +40,13 @@ from storage.blobs import delete_blob
 from storage.exceptions import CorruptContent
 from storage.models import Blob
 from storage.reader import content_digest, content_head
-from storage.resumable import ResumableState, ResumableWriter, resumable_discard, resumable_start
+from storage.resumable import (
+    ResumableState,
+    ResumableWriter,
+    resumable_discard,
+    resumable_finished,
+    resumable_start,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -431,6 +437,16 @@ def create(request, target: Target, base: str) -> HttpResponse:
 def head(request, scope: Scope, upload_id: str) -> HttpResponse:
     check_version(request)
     upload = upload_get(scope, upload_id)
+    if upload.completed_at is None and upload.offset == upload.length and upload.length:
+        # Every byte is stored but the file was never recorded (the completion lost the
+        # database, or its process died): tus clients take a full offset as done and send no
+        # more PATCH, so the HEAD that asks finishes the upload.
+        target = Target(owner=upload.owner, folder=upload.folder, link=upload.link)
+        try:
+            upload = _append(request, upload, target, expected_offset=upload.offset, body_length=0)
+        except TusError as exc:
+            if exc.status != 423:  # a request holding it now finishes it itself
+                raise
     return empty(200, _state_headers(upload))
 
 
@@ -509,6 +525,10 @@ def _append_locked(request, upload, target, expected_offset, body_length, lease)
         offset=upload.offset,
         length=upload.length,
     )
+    if body_length == 0 and (finished := resumable_finished(state)) is not None:
+        # A completion that published the object and then died: record the file now.
+        _record(upload, finished, None, target, lease)
+        return upload
     try:
         writer = ResumableWriter(state)
     except CorruptContent:
@@ -565,11 +585,26 @@ def _receive(request, writer: ResumableWriter, body_length: int, checksum, lease
     return (hasher.digest(), checksum[1]), interrupted
 
 
+# Why a completion may refuse an upload for good (anything else leaves it to be finished).
+REFUSALS = (
+    TusError,
+    services.UploadCancelled,
+    services.QuotaExceeded,
+    services.ContentGone,
+    services.FolderGone,
+    ValidationError,
+)
+
+
 def _complete(upload: TusUpload, writer: ResumableWriter, target: Target, lease) -> None:
     """The last byte arrived: publish the object and create the File like any other upload."""
     blob = writer.finish()
+    _record(upload, blob, writer.sha256, target, lease)
+
+
+def _record(upload: TusUpload, blob: Blob, sha256: str | None, target: Target, lease) -> None:
+    """Create the File of a complete blob (once), or give everything back."""
     try:
-        sha256 = writer.sha256
         if sha256 is None:  # no resumable hash state (see storage/sha256state.py): read it once
             sha256, head_bytes = content_digest(blob)
         else:
@@ -619,7 +654,12 @@ def _complete(upload: TusUpload, writer: ResumableWriter, target: Target, lease)
     except BaseException as exc:
         if isinstance(exc, TusError) and exc.status == 409:
             raise  # another request holds the upload now (this one stalled past its lease)
-        # No file: give the bytes and the reservation back and forget the upload.
+        if not isinstance(exc, REFUSALS):
+            # The database or the process failed, not the upload: it stays at its full length
+            # with its object published, and the next HEAD or PATCH records the file
+            # (resumable_finished); one never finished expires and is reclaimed as any other.
+            raise
+        # Refused: give the bytes and the reservation back and forget the upload.
         try:
             delete_blob(blob)
         finally:

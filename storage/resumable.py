@@ -199,6 +199,21 @@ class ResumableWriter:
             self._hash_jobs = []
 
 
+def resumable_finished(state: ResumableState) -> Blob | None:
+    """The blob of an upload whose object was already published, marked complete: what a
+    `finish()` leaves when its caller died (or lost the database) before recording what uses
+    the blob; None when the object was not published. The caller records it now."""
+    blob = state.blob
+    if state.offset != state.length or not get_blobstore().exists(blob.storage_key):
+        return None
+    if blob.state == Blob.State.WRITING:
+        Blob.objects.filter(pk=blob.pk, state=Blob.State.WRITING).update(
+            state=Blob.State.COMPLETE, size=state.length, completed_at=timezone.now()
+        )
+        blob.refresh_from_db()
+    return blob if blob.state == Blob.State.COMPLETE else None
+
+
 def resumable_discard(*, blob: Blob, storage: dict) -> None:
     """Remove an unfinished resumable upload's bytes and its blob row. Never raises."""
     store = get_blobstore()

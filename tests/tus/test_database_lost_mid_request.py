@@ -7,6 +7,9 @@ terminates its own backend (`pg_terminate_backend(pg_backend_pid())`). Then:
 
 - a creation that dies between reserving the quota and recording the upload gives the quota
   back within the upload lease, and the cleanups leave no blob and no stored object;
+- a completion that dies after publishing the object but before recording the file is finished
+  by the client's next HEAD (tus clients take a full offset as done): the file appears,
+  byte-exact, once;
 - a PATCH on S3 that dies after storing its bytes (a part, the stage object) but before
   recording the new offset leaves the upload resumable at its last recorded offset: the client
   resumes, the file is byte-exact, and the cleanups leave no stray stage object or unfinished
@@ -93,16 +96,17 @@ class Server:
             cursor = connection.execute(query)
             return cursor.fetchall() if cursor.description else None
 
-    def die_on(self, event: str, when: str = "") -> None:
-        """From now on a connection dies at `event` on files_tusupload (`when` the condition)."""
+    def die_on(self, event: str, when: str = "", table: str = "files_tusupload") -> None:
+        """From now on a connection dies at `event` on `table` (`when` the condition)."""
         self.sql(DIE)
         self.sql(
-            f"CREATE TRIGGER test_connection_dies {event} ON files_tusupload FOR EACH ROW "
+            f"CREATE TRIGGER test_connection_dies {event} ON {table} FOR EACH ROW "
             f"{f'WHEN ({when})' if when else ''} EXECUTE FUNCTION test_connection_dies()"
         )
+        self.table = table
 
     def heal(self) -> None:
-        self.sql("DROP TRIGGER test_connection_dies ON files_tusupload")
+        self.sql(f"DROP TRIGGER test_connection_dies ON {self.table}")
 
     def cleanups(self) -> None:
         """The housekeeping a deployment runs, without grace periods."""
@@ -203,4 +207,41 @@ def test_a_patch_on_s3_that_loses_the_database_after_storing_resumes_byte_exact(
     (key,) = server.sql("SELECT storage_key FROM files_blob")[0]
     objects, unfinished = server.stored()
     assert [name.rsplit("/", 1)[1] for name in objects] == [key]  # no stage object left
+    assert unfinished == []
+
+
+def test_a_completion_that_loses_the_database_is_finished_by_the_next_head(server):
+    data = os.urandom(3 * MiB + 777)
+    status, headers, body = server.create(len(data))
+    assert status == 201, body
+    path = urlsplit(headers["Location"]).path
+    status, _headers, body = server.patch(path, 0, data[: 2 * MiB])
+    assert status == 204, body
+
+    # The last chunk is stored and the object published; the database dies as the file row
+    # is inserted.
+    server.die_on("BEFORE INSERT", table="files_file")
+    status, _headers, body = server.patch(path, 2 * MiB, data[2 * MiB :])
+    server.heal()
+    assert status == 503, body
+
+    def finished():
+        status, headers, _body = request(server.base, "HEAD", path, server.auth)
+        assert status == 200
+        assert headers["Upload-Offset"] == str(len(data))
+        return headers.get("Locker-File-Id")  # none while the dead request's lease lasts
+
+    file_id = _wait_for(finished, "a HEAD to finish the upload")
+    status, _headers, content = request(
+        server.base, "GET", f"/api/v1/files/{file_id}/content", server.auth
+    )
+    assert status == 200
+    assert hashlib.sha256(content).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert server.sql("SELECT count(*), sum(size) FROM files_file") == [(1, len(data))]
+    assert server.sql("SELECT used_bytes FROM accounts_user") == [(len(data),)]
+    assert server.sql("SELECT count(*) FROM files_uploadreservation") == [(0,)]
+    server.cleanups()
+    (key,) = server.sql("SELECT storage_key FROM files_blob")[0]
+    objects, unfinished = server.stored()
+    assert [name.rsplit("/", 1)[1] for name in objects] == [key]
     assert unfinished == []
