@@ -78,7 +78,13 @@ class ResumableWriter:
             self._encryptor = crypto.SegmentEncryptor.resume(self._data_key, state.header)
         except ValueError as exc:
             raise CorruptContent(f"Blob {blob.storage_key}: {exc}") from exc
-        self._index = self.offset // self._segment
+        # Once every byte is written the last segment is out too, short or not: the tail is
+        # sealed under the index after it (a completion that failed is finished from here).
+        self._index = (
+            -(-self.offset // self._segment)
+            if self.offset == self.length
+            else (self.offset // self._segment)
+        )
         try:
             opened = crypto.open_tail(self._data_key, state.header, self._index, state.tail)
         except crypto.DecryptionError as exc:
@@ -98,7 +104,7 @@ class ResumableWriter:
             pending = opened[1:]
         self._hashing = None
         self._hash_jobs: list = []
-        if len(pending) != self.offset % self._segment:
+        if len(pending) != (0 if self.offset == self.length else self.offset % self._segment):
             raise CorruptContent(f"Blob {blob.storage_key}: the pending tail has a wrong size.")
         self._pending = bytearray(pending)
         self.blob = blob

@@ -10,6 +10,8 @@ terminates its own backend (`pg_terminate_backend(pg_backend_pid())`). Then:
 - a completion that dies after publishing the object but before recording the file is finished
   by the client's next HEAD (tus clients take a full offset as done): the file appears,
   byte-exact, once;
+- a completion whose storage fails after the last offset is recorded (S3 cut between recording
+  it and publishing the object) is finished by the next HEAD once S3 is back;
 - a PATCH on S3 that dies after storing its bytes (a part, the stage object) but before
   recording the new offset leaves the upload resumable at its last recorded offset: the client
   resumes, the file is byte-exact, and the cleanups leave no stray stage object or unfinished
@@ -28,12 +30,17 @@ import pytest
 from tests.fixtures.live_uploads import request, setup_script, token_from
 from tests.fixtures.multiworker import gunicorn_server, manage, prepare, server_env
 from tests.fixtures.outages import _postgres_admin_url
+from tests.fixtures.proxy import Proxy
 
 MiB = 1024 * 1024
 LEASE = 2  # seconds, LOCKER_UPLOAD_LEASE and LOCKER_TUS_LOCK_LEASE: short, so that they lapse
 DIE = (
     "CREATE OR REPLACE FUNCTION test_connection_dies() RETURNS trigger LANGUAGE plpgsql AS "
     "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$"
+)
+PAUSE = (
+    "CREATE OR REPLACE FUNCTION test_connection_pauses() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN PERFORM pg_sleep(3); RETURN NEW; END $$"
 )
 
 
@@ -58,6 +65,7 @@ def server(s3_server, tmp_path):
         connection.execute(f'CREATE DATABASE "{dbname}"')
     bucket = f"lost-db-{secrets.token_hex(4)}"
     s3_server.client().create_bucket(Bucket=bucket)
+    storage = Proxy("127.0.0.1", urlsplit(s3_server.endpoint_url).port)
     userinfo = admin.username or "postgres"
     if admin.password:
         userinfo += f":{admin.password}"
@@ -66,7 +74,7 @@ def server(s3_server, tmp_path):
         "",
         DATABASE_URL=f"postgres://{userinfo}@{admin.hostname}:{admin.port or 5432}/{dbname}",
         LOCKER_STORAGE="s3",
-        LOCKER_S3_ENDPOINT_URL=s3_server.endpoint_url,
+        LOCKER_S3_ENDPOINT_URL=f"http://127.0.0.1:{storage.port}",
         LOCKER_S3_BUCKET=bucket,
         LOCKER_S3_ACCESS_KEY_ID=s3_server.access_key,
         LOCKER_S3_SECRET_ACCESS_KEY=s3_server.secret_key,
@@ -78,15 +86,17 @@ def server(s3_server, tmp_path):
         token = token_from(prepare(env, setup_script(quota=100 * MiB)))
         dsn = psycopg.conninfo.make_conninfo(admin_dsn, dbname=dbname)
         with gunicorn_server(env, tmp_path / "access.log", workers=1) as gunicorn:
-            yield Server(gunicorn.base, env, dsn, s3_server.client(), bucket, token)
+            yield Server(gunicorn.base, env, dsn, s3_server.client(), bucket, token, storage)
     finally:
+        storage.close()
         with psycopg.connect(admin_dsn, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 class Server:
-    def __init__(self, base, env, dsn, s3, bucket, token):
+    def __init__(self, base, env, dsn, s3, bucket, token, storage):
         self.base, self.env, self.dsn, self.s3, self.bucket = base, env, dsn, s3, bucket
+        self.storage = storage  # the proxy in front of S3
         self.auth = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
 
     def sql(self, query: str):
@@ -240,6 +250,61 @@ def test_a_completion_that_loses_the_database_is_finished_by_the_next_head(serve
     assert server.sql("SELECT count(*), sum(size) FROM files_file") == [(1, len(data))]
     assert server.sql("SELECT used_bytes FROM accounts_user") == [(len(data),)]
     assert server.sql("SELECT count(*) FROM files_uploadreservation") == [(0,)]
+    server.cleanups()
+    (key,) = server.sql("SELECT storage_key FROM files_blob")[0]
+    objects, unfinished = server.stored()
+    assert [name.rsplit("/", 1)[1] for name in objects] == [key]
+    assert unfinished == []
+
+
+def test_a_completion_whose_storage_fails_after_the_last_offset_is_finished_by_the_next_head(
+    server,
+):
+    import threading
+
+    data = os.urandom(10 * MiB + 4321)  # a multipart upload on S3, a short last segment
+    status, headers, body = server.create(len(data))
+    assert status == 201, body
+    path = urlsplit(headers["Location"]).path
+    status, _headers, body = server.patch(path, 0, data[: 9 * MiB])
+    assert status == 204, body
+
+    # Recording the full offset waits (a trigger) while the test cuts S3: publishing the
+    # object then fails.
+    server.sql(PAUSE)
+    server.sql(
+        "CREATE TRIGGER test_connection_pauses BEFORE UPDATE ON files_tusupload FOR EACH ROW "
+        'WHEN (NEW."offset" = NEW.length AND OLD."offset" <> NEW."offset") '
+        "EXECUTE FUNCTION test_connection_pauses()"
+    )
+    answers = []
+    last = threading.Thread(
+        target=lambda: answers.append(server.patch(path, 9 * MiB, data[9 * MiB :]))
+    )
+    last.start()
+    paused = (
+        "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+        "AND query LIKE '%files_tusupload%'"
+    )
+    _wait_for(lambda: server.sql(paused), "the last PATCH to record its offset")
+    server.storage.cut()
+    last.join(60)
+    server.storage.restore()
+    server.sql("DROP TRIGGER test_connection_pauses ON files_tusupload")
+    status, _headers, body = answers[0]
+    assert status == 503, body
+
+    def finished():
+        status, headers, body = request(server.base, "HEAD", path, server.auth)
+        assert status == 200, body
+        return headers.get("Locker-File-Id")
+
+    file_id = _wait_for(finished, "a HEAD to finish the upload")
+    status, _headers, content = request(
+        server.base, "GET", f"/api/v1/files/{file_id}/content", server.auth
+    )
+    assert status == 200
+    assert hashlib.sha256(content).hexdigest() == hashlib.sha256(data).hexdigest()
     server.cleanups()
     (key,) = server.sql("SELECT storage_key FROM files_blob")[0]
     objects, unfinished = server.stored()
