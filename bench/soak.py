@@ -68,7 +68,6 @@ KiB = 1024
 MiB = 1024 * KiB
 TUS = {"Tus-Resumable": "1.0.0"}
 CLIENT_TIMEOUT = 90
-EXPECTED = {503, 507, 409, 423, 410, 404, 429}  # outages, races and what a client must handle
 
 PREPARE = """
 import json, sys
@@ -112,7 +111,6 @@ class Ledger:
     mismatches: list = field(default_factory=list)  # wrong bytes during the run
     acked: dict = field(default_factory=dict)  # file id -> Acked
     shares: dict = field(default_factory=dict)  # file id -> share token
-    events: list = field(default_factory=list)  # (t, fault)
     outcomes: collections.Counter = field(default_factory=collections.Counter)
 
     def outcome(self, what: str) -> None:
@@ -134,7 +132,6 @@ class Ledger:
     def fault(self, what: str) -> None:
         with self.lock:
             self.faults[what] += 1
-            self.events.append((time.strftime("%H:%M:%S"), what))
         print(f"  {time.strftime('%H:%M:%S')} fault: {what}", flush=True)
 
 
