@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import logging
 import re
@@ -41,8 +42,15 @@ from files.services import tus_upload_terminate
 from locker.env import SizeTooLarge, parse_byte_count
 from storage.blobs import delete_blob
 from storage.exceptions import CorruptContent
+from storage.models import Blob
 from storage.reader import content_digest, content_head
-from storage.resumable import ResumableState, ResumableWriter, resumable_discard, resumable_start
+from storage.resumable import (
+    ResumableState,
+    ResumableWriter,
+    resumable_discard,
+    resumable_finished,
+    resumable_start,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -399,31 +407,43 @@ def create(request, target: Target, base: str) -> HttpResponse:
     try:
         if target.reserve is not None:
             reservation = target.reserve(length, filename)
+            expires_at = reservation.expires_at
         else:
+            # The usual upload lease until the upload is recorded: a request that dies (or
+            # loses the database) before that gives the quota back within LOCKER_UPLOAD_LEASE.
             reservation = services.upload_reservation_create(
-                user=target.owner,
-                size=length,
-                name=filename,
-                expires_at=now + timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS),
+                user=target.owner, size=length, name=filename
             )
+            expires_at = now + timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS)
     except services.QuotaExceeded as exc:
         raise TusError(507, target.quota_message or str(exc)) from None
     except services.TooManyOpenUploads as exc:
         raise TusError(429, str(exc)) from None
     # All or nothing: an answer without a Location leaves nothing that nobody could resume or
     # delete (no reservation, no row, no object).
+    state = None
     try:
         state = resumable_start(length=length, holder=reservation.pk)
-    except BaseException:
-        services.upload_reservation_release(reservation=reservation)
-        raise
-    try:
-        upload = _create_row(target, filename, metadata, length, state, reservation, now)
-    except BaseException:
-        try:
+        with transaction.atomic():
+            upload = _create_row(
+                target, filename, metadata, length, state, reservation, now, expires_at
+            )
+            # From now on the reservation lives as long as the upload (taken again if its
+            # lease lapsed meanwhile and the bytes still fit).
+            services.upload_reservation_renew(reservation=reservation, expires_at=expires_at)
+    except BaseException as exc:
+        # Nothing recorded: give back what can be given back now. What cannot (the database
+        # is gone) lapses with the lease, and the blob with its holder (cleanup_partial_uploads).
+        # The cleanup never hides the error that is the answer.
+        if state is not None:
+            with contextlib.suppress(Exception):
+                resumable_discard(blob=state.blob, storage=state.storage)
+        with contextlib.suppress(Exception):
             services.upload_reservation_release(reservation=reservation)
-        finally:
-            resumable_discard(blob=state.blob, storage=state.storage)
+        if isinstance(exc, services.QuotaExceeded):
+            raise TusError(507, target.quota_message or str(exc)) from None
+        if isinstance(exc, services.UploadCancelled):
+            raise TusError(410, str(exc)) from None
         raise
     headers = {"Location": _location(request, base, upload)}
     if body_length or length == 0:
@@ -439,7 +459,9 @@ def create(request, target: Target, base: str) -> HttpResponse:
     return empty(201, headers)
 
 
-def _create_row(target, filename, metadata, length, state, reservation, now) -> TusUpload:
+def _create_row(
+    target, filename, metadata, length, state, reservation, now, expires_at
+) -> TusUpload:
     with transaction.atomic():  # a failed insert must not poison an outer transaction
         return TusUpload.objects.create(
             upload_id=secrets.token_urlsafe(32),
@@ -455,13 +477,23 @@ def _create_row(target, filename, metadata, length, state, reservation, now) -> 
             reservation=reservation,
             created_at=now,
             active_at=now,
-            expires_at=reservation.expires_at,
+            expires_at=expires_at,
         )
 
 
 def head(request, scope: Scope, upload_id: str) -> HttpResponse:
     check_version(request)
     upload = upload_get(scope, upload_id)
+    if upload.completed_at is None and upload.offset == upload.length and upload.length:
+        # Every byte is stored but the file was never recorded (the completion lost the
+        # database, or its process died): tus clients take a full offset as done and send no
+        # more PATCH, so the HEAD that asks finishes the upload.
+        target = Target(owner=upload.owner, folder=upload.folder, link=upload.link)
+        try:
+            upload = _append(request, upload, target, expected_offset=upload.offset, body_length=0)
+        except TusError as exc:
+            if exc.status != 423:  # a request holding it now finishes it itself
+                raise
     return empty(200, _state_headers(upload))
 
 
@@ -584,6 +616,10 @@ def _append_locked(
         offset=upload.offset,
         length=upload.length,
     )
+    if body_length == 0 and (finished := resumable_finished(state)) is not None:
+        # A completion that published the object and then died: record the file now.
+        _record(upload, finished, None, target, lease)
+        return upload
     try:
         writer = ResumableWriter(state)
     except CorruptContent:
@@ -610,6 +646,7 @@ def _append_locked(
         # must still hold it (a second request must not complete the same upload again).
         release = {"lock_token": "", "locked_until": None} if new_offset < upload.length else {}
         lease.renew(offset=new_offset, tail=tail, storage_state=storage, **release)
+        writer.committed()
         upload.offset, upload.tail, upload.storage_state = new_offset, tail, storage
         if release:
             upload.lock_token = ""
@@ -646,11 +683,26 @@ def _receive(request, writer: ResumableWriter, body_length: int, checksum, lease
     return (hasher.digest(), checksum[1]), interrupted, received
 
 
+# Why a completion may refuse an upload for good (anything else leaves it to be finished).
+REFUSALS = (
+    TusError,
+    services.UploadCancelled,
+    services.QuotaExceeded,
+    services.ContentGone,
+    services.FolderGone,
+    ValidationError,
+)
+
+
 def _complete(upload: TusUpload, writer: ResumableWriter, target: Target, lease) -> None:
     """The last byte arrived: publish the object and create the File like any other upload."""
     blob = writer.finish()
+    _record(upload, blob, writer.sha256, target, lease)
+
+
+def _record(upload: TusUpload, blob: Blob, sha256: str | None, target: Target, lease) -> None:
+    """Create the File of a complete blob (once), or give everything back."""
     try:
-        sha256 = writer.sha256
         if sha256 is None:  # no resumable hash state (see storage/sha256state.py): read it once
             sha256, head_bytes = content_digest(blob)
         else:
@@ -698,7 +750,12 @@ def _complete(upload: TusUpload, writer: ResumableWriter, target: Target, lease)
     except BaseException as exc:
         if isinstance(exc, TusError) and exc.status == 409:
             raise  # another request holds the upload now (this one stalled past its lease)
-        # No file: give the bytes and the reservation back and forget the upload.
+        if not isinstance(exc, REFUSALS):
+            # The database or the process failed, not the upload: it stays at its full length
+            # with its object published, and the next HEAD or PATCH records the file
+            # (resumable_finished); one never finished expires and is reclaimed as any other.
+            raise
+        # Refused: give the bytes and the reservation back and forget the upload.
         try:
             delete_blob(blob)
         finally:

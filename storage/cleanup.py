@@ -154,24 +154,28 @@ def _reclaim_unreferenced(candidates, pks: list[int], store) -> int:
 def cleanup_orphaned_objects(*, older_than: datetime, batch_size: int = 500) -> int:
     """Delete stored objects and unfinished uploads that no Blob row owns; returns how many.
 
-    Only those last modified before `older_than` are considered: a row is always created before
-    its bytes, but the row of an upload in progress may sit in a transaction not committed yet.
+    A blob owns its object; only a blob still being written owns unfinished uploads and stage
+    objects under its key: those a request stored and then failed to record (the database
+    lost, a kill between storing and recording) are stray once the blob is complete, as the
+    upload that finished it recorded others. Only those last modified before `older_than` are
+    considered: a row is always created before its bytes, but the row of an upload in progress
+    may sit in a transaction not committed yet.
     """
     store = get_blobstore()
     removed = 0
-    for listing, remove in (
-        (store.iter_objects(), store.delete),
-        (store.iter_unfinished(), store.discard_unfinished),
+    for listing, remove, unfinished in (
+        (store.iter_objects(), store.delete, False),
+        (store.iter_unfinished(), store.discard_unfinished, True),
     ):
         batch: list[str] = []
         for key, modified in listing:
             if modified < older_than:
                 batch.append(key)
             if len(batch) >= batch_size:
-                removed += _remove_unowned(batch, remove)
+                removed += _remove_unowned(batch, remove, unfinished=unfinished)
                 batch = []
         if batch:
-            removed += _remove_unowned(batch, remove)
+            removed += _remove_unowned(batch, remove, unfinished=unfinished)
     return removed
 
 
@@ -180,15 +184,18 @@ def _owner_key(key: str) -> str:
     return key[:32] if len(key) == 64 else key
 
 
-def _remove_unowned(keys_: list[str], remove) -> int:
-    owned = set(
+def _remove_unowned(keys_: list[str], remove, *, unfinished: bool) -> int:
+    states = dict(
         Blob.objects.filter(storage_key__in={_owner_key(key) for key in keys_}).values_list(
-            "storage_key", flat=True
+            "storage_key", "state"
         )
     )
     removed = 0
     for key in keys_:
-        if _owner_key(key) in owned:
+        state = states.get(_owner_key(key))
+        if state == Blob.State.WRITING or (
+            state is not None and not unfinished and _owner_key(key) == key
+        ):
             continue
         try:
             remove(key)

@@ -78,7 +78,13 @@ class ResumableWriter:
             self._encryptor = crypto.SegmentEncryptor.resume(self._data_key, state.header)
         except ValueError as exc:
             raise CorruptContent(f"Blob {blob.storage_key}: {exc}") from exc
-        self._index = self.offset // self._segment
+        # Once every byte is written the last segment is out too, short or not: the tail is
+        # sealed under the index after it (a completion that failed is finished from here).
+        self._index = (
+            -(-self.offset // self._segment)
+            if self.offset == self.length
+            else (self.offset // self._segment)
+        )
         try:
             opened = crypto.open_tail(self._data_key, state.header, self._index, state.tail)
         except crypto.DecryptionError as exc:
@@ -98,7 +104,7 @@ class ResumableWriter:
             pending = opened[1:]
         self._hashing = None
         self._hash_jobs: list = []
-        if len(pending) != self.offset % self._segment:
+        if len(pending) != (0 if self.offset == self.length else self.offset % self._segment):
             raise CorruptContent(f"Blob {blob.storage_key}: the pending tail has a wrong size.")
         self._pending = bytearray(pending)
         self.blob = blob
@@ -169,6 +175,11 @@ class ResumableWriter:
         tail = crypto.seal_tail(self._data_key, self._header, self._index, payload)
         return self.offset, tail, storage
 
+    def committed(self) -> None:
+        """The caller stored what checkpoint() returned; what only the previous state needed
+        can go (see storage.backends.base.Appender)."""
+        self._appender.committed()
+
     def finish(self) -> Blob:
         """Publish the complete object (offset must equal length) and mark the blob COMPLETE."""
         if self.offset != self.length:
@@ -192,6 +203,21 @@ class ResumableWriter:
             self._hashing.shutdown(wait=True, cancel_futures=True)
             self._hashing = None
             self._hash_jobs = []
+
+
+def resumable_finished(state: ResumableState) -> Blob | None:
+    """The blob of an upload whose object was already published, marked complete: what a
+    `finish()` leaves when its caller died (or lost the database) before recording what uses
+    the blob; None when the object was not published. The caller records it now."""
+    blob = state.blob
+    if state.offset != state.length or not get_blobstore().exists(blob.storage_key):
+        return None
+    if blob.state == Blob.State.WRITING:
+        Blob.objects.filter(pk=blob.pk, state=Blob.State.WRITING).update(
+            state=Blob.State.COMPLETE, size=state.length, completed_at=timezone.now()
+        )
+        blob.refresh_from_db()
+    return blob if blob.state == Blob.State.COMPLETE else None
 
 
 def resumable_discard(*, blob: Blob, storage: dict) -> None:

@@ -87,10 +87,11 @@ class Appender:
     """An object written over several requests, possibly in several processes (tus uploads).
 
     `append()` bytes, then `commit()` makes them durable and returns the JSON-serialisable state
-    to store (in the database) and hand to the next `BlobStore.appender()`. Bytes appended after
-    the last commit are forgotten when the next appender opens with the older state. `complete()`
-    publishes the object under its key; `discard()` removes everything. Memory: at most one S3
-    part.
+    to store (in the database) and hand to the next `BlobStore.appender()`; `committed()` once
+    it is stored. Until then the previous state stays valid, whatever commit() stored: a request
+    that dies in between leaves the upload where it was recorded. Bytes appended after the last
+    recorded state are forgotten when the next appender opens with it. `complete()` publishes
+    the object under its key; `discard()` removes everything. Memory: at most one S3 part.
     """
 
     def append(self, data) -> None:  # pragma: no cover - interface
@@ -104,6 +105,10 @@ class Appender:
 
     def discard(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def committed(self) -> None:
+        """The caller recorded the state the last commit() returned: what only the previous
+        state needed may go now (S3: the stage object it names)."""
 
     def close(self) -> None:
         """Let go of files and buffers without committing (the committed state stays valid)."""

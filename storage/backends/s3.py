@@ -215,6 +215,9 @@ class _S3Appender(Appender):
         self._upload_id = state.get("upload_id")
         self._parts = [list(part) for part in state.get("parts", [])]
         self._stage = state.get("stage") or key + secrets.token_hex(16)
+        # Stage objects that a newer one replaced: removed once the caller recorded the new
+        # state (committed()), never before, since the recorded state still names them.
+        self._superseded: list[str] = []
         self._buffer = bytearray()
         staged = int(state.get("staged", 0))
         if staged:
@@ -258,12 +261,30 @@ class _S3Appender(Appender):
             self._upload_part(part)
 
     def commit(self) -> dict:
-        bucket, stage = self._store.bucket, self._store.name(self._stage)
+        # A new stage object under a new name every time: until the caller has recorded the
+        # state returned here, the recorded one names the previous stage, and a request that
+        # fails in between (the database lost, a kill) must leave that one as it was.
+        self._superseded.append(self._stage)
+        self._stage = self._key + secrets.token_hex(16)
         if self._buffer:
-            self._client.put_object(Bucket=bucket, Key=stage, Body=bytes(self._buffer))
-        else:
-            self._client.delete_object(Bucket=bucket, Key=stage)
+            self._client.put_object(
+                Bucket=self._store.bucket,
+                Key=self._store.name(self._stage),
+                Body=bytes(self._buffer),
+            )
         return self._state()
+
+    def committed(self) -> None:
+        self._remove_stages(self._superseded)
+
+    def _remove_stages(self, stages: list[str]) -> None:
+        """Best effort: a stage left behind is the orphan cleanup's (storage/cleanup.py)."""
+        for stage in stages:
+            try:
+                self._client.delete_object(Bucket=self._store.bucket, Key=self._store.name(stage))
+            except Exception:  # noqa: BLE001
+                logger.warning("Could not remove the stage object %s", stage, exc_info=True)
+        stages.clear()
 
     def complete(self) -> None:
         bucket = self._store.bucket
@@ -281,13 +302,13 @@ class _S3Appender(Appender):
                 },
             )
         self._buffer = bytearray()
-        self._client.delete_object(Bucket=bucket, Key=self._store.name(self._stage))
+        self._remove_stages([*self._superseded, self._stage])
 
     def discard(self) -> None:
         self._buffer = bytearray()
         bucket = self._store.bucket
+        self._remove_stages([*self._superseded, self._stage])
         try:
-            self._client.delete_object(Bucket=bucket, Key=self._store.name(self._stage))
             if self._upload_id is not None:
                 self._client.abort_multipart_upload(
                     Bucket=bucket, Key=self._name, UploadId=self._upload_id
