@@ -111,6 +111,28 @@ def audit(
     )
 
 
+def audit_many(action: AuditAction | str, *, targets, **extra) -> int:
+    """Record one event per target in one INSERT, for the periodic jobs that act on many rows
+    at once (trash purge): no request, so no actor and no network; each event concerns its
+    target's owner (by id: no query per target). Returns how many were written."""
+    action = AuditAction(action)
+    events = []
+    for target in targets:
+        fields = _target_fields(target)
+        fields["target_label"] = fields["target_label"][:200]
+        events.append(
+            AuditEvent(
+                action=action,
+                subject_id=getattr(target, "owner_id", None),
+                result=AuditResult.SUCCESS,
+                extra=extra,
+                **fields,
+            )
+        )
+    AuditEvent.objects.bulk_create(events)
+    return len(events)
+
+
 # --- Reading ----------------------------------------------------------------------------------
 
 
