@@ -11,6 +11,7 @@ upload leases that hold them) and storage.tasks.cleanup_orphaned_objects (`clean
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -24,19 +25,38 @@ from storage.models import Blob
 logger = logging.getLogger(__name__)
 
 
-def _in_batches(rows, batch_size: int = 500):
-    """(pk, …) tuples by primary key, a batch at a time (no long-lived cursor)."""
+class _Pace:
+    """The pace of the periodic jobs (as locker.jobs.JobRun, which the engine does not import):
+    LOCKER_JOB_BATCH_SIZE rows a batch, new batches while LOCKER_JOB_TIME_BUDGET lasts, the
+    first one always."""
+
+    def __init__(self):
+        self.batch_size = settings.LOCKER_JOB_BATCH_SIZE
+        self._deadline = time.monotonic() + settings.LOCKER_JOB_TIME_BUDGET
+        self.batches = 0
+
+    def another_batch(self) -> bool:
+        self.batches += 1
+        return self.batches == 1 or time.monotonic() < self._deadline
+
+
+def _in_batches(rows, pace: _Pace):
+    """(pk, …) tuples by primary key, a batch of pace.batch_size at a time (no long-lived
+    cursor), until there are no more or the time budget has passed."""
     last_pk = 0
-    while True:
-        batch = list(rows.filter(pk__gt=last_pk).order_by("pk")[:batch_size])
-        if not batch:
-            return
+    while pace.another_batch():
+        batch = list(rows.filter(pk__gt=last_pk).order_by("pk")[: pace.batch_size])
         yield from batch
+        if len(batch) < pace.batch_size:
+            return
         last_pk = batch[-1][0]
 
 
 def cleanup_abandoned_blobs(
-    *, older_than: datetime, now: datetime | None = None, live_holders: QuerySet | None = None
+    *,
+    older_than: datetime,
+    now: datetime | None = None,
+    live_holders: QuerySet | None = None,
 ) -> int:
     """Delete blobs still WRITING whose writer is gone; returns how many.
 
@@ -49,6 +69,8 @@ def cleanup_abandoned_blobs(
     no lease). Each row is claimed by a conditional delete (`WHERE state = writing`) before its
     bytes are removed, so two cleanups running at once, or a writer finishing meanwhile, never
     collide. Bytes whose removal fails are left to the orphan cleanup that lists the storage.
+    Candidates come through the partial index of blobs being written (storage_blob_writing),
+    LOCKER_JOB_BATCH_SIZE at a time, until LOCKER_JOB_TIME_BUDGET has passed.
     """
     now = now or timezone.now()
     unleased_before = min(older_than, now - timedelta(seconds=settings.LOCKER_UPLOAD_LEASE))
@@ -61,7 +83,7 @@ def cleanup_abandoned_blobs(
     removed = 0
     unused = [~exists for _label, exists in Blob.references()]
     candidates = Blob.objects.filter(abandoned, *unused, state=Blob.State.WRITING)
-    for pk, key in _in_batches(candidates.values_list("pk", "storage_key")):
+    for pk, key in _in_batches(candidates.values_list("pk", "storage_key"), _Pace()):
         try:
             claimed, _ = Blob.objects.filter(pk=pk, state=Blob.State.WRITING).delete()
         except ProtectedError:

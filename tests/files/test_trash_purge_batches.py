@@ -216,3 +216,16 @@ def test_two_runs_at_once_purge_each_file_exactly_once(alice, bob, settings, sma
     alice.refresh_from_db()
     bob.refresh_from_db()
     assert (alice.used_bytes, bob.used_bytes) == (0, 5)
+
+
+def _plan(query) -> str:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned
+    return query.explain()
+
+
+def test_expired_trash_is_found_through_the_partial_indexes(alice):
+    cutoff = timezone.now()
+    assert "files_file_trash_expiry" in _plan(services._expired_trash(File, cutoff)[:BATCH])
+    assert "files_folder_trash_expiry" in _plan(services._expired_trash(Folder, cutoff)[:1])
