@@ -27,5 +27,6 @@ class JobRun:
         return self.batches == 1 or time.monotonic() < self._deadline
 
     @property
-    def out_of_time(self) -> bool:
-        return time.monotonic() >= self._deadline
+    def remaining(self) -> float:
+        """Seconds left of the budget (0 once it has passed)."""
+        return max(0.0, self._deadline - time.monotonic())
