@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, ProtectedError, Q, QuerySet
 from django.utils import timezone
@@ -115,7 +116,29 @@ def _unreferenced(older_than: datetime):
     )
 
 
-def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int = 500) -> int:
+# Where the last run of the unreferenced-blob scan stopped for lack of time (cache key).
+_SCAN_CURSOR = "storage:unreferenced-blobs:cursor"
+
+
+def _scan_cursor_get() -> int | None:
+    try:
+        return cache.get(_SCAN_CURSOR)
+    except Exception:  # noqa: BLE001 - without the cache the scan starts from the beginning
+        logger.warning("Could not read where the last blob scan stopped", exc_info=True)
+        return None
+
+
+def _scan_cursor_set(value: int | None) -> None:
+    try:
+        if value is None:
+            cache.delete(_SCAN_CURSOR)
+        else:
+            cache.set(_SCAN_CURSOR, value, timeout=None)
+    except Exception:  # noqa: BLE001 - the next scan then starts from the beginning
+        logger.warning("Could not record where the blob scan stopped", exc_info=True)
+
+
+def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int | None = None) -> int:
     """Delete complete blobs that nothing references, finished before `older_than`; returns how
     many (rows and stored objects).
 
@@ -126,17 +149,26 @@ def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int = 500) -
     so time per query and memory stay bounded at any table size. Each batch is claimed under
     row locks (see storage.blobs.blobs_take_for_use) and its rows deleted and committed before
     its objects are removed, in one request per thousand on S3; objects whose removal fails are
-    left to the listing pass below.
+    left to the listing pass below. Once LOCKER_JOB_TIME_BUDGET has passed the walk stops and
+    the next run resumes where it stopped (a cursor in the cache), so a table of any size is
+    covered in full over a few runs.
     """
     store = get_blobstore()
+    pace = _Pace()
+    batch_size = batch_size or pace.batch_size
     candidates = _unreferenced(older_than)
     bounds = Blob.objects.order_by("pk").values_list("pk", flat=True)
     first, top = bounds.first(), bounds.last()
     if first is None:
         return 0
     removed = 0
-    cursor = first - 1
+    cursor = _scan_cursor_get()
+    if not isinstance(cursor, int) or not first - 1 <= cursor < top:
+        cursor = first - 1
     while cursor < top:
+        if not pace.another_batch():
+            _scan_cursor_set(cursor)
+            return removed
         end = cursor + UNREFERENCED_SCAN_WINDOW
         pks = list(
             candidates.filter(pk__gt=cursor, pk__lte=end)
@@ -146,6 +178,7 @@ def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int = 500) -
         cursor = pks[-1] if len(pks) == batch_size else end
         if pks:
             removed += _reclaim_unreferenced(candidates, pks, store)
+    _scan_cursor_set(None)
     return removed
 
 
