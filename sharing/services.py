@@ -475,10 +475,11 @@ def access_log_prune(*, days: int | None = None, run: JobRun | None = None) -> i
 
 def _dead_links_batch(now: datetime, size: int) -> list[int]:
     """Up to `size` links that died and are not handled yet, each kind of death found through
-    its own partial index of unhandled links (sharing_sharelink_expired_unhandled, …_revoked_…,
+    its own partial index of unhandled links (sharing_link_expiry_unhandled, …_revoked_…,
     …_used_up_…), so the live links are never read."""
     unhandled = ShareLink.objects.filter(cleaned_at__isnull=True).order_by()
     found: list[int] = []
+    seen: set[int] = set()
     for dead in (
         unhandled.filter(expires_at__isnull=False, expires_at__lte=now).order_by("expires_at"),
         unhandled.filter(revoked_at__isnull=False).order_by("pk"),
@@ -486,7 +487,10 @@ def _dead_links_batch(now: datetime, size: int) -> list[int]:
             max_downloads__isnull=False, download_count__gte=F("max_downloads")
         ).order_by("pk"),
     ):
-        found += [pk for pk in dead.values_list("pk", flat=True)[:size] if pk not in set(found)]
+        for pk in dead.values_list("pk", flat=True)[:size]:
+            if pk not in seen:
+                seen.add(pk)
+                found.append(pk)
         if len(found) >= size:
             break
     return found[:size]
