@@ -60,7 +60,15 @@ class Folder(models.Model):
                 fields=["owner"], condition=Q(parent__isnull=True), name="files_one_root_per_user"
             ),
         ]
-        indexes = [models.Index(fields=["owner", "name_key"])]
+        indexes = [
+            models.Index(fields=["owner", "name_key"]),
+            # Only the tops of deletions in the trash, by age: the trash purge's work list.
+            models.Index(
+                fields=["deleted_at", "id"],
+                condition=Q(trashed_as_root=True, deleted_at__isnull=False),
+                name="files_folder_trash_expiry",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name or "/"
@@ -129,6 +137,12 @@ class File(models.Model):
                 fields=["processing_due_at"],
                 condition=Q(processing_due_at__isnull=False),
                 name="files_file_processing_due",
+            ),
+            # Only the tops of deletions in the trash, by age: the trash purge's work list.
+            models.Index(
+                fields=["deleted_at", "id"],
+                condition=Q(trashed_as_root=True, deleted_at__isnull=False),
+                name="files_file_trash_expiry",
             ),
         ]
 

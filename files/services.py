@@ -15,12 +15,12 @@ import filetype
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import BigIntegerField, Case, F, Q, Value, When
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.audit import A, audit
+from accounts.audit import A, audit, audit_many
 from files import processing_queue
 from files.models import File, Folder, Thumbnail, TusUpload, UploadReservation
 from files.names import name_key, unique_name, validate_name
@@ -31,6 +31,7 @@ from files.selectors import (
     folder_get_root,
     folder_subtree_height,
 )
+from locker.jobs import JobRun
 from storage.blobs import blobs_take_for_use
 from storage.exceptions import ContentGone as ContentGone  # noqa: F401 - raised by files_create
 from storage.models import Blob
@@ -656,11 +657,90 @@ def trash_empty(*, user) -> int:
         return _purge_items(items)
 
 
-def trash_purge_expired(*, now: datetime | None = None) -> int:
-    """Delete what has been in any trash longer than LOCKER_TRASH_DAYS (the periodic task)."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.LOCKER_TRASH_DAYS)
+def _expired_trash(model, cutoff: datetime):
+    """Trash items (the tops of deletions) deleted before `cutoff`, oldest first, through the
+    partial index of trashed tops (files_file_trash_expiry / files_folder_trash_expiry)."""
+    return model.objects.filter(
+        trashed_as_root=True, deleted_at__isnull=False, deleted_at__lt=cutoff
+    ).order_by("deleted_at", "pk")
+
+
+def _purge_file_rows(files: list[File]) -> None:
+    """Delete `files` (rows the caller's transaction has locked) with their thumbnails and their
+    blob rows, and give their bytes back to their owners, in a fixed number of queries; their
+    stored objects are deleted once the transaction commits. A kill before the commit rolls all
+    of it back; a kill after it leaves only objects without rows, which the orphan cleanup's
+    listing pass removes."""
+    file_ids = [file.pk for file in files]
+    blob_ids = [file.blob_id for file in files]
+    thumbnails = Thumbnail.objects.filter(file_id__in=file_ids)
+    blob_ids += list(thumbnails.values_list("blob_id", flat=True))
+    keys = list(Blob.objects.filter(pk__in=blob_ids).values_list("storage_key", flat=True))
+    File.objects.filter(pk__in=file_ids).delete()  # thumbnails and share links go with them
+    Blob.objects.filter(pk__in=blob_ids).delete()
+    freed: dict[int, int] = {}
+    for file in files:
+        freed[file.owner_id] = freed.get(file.owner_id, 0) + file.size
+    get_user_model().objects.filter(pk__in=freed).update(
+        used_bytes=F("used_bytes")
+        - Case(
+            *[When(pk=owner_id, then=Value(size)) for owner_id, size in freed.items()],
+            default=Value(0),
+            output_field=BigIntegerField(),
+        )
+    )
+
+    def delete_objects() -> None:
+        from storage.backends import get_blobstore
+
+        try:
+            get_blobstore().delete_many(keys)
+        except Exception:  # noqa: BLE001 - their rows are gone: the orphan cleanup removes them
+            logger.exception("Could not delete the objects of %d purged blobs", len(keys))
+
+    transaction.on_commit(delete_objects)
+
+
+def _purge_expired_batch(*, cutoff: datetime, size: int) -> tuple[int, bool]:
+    """Purge one batch of expired trash in one transaction: up to `size` expired trashed files,
+    else up to `size` files inside the oldest expired trashed folder, else that folder's rows
+    once it is empty. Rows are claimed with `FOR UPDATE SKIP LOCKED` (PostgreSQL), so two runs
+    at once take different batches; SQLite's IMMEDIATE transactions run them one after the
+    other. Returns (files purged, whether to go on)."""
     with transaction.atomic():
-        expired = Q(trashed_as_root=True, deleted_at__lt=cutoff)
-        items: list[File | Folder] = list(Folder.objects.trashed().filter(expired))
-        items += list(File.objects.trashed().filter(expired))
-        return _purge_items(items)
+        files = list(_expired_trash(File, cutoff).select_for_update(skip_locked=True)[:size])
+        if files:
+            _purge_file_rows(files)
+            audit_many(A.FILE_PURGED, targets=files)
+            return len(files), True
+    with transaction.atomic():
+        folder = _expired_trash(Folder, cutoff).select_for_update(skip_locked=True).first()
+        if folder is None:
+            return 0, False
+        subtree = [folder.pk, *folder_descendant_ids(folder)]
+        inside = File.objects.filter(folder_id__in=subtree)
+        files = list(inside.select_for_update(skip_locked=True).order_by("pk")[:size])
+        if files:
+            _purge_file_rows(files)
+            return len(files), True
+        if inside.exists():  # held by a request (a restore): the next run tries again
+            return 0, False
+        # Children first, so the tree is never left with a dangling parent.
+        Folder.objects.filter(pk__in=list(reversed(subtree))).delete()
+        audit_many(A.FILE_PURGED, targets=[folder])
+        return 0, True
+
+
+def trash_purge_expired(*, now: datetime | None = None, run: JobRun | None = None) -> int:
+    """Delete what has been in any trash longer than LOCKER_TRASH_DAYS (the periodic task), in
+    batches of LOCKER_JOB_BATCH_SIZE files, each in its own transaction, until none is left or
+    LOCKER_JOB_TIME_BUDGET has passed (the next run goes on). Returns the files purged."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.LOCKER_TRASH_DAYS)
+    run = run or JobRun()
+    purged = 0
+    while run.another_batch():
+        count, more = _purge_expired_batch(cutoff=cutoff, size=run.batch_size)
+        purged += count
+        if not more:
+            break
+    return purged

@@ -146,15 +146,21 @@ def cleanup_partial_uploads(hours: float | None = None) -> dict:
 
 
 @shared_task(name="files.tasks.requeue_pending")
-def requeue_pending(batch_size: int = 500) -> int:
+def requeue_pending(batch_size: int | None = None) -> int:
     """Queue again every file whose processing is overdue by LOCKER_REQUEUE_PENDING_AFTER: its
     task was lost (broker down when queued, a worker killed on the filesystem broker, retries
-    run out during a long outage). Works in batches through an index of the unfinished files
-    only; each batch is moved on to now, so the next run leaves it alone for as long again."""
+    run out during a long outage). Works in batches (LOCKER_JOB_BATCH_SIZE) through an index of
+    the unfinished files only, until none is left or LOCKER_JOB_TIME_BUDGET has passed; each
+    batch is moved on to now, so the next run leaves it alone for as long again."""
     from files.processing import files_requeue_due
+    from locker.jobs import JobRun
 
     cutoff = timezone.now() - timedelta(seconds=settings.LOCKER_REQUEUE_PENDING_AFTER)
+    run = JobRun(batch_size=batch_size)
     queued = 0
-    while ids := files_requeue_due(older_than=cutoff, limit=batch_size):
+    while run.another_batch():
+        ids = files_requeue_due(older_than=cutoff, limit=run.batch_size)
         queued += len(ids)
+        if len(ids) < run.batch_size:
+            break
     return queued

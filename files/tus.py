@@ -40,6 +40,7 @@ from files.models import Folder, TusUpload, UploadReservation
 from files.names import InvalidName, validate_name
 from files.services import tus_upload_terminate
 from locker.env import SizeTooLarge, parse_byte_count
+from locker.jobs import JobRun
 from storage.blobs import delete_blob
 from storage.exceptions import CorruptContent
 from storage.models import Blob
@@ -792,8 +793,25 @@ def cleanup_expired(*, now: datetime | None = None, idle_before: datetime | None
         stale |= Q(active_at__lt=idle_before)
     not_written = Q(lock_token="") | Q(locked_until__lt=now)
     candidates = TusUpload.objects.filter(completed_at__isnull=True).filter(stale & not_written)
-    reclaimed = 0
-    for pk in list(candidates.values_list("pk", flat=True)):
-        reclaimed += int(tus_upload_terminate(pk=pk, condition=stale & not_written))
-    TusUpload.objects.filter(completed_at__isnull=False, expires_at__lte=now).delete()
+    # LOCKER_JOB_BATCH_SIZE at a time by primary key, within LOCKER_JOB_TIME_BUDGET.
+    run = JobRun()
+    reclaimed = last_pk = 0
+    while run.another_batch():
+        pks = list(
+            candidates.filter(pk__gt=last_pk)
+            .order_by("pk")
+            .values_list("pk", flat=True)[: run.batch_size]
+        )
+        for pk in pks:
+            reclaimed += int(tus_upload_terminate(pk=pk, condition=stale & not_written))
+        if len(pks) < run.batch_size:
+            break
+        last_pk = pks[-1]
+    finished = TusUpload.objects.filter(completed_at__isnull=False, expires_at__lte=now)
+    forget = JobRun(budget=run.remaining)  # at least one batch of its own
+    while forget.another_batch():
+        pks = list(finished.order_by("pk").values_list("pk", flat=True)[: forget.batch_size])
+        TusUpload.objects.filter(pk__in=pks).delete()
+        if len(pks) < forget.batch_size:
+            break
     return reclaimed

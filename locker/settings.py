@@ -458,6 +458,17 @@ LOCKER_THUMBNAIL_TIMEOUT = env_duration("LOCKER_THUMBNAIL_TIMEOUT", "60s")
 LOCKER_THUMBNAIL_MEMORY = env_size("LOCKER_THUMBNAIL_MEMORY", "1G")
 LOCKER_ORPHAN_GRACE_HOURS = env_int("LOCKER_ORPHAN_GRACE_HOURS", 48)
 LOCKER_REQUEUE_PENDING_AFTER = env_duration("LOCKER_REQUEUE_PENDING_AFTER", "30m")
+# Periodic jobs (docs/workers.md): rows handled per transaction, and how long one run may keep
+# taking batches before it stops and leaves the rest to the next run (well under the soft limit).
+LOCKER_JOB_BATCH_SIZE = env_int("LOCKER_JOB_BATCH_SIZE", 500)
+if LOCKER_JOB_BATCH_SIZE < 1:
+    raise ImproperlyConfigured("LOCKER_JOB_BATCH_SIZE must be at least 1.")
+LOCKER_JOB_TIME_BUDGET = env_duration("LOCKER_JOB_TIME_BUDGET", "4m")
+if LOCKER_JOB_TIME_BUDGET >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "LOCKER_JOB_TIME_BUDGET must be shorter than LOCKER_TASK_SOFT_TIME_LIMIT, so that a "
+        "periodic job stops on its own before it is interrupted."
+    )
 
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

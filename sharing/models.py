@@ -89,7 +89,9 @@ class ShareLink(Link):
     is_send = models.BooleanField(default=False)
     keep_files = models.BooleanField(default=True)
     # Set once by the cleanup when it has handled a dead link (its quick-send files trashed).
-    cleaned_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Not indexed on its own: the unhandled links are mostly the live ones; the cleanup finds
+    # the dead ones through the partial indexes below.
+    cleaned_at = models.DateTimeField(null=True, blank=True)
     # With `notify`: when the e-mail about the downloads not yet reported is due. The first
     # counted download after it queues the next e-mail; those before it wait for that one.
     notify_due_at = models.DateTimeField(null=True, blank=True)
@@ -106,6 +108,29 @@ class ShareLink(Link):
             models.CheckConstraint(
                 condition=Q(max_downloads__isnull=True) | Q(max_downloads__gte=1),
                 name="sharing_sharelink_max_downloads_positive",
+            ),
+        ]
+        # The share cleanup's work lists: links dead and not handled yet, one partial index per
+        # way to die, so finding them never reads the live links (sharing.services).
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(cleaned_at__isnull=True, expires_at__isnull=False),
+                name="sharing_link_expiry_unhandled",
+            ),
+            models.Index(
+                fields=["id"],
+                condition=Q(cleaned_at__isnull=True, revoked_at__isnull=False),
+                name="sharing_link_revoked_unhandled",
+            ),
+            models.Index(
+                fields=["id"],
+                condition=Q(
+                    cleaned_at__isnull=True,
+                    max_downloads__isnull=False,
+                    download_count__gte=F("max_downloads"),
+                ),
+                name="sharing_link_used_up_unhandled",
             ),
         ]
 

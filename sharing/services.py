@@ -19,6 +19,7 @@ from accounts.audit import A, audit, truncate_ip
 from files.models import File, Folder
 from locker.celery import task_queue
 from locker.env import parse_duration
+from locker.jobs import JobRun
 from locker.services import model_update
 from sharing import tokens
 from sharing.models import Link, ShareAccess, ShareLink
@@ -451,39 +452,64 @@ def share_access_resume(*, access_id: int) -> None:
     ShareAccess.objects.filter(pk=access_id).update(resumes=F("resumes") + 1)
 
 
-def access_log_prune(*, days: int | None = None) -> int:
+def access_log_prune(*, days: int | None = None, run: JobRun | None = None) -> int:
+    """Delete access-log rows older than LOCKER_ACCESS_LOG_DAYS, oldest first through the `at`
+    index, LOCKER_JOB_BATCH_SIZE per DELETE, while the run's time budget lasts."""
     days = settings.LOCKER_ACCESS_LOG_DAYS if days is None else days
     cutoff = timezone.now() - timedelta(days=days)
-    deleted, _details = ShareAccess.objects.filter(at__lt=cutoff).delete()
+    old = ShareAccess.objects.filter(at__lt=cutoff).order_by("at", "pk")
+    run = run or JobRun()
+    deleted = 0
+    while run.another_batch():
+        with transaction.atomic():
+            pks = list(old.values_list("pk", flat=True)[: run.batch_size])
+            count, _details = ShareAccess.objects.filter(pk__in=pks).delete()
+        deleted += count
+        if len(pks) < run.batch_size:
+            break
     return deleted
 
 
 # --- Housekeeping ----------------------------------------------------------------------------
 
 
-def shares_cleanup(*, now: datetime | None = None) -> dict[str, int]:
-    """Mark dead links as handled, trash quick-send files whose link died, prune old logs.
+def _dead_links_batch(now: datetime, size: int) -> list[int]:
+    """Up to `size` links that died and are not handled yet, each kind of death found through
+    its own partial index of unhandled links (sharing_link_expiry_unhandled, …_revoked_…,
+    …_used_up_…), so the live links are never read."""
+    unhandled = ShareLink.objects.filter(cleaned_at__isnull=True).order_by()
+    found: list[int] = []
+    seen: set[int] = set()
+    for dead in (
+        unhandled.filter(expires_at__isnull=False, expires_at__lte=now).order_by("expires_at"),
+        unhandled.filter(revoked_at__isnull=False).order_by("pk"),
+        unhandled.filter(
+            max_downloads__isnull=False, download_count__gte=F("max_downloads")
+        ).order_by("pk"),
+    ):
+        for pk in dead.values_list("pk", flat=True)[:size]:
+            if pk not in seen:
+                seen.add(pk)
+                found.append(pk)
+        if len(found) >= size:
+            break
+    return found[:size]
 
-    Expiry is enforced at request time anyway; this is housekeeping. Each link is claimed by
-    a conditional update (`WHERE cleaned_at IS NULL`) in the same transaction as its files are
-    trashed, so two runs at once never handle a link twice and an interrupted run leaves each
-    link either fully handled or untouched.
-    """
+
+def _handle_dead_links(pks: list[int], now: datetime) -> tuple[int, int]:
+    """Claim the links (row locks, skipping those another run holds, then one UPDATE) and trash
+    their quick-send files, in one transaction; returns (links handled, items trashed)."""
     from files.services import file_trash, folder_trash
 
-    now = now or timezone.now()
-    dead = ShareLink.objects.filter(cleaned_at__isnull=True).filter(
-        Q(expires_at__lte=now)
-        | Q(revoked_at__isnull=False)
-        | Q(max_downloads__isnull=False, download_count__gte=F("max_downloads"))
-    )
-    handled = trashed = 0
-    for pk in list(dead.values_list("pk", flat=True)[:10000]):
-        with transaction.atomic():
-            if not ShareLink.objects.filter(pk=pk, cleaned_at__isnull=True).update(cleaned_at=now):
-                continue
-            handled += 1
-            share = ShareLink.objects.select_related("file", "folder").get(pk=pk)
+    trashed = 0
+    with transaction.atomic():
+        claimed = list(
+            ShareLink.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=pks, cleaned_at__isnull=True)
+            .select_related("file", "folder")
+        )
+        ShareLink.objects.filter(pk__in=[share.pk for share in claimed]).update(cleaned_at=now)
+        for share in claimed:
             if not share.is_send or share.keep_files:
                 continue
             if share.file_id and share.file.deleted_at is None:
@@ -492,10 +518,35 @@ def shares_cleanup(*, now: datetime | None = None) -> dict[str, int]:
             elif share.folder_id and share.folder.deleted_at is None and share.folder.parent_id:
                 folder_trash(folder=share.folder)
                 trashed += 1
+    return len(claimed), trashed
+
+
+def shares_cleanup(*, now: datetime | None = None, run: JobRun | None = None) -> dict[str, int]:
+    """Mark dead links as handled, trash quick-send files whose link died, prune old logs.
+
+    Expiry is enforced at request time anyway; this is housekeeping. Dead links are handled
+    LOCKER_JOB_BATCH_SIZE at a time, each batch claimed under row locks (`SKIP LOCKED` on
+    PostgreSQL; SQLite's writers take turns) and marked handled in the same transaction as its
+    files are trashed, so two runs at once never handle a link twice and an interrupted run
+    leaves each batch either fully handled or untouched. The run stops taking batches once
+    LOCKER_JOB_TIME_BUDGET has passed; the next one goes on.
+    """
+    now = now or timezone.now()
+    run = run or JobRun()
+    handled = trashed = 0
+    while run.another_batch():
+        pks = _dead_links_batch(now, run.batch_size)
+        links, items = _handle_dead_links(pks, now) if pks else (0, 0)
+        handled += links
+        trashed += items
+        # Fewer than a batch left, or all of it held by another run, which goes on with it.
+        if len(pks) < run.batch_size or not links:
+            break
     return {
         "links": handled,
         "trashed": trashed,
-        "accesses_pruned": access_log_prune(),
+        # At least one batch of its own, within what is left of the budget.
+        "accesses_pruned": access_log_prune(run=JobRun(budget=run.remaining)),
         "notifications_requeued": share_notifications_overdue(now=now),
     }
 

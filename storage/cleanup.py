@@ -11,9 +11,11 @@ upload leases that hold them) and storage.tasks.cleanup_orphaned_objects (`clean
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, ProtectedError, Q, QuerySet
 from django.utils import timezone
@@ -24,19 +26,38 @@ from storage.models import Blob
 logger = logging.getLogger(__name__)
 
 
-def _in_batches(rows, batch_size: int = 500):
-    """(pk, …) tuples by primary key, a batch at a time (no long-lived cursor)."""
+class _Pace:
+    """The pace of the periodic jobs (as locker.jobs.JobRun, which the engine does not import):
+    LOCKER_JOB_BATCH_SIZE rows a batch, new batches while LOCKER_JOB_TIME_BUDGET lasts, the
+    first one always."""
+
+    def __init__(self):
+        self.batch_size = settings.LOCKER_JOB_BATCH_SIZE
+        self._deadline = time.monotonic() + settings.LOCKER_JOB_TIME_BUDGET
+        self.batches = 0
+
+    def another_batch(self) -> bool:
+        self.batches += 1
+        return self.batches == 1 or time.monotonic() < self._deadline
+
+
+def _in_batches(rows, pace: _Pace):
+    """(pk, …) tuples by primary key, a batch of pace.batch_size at a time (no long-lived
+    cursor), until there are no more or the time budget has passed."""
     last_pk = 0
-    while True:
-        batch = list(rows.filter(pk__gt=last_pk).order_by("pk")[:batch_size])
-        if not batch:
-            return
+    while pace.another_batch():
+        batch = list(rows.filter(pk__gt=last_pk).order_by("pk")[: pace.batch_size])
         yield from batch
+        if len(batch) < pace.batch_size:
+            return
         last_pk = batch[-1][0]
 
 
 def cleanup_abandoned_blobs(
-    *, older_than: datetime, now: datetime | None = None, live_holders: QuerySet | None = None
+    *,
+    older_than: datetime,
+    now: datetime | None = None,
+    live_holders: QuerySet | None = None,
 ) -> int:
     """Delete blobs still WRITING whose writer is gone; returns how many.
 
@@ -49,6 +70,8 @@ def cleanup_abandoned_blobs(
     no lease). Each row is claimed by a conditional delete (`WHERE state = writing`) before its
     bytes are removed, so two cleanups running at once, or a writer finishing meanwhile, never
     collide. Bytes whose removal fails are left to the orphan cleanup that lists the storage.
+    Candidates come through the partial index of blobs being written (storage_blob_writing),
+    LOCKER_JOB_BATCH_SIZE at a time, until LOCKER_JOB_TIME_BUDGET has passed.
     """
     now = now or timezone.now()
     unleased_before = min(older_than, now - timedelta(seconds=settings.LOCKER_UPLOAD_LEASE))
@@ -61,7 +84,7 @@ def cleanup_abandoned_blobs(
     removed = 0
     unused = [~exists for _label, exists in Blob.references()]
     candidates = Blob.objects.filter(abandoned, *unused, state=Blob.State.WRITING)
-    for pk, key in _in_batches(candidates.values_list("pk", "storage_key")):
+    for pk, key in _in_batches(candidates.values_list("pk", "storage_key"), _Pace()):
         try:
             claimed, _ = Blob.objects.filter(pk=pk, state=Blob.State.WRITING).delete()
         except ProtectedError:
@@ -93,7 +116,29 @@ def _unreferenced(older_than: datetime):
     )
 
 
-def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int = 500) -> int:
+# Where the last run of the unreferenced-blob scan stopped for lack of time (cache key).
+_SCAN_CURSOR = "storage:unreferenced-blobs:cursor"
+
+
+def _scan_cursor_get() -> int | None:
+    try:
+        return cache.get(_SCAN_CURSOR)
+    except Exception:  # noqa: BLE001 - without the cache the scan starts from the beginning
+        logger.warning("Could not read where the last blob scan stopped", exc_info=True)
+        return None
+
+
+def _scan_cursor_set(value: int | None) -> None:
+    try:
+        if value is None:
+            cache.delete(_SCAN_CURSOR)
+        else:
+            cache.set(_SCAN_CURSOR, value, timeout=None)
+    except Exception:  # noqa: BLE001 - the next scan then starts from the beginning
+        logger.warning("Could not record where the blob scan stopped", exc_info=True)
+
+
+def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int | None = None) -> int:
     """Delete complete blobs that nothing references, finished before `older_than`; returns how
     many (rows and stored objects).
 
@@ -104,17 +149,26 @@ def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int = 500) -
     so time per query and memory stay bounded at any table size. Each batch is claimed under
     row locks (see storage.blobs.blobs_take_for_use) and its rows deleted and committed before
     its objects are removed, in one request per thousand on S3; objects whose removal fails are
-    left to the listing pass below.
+    left to the listing pass below. Once LOCKER_JOB_TIME_BUDGET has passed the walk stops and
+    the next run resumes where it stopped (a cursor in the cache), so a table of any size is
+    covered in full over a few runs.
     """
     store = get_blobstore()
+    pace = _Pace()
+    batch_size = batch_size or pace.batch_size
     candidates = _unreferenced(older_than)
     bounds = Blob.objects.order_by("pk").values_list("pk", flat=True)
     first, top = bounds.first(), bounds.last()
     if first is None:
         return 0
     removed = 0
-    cursor = first - 1
+    cursor = _scan_cursor_get()
+    if not isinstance(cursor, int) or not first - 1 <= cursor < top:
+        cursor = first - 1
     while cursor < top:
+        if not pace.another_batch():
+            _scan_cursor_set(cursor)
+            return removed
         end = cursor + UNREFERENCED_SCAN_WINDOW
         pks = list(
             candidates.filter(pk__gt=cursor, pk__lte=end)
@@ -124,6 +178,7 @@ def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int = 500) -
         cursor = pks[-1] if len(pks) == batch_size else end
         if pks:
             removed += _reclaim_unreferenced(candidates, pks, store)
+    _scan_cursor_set(None)
     return removed
 
 

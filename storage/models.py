@@ -1,7 +1,7 @@
 """The one model of the storage engine: a Blob, an encrypted object and its wrapped key."""
 
 from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -43,6 +43,11 @@ class Blob(models.Model):
     class Meta:
         # The table the files app created, kept as it is (storage/migrations/0001_initial.py).
         db_table = "files_blob"
+        indexes = [
+            # Only blobs still being written (few, whatever the number of files): the
+            # abandoned-blob cleanup's work list (storage/cleanup.py).
+            models.Index(fields=["id"], condition=Q(state="writing"), name="storage_blob_writing"),
+        ]
 
     def __str__(self) -> str:
         return self.storage_key

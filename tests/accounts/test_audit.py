@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import services
@@ -258,3 +260,39 @@ def test_admin_shows_audit_events_read_only(client, staff, alice):
     assert client.get(f"/admin/accounts/auditevent/{event.pk}/change/").status_code == 200
     assert client.post(f"/admin/accounts/auditevent/{event.pk}/delete/").status_code == 403
     assert client.get("/admin/accounts/auditevent/add/").status_code == 403
+
+
+def _old_events(count: int, *, days_ago: int = 400) -> None:
+    at = timezone.now() - timedelta(days=days_ago)
+    AuditEvent.objects.bulk_create(
+        AuditEvent(action="login.success", actor_label="alice", created_at=at) for _ in range(count)
+    )
+
+
+def test_prune_works_in_batches_with_the_same_queries_whatever_the_backlog(alice, settings):
+    settings.LOCKER_AUDIT_DAYS = 30
+    settings.LOCKER_JOB_BATCH_SIZE = 5
+    settings.LOCKER_JOB_TIME_BUDGET = 0  # one batch a run
+    kept = audit("logout", actor=alice)
+    _old_events(8)
+    with CaptureQueriesContext(connection) as small:
+        assert audit_prune() == 5
+    _old_events(1200)
+    with CaptureQueriesContext(connection) as large:
+        assert audit_prune() == 5
+    assert len(small) == len(large)
+    runs = []
+    while pruned := audit_prune():
+        runs.append(pruned)
+    assert sum(runs) == 1203 - 5 and set(runs[:-1]) == {5}
+    assert AuditEvent.objects.filter(pk=kept.pk).exists()
+    assert not AuditEvent.objects.filter(actor_label="alice", action="login.success").exists()
+
+
+def test_prune_with_time_left_takes_every_batch_in_one_run(alice, settings):
+    settings.LOCKER_AUDIT_DAYS = 30
+    settings.LOCKER_JOB_BATCH_SIZE = 5
+    settings.LOCKER_JOB_TIME_BUDGET = 3600
+    _old_events(23)
+    assert audit_prune() == 23
+    assert not AuditEvent.objects.filter(actor_label="alice", action="login.success").exists()

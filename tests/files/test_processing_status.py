@@ -114,3 +114,17 @@ def test_requeue_finds_overdue_files_through_the_partial_index(alice, scanner):
             cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned
     plan = query.explain()
     assert "files_file_processing_due" in plan, plan
+
+
+def test_requeue_out_of_time_stops_after_one_batch_and_the_next_run_goes_on(
+    alice, scanner, settings, django_capture_on_commit_callbacks
+):
+    settings.LOCKER_JOB_BATCH_SIZE = 2
+    settings.LOCKER_JOB_TIME_BUDGET = 0
+    for index in range(5):
+        _waited(make_file(alice, f"lost-{index}.txt"), hours=2)
+    runs = []
+    with django_capture_on_commit_callbacks():
+        while queued := requeue_pending():
+            runs.append(queued)
+    assert runs == [2, 2, 1]

@@ -84,3 +84,15 @@ def test_orphan_cleanup_removes_only_old_objects_without_a_row(storage_backend):
     assert [k for k, _ in store_.iter_unfinished()] == [in_progress.blob.storage_key]
     in_progress.finish()
     assert read(owned) == b"owned"
+
+
+def test_blobs_being_written_are_found_through_the_partial_index():
+    from django.db import connection, transaction
+
+    query = Blob.objects.filter(state=Blob.State.WRITING, pk__gt=0).order_by("pk")[:500]
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned
+        plan = query.explain()
+    assert "storage_blob_writing" in plan, plan

@@ -167,3 +167,25 @@ def test_blob_being_attached_while_cleanup_runs_is_kept(alice, settings):
     file = File.objects.get(owner=alice, name="late.txt")
     assert b"".join(iter_content(file.blob)) == data
     assert cleanup.unreferenced_blobs_cleanup() == 0
+
+
+LATER = timedelta(seconds=1)
+
+
+def test_a_scan_out_of_time_resumes_where_it_stopped(alice, settings, monkeypatch):
+    """One window a run (a tiny budget): the next run goes on from there, and the walk covers
+    the whole table over the runs, then starts over."""
+    settings.LOCKER_ORPHAN_GRACE_HOURS = 0
+    settings.LOCKER_JOB_TIME_BUDGET = 0
+    monkeypatch.setattr(cleanup, "UNREFERENCED_SCAN_WINDOW", 2)
+    live = make_file(alice, "kept.txt")
+    orphans = [_stored_blob() for _ in range(6)]
+    runs = [cleanup.unreferenced_blobs_cleanup(now=timezone.now() + LATER) for _ in range(4)]
+    assert sum(runs) == 6 and max(runs) <= 2
+    assert not Blob.objects.filter(pk__in=[blob.pk for blob in orphans]).exists()
+    assert Blob.objects.filter(pk=live.blob_id).exists()
+    late = _stored_blob()
+    # The walk reaches the end, starts over, and finds it within a few runs.
+    found = [cleanup.unreferenced_blobs_cleanup(now=timezone.now() + LATER) for _ in range(8)]
+    assert sum(found) == 1
+    assert not Blob.objects.filter(pk=late.pk).exists()

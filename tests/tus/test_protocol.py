@@ -318,3 +318,17 @@ def test_folder_deleted_during_the_upload_leaves_nothing_behind(alice, alice_api
     assert not Blob.objects.exists()
     assert not UploadReservation.objects.exists()
     assert head(alice_api, url).status_code == 404
+
+
+def test_cleanup_reclaims_expired_uploads_a_batch_at_a_time_within_its_budget(alice_api, settings):
+    settings.LOCKER_JOB_BATCH_SIZE = 2
+    settings.LOCKER_JOB_TIME_BUDGET = 0  # one batch a run
+    for _ in range(5):
+        create(alice_api, 10)
+    TusUpload.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    runs = []
+    while reclaimed := tus.cleanup_expired():
+        runs.append(reclaimed)
+    assert runs == [2, 2, 1]
+    assert not TusUpload.objects.exists()
+    assert not UploadReservation.objects.exists()

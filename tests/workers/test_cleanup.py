@@ -143,3 +143,29 @@ def test_files_pending_too_long_are_queued_again(
     with django_capture_on_commit_callbacks() as callbacks:
         assert requeue_pending() == 1
     assert len(callbacks) == 1
+
+
+def test_a_job_time_budget_past_the_soft_time_limit_is_refused(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(
+        os.environ,
+        LOCKER_JOB_TIME_BUDGET="20m",
+        LOCKER_TASK_SOFT_TIME_LIMIT="10m",
+        LOCKER_DATA_DIR=str(tmp_path),
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='locker.settings'; "
+            "django.setup()",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode != 0
+    assert "LOCKER_JOB_TIME_BUDGET must be shorter than LOCKER_TASK_SOFT_TIME_LIMIT" in out.stderr
