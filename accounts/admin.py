@@ -1,12 +1,32 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from accounts.audit import A, audit
 from accounts.models import ApiToken, AuditEvent, Invitation, User
+
+
+class TokenRevokingPasswordChangeForm(AdminPasswordChangeForm):
+    """Staff setting a user's password (often because the account is in other hands): the
+    user's API tokens are revoked too, as on every other password change, and it is audited."""
+
+    def save(self, commit=True):
+        from accounts.services import api_tokens_revoke_all
+
+        with transaction.atomic():
+            user = super().save(commit=commit)
+            revoked = api_tokens_revoke_all(user=user) if commit else 0
+            audit(
+                A.PASSWORD_CHANGED, subject=user, target=user, how="admin", tokens_revoked=revoked
+            )
+        return user
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    change_password_form = TokenRevokingPasswordChangeForm
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         ("Locker", {"fields": ("display_name", "quota_bytes", "used_bytes")}),

@@ -58,6 +58,23 @@ def test_changing_the_password_on_the_page_revokes_api_tokens_by_default(client,
     assert client.get("/accounts/profile/").status_code == 200  # this session stays
 
 
+def test_staff_setting_a_password_in_the_admin_revokes_the_users_api_tokens(client, staff, alice):
+    stolen = api_client_for(alice)  # the account is in someone else's hands: staff step in
+    client.force_login(staff)
+    response = client.post(
+        f"/admin/accounts/user/{alice.pk}/password/",
+        {"password1": NEW, "password2": NEW, "usable_password": "true"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+    alice.refresh_from_db()
+    assert alice.check_password(NEW)
+    assert stolen.get("/api/v1/me/").status_code == 401
+    assert not ApiToken.objects.usable().filter(user=alice).exists()
+    event = AuditEvent.objects.get(action="password.changed", subject=alice)
+    assert event.extra == {"how": "admin", "tokens_revoked": 1}
+    assert event.actor == staff
+
+
 def test_changing_the_password_through_the_api_revokes_tokens_by_default(alice):
     stolen = api_client_for(alice)
     caller = api_client_for(alice)
