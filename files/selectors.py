@@ -168,6 +168,35 @@ def folder_ancestors(*, folder_id: int) -> list[Folder]:
     return chain
 
 
+# The chains of many folders at once: each row remembers the folder it started from. A chain is
+# alive when it reaches a root and holds no trashed folder (what `sharing.selectors.
+# folder_is_alive` asks of one chain), so a page of links learns whether each target is alive
+# in this one query rather than one per link.
+_CHAINS_ALIVE_SQL = """
+WITH RECURSIVE chain(start, id, parent_id, trashed) AS (
+    SELECT id, id, parent_id, CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END
+    FROM files_folder WHERE id IN ({placeholders})
+    UNION
+    SELECT c.start, f.id, f.parent_id, CASE WHEN f.deleted_at IS NULL THEN 0 ELSE 1 END
+    FROM files_folder f JOIN chain c ON f.id = c.parent_id
+)
+SELECT start FROM chain GROUP BY start
+HAVING MAX(trashed) = 0 AND SUM(CASE WHEN parent_id IS NULL THEN 1 ELSE 0 END) > 0
+"""
+
+
+def folders_alive(*, folder_ids) -> set[int]:
+    """Which of `folder_ids` are alive: neither they nor any folder above them is trashed, and
+    their chain reaches a root. One query for all of them, whatever their number and depth."""
+    ids = sorted({int(pk) for pk in folder_ids})
+    if not ids:
+        return set()
+    sql = _CHAINS_ALIVE_SQL.format(placeholders=", ".join(["%s"] * len(ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids)
+        return {start for (start,) in cursor.fetchall()}
+
+
 def folder_depth(*, folder_id: int) -> int:
     """How many levels below the root `folder_id` is (the root is 0, a top folder 1)."""
     with connection.cursor() as cursor:

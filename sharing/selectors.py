@@ -9,7 +9,7 @@ from django.db.models import IntegerField, Q, QuerySet, Value
 from django.http import Http404
 
 from files.models import File, Folder
-from files.selectors import folder_ancestors, folder_descendants
+from files.selectors import folder_ancestors, folder_descendants, folders_alive
 from sharing import tokens
 from sharing.models import Link, ShareAccess, ShareLink, UploadLink
 
@@ -44,6 +44,18 @@ def share_target_alive(share: ShareLink) -> bool:
     if share.file_id:
         return file_is_alive(share.file)
     return folder_is_alive(share.folder)
+
+
+def shares_target_alive(shares) -> None:
+    """Set `target_alive` on each of `shares` (their file and folder loaded with them) in one
+    query for all of them: what `share_target_alive` says of each, for a page of links."""
+    chains = {
+        share.pk: share.file.folder_id if share.file_id else share.folder_id for share in shares
+    }
+    alive = folders_alive(folder_ids=chains.values())
+    for share in shares:
+        target_trashed = share.file_id and share.file.deleted_at is not None
+        share.target_alive = not target_trashed and chains[share.pk] in alive
 
 
 # --- Inside a folder share -------------------------------------------------------------------
