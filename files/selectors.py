@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from files.models import File, Folder, UploadReservation
@@ -250,37 +260,59 @@ class TrashItem:
     name: str
     deleted_at: datetime
     size: int
-    original_parent: Folder | None
 
 
-def trash_list(*, user) -> list[TrashItem]:
-    """The items the user deleted (not the things inside deleted folders), newest first."""
-    items: list[TrashItem] = []
-    files = File.objects.trashed().filter(owner=user, trashed_as_root=True).select_related("folder")
-    for file in files:
-        items.append(
-            TrashItem("file", file.public_id, file.name, file.deleted_at, file.size, file.folder)
-        )
-    folders = Folder.objects.trashed().filter(owner=user, trashed_as_root=True)
-    sizes = dict(
-        File.objects.filter(owner=user, trash_root__in=folders)
+class TrashListing:
+    """The user's trash as one query (files and folders, `UNION ALL`), newest first, that a
+    paginator counts and cuts in the database: a page reads its own rows only."""
+
+    def __init__(self, rows: QuerySet):
+        self.rows = rows
+
+    def count(self) -> int:
+        return self.rows.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [TrashItem(*row) for row in self.rows[index]]
+        return TrashItem(*self.rows[index])
+
+
+def _trash_columns(queryset: QuerySet, *, kind: str, size) -> QuerySet:
+    # Every column an annotation, so both halves of the union name them alike and in order.
+    return queryset.annotate(
+        item_type=Value(kind, output_field=CharField()),
+        item_id=F("public_id"),
+        item_name=F("name"),
+        item_deleted_at=F("deleted_at"),
+        item_size=size,
+    ).values_list("item_type", "item_id", "item_name", "item_deleted_at", "item_size")
+
+
+def trash_list(*, user) -> TrashListing:
+    """The items the user deleted (not the things inside deleted folders), newest first; a
+    folder's size is that of the files deleted with it."""
+    files = _trash_columns(
+        File.objects.trashed().filter(owner=user, trashed_as_root=True),
+        kind="file",
+        size=F("size"),
+    )
+    deleted_with = (
+        File.objects.filter(trash_root=OuterRef("pk"))
+        .order_by()
         .values("trash_root")
         .annotate(total=Sum("size"))
-        .values_list("trash_root", "total")
+        .values("total")
     )
-    for folder in folders.select_related("parent"):
-        items.append(
-            TrashItem(
-                "folder",
-                folder.public_id,
-                folder.name,
-                folder.deleted_at,
-                sizes.get(folder.pk) or 0,
-                folder.parent,
-            )
-        )
-    items.sort(key=lambda item: (item.deleted_at, str(item.id)), reverse=True)
-    return items
+    folders = _trash_columns(
+        Folder.objects.trashed().filter(owner=user, trashed_as_root=True),
+        kind="folder",
+        size=Coalesce(Subquery(deleted_with), Value(0), output_field=BigIntegerField()),
+    )
+    return TrashListing(files.union(folders, all=True).order_by("-item_deleted_at", "-item_id"))
 
 
 def trash_item_get_for_user(*, user, item_id) -> File | Folder:

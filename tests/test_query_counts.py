@@ -351,3 +351,49 @@ def test_audit_list_page_costs_the_same_for_5_and_500_events(alice, bob):
         apis[size] = api_client_for(owner)
     counts = {size: page_costs(api, {size: "/api/v1/audit/"})[size] for size, api in apis.items()}
     assert counts[5] == counts[500], counts
+
+
+@pytest.mark.django_db
+def test_the_trash_page_is_cut_in_the_database(alice, alice_api):
+    """The page is a LIMIT of one query over files and folders, never every trashed item read
+    and sorted in Python."""
+    bulk_trash(alice, 40, prefix="gone")
+    alice_api.get("/api/v1/me/")
+    with CaptureQueriesContext(connection) as captured:
+        response = alice_api.get("/api/v1/trash/?page_size=7&page=2")
+    reads = [
+        query["sql"]
+        for query in captured.captured_queries
+        if "files_file" in query["sql"] and "COUNT(" not in query["sql"].upper()
+    ]
+    assert reads and all("LIMIT" in sql.upper() for sql in reads), reads
+    body = response.json()
+    assert body["count"] == 40
+    assert len(body["results"]) == 7
+
+
+@pytest.mark.django_db
+def test_the_trash_list_is_newest_first_with_folder_sizes(alice, alice_api):
+    from files.services import file_trash, folder_trash
+    from tests.fixtures.files import make_folder
+
+    old = make_file(alice, "old.txt", b"12345")
+    file_trash(file=old)
+    folder = make_folder(alice, "album")
+    make_file(alice, "a.jpg", b"123", folder=folder)
+    make_file(alice, "b.jpg", b"1234", folder=make_folder(alice, "inner", parent=folder))
+    folder_trash(folder=folder)
+    empty = make_folder(alice, "empty")
+    folder_trash(folder=empty)
+    same_time = timezone.now()
+    File.objects.filter(pk=old.pk).update(deleted_at=same_time)
+    Folder.objects.filter(pk=empty.pk).update(deleted_at=same_time)
+    rows = alice_api.get("/api/v1/trash/").json()["results"]
+    tied = sorted([str(old.public_id), str(empty.public_id)], reverse=True)
+    assert [row["id"] for row in rows[:2]] == tied
+    assert {row["name"]: (row["type"], row["size"]) for row in rows} == {
+        "old.txt": ("file", 5),
+        "album": ("folder", 7),
+        "empty": ("folder", 0),
+    }
+    assert rows[2]["name"] == "album"
