@@ -6,6 +6,8 @@ for link resolution a ceiling of 3. The rows of the long lists are made in bulk:
 measured is the request, not how the rows came to be.
 """
 
+import html
+import re
 import secrets
 import uuid
 from datetime import timedelta
@@ -397,3 +399,28 @@ def test_the_trash_list_is_newest_first_with_folder_sizes(alice, alice_api):
         "empty": ("folder", 0),
     }
     assert rows[2]["name"] == "album"
+
+
+@pytest.mark.django_db
+def test_a_folder_share_page_derives_its_key_once_whatever_it_lists(alice, client, monkeypatch):
+    """Every listed item has an opaque id: the share's key is derived and its cipher set up
+    once for the page, not once per item (the real function, counted)."""
+    from sharing import tokens
+
+    folder = make_folder_chain(alice, 2, name="many")[-1]
+    for number in range(3):
+        Folder.objects.create(
+            owner=alice, parent=folder, name=f"sub {number}", name_key=f"sub {number}"
+        )
+    bulk_files(alice, folder, 150, prefix="item")
+    _share, token = share_create(owner=alice, folder=folder)
+    first = client.get(f"/s/{token}")
+    next_page = re.search(r'href="\?after=([^"]+)"', first.content.decode())
+    assert next_page, "a page of 100 items leads to the next"
+    derived = []
+    real = tokens._share_cipher
+    monkeypatch.setattr(tokens, "_share_cipher", lambda h: derived.append(h) or real(h))
+    response = client.get(f"/s/{token}?after={html.unescape(next_page.group(1))}")
+    assert response.status_code == 200
+    assert response.content.decode().count("item ") >= 53
+    assert len(derived) == 1, len(derived)
