@@ -94,3 +94,35 @@ def test_a_search_can_be_served_by_the_trigram_index(lockers):
             cond = shown.split(f"Bitmap Index Scan on {TRGM_INDEXES[table]}")[1]
             assert "owner_id = " in cond.split("\n")[1] and "~~" in cond.split("\n")[1], shown
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_a_folders_first_page_is_read_in_order_from_the_listing_index(alice):
+    """`(folder_id, name_key, name, id) WHERE deleted_at IS NULL`: the first page of a folder,
+    by name, is an index range with a LIMIT, never every file sorted (PostgreSQL's plan;
+    elsewhere, that the index is there)."""
+    folder = make_folder(alice, "big")
+    for number in range(30):
+        make_file(alice, f"file {number:02}.txt", folder=folder)
+        make_folder(alice, f"sub {number:02}", parent=folder)
+    first_files = file_list(user=alice, folder=folder)[:10]
+    first_folders = folder_list(user=alice, parent=folder)[:10]
+    assert [f.name for f in first_files] == [f"file {n:02}.txt" for n in range(10)]
+    assert [f.name for f in first_folders] == [f"sub {n:02}" for n in range(10)]
+    if not postgresql():
+        with connection.cursor() as cursor:
+            for table, name in (
+                ("files_file", "files_file_live_listing"),
+                ("files_folder", "files_folder_live_listing"),
+            ):
+                assert name in connection.introspection.get_constraints(cursor, table)
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for queryset, index in (
+            (first_files, "files_file_live_listing"),
+            (first_folders, "files_folder_live_listing"),
+        ):
+            shown = plan(queryset)
+            assert f"Index Scan using {index}" in shown, shown
+            assert "Sort" not in shown, shown
