@@ -68,6 +68,12 @@ class Folder(models.Model):
                 condition=Q(trashed_as_root=True, deleted_at__isnull=False),
                 name="files_folder_trash_expiry",
             ),
+            # A folder's live subfolders in listing order: its first page is an index range.
+            models.Index(
+                fields=["parent", "name_key", "name", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_folder_live_listing",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -132,6 +138,13 @@ class File(models.Model):
         indexes = [
             models.Index(fields=["owner", "name_key"]),
             models.Index(fields=["owner", "deleted_at"]),
+            # A folder's live files in listing order (`selectors.FILE_ORDERINGS["name"]`): the
+            # first page of a folder is an index range with a LIMIT, however many files it holds.
+            models.Index(
+                fields=["folder", "name_key", "name", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_file_live_listing",
+            ),
             # Only files with processing still owed: small, whatever the number of files.
             models.Index(
                 fields=["processing_due_at"],

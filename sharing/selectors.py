@@ -9,7 +9,7 @@ from django.db.models import IntegerField, Q, QuerySet, Value
 from django.http import Http404
 
 from files.models import File, Folder
-from files.selectors import folder_ancestors, folder_descendants
+from files.selectors import folder_ancestors, folder_descendants, folders_alive
 from sharing import tokens
 from sharing.models import Link, ShareAccess, ShareLink, UploadLink
 
@@ -46,6 +46,18 @@ def share_target_alive(share: ShareLink) -> bool:
     return folder_is_alive(share.folder)
 
 
+def shares_target_alive(shares) -> None:
+    """Set `target_alive` on each of `shares` (their file and folder loaded with them) in one
+    query for all of them: what `share_target_alive` says of each, for a page of links."""
+    chains = {
+        share.pk: share.file.folder_id if share.file_id else share.folder_id for share in shares
+    }
+    alive = folders_alive(folder_ids=chains.values())
+    for share in shares:
+        target_trashed = share.file_id and share.file.deleted_at is not None
+        share.target_alive = not target_trashed and chains[share.pk] in alive
+
+
 # --- Inside a folder share -------------------------------------------------------------------
 
 
@@ -55,7 +67,7 @@ def share_folder_get(share: ShareLink, opaque: str | None) -> Folder:
         raise Http404
     if not opaque:
         return share.folder
-    public_id = tokens.opaque_id_resolve(share.token_hash, opaque)
+    public_id = share_opaque_ids(share).resolve(opaque)
     folder = (
         Folder.objects.filter(public_id=public_id, owner_id=share.owner_id).first()
         if public_id
@@ -70,7 +82,7 @@ def share_file_get(share: ShareLink, opaque: str) -> File:
     """A file inside a folder share, by its opaque id; 404 for anything outside it."""
     if share.folder_id is None:
         raise Http404
-    public_id = tokens.opaque_id_resolve(share.token_hash, opaque)
+    public_id = share_opaque_ids(share).resolve(opaque)
     file = (
         File.objects.select_related("folder", "blob")
         .filter(public_id=public_id, owner_id=share.owner_id)
@@ -95,7 +107,7 @@ def share_selection_get(
     """
     if share.folder_id is None:
         raise Http404
-    public_ids = [tokens.opaque_id_resolve(share.token_hash, opaque) for opaque in opaques]
+    public_ids = [share_opaque_ids(share).resolve(opaque) for opaque in opaques]
     if None in public_ids:
         raise Http404
     public_ids = list(dict.fromkeys(public_ids))
@@ -148,7 +160,7 @@ class ListingPage:
 def share_cursor_encode(share: ShareLink, cursor: ListingCursor) -> str:
     """The cursor as it goes in a URL: kind letter, the item's opaque id, its name key (a name
     the page shows anyway; the real id never leaves)."""
-    opaque = tokens.opaque_id(share.token_hash, cursor.public_id)
+    opaque = share_opaque_ids(share).encode(cursor.public_id)
     return _KIND_LETTERS[cursor.kind] + opaque + cursor.name_key
 
 
@@ -157,7 +169,7 @@ def share_cursor_decode(share: ShareLink, text: str | None) -> ListingCursor | N
     if not text or len(text) < 23 or len(text) > 23 + 255 or "\x00" in text:
         return None  # (no name holds a NUL, and PostgreSQL refuses one in a parameter)
     kind = {letter: kind for kind, letter in _KIND_LETTERS.items()}.get(text[0])
-    public_id = tokens.opaque_id_resolve(share.token_hash, text[1:23])
+    public_id = share_opaque_ids(share).resolve(text[1:23])
     if kind is None or public_id is None:
         return None
     return ListingCursor(kind=kind, name_key=text[23:], public_id=public_id)
@@ -233,8 +245,16 @@ def share_folder_page(
     )
 
 
+def share_opaque_ids(share: ShareLink) -> tokens.OpaqueIds:
+    """The share's opaque ids, set up once per share object (so once per request)."""
+    ids = share.__dict__.get("_opaque_ids")
+    if ids is None or ids.token_hash != share.token_hash:
+        ids = share.__dict__["_opaque_ids"] = tokens.OpaqueIds(share.token_hash)
+    return ids
+
+
 def share_opaque_id(share: ShareLink, item: File | Folder) -> str:
-    return tokens.opaque_id(share.token_hash, item.public_id)
+    return share_opaque_ids(share).encode(item.public_id)
 
 
 def share_breadcrumbs(share: ShareLink, folder: Folder) -> list[Folder]:

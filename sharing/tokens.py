@@ -51,24 +51,42 @@ def _share_cipher(token_hash: str) -> Cipher:
     return Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305
 
 
+class OpaqueIds:
+    """The opaque ids of one share: its key derived and its cipher set up once, however many
+    ids a page names. ECB keeps no state between blocks, so one encryptor and one decryptor
+    serve every id (never finalized: each call is exactly one block)."""
+
+    def __init__(self, token_hash: str):
+        self.token_hash = token_hash
+        cipher = _share_cipher(token_hash)
+        self._encryptor = cipher.encryptor()
+        self._decryptor = cipher.decryptor()
+
+    def encode(self, public_id: uuid.UUID) -> str:
+        raw = self._encryptor.update(public_id.bytes)
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    def resolve(self, opaque: str) -> uuid.UUID | None:
+        """The UUID behind an opaque id of this share (any 22-char id decrypts to *some*
+        UUID)."""
+        if len(opaque) != 22:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(opaque + "==")
+        except (binascii.Error, ValueError):
+            return None
+        if len(raw) != 16:
+            return None
+        return uuid.UUID(bytes=self._decryptor.update(raw))
+
+
 def opaque_id(token_hash: str, public_id: uuid.UUID) -> str:
-    encryptor = _share_cipher(token_hash).encryptor()
-    raw = encryptor.update(public_id.bytes) + encryptor.finalize()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return OpaqueIds(token_hash).encode(public_id)
 
 
 def opaque_id_resolve(token_hash: str, opaque: str) -> uuid.UUID | None:
     """The UUID behind an opaque id of this share (any 22-char id decrypts to *some* UUID)."""
-    if len(opaque) != 22:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(opaque + "==")
-    except (binascii.Error, ValueError):
-        return None
-    if len(raw) != 16:
-        return None
-    decryptor = _share_cipher(token_hash).decryptor()
-    return uuid.UUID(bytes=decryptor.update(raw) + decryptor.finalize())
+    return OpaqueIds(token_hash).resolve(opaque)
 
 
 # --- Password unlocks ------------------------------------------------------------------------

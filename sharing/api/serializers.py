@@ -128,7 +128,11 @@ class ShareSerializer(serializers.ModelSerializer):
             return "expired"
         if share.is_exhausted:
             return "exhausted"
-        if not share_target_alive(share):
+        # A listed page has it already (`shares_target_alive`, one query for the page).
+        alive = getattr(share, "target_alive", None)
+        if alive is None:
+            alive = share_target_alive(share)
+        if not alive:
             return "unavailable"
         return "active"
 

@@ -203,6 +203,12 @@ class ShareViewSet(LinkViewSet):
                 queryset = queryset.filter(**{f"{field}__public_id": value})
         return queryset
 
+    def list(self, request, *args, **kwargs):
+        # Each link's status needs its target's chain of folders: one query for the page.
+        page = self.paginate_queryset(self.get_queryset())
+        selectors.shares_target_alive(page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
     def link_create(self, *, owner, data: dict, expires_at) -> tuple[ShareLink, str]:
         file = folder = None
         if "file" in data:

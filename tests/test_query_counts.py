@@ -1,0 +1,426 @@
+"""Every hot path runs a number of queries that does not grow with the data (issue 14).
+
+Each test measures a path with Django's CaptureQueriesContext on a small tree and on a big one
+(a target 2 and 60 folders deep; a list of 5 and of 500 items) and asserts the same count, and
+for link resolution a ceiling of 3. The rows of the long lists are made in bulk: what is
+measured is the request, not how the rows came to be.
+"""
+
+import html
+import re
+import secrets
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import ApiToken, AuditEvent
+from files.models import File, Folder
+from files.names import name_key
+from files.selectors import folder_get_root
+from sharing import access
+from sharing.models import ShareLink, UploadLink
+from sharing.services import share_create
+from sharing.upload_links import upload_link_create
+from storage.models import Blob
+from tests.fixtures.files import make_file, make_folder_chain
+
+DEPTHS = (2, 60)
+SIZES = (5, 500)
+
+
+def count_queries(run) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    return len(captured.captured_queries)
+
+
+def bulk_files(user, folder: Folder, count: int, *, prefix: str = "file") -> list[File]:
+    """`count` files in `folder` (rows only: listings never read content)."""
+    now = timezone.now()
+    blobs = Blob.objects.bulk_create(
+        Blob(
+            storage_key=f"test/{uuid.uuid4().hex}",
+            master_key_id="test",
+            wrapped_key=b"",
+            segment_size=65536,
+            size=10,
+            state=Blob.State.COMPLETE,
+            completed_at=now,
+        )
+        for _ in range(count)
+    )
+    if not all(blob.pk for blob in blobs):  # backends that return no ids on bulk insert
+        blobs = list(Blob.objects.filter(master_key_id="test").order_by("-pk")[:count])
+    names = [f"{prefix} {number:04}.txt" for number in range(count)]
+    File.objects.bulk_create(
+        File(
+            owner=user,
+            folder=folder,
+            name=name,
+            name_key=name_key(name),
+            blob=blob,
+            size=10,
+            content_type="text/plain",
+            sha256="0" * 64,
+            state=File.State.READY,
+            thumbnail_state="none",
+        )
+        for name, blob in zip(names, blobs, strict=True)
+    )
+    return list(File.objects.filter(owner=user, name__startswith=prefix + " "))
+
+
+def get_request(path: str = "/"):
+    return RequestFactory().get(path, REMOTE_ADDR="203.0.113.9")
+
+
+@pytest.fixture
+def deep_trees(alice, settings):
+    """The deepest folder of a chain of each depth in DEPTHS, each holding a file."""
+    settings.LOCKER_MAX_FOLDER_DEPTH = 64
+    trees = {}
+    for depth in DEPTHS:
+        chain = make_folder_chain(alice, depth, name=f"d{depth}")
+        trees[depth] = (chain[-1], make_file(alice, "inside.txt", b"x", folder=chain[-1]))
+    return trees
+
+
+# --- Link resolution: at most 3 queries, whatever the depth ------------------------------------
+
+
+@pytest.mark.django_db
+def test_share_resolution_of_a_file_link_is_three_queries_at_most_at_any_depth(alice, deep_trees):
+    counts = {}
+    for depth, (_folder, file) in deep_trees.items():
+        _share, token = share_create(owner=alice, file=file)
+        counts[depth] = count_queries(
+            lambda token=token: access.share_resolve(get_request(), token)
+        )
+    assert counts[2] == counts[60] <= 3, counts
+
+
+@pytest.mark.django_db
+def test_share_resolution_of_a_folder_link_is_three_queries_at_most_at_any_depth(alice, deep_trees):
+    counts = {}
+    for depth, (folder, _file) in deep_trees.items():
+        _share, token = share_create(owner=alice, folder=folder)
+        counts[depth] = count_queries(
+            lambda token=token: access.share_resolve(get_request(), token)
+        )
+    assert counts[2] == counts[60] <= 3, counts
+
+
+@pytest.mark.django_db
+def test_upload_link_resolution_is_three_queries_at_most_at_any_depth(alice, deep_trees):
+    counts = {}
+    for depth, (folder, _file) in deep_trees.items():
+        _link, token = upload_link_create(owner=alice, folder=folder)
+        counts[depth] = count_queries(
+            lambda token=token: access.upload_link_resolve(get_request(), token)
+        )
+    assert counts[2] == counts[60] <= 3, counts
+
+
+@pytest.mark.django_db
+def test_a_file_share_page_costs_the_same_at_any_depth(alice, deep_trees, client):
+    counts = {}
+    for depth, (_folder, file) in deep_trees.items():
+        _share, token = share_create(owner=alice, file=file)
+        client.get(f"/s/{token}")  # warm: first-request work (sessions, caches) is not measured
+        counts[depth] = count_queries(lambda token=token: client.get(f"/s/{token}"))
+    assert counts[2] == counts[60], counts
+
+
+@pytest.mark.django_db
+def test_a_folder_share_page_costs_the_same_at_any_depth_and_size(alice, client, settings):
+    settings.LOCKER_MAX_FOLDER_DEPTH = 64
+    counts = {}
+    for depth, size in zip(DEPTHS, SIZES, strict=True):
+        folder = make_folder_chain(alice, depth, name=f"s{depth}")[-1]
+        bulk_files(alice, folder, size, prefix=f"in{depth}")
+        _share, token = share_create(owner=alice, folder=folder)
+        client.get(f"/s/{token}")
+        counts[(depth, size)] = count_queries(lambda token=token: client.get(f"/s/{token}"))
+    assert len(set(counts.values())) == 1, counts
+
+
+# --- Folder detail with its breadcrumbs --------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_folder_detail_with_breadcrumbs_costs_the_same_at_any_depth(alice_api, deep_trees):
+    alice_api.get("/api/v1/me/")  # the token's first use is recorded once, not measured
+    counts = {}
+    for depth, (folder, _file) in deep_trees.items():
+        url = f"/api/v1/folders/{folder.public_id}/"
+        response = alice_api.get(url)
+        assert len(response.json()["path"]) == depth
+        counts[depth] = count_queries(lambda url=url: alice_api.get(url))
+    assert counts[2] == counts[60], counts
+
+
+# --- The owner's lists: a constant number per page ---------------------------------------------
+
+
+def page_costs(api, url_for_size: dict[int, str], *, expect_count: bool = True) -> dict[int, int]:
+    api.get("/api/v1/me/")
+    counts = {}
+    for size, url in url_for_size.items():
+        response = api.get(url)
+        assert response.status_code == 200, response.content
+        if expect_count:
+            assert response.json()["count"] >= size
+        counts[size] = count_queries(lambda url=url: api.get(url))
+    return counts
+
+
+@pytest.fixture
+def two_folders(alice):
+    root = folder_get_root(alice)
+    small = Folder.objects.create(owner=alice, parent=root, name="small", name_key="small")
+    big = Folder.objects.create(owner=alice, parent=root, name="big", name_key="big")
+    return {SIZES[0]: small, SIZES[1]: big}
+
+
+@pytest.mark.django_db
+def test_file_listing_page_costs_the_same_for_5_and_500_files(alice_api, alice, two_folders):
+    urls = {}
+    for size, folder in two_folders.items():
+        bulk_files(alice, folder, size, prefix=f"f{size}")
+        urls[size] = f"/api/v1/files/?folder={folder.public_id}"
+    counts = page_costs(alice_api, urls)
+    assert counts[5] == counts[500], counts
+
+
+@pytest.mark.django_db
+def test_share_list_page_costs_the_same_for_5_and_500_links(alice_api, alice, bob, settings):
+    settings.LOCKER_MAX_FOLDER_DEPTH = 64
+    counts = {}
+    for owner, size in ((alice, 5), (bob, 500)):
+        # Files at different depths and folders: each link's status needs its target's chain.
+        chain = make_folder_chain(owner, 3, name="shared")
+        files = bulk_files(owner, chain[-1], size, prefix="shared")
+        ShareLink.objects.bulk_create(
+            ShareLink(
+                owner=owner,
+                file=file if number % 2 else None,
+                folder=None if number % 2 else chain[number % 3],
+                token_hash=secrets.token_hex(32),
+            )
+            for number, file in enumerate(files)
+        )
+    from tests.fixtures.users import api_client_for
+
+    bob_api = api_client_for(bob)
+    counts = {
+        5: page_costs(alice_api, {5: "/api/v1/shares/"})[5],
+        500: page_costs(bob_api, {500: "/api/v1/shares/"})[500],
+    }
+    assert counts[5] == counts[500], counts
+
+
+@pytest.mark.django_db
+def test_share_list_statuses_stay_right(alice_api, alice, settings):
+    """What the one-query status says, item by item (the same sentences as before)."""
+    chain = make_folder_chain(alice, 3, name="status")
+    alive = make_file(alice, "alive.txt", b"a", folder=chain[-1])
+    under_trashed = make_file(alice, "under.txt", b"b", folder=chain[-1])
+    gone = make_file(alice, "gone.txt", b"c", folder=chain[0])
+    share_create(owner=alice, file=alive, label="file below trashed")
+    share_create(owner=alice, folder=chain[1], label="folder active")
+    share_create(owner=alice, file=gone, label="file trashed")
+    share_create(owner=alice, file=under_trashed, label="parent trashed")
+    share_create(owner=alice, folder=chain[2], label="folder parent trashed")
+    revoked, _ = share_create(owner=alice, file=alive, label="revoked")
+    expired, _ = share_create(owner=alice, file=alive, label="expired")
+    used, _ = share_create(owner=alice, file=alive, label="exhausted", max_downloads=1)
+    from files.services import file_trash, folder_trash
+
+    file_trash(file=gone)
+    # Trash the middle folder: what is below it is gone with it, though not trashed as a root.
+    folder_trash(folder=chain[1])
+    ShareLink.objects.filter(pk=revoked.pk).update(revoked_at=timezone.now())
+    ShareLink.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(1))
+    ShareLink.objects.filter(pk=used.pk).update(download_count=1)
+    statuses = {
+        row["label"]: row["status"] for row in alice_api.get("/api/v1/shares/").json()["results"]
+    }
+    assert statuses == {
+        "file below trashed": "unavailable",
+        "folder active": "unavailable",
+        "file trashed": "unavailable",
+        "parent trashed": "unavailable",
+        "folder parent trashed": "unavailable",
+        "revoked": "revoked",
+        "expired": "expired",
+        "exhausted": "exhausted",
+    }
+
+
+@pytest.mark.django_db
+def test_share_list_status_active_for_a_live_target(alice_api, alice):
+    folder = make_folder_chain(alice, 2, name="live")[-1]
+    file = make_file(alice, "live.txt", b"a", folder=folder)
+    share_create(owner=alice, file=file, label="file")
+    share_create(owner=alice, folder=folder, label="folder")
+    statuses = {
+        row["label"]: row["status"] for row in alice_api.get("/api/v1/shares/").json()["results"]
+    }
+    assert statuses == {"file": "active", "folder": "active"}
+
+
+@pytest.mark.django_db
+def test_upload_link_list_page_costs_the_same_for_5_and_500_links(alice, bob):
+    from tests.fixtures.users import api_client_for
+
+    apis = {}
+    for owner, size in ((alice, 5), (bob, 500)):
+        folder = make_folder_chain(owner, 2, name="inbox")[-1]
+        UploadLink.objects.bulk_create(
+            UploadLink(owner=owner, folder=folder, token_hash=secrets.token_hex(32))
+            for _ in range(size)
+        )
+        apis[size] = api_client_for(owner)
+    counts = {
+        size: page_costs(api, {size: "/api/v1/upload-links/"})[size] for size, api in apis.items()
+    }
+    assert counts[5] == counts[500], counts
+
+
+@pytest.mark.django_db
+def test_token_list_page_costs_the_same_for_5_and_500_tokens(alice, bob):
+    from tests.fixtures.users import api_client_for
+
+    apis = {}
+    for owner, size in ((alice, 5), (bob, 500)):
+        apis[size] = api_client_for(owner)
+        ApiToken.objects.bulk_create(
+            ApiToken(user=owner, name=f"t{n}", token_hash=secrets.token_hex(32), prefix="x")
+            for n in range(size - 1)
+        )
+    counts = {size: page_costs(api, {size: "/api/v1/tokens/"})[size] for size, api in apis.items()}
+    assert counts[5] == counts[500], counts
+
+
+def bulk_trash(user, size: int, *, prefix: str) -> None:
+    root = folder_get_root(user)
+    files = bulk_files(user, root, size // 2, prefix=prefix)
+    now = timezone.now()
+    File.objects.filter(pk__in=[f.pk for f in files]).update(deleted_at=now, trashed_as_root=True)
+    for number in range(size - size // 2):
+        folder = Folder.objects.create(
+            owner=user,
+            parent=root,
+            name=f"{prefix} dir {number}",
+            name_key=f"{prefix} dir {number}",
+            deleted_at=now - timedelta(seconds=number),
+            trashed_as_root=True,
+        )
+        Folder.objects.filter(pk=folder.pk).update(trash_root=folder)
+
+
+@pytest.mark.django_db
+def test_trash_list_page_costs_the_same_for_5_and_500_items(alice, bob):
+    from tests.fixtures.users import api_client_for
+
+    apis = {}
+    for owner, size in ((alice, 5), (bob, 500)):
+        bulk_trash(owner, size, prefix=owner.username)
+        apis[size] = api_client_for(owner)
+    counts = {
+        size: page_costs(api, {size: "/api/v1/trash/?page=1"})[size] for size, api in apis.items()
+    }
+    assert counts[5] == counts[500], counts
+
+
+@pytest.mark.django_db
+def test_audit_list_page_costs_the_same_for_5_and_500_events(alice, bob):
+    from tests.fixtures.users import api_client_for
+
+    apis = {}
+    for owner, size in ((alice, 5), (bob, 500)):
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                actor=owner, actor_label=owner.username, subject=owner, action="login.success"
+            )
+            for _ in range(size)
+        )
+        apis[size] = api_client_for(owner)
+    counts = {size: page_costs(api, {size: "/api/v1/audit/"})[size] for size, api in apis.items()}
+    assert counts[5] == counts[500], counts
+
+
+@pytest.mark.django_db
+def test_the_trash_page_is_cut_in_the_database(alice, alice_api):
+    """The page is a LIMIT of one query over files and folders, never every trashed item read
+    and sorted in Python."""
+    bulk_trash(alice, 40, prefix="gone")
+    alice_api.get("/api/v1/me/")
+    with CaptureQueriesContext(connection) as captured:
+        response = alice_api.get("/api/v1/trash/?page_size=7&page=2")
+    reads = [
+        query["sql"]
+        for query in captured.captured_queries
+        if "files_file" in query["sql"] and "COUNT(" not in query["sql"].upper()
+    ]
+    assert reads and all("LIMIT" in sql.upper() for sql in reads), reads
+    body = response.json()
+    assert body["count"] == 40
+    assert len(body["results"]) == 7
+
+
+@pytest.mark.django_db
+def test_the_trash_list_is_newest_first_with_folder_sizes(alice, alice_api):
+    from files.services import file_trash, folder_trash
+    from tests.fixtures.files import make_folder
+
+    old = make_file(alice, "old.txt", b"12345")
+    file_trash(file=old)
+    folder = make_folder(alice, "album")
+    make_file(alice, "a.jpg", b"123", folder=folder)
+    make_file(alice, "b.jpg", b"1234", folder=make_folder(alice, "inner", parent=folder))
+    folder_trash(folder=folder)
+    empty = make_folder(alice, "empty")
+    folder_trash(folder=empty)
+    same_time = timezone.now()
+    File.objects.filter(pk=old.pk).update(deleted_at=same_time)
+    Folder.objects.filter(pk=empty.pk).update(deleted_at=same_time)
+    rows = alice_api.get("/api/v1/trash/").json()["results"]
+    tied = sorted([str(old.public_id), str(empty.public_id)], reverse=True)
+    assert [row["id"] for row in rows[:2]] == tied
+    assert {row["name"]: (row["type"], row["size"]) for row in rows} == {
+        "old.txt": ("file", 5),
+        "album": ("folder", 7),
+        "empty": ("folder", 0),
+    }
+    assert rows[2]["name"] == "album"
+
+
+@pytest.mark.django_db
+def test_a_folder_share_page_derives_its_key_once_whatever_it_lists(alice, client, monkeypatch):
+    """Every listed item has an opaque id: the share's key is derived and its cipher set up
+    once for the page, not once per item (the real function, counted)."""
+    from sharing import tokens
+
+    folder = make_folder_chain(alice, 2, name="many")[-1]
+    for number in range(3):
+        Folder.objects.create(
+            owner=alice, parent=folder, name=f"sub {number}", name_key=f"sub {number}"
+        )
+    bulk_files(alice, folder, 150, prefix="item")
+    _share, token = share_create(owner=alice, folder=folder)
+    first = client.get(f"/s/{token}")
+    next_page = re.search(r'href="\?after=([^"]+)"', first.content.decode())
+    assert next_page, "a page of 100 items leads to the next"
+    derived = []
+    real = tokens._share_cipher
+    monkeypatch.setattr(tokens, "_share_cipher", lambda h: derived.append(h) or real(h))
+    response = client.get(f"/s/{token}?after={html.unescape(next_page.group(1))}")
+    assert response.status_code == 200
+    assert response.content.decode().count("item ") >= 53
+    assert len(derived) == 1, len(derived)
