@@ -450,6 +450,13 @@ def create(request, target: Target, base: str) -> HttpResponse:
     if body_length or length == 0:
         try:
             upload = _append(request, upload, target, expected_offset=0, body_length=body_length)
+            if upload.offset < body_length:
+                # The creation's body was cut off: its answer (and so the Location) reaches no
+                # one, so nobody could resume or delete what arrived. Keep nothing.
+                raise TusError(
+                    400,
+                    _("The upload was interrupted during its creation; nothing was kept."),
+                )
         except BaseException:
             try:
                 tus_upload_terminate(pk=upload.pk)

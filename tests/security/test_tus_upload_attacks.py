@@ -114,6 +114,48 @@ def test_a_creation_that_fails_after_its_reservation_keeps_nothing(extra, alice_
     assert _nothing_left()
 
 
+class _CutOff:
+    """A request body that ends (the client went away) before its Content-Length."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+
+    def read(self, size: int = -1) -> bytes:
+        size = len(self._data) if size is None or size < 0 else size
+        chunk, self._data = self._data[:size], self._data[size:]
+        return chunk
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+
+@pytest.mark.parametrize("via", ["account", "upload link"])
+def test_a_creation_whose_body_is_cut_off_keeps_nothing_and_holds_no_quota(
+    via, alice, alice_api, client, link_token
+):
+    """Attack pass F2: 4 MiB of an 8 MiB creation-with-upload, then the connection closed. The
+    answer never reaches the client (no Location), so what arrived must not stay, holding the
+    whole reservation for a day."""
+    api, base = (
+        (alice_api, "/api/v1/tus/") if via == "account" else (client, f"/r/{link_token}/tus/")
+    )
+    sent = b"x" * (4 * MIB)
+    response = api.generic(
+        "POST",
+        base,
+        **TUS,
+        HTTP_UPLOAD_LENGTH=str(8 * MIB),
+        HTTP_UPLOAD_METADATA=NAME,
+        content_type="application/offset+octet-stream",  # APIClient's way
+        CONTENT_TYPE="application/offset+octet-stream",  # Client's way, with no data given
+        CONTENT_LENGTH=str(8 * MIB),
+        **{"wsgi.input": _CutOff(sent)},
+    )
+    assert 400 <= response.status_code < 500, response.content
+    assert "Location" not in response
+    assert _nothing_left()
+
+
 QUERIES = [
     "/api/v1/files/?search=a%00b",
     "/api/v1/folders/?search=%00",
