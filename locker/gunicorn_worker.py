@@ -20,6 +20,7 @@ For TLS, HTTP/2, the uwsgi protocol and the PROXY protocol the stock way of read
 
 import contextlib
 import errno
+import json
 import selectors
 import time
 from functools import partial
@@ -32,10 +33,40 @@ from locker.slowclients import HeadersTooSlow, ReadClock, ReadLimits
 
 RECV_SIZE = 256 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-TIMEOUT_ANSWER = (
-    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-    b"Content-Length: 30\r\n\r\nThe request arrived too slowly"
-)
+# What gunicorn refuses before the application sees the request (a request line, header or
+# chunk it cannot parse, a header past its limits) is answered in JSON with a sentence, like
+# every other error of Locker, instead of gunicorn's HTML page.
+REFUSALS = {
+    400: "This request is malformed and could not be read",
+    403: "This request is forbidden",
+    408: "The request arrived too slowly",
+    414: "The URL is too long (at most 4,094 bytes)",
+    417: "This Expect header cannot be met",
+    431: "A request header is too large (at most 8,190 bytes a field and 100 fields)",
+    500: "The server could not answer this request",
+    501: "This transfer coding is not supported",
+}
+
+
+def json_refusal(status: int, reason: str, detail: str = "") -> bytes:
+    sentence = REFUSALS.get(status, REFUSALS[400])
+    if detail and status == 400:
+        sentence += f" ({detail[:200]})"
+    body = json.dumps({"detail": sentence + "."}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nCache-Control: no-store\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+def write_json_error(sock, status_int, reason, mesg) -> None:
+    """Stands in for gunicorn.util.write_error (which writes an HTML page) in this worker."""
+    util.write_nonblock(sock, json_refusal(int(status_int), reason, str(mesg)))
+
+
+TIMEOUT_ANSWER = json_refusal(408, "Request Timeout")
 
 
 class DeadlineSocket:
@@ -112,6 +143,7 @@ class ThreadWorker(gthread.ThreadWorker):
     """`--worker-class=locker.gunicorn_worker.ThreadWorker` (locker/run.py uses it)."""
 
     def __init__(self, *args, **kwargs):
+        util.write_error = write_json_error  # the worker's refusals in JSON (above)
         super().__init__(*args, **kwargs)
         self.limits: ReadLimits | None = None
         self.collecting: set[Conn] = set()

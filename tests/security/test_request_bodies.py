@@ -7,6 +7,8 @@ the link password forms, DRF's default parsers on every API endpoint) wrote any 
 ever removed what a killed request left there; a JSON body 1,000 levels deep was a 500.
 """
 
+import contextlib
+import json
 import os
 import select
 import socket
@@ -192,3 +194,41 @@ def test_stale_request_bodies_in_the_temp_dir_are_cleaned(settings):
     finally:
         fresh.unlink(missing_ok=True)
         stale.unlink(missing_ok=True)
+
+
+def _raw_exchange(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        with contextlib.suppress(OSError):
+            while data := sock.recv(65536):
+                answer += data
+    return answer
+
+
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        (b"POST /api/v1/tus/ HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", 400),
+        (
+            b"POST /api/v1/tus/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+            b"Content-Length: 2\r\n\r\nab",
+            400,
+        ),
+        (b"GET /api/v1/files/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
+        (b"GET /api/v1/files/?search=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    ],
+    ids=["negative length", "two lengths", "header past 8190 bytes", "URL past 4094 bytes"],
+)
+def test_what_gunicorn_refuses_before_the_application_is_json_with_a_sentence(
+    web_server, request_bytes, status
+):
+    """Attack pass F3: these refusals were gunicorn's HTML pages, unlike every other error."""
+    server, _token, _tmp = web_server
+    port = int(server.base.rsplit(":", 1)[1])
+    answer = _raw_exchange(port, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), head
+    assert b"Content-Type: application/json" in head
+    detail = json.loads(body)["detail"]
+    assert detail.endswith(".") and len(detail) > 20
