@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEvent, AuditResult
-from locker.jobs import JobRun
+from locker.jobs import JobRun, delete_oldest_in_batches
 from locker.network import client_ip
 
 logger = logging.getLogger(__name__)
@@ -224,14 +224,6 @@ def audit_prune(
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
     old = AuditEvent.objects.filter(created_at__lt=cutoff).order_by("created_at", "pk")
-    run = run or JobRun()
-    pruned = 0
-    while run.another_batch():
-        with transaction.atomic():
-            pks = list(old.values_list("pk", flat=True)[: run.batch_size])
-            # Bypass the append-only guard on purpose: retention is the one sanctioned deletion.
-            count, _ = models.QuerySet.delete(AuditEvent.objects.filter(pk__in=pks))
-        pruned += count
-        if len(pks) < run.batch_size:
-            break
-    return pruned
+    # QuerySet.delete itself bypasses the append-only guard on purpose: retention is the one
+    # sanctioned deletion.
+    return delete_oldest_in_batches(old, run or JobRun(), delete=models.QuerySet.delete)

@@ -8,8 +8,11 @@ in the middle of one (and if it were, its transaction rolls back: the batch did 
 """
 
 import time
+from collections.abc import Callable
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
 
 
 class JobRun:
@@ -30,3 +33,23 @@ class JobRun:
     def remaining(self) -> float:
         """Seconds left of the budget (0 once it has passed)."""
         return max(0.0, self._deadline - time.monotonic())
+
+
+def delete_oldest_in_batches(
+    old: QuerySet, run: JobRun, *, delete: Callable[[QuerySet], tuple[int, dict]] | None = None
+) -> int:
+    """Delete the rows of `old` (ordered oldest first, through an index) a batch per DELETE, each
+    in its own transaction, while the run's budget lasts; returns how many rows went. `delete`
+    deletes one batch's queryset (default: its own delete()). Two runs at once may pick the same
+    rows: each counts only what it deleted."""
+    manager = old.model._default_manager
+    deleted = 0
+    while run.another_batch():
+        with transaction.atomic():
+            pks = list(old.values_list("pk", flat=True)[: run.batch_size])
+            batch = manager.filter(pk__in=pks)
+            count, _details = delete(batch) if delete else batch.delete()
+        deleted += count
+        if len(pks) < run.batch_size:
+            break
+    return deleted

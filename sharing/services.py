@@ -19,7 +19,7 @@ from accounts.audit import A, audit, truncate_ip
 from files.models import File, Folder
 from locker.celery import task_queue
 from locker.env import parse_duration
-from locker.jobs import JobRun
+from locker.jobs import JobRun, delete_oldest_in_batches
 from locker.services import model_update
 from sharing import tokens
 from sharing.models import Link, ShareAccess, ShareLink
@@ -458,16 +458,7 @@ def access_log_prune(*, days: int | None = None, run: JobRun | None = None) -> i
     days = settings.LOCKER_ACCESS_LOG_DAYS if days is None else days
     cutoff = timezone.now() - timedelta(days=days)
     old = ShareAccess.objects.filter(at__lt=cutoff).order_by("at", "pk")
-    run = run or JobRun()
-    deleted = 0
-    while run.another_batch():
-        with transaction.atomic():
-            pks = list(old.values_list("pk", flat=True)[: run.batch_size])
-            count, _details = ShareAccess.objects.filter(pk__in=pks).delete()
-        deleted += count
-        if len(pks) < run.batch_size:
-            break
-    return deleted
+    return delete_oldest_in_batches(old, run or JobRun())
 
 
 # --- Housekeeping ----------------------------------------------------------------------------
