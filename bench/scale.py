@@ -310,12 +310,73 @@ def measure(calls: int, shape: dict) -> list[tuple]:
     return rows
 
 
+def measure_http(calls: int, shape: dict, db: str) -> list[tuple]:
+    """The same read paths over HTTP through the real server (`python -m locker.run`: gunicorn,
+    its worker and thread counts) against the database: latency only, one request at a time,
+    a new connection each (queries per call are those of the in-process table)."""
+    import tempfile
+
+    from _server import LockerServer, request
+
+    from accounts.models import User
+    from accounts.services import api_token_create
+
+    secrets_for = {}
+    for username in ("searcher", "trasher"):
+        user = User.objects.get(username=username)
+        secrets_for[username] = api_token_create(user=user, name="bench http")[1]
+    work = Path(tempfile.mkdtemp(prefix="scale-http-"))
+    server = LockerServer(
+        work / "data",
+        extra_env={
+            "DATABASE_URL": PG + db,
+            "LOCKER_API_RATE_USER": os.environ["LOCKER_API_RATE_USER"],
+        },
+    )
+    deep, tenk = shape["deep_folder"], shape["tenk_folder"]
+    paths = [
+        ("share page: file link, 50 deep", f"/s/{shape['deep_file_token']}", None),
+        ("folder detail + breadcrumbs, 50 deep", f"/api/v1/folders/{deep}/", "searcher"),
+        ("share page: folder of 10,000 files", f"/s/{shape['tenk_token']}", None),
+        ("file list, 10,000-file folder, page 1", f"/api/v1/files/?folder={tenk}", "searcher"),
+        (
+            "file list, 10,000-file folder, page 200",
+            f"/api/v1/files/?folder={tenk}&page=200",
+            "searcher",
+        ),
+        ("name search 'quarterly'", "/api/v1/files/?search=quarterly", "searcher"),
+        ("name search '0042-00'", "/api/v1/files/?search=0042-00", "searcher"),
+        ("trash list, page 1", "/api/v1/trash/", "trasher"),
+        ("share list, page 1", "/api/v1/shares/", "searcher"),
+    ]
+    rows = []
+    try:
+        server.start()
+        for label, path, who in paths:
+            headers = {"Authorization": f"Bearer {secrets_for[who]}"} if who else {}
+            times = []
+            for number in range(calls + 5):  # the first requests warm every worker up
+                start = time.perf_counter()
+                status, _body = request(server.base_url + path, headers=headers)
+                if status != 200:
+                    raise RuntimeError(f"{path}: HTTP {status}")
+                if number >= 5:
+                    times.append((time.perf_counter() - start) * 1000)
+            cuts = statistics.quantiles(times, n=100, method="inclusive")
+            rows.append((f"HTTP {label}", "", cuts[49], cuts[94], cuts[98]))
+            print(f"  HTTP {label}: p50 {cuts[49]:.1f} ms", file=sys.stderr, flush=True)
+    finally:
+        server.stop()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000, help="files in all (default 100000)")
     parser.add_argument("--calls", type=int, default=200, help="timed calls per path (200)")
     parser.add_argument("--db", default=None, help="database name (default scale_<files>)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--http", action="store_true", help="also over HTTP (the real server)")
     parser.add_argument("--reuse", action="store_true", help="measure an existing --db (kept)")
     args = parser.parse_args()
     db = args.db or f"scale_{args.files}"
@@ -326,6 +387,7 @@ def main() -> None:
     # The bench calls far faster than a person: the per-user API throttle is not what is measured.
     os.environ.setdefault("LOCKER_API_RATE_USER", "1000000/min")
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "bench"))
     pg = ["-h", "127.0.0.1", "-U", "postgres"]
     if not args.reuse:
         subprocess.run(["dropdb", *pg, "--if-exists", db], check=True)
@@ -364,10 +426,13 @@ def main() -> None:
             )
         with psycopg.connect(PG + db) as conn:
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(%s))", (db,)).fetchone()[0]
+            files = conn.execute("SELECT count(*) FROM files_file").fetchone()[0]
         load_before = os.getloadavg()
         rows = measure(args.calls, shape)
+        if args.http:
+            rows += measure_http(args.calls, shape, db)
         load_after = os.getloadavg()
-        print(f"\n{args.files:,} files ({size} database), {args.calls} calls per path")
+        print(f"\n{files:,} files ({size} database), {args.calls} calls per path")
         print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
         after = " ".join(f"{x:.2f}" for x in load_after)
         print(f"load average after:  {after}  ({os.cpu_count()} CPUs)\n")
