@@ -6,7 +6,12 @@ export function wireCopyButtons(root = document) {
       if (!input) return;
       input.select();
       try {
-        await navigator.clipboard.writeText(input.value);
+        // A browser that neither writes nor refuses (a permission never asked, a page without
+        // focus) must not leave the button hanging: after a second, copy the old way.
+        await Promise.race([
+          navigator.clipboard.writeText(input.value),
+          new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 1000)),
+        ]);
       } catch {
         document.execCommand("copy"); // older browsers, or no clipboard permission
       }
