@@ -38,6 +38,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,7 +296,24 @@ def backup_create(
             f"{directory} is not an empty directory: a backup goes into a new or empty "
             "directory, so that it never mixes with another one."
         )
+    created = not directory.exists()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        return _backup_into(directory, include_keys, log)
+    except BaseException:
+        # The directory was new or empty: what is in it now is this failed backup's.
+        for entry in directory.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        if created:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+
+
+def _backup_into(directory: Path, include_keys: bool, log) -> dict:
     store = get_blobstore()
     engine = dbsnapshot.engine()
     db_file = directory / dbsnapshot.DUMP_FILES[engine]
@@ -304,11 +322,13 @@ def backup_create(
     previously_missing: set[str] = set()
     for round_number in range(1, MAX_ROUNDS + 1):
         snap = _take_snapshot(directory, db_file, snapshot_list)
+        _say(log, f"Database snapshot {round_number} taken ({engine}).")
         missing, copied = _collect_objects(store, directory, snapshot_list)
         _say(
             log,
-            f"Database snapshot {round_number} taken; "
-            + (f"{copied} objects copied." if store.kind == "local" else "objects checked."),
+            f"{copied} objects copied."
+            if store.kind == "local"
+            else f"Objects checked in bucket {store.bucket!r}.",
         )
         damaged = sorted(set(missing) & previously_missing)
         if damaged:
@@ -549,12 +569,15 @@ def _check_master_keys(directory: Path, manifest: dict, master: MasterKeys) -> N
             ) from None
 
 
-def _missing_from_store(store: BlobStore, list_path: Path) -> list[str]:
-    missing = []
+def _missing_from_store(store: BlobStore, list_path: Path) -> tuple[int, list[str]]:
+    """(how many listed objects the store lacks, the first few of them)."""
+    count, examples = 0, []
     for listed, present in _merge(_read_list(list_path), _object_keys_in(store), key=_first):
         if listed is not None and present is None:
-            missing.append(listed.key)
-    return missing
+            count += 1
+            if len(examples) < EXAMPLES:
+                examples.append(listed.key)
+    return count, examples
 
 
 def _write_object(store: BlobStore, source: Path, listed: ListedObject) -> None:
@@ -619,11 +642,11 @@ def backup_restore(
             f"This backup's objects stayed in the S3 bucket {storage.get('bucket')!r}; configure "
             "this instance with LOCKER_STORAGE=s3 and that bucket (or a copy of it).",
         )
-        missing = _missing_from_store(store, list_path)
+        missing, examples = _missing_from_store(store, list_path)
         _check(
             not missing,
-            f"{len(missing)} objects this backup needs are missing from bucket {store.bucket!r} "
-            f"(e.g. {', '.join(missing[:EXAMPLES])}): recover them from the bucket's versions "
+            f"{missing} objects this backup needs are missing from bucket {store.bucket!r} "
+            f"(e.g. {', '.join(examples)}): recover them from the bucket's versions "
             'or its replica (docs/operations.md, "Backup and restore"), then run restore '
             "again. Nothing was restored.",
         )

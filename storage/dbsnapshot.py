@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,14 +129,14 @@ def snapshot(path: Path, alias: str = DEFAULT_DB_ALIAS) -> Iterator[SnapshotRead
             yield reader
 
 
-def _sqlite_uri(path: Path) -> str:
-    return f"file:{path}?mode=ro&immutable=1"
+def _sqlite_uri(path, mode: str = "ro&immutable=1") -> str:
+    return f"file:{urllib.parse.quote(str(path))}?mode={mode}"
 
 
 @contextlib.contextmanager
 def _sqlite_snapshot(path: Path, alias: str) -> Iterator[SnapshotReader]:
     source_path = connections[alias].settings_dict["NAME"]
-    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
+    source = sqlite3.connect(_sqlite_uri(source_path, "ro"), uri=True, timeout=30)
     target = sqlite3.connect(path)
     try:
         # One step (pages=-1): the copy is one read transaction of the source, a consistent
@@ -221,15 +222,6 @@ def _postgresql_snapshot(path: Path, alias: str) -> Iterator[SnapshotReader]:
 # --- reading a snapshot file (restore) ----------------------------------------------------------
 
 
-@contextlib.contextmanager
-def read_sqlite_file(path: Path) -> Iterator[SnapshotReader]:
-    connection = sqlite3.connect(_sqlite_uri(path), uri=True)
-    try:
-        yield SnapshotReader(connection.cursor(), "?")
-    finally:
-        connection.close()
-
-
 def check_sqlite_file(path: Path) -> None:
     """Raise DatabaseToolError unless `path` is an intact SQLite database."""
     try:
@@ -244,35 +236,6 @@ def check_sqlite_file(path: Path) -> None:
 def check_pg_dump_file(path: Path) -> None:
     """Raise DatabaseToolError unless pg_restore can read the dump's table of contents."""
     _run([_tool("pg_restore"), "--list", str(path)], dict(os.environ), "pg_restore --list")
-
-
-def pg_dump_migrations(path: Path) -> list[tuple[str, str]]:
-    """The applied migrations recorded in a dump (its django_migrations rows)."""
-    command = [
-        _tool("pg_restore"),
-        "--data-only",
-        "--table=django_migrations",
-        "--file=-",
-        str(path),
-    ]
-    done = subprocess.run(command, capture_output=True, check=False)
-    if done.returncode:
-        raise DatabaseToolError(
-            f"pg_restore could not read the dump: {done.stderr.decode(errors='replace')[-2000:]}"
-        )
-    found = []
-    inside = False
-    for line in done.stdout.decode().splitlines():
-        if line.startswith("COPY ") and "django_migrations" in line:
-            inside = True
-            columns = line[line.index("(") + 1 : line.index(")")].replace('"', "").split(", ")
-            continue
-        if inside:
-            if line == "\\.":
-                break
-            values = dict(zip(columns, line.split("\t"), strict=False))
-            found.append((values["app"], values["name"]))
-    return sorted(found)
 
 
 # --- the target database --------------------------------------------------------------------

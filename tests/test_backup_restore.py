@@ -412,11 +412,41 @@ def test_a_backup_directory_is_refused_by_restore_when_its_database_file_changed
     assert "The database file does not match the manifest" in message
 
 
-def test_backup_dir_is_not_left_half_written_when_the_objects_directory_is_unreadable(
+def test_a_backup_of_damaged_storage_fails_and_leaves_nothing_behind(
     transactional_db, local_storage_settings, tmp_path, alice
 ):
     make_file(alice, "a.txt", b"a")
     shutil.rmtree(local_storage_settings)
-    with pytest.raises(CommandError, match="missing from storage"):
+    with pytest.raises(CommandError, match="missing from storage") as raised:
         call_command("backup", str(tmp_path / "backup"), stdout=open(os.devnull, "w"))  # noqa: SIM115
-    assert not (tmp_path / "backup" / "manifest.json").exists()
+    assert "they were not deleted by Locker, so the storage is damaged" in str(raised.value)
+    assert not (tmp_path / "backup").exists()
+
+
+def test_files_deleted_for_good_while_the_backup_copies_are_left_out_of_it(
+    transactional_db, local_storage_settings, tmp_path, alice
+):
+    """A purge that commits after the database snapshot deletes objects the snapshot needs; the
+    backup takes a new snapshot (without those files) and restores as if the purge came first."""
+    from files.services import file_trash, trash_empty
+    from storage.backup import backup_create
+    from storage.reader import iter_content
+
+    kept = make_file(alice, "kept.txt", b"kept")
+    file_trash(file=make_file(alice, "purged.txt", b"purged"))
+    lines = []
+
+    def progress(line: str) -> None:
+        lines.append(line)
+        if line.startswith("Database snapshot 1 taken"):
+            trash_empty(user=alice)  # as another process would, after the snapshot
+
+    manifest = backup_create(directory=tmp_path / "backup", log=progress)
+    assert manifest["snapshots_taken"] == 2
+    assert "1 objects were deleted since the snapshot; taking a new one." in lines
+    assert manifest["storage"]["objects"] == 1
+    listed = (tmp_path / "backup" / "objects.tsv").read_text()
+    assert listed.startswith(kept.blob.storage_key)
+    call_command("restore", str(tmp_path / "backup"), "--force", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert list(File.objects.values_list("name", flat=True)) == ["kept.txt"]
+    assert b"".join(iter_content(File.objects.get().blob)) == b"kept"
