@@ -110,6 +110,22 @@ def _write_private(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
+def _create_private(path: Path):
+    """A new text file (replacing any) readable by its owner only."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="ascii")
+
+
+def _make_private_dirs(path: Path) -> None:
+    """mkdir -p with mode 0700 at every level it creates (Path.mkdir gives it to the last)."""
+    if path.is_dir():
+        return
+    _make_private_dirs(path.parent)
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+
+
 def _canonical(document: dict) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
@@ -188,7 +204,7 @@ def _take_snapshot(directory: Path, db_file: Path, snapshot_list: Path) -> _Roun
     found = _Round()
     with contextlib.suppress(FileNotFoundError):
         db_file.unlink()
-    with dbsnapshot.snapshot(db_file) as reader, open(snapshot_list, "w") as out:
+    with dbsnapshot.snapshot(db_file) as reader, _create_private(snapshot_list) as out:
         found.migrations = reader.migrations()
         for blob in reader.blobs():
             out.write(
@@ -218,7 +234,7 @@ def _copy_object(store: BlobStore, key: str, target: Path) -> ListedObject | Non
         source = open(store.path(key), "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_private_dirs(target.parent)
     digest = hashlib.sha256()
     size = 0
     with source, open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
@@ -241,7 +257,7 @@ def _collect_objects(
     missing: list[str] = []
     copied = 0
     wanted = _snapshot_lines(snapshot_list)
-    with open(new_list, "w", encoding="ascii") as out:
+    with _create_private(new_list) as out:
         if store.kind == "local":
             for need, have in _merge(wanted, _read_list(copied_list), key=_first):
                 if need is None:  # copied for an earlier snapshot, not needed by this one

@@ -320,14 +320,20 @@ def test_backup_without_include_keys_holds_no_key_and_says_where_they_must_be(
             assert key_material not in path.read_bytes(), path
 
 
-def test_backup_with_include_keys_holds_the_keys_readable_by_the_owner_only(
-    transactional_db, local_storage_settings, tmp_path, settings
+def test_backup_with_include_keys_holds_the_keys_and_everything_is_readable_by_the_owner_only(
+    transactional_db, local_storage_settings, tmp_path, settings, alice
 ):
+    make_file(alice, "a.txt", b"a", folder=make_folder(alice, "Docs"))
     call_command("backup", str(tmp_path / "backup"), "--include-keys", stdout=open(os.devnull, "w"))  # noqa: SIM115
     key_file = tmp_path / "backup" / "keys" / "master.key"
     assert key_file.read_text().strip() == settings.LOCKER_MASTER_KEYS
-    assert key_file.stat().st_mode & 0o777 == 0o600
-    assert (tmp_path / "backup").stat().st_mode & 0o777 == 0o700
+    modes = {
+        path.relative_to(tmp_path).as_posix(): path.stat().st_mode & 0o777
+        for path in [tmp_path / "backup", *(tmp_path / "backup").rglob("*")]
+    }
+    assert modes["backup/keys/master.key"] == 0o600
+    assert {mode for name, mode in modes.items() if (tmp_path / name).is_dir()} == {0o700}
+    assert {mode for name, mode in modes.items() if (tmp_path / name).is_file()} == {0o600}
 
 
 def test_restore_from_a_directory_without_a_manifest_is_refused(transactional_db, tmp_path):
