@@ -456,3 +456,51 @@ def test_files_deleted_for_good_while_the_backup_copies_are_left_out_of_it(
     call_command("restore", str(tmp_path / "backup"), "--force", stdout=open(os.devnull, "w"))  # noqa: SIM115
     assert list(File.objects.values_list("name", flat=True)) == ["kept.txt"]
     assert b"".join(iter_content(File.objects.get().blob)) == b"kept"
+
+
+@pytest.mark.s3
+def test_a_backup_of_local_storage_restores_into_an_s3_bucket(backed_up, request):
+    from storage.backends import get_blobstore
+    from storage.reader import iter_content
+
+    request.getfixturevalue("s3_settings")
+    assert get_blobstore().kind == "s3"
+    call_command("restore", str(backed_up), "--force", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    files = list(File.objects.select_related("blob"))
+    assert len(files) == 3
+    for file in files:
+        content = b"".join(iter_content(file.blob))
+        assert hashlib.sha256(content).hexdigest() == file.sha256, file.name
+
+
+def rewrite_manifest(backup: Path, change) -> None:
+    """Edit the manifest as a newer Locker would have written it: its checksum recomputed."""
+    from storage.backup import _canonical
+
+    manifest = json.loads((backup / "manifest.json").read_text())
+    manifest.pop("manifest_sha256")
+    change(manifest)
+    manifest["manifest_sha256"] = hashlib.sha256(_canonical(manifest)).hexdigest()
+    (backup / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_backup_made_by_a_newer_version_is_refused(backed_up):
+    rewrite_manifest(
+        backed_up, lambda manifest: manifest["database"]["migrations"].append("files.9999_future")
+    )
+    message = restore_error(backed_up, "--force")
+    assert message.startswith("This backup was made by a newer version of Locker")
+    assert "files.9999_future" in message
+    assert File.objects.count() == 3
+
+
+@pytest.mark.s3
+def test_an_s3_backup_is_refused_by_an_instance_on_local_storage(
+    transactional_db, s3_settings, tmp_path, alice, request
+):
+    make_file(alice, "a.txt", b"a")
+    call_command("backup", str(tmp_path / "backup"), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    request.getfixturevalue("local_storage_settings")
+    message = restore_error(tmp_path / "backup", "--force")
+    assert "This backup's objects stayed in the S3 bucket" in message
+    assert "LOCKER_STORAGE=s3" in message
