@@ -314,6 +314,8 @@ def backup_create(
         )
     created = not directory.exists()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # the backup is as private as the instance
+        directory.chmod(0o700)
     try:
         return _backup_into(directory, include_keys, log)
     except BaseException:

@@ -61,9 +61,12 @@ class SnapshotReader:
 
     PAGE = 2000
 
-    def __init__(self, cursor, placeholder: str):
+    def __init__(self, cursor, placeholder: str, collate: str = ""):
         self.cursor = cursor
         self.placeholder = placeholder
+        # Keys are compared byte by byte, as Python compares them (the backup merges sorted
+        # lists): PostgreSQL's default collation may order text otherwise.
+        self.collate = collate
 
     def migrations(self) -> list[tuple[str, str]]:
         self.cursor.execute('SELECT "app", "name" FROM "django_migrations" ORDER BY 1, 2')
@@ -90,8 +93,8 @@ class SnapshotReader:
         query = (
             f'SELECT {selected}, ({required}) FROM "{table}" AS b '  # noqa: S608
             f'WHERE b."{column["state"]}" = {self.placeholder} '
-            f'AND b."{column["storage_key"]}" > {self.placeholder} '
-            f'ORDER BY b."{column["storage_key"]}" LIMIT {self.PAGE}'
+            f'AND b."{column["storage_key"]}"{self.collate} > {self.placeholder} '
+            f'ORDER BY b."{column["storage_key"]}"{self.collate} LIMIT {self.PAGE}'
         )
         after = ""
         while True:
@@ -216,7 +219,7 @@ def _postgresql_snapshot(path: Path, alias: str) -> Iterator[SnapshotReader]:
             "pg_dump",
         )
         os.chmod(path, 0o600)
-        yield SnapshotReader(cursor, "%s")
+        yield SnapshotReader(cursor, "%s", collate=' COLLATE "C"')
 
 
 # --- reading a snapshot file (restore) ----------------------------------------------------------

@@ -504,3 +504,17 @@ def test_an_s3_backup_is_refused_by_an_instance_on_local_storage(
     message = restore_error(tmp_path / "backup", "--force")
     assert "This backup's objects stayed in the S3 bucket" in message
     assert "LOCKER_STORAGE=s3" in message
+
+
+def test_the_objects_of_a_snapshot_are_read_page_by_page_in_key_order(
+    transactional_db, local_storage_settings, tmp_path, alice, monkeypatch
+):
+    from storage.dbsnapshot import SnapshotReader
+    from storage.models import Blob
+
+    monkeypatch.setattr(SnapshotReader, "PAGE", 2)
+    for number in range(7):
+        make_file(alice, f"{number}.txt", os.urandom(number * 10))
+    call_command("backup", str(tmp_path / "backup"), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    listed = [line.split("\t")[0] for line in (tmp_path / "backup" / "objects.tsv").open()]
+    assert listed == sorted(Blob.objects.values_list("storage_key", flat=True)) and len(listed) == 7
