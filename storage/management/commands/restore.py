@@ -2,8 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from storage.backup import BackupError, backup_restore
+from storage.backup import BackupError
 from storage.dbsnapshot import DatabaseToolError
+from storage.restore import backup_restore
 
 
 class Command(BaseCommand):
