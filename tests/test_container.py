@@ -19,6 +19,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -29,7 +30,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.fixtures import docker
-from tests.fixtures.launcher import free_port, http
+from tests.fixtures.launcher import default_env, free_port, http
 from tests.fixtures.outages import multipart
 from tests.workers import media
 
@@ -40,14 +41,22 @@ IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"RIFF")  # JPEG, PNG, WebP
 
 
 @pytest.fixture(scope="module")
-def engine():
+def engine(request):
     missing = docker.missing_tools()
     if missing:
         # CI installs docker.io and debootstrap and runs as root; there a skip fails the run.
         pytest.skip(f"The container tests need {', '.join(missing)}.")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     with docker.docker_engine() as engine:
+        started = time.monotonic()
         docker.ensure_base_image(engine)
+        based = time.monotonic()
         docker.build_image(engine)
+        if reporter:  # CI's log tells where the minutes went
+            reporter.write_line(
+                f"container tests: base image {based - started:.0f} s, "
+                f"image build {time.monotonic() - based:.0f} s"
+            )
         yield engine
 
 
@@ -264,6 +273,31 @@ def deployment(engine, database, s3_server):
             import redis
 
             redis.Redis.from_url(env["CELERY_BROKER_URL"]).delete(env["LOCKER_CELERY_QUEUE"])
+
+
+def test_the_migrate_role_is_safe_to_run_again_and_prints_the_password_once(tmp_path):
+    """The one-shot role itself, outside a container: embedded defaults in a fresh data dir."""
+    env = default_env(tmp_path / "data", free_port())
+
+    def migrate() -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "locker.container", "migrate"],
+            cwd=docker.REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    first = migrate()
+    assert "username: admin" in first
+    assert re.search(r"password: \S{15,}", first)
+    assert (tmp_path / "data" / "objects").is_dir()  # the storage was prepared
+    second = migrate()
+    assert "password" not in second
+    assert "migrate done" in second
 
 
 def test_the_image_runs_as_a_non_root_user_without_a_compiler_and_declares_its_volume(engine):
