@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.cookiejar
 import json
 import os
 import re
@@ -24,6 +23,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -213,7 +213,7 @@ class Deployment:
 
 def _log_in(base: str, username: str, password: str) -> int:
     """A browser's log-in with the printed password: the status of the page it lands on."""
-    jar = http.cookiejar.CookieJar()
+    jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"{base}/accounts/login/", timeout=30).read().decode()
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
