@@ -52,11 +52,13 @@ def engine(request):
         docker.ensure_base_image(engine)
         based = time.monotonic()
         docker.build_image(engine)
-        if reporter:  # CI's log tells where the minutes went
-            reporter.write_line(
-                f"container tests: base image {based - started:.0f} s, "
-                f"image build {time.monotonic() - based:.0f} s"
-            )
+        capture = request.config.pluginmanager.get_plugin("capturemanager")
+        if reporter and capture:  # CI's log tells where the minutes went
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(
+                    f"container tests: base image {based - started:.0f} s, "
+                    f"image build {time.monotonic() - based:.0f} s"
+                )
         yield engine
 
 
