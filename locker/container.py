@@ -18,6 +18,7 @@ child of `init: true`) and gets Docker's SIGTERM itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -111,8 +112,8 @@ def main(argv: list[str]) -> int:
 
     command = role_command(role, args)
     if role != "manage":
-        with open(ROLE_FILE, "w", encoding="utf-8") as fh:
-            fh.write(role + "\n")
+        with contextlib.suppress(OSError), open(ROLE_FILE, "w", encoding="utf-8") as fh:
+            fh.write(role + "\n")  # a read-only /tmp: the health check assumes web
     os.execve(command[0], command, child_environment())  # noqa: S606
     return 1  # not reached
 
