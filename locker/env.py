@@ -25,12 +25,24 @@ class SizeTooLarge(ValueError):
 
 
 def env_str(name: str, default: str = "") -> str:
-    """A string setting; `NAME_FILE` (a path) wins over `NAME`, for secrets kept in files."""
+    """A string setting. When `NAME` is unset (or empty) and `NAME_FILE` names a file, the file's
+    content is the value (surrounding whitespace dropped): secrets kept in files, such as Docker
+    and compose secrets. Both set is refused, since either could be the one meant.
+    """
+    value = os.environ.get(name)
     file_path = os.environ.get(f"{name}_FILE")
-    if file_path:
+    if not file_path:
+        return default if value is None else value
+    if value:
+        raise ImproperlyConfigured(f"{name} and {name}_FILE are both set; set only one of them.")
+    try:
         with open(file_path, encoding="utf-8") as fh:
             return fh.read().strip()
-    return os.environ.get(name, default)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise ImproperlyConfigured(
+            f"{name}_FILE is {file_path!r}, which cannot be read: {reason}."
+        ) from None
 
 
 def env_bool(name: str, default: bool = False) -> bool:
