@@ -16,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -310,10 +311,97 @@ def measure(calls: int, shape: dict) -> list[tuple]:
     return rows
 
 
-def measure_http(calls: int, shape: dict, db: str) -> list[tuple]:
+def load_run(base_url: str, path: str, *, clients: int, seconds: float) -> dict:
+    """`clients` threads, each on its own keep-alive connection as a browser would hold one
+    (a new connection when the server closes it), requesting `path` for `seconds`."""
+    import http.client
+
+    from _server import _split
+
+    host, port, _ = _split(base_url)
+    deadline = time.monotonic() + seconds
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+
+    def client(number: int) -> None:
+        conn = None
+        while time.monotonic() < deadline:
+            if conn is None:
+                conn = http.client.HTTPConnection(host, port, timeout=30)
+            start = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                errors[number] += 1
+                conn.close()
+                conn = None
+                continue
+            latencies[number].append((time.perf_counter() - start) * 1000)
+            if response.status != 200:
+                errors[number] += 1
+            if response.will_close:
+                conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    times = [ms for per_client in latencies for ms in per_client]
+    cuts = statistics.quantiles(times, n=100, method="inclusive")
+    return {
+        "requests": len(times),
+        "errors": sum(errors),
+        "rate": len(times) / elapsed,
+        "p50": cuts[49],
+        "p99": cuts[98],
+    }
+
+
+def measure_load(server, shape: dict, *, clients: int, seconds: float) -> list[str]:
+    """The share page of a live file link under `clients` concurrent clients: requests/s,
+    latency, the server's CPU time per request (less noisy than the rate on a shared machine)
+    and the load average."""
+    from _server import cpu_seconds
+
+    path = f"/s/{shape['deep_file_token']}"
+    load_run(server.base_url, path, clients=clients, seconds=min(2.0, seconds))  # warm up
+    pids = server.web_pids()
+    cpu_before, load_before = cpu_seconds(pids), os.getloadavg()
+    client_before = time.process_time()
+    result = load_run(server.base_url, path, clients=clients, seconds=seconds)
+    server_cpu = cpu_seconds(pids) - cpu_before
+    client_cpu = time.process_time() - client_before
+    load_after = os.getloadavg()
+    lines = [
+        f"share page of a live file link (GET /s/<token>), {clients} clients, {seconds:g} s, "
+        "keep-alive:",
+        f"  {result['requests']} requests, {result['errors']} errors, "
+        f"{result['rate']:.0f} requests/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms",
+        f"  server CPU {server_cpu * 1000 / max(result['requests'], 1):.2f} ms/request "
+        f"(gunicorn master and workers), bench client CPU "
+        f"{client_cpu * 1000 / max(result['requests'], 1):.2f} ms/request",
+        f"  load average before {' '.join(f'{x:.2f}' for x in load_before)}, "
+        f"after {' '.join(f'{x:.2f}' for x in load_after)}",
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+    return lines
+
+
+def measure_http(
+    calls: int, shape: dict, db: str, *, clients: int, seconds: float, load_only: bool
+) -> tuple[list[tuple], list[str]]:
     """The same read paths over HTTP through the real server (`python -m locker.run`: gunicorn,
-    its worker and thread counts) against the database: latency only, one request at a time,
-    a new connection each (queries per call are those of the in-process table)."""
+    its worker and thread counts) against the database: latency, one request at a time, a new
+    connection each (queries per call are those of the in-process table); then the share page
+    under concurrent load (`measure_load`)."""
     import tempfile
 
     from _server import LockerServer, request
@@ -331,6 +419,16 @@ def measure_http(calls: int, shape: dict, db: str) -> list[tuple]:
         extra_env={
             "DATABASE_URL": PG + db,
             "LOCKER_API_RATE_USER": os.environ["LOCKER_API_RATE_USER"],
+            # A live link's page is not rate-limited (only unknown tokens and password attempts
+            # are); the API's anonymous limit is raised all the same, so that no limit is what
+            # the load measures.
+            "LOCKER_API_RATE_ANON": os.environ["LOCKER_API_RATE_ANON"],
+            # gunicorn's workers and threads, when given (else those of `make run`).
+            **{
+                name: os.environ[name]
+                for name in ("LOCKER_WEB_WORKERS", "LOCKER_WEB_THREADS")
+                if name in os.environ
+            },
         },
     )
     deep, tenk = shape["deep_folder"], shape["tenk_folder"]
@@ -352,7 +450,7 @@ def measure_http(calls: int, shape: dict, db: str) -> list[tuple]:
     rows = []
     try:
         server.start()
-        for label, path, who in paths:
+        for label, path, who in [] if load_only else paths:
             headers = {"Authorization": f"Bearer {secrets_for[who]}"} if who else {}
             times = []
             for number in range(calls + 5):  # the first requests warm every worker up
@@ -365,9 +463,10 @@ def measure_http(calls: int, shape: dict, db: str) -> list[tuple]:
             cuts = statistics.quantiles(times, n=100, method="inclusive")
             rows.append((f"HTTP {label}", "", cuts[49], cuts[94], cuts[98]))
             print(f"  HTTP {label}: p50 {cuts[49]:.1f} ms", file=sys.stderr, flush=True)
+        load = measure_load(server, shape, clients=clients, seconds=seconds)
     finally:
         server.stop()
-    return rows
+    return rows, load
 
 
 def main() -> None:
@@ -378,7 +477,19 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--http", action="store_true", help="also over HTTP (the real server)")
     parser.add_argument("--reuse", action="store_true", help="measure an existing --db (kept)")
+    parser.add_argument(
+        "--clients", type=int, default=16, help="concurrent clients of the --http load (16)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10, help="length of the --http load run (10)"
+    )
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="only the --http load run on the share page (no latency tables)",
+    )
     args = parser.parse_args()
+    args.http = args.http or args.load_only
     db = args.db or f"scale_{args.files}"
     os.environ["DATABASE_URL"] = PG + db
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "locker.settings")
@@ -386,6 +497,7 @@ def main() -> None:
     os.environ["ALLOWED_HOSTS"] = hosts + ",testserver"
     # The bench calls far faster than a person: the per-user API throttle is not what is measured.
     os.environ.setdefault("LOCKER_API_RATE_USER", "1000000/min")
+    os.environ.setdefault("LOCKER_API_RATE_ANON", "1000000/min")
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
     pg = ["-h", "127.0.0.1", "-U", "postgres"]
@@ -428,18 +540,30 @@ def main() -> None:
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(%s))", (db,)).fetchone()[0]
             files = conn.execute("SELECT count(*) FROM files_file").fetchone()[0]
         load_before = os.getloadavg()
-        rows = measure(args.calls, shape)
+        rows = [] if args.load_only else measure(args.calls, shape)
+        load = []
         if args.http:
-            rows += measure_http(args.calls, shape, db)
+            http_rows, load = measure_http(
+                args.calls,
+                shape,
+                db,
+                clients=args.clients,
+                seconds=args.seconds,
+                load_only=args.load_only,
+            )
+            rows += http_rows
         load_after = os.getloadavg()
         print(f"\n{files:,} files ({size} database), {args.calls} calls per path")
         print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
         after = " ".join(f"{x:.2f}" for x in load_after)
         print(f"load average after:  {after}  ({os.cpu_count()} CPUs)\n")
-        print("| path | queries/call | p50 ms | p95 ms | p99 ms |")
-        print("|---|---:|---:|---:|---:|")
+        if rows:
+            print("| path | queries/call | p50 ms | p95 ms | p99 ms |")
+            print("|---|---:|---:|---:|---:|")
         for label, queries, p50, p95, p99 in rows:
             print(f"| {label} | {queries} | {p50:.1f} | {p95:.1f} | {p99:.1f} |")
+        if load:
+            print("\n" + "\n".join(load))
     finally:
         if not (args.keep or args.reuse):
             from django.db import connections

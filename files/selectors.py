@@ -207,11 +207,21 @@ WITH RECURSIVE chain(start, id, parent_id, trashed) AS (
     FROM files_folder WHERE id IN ({placeholders})
     UNION
     SELECT c.start, f.id, f.parent_id, CASE WHEN f.deleted_at IS NULL THEN 0 ELSE 1 END
-    FROM files_folder f JOIN chain c ON f.id = c.parent_id
+    {step}
 )
 SELECT start FROM chain GROUP BY start
 HAVING MAX(trashed) = 0 AND SUM(CASE WHEN parent_id IS NULL THEN 1 ELSE 0 END) > 0
 """
+# One step up from each row of the chain. PostgreSQL guesses the work table at ten times the
+# starting rows, so for a page of links it planned each step as a hash join over a sequential
+# scan of every folder (20 ms per page at 3,000 folders, once per level); a LATERAL subquery with
+# LIMIT 1 cannot be flattened into a join, so each step is one primary-key lookup per row
+# (0.3 ms). SQLite has no LATERAL; its planner takes the primary key for the plain join anyway.
+_CHAINS_STEP = {
+    "postgresql": "FROM chain c CROSS JOIN LATERAL (SELECT id, parent_id, deleted_at"
+    " FROM files_folder WHERE id = c.parent_id LIMIT 1) f",
+}
+_CHAINS_STEP_DEFAULT = "FROM files_folder f JOIN chain c ON f.id = c.parent_id"
 
 
 def folders_alive(*, folder_ids) -> set[int]:
@@ -220,7 +230,10 @@ def folders_alive(*, folder_ids) -> set[int]:
     ids = sorted({int(pk) for pk in folder_ids})
     if not ids:
         return set()
-    sql = _CHAINS_ALIVE_SQL.format(placeholders=", ".join(["%s"] * len(ids)))
+    sql = _CHAINS_ALIVE_SQL.format(
+        placeholders=", ".join(["%s"] * len(ids)),
+        step=_CHAINS_STEP.get(connection.vendor, _CHAINS_STEP_DEFAULT),
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, ids)
         return {start for (start,) in cursor.fetchall()}

@@ -41,9 +41,16 @@ def file_is_alive(file: File, *, within: Folder | None = None) -> bool:
 
 
 def share_target_alive(share: ShareLink) -> bool:
+    """What `file_is_alive` / `folder_is_alive` say of the link's target, by the same one
+    query as a page of links (`folders_alive`): it answers in the database, where the ancestry
+    would build a model instance per folder above the target on every visit of the link."""
     if share.file_id:
-        return file_is_alive(share.file)
-    return folder_is_alive(share.folder)
+        if share.file.deleted_at is not None:
+            return False
+        folder_id = share.file.folder_id
+    else:
+        folder_id = share.folder_id
+    return folder_id in folders_alive(folder_ids=[folder_id])
 
 
 def shares_target_alive(shares) -> None:

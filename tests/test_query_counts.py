@@ -424,3 +424,83 @@ def test_a_folder_share_page_derives_its_key_once_whatever_it_lists(alice, clien
     assert response.status_code == 200
     assert response.content.decode().count("item ") >= 53
     assert len(derived) == 1, len(derived)
+
+
+# --- Before the view: what every API request costs ---------------------------------------------
+
+
+@pytest.fixture
+def database_cache(settings):
+    """The database cache as the default (Locker's default when LOCKER_CACHE_URL is unset), so
+    the throttle's queries are counted whatever cache the test run was given."""
+    from django.core.management import call_command
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "locker.cache.DatabaseCache", "LOCATION": "locker_cache"},
+    }
+    call_command("createcachetable", verbosity=0)
+
+
+def queries_of(run) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    return [query["sql"] for query in captured.captured_queries]
+
+
+@pytest.mark.django_db
+def test_a_token_request_costs_one_query_for_the_token_and_two_for_the_throttle(
+    alice, alice_api, database_cache
+):
+    """Token and user in one query; the user's rate limit counted with a read and a
+    conditional write (no transaction); no session, no write of `last_used_at` within a
+    minute of the last one."""
+    assert alice_api.get("/api/v1/me/").status_code == 200  # the first use is recorded once
+    queries = queries_of(lambda: alice_api.get("/api/v1/me/"))
+    token_queries = [sql for sql in queries if "accounts_apitoken" in sql]
+    cache_queries = [sql for sql in queries if "locker_cache" in sql]
+    assert len(token_queries) == 1, token_queries
+    assert '"accounts_user"' in token_queries[0] and token_queries[0].startswith("SELECT")
+    assert len(cache_queries) == 2, cache_queries
+    assert not [sql for sql in queries if sql in ("BEGIN", "COMMIT") or "SAVEPOINT" in sql]
+    assert not [sql for sql in queries if "django_session" in sql]
+
+
+@pytest.mark.django_db
+def test_a_token_request_records_its_use_at_most_once_a_minute(alice, alice_api, database_cache):
+    from datetime import timedelta
+
+    assert alice_api.get("/api/v1/me/").status_code == 200
+    token = ApiToken.objects.get(user=alice)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now() - timedelta(minutes=2))
+    writes = [sql for sql in queries_of(lambda: alice_api.get("/api/v1/me/")) if "UPDATE" in sql]
+    assert [sql for sql in writes if "accounts_apitoken" in sql], writes
+    writes = [sql for sql in queries_of(lambda: alice_api.get("/api/v1/me/")) if "UPDATE" in sql]
+    assert not [sql for sql in writes if "accounts_apitoken" in sql], writes
+
+
+@pytest.mark.django_db
+def test_the_database_cache_throttle_still_limits(alice, alice_api, database_cache, monkeypatch):
+    """The two-statement count is still a count: the user limit answers 429 past it."""
+    from locker.throttle import UserRateThrottle
+
+    monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", "3/min")
+    statuses = [alice_api.get("/api/v1/me/").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429], statuses
+
+
+@pytest.mark.django_db
+def test_quota_check_reserve_and_release_cost_a_constant_few_queries(alice):
+    """Reserve: lock the user's row, read the live reservations' sizes, insert (with the
+    transaction's BEGIN and COMMIT); release: one statement on PostgreSQL."""
+    from files.services import upload_reservation_create, upload_reservation_release
+
+    reservation = upload_reservation_create(user=alice, size=10)
+    upload_reservation_release(reservation=reservation)
+    reserve = queries_of(lambda: upload_reservation_create(user=alice, size=10))
+    assert len([sql for sql in reserve if sql not in ("BEGIN", "COMMIT")]) == 3, reserve
+    assert not [sql for sql in reserve if "SAVEPOINT" in sql], reserve
+    reservation = upload_reservation_create(user=alice, size=10)
+    release = queries_of(lambda: upload_reservation_release(reservation=reservation))
+    if connection.vendor == "postgresql":
+        assert len(release) == 1, release
