@@ -61,7 +61,13 @@ class Folder(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["owner", "name_key"]),
+            # A user's live folders by name: a search for a word most of them hold walks it in
+            # order and stops at the page's end (docs/architecture.md, "Name search").
+            models.Index(
+                fields=["owner", "name_key", "name", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_folder_live_by_owner",
+            ),
             # Only the tops of deletions in the trash, by age: the trash purge's work list.
             models.Index(
                 fields=["deleted_at", "id"],
@@ -136,7 +142,13 @@ class File(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["owner", "name_key"]),
+            # A user's live files by name: a search for a word most of them hold walks it in
+            # order and stops at the page's end (docs/architecture.md, "Name search").
+            models.Index(
+                fields=["owner", "name_key", "name", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_file_live_by_owner",
+            ),
             models.Index(fields=["owner", "deleted_at"]),
             # A folder's live files in listing order (`selectors.FILE_ORDERINGS["name"]`): the
             # first page of a folder is an index range with a LIMIT, however many files it holds.

@@ -99,7 +99,7 @@ def _owned_by(user) -> Q:
     """Items of `user`, with the id sent as a bigint, the type of `owner_id`.
 
     A plain integer reaches PostgreSQL as an int4 literal, and btree_gin cannot use the owner
-    column of the search index (files.0011) for an int8 = int4 comparison: a big user's search
+    column of the search index (files.0013) for an int8 = int4 comparison: a big user's search
     for a common word then read every user's matches. (A second `owner=user` condition must
     not stay beside it: the planner keeps the int4 one.)
     """
@@ -107,9 +107,10 @@ def _owned_by(user) -> Q:
 
 
 def _name_search(qs: QuerySet, search: str) -> QuerySet:
-    """Names whose case-folded form contains `search`'s: `name_key LIKE '%…%'`, which the
-    trigrams of files.0011 answer on PostgreSQL (the key is case-folded already, so no
-    `icontains`, whose `UPPER()` the index does not hold)."""
+    """Names whose case-folded form contains `search`'s: `name_key LIKE '%…%'` (its `%`, `_`
+    and `\\` escaped by Django), which the indexes of files.0013 answer, for live rows: the
+    trigram one for a rare term, the btree in name order for a frequent or short one (the key
+    is case-folded already, so no `icontains`, whose `UPPER()` no index holds)."""
     return qs.filter(name_key__contains=name_key(search))
 
 
