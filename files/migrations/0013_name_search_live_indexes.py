@@ -14,7 +14,8 @@ the one that fits the term:
   files.0011's, which held trashed rows too): a rare term is a bitmap of the owner's matches,
   then a sort of those few.
 
-Both are built CONCURRENTLY on PostgreSQL (the migration is not atomic): a large locker keeps
+The lone index on `files_file.owner_id` goes too (below). Both new indexes are built
+CONCURRENTLY on PostgreSQL (the migration is not atomic): a large locker keeps
 taking uploads meanwhile. On SQLite the btree is added as usual and the GIN index does not
 exist (search works there by walking the btree). As in files.0011, when the `pg_trgm` and
 `btree_gin` extensions cannot be created, the migration says so and goes on without the GIN
@@ -23,6 +24,8 @@ index: search stays right, rare terms only slower.
 
 import sys
 
+import django.db.models.deletion
+from django.conf import settings
 from django.db import DatabaseError, migrations, models
 from django.db.models import Q
 
@@ -116,7 +119,10 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("files", "0012_live_listing_indexes")]
+    dependencies = [
+        ("files", "0012_live_listing_indexes"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
 
     operations = [
         migrations.SeparateDatabaseAndState(
@@ -129,5 +135,18 @@ class Migration(migrations.Migration):
                 )
             ],
             database_operations=[migrations.RunPython(forwards, backwards)],
-        )
+        ),
+        # `files_file.owner_id` alone loses its index: `(owner_id, deleted_at)` serves every
+        # lookup by owner, and the planner preferred the lone one for counting a big user's
+        # matches, reading each from the table, to the search btree's index-only scan.
+        migrations.AlterField(
+            model_name="file",
+            name="owner",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="files",
+                to=settings.AUTH_USER_MODEL,
+            ),
+        ),
     ]

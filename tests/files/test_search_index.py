@@ -145,10 +145,20 @@ def _applied_indexes() -> dict[str, set[str]]:
     return {table: index_names(table) for table in TRGM_INDEXES}
 
 
+def _lone_owner_index(table: str) -> bool:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    return any(
+        info["index"] and not info["unique"] and info["columns"] == ["owner_id"]
+        for info in constraints.values()
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_search_index_migration_reverses_and_applies_again(db):
-    """files.0013 back to 0012 brings back the indexes it replaced, and forward again the new
-    ones (CONCURRENTLY on PostgreSQL: outside any transaction, hence a transactional test)."""
+    """files.0013 back to 0012 brings back the indexes it replaced (and the lone index on
+    `files_file.owner_id`), and forward again the new ones (CONCURRENTLY on PostgreSQL: outside
+    any transaction, hence a transactional test)."""
     before, target = (
         ("files", "0012_live_listing_indexes"),
         ("files", "0013_name_search_live_indexes"),
@@ -157,10 +167,13 @@ def test_the_search_index_migration_reverses_and_applies_again(db):
     try:
         executor.migrate([before])
         back = _applied_indexes()
+        assert _lone_owner_index("files_file")
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate([target])
     again = _applied_indexes()
+    # `(owner_id, deleted_at)` serves lookups by owner; files_folder keeps its own.
+    assert not _lone_owner_index("files_file") and _lone_owner_index("files_folder")
     for table in TRGM_INDEXES:
         gin, btree = REPLACED[table]
         assert btree in back[table] and ORDER_INDEXES[table] not in back[table]
@@ -255,3 +268,15 @@ def test_a_folders_first_page_is_read_in_order_from_the_listing_index(alice):
             assert f"Index Scan using {index}" in shown, shown
             assert "Sort" not in shown, shown
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_locker_connections_to_postgresql_run_without_jit(db):
+    """JIT compilation costs tens of milliseconds on a search or count over a big locker and
+    never pays back on queries that run for milliseconds (docs/architecture.md, "No JIT")."""
+    if not postgresql():
+        assert "options" not in connection.settings_dict.get("OPTIONS", {})
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
