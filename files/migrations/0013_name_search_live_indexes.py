@@ -66,6 +66,20 @@ def _btree_sql(table: str, index: models.Index) -> str:
     return f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {index.name} ON {table} ({columns}){where}"
 
 
+def _create(cursor, name: str, sql: str) -> None:
+    """`sql` creates index `name` CONCURRENTLY IF NOT EXISTS. A concurrent build that was cut
+    off (a timeout, a restart) leaves its index behind, marked invalid and never used: drop it
+    first, or IF NOT EXISTS would keep it."""
+    cursor.execute(
+        "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE c.relname = %s AND NOT i.indisvalid",
+        [name],
+    )
+    if cursor.fetchone():
+        cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+    cursor.execute(sql)
+
+
 def _extensions_ready(cursor) -> bool:
     try:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
@@ -95,15 +109,17 @@ def _swap(apps, schema_editor, *, forwards: bool):
         for model_name, old, new in BTREES:
             table = apps.get_model("files", model_name)._meta.db_table
             gone, added = (old, new) if forwards else (new, old)
-            cursor.execute(_btree_sql(table, added))
+            _create(cursor, added.name, _btree_sql(table, added))
             cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {gone.name}")
         if not _extensions_ready(cursor):
             return
         for table, (old, new) in GINS.items():
             gone, added = (old, new) if forwards else (new, old)
             where = f" {LIVE}" if added == new else ""
-            cursor.execute(
-                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {added} ON {table} {GIN_COLUMNS}{where}"
+            _create(
+                cursor,
+                added,
+                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {added} ON {table} {GIN_COLUMNS}{where}",
             )
             cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {gone}")
 
