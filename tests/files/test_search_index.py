@@ -185,14 +185,15 @@ def test_the_search_index_migration_reverses_and_applies_again(db):
 
 @pytest.mark.django_db
 def test_search_takes_like_wildcards_and_the_escape_literally(alice):
-    """`%`, `_` and `\\` are LIKE's wildcards and escape: in a search they are characters."""
+    """`%`, `_` and `\\` are LIKE's wildcards and escape: in a search they are characters, in
+    a term that LIKE answers (three letters or digits in a row) and in one it does not."""
     for name in (
         "100% done.txt",
         "100 done.txt",
-        "a_b.txt",
-        "axb.txt",
+        "abc_def.txt",
+        "abcxdef.txt",
         "back\\slash.txt",
-        "bs.txt",
+        "backslash.txt",
     ):
         make_file(alice, name)
     make_folder(alice, "50%_off")
@@ -201,14 +202,41 @@ def test_search_takes_like_wildcards_and_the_escape_literally(alice):
     def names(term):
         return [f.name for f in file_list(user=alice, folder=None, search=term)]
 
+    # LIKE (a trigram in the term)
+    assert names("100%") == ["100% done.txt"]
+    assert names("abc_d") == ["abc_def.txt"]
+    assert names("back\\s") == ["back\\slash.txt"]
+    assert names("done\\%") == []
+    # strpos (no trigram)
     assert names("%") == ["100% done.txt"]
     assert names("0%") == ["100% done.txt"]
-    assert names("_") == ["a_b.txt"]
-    assert names("a_") == ["a_b.txt"]
+    assert names("_") == ["abc_def.txt"]
+    assert names("c_") == ["abc_def.txt"]
     assert names("\\") == ["back\\slash.txt"]
     assert names("k\\s") == ["back\\slash.txt"]
     assert names("\\%") == []
     assert [f.name for f in folder_list(user=alice, parent=None, search="%_")] == ["50%_off"]
+    assert [f.name for f in folder_list(user=alice, parent=None, search="50%_o")] == ["50%_off"]
+
+
+@pytest.mark.django_db
+def test_a_term_without_a_trigram_is_kept_from_the_trigram_index(lockers):
+    """pg_trgm finds nothing to look up in `re` or `a.b`: its GIN index would read every entry
+    of the column. Such a term goes to the owner's btree, even with no other way open."""
+    if not postgresql():
+        assert "LIKE" not in str(file_list(user=lockers, folder=None, search="re").query)
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for term in ("re", "t.p", "%"):
+            for table, queryset in (
+                ("files_file", file_list(user=lockers, folder=None, search=term)),
+                ("files_folder", folder_list(user=lockers, parent=None, search=term)),
+            ):
+                shown = plan(queryset[:50])
+                assert TRGM_INDEXES[table] not in shown, shown
+                assert f"Index Scan using {ORDER_INDEXES[table]}" in shown, shown
+        transaction.set_rollback(True)
 
 
 @pytest.mark.django_db
