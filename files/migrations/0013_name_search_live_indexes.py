@@ -8,7 +8,7 @@ the one that fits the term:
   `(owner_id, name_key, name, id) WHERE deleted_at IS NULL` (both databases; it replaces
   files.0001's `(owner_id, name_key)`, which held trashed rows and not the whole order): a term
   that most of a user's names contain is a walk in order that stops at the end of the page, with
-  no sort; a term of one or two characters, which has no trigram, is that same walk.
+  no sort; a term without a trigram is that same walk (`files.selectors._name_search`).
 - `files_file_live_name_trgm` / `files_folder_live_name_trgm`, a GIN index on
   `(owner_id, name_key gin_trgm_ops) WHERE deleted_at IS NULL` (PostgreSQL only; it replaces
   files.0011's, which held trashed rows too): a rare term is a bitmap of the owner's matches,
