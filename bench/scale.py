@@ -311,6 +311,61 @@ def measure(calls: int, shape: dict) -> list[tuple]:
     return rows
 
 
+EXPLAINED = ("files_file", "files_folder", "sharing_sharelink")
+
+
+def explain(shape: dict) -> None:
+    """Print `EXPLAIN (ANALYZE, BUFFERS)` of the queries that read files, folders and links in
+    the search requests and in share resolution, as the project sends them (captured from a
+    real call, after a warming one, then explained on the same connection)."""
+    from django.db import connection
+    from django.test import RequestFactory
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    from accounts.models import User
+    from accounts.services import api_token_create
+    from sharing import access
+
+    _token, secret = api_token_create(user=User.objects.get(username="searcher"), name="explain")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    client.get("/api/v1/me/")
+
+    def get(path):
+        response = client.get(path)
+        assert response.status_code == 200, (response.status_code, response.content[:300])
+
+    calls = [
+        ("files search 'quarterly'", lambda: get("/api/v1/files/?search=quarterly")),
+        ("files search '0042-00'", lambda: get("/api/v1/files/?search=0042-00")),
+        ("files search 'q' (one character)", lambda: get("/api/v1/files/?search=q")),
+        ("files search 'zz' (two characters, no match)", lambda: get("/api/v1/files/?search=zz")),
+        ("folders search 'batch'", lambda: get("/api/v1/folders/?search=batch")),
+        ("folders search 'level 4'", lambda: get("/api/v1/folders/?search=level%204")),
+        (
+            "share resolve: file link, 50 deep",
+            lambda: access.share_resolve(
+                RequestFactory().get("/", REMOTE_ADDR="10.9.9.9"), shape["deep_file_token"]
+            ),
+        ),
+    ]
+    for label, run in calls:
+        run()  # warm
+        with CaptureQueriesContext(connection) as captured:
+            run()
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
+            if not any(table in sql for table in EXPLAINED):
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+                shown = "\n".join(row[0] for row in cursor.fetchall())
+            print(f"\n### {label}\n\n```sql\n{sql}\n```\n\n```text\n{shown}\n```", flush=True)
+
+
 def load_run(base_url: str, path: str, *, clients: int, seconds: float) -> dict:
     """`clients` threads, each on its own keep-alive connection as a browser would hold one
     (a new connection when the server closes it), requesting `path` for `seconds`."""
@@ -488,6 +543,11 @@ def main() -> None:
         action="store_true",
         help="only the --http load run on the share page (no latency tables)",
     )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print EXPLAIN (ANALYZE, BUFFERS) of the search and share queries, measure nothing",
+    )
     args = parser.parse_args()
     args.http = args.http or args.load_only
     db = args.db or f"scale_{args.files}"
@@ -539,6 +599,9 @@ def main() -> None:
         with psycopg.connect(PG + db) as conn:
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(%s))", (db,)).fetchone()[0]
             files = conn.execute("SELECT count(*) FROM files_file").fetchone()[0]
+        if args.explain:
+            explain(shape)
+            return
         load_before = os.getloadavg()
         rows = [] if args.load_only else measure(args.calls, shape)
         load = []

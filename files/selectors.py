@@ -2,6 +2,7 @@
 every way to reach a file or folder by id goes through them, and anything that is not the
 caller's answers 404 (never 403), so an id says nothing about other people's lockers."""
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, StrIndex
 from django.http import Http404
 
 from files.models import File, Folder, UploadReservation
@@ -99,18 +100,32 @@ def _owned_by(user) -> Q:
     """Items of `user`, with the id sent as a bigint, the type of `owner_id`.
 
     A plain integer reaches PostgreSQL as an int4 literal, and btree_gin cannot use the owner
-    column of the search index (files.0011) for an int8 = int4 comparison: a big user's search
+    column of the search index (files.0013) for an int8 = int4 comparison: a big user's search
     for a common word then read every user's matches. (A second `owner=user` condition must
     not stay beside it: the planner keeps the int4 one.)
     """
     return Q(owner_id=Cast(Value(user.pk), output_field=BigIntegerField()))
 
 
+# Three letters or digits in a row: what pg_trgm needs to find a trigram in a LIKE pattern.
+_TRIGRAM_RUN = re.compile(r"[^\W_]{3}")
+
+
 def _name_search(qs: QuerySet, search: str) -> QuerySet:
-    """Names whose case-folded form contains `search`'s: `name_key LIKE '%…%'`, which the
-    trigrams of files.0011 answer on PostgreSQL (the key is case-folded already, so no
-    `icontains`, whose `UPPER()` the index does not hold)."""
-    return qs.filter(name_key__contains=name_key(search))
+    """Names whose case-folded form contains `search`'s (the key is case-folded already, so no
+    `icontains`, whose `UPPER()` no index holds), among live rows: served by files.0013's
+    indexes (docs/architecture.md, "Name search").
+
+    A term with a trigram is `name_key LIKE '%…%'` (its `%`, `_` and `\\` escaped by Django),
+    which the trigram GIN index answers when the term is rare. A term without one (`q`, `zz`,
+    `a.b`, `%`) is `strpos(name_key, term) > 0` instead: the same test, but one the GIN index
+    cannot take, since for it the index would read every entry of the column (1 s for a 200,000
+    file user at 1 M files); the planner walks the owner's btree in name order instead.
+    """
+    key = name_key(search)
+    if _TRIGRAM_RUN.search(key):
+        return qs.filter(name_key__contains=key)
+    return qs.alias(name_at=StrIndex("name_key", Value(key))).filter(name_at__gt=0)
 
 
 def folder_list(*, user, parent: Folder, search: str = "") -> QuerySet[Folder]:

@@ -120,8 +120,15 @@ DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
     # A database that does not answer fails a request in seconds (503), not after minutes.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    _pg_options.setdefault("connect_timeout", 5)
+    # No JIT compilation on our connections: PostgreSQL compiles a query whose estimated cost
+    # passes `jit_above_cost`, which pays off for analytics running for seconds and adds tens of
+    # milliseconds to a search or a count here (docs/architecture.md, "Name search"). A `jit`
+    # setting already in the URL's `options` is kept.
+    if "jit" not in _pg_options.get("options", ""):
+        _pg_options["options"] = f"{_pg_options.get('options', '')} -c jit=off".strip()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
