@@ -210,7 +210,7 @@ class Child:
                     self.ready += 1
 
     def kill_leftovers(self) -> None:
-        """After the leader died: its workers may still hold the port or a task; kill them."""
+        """After the leader died: its workers may still hold connections or a task; kill them."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
 
@@ -240,6 +240,8 @@ def _ensure_admin() -> str:
         env=child_environment(),
         stdout=subprocess.PIPE,
         check=False,
+        # A Ctrl-C meanwhile is ours to handle (below), not a traceback of the command's.
+        start_new_session=True,
     )
     if done.returncode != 0:
         sys.stdout.buffer.write(done.stdout)
@@ -270,12 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     if "--check" in argv:
         listener.close()
         return 0
-    credentials = _ensure_admin()
-    fd = listener.fileno()
-    children = [
-        Child(name, cmd, pass_fds=(fd,) if name == "web" else ())
-        for name, cmd in _commands(port, bind, fd, web_workers).items()
-    ]
     stopping = False
 
     def stop(*_args):
@@ -284,6 +280,15 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    credentials = _ensure_admin()
+    if stopping:  # Ctrl-C while the administrator was being made: nothing started yet
+        listener.close()
+        return 130
+    fd = listener.fileno()
+    children = [
+        Child(name, cmd, pass_fds=(fd,) if name == "web" else ())
+        for name, cmd in _commands(port, bind, fd, web_workers).items()
+    ]
     for child in children:
         child.start()
     started = time.monotonic()
