@@ -26,7 +26,7 @@ from locker.env import (
 LOCKER_ENV_FILE = envfile.load()
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A relative LOCKER_DATA_DIR is relative to the checkout, wherever a command is started from.
-DATA_DIR = (BASE_DIR / env_str("LOCKER_DATA_DIR", "data")).resolve()
+DATA_DIR = (BASE_DIR / Path(env_str("LOCKER_DATA_DIR") or "data").expanduser()).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
