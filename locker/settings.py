@@ -9,7 +9,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from locker import envfile
+from locker import __version__, envfile
 from locker.env import (
     base_url,
     env_bool,
@@ -21,6 +21,9 @@ from locker.env import (
     env_size,
     env_str,
 )
+
+# The release (locker/__init__.py), for code outside the locker app (storage's backup manifest).
+LOCKER_VERSION = __version__
 
 # locker.env next to the checkout (or LOCKER_ENV_FILE): the environment wins over it.
 LOCKER_ENV_FILE = envfile.load()
