@@ -113,6 +113,9 @@ class ShareLink(Link):
         # The share cleanup's work lists: links dead and not handled yet, one partial index per
         # way to die, so finding them never reads the live links (sharing.services).
         indexes = [
+            # The owner's list in its order (`selectors.LINK_ORDERING`, read backwards): a
+            # keyset page is an index range.
+            models.Index(fields=["owner", "created_at", "id"], name="sharing_share_owner_list"),
             models.Index(
                 fields=["expires_at"],
                 condition=Q(cleaned_at__isnull=True, expires_at__isnull=False),
@@ -202,6 +205,11 @@ class UploadLink(Link):
     max_file_size = models.BigIntegerField(_("maximum size per file"), null=True, blank=True)
     files_count = models.PositiveIntegerField(default=0)
     notify = models.BooleanField(_("notify me of uploads"), default=True)
+
+    class Meta(Link.Meta):
+        indexes = [
+            models.Index(fields=["owner", "created_at", "id"], name="sharing_upload_owner_list")
+        ]
 
     @property
     def is_full(self) -> bool:
