@@ -225,3 +225,26 @@ class Pagination(pagination.BasePagination):
                 "Far pages of a long list are slower than with cursors.",
             ),
         ]
+
+
+def document_list_errors(result, generator, request, public):
+    """drf-spectacular hook: every paginated list (an operation with the `cursor` parameter)
+    also answers 400 for a cursor that is not valid here and 404 for a `page` past the end;
+    the lists that document those codes already keep their own description."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            names = {parameter.get("name") for parameter in operation.get("parameters", [])}
+            if Pagination.cursor_query_param not in names:
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.setdefault(
+                "400",
+                {
+                    "description": "Invalid input, such as a cursor that was changed or made "
+                    "for another list or order; `detail` says what is wrong."
+                },
+            )
+            responses.setdefault("404", {"description": "A `page` past the end of the list."})
+    return result

@@ -398,6 +398,23 @@ def test_the_trash_page_is_cut_in_the_database(alice, alice_api):
 
 
 @pytest.mark.django_db
+def test_a_late_trash_cursor_page_is_one_limited_query_without_a_count(alice, alice_api):
+    """A keyset page of the trash: the seek condition in both halves of the union, one LIMIT,
+    nothing counted."""
+    bulk_trash(alice, 40, prefix="gone")
+    alice_api.get("/api/v1/me/")
+    body = alice_api.get("/api/v1/trash/?page_size=7").json()
+    late = alice_api.get(body["next"]).json()["next"]
+    with CaptureQueriesContext(connection) as captured:
+        response = alice_api.get(late)
+    reads = [query["sql"] for query in captured.captured_queries if "files_file" in query["sql"]]
+    assert len(reads) == 1 and "LIMIT" in reads[0].upper(), reads
+    assert "COUNT(" not in reads[0].upper()
+    assert reads[0].count("<=") >= 2, "the bound on deleted_at in each half"
+    assert len(response.json()["results"]) == 7
+
+
+@pytest.mark.django_db
 def test_the_trash_list_is_newest_first_with_folder_sizes(alice, alice_api):
     from files.services import file_trash, folder_trash
     from tests.fixtures.files import make_folder
