@@ -10,10 +10,10 @@ directions, plus a redundant bound on the leading column (`size <= x` for `-size
 database scan an index range from the cursor on.
 
 A cursor (the position as it goes in a URL) is the listing's identity (what it lists, in which
-order), the row's values and a direction, as JSON signed with Django's signing: a client cannot
-forge one (it could ask for anyone's rows by an id it never saw otherwise: every query is scoped
-to the caller anyway, but a tampered cursor is refused rather than interpreted), and a cursor of
-another list or another order is refused too (`InvalidCursor`).
+order), the row's values and a direction, as JSON signed with Django's signing. Every query is
+scoped to the caller whatever the cursor says, so a forged one could reveal nothing; it is
+refused all the same (`InvalidCursor`) rather than interpreted, as is a cursor of another list
+or another order (`ForeignCursor`): values of the wrong kind never reach the database.
 """
 
 import uuid
