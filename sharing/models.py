@@ -113,9 +113,6 @@ class ShareLink(Link):
         # The share cleanup's work lists: links dead and not handled yet, one partial index per
         # way to die, so finding them never reads the live links (sharing.services).
         indexes = [
-            # The owner's list in its order (`selectors.LINK_ORDERING`, read backwards): a
-            # keyset page is an index range.
-            models.Index(fields=["owner", "created_at", "id"], name="sharing_share_owner_list"),
             models.Index(
                 fields=["expires_at"],
                 condition=Q(cleaned_at__isnull=True, expires_at__isnull=False),
@@ -135,6 +132,9 @@ class ShareLink(Link):
                 ),
                 name="sharing_link_used_up_unhandled",
             ),
+            # The owner's list, newest first: a page is an index range, not every link of the
+            # owner joined to its target and sorted (50 ms for a page of 50 out of 1,000 links).
+            models.Index(fields=["owner", "created_at", "id"], name="sharing_share_owner_list"),
         ]
 
     @property
@@ -207,6 +207,7 @@ class UploadLink(Link):
     notify = models.BooleanField(_("notify me of uploads"), default=True)
 
     class Meta(Link.Meta):
+        # The owner's list, newest first, read as an index range (like share links').
         indexes = [
             models.Index(fields=["owner", "created_at", "id"], name="sharing_upload_owner_list")
         ]
