@@ -215,6 +215,41 @@ def build(b: Builder, total: int) -> dict:
     return out
 
 
+def late_cursors(shape: dict) -> dict[str, str]:
+    """Cursors deep into the long lists, made from the row before the page with the API's own
+    encoder (as a client following `next` links would hold; walking 199 pages to get one would
+    only make the bench slower), URL-quoted."""
+    from urllib.parse import quote
+
+    from accounts.models import User
+    from files.models import Folder
+    from files.selectors import file_list, trash_list
+    from locker import keyset
+    from sharing.selectors import share_list_for_user
+
+    searcher = User.objects.get(username="searcher")
+    tenk = Folder.objects.get(public_id=shape["tenk_folder"])
+
+    def after(queryset, offset: int) -> str:
+        listing = keyset.QuerySetListing(queryset)
+        position = keyset.Position(listing.keyset_values(queryset[offset - 1]))
+        return quote(keyset.cursor_encode(listing.keyset_name, position))
+
+    shares = share_list_for_user(user=searcher)
+    trash = trash_list(user=User.objects.get(username="trasher"))
+    last_trashed = trash[trash.count() - 51]
+    return {
+        "files": after(file_list(user=searcher, folder=tenk), 9_950),
+        "files -size": after(file_list(user=searcher, folder=tenk, ordering="-size"), 9_950),
+        "shares": after(shares, max(1, shares.count() - 50)),
+        "trash": quote(
+            keyset.cursor_encode(
+                trash.keyset_name, keyset.Position(trash.keyset_values(last_trashed))
+            )
+        ),
+    }
+
+
 def measure(calls: int, shape: dict) -> list[tuple]:
     from django.db import connection
     from django.test import Client, RequestFactory
@@ -252,6 +287,7 @@ def measure(calls: int, shape: dict) -> list[tuple]:
         upload_reservation_release(reservation=reservation)
 
     deep, tenk = shape["deep_folder"], shape["tenk_folder"]
+    late = late_cursors(shape)
     paths = [
         (
             "share resolve: file link, 50 deep (access.share_resolve)",
@@ -280,6 +316,22 @@ def measure(calls: int, shape: dict) -> list[tuple]:
             lambda: expect(searcher.get(f"/api/v1/files/?folder={tenk}&page=200")),
         ),
         (
+            "file list, 10,000-file folder, first cursor page (API)",
+            lambda: expect(searcher.get(f"/api/v1/files/?folder={tenk}")),
+        ),
+        (
+            "file list, 10,000-file folder, cursor page at offset 9,950 (API)",
+            lambda: expect(searcher.get(f"/api/v1/files/?folder={tenk}&cursor={late['files']}")),
+        ),
+        (
+            "file list by -size, 10,000-file folder, cursor page at offset 9,950 (API)",
+            lambda: expect(
+                searcher.get(
+                    f"/api/v1/files/?folder={tenk}&ordering=-size&cursor={late['files -size']}"
+                )
+            ),
+        ),
+        (
             "name search 'quarterly' (~all files of the user) (API)",
             lambda: expect(searcher.get("/api/v1/files/?search=quarterly")),
         ),
@@ -289,8 +341,16 @@ def measure(calls: int, shape: dict) -> list[tuple]:
         ),
         ("trash list, ~4,000 items, page 1 (API)", lambda: expect(trasher.get("/api/v1/trash/"))),
         (
+            "trash list, ~4,000 items, last cursor page (API)",
+            lambda: expect(trasher.get(f"/api/v1/trash/?cursor={late['trash']}")),
+        ),
+        (
             "share list, up to 1,000 links, page 1 (API)",
             lambda: expect(searcher.get("/api/v1/shares/")),
+        ),
+        (
+            "share list, up to 1,000 links, last cursor page (API)",
+            lambda: expect(searcher.get(f"/api/v1/shares/?cursor={late['shares']}")),
         ),
         ("quota check: reserve + release (services)", quota),
     ]
@@ -487,6 +547,7 @@ def measure_http(
         },
     )
     deep, tenk = shape["deep_folder"], shape["tenk_folder"]
+    late = late_cursors(shape)
     paths = [
         ("share page: file link, 50 deep", f"/s/{shape['deep_file_token']}", None),
         ("folder detail + breadcrumbs, 50 deep", f"/api/v1/folders/{deep}/", "searcher"),
@@ -497,10 +558,16 @@ def measure_http(
             f"/api/v1/files/?folder={tenk}&page=200",
             "searcher",
         ),
+        (
+            "file list, 10,000-file folder, cursor page at offset 9,950",
+            f"/api/v1/files/?folder={tenk}&cursor={late['files']}",
+            "searcher",
+        ),
         ("name search 'quarterly'", "/api/v1/files/?search=quarterly", "searcher"),
         ("name search '0042-00'", "/api/v1/files/?search=0042-00", "searcher"),
         ("trash list, page 1", "/api/v1/trash/", "trasher"),
         ("share list, page 1", "/api/v1/shares/", "searcher"),
+        ("share list, last cursor page", f"/api/v1/shares/?cursor={late['shares']}", "searcher"),
     ]
     rows = []
     try:

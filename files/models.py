@@ -80,6 +80,13 @@ class Folder(models.Model):
                 condition=Q(deleted_at__isnull=True),
                 name="files_folder_live_listing",
             ),
+            # The trash list's folders in its order (`selectors.TRASH_ORDERING`): a keyset page
+            # is a range of the user's own trashed folders.
+            models.Index(
+                fields=["owner", "deleted_at", "public_id"],
+                condition=Q(trashed_as_root=True, deleted_at__isnull=False),
+                name="files_folder_trash_listing",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -160,6 +167,24 @@ class File(models.Model):
                 condition=Q(deleted_at__isnull=True),
                 name="files_file_live_listing",
             ),
+            # The other orderings of a folder (`selectors.FILE_ORDERINGS`): any keyset page, in
+            # either direction, is an index range (`-size` reads the range backwards and sorts
+            # each run of equal sizes by name, PostgreSQL's incremental sort).
+            models.Index(
+                fields=["folder", "size", "name_key", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_file_live_by_size",
+            ),
+            models.Index(
+                fields=["folder", "modified_at", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_file_live_by_modified",
+            ),
+            models.Index(
+                fields=["folder", "created_at", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_file_live_by_created",
+            ),
             # Only files with processing still owed: small, whatever the number of files.
             models.Index(
                 fields=["processing_due_at"],
@@ -171,6 +196,12 @@ class File(models.Model):
                 fields=["deleted_at", "id"],
                 condition=Q(trashed_as_root=True, deleted_at__isnull=False),
                 name="files_file_trash_expiry",
+            ),
+            # The trash list's files in its order, like `files_folder_trash_listing`.
+            models.Index(
+                fields=["owner", "deleted_at", "public_id"],
+                condition=Q(trashed_as_root=True, deleted_at__isnull=False),
+                name="files_file_trash_listing",
             ),
         ]
 

@@ -24,6 +24,7 @@ from django.http import Http404
 
 from files.models import File, Folder, UploadReservation
 from files.names import name_key
+from locker import keyset
 
 FILE_ORDERINGS = {
     "name": ("name_key", "name", "id"),
@@ -309,12 +310,26 @@ class TrashItem:
     size: int
 
 
-class TrashListing:
-    """The user's trash as one query (files and folders, `UNION ALL`), newest first, that a
-    paginator counts and cuts in the database: a page reads its own rows only."""
+# The trash's order: newest first; among items deleted at the same moment, by id (descending),
+# then kind, so that (kind, id) makes each row unique. Every column is NOT NULL in the trash.
+TRASH_ORDERING = ("-item_deleted_at", "-item_id", "item_type")
 
-    def __init__(self, rows: QuerySet):
-        self.rows = rows
+
+class TrashListing:
+    """The user's trash as one query (files and folders, `UNION ALL`), newest first, cut in the
+    database: a numbered page is a count and a LIMIT/OFFSET (`count`, slicing), a keyset page
+    (`keyset_page`) puts the seek condition into both halves of the union, so each reads from
+    its index from the cursor on, and the union is cut with a LIMIT."""
+
+    keyset_name = "trash:" + ",".join(TRASH_ORDERING)
+
+    def __init__(self, files: QuerySet, folders: QuerySet):
+        self.files = files
+        self.folders = folders
+
+    @property
+    def rows(self) -> QuerySet:
+        return self.files.union(self.folders, all=True).order_by(*TRASH_ORDERING)
 
     def count(self) -> int:
         return self.rows.count()
@@ -326,6 +341,23 @@ class TrashListing:
         if isinstance(index, slice):
             return [TrashItem(*row) for row in self.rows[index]]
         return TrashItem(*self.rows[index])
+
+    def keyset_page(self, position: keyset.Position | None, *, limit: int) -> list[TrashItem]:
+        files, folders, ordering = self.files, self.folders, TRASH_ORDERING
+        if position is not None:
+            condition = keyset.seek_condition(TRASH_ORDERING, position)
+            files, folders = files.filter(condition), folders.filter(condition)
+            if position.backwards:
+                ordering = keyset.reversed_ordering(TRASH_ORDERING)
+        union = files.union(folders, all=True).order_by(*ordering)
+        rows = [TrashItem(*row) for row in union[:limit]]
+        if position is not None and position.backwards:
+            rows.reverse()
+        return rows
+
+    @staticmethod
+    def keyset_values(item: TrashItem) -> tuple:
+        return (item.deleted_at, item.id, item.type)
 
 
 def _trash_columns(queryset: QuerySet, *, kind: str, size) -> QuerySet:
@@ -359,7 +391,7 @@ def trash_list(*, user) -> TrashListing:
         kind="folder",
         size=Coalesce(Subquery(deleted_with), Value(0), output_field=BigIntegerField()),
     )
-    return TrashListing(files.union(folders, all=True).order_by("-item_deleted_at", "-item_id"))
+    return TrashListing(files, folders)
 
 
 def trash_item_get_for_user(*, user, item_id) -> File | Folder:

@@ -286,8 +286,16 @@ def link_get_for_user(*, links: QuerySet, public_id) -> Link:
     return link
 
 
+# The owner's lists, newest first, ties broken by the id: keyset pages need a unique last column.
+LINK_ORDERING = ("-created_at", "-id")
+
+
 def share_list_for_user(*, user):
-    return ShareLink.objects.filter(owner=user).select_related("file", "folder")
+    return (
+        ShareLink.objects.filter(owner=user)
+        .select_related("file", "folder")
+        .order_by(*LINK_ORDERING)
+    )
 
 
 def share_get_for_user(*, user, public_id) -> ShareLink:
@@ -295,11 +303,11 @@ def share_get_for_user(*, user, public_id) -> ShareLink:
 
 
 def share_accesses(*, share: ShareLink):
-    return ShareAccess.objects.filter(share=share).order_by("-at")
+    return ShareAccess.objects.filter(share=share).order_by("-at", "-id")
 
 
 def upload_link_list_for_user(*, user):
-    return UploadLink.objects.filter(owner=user).select_related("folder")
+    return UploadLink.objects.filter(owner=user).select_related("folder").order_by(*LINK_ORDERING)
 
 
 def upload_link_get_for_user(*, user, public_id) -> UploadLink:
