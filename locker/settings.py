@@ -53,6 +53,9 @@ if (
 
 INSTALLED_APPS = [
     "django.contrib.admin",
+    # Before django.contrib.auth, so that its changepassword command (which also revokes the
+    # user's API tokens) is the one manage.py runs.
+    "accounts",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -68,7 +71,6 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "locker",
     "storage",
-    "accounts",
     "files",
     "sharing",
 ]
