@@ -708,14 +708,8 @@ def trash_empty(*, user, run: JobRun | None = None) -> TrashEmptied:
     run = run or JobRun(budget=settings.LOCKER_TRASH_EMPTY_REQUEST_BUDGET)
     trash = partial(_user_trash, user=user)
     deleted = sum(repeat_batches(run, partial(_purge_trash_batch, trash)))
-    continues = run.out_of_time and _queue_trash_empty(user.pk)
-    return TrashEmptied(deleted_files=deleted, continues=continues)
-
-
-def _queue_trash_empty(user_id: int) -> bool:
-    try:
-        task_queue("files.tasks.empty_trash", (user_id,))
-    except Exception:  # noqa: BLE001 - the rest stays in the trash: emptying it again goes on
-        logger.warning("Could not queue the rest of emptying %s's trash", user_id, exc_info=True)
-        return False
-    return True
+    if run.out_of_time:
+        # Unqueued (the broker down), the request fails with the broker's 503; what it emptied
+        # is gone and the rest is still in the trash, for the next try.
+        task_queue("files.tasks.empty_trash", (user.pk,))
+    return TrashEmptied(deleted_files=deleted, continues=run.out_of_time)

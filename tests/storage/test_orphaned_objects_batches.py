@@ -12,6 +12,7 @@ from storage.backends import get_blobstore
 from storage.backends.s3 import PART_SIZE
 from storage.writer import content_writer, new_storage_key
 from tests.storage.test_writer_reader import read, store
+from tests.workers.test_cleanup import _orphan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,14 +22,6 @@ def one_batch_a_run(settings):
     """Batches of two keys, and a budget that is over at once: a run does one batch a listing."""
     settings.LOCKER_JOB_BATCH_SIZE = 2
     settings.LOCKER_JOB_TIME_BUDGET = 0
-
-
-def _orphan() -> str:
-    key = new_storage_key()
-    writer = get_blobstore().writer(key)
-    writer.write(b"no row")
-    writer.finish()
-    return key
 
 
 def _orphan_unfinished() -> str:
@@ -103,7 +96,7 @@ def test_an_orphan_behind_the_marker_is_found_once_the_listing_starts_over(
     assert _cleanup() == 2
     behind = "0" * 32  # sorts before every key listed so far
     writer = get_blobstore().writer(behind)
-    writer.write(b"no row")
+    writer.write(b"left behind")
     writer.finish()
     runs = [_cleanup() for _ in range(4)]
     assert sum(runs) == 5

@@ -54,12 +54,7 @@ def server(s3_server, tmp_path):
             tmp_path / "data",
             "",
             DATABASE_URL=database.url(),
-            LOCKER_STORAGE="s3",
-            LOCKER_S3_ENDPOINT_URL=f"http://127.0.0.1:{storage.port}",
-            LOCKER_S3_BUCKET=bucket,
-            LOCKER_S3_ACCESS_KEY_ID=s3_server.access_key,
-            LOCKER_S3_SECRET_ACCESS_KEY=s3_server.secret_key,
-            LOCKER_S3_REGION=s3_server.region,
+            **s3_server.locker_env(bucket, endpoint_url=f"http://127.0.0.1:{storage.port}"),
             LOCKER_UPLOAD_LEASE=f"{LEASE}s",
             LOCKER_TUS_LOCK_LEASE=f"{LEASE}s",
         )
