@@ -179,7 +179,7 @@ def cleanup_orphaned_objects(*, older_than: datetime, run: JobRun | None = None)
     Each listing (finished objects, then unfinished uploads, the latter with at least one batch
     of its own) is read in key order, LOCKER_JOB_BATCH_SIZE keys a batch (one query for their
     rows), while LOCKER_JOB_TIME_BUDGET lasts. After each batch the last key listed is recorded
-    (locker.jobs.JobMarker); the next run lists from there, and once a listing reaches its end
+    (storage.jobs.JobMarker); the next run lists from there, and once a listing reaches its end
     the next one starts over. A run killed mid-batch does that batch again next time.
     """
     store = get_blobstore()
