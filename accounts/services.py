@@ -97,6 +97,16 @@ def password_set(*, user: User, password: str, revoke_tokens: bool, how: str) ->
     return revoked
 
 
+def password_set_elsewhere(*, user: User, how: str) -> int:
+    """What every password change does, for one Django made itself (`manage.py
+    changepassword`): revoke the user's API tokens (whoever had the old password may have made
+    one) and audit the change. Returns the number of tokens revoked."""
+    with transaction.atomic():
+        revoked = api_tokens_revoke_all(user=user)
+        audit(A.PASSWORD_CHANGED, subject=user, target=user, how=how, tokens_revoked=revoked)
+    return revoked
+
+
 # --- Users ------------------------------------------------------------------------------------
 
 

@@ -8,14 +8,16 @@ unique constraints catch whatever slips through as a conflict, never as a 500.
 
 import codecs
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import filetype
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Case, F, Q, Value, When
+from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Value, When
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,7 +33,8 @@ from files.selectors import (
     folder_get_root,
     folder_subtree_height,
 )
-from locker.jobs import JobRun
+from locker.celery import task_queue
+from locker.jobs import JobRun, repeat_batches
 from storage.blobs import blobs_take_for_use
 from storage.exceptions import ContentGone as ContentGone  # noqa: F401 - raised by files_create
 from storage.models import Blob
@@ -638,66 +641,6 @@ def trash_restore(*, item: File | Folder) -> File | Folder:
         return item
 
 
-def _purge(*, files: list[File], folder_ids: list[int]) -> int:
-    """Delete file rows and folder rows, give their bytes back, then delete the stored blobs.
-
-    Must run inside a transaction; blobs are deleted after it commits, so a rollback never
-    leaves a row pointing at deleted bytes.
-    """
-    from storage.blobs import delete_blob
-
-    used_by_owner: dict[int, int] = {}
-    for file in files:
-        used_by_owner[file.owner_id] = used_by_owner.get(file.owner_id, 0) + file.size
-    blob_ids = [file.blob_id for file in files]
-    blob_ids += list(
-        Thumbnail.objects.filter(file__in=[file.pk for file in files]).values_list(
-            "blob_id", flat=True
-        )
-    )
-    File.objects.filter(pk__in=[file.pk for file in files]).delete()
-    # Children first, so the tree is never left with a dangling parent.
-    Folder.objects.filter(pk__in=folder_ids).delete()
-    user_model = get_user_model()
-    for owner_id, size in used_by_owner.items():
-        user_model.objects.filter(pk=owner_id).update(used_bytes=F("used_bytes") - size)
-
-    def delete_blobs() -> None:
-        for blob in Blob.objects.filter(pk__in=blob_ids):
-            try:
-                delete_blob(blob)
-            except Exception:
-                logger.exception("Could not delete blob %s; it stays for cleanup.", blob.pk)
-
-    transaction.on_commit(delete_blobs)
-    return len(files)
-
-
-def _purge_items(items: list[File | Folder]) -> int:
-    files: list[File] = []
-    folder_ids: list[int] = []
-    for item in items:
-        audit(A.FILE_PURGED, target=item)
-        if isinstance(item, File):
-            files.append(item)
-            continue
-        subtree = [item.pk, *folder_descendant_ids(item)]
-        files.extend(File.objects.filter(folder_id__in=subtree))
-        folder_ids.extend(reversed(subtree))
-    unique_files = list({file.pk: file for file in files}.values())
-    return _purge(files=unique_files, folder_ids=folder_ids)
-
-
-def trash_empty(*, user) -> int:
-    """Delete for good everything in the user's trash; returns the number of files deleted."""
-    with transaction.atomic():
-        items: list[File | Folder] = list(
-            Folder.objects.trashed().filter(owner=user, trashed_as_root=True)
-        )
-        items += list(File.objects.trashed().filter(owner=user, trashed_as_root=True))
-        return _purge_items(items)
-
-
 def _expired_trash(model, cutoff: datetime):
     """Trash items (the tops of deletions) deleted before `cutoff`, oldest first, through the
     partial index of trashed tops (files_file_trash_expiry / files_folder_trash_expiry)."""
@@ -742,20 +685,21 @@ def _purge_file_rows(files: list[File]) -> None:
     transaction.on_commit(delete_objects)
 
 
-def _purge_expired_batch(*, cutoff: datetime, size: int) -> tuple[int, bool]:
-    """Purge one batch of expired trash in one transaction: up to `size` expired trashed files,
-    else up to `size` files inside the oldest expired trashed folder, else that folder's rows
-    once it is empty. Rows are claimed with `FOR UPDATE SKIP LOCKED` (PostgreSQL), so two runs
-    at once take different batches; SQLite's IMMEDIATE transactions run them one after the
-    other. Returns (files purged, whether to go on)."""
+def _purge_trash_batch(tops: Callable[[type], QuerySet], size: int) -> tuple[int, bool]:
+    """Purge one batch of trash in one transaction: up to `size` trashed files among the tops
+    of deletions (`tops(File)`), else up to `size` files inside the first trashed folder
+    (`tops(Folder)`), else that folder's rows once it is empty. Rows are claimed with
+    `FOR UPDATE SKIP LOCKED` (PostgreSQL), so two runs at once take different batches; SQLite's
+    IMMEDIATE transactions run them one after the other. Whatever is not purged yet stays in
+    the trash as it was. Returns (files purged, whether to go on)."""
     with transaction.atomic():
-        files = list(_expired_trash(File, cutoff).select_for_update(skip_locked=True)[:size])
+        files = list(tops(File).select_for_update(skip_locked=True)[:size])
         if files:
             _purge_file_rows(files)
             audit_many(A.FILE_PURGED, targets=files)
             return len(files), True
     with transaction.atomic():
-        folder = _expired_trash(Folder, cutoff).select_for_update(skip_locked=True).first()
+        folder = tops(Folder).select_for_update(skip_locked=True).first()
         if folder is None:
             return 0, False
         subtree = [folder.pk, *folder_descendant_ids(folder)]
@@ -777,11 +721,36 @@ def trash_purge_expired(*, now: datetime | None = None, run: JobRun | None = Non
     batches of LOCKER_JOB_BATCH_SIZE files, each in its own transaction, until none is left or
     LOCKER_JOB_TIME_BUDGET has passed (the next run goes on). Returns the files purged."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.LOCKER_TRASH_DAYS)
-    run = run or JobRun()
-    purged = 0
-    while run.another_batch():
-        count, more = _purge_expired_batch(cutoff=cutoff, size=run.batch_size)
-        purged += count
-        if not more:
-            break
-    return purged
+    expired = partial(_expired_trash, cutoff=cutoff)
+    return sum(repeat_batches(run or JobRun(), partial(_purge_trash_batch, expired)))
+
+
+def _user_trash(model, *, user):
+    """The tops of the user's deletions, oldest first (File: the (owner, deleted_at) index)."""
+    trashed = model.objects.filter(owner=user, trashed_as_root=True, deleted_at__isnull=False)
+    return trashed.order_by("deleted_at", "pk")
+
+
+@dataclass(frozen=True)
+class TrashEmptied:
+    deleted_files: int
+    # Whether the rest is being emptied in the background (the run's time was up).
+    continues: bool
+
+
+def trash_empty(*, user, run: JobRun | None = None) -> TrashEmptied:
+    """Delete for good everything in the user's trash, in batches of LOCKER_JOB_BATCH_SIZE
+    files, each in its own transaction (rows, blobs and the quota they held), as the trash
+    purge does. Within a request the run lasts LOCKER_TRASH_EMPTY_REQUEST_BUDGET; what is left
+    then goes on in the task files.tasks.empty_trash, which calls this again with the job time
+    budget (and queues itself again if that is not enough either). Interrupted anywhere, what
+    is left is still in the trash and counted in the quota; two runs at once purge each file
+    once."""
+    run = run or JobRun(budget=settings.LOCKER_TRASH_EMPTY_REQUEST_BUDGET)
+    trash = partial(_user_trash, user=user)
+    deleted = sum(repeat_batches(run, partial(_purge_trash_batch, trash)))
+    if run.out_of_time:
+        # Unqueued (the broker down), the request fails with the broker's 503; what it emptied
+        # is gone and the rest is still in the trash, for the next try.
+        task_queue("files.tasks.empty_trash", (user.pk,))
+    return TrashEmptied(deleted_files=deleted, continues=run.out_of_time)

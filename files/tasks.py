@@ -117,6 +117,20 @@ def purge_trash() -> int:
     return services.trash_purge_expired()
 
 
+@shared_task(name="files.tasks.empty_trash", autoretry_for=_transient_errors(), retry_backoff=True)
+def empty_trash(user_id: int) -> int:
+    """Go on emptying a user's trash where the request stopped (files.services.trash_empty);
+    queues itself again if its time budget is not enough. A user gone meanwhile: nothing."""
+    from django.contrib.auth import get_user_model
+
+    from locker.jobs import JobRun
+
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        return 0
+    return services.trash_empty(user=user, run=JobRun()).deleted_files
+
+
 @shared_task(name="files.tasks.cleanup_partial_uploads")
 def cleanup_partial_uploads(hours: float | None = None) -> dict:
     """Reclaim what crashed or abandoned uploads left: half-written blobs and reservations.
@@ -153,14 +167,12 @@ def requeue_pending(batch_size: int | None = None) -> int:
     the unfinished files only, until none is left or LOCKER_JOB_TIME_BUDGET has passed; each
     batch is moved on to now, so the next run leaves it alone for as long again."""
     from files.processing import files_requeue_due
-    from locker.jobs import JobRun
+    from locker.jobs import JobRun, repeat_batches
 
     cutoff = timezone.now() - timedelta(seconds=settings.LOCKER_REQUEUE_PENDING_AFTER)
-    run = JobRun(batch_size=batch_size)
-    queued = 0
-    while run.another_batch():
-        ids = files_requeue_due(older_than=cutoff, limit=run.batch_size)
-        queued += len(ids)
-        if len(ids) < run.batch_size:
-            break
-    return queued
+
+    def batch(size: int) -> tuple[int, bool]:
+        ids = files_requeue_due(older_than=cutoff, limit=size)
+        return len(ids), len(ids) >= size
+
+    return sum(repeat_batches(JobRun(batch_size=batch_size), batch))

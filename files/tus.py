@@ -40,7 +40,7 @@ from files.models import Folder, TusUpload, UploadReservation
 from files.names import InvalidName, validate_name
 from files.services import tus_upload_terminate
 from locker.env import SizeTooLarge, parse_byte_count
-from locker.jobs import JobRun
+from locker.jobs import JobRun, delete_oldest_in_batches, rows_in_batches
 from storage.blobs import delete_blob
 from storage.exceptions import CorruptContent
 from storage.models import Blob
@@ -802,23 +802,10 @@ def cleanup_expired(*, now: datetime | None = None, idle_before: datetime | None
     candidates = TusUpload.objects.filter(completed_at__isnull=True).filter(stale & not_written)
     # LOCKER_JOB_BATCH_SIZE at a time by primary key, within LOCKER_JOB_TIME_BUDGET.
     run = JobRun()
-    reclaimed = last_pk = 0
-    while run.another_batch():
-        pks = list(
-            candidates.filter(pk__gt=last_pk)
-            .order_by("pk")
-            .values_list("pk", flat=True)[: run.batch_size]
-        )
-        for pk in pks:
-            reclaimed += int(tus_upload_terminate(pk=pk, condition=stale & not_written))
-        if len(pks) < run.batch_size:
-            break
-        last_pk = pks[-1]
+    reclaimed = 0
+    for (pk,) in rows_in_batches(candidates.values_list("pk"), run):
+        reclaimed += int(tus_upload_terminate(pk=pk, condition=stale & not_written))
     finished = TusUpload.objects.filter(completed_at__isnull=False, expires_at__lte=now)
-    forget = JobRun(budget=run.remaining)  # at least one batch of its own
-    while forget.another_batch():
-        pks = list(finished.order_by("pk").values_list("pk", flat=True)[: forget.batch_size])
-        TusUpload.objects.filter(pk__in=pks).delete()
-        if len(pks) < forget.batch_size:
-            break
+    # At least one batch of its own.
+    delete_oldest_in_batches(finished.order_by("pk"), JobRun(budget=run.remaining))
     return reclaimed

@@ -74,6 +74,9 @@ if (
 
 INSTALLED_APPS = [
     "django.contrib.admin",
+    # Before django.contrib.auth, so that its changepassword command (which also revokes the
+    # user's API tokens) is the one manage.py runs.
+    "accounts",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -89,7 +92,6 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "locker",
     "storage",
-    "accounts",
     "files",
     "sharing",
 ]
@@ -507,6 +509,8 @@ if LOCKER_JOB_TIME_BUDGET >= CELERY_TASK_SOFT_TIME_LIMIT:
         "LOCKER_JOB_TIME_BUDGET must be shorter than LOCKER_TASK_SOFT_TIME_LIMIT, so that a "
         "periodic job stops on its own before it is interrupted."
     )
+# How long emptying the trash works within the request; the rest goes on in a task.
+LOCKER_TRASH_EMPTY_REQUEST_BUDGET = env_duration("LOCKER_TRASH_EMPTY_REQUEST_BUDGET", "2s")
 
 # --- E-mail -----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

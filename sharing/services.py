@@ -4,6 +4,7 @@ import ipaddress
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -19,7 +20,7 @@ from accounts.audit import A, audit, truncate_ip
 from files.models import File, Folder
 from locker.celery import task_queue
 from locker.env import parse_duration
-from locker.jobs import JobRun, delete_oldest_in_batches
+from locker.jobs import JobRun, delete_oldest_in_batches, repeat_batches
 from locker.services import model_update
 from sharing import tokens
 from sharing.models import Link, ShareAccess, ShareLink
@@ -512,6 +513,14 @@ def _handle_dead_links(pks: list[int], now: datetime) -> tuple[int, int]:
     return len(claimed), trashed
 
 
+def _dead_links_cleanup_batch(now: datetime, size: int) -> tuple[tuple[int, int], bool]:
+    """One batch of dead links handled: ((links, items trashed), whether to go on)."""
+    pks = _dead_links_batch(now, size)
+    links, items = _handle_dead_links(pks, now) if pks else (0, 0)
+    # Fewer than a batch left, or all of it held by another run, which goes on with it.
+    return (links, items), len(pks) >= size and links > 0
+
+
 def shares_cleanup(*, now: datetime | None = None, run: JobRun | None = None) -> dict[str, int]:
     """Mark dead links as handled, trash quick-send files whose link died, prune old logs.
 
@@ -524,15 +533,9 @@ def shares_cleanup(*, now: datetime | None = None, run: JobRun | None = None) ->
     """
     now = now or timezone.now()
     run = run or JobRun()
-    handled = trashed = 0
-    while run.another_batch():
-        pks = _dead_links_batch(now, run.batch_size)
-        links, items = _handle_dead_links(pks, now) if pks else (0, 0)
-        handled += links
-        trashed += items
-        # Fewer than a batch left, or all of it held by another run, which goes on with it.
-        if len(pks) < run.batch_size or not links:
-            break
+    done = repeat_batches(run, partial(_dead_links_cleanup_batch, now))
+    handled = sum(links for links, _items in done)
+    trashed = sum(items for _links, items in done)
     return {
         "links": handled,
         "trashed": trashed,

@@ -24,6 +24,7 @@ from accounts.audit import A
 from files.link_uploads import UploadRefused
 from files.models import Folder, UploadReservation
 from locker.celery import task_queue
+from locker.throttle import Throttle
 from sharing.models import UploadLink, UploadLinkUpload
 from sharing.services import UNSET, access_log_ip, link_create, link_revoke, link_update
 
@@ -130,6 +131,15 @@ def upload_link_max_file_size(link: UploadLink) -> int:
     return min(caps) if caps else 0
 
 
+# Refusals for want of room in the owner's quota, per link. Each one tells the link's holder
+# that the owner has less room than the size they declared (the answer is the same sentence
+# whatever the size); without a limit, a holder of a link without max_file_size could find how
+# much room is left by bisecting between 201 and 507 with declared sizes alone (finding F1 in
+# docs/security.md). Once the limit is reached, every upload through the link is refused with
+# 429 until the window ends, the ones that would fit too, so the boundary cannot be probed on.
+NO_ROOM_REFUSALS = Throttle("upload-link-no-room", limit=10, window=3600)
+
+
 def upload_link_reserve(
     *, link: UploadLink, size: int, name: str = "", resumable: bool = False
 ) -> UploadReservation:
@@ -140,8 +150,31 @@ def upload_link_reserve(
     LOCKER_UPLOAD_LINK_MAX_OPEN are open on one link at once. A tus upload (`resumable`) keeps
     its reservation until it idles for LOCKER_UPLOAD_LINK_IDLE; a form upload holds the usual
     lease. Raises UploadRefused (410 no more files, 413 too large for the link, 429 room taken
-    by uploads in progress) or files.services.QuotaExceeded.
+    by uploads in progress, or the link refused for want of room too often: NO_ROOM_REFUSALS)
+    or files.services.QuotaExceeded.
     """
+    from files.services import QuotaExceeded
+
+    wait = NO_ROOM_REFUSALS.retry_after(str(link.pk))
+    if wait is not None:
+        raise UploadRefused(
+            _(
+                "Uploads through this link were refused for want of room too often; try again "
+                "later."
+            ),
+            status=429,
+            retry_after=wait,
+        )
+    try:
+        return _upload_link_reserve(link=link, size=size, name=name, resumable=resumable)
+    except QuotaExceeded:
+        NO_ROOM_REFUSALS.hit(str(link.pk))
+        raise
+
+
+def _upload_link_reserve(
+    *, link: UploadLink, size: int, name: str, resumable: bool
+) -> UploadReservation:
     from files.intake import MULTIPART_ALLOWANCE
     from files.services import reserved_bytes, upload_reservation_create
 

@@ -11,46 +11,19 @@ upload leases that hold them) and storage.tasks.cleanup_orphaned_objects (`clean
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta
+from itertools import islice
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, ProtectedError, Q, QuerySet
 from django.utils import timezone
 
 from storage.backends import get_blobstore
+from storage.jobs import JobMarker, JobRun, rows_in_batches
 from storage.models import Blob
 
 logger = logging.getLogger(__name__)
-
-
-class _Pace:
-    """The pace of the periodic jobs (as locker.jobs.JobRun, which the engine does not import):
-    LOCKER_JOB_BATCH_SIZE rows a batch, new batches while LOCKER_JOB_TIME_BUDGET lasts, the
-    first one always."""
-
-    def __init__(self):
-        self.batch_size = settings.LOCKER_JOB_BATCH_SIZE
-        self._deadline = time.monotonic() + settings.LOCKER_JOB_TIME_BUDGET
-        self.batches = 0
-
-    def another_batch(self) -> bool:
-        self.batches += 1
-        return self.batches == 1 or time.monotonic() < self._deadline
-
-
-def _in_batches(rows, pace: _Pace):
-    """(pk, …) tuples by primary key, a batch of pace.batch_size at a time (no long-lived
-    cursor), until there are no more or the time budget has passed."""
-    last_pk = 0
-    while pace.another_batch():
-        batch = list(rows.filter(pk__gt=last_pk).order_by("pk")[: pace.batch_size])
-        yield from batch
-        if len(batch) < pace.batch_size:
-            return
-        last_pk = batch[-1][0]
 
 
 def cleanup_abandoned_blobs(
@@ -84,7 +57,7 @@ def cleanup_abandoned_blobs(
     removed = 0
     unused = [~exists for _label, exists in Blob.references()]
     candidates = Blob.objects.filter(abandoned, *unused, state=Blob.State.WRITING)
-    for pk, key in _in_batches(candidates.values_list("pk", "storage_key"), _Pace()):
+    for pk, key in rows_in_batches(candidates.values_list("pk", "storage_key"), JobRun()):
         try:
             claimed, _ = Blob.objects.filter(pk=pk, state=Blob.State.WRITING).delete()
         except ProtectedError:
@@ -116,26 +89,8 @@ def _unreferenced(older_than: datetime):
     )
 
 
-# Where the last run of the unreferenced-blob scan stopped for lack of time (cache key).
-_SCAN_CURSOR = "storage:unreferenced-blobs:cursor"
-
-
-def _scan_cursor_get() -> int | None:
-    try:
-        return cache.get(_SCAN_CURSOR)
-    except Exception:  # noqa: BLE001 - without the cache the scan starts from the beginning
-        logger.warning("Could not read where the last blob scan stopped", exc_info=True)
-        return None
-
-
-def _scan_cursor_set(value: int | None) -> None:
-    try:
-        if value is None:
-            cache.delete(_SCAN_CURSOR)
-        else:
-            cache.set(_SCAN_CURSOR, value, timeout=None)
-    except Exception:  # noqa: BLE001 - the next scan then starts from the beginning
-        logger.warning("Could not record where the blob scan stopped", exc_info=True)
+# Where the last run of the unreferenced-blob scan stopped for lack of time.
+_SCAN_CURSOR = JobMarker("storage:unreferenced-blobs:cursor")
 
 
 def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int | None = None) -> int:
@@ -154,20 +109,20 @@ def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int | None =
     covered in full over a few runs.
     """
     store = get_blobstore()
-    pace = _Pace()
-    batch_size = batch_size or pace.batch_size
+    run = JobRun()
+    batch_size = batch_size or run.batch_size
     candidates = _unreferenced(older_than)
     bounds = Blob.objects.order_by("pk").values_list("pk", flat=True)
     first, top = bounds.first(), bounds.last()
     if first is None:
         return 0
     removed = 0
-    cursor = _scan_cursor_get()
+    cursor = _SCAN_CURSOR.get()
     if not isinstance(cursor, int) or not first - 1 <= cursor < top:
         cursor = first - 1
     while cursor < top:
-        if not pace.another_batch():
-            _scan_cursor_set(cursor)
+        if not run.another_batch():
+            _SCAN_CURSOR.set(cursor)
             return removed
         end = cursor + UNREFERENCED_SCAN_WINDOW
         pks = list(
@@ -178,7 +133,7 @@ def cleanup_unreferenced_blobs(*, older_than: datetime, batch_size: int | None =
         cursor = pks[-1] if len(pks) == batch_size else end
         if pks:
             removed += _reclaim_unreferenced(candidates, pks, store)
-    _scan_cursor_set(None)
+    _SCAN_CURSOR.clear()
     return removed
 
 
@@ -206,7 +161,12 @@ def _reclaim_unreferenced(candidates, pks: list[int], store) -> int:
     return len(claimed)
 
 
-def cleanup_orphaned_objects(*, older_than: datetime, batch_size: int = 500) -> int:
+# Where the last run of each listing stopped for lack of time: the last key it handled.
+_OBJECTS_AFTER = JobMarker("storage:orphaned-objects:after")
+_UNFINISHED_AFTER = JobMarker("storage:orphaned-uploads:after")
+
+
+def cleanup_orphaned_objects(*, older_than: datetime, run: JobRun | None = None) -> int:
     """Delete stored objects and unfinished uploads that no Blob row owns; returns how many.
 
     A blob owns its object; only a blob still being written owns unfinished uploads and stage
@@ -215,22 +175,32 @@ def cleanup_orphaned_objects(*, older_than: datetime, batch_size: int = 500) -> 
     upload that finished it recorded others. Only those last modified before `older_than` are
     considered: a row is always created before its bytes, but the row of an upload in progress
     may sit in a transaction not committed yet.
+
+    Each listing (finished objects, then unfinished uploads, the latter with at least one batch
+    of its own) is read in key order, LOCKER_JOB_BATCH_SIZE keys a batch (one query for their
+    rows), while LOCKER_JOB_TIME_BUDGET lasts. After each batch the last key listed is recorded
+    (storage.jobs.JobMarker); the next run lists from there, and once a listing reaches its end
+    the next one starts over. A run killed mid-batch does that batch again next time.
     """
     store = get_blobstore()
+    run = run or JobRun()
     removed = 0
-    for listing, remove, unfinished in (
-        (store.iter_objects(), store.delete, False),
-        (store.iter_unfinished(), store.discard_unfinished, True),
+    for marker, listing, remove, unfinished in (
+        (_OBJECTS_AFTER, store.iter_objects, store.delete, False),
+        (_UNFINISHED_AFTER, store.iter_unfinished, store.discard_unfinished, True),
     ):
-        batch: list[str] = []
-        for key, modified in listing:
-            if modified < older_than:
-                batch.append(key)
-            if len(batch) >= batch_size:
-                removed += _remove_unowned(batch, remove, unfinished=unfinished)
-                batch = []
-        if batch:
-            removed += _remove_unowned(batch, remove, unfinished=unfinished)
+        after = marker.get()
+        keys = iter(listing(after=after if isinstance(after, str) else ""))
+        while run.another_batch():
+            batch = list(islice(keys, run.batch_size))
+            old = [key for key, modified in batch if modified < older_than]
+            if old:
+                removed += _remove_unowned(old, remove, unfinished=unfinished)
+            if len(batch) < run.batch_size:
+                marker.clear()
+                break
+            marker.set(batch[-1][0])
+        run = JobRun(budget=run.remaining, batch_size=run.batch_size)
     return removed
 
 

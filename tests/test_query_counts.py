@@ -93,36 +93,41 @@ def deep_trees(alice, settings):
 # --- Link resolution: at most 3 queries, whatever the depth ------------------------------------
 
 
+def resolution_costs(deep_trees, make_link, resolve) -> dict[int, int]:
+    """depth → the queries of `resolve(request, token)` for the link `make_link(folder, file)`
+    (→ (link, token)) made on the target of that depth."""
+    counts = {}
+    for depth, (folder, file) in deep_trees.items():
+        _link, token = make_link(folder, file)
+        counts[depth] = count_queries(lambda token=token: resolve(get_request(), token))
+    return counts
+
+
 @pytest.mark.django_db
 def test_share_resolution_of_a_file_link_is_three_queries_at_most_at_any_depth(alice, deep_trees):
-    counts = {}
-    for depth, (_folder, file) in deep_trees.items():
-        _share, token = share_create(owner=alice, file=file)
-        counts[depth] = count_queries(
-            lambda token=token: access.share_resolve(get_request(), token)
-        )
+    counts = resolution_costs(
+        deep_trees, lambda _folder, file: share_create(owner=alice, file=file), access.share_resolve
+    )
     assert counts[2] == counts[60] <= 3, counts
 
 
 @pytest.mark.django_db
 def test_share_resolution_of_a_folder_link_is_three_queries_at_most_at_any_depth(alice, deep_trees):
-    counts = {}
-    for depth, (folder, _file) in deep_trees.items():
-        _share, token = share_create(owner=alice, folder=folder)
-        counts[depth] = count_queries(
-            lambda token=token: access.share_resolve(get_request(), token)
-        )
+    counts = resolution_costs(
+        deep_trees,
+        lambda folder, _file: share_create(owner=alice, folder=folder),
+        access.share_resolve,
+    )
     assert counts[2] == counts[60] <= 3, counts
 
 
 @pytest.mark.django_db
 def test_upload_link_resolution_is_three_queries_at_most_at_any_depth(alice, deep_trees):
-    counts = {}
-    for depth, (folder, _file) in deep_trees.items():
-        _link, token = upload_link_create(owner=alice, folder=folder)
-        counts[depth] = count_queries(
-            lambda token=token: access.upload_link_resolve(get_request(), token)
-        )
+    counts = resolution_costs(
+        deep_trees,
+        lambda folder, _file: upload_link_create(owner=alice, folder=folder),
+        access.upload_link_resolve,
+    )
     assert counts[2] == counts[60] <= 3, counts
 
 
@@ -193,6 +198,19 @@ def assert_all_equal(counts: dict) -> None:
     assert len(set(counts.values())) == 1, counts
 
 
+def owner_list_costs(alice, bob, url: str, make_rows) -> dict[str, int]:
+    """page_costs of `url` for its owner: alice with 5 rows, bob with 500, made by
+    `make_rows(owner, size)` once the owner has an API client (and its token)."""
+    from tests.fixtures.users import api_client_for
+
+    counts = {}
+    for owner, size in ((alice, SIZES[0]), (bob, SIZES[1])):
+        api = api_client_for(owner)
+        make_rows(owner, size)
+        counts |= page_costs(api, {size: url})
+    return counts
+
+
 @pytest.fixture
 def two_folders(alice):
     root = folder_get_root(alice)
@@ -211,9 +229,10 @@ def test_file_listing_page_costs_the_same_for_5_and_500_files(alice_api, alice, 
 
 
 @pytest.mark.django_db
-def test_share_list_page_costs_the_same_for_5_and_500_links(alice_api, alice, bob, settings):
+def test_share_list_page_costs_the_same_for_5_and_500_links(alice, bob, settings):
     settings.LOCKER_MAX_FOLDER_DEPTH = 64
-    for owner, size in ((alice, 5), (bob, 500)):
+
+    def links(owner, size: int) -> None:
         # Files at different depths and folders: each link's status needs its target's chain.
         chain = make_folder_chain(owner, 3, name="shared")
         files = bulk_files(owner, chain[-1], size, prefix="shared")
@@ -226,15 +245,8 @@ def test_share_list_page_costs_the_same_for_5_and_500_links(alice_api, alice, bo
             )
             for number, file in enumerate(files)
         )
-    from tests.fixtures.users import api_client_for
 
-    bob_api = api_client_for(bob)
-    assert_all_equal(
-        {
-            **page_costs(alice_api, {5: "/api/v1/shares/"}),
-            **page_costs(bob_api, {500: "/api/v1/shares/"}),
-        }
-    )
+    assert_all_equal(owner_list_costs(alice, bob, "/api/v1/shares/", links))
 
 
 @pytest.mark.django_db
@@ -289,37 +301,25 @@ def test_share_list_status_active_for_a_live_target(alice_api, alice):
 
 @pytest.mark.django_db
 def test_upload_link_list_page_costs_the_same_for_5_and_500_links(alice, bob):
-    from tests.fixtures.users import api_client_for
-
-    apis = {}
-    for owner, size in ((alice, 5), (bob, 500)):
+    def links(owner, size: int) -> None:
         folder = make_folder_chain(owner, 2, name="inbox")[-1]
         UploadLink.objects.bulk_create(
             UploadLink(owner=owner, folder=folder, token_hash=secrets.token_hex(32))
             for _ in range(size)
         )
-        apis[size] = api_client_for(owner)
-    counts = {}
-    for size, api in apis.items():
-        counts |= page_costs(api, {size: "/api/v1/upload-links/"})
-    assert_all_equal(counts)
+
+    assert_all_equal(owner_list_costs(alice, bob, "/api/v1/upload-links/", links))
 
 
 @pytest.mark.django_db
 def test_token_list_page_costs_the_same_for_5_and_500_tokens(alice, bob):
-    from tests.fixtures.users import api_client_for
-
-    apis = {}
-    for owner, size in ((alice, 5), (bob, 500)):
-        apis[size] = api_client_for(owner)
+    def tokens(owner, size: int) -> None:  # and the API client's own
         ApiToken.objects.bulk_create(
             ApiToken(user=owner, name=f"t{n}", token_hash=secrets.token_hex(32), prefix="x")
             for n in range(size - 1)
         )
-    counts = {}
-    for size, api in apis.items():
-        counts |= page_costs(api, {size: "/api/v1/tokens/"})
-    assert_all_equal(counts)
+
+    assert_all_equal(owner_list_costs(alice, bob, "/api/v1/tokens/", tokens))
 
 
 def bulk_trash(user, size: int, *, prefix: str) -> None:
@@ -361,21 +361,15 @@ def test_trash_list_page_costs_the_same_for_5_and_500_items(alice, bob):
 
 @pytest.mark.django_db
 def test_audit_list_page_costs_the_same_for_5_and_500_events(alice, bob):
-    from tests.fixtures.users import api_client_for
-
-    apis = {}
-    for owner, size in ((alice, 5), (bob, 500)):
+    def events(owner, size: int) -> None:
         AuditEvent.objects.bulk_create(
             AuditEvent(
                 actor=owner, actor_label=owner.username, subject=owner, action="login.success"
             )
             for _ in range(size)
         )
-        apis[size] = api_client_for(owner)
-    counts = {}
-    for size, api in apis.items():
-        counts |= page_costs(api, {size: "/api/v1/audit/"})
-    assert_all_equal(counts)
+
+    assert_all_equal(owner_list_costs(alice, bob, "/api/v1/audit/", events))
 
 
 @pytest.mark.django_db

@@ -207,6 +207,12 @@ class TrashEmptiedSerializer(serializers.Serializer):
     deleted_files = serializers.IntegerField(read_only=True)
 
 
+class TrashEmptyingSerializer(TrashEmptiedSerializer):
+    """A trash too big to empty within the request: the rest goes on in the background."""
+
+    detail = serializers.CharField(read_only=True)
+
+
 class TrashRestoredSerializer(serializers.Serializer):
     """Where a restored item landed (its name may have changed to avoid a clash)."""
 

@@ -28,6 +28,7 @@ from files.api.serializers import (
     FolderSerializer,
     FolderUpdateSerializer,
     TrashEmptiedSerializer,
+    TrashEmptyingSerializer,
     TrashItemSerializer,
     TrashRestoredSerializer,
     UploadInProgressSerializer,
@@ -549,13 +550,22 @@ class TrashViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Empty the trash",
-        description="Deletes every trashed item for good and frees its space.",
+        description=(
+            "Deletes every trashed item for good and frees its space. A trash too big to empty "
+            "within LOCKER_TRASH_EMPTY_REQUEST_BUDGET answers 202: what was deleted so far is "
+            "counted, and the rest is deleted in the background (still listed in the trash, "
+            "and counted in the quota, until it is)."
+        ),
         request=None,
-        responses={200: TrashEmptiedSerializer},
+        responses={200: TrashEmptiedSerializer, 202: TrashEmptyingSerializer},
     )
     def empty(self, request):
-        deleted = services.trash_empty(user=request.user)
-        return Response(TrashEmptiedSerializer({"deleted_files": deleted}).data)
+        emptied = services.trash_empty(user=request.user)
+        if emptied.continues:
+            detail = _("The rest of the trash is being emptied in the background.")
+            data = {"deleted_files": emptied.deleted_files, "detail": detail}
+            return Response(TrashEmptyingSerializer(data).data, status=202)
+        return Response(TrashEmptiedSerializer({"deleted_files": emptied.deleted_files}).data)
 
     @extend_schema(
         summary="Restore a trashed item",

@@ -78,8 +78,9 @@ emptyButton.addEventListener("click", async () => {
   });
   if (!confirmed) return;
   try {
-    await api(urls.trash(), { method: "DELETE" });
-    announce(t("trashEmptied"));
+    const result = await api(urls.trash(), { method: "DELETE" });
+    // 202: a big trash goes on emptying in the background, and the answer says so.
+    announce(result?.detail || t("trashEmptied"));
   } catch (error) {
     announce(error.message, { error: true });
   }

@@ -150,13 +150,15 @@ class BlobStore:
         """Remove an unfinished upload of this key (partial file, S3 multipart); idempotent."""
         raise NotImplementedError
 
-    def iter_objects(self) -> Iterator[tuple[str, dt.datetime]]:  # pragma: no cover
-        """(key, last modified) of every finished object, for orphan cleanup."""
-        raise NotImplementedError
+    def iter_objects(self, *, after: str = "") -> Iterator[tuple[str, dt.datetime]]:
+        """(key, last modified) of every finished object whose key sorts after `after`, in key
+        order, read lazily: for the orphan cleanup, which resumes where its last run stopped."""
+        raise NotImplementedError  # pragma: no cover - interface
 
-    def iter_unfinished(self) -> Iterator[tuple[str, dt.datetime]]:  # pragma: no cover
-        """(key, started) of every unfinished upload, for orphan cleanup."""
-        raise NotImplementedError
+    def iter_unfinished(self, *, after: str = "") -> Iterator[tuple[str, dt.datetime]]:
+        """(key, started) of every unfinished upload whose key sorts after `after`, in key
+        order, read lazily (as iter_objects)."""
+        raise NotImplementedError  # pragma: no cover - interface
 
     def check(self) -> None:  # pragma: no cover - interface
         """Raise StorageUnavailable when the storage cannot be reached."""

@@ -189,6 +189,13 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def _sorted_names(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def _mtime(path: str) -> dt.datetime:
     return dt.datetime.fromtimestamp(os.stat(path).st_mtime, tz=dt.UTC)
 
@@ -294,22 +301,32 @@ class LocalBlobStore(BlobStore):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path(key) + PARTIAL_SUFFIX)
 
-    def _walk(self, partial: bool) -> Iterator[tuple[str, dt.datetime]]:
-        for dirpath, _dirs, names in os.walk(self.root):
-            for name in names:
-                key = name.removesuffix(PARTIAL_SUFFIX)
-                if (name != key) != partial or not KEY_PATTERN.match(key):
+    def _walk(self, partial: bool, after: str) -> Iterator[tuple[str, dt.datetime]]:
+        """Keys in order: the two fan-out levels and each leaf directory read sorted, skipping
+        the directories that hold only keys up to `after` (one leaf in memory at a time)."""
+        for top in _sorted_names(self.root):
+            if len(top) != 2 or top < after[:2]:
+                continue
+            for sub in _sorted_names(os.path.join(self.root, top)):
+                if len(sub) != 2 or top + sub < after[:4]:
                     continue
-                try:
-                    yield key, _mtime(os.path.join(dirpath, name))
-                except FileNotFoundError:
-                    continue  # deleted while we walked
+                leaf = os.path.join(self.root, top, sub)
+                for name in _sorted_names(leaf):
+                    key = name.removesuffix(PARTIAL_SUFFIX)
+                    if (name != key) != partial or not KEY_PATTERN.match(key):
+                        continue
+                    if key[:4] != top + sub or key <= after:
+                        continue
+                    try:
+                        yield key, _mtime(os.path.join(leaf, name))
+                    except FileNotFoundError:
+                        continue  # deleted while we walked
 
-    def iter_objects(self) -> Iterator[tuple[str, dt.datetime]]:
-        return self._walk(partial=False)
+    def iter_objects(self, *, after: str = "") -> Iterator[tuple[str, dt.datetime]]:
+        return self._walk(partial=False, after=after)
 
-    def iter_unfinished(self) -> Iterator[tuple[str, dt.datetime]]:
-        return self._walk(partial=True)
+    def iter_unfinished(self, *, after: str = "") -> Iterator[tuple[str, dt.datetime]]:
+        return self._walk(partial=True, after=after)
 
     def check(self) -> None:
         try:

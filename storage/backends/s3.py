@@ -458,23 +458,31 @@ class S3BlobStore(BlobStore):
         key = posixpath.basename(name)
         return key if KEY_PATTERN.match(key) and self.name(key) == name else None
 
-    def iter_objects(self) -> Iterator[tuple[str, dt.datetime]]:
+    def iter_objects(self, *, after: str = "") -> Iterator[tuple[str, dt.datetime]]:
+        # S3 lists in key order, and a name (ab/cd/abcd…) sorts as its key does.
         paginator = self.client.get_paginator("list_objects_v2")
         prefix = f"{self.prefix}/" if self.prefix else ""
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+        start = {"StartAfter": self.name(after)} if after else {}
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **start):
             for item in page.get("Contents", []):
                 key = self._key_of(item["Key"])
-                if key:
+                if key and key > after:
                     yield key, item["LastModified"]
 
-    def iter_unfinished(self) -> Iterator[tuple[str, dt.datetime]]:
+    def iter_unfinished(self, *, after: str = "") -> Iterator[tuple[str, dt.datetime]]:
+        # Servers disagree on the order of this listing and on KeyMarker (SeaweedFS lists the
+        # newest first), so it is read whole and sorted here: unfinished uploads are the few in
+        # progress and the leftovers of crashes, which this very listing removes.
         paginator = self.client.get_paginator("list_multipart_uploads")
         prefix = f"{self.prefix}/" if self.prefix else ""
+        found = []
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for upload in page.get("Uploads", []):
                 key = self._key_of(upload["Key"])
-                if key:
-                    yield key, upload["Initiated"]
+                if key and key > after:
+                    found.append((key, upload["Initiated"]))
+        found.sort(key=lambda item: item[0])
+        yield from found
 
     def check(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -108,3 +108,22 @@ def test_anonymous_callers_cannot_change_a_password():
         PASSWORD_API, {"current_password": "x", "new_password": NEW}, format="json"
     )
     assert response.status_code == 401
+
+
+def test_changepassword_command_revokes_the_api_tokens(alice, monkeypatch, capsys):
+    """Django's `manage.py changepassword` sets the password outside the project's services:
+    the command is overridden so that it revokes the tokens and audits, as every change does."""
+    from django.core.management import call_command
+
+    from accounts.models import AuditEvent
+
+    script = api_client_for(alice)
+    monkeypatch.setattr("getpass.getpass", lambda prompt="Password: ": NEW)
+    call_command("changepassword", "alice")
+    assert "1 API token(s) revoked" in capsys.readouterr().out
+    alice.refresh_from_db()
+    assert alice.check_password(NEW)
+    assert script.get("/api/v1/me/").status_code == 401
+    assert not ApiToken.objects.filter(user=alice, revoked_at__isnull=True).exists()
+    event = AuditEvent.objects.get(action="password.changed")
+    assert (event.subject, event.extra) == (alice, {"how": "command", "tokens_revoked": 1})

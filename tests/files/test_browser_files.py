@@ -375,6 +375,23 @@ def test_deleting_a_folder_and_emptying_the_trash_after_confirming(alice_page, l
     assert not File.objects.filter(owner=alice).exists()
 
 
+def test_a_trash_emptied_on_in_the_background_says_so(
+    alice_page, live_server, alice, settings, eager_celery
+):
+    settings.LOCKER_JOB_BATCH_SIZE = 1
+    settings.LOCKER_TRASH_EMPTY_REQUEST_BUDGET = 0  # one file in the request, then a task
+    for name in ("one.txt", "two.txt", "three.txt"):
+        api_client_for(alice).delete(f"/api/v1/files/{api_upload(alice, name)['id']}/")
+    open_listing(alice_page, live_server, "/trash/")
+    alice_page.get_by_role("button", name="Empty trash").click()
+    alice_page.locator("#confirm-dialog").get_by_role("button", name="Empty trash").click()
+    expect(alice_page.locator("#page-status")).to_contain_text(
+        "The rest of the trash is being emptied in the background."
+    )
+    expect(alice_page.locator("#trash-body")).to_contain_text("The trash is empty.")
+    assert not File.objects.filter(owner=alice).exists()
+
+
 # --- listing: sorting, pages, search ----------------------------------------------------------
 
 

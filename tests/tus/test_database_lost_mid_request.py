@@ -29,7 +29,7 @@ import pytest
 
 from tests.fixtures.live_uploads import request, setup_script, token_from
 from tests.fixtures.multiworker import gunicorn_server, manage, prepare, server_env
-from tests.fixtures.outages import _postgres_admin_url
+from tests.fixtures.postgres import fresh_postgres_database
 from tests.fixtures.proxy import Proxy
 
 MiB = 1024 * 1024
@@ -46,51 +46,26 @@ PAUSE = (
 
 @pytest.fixture
 def server(s3_server, tmp_path):
-    import psycopg
-
-    admin = urlsplit(_postgres_admin_url())
-    admin_dsn = psycopg.conninfo.make_conninfo(
-        host=admin.hostname or "127.0.0.1",
-        port=admin.port or 5432,
-        user=admin.username or "postgres",
-        password=admin.password or "",
-        dbname="postgres",
-    )
-    try:
-        psycopg.connect(admin_dsn, connect_timeout=5).close()
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"These tests need PostgreSQL (DATABASE_URL): {exc}")  # CI has it
-    dbname = f"locker_lost_db_{secrets.token_hex(4)}"
-    with psycopg.connect(admin_dsn, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{dbname}"')
-    bucket = f"lost-db-{secrets.token_hex(4)}"
-    s3_server.client().create_bucket(Bucket=bucket)
-    storage = Proxy("127.0.0.1", urlsplit(s3_server.endpoint_url).port)
-    userinfo = admin.username or "postgres"
-    if admin.password:
-        userinfo += f":{admin.password}"
-    env = server_env(
-        tmp_path / "data",
-        "",
-        DATABASE_URL=f"postgres://{userinfo}@{admin.hostname}:{admin.port or 5432}/{dbname}",
-        LOCKER_STORAGE="s3",
-        LOCKER_S3_ENDPOINT_URL=f"http://127.0.0.1:{storage.port}",
-        LOCKER_S3_BUCKET=bucket,
-        LOCKER_S3_ACCESS_KEY_ID=s3_server.access_key,
-        LOCKER_S3_SECRET_ACCESS_KEY=s3_server.secret_key,
-        LOCKER_S3_REGION=s3_server.region,
-        LOCKER_UPLOAD_LEASE=f"{LEASE}s",
-        LOCKER_TUS_LOCK_LEASE=f"{LEASE}s",
-    )
-    try:
-        token = token_from(prepare(env, setup_script(quota=100 * MiB)))
-        dsn = psycopg.conninfo.make_conninfo(admin_dsn, dbname=dbname)
-        with gunicorn_server(env, tmp_path / "access.log", workers=1) as gunicorn:
-            yield Server(gunicorn.base, env, dsn, s3_server.client(), bucket, token, storage)
-    finally:
-        storage.close()
-        with psycopg.connect(admin_dsn, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    with fresh_postgres_database("locker_lost_db", needed_by="These tests") as database:
+        bucket = f"lost-db-{secrets.token_hex(4)}"
+        s3_server.client().create_bucket(Bucket=bucket)
+        storage = Proxy("127.0.0.1", urlsplit(s3_server.endpoint_url).port)
+        env = server_env(
+            tmp_path / "data",
+            "",
+            DATABASE_URL=database.url(),
+            **s3_server.locker_env(bucket, endpoint_url=f"http://127.0.0.1:{storage.port}"),
+            LOCKER_UPLOAD_LEASE=f"{LEASE}s",
+            LOCKER_TUS_LOCK_LEASE=f"{LEASE}s",
+        )
+        try:
+            token = token_from(prepare(env, setup_script(quota=100 * MiB)))
+            with gunicorn_server(env, tmp_path / "access.log", workers=1) as gunicorn:
+                yield Server(
+                    gunicorn.base, env, database.dsn, s3_server.client(), bucket, token, storage
+                )
+        finally:
+            storage.close()
 
 
 class Server:
