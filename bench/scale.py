@@ -520,6 +520,7 @@ def measure_http(
     import tempfile
 
     from _server import LockerServer, request
+    from django.conf import settings
 
     from accounts.models import User
     from accounts.services import api_token_create
@@ -533,6 +534,9 @@ def measure_http(
         work / "data",
         extra_env={
             "DATABASE_URL": PG + db,
+            # The late-page cursors are made here with the API's encoder, signed with this
+            # process's key: the server must check them with the same one.
+            "SECRET_KEY": settings.SECRET_KEY,
             "LOCKER_API_RATE_USER": os.environ["LOCKER_API_RATE_USER"],
             # A live link's page is not rate-limited (only unknown tokens and password attempts
             # are); the API's anonymous limit is raised all the same, so that no limit is what
