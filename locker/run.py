@@ -15,6 +15,7 @@ import time
 from collections import deque
 
 from locker.env import env_duration, env_int, env_str
+from locker.metrics_setup import MULTIPROC_ENV, prepare_multiprocess_dir
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
@@ -45,6 +46,8 @@ def web_command(
         # gunicorn's control socket defaults to one path in $HOME shared by every instance.
         "--no-control-socket",
         "--forwarded-allow-ips=" + forwarded_allow_ips,
+        # Server hooks: the metrics directory of the workers (locker/gunicorn_conf.py).
+        "--config=python:locker.gunicorn_conf",
     ]
 
 
@@ -143,6 +146,9 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    if not os.environ.get(MULTIPROC_ENV):
+        # Web workers, Celery's pool and beat all count into one fresh directory (/metrics).
+        prepare_multiprocess_dir()
     for child in children:
         child.start()
     print(f"Locker is running at http://{bind}:{port}/  (Ctrl-C stops it)", flush=True)
