@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 from locker.env import env_str
@@ -25,12 +26,14 @@ def default_data_dir() -> Path:
 
 
 def prepare_multiprocess_dir(data_dir: Path | None = None) -> Path:
-    """Empty (or create) `<data dir>/metrics`, the directory every process of this start counts
-    into, and name it in this process's environment, which its children inherit.
+    """Empty (or create) `<data dir>/metrics/<host name>`, the directory every process of this
+    start counts into, and name it in this process's environment, which its children inherit.
 
     Once per start, before a counting process starts: the files of a previous run hold counts
-    of processes that are gone (whose pids may be reused now)."""
-    path = (data_dir or default_data_dir()) / "metrics"
+    of processes that are gone (whose pids may be reused now). The host name keeps apart the
+    containers or nodes that share one data volume: their process ids collide, and files named
+    after them must not be shared."""
+    path = (data_dir or default_data_dir()) / "metrics" / socket.gethostname()
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True, mode=0o700)
     os.environ[MULTIPROC_ENV] = str(path)
