@@ -4,7 +4,10 @@ of a real `make run` start.
 """
 
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,6 +20,7 @@ from tests.fixtures.launcher import Launcher, descendants, http, wait_for
 from tests.tus import helpers as tus
 from tests.workers.scanners import write_scanner
 
+REPO = Path(__file__).resolve().parents[1]
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
@@ -109,6 +113,36 @@ def test_with_a_token_set_the_bearer_token_reads_the_metrics_from_any_address(cl
         HTTP_AUTHORIZATION="Bearer s3cret-scrape-token",
     )
     assert ("locker_uploads_in_progress", frozenset()) in samples
+
+
+def _settings_in_a_fresh_process(tmp_path, **env) -> subprocess.CompletedProcess:
+    code = "from django.conf import settings as s; print(s.LOCKER_METRICS_TOKEN)"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "locker.settings",
+            "LOCKER_DATA_DIR": str(tmp_path / "data"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_malformed_allow_list_stops_the_start_naming_the_variable_and_the_value(tmp_path):
+    done = _settings_in_a_fresh_process(tmp_path, LOCKER_METRICS_ALLOW="127.0.0.1,intranet")
+    assert done.returncode != 0
+    assert "LOCKER_METRICS_ALLOW holds 'intranet', which is not an IP address" in done.stderr
+
+
+def test_the_token_can_come_from_a_file(tmp_path):
+    (tmp_path / "token").write_text("from-a-file\n")
+    done = _settings_in_a_fresh_process(tmp_path, LOCKER_METRICS_TOKEN_FILE=str(tmp_path / "token"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[0] == "from-a-file"
 
 
 @pytest.mark.django_db
