@@ -13,44 +13,59 @@ it (runserver, the test process) each process counts for itself.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-
-from prometheus_client import Counter, Histogram
+from types import SimpleNamespace
 
 from locker.metrics_setup import process_exited
 
-HTTP_REQUESTS = Counter(
-    "locker_http_requests",
-    "HTTP requests answered, by route (the URL pattern's name, never the path), method and status.",
-    ["route", "method", "status"],
-)
-HTTP_LATENCY = Histogram(
-    "locker_http_request_duration_seconds",
-    "Time until the response started (a download's transfer is not included), by route.",
-    ["route", "method"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-UPLOAD_BYTES = Counter(
-    "locker_upload_bytes",
-    "File bytes received from clients, by protocol (multipart form or API, tus).",
-    ["protocol"],
-)
-DOWNLOAD_BYTES = Counter(
-    "locker_download_bytes",
-    "File bytes sent to clients (content, ranges, thumbnails, ZIP archives), by kind.",
-    ["kind"],
-)
-TASKS = Counter(
-    "locker_celery_tasks",
-    "Celery tasks that ended, by task name and outcome (success, failure, retry).",
-    ["task", "outcome"],
-)
-SCANS = Counter(
-    "locker_scans",
-    "Virus scan verdicts recorded, by result (clean, infected, error).",
-    ["result"],
-)
+
+@functools.cache
+def instruments() -> SimpleNamespace:
+    """The counters and histograms, made on first use in the process that counts.
+
+    Not at import: importing `locker` (as gunicorn's arbiter does for its configuration, before
+    it names the metrics directory) imports this module, and prometheus_client fixes its mode
+    when it is first imported; a worker forked from an arbiter that had imported it would count
+    in its own memory, invisible to the scrape."""
+    from prometheus_client import Counter, Histogram
+
+    return SimpleNamespace(
+        http_requests=Counter(
+            "locker_http_requests",
+            "HTTP requests answered, by route (the URL pattern's name, never the path), method "
+            "and status.",
+            ["route", "method", "status"],
+        ),
+        http_latency=Histogram(
+            "locker_http_request_duration_seconds",
+            "Time until the response started (a download's transfer is not included), by route.",
+            ["route", "method"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        ),
+        upload_bytes=Counter(
+            "locker_upload_bytes",
+            "File bytes received from clients, by protocol (multipart form or API, tus).",
+            ["protocol"],
+        ),
+        download_bytes=Counter(
+            "locker_download_bytes",
+            "File bytes sent to clients (content, ranges, thumbnails, ZIP archives), by kind.",
+            ["kind"],
+        ),
+        tasks=Counter(
+            "locker_celery_tasks",
+            "Celery tasks that ended, by task name and outcome (success, failure, retry).",
+            ["task", "outcome"],
+        ),
+        scans=Counter(
+            "locker_scans",
+            "Virus scan verdicts recorded, by result (clean, infected, error).",
+            ["result"],
+        ),
+    )
+
 
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
@@ -85,8 +100,9 @@ class MetricsMiddleware:
         elapsed = time.perf_counter() - started
         route = route_of(request, response)
         method = request.method if request.method in METHODS else "other"
-        HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(route, method).observe(elapsed)
+        counted = instruments()
+        counted.http_requests.labels(route, method, str(response.status_code)).inc()
+        counted.http_latency.labels(route, method).observe(elapsed)
         return response
 
 
@@ -95,7 +111,7 @@ class MetricsMiddleware:
 
 def uploaded(protocol: str, nbytes: int) -> None:
     if nbytes:
-        UPLOAD_BYTES.labels(protocol).inc(nbytes)
+        instruments().upload_bytes.labels(protocol).inc(nbytes)
 
 
 class CountedStream:
@@ -105,7 +121,7 @@ class CountedStream:
     def __init__(self, chunks, kind: str):
         self._chunks = iter(chunks)
         self._source = chunks
-        self._counter = DOWNLOAD_BYTES.labels(kind)
+        self._counter = instruments().download_bytes.labels(kind)
 
     def __iter__(self):
         return self
@@ -122,7 +138,7 @@ class CountedStream:
 
 
 def scanned(result: str) -> None:
-    SCANS.labels(result).inc()
+    instruments().scans.labels(result).inc()
 
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -136,13 +152,13 @@ def connect_celery_signals() -> None:
         return getattr(sender, "name", None) or "unknown"
 
     def on_success(sender=None, **_kwargs):
-        TASKS.labels(_name(sender), "success").inc()
+        instruments().tasks.labels(_name(sender), "success").inc()
 
     def on_failure(sender=None, **_kwargs):
-        TASKS.labels(_name(sender), "failure").inc()
+        instruments().tasks.labels(_name(sender), "failure").inc()
 
     def on_retry(sender=None, **_kwargs):
-        TASKS.labels(_name(sender), "retry").inc()
+        instruments().tasks.labels(_name(sender), "retry").inc()
 
     def on_process_shutdown(**_kwargs):
         process_exited(os.getpid())
