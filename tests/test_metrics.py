@@ -190,6 +190,25 @@ def test_uploads_and_downloads_move_the_byte_counters_by_the_bytes_transferred(c
 
 
 @pytest.mark.django_db
+def test_each_request_is_counted_once_with_its_status_and_timed(client):
+    healthz = {"route": "healthz", "method": "GET"}
+    before = scrape(client)
+    for _ in range(3):
+        assert client.get("/healthz").status_code == 200
+    assert client.get("/no-such-page").status_code == 404
+    after = scrape(client)
+    requests = "locker_http_requests_total"
+    latency = "locker_http_request_duration_seconds_count"
+    moved = value(after, requests, **healthz, status="200") - value(
+        before, requests, **healthz, status="200"
+    )
+    assert moved == 3
+    assert value(after, latency, **healthz) - value(before, latency, **healthz) == 3
+    unmatched = {"route": "unmatched", "method": "GET", "status": "404"}
+    assert value(after, requests, **unmatched) - value(before, requests, **unmatched) == 1
+
+
+@pytest.mark.django_db
 def test_the_route_label_is_the_url_pattern_never_the_share_token(client, alice):
     file = make_file(alice, "report.txt", b"quarterly numbers\n" * 100)
     _share, token = share_create(owner=alice, file=file)
