@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -261,6 +262,23 @@ def test_the_gauges_read_uploads_in_progress_and_storage_used(client, alice, bob
     assert tus.create(api_for(alice), 5000, name="open.bin").status_code == 201
     assert UploadReservation.objects.count() == 1
     assert value(scrape(client), "locker_uploads_in_progress") == 1
+
+
+@pytest.mark.django_db
+def test_the_queue_depth_counts_the_messages_waiting_on_the_configured_broker(client, settings):
+    """Redis (LLEN) in CI, the filesystem broker's queue files here by default."""
+    from locker.celery import app
+
+    queue = f"metrics-test-{uuid.uuid4().hex[:12]}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    assert value(scrape(client), "locker_celery_queue_depth", queue=queue) == 0
+    try:
+        for _ in range(3):
+            app.send_task("files.tasks.process_file", kwargs={"file_id": 0}, queue=queue)
+        assert value(scrape(client), "locker_celery_queue_depth", queue=queue) == 3
+    finally:
+        with app.connection_for_write() as connection:
+            connection.default_channel.queue_purge(queue)
 
 
 def api_for(user):
