@@ -13,15 +13,17 @@ it (runserver, the test process) each process counts for itself.
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 import time
 from types import SimpleNamespace
 
 from locker.metrics_setup import process_exited
 
+_made: SimpleNamespace | None = None
+_making = threading.Lock()
 
-@functools.cache
+
 def instruments() -> SimpleNamespace:
     """The counters and histograms, made on first use in the process that counts.
 
@@ -29,6 +31,15 @@ def instruments() -> SimpleNamespace:
     it names the metrics directory) imports this module, and prometheus_client fixes its mode
     when it is first imported; a worker forked from an arbiter that had imported it would count
     in its own memory, invisible to the scrape."""
+    global _made
+    if _made is None:
+        with _making:  # two threads of a worker: the metrics are registered once
+            if _made is None:
+                _made = _make()
+    return _made
+
+
+def _make() -> SimpleNamespace:
     from prometheus_client import Counter, Histogram
 
     return SimpleNamespace(
