@@ -18,9 +18,13 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
 
-run: migrate
+# The port is checked first, so a port in use stops `make run` before it migrates anything;
+# locker.run creates the first administrator and prints its password after the start-up logs.
+run: install
+	$(BIN)/python -m locker.run --check
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py ensureadmin
 	$(BIN)/python -m locker.run
 
 test: install

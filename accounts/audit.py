@@ -148,8 +148,9 @@ def audit_events_filtered(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> models.QuerySet[AuditEvent]:
-    """Staff view: every event, narrowed by user (actor or subject), action and date range."""
-    events = AuditEvent.objects.select_related("actor", "subject")
+    """Staff view: every event, narrowed by user (actor or subject), action and date range;
+    newest first (the id breaks ties, for keyset pages)."""
+    events = AuditEvent.objects.select_related("actor", "subject").order_by("-created_at", "-id")
     if user is not None:
         events = events.for_user(user)
     if action:

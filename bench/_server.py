@@ -221,6 +221,7 @@ def _clean_env(data_dir: Path, port: int) -> dict[str, str]:
     }
     env.update(
         LOCKER_DATA_DIR=str(data_dir),
+        LOCKER_ENV_FILE="",  # never the checkout's locker.env
         PORT=str(port),
         PYTHONUNBUFFERED="1",
         # Nothing here serves the web UI's assets; skip compressing them.

@@ -16,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -214,6 +215,41 @@ def build(b: Builder, total: int) -> dict:
     return out
 
 
+def late_cursors(shape: dict) -> dict[str, str]:
+    """Cursors deep into the long lists, made from the row before the page with the API's own
+    encoder (as a client following `next` links would hold; walking 199 pages to get one would
+    only make the bench slower), URL-quoted."""
+    from urllib.parse import quote
+
+    from accounts.models import User
+    from files.models import Folder
+    from files.selectors import file_list, trash_list
+    from locker import keyset
+    from sharing.selectors import share_list_for_user
+
+    searcher = User.objects.get(username="searcher")
+    tenk = Folder.objects.get(public_id=shape["tenk_folder"])
+
+    def after(queryset, offset: int) -> str:
+        listing = keyset.QuerySetListing(queryset)
+        position = keyset.Position(listing.keyset_values(queryset[offset - 1]))
+        return quote(keyset.cursor_encode(listing.keyset_name, position))
+
+    shares = share_list_for_user(user=searcher)
+    trash = trash_list(user=User.objects.get(username="trasher"))
+    last_trashed = trash[trash.count() - 51]
+    return {
+        "files": after(file_list(user=searcher, folder=tenk), 9_950),
+        "files -size": after(file_list(user=searcher, folder=tenk, ordering="-size"), 9_950),
+        "shares": after(shares, max(1, shares.count() - 50)),
+        "trash": quote(
+            keyset.cursor_encode(
+                trash.keyset_name, keyset.Position(trash.keyset_values(last_trashed))
+            )
+        ),
+    }
+
+
 def measure(calls: int, shape: dict) -> list[tuple]:
     from django.db import connection
     from django.test import Client, RequestFactory
@@ -251,6 +287,7 @@ def measure(calls: int, shape: dict) -> list[tuple]:
         upload_reservation_release(reservation=reservation)
 
     deep, tenk = shape["deep_folder"], shape["tenk_folder"]
+    late = late_cursors(shape)
     paths = [
         (
             "share resolve: file link, 50 deep (access.share_resolve)",
@@ -279,6 +316,22 @@ def measure(calls: int, shape: dict) -> list[tuple]:
             lambda: expect(searcher.get(f"/api/v1/files/?folder={tenk}&page=200")),
         ),
         (
+            "file list, 10,000-file folder, first cursor page (API)",
+            lambda: expect(searcher.get(f"/api/v1/files/?folder={tenk}")),
+        ),
+        (
+            "file list, 10,000-file folder, cursor page at offset 9,950 (API)",
+            lambda: expect(searcher.get(f"/api/v1/files/?folder={tenk}&cursor={late['files']}")),
+        ),
+        (
+            "file list by -size, 10,000-file folder, cursor page at offset 9,950 (API)",
+            lambda: expect(
+                searcher.get(
+                    f"/api/v1/files/?folder={tenk}&ordering=-size&cursor={late['files -size']}"
+                )
+            ),
+        ),
+        (
             "name search 'quarterly' (~all files of the user) (API)",
             lambda: expect(searcher.get("/api/v1/files/?search=quarterly")),
         ),
@@ -288,8 +341,16 @@ def measure(calls: int, shape: dict) -> list[tuple]:
         ),
         ("trash list, ~4,000 items, page 1 (API)", lambda: expect(trasher.get("/api/v1/trash/"))),
         (
+            "trash list, ~4,000 items, last cursor page (API)",
+            lambda: expect(trasher.get(f"/api/v1/trash/?cursor={late['trash']}")),
+        ),
+        (
             "share list, up to 1,000 links, page 1 (API)",
             lambda: expect(searcher.get("/api/v1/shares/")),
+        ),
+        (
+            "share list, up to 1,000 links, last cursor page (API)",
+            lambda: expect(searcher.get(f"/api/v1/shares/?cursor={late['shares']}")),
         ),
         ("quota check: reserve + release (services)", quota),
     ]
@@ -310,10 +371,152 @@ def measure(calls: int, shape: dict) -> list[tuple]:
     return rows
 
 
-def measure_http(calls: int, shape: dict, db: str) -> list[tuple]:
+EXPLAINED = ("files_file", "files_folder", "sharing_sharelink")
+
+
+def explain(shape: dict) -> None:
+    """Print `EXPLAIN (ANALYZE, BUFFERS)` of the queries that read files, folders and links in
+    the search requests and in share resolution, as the project sends them (captured from a
+    real call, after a warming one, then explained on the same connection)."""
+    from django.db import connection
+    from django.test import RequestFactory
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    from accounts.models import User
+    from accounts.services import api_token_create
+    from sharing import access
+
+    _token, secret = api_token_create(user=User.objects.get(username="searcher"), name="explain")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    client.get("/api/v1/me/")
+
+    def get(path):
+        response = client.get(path)
+        assert response.status_code == 200, (response.status_code, response.content[:300])
+
+    calls = [
+        ("files search 'quarterly'", lambda: get("/api/v1/files/?search=quarterly")),
+        ("files search '0042-00'", lambda: get("/api/v1/files/?search=0042-00")),
+        ("files search 'q' (one character)", lambda: get("/api/v1/files/?search=q")),
+        ("files search 'zz' (two characters, no match)", lambda: get("/api/v1/files/?search=zz")),
+        ("folders search 'batch'", lambda: get("/api/v1/folders/?search=batch")),
+        ("folders search 'level 4'", lambda: get("/api/v1/folders/?search=level%204")),
+        (
+            "share resolve: file link, 50 deep",
+            lambda: access.share_resolve(
+                RequestFactory().get("/", REMOTE_ADDR="10.9.9.9"), shape["deep_file_token"]
+            ),
+        ),
+    ]
+    for label, run in calls:
+        run()  # warm
+        with CaptureQueriesContext(connection) as captured:
+            run()
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
+            if not any(table in sql for table in EXPLAINED):
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+                shown = "\n".join(row[0] for row in cursor.fetchall())
+            print(f"\n### {label}\n\n```sql\n{sql}\n```\n\n```text\n{shown}\n```", flush=True)
+
+
+def load_run(base_url: str, path: str, *, clients: int, seconds: float) -> dict:
+    """`clients` threads, each on its own keep-alive connection as a browser would hold one
+    (a new connection when the server closes it), requesting `path` for `seconds`."""
+    import http.client
+
+    from _server import _split
+
+    host, port, _ = _split(base_url)
+    deadline = time.monotonic() + seconds
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+
+    def client(number: int) -> None:
+        conn = None
+        while time.monotonic() < deadline:
+            if conn is None:
+                conn = http.client.HTTPConnection(host, port, timeout=30)
+            start = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                errors[number] += 1
+                conn.close()
+                conn = None
+                continue
+            latencies[number].append((time.perf_counter() - start) * 1000)
+            if response.status != 200:
+                errors[number] += 1
+            if response.will_close:
+                conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    times = [ms for per_client in latencies for ms in per_client]
+    cuts = statistics.quantiles(times, n=100, method="inclusive")
+    return {
+        "requests": len(times),
+        "errors": sum(errors),
+        "rate": len(times) / elapsed,
+        "p50": cuts[49],
+        "p99": cuts[98],
+    }
+
+
+def measure_load(server, shape: dict, *, clients: int, seconds: float) -> list[str]:
+    """The share page of a live file link under `clients` concurrent clients: requests/s,
+    latency, the server's CPU time per request (less noisy than the rate on a shared machine)
+    and the load average."""
+    from _server import cpu_seconds
+
+    path = f"/s/{shape['deep_file_token']}"
+    load_run(server.base_url, path, clients=clients, seconds=min(2.0, seconds))  # warm up
+    pids = server.web_pids()
+    cpu_before, load_before = cpu_seconds(pids), os.getloadavg()
+    client_before = time.process_time()
+    result = load_run(server.base_url, path, clients=clients, seconds=seconds)
+    server_cpu = cpu_seconds(pids) - cpu_before
+    client_cpu = time.process_time() - client_before
+    load_after = os.getloadavg()
+    lines = [
+        f"share page of a live file link (GET /s/<token>), {clients} clients, {seconds:g} s, "
+        "keep-alive:",
+        f"  {result['requests']} requests, {result['errors']} errors, "
+        f"{result['rate']:.0f} requests/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms",
+        f"  server CPU {server_cpu * 1000 / max(result['requests'], 1):.2f} ms/request "
+        f"(gunicorn master and workers), bench client CPU "
+        f"{client_cpu * 1000 / max(result['requests'], 1):.2f} ms/request",
+        f"  load average before {' '.join(f'{x:.2f}' for x in load_before)}, "
+        f"after {' '.join(f'{x:.2f}' for x in load_after)}",
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+    return lines
+
+
+def measure_http(
+    calls: int, shape: dict, db: str, *, clients: int, seconds: float, load_only: bool
+) -> tuple[list[tuple], list[str]]:
     """The same read paths over HTTP through the real server (`python -m locker.run`: gunicorn,
-    its worker and thread counts) against the database: latency only, one request at a time,
-    a new connection each (queries per call are those of the in-process table)."""
+    its worker and thread counts) against the database: latency, one request at a time, a new
+    connection each (queries per call are those of the in-process table); then the share page
+    under concurrent load (`measure_load`)."""
     import tempfile
 
     from _server import LockerServer, request
@@ -331,9 +534,20 @@ def measure_http(calls: int, shape: dict, db: str) -> list[tuple]:
         extra_env={
             "DATABASE_URL": PG + db,
             "LOCKER_API_RATE_USER": os.environ["LOCKER_API_RATE_USER"],
+            # A live link's page is not rate-limited (only unknown tokens and password attempts
+            # are); the API's anonymous limit is raised all the same, so that no limit is what
+            # the load measures.
+            "LOCKER_API_RATE_ANON": os.environ["LOCKER_API_RATE_ANON"],
+            # gunicorn's workers and threads, when given (else those of `make run`).
+            **{
+                name: os.environ[name]
+                for name in ("LOCKER_WEB_WORKERS", "LOCKER_WEB_THREADS")
+                if name in os.environ
+            },
         },
     )
     deep, tenk = shape["deep_folder"], shape["tenk_folder"]
+    late = late_cursors(shape)
     paths = [
         ("share page: file link, 50 deep", f"/s/{shape['deep_file_token']}", None),
         ("folder detail + breadcrumbs, 50 deep", f"/api/v1/folders/{deep}/", "searcher"),
@@ -344,15 +558,21 @@ def measure_http(calls: int, shape: dict, db: str) -> list[tuple]:
             f"/api/v1/files/?folder={tenk}&page=200",
             "searcher",
         ),
+        (
+            "file list, 10,000-file folder, cursor page at offset 9,950",
+            f"/api/v1/files/?folder={tenk}&cursor={late['files']}",
+            "searcher",
+        ),
         ("name search 'quarterly'", "/api/v1/files/?search=quarterly", "searcher"),
         ("name search '0042-00'", "/api/v1/files/?search=0042-00", "searcher"),
         ("trash list, page 1", "/api/v1/trash/", "trasher"),
         ("share list, page 1", "/api/v1/shares/", "searcher"),
+        ("share list, last cursor page", f"/api/v1/shares/?cursor={late['shares']}", "searcher"),
     ]
     rows = []
     try:
         server.start()
-        for label, path, who in paths:
+        for label, path, who in [] if load_only else paths:
             headers = {"Authorization": f"Bearer {secrets_for[who]}"} if who else {}
             times = []
             for number in range(calls + 5):  # the first requests warm every worker up
@@ -365,9 +585,10 @@ def measure_http(calls: int, shape: dict, db: str) -> list[tuple]:
             cuts = statistics.quantiles(times, n=100, method="inclusive")
             rows.append((f"HTTP {label}", "", cuts[49], cuts[94], cuts[98]))
             print(f"  HTTP {label}: p50 {cuts[49]:.1f} ms", file=sys.stderr, flush=True)
+        load = measure_load(server, shape, clients=clients, seconds=seconds)
     finally:
         server.stop()
-    return rows
+    return rows, load
 
 
 def main() -> None:
@@ -378,7 +599,24 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--http", action="store_true", help="also over HTTP (the real server)")
     parser.add_argument("--reuse", action="store_true", help="measure an existing --db (kept)")
+    parser.add_argument(
+        "--clients", type=int, default=16, help="concurrent clients of the --http load (16)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10, help="length of the --http load run (10)"
+    )
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="only the --http load run on the share page (no latency tables)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print EXPLAIN (ANALYZE, BUFFERS) of the search and share queries, measure nothing",
+    )
     args = parser.parse_args()
+    args.http = args.http or args.load_only
     db = args.db or f"scale_{args.files}"
     os.environ["DATABASE_URL"] = PG + db
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "locker.settings")
@@ -386,6 +624,7 @@ def main() -> None:
     os.environ["ALLOWED_HOSTS"] = hosts + ",testserver"
     # The bench calls far faster than a person: the per-user API throttle is not what is measured.
     os.environ.setdefault("LOCKER_API_RATE_USER", "1000000/min")
+    os.environ.setdefault("LOCKER_API_RATE_ANON", "1000000/min")
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
     pg = ["-h", "127.0.0.1", "-U", "postgres"]
@@ -427,19 +666,34 @@ def main() -> None:
         with psycopg.connect(PG + db) as conn:
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(%s))", (db,)).fetchone()[0]
             files = conn.execute("SELECT count(*) FROM files_file").fetchone()[0]
+        if args.explain:
+            explain(shape)
+            return
         load_before = os.getloadavg()
-        rows = measure(args.calls, shape)
+        rows = [] if args.load_only else measure(args.calls, shape)
+        load = []
         if args.http:
-            rows += measure_http(args.calls, shape, db)
+            http_rows, load = measure_http(
+                args.calls,
+                shape,
+                db,
+                clients=args.clients,
+                seconds=args.seconds,
+                load_only=args.load_only,
+            )
+            rows += http_rows
         load_after = os.getloadavg()
         print(f"\n{files:,} files ({size} database), {args.calls} calls per path")
         print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
         after = " ".join(f"{x:.2f}" for x in load_after)
         print(f"load average after:  {after}  ({os.cpu_count()} CPUs)\n")
-        print("| path | queries/call | p50 ms | p95 ms | p99 ms |")
-        print("|---|---:|---:|---:|---:|")
+        if rows:
+            print("| path | queries/call | p50 ms | p95 ms | p99 ms |")
+            print("|---|---:|---:|---:|---:|")
         for label, queries, p50, p95, p99 in rows:
             print(f"| {label} | {queries} | {p50:.1f} | {p95:.1f} | {p99:.1f} |")
+        if load:
+            print("\n" + "\n".join(load))
     finally:
         if not (args.keep or args.reuse):
             from django.db import connections

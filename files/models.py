@@ -61,7 +61,13 @@ class Folder(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["owner", "name_key"]),
+            # A user's live folders by name: a search for a word most of them hold walks it in
+            # order and stops at the page's end (docs/architecture.md, "Name search").
+            models.Index(
+                fields=["owner", "name_key", "name", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_folder_live_by_owner",
+            ),
             # Only the tops of deletions in the trash, by age: the trash purge's work list.
             models.Index(
                 fields=["deleted_at", "id"],
@@ -73,6 +79,13 @@ class Folder(models.Model):
                 fields=["parent", "name_key", "name", "id"],
                 condition=Q(deleted_at__isnull=True),
                 name="files_folder_live_listing",
+            ),
+            # The trash list's folders in its order (`selectors.TRASH_ORDERING`): a keyset page
+            # is a range of the user's own trashed folders.
+            models.Index(
+                fields=["owner", "deleted_at", "public_id"],
+                condition=Q(trashed_as_root=True, deleted_at__isnull=False),
+                name="files_folder_trash_listing",
             ),
         ]
 
@@ -92,8 +105,11 @@ class File(models.Model):
         ERROR = "error", _("error")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # No index of its own: `(owner, deleted_at)` below starts with it and serves every lookup by
+    # owner. Alone, it looked cheaper to the planner than the search btree for counting a big
+    # user's matches, and read every one of them from the table (files.0013).
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="files"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="files", db_index=False
     )
     folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="files")
     name = models.CharField(max_length=255)
@@ -136,7 +152,13 @@ class File(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["owner", "name_key"]),
+            # A user's live files by name: a search for a word most of them hold walks it in
+            # order and stops at the page's end (docs/architecture.md, "Name search").
+            models.Index(
+                fields=["owner", "name_key", "name", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_file_live_by_owner",
+            ),
             models.Index(fields=["owner", "deleted_at"]),
             # A folder's live files in listing order (`selectors.FILE_ORDERINGS["name"]`): the
             # first page of a folder is an index range with a LIMIT, however many files it holds.
@@ -144,6 +166,24 @@ class File(models.Model):
                 fields=["folder", "name_key", "name", "id"],
                 condition=Q(deleted_at__isnull=True),
                 name="files_file_live_listing",
+            ),
+            # The other orderings of a folder (`selectors.FILE_ORDERINGS`): any keyset page, in
+            # either direction, is an index range (`-size` reads the range backwards and sorts
+            # each run of equal sizes by name, PostgreSQL's incremental sort).
+            models.Index(
+                fields=["folder", "size", "name_key", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_file_live_by_size",
+            ),
+            models.Index(
+                fields=["folder", "modified_at", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_file_live_by_modified",
+            ),
+            models.Index(
+                fields=["folder", "created_at", "id"],
+                condition=Q(deleted_at__isnull=True),
+                name="files_file_live_by_created",
             ),
             # Only files with processing still owed: small, whatever the number of files.
             models.Index(
@@ -156,6 +196,12 @@ class File(models.Model):
                 fields=["deleted_at", "id"],
                 condition=Q(trashed_as_root=True, deleted_at__isnull=False),
                 name="files_file_trash_expiry",
+            ),
+            # The trash list's files in its order, like `files_folder_trash_listing`.
+            models.Index(
+                fields=["owner", "deleted_at", "public_id"],
+                condition=Q(trashed_as_root=True, deleted_at__isnull=False),
+                name="files_file_trash_listing",
             ),
         ]
 

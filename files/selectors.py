@@ -2,6 +2,7 @@
 every way to reach a file or folder by id goes through them, and anything that is not the
 caller's answers 404 (never 403), so an id says nothing about other people's lockers."""
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,12 +19,13 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, StrIndex
 from django.http import Http404
 from django.utils import timezone
 
 from files.models import File, Folder, UploadReservation
 from files.names import name_key
+from locker import keyset
 
 FILE_ORDERINGS = {
     "name": ("name_key", "name", "id"),
@@ -100,18 +102,32 @@ def _owned_by(user) -> Q:
     """Items of `user`, with the id sent as a bigint, the type of `owner_id`.
 
     A plain integer reaches PostgreSQL as an int4 literal, and btree_gin cannot use the owner
-    column of the search index (files.0011) for an int8 = int4 comparison: a big user's search
+    column of the search index (files.0013) for an int8 = int4 comparison: a big user's search
     for a common word then read every user's matches. (A second `owner=user` condition must
     not stay beside it: the planner keeps the int4 one.)
     """
     return Q(owner_id=Cast(Value(user.pk), output_field=BigIntegerField()))
 
 
+# Three letters or digits in a row: what pg_trgm needs to find a trigram in a LIKE pattern.
+_TRIGRAM_RUN = re.compile(r"[^\W_]{3}")
+
+
 def _name_search(qs: QuerySet, search: str) -> QuerySet:
-    """Names whose case-folded form contains `search`'s: `name_key LIKE '%…%'`, which the
-    trigrams of files.0011 answer on PostgreSQL (the key is case-folded already, so no
-    `icontains`, whose `UPPER()` the index does not hold)."""
-    return qs.filter(name_key__contains=name_key(search))
+    """Names whose case-folded form contains `search`'s (the key is case-folded already, so no
+    `icontains`, whose `UPPER()` no index holds), among live rows: served by files.0013's
+    indexes (docs/architecture.md, "Name search").
+
+    A term with a trigram is `name_key LIKE '%…%'` (its `%`, `_` and `\\` escaped by Django),
+    which the trigram GIN index answers when the term is rare. A term without one (`q`, `zz`,
+    `a.b`, `%`) is `strpos(name_key, term) > 0` instead: the same test, but one the GIN index
+    cannot take, since for it the index would read every entry of the column (1 s for a 200,000
+    file user at 1 M files); the planner walks the owner's btree in name order instead.
+    """
+    key = name_key(search)
+    if _TRIGRAM_RUN.search(key):
+        return qs.filter(name_key__contains=key)
+    return qs.alias(name_at=StrIndex("name_key", Value(key))).filter(name_at__gt=0)
 
 
 def folder_list(*, user, parent: Folder, search: str = "") -> QuerySet[Folder]:
@@ -208,11 +224,21 @@ WITH RECURSIVE chain(start, id, parent_id, trashed) AS (
     FROM files_folder WHERE id IN ({placeholders})
     UNION
     SELECT c.start, f.id, f.parent_id, CASE WHEN f.deleted_at IS NULL THEN 0 ELSE 1 END
-    FROM files_folder f JOIN chain c ON f.id = c.parent_id
+    {step}
 )
 SELECT start FROM chain GROUP BY start
 HAVING MAX(trashed) = 0 AND SUM(CASE WHEN parent_id IS NULL THEN 1 ELSE 0 END) > 0
 """
+# One step up from each row of the chain. PostgreSQL guesses the work table at ten times the
+# starting rows, so for a page of links it planned each step as a hash join over a sequential
+# scan of every folder (20 ms per page at 3,000 folders, once per level); a LATERAL subquery with
+# LIMIT 1 cannot be flattened into a join, so each step is one primary-key lookup per row
+# (0.3 ms). SQLite has no LATERAL; its planner takes the primary key for the plain join anyway.
+_CHAINS_STEP = {
+    "postgresql": "FROM chain c CROSS JOIN LATERAL (SELECT id, parent_id, deleted_at"
+    " FROM files_folder WHERE id = c.parent_id LIMIT 1) f",
+}
+_CHAINS_STEP_DEFAULT = "FROM files_folder f JOIN chain c ON f.id = c.parent_id"
 
 
 def folders_alive(*, folder_ids) -> set[int]:
@@ -221,7 +247,10 @@ def folders_alive(*, folder_ids) -> set[int]:
     ids = sorted({int(pk) for pk in folder_ids})
     if not ids:
         return set()
-    sql = _CHAINS_ALIVE_SQL.format(placeholders=", ".join(["%s"] * len(ids)))
+    sql = _CHAINS_ALIVE_SQL.format(
+        placeholders=", ".join(["%s"] * len(ids)),
+        step=_CHAINS_STEP.get(connection.vendor, _CHAINS_STEP_DEFAULT),
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, ids)
         return {start for (start,) in cursor.fetchall()}
@@ -282,12 +311,26 @@ class TrashItem:
     size: int
 
 
-class TrashListing:
-    """The user's trash as one query (files and folders, `UNION ALL`), newest first, that a
-    paginator counts and cuts in the database: a page reads its own rows only."""
+# The trash's order: newest first; among items deleted at the same moment, by id (descending),
+# then kind, so that (kind, id) makes each row unique. Every column is NOT NULL in the trash.
+TRASH_ORDERING = ("-item_deleted_at", "-item_id", "item_type")
 
-    def __init__(self, rows: QuerySet):
-        self.rows = rows
+
+class TrashListing:
+    """The user's trash as one query (files and folders, `UNION ALL`), newest first, cut in the
+    database: a numbered page is a count and a LIMIT/OFFSET (`count`, slicing), a keyset page
+    (`keyset_page`) puts the seek condition into both halves of the union, so each reads from
+    its index from the cursor on, and the union is cut with a LIMIT."""
+
+    keyset_name = "trash:" + ",".join(TRASH_ORDERING)
+
+    def __init__(self, files: QuerySet, folders: QuerySet):
+        self.files = files
+        self.folders = folders
+
+    @property
+    def rows(self) -> QuerySet:
+        return self.files.union(self.folders, all=True).order_by(*TRASH_ORDERING)
 
     def count(self) -> int:
         return self.rows.count()
@@ -299,6 +342,23 @@ class TrashListing:
         if isinstance(index, slice):
             return [TrashItem(*row) for row in self.rows[index]]
         return TrashItem(*self.rows[index])
+
+    def keyset_page(self, position: keyset.Position | None, *, limit: int) -> list[TrashItem]:
+        files, folders, ordering = self.files, self.folders, TRASH_ORDERING
+        if position is not None:
+            condition = keyset.seek_condition(TRASH_ORDERING, position)
+            files, folders = files.filter(condition), folders.filter(condition)
+            if position.backwards:
+                ordering = keyset.reversed_ordering(TRASH_ORDERING)
+        union = files.union(folders, all=True).order_by(*ordering)
+        rows = [TrashItem(*row) for row in union[:limit]]
+        if position is not None and position.backwards:
+            rows.reverse()
+        return rows
+
+    @staticmethod
+    def keyset_values(item: TrashItem) -> tuple:
+        return (item.deleted_at, item.id, item.type)
 
 
 def _trash_columns(queryset: QuerySet, *, kind: str, size) -> QuerySet:
@@ -332,7 +392,7 @@ def trash_list(*, user) -> TrashListing:
         kind="folder",
         size=Coalesce(Subquery(deleted_with), Value(0), output_field=BigIntegerField()),
     )
-    return TrashListing(files.union(folders, all=True).order_by("-item_deleted_at", "-item_id"))
+    return TrashListing(files, folders)
 
 
 def trash_item_get_for_user(*, user, item_id) -> File | Folder:

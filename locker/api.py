@@ -2,11 +2,15 @@
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from locker import outages
+from locker import keyset, outages
 
 
 def _first_message(data) -> str:
@@ -69,6 +73,178 @@ def exception_handler(exc, context):
     return response
 
 
-class Pagination(pagination.PageNumberPagination):
+class InvalidCursor(exceptions.APIException):
+    status_code = 400
+    default_detail = gettext_lazy("The cursor is not valid.")
+    default_code = "invalid_cursor"
+
+
+class NumberedPages(pagination.PageNumberPagination):
+    """`?page=N`: the pages as they were before cursors, with an exact `count`."""
+
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class Pagination(pagination.BasePagination):
+    """Every API list. Without `page`, keyset pages (`locker.keyset`): `?cursor=` from a
+    `next` or `previous` link, and the answer `{"next", "previous", "results"}`; a page costs
+    the same queries and time wherever it is, and nothing is counted. With `page=N` (kept for
+    compatibility: the web UI numbers its pages), the numbered pages with `count`, as before;
+    a far page then costs more, as OFFSET walks every row before it."""
+
+    page_size = api_settings.PAGE_SIZE
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    cursor_query_param = "cursor"
+    page_query_param = "page"
+
+    def __init__(self):
+        self.numbered: NumberedPages | None = None
+
+    def get_page_size(self, request) -> int:
+        return NumberedPages().get_page_size(request) or self.page_size
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if self.page_query_param in request.query_params:
+            self.numbered = NumberedPages()
+            return self.numbered.paginate_queryset(queryset, request, view)
+        self.request = request
+        size = self.get_page_size(request)
+        listing = keyset.listing_for(queryset)
+        position = None
+        text = request.query_params.get(self.cursor_query_param)
+        try:
+            if text:
+                position = keyset.cursor_decode(listing.keyset_name, text)
+            rows = listing.keyset_page(position, limit=size + 1)
+        except keyset.ForeignCursor:
+            raise InvalidCursor(
+                _(
+                    "This cursor was made for another list or sort order: follow the `next` "
+                    "and `previous` links of this list as they are given."
+                )
+            ) from None
+        except keyset.InvalidCursor:
+            raise InvalidCursor(
+                _(
+                    "This cursor is not valid: follow the `next` and `previous` links as they "
+                    "are given."
+                )
+            ) from None
+        more = len(rows) > size
+        backwards = position is not None and position.backwards
+        if more:
+            rows = rows[1:] if backwards else rows[:size]
+        values = [listing.keyset_values(row) for row in (rows[0], rows[-1])] if rows else []
+        self.next_position = self.previous_position = None
+        self.next_to_start = False
+        if backwards:
+            # Came back from a later page: there is one after this; before, if more were read.
+            if rows:
+                self.next_position = keyset.Position(values[1])
+            else:
+                self.next_to_start = True
+            if more:
+                self.previous_position = keyset.Position(values[0], backwards=True)
+        else:
+            if more:
+                self.next_position = keyset.Position(values[1])
+            if position is not None and rows:
+                self.previous_position = keyset.Position(values[0], backwards=True)
+        self.listing_name = listing.keyset_name
+        return rows
+
+    def _link(self, position: "keyset.Position | None") -> str | None:
+        url = self.request.build_absolute_uri()
+        if position is None:
+            return remove_query_param(url, self.cursor_query_param) if self.next_to_start else None
+        text = keyset.cursor_encode(self.listing_name, position)
+        return replace_query_param(url, self.cursor_query_param, text)
+
+    def get_next_link(self) -> str | None:
+        return self._link(self.next_position) if self.next_position or self.next_to_start else None
+
+    def get_previous_link(self) -> str | None:
+        return self._link(self.previous_position) if self.previous_position else None
+
+    def get_paginated_response(self, data):
+        if self.numbered is not None:
+            return self.numbered.get_paginated_response(data)
+        return Response(
+            {
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "count": {
+                    "type": "integer",
+                    "description": "How many items there are in all: only with `page`.",
+                    "example": 123,
+                },
+                "next": {**link, "description": "The next page, or null at the end."},
+                "previous": {**link, "description": "The page before, or null at the start."},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        def parameter(name: str, kind: str, description: str) -> dict:
+            return {
+                "name": name,
+                "required": False,
+                "in": "query",
+                "description": description,
+                "schema": {"type": kind},
+            }
+
+        return [
+            parameter(
+                self.cursor_query_param,
+                "string",
+                "Where the page starts: the opaque value of a `next` or `previous` link. Pages "
+                "follow one another by these links and cost the same wherever they are.",
+            ),
+            parameter(
+                self.page_size_query_param,
+                "integer",
+                f"Items per page: {self.page_size} unless asked, {self.max_page_size} at most.",
+            ),
+            parameter(
+                self.page_query_param,
+                "integer",
+                "Kept for compatibility: a numbered page (from 1), and the answer has `count`. "
+                "Far pages of a long list are slower than with cursors.",
+            ),
+        ]
+
+
+def document_list_errors(result, generator, request, public):
+    """drf-spectacular hook: every paginated list (an operation with the `cursor` parameter)
+    also answers 400 for a cursor that is not valid here and 404 for a `page` past the end;
+    the lists that document those codes already keep their own description."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            names = {parameter.get("name") for parameter in operation.get("parameters", [])}
+            if Pagination.cursor_query_param not in names:
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.setdefault(
+                "400",
+                {
+                    "description": "Invalid input, such as a cursor that was changed or made "
+                    "for another list or order; `detail` says what is wrong."
+                },
+            )
+            responses.setdefault("404", {"description": "A `page` past the end of the list."})
+    return result

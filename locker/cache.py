@@ -32,6 +32,8 @@ return {count, left}
 # The database cache's statements; locker.cache.DatabaseCache._sql fills in the quoted names.
 _SELECT = "SELECT {value}, {expires} FROM {table} WHERE {key} = %s"
 _UPDATE_VALUE = "UPDATE {table} SET {value} = %s WHERE {key} = %s"
+# Compare-and-set: only while the counter still holds what was read.
+_UPDATE_VALUE_IF = "UPDATE {table} SET {value} = %s WHERE {key} = %s AND {value} = %s"
 _UPDATE_BOTH = "UPDATE {table} SET {value} = %s, {expires} = %s WHERE {key} = %s"
 _INSERT = "INSERT INTO {table} ({key}, {value}, {expires}) VALUES (%s, %s, %s)"
 
@@ -88,16 +90,42 @@ class DatabaseCache(_DjangoDatabaseCache):
             expires=quote("expires"),
         )
 
+    # Compare-and-set rounds before count() falls back to locking the row.
+    COUNT_ATTEMPTS = 3
+
     def count(self, key: str, window: int) -> tuple[int, float]:
         """Add one to the counter `key`; (its count, when it expires as a Unix time).
 
-        One transaction that locks the row (SELECT … FOR UPDATE on PostgreSQL; SQLite's
-        write transactions are serialised, Locker opens them IMMEDIATE), so parallel requests
-        each get their own count. Two requests that both find no row both INSERT; the loser's
-        unique-key error sends it round again, to find the winner's row."""
+        A live counter (every request of a window but its first) costs two statements and no
+        transaction: read it, then write the next count only if the row still holds what was
+        read (compare-and-set on the stored value), so parallel requests each get their own
+        count; one that loses the race reads again. A new window, a missing row, or a counter
+        that keeps changing under us goes through `_count_locked`."""
         key = self.make_and_validate_key(key)
         db = router.db_for_write(self.cache_model_class)
         connection = connections[db]
+        select = self._sql(connection, _SELECT)
+        update = self._sql(connection, _UPDATE_VALUE_IF)
+        for _attempt in range(self.COUNT_ATTEMPTS):
+            with connection.cursor() as cursor:
+                cursor.execute(select, [key])
+                row = cursor.fetchone()
+                if not row:
+                    break
+                expires = self._expiry(connection, row[1])
+                if expires <= datetime.now(tz=UTC):
+                    break
+                count = self._decode(connection, row[0]) + 1
+                cursor.execute(update, [self._encode(count), key, row[0]])
+                if cursor.rowcount == 1:
+                    return count, expires.timestamp()
+        return self._count_locked(connection, db, key, window)
+
+    def _count_locked(self, connection, db: str, key: str, window: int) -> tuple[int, float]:
+        """count() in one transaction that locks the row (SELECT … FOR UPDATE on PostgreSQL;
+        SQLite's write transactions are serialised, Locker opens them IMMEDIATE), so parallel
+        requests each get their own count. Two requests that both find no row both INSERT; the
+        loser's unique-key error sends it round again, to find the winner's row."""
         lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
         select = self._sql(connection, _SELECT)
         for attempt in range(3):

@@ -42,7 +42,12 @@ def role_command(role: str, args: list[str]) -> list[str]:
 
     if role == "manage":
         return [sys.executable, str(MANAGE_PY), *args]
-    commands = _commands(env_int("PORT", 8000), env_str("LOCKER_BIND", "0.0.0.0"))  # noqa: S104
+    commands = _commands(
+        env_int("PORT", 8000),
+        env_str("LOCKER_BIND", "0.0.0.0"),  # noqa: S104
+        fd=None,  # gunicorn binds the port itself: the container is the only process there
+        web_workers=env_int("LOCKER_WEB_WORKERS", 2),
+    )
     return [*commands[role], *args]
 
 

@@ -45,6 +45,15 @@ def env_str(name: str, default: str = "") -> str:
         ) from None
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`; anything else is refused with a sentence naming them."""
+    value = env_str(name, default)
+    if value not in choices:
+        expected = ", ".join(repr(choice) for choice in choices[:-1]) + f" or {choices[-1]!r}"
+        raise ImproperlyConfigured(f"{name} must be {expected}, not {value!r}.")
+    return value
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)
     if raw is None:
@@ -65,6 +74,32 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+
+
+def env_port(name: str = "PORT", default: int = 8000) -> int:
+    port = env_int(name, default)
+    if not 1 <= port <= 65535:
+        raise ImproperlyConfigured(
+            f"{name} must be a port number from 1 to 65535, not {os.environ.get(name)!r}."
+        )
+    return port
+
+
+def local_url(bind: str, port: int) -> str:
+    """The URL of a server listening on bind:port, as a browser on this machine reaches it."""
+    host = bind.strip("[]")
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - naming the wildcard, not binding to it
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def base_url() -> str:
+    """LOCKER_BASE_URL, else the URL `make run` listens on (LOCKER_BIND, PORT): links work."""
+    return (
+        env_str("LOCKER_BASE_URL") or local_url(env_str("LOCKER_BIND", "127.0.0.1"), env_port())
+    ).rstrip("/")
 
 
 def env_list(name: str, default: str = "") -> list[str]:

@@ -7,11 +7,13 @@ role) prepares one here, in the arbiter, before it forks a worker.
 
 import os
 
+from locker import envfile
 from locker.metrics_setup import MULTIPROC_ENV, prepare_multiprocess_dir, process_exited
 
 
 def on_starting(_server) -> None:
     if not os.environ.get(MULTIPROC_ENV):
+        envfile.load()  # LOCKER_DATA_DIR may be set there, as the workers' settings will read it
         prepare_multiprocess_dir()
 
 

@@ -21,6 +21,7 @@ For TLS, HTTP/2, the uwsgi protocol and the PROXY protocol the stock way of read
 import contextlib
 import errno
 import json
+import os
 import selectors
 import time
 from functools import partial
@@ -168,6 +169,8 @@ class ThreadWorker(gthread.ThreadWorker):
         self.limits = ReadLimits.from_settings()
         self.buffer_size = settings.LOCKER_REQUEST_BUFFER or 2_621_440
         self.buffer_memory = settings.LOCKER_REQUEST_BUFFER_MEMORY
+        # locker.run waits for this line from every worker before it prints the URL.
+        self.log.info("Ready to serve requests (pid %s)", os.getpid())
         super().run()
 
     # --- Connections come in ---------------------------------------------------------------

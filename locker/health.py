@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connections
 from django.http import JsonResponse
 
+from locker import __version__
 from locker.env import parse_free_space
 from locker.outages import RETRY_AFTER
 
@@ -147,8 +148,11 @@ def healthz(request):
                 "status": "unavailable",
                 "failing": failing,
                 "detail": "Unavailable: " + ", ".join(failing),
+                "version": __version__,
             },
             status=503,
             headers={"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"},
         )
-    return JsonResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+    return JsonResponse(
+        {"status": "ok", "version": __version__}, headers={"Cache-Control": "no-store"}
+    )

@@ -1,21 +1,46 @@
 """`make run`: start the web server, a Celery worker and Celery beat; Ctrl-C stops them all.
 
-Every child gets the same environment, so they share the settings and the data dir. A child that
-dies is restarted after a backoff (1 s, doubling up to 30 s); only a child that dies
-`LOCKER_RUN_RESTART_LIMIT` times within `LOCKER_RUN_RESTART_WINDOW` stops the whole, so one crash
-(an out-of-memory kill, a broker outage that ends the worker) never takes the web server down.
+Every child gets the same environment (with what locker.env adds), so they share the settings and
+the data dir. A child that dies is restarted after a backoff (1 s, doubling up to 30 s); only a
+child that dies `LOCKER_RUN_RESTART_LIMIT` times within `LOCKER_RUN_RESTART_WINDOW` stops the
+whole, so one crash (an out-of-memory kill, a broker outage that ends the worker) never takes the
+web server down.
+
+Before anything starts, the launcher takes the port itself (a port in use is one line, and
+nothing else runs) and hands the listening socket to gunicorn, which every restarted web server
+inherits too. Then `manage.py ensureadmin` runs (a wrong setting or an unreachable database ends
+the start there, in one line). The children's output passes through the launcher, which prints
+the first-run credentials and "Locker is running at …" once the web workers, the Celery worker
+and beat have said they are ready: those lines are the last of the start-up.
+
+`python -m locker.run --check` only checks the launcher's own settings and that the port is
+free; `make run` runs it before migrating.
 """
 
 import contextlib
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
+from pathlib import Path
 
-from locker.env import env_duration, env_int, env_str
+from django.core.exceptions import ImproperlyConfigured
+
+from locker import envfile
+from locker.env import base_url, env_duration, env_int, env_port, env_str
 from locker.metrics_setup import MULTIPROC_ENV, prepare_multiprocess_dir
+from locker.startup import refuse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# How long the start-up may take before the URL is printed anyway (with a word on what is late).
+READY_TIMEOUT = 90.0
+# What each child prints once it is ready (gunicorn: locker.gunicorn_worker, once per worker).
+READY_MARKS = {"web": b"Ready to serve requests", "worker": b" ready.", "beat": b"beat: Starting"}
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
@@ -28,12 +53,14 @@ def web_command(
     workers: int = 2,
     threads: int = 8,
     forwarded_allow_ips: str = "127.0.0.1",
+    fd: int | None = None,
 ) -> list[str]:
-    """gunicorn as `make run` starts it (tests start the same command)."""
+    """gunicorn as `make run` starts it (tests start the same command); with `fd`, on the
+    listening socket the caller opened instead of binding bind:port itself."""
     return [
         os.path.join(os.path.dirname(sys.executable), "gunicorn"),
         "locker.wsgi:application",
-        f"--bind={bind}:{port}",
+        f"--bind=fd://{fd}" if fd is not None else f"--bind={bind}:{port}",
         f"--workers={workers}",
         # gthread, with request reads that never hold a thread for a slow client.
         "--worker-class=locker.gunicorn_worker.ThreadWorker",
@@ -51,15 +78,16 @@ def web_command(
     ]
 
 
-def _commands(port: int, bind: str) -> dict[str, list[str]]:
+def _commands(port: int, bind: str, fd: int | None, web_workers: int) -> dict[str, list[str]]:
     python = sys.executable
     return {
         "web": web_command(
             port,
             bind,
-            workers=env_int("LOCKER_WEB_WORKERS", 2),
+            workers=web_workers,
             threads=env_int("LOCKER_WEB_THREADS", 8),
             forwarded_allow_ips=env_str("LOCKER_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            fd=fd,
         ),
         "worker": [
             python,
@@ -94,11 +122,46 @@ MALLOC_TUNING = {
 
 
 def child_environment() -> dict[str, str]:
-    return {**MALLOC_TUNING, **os.environ}
+    # Unbuffered: the launcher passes each line on as it comes.
+    return {**MALLOC_TUNING, **os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+_output = threading.Lock()
+
+
+def _write(data: bytes) -> None:
+    with _output:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
 
 
 def _say(message: str) -> None:
-    print(f"locker.run: {message}", flush=True)
+    _write(f"locker.run: {message}\n".encode())
+
+
+def listen(bind: str, port: int) -> socket.socket:
+    """The web server's listening socket on bind:port; a port in use ends the start in a line."""
+    host = bind.strip("[]") or None
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        refuse(f"LOCKER_BIND must be an address of this machine, not {bind!r} ({exc.strerror}).")
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            refuse(
+                f"port {port} on {bind} is already in use (PORT={port}); stop what is using it, "
+                "or choose another port with PORT."
+            )
+        refuse(f"cannot listen on {bind} port {port} (LOCKER_BIND, PORT): {exc.strerror}.")
+    sock.listen(2048)
+    return sock
 
 
 def _describe(returncode: int) -> str:
@@ -113,31 +176,105 @@ def _describe(returncode: int) -> str:
 class Child:
     """One supervised process: its command, the current process, and its recent deaths."""
 
-    def __init__(self, name: str, cmd: list[str]):
+    def __init__(self, name: str, cmd: list[str], pass_fds: tuple[int, ...] = ()):
         self.name = name
         self.cmd = cmd
+        self.pass_fds = pass_fds
         self.proc: subprocess.Popen | None = None
         self.deaths: deque[float] = deque()
         self.restart_at: float | None = None
+        self.ready = 0  # how many times it said it was ready (gunicorn: once per worker)
+        self.relay: threading.Thread | None = None
 
     def start(self) -> None:
         # Own process group per child, so the terminal's Ctrl-C reaches us once and we decide,
         # and so what is left of a dead child (its pool or worker processes) can be killed.
-        self.proc = subprocess.Popen(self.cmd, start_new_session=True, env=child_environment())
+        self.proc = subprocess.Popen(
+            self.cmd,
+            start_new_session=True,
+            env=child_environment(),
+            pass_fds=self.pass_fds,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         self.restart_at = None
+        self.relay = threading.Thread(
+            target=self._pass_on, args=(self.proc.stdout,), name=f"relay-{self.name}", daemon=True
+        )
+        self.relay.start()
+
+    def _pass_on(self, stream) -> None:
+        """Copy the child's output to ours, line by line, noting when it says it is ready."""
+        mark = READY_MARKS.get(self.name)
+        with stream:
+            for line in iter(stream.readline, b""):
+                _write(line)
+                if mark and mark in line:  # counted once passed on: the URL comes after it
+                    self.ready += 1
 
     def kill_leftovers(self) -> None:
-        """After the leader died: its workers may still hold the port or a task; kill them."""
+        """After the leader died: its workers may still hold connections or a task; kill them."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def main() -> int:
-    port = env_int("PORT", 8000)
-    bind = env_str("LOCKER_BIND", "127.0.0.1")
-    limit = env_int("LOCKER_RUN_RESTART_LIMIT", 5)
-    window = env_duration("LOCKER_RUN_RESTART_WINDOW", "60s")
-    children = [Child(name, cmd) for name, cmd in _commands(port, bind).items()]
+def _settings() -> tuple[int, str, int, float, int]:
+    """The launcher's own settings (after locker.env); a wrong one ends the start in a line."""
+    try:
+        envfile.load()
+        return (
+            env_port("PORT", 8000),
+            env_str("LOCKER_BIND", "127.0.0.1"),
+            env_int("LOCKER_RUN_RESTART_LIMIT", 5),
+            env_duration("LOCKER_RUN_RESTART_WINDOW", "60s"),
+            env_int("LOCKER_WEB_WORKERS", 2),
+        )
+    except ImproperlyConfigured as exc:
+        refuse(str(exc))
+
+
+def _ensure_admin() -> str:
+    """`manage.py ensureadmin`: its output (the first-run credentials, or nothing). It also
+    proves the settings and the database; when it fails, the start ends with its status (it has
+    said why on standard error, in one line for a wrong setting or an unreachable database)."""
+    done = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), "ensureadmin"],
+        cwd=BASE_DIR,
+        env=child_environment(),
+        stdout=subprocess.PIPE,
+        check=False,
+        # A Ctrl-C meanwhile is ours to handle (below), not a traceback of the command's.
+        start_new_session=True,
+    )
+    if done.returncode != 0:
+        sys.stdout.buffer.write(done.stdout)
+        raise SystemExit(done.returncode)
+    return done.stdout.decode(errors="replace")
+
+
+def _announce(children: list["Child"], web_workers: int, credentials: str, late: bool) -> None:
+    lines = [credentials.rstrip("\n")] if credentials.strip() else []
+    if late:
+        waiting = [
+            child.name
+            for child in children
+            if child.ready < (web_workers if child.name == "web" else 1)
+        ]
+        lines.append(
+            f"locker.run: {' and '.join(waiting)} not ready after {READY_TIMEOUT:g} s; "
+            "the log above says why."
+        )
+    lines.append(f"Locker is running at {base_url()}/  (Ctrl-C stops it)")
+    _write(("\n".join(lines) + "\n").encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    port, bind, limit, window, web_workers = _settings()
+    listener = listen(bind, port)
+    if "--check" in argv:
+        listener.close()
+        return 0
     stopping = False
 
     def stop(*_args):
@@ -146,15 +283,32 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    credentials = _ensure_admin()
+    if stopping:  # Ctrl-C while the administrator was being made: nothing started yet
+        listener.close()
+        return 130
+    fd = listener.fileno()
+    children = [
+        Child(name, cmd, pass_fds=(fd,) if name == "web" else ())
+        for name, cmd in _commands(port, bind, fd, web_workers).items()
+    ]
     if not os.environ.get(MULTIPROC_ENV):
         # Web workers, Celery's pool and beat all count into one fresh directory (/metrics).
         prepare_multiprocess_dir()
     for child in children:
         child.start()
-    print(f"Locker is running at http://{bind}:{port}/  (Ctrl-C stops it)", flush=True)
+    started = time.monotonic()
+    announced = False
     exit_code = 0
     while not stopping:
         now = time.monotonic()
+        if not announced:
+            ready = all(
+                child.ready >= (web_workers if child.name == "web" else 1) for child in children
+            )
+            if ready or now - started > READY_TIMEOUT:
+                _announce(children, web_workers, credentials, late=not ready)
+                announced = True
         for child in children:
             if child.restart_at is not None:
                 if now >= child.restart_at:
@@ -197,6 +351,9 @@ def main() -> int:
         # Whatever is left of a group (a stuck leader or an orphaned worker) is killed.
         child.kill_leftovers()
         child.proc.wait()
+        # The last of its output (its goodbye) is passed on before we exit.
+        child.relay.join(timeout=5)
+    listener.close()
     return exit_code
 
 

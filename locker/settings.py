@@ -4,13 +4,17 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from locker import __version__, envfile
 from locker.env import (
+    base_url,
     env_bool,
+    env_choice,
     env_duration,
     env_free_space,
     env_int,
@@ -19,8 +23,14 @@ from locker.env import (
     env_str,
 )
 
+# The release (locker/__init__.py), for code outside the locker app (storage's backup manifest).
+LOCKER_VERSION = __version__
+
+# locker.env next to the checkout (or LOCKER_ENV_FILE): the environment wins over it.
+LOCKER_ENV_FILE = envfile.load()
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env_str("LOCKER_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+# A relative LOCKER_DATA_DIR is relative to the checkout, wherever a command is started from.
+DATA_DIR = (BASE_DIR / Path(env_str("LOCKER_DATA_DIR") or "data").expanduser()).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
@@ -40,8 +50,14 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY") or _secret_from_data_dir(
     "secret_key", lambda: secrets.token_urlsafe(50)
 )
-LOCKER_BASE_URL = env_str("LOCKER_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+# Without LOCKER_BASE_URL: the address `make run` listens on (LOCKER_BIND, PORT).
+LOCKER_BASE_URL = base_url()
+_base_host = urlsplit(LOCKER_BASE_URL).hostname or "127.0.0.1"
+_base_host = f"[{_base_host}]" if ":" in _base_host else _base_host
+# The base URL's host is always served: links built from it must open.
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", ",".join(dict.fromkeys(["127.0.0.1", "localhost", "[::1]", _base_host]))
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", LOCKER_BASE_URL)
 LOCKER_HTTPS = env_bool("LOCKER_HTTPS", False)
 
@@ -50,7 +66,12 @@ if (
     and any(host in ("*", "") for host in ALLOWED_HOSTS)
     and not env_bool("LOCKER_ALLOW_ANY_HOST", False)
 ):
-    raise ImproperlyConfigured("ALLOWED_HOSTS='*' is refused; list the host names you serve.")
+    raise ImproperlyConfigured(
+        f"ALLOWED_HOSTS must list the host names Locker is reached by (e.g. "
+        f"locker.example.org), not {env_str('ALLOWED_HOSTS')!r}: a forged Host header would "
+        "otherwise be believed. Behind a proxy that checks the host, LOCKER_ALLOW_ANY_HOST=true "
+        "allows it."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -120,12 +141,26 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'locker.sqlite3'}")
-DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
+except ValueError:
+    # The value is not repeated: it may hold a password.
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be a URL such as postgres://user:password@host:5432/name or "
+        f"sqlite:////path/to/locker.sqlite3, not a {DATABASE_URL.split(':')[0]}: URL."
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
     # A database that does not answer fails a request in seconds (503), not after minutes.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    _pg_options.setdefault("connect_timeout", 5)
+    # No JIT compilation on our connections: PostgreSQL compiles a query whose estimated cost
+    # passes `jit_above_cost`, which pays off for analytics running for seconds and adds tens of
+    # milliseconds to a search or a count here (docs/architecture.md, "Name search"). A `jit`
+    # setting already in the URL's `options` is kept.
+    if "jit" not in _pg_options.get("options", ""):
+        _pg_options["options"] = f"{_pg_options.get('options', '')} -c jit=off".strip()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -169,7 +204,10 @@ elif LOCKER_CACHE_URL in ("", "db"):
         }
     }
 else:
-    raise ImproperlyConfigured("LOCKER_CACHE_URL must be empty, 'db' or a redis:// URL.")
+    raise ImproperlyConfigured(
+        "LOCKER_CACHE_URL must be empty, 'db' or a redis:// URL, not one starting "
+        f"{LOCKER_CACHE_URL.split(':')[0]!r}."
+    )
 
 # --- Accounts ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -193,9 +231,7 @@ LOCKER_ADMIN_USERNAME = env_str("LOCKER_ADMIN_USERNAME", "admin")
 LOCKER_ADMIN_PASSWORD = env_str("LOCKER_ADMIN_PASSWORD", "")
 PASSWORD_RESET_TIMEOUT = 3 * 3600
 LOCKER_AUDIT_DAYS = env_int("LOCKER_AUDIT_DAYS", 365)
-LOCKER_REQUIRE_2FA = env_str("LOCKER_REQUIRE_2FA", "none")
-if LOCKER_REQUIRE_2FA not in ("none", "staff", "all"):
-    raise ImproperlyConfigured("LOCKER_REQUIRE_2FA must be 'none', 'staff' or 'all'.")
+LOCKER_REQUIRE_2FA = env_choice("LOCKER_REQUIRE_2FA", "none", ("none", "staff", "all"))
 LOCKER_REAUTH_MINUTES = env_int("LOCKER_REAUTH_MINUTES", 10)
 # Reverse proxies in front: the client's address is this many entries from the right of
 # X-Forwarded-For (0: REMOTE_ADDR, and X-Forwarded-For is ignored). See locker.network.
@@ -266,7 +302,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- Content storage and encryption at rest ---------------------------------------------------
-LOCKER_STORAGE = env_str("LOCKER_STORAGE", "local")
+LOCKER_STORAGE = env_choice("LOCKER_STORAGE", "local", ("local", "s3"))
 LOCKER_S3_BUCKET = env_str("LOCKER_S3_BUCKET", "locker")
 LOCKER_S3_ENDPOINT_URL = env_str("LOCKER_S3_ENDPOINT_URL", "")
 LOCKER_S3_REGION = env_str("LOCKER_S3_REGION", "us-east-1")
@@ -278,7 +314,9 @@ LOCKER_S3_MAX_CONNECTIONS = env_int(
     "LOCKER_S3_MAX_CONNECTIONS", max(10, env_int("LOCKER_WEB_THREADS", 8) + 2)
 )
 if LOCKER_S3_MAX_CONNECTIONS < 1:
-    raise ImproperlyConfigured("LOCKER_S3_MAX_CONNECTIONS must be at least 1.")
+    raise ImproperlyConfigured(
+        f"LOCKER_S3_MAX_CONNECTIONS must be at least 1, not {LOCKER_S3_MAX_CONNECTIONS}."
+    )
 # Plaintext that downloads may hold decrypted ahead of what they send, summed over every
 # download of one process (storage/reader.py); 0 turns read-ahead off.
 LOCKER_READ_AHEAD_MEMORY = env_size("LOCKER_READ_AHEAD_MEMORY", "8M")
@@ -287,7 +325,7 @@ if LOCKER_STORAGE == "local":
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(DATA_DIR / "objects"), "file_permissions_mode": 0o600},
     }
-elif LOCKER_STORAGE == "s3":
+else:
     from botocore.config import Config as _S3Config
 
     _content_storage = {
@@ -314,8 +352,6 @@ elif LOCKER_STORAGE == "s3":
             ),
         },
     }
-else:
-    raise ImproperlyConfigured("LOCKER_STORAGE must be 'local' or 's3'.")
 
 STORAGES = {
     "default": _content_storage,
@@ -339,7 +375,9 @@ LOCKER_PARTIAL_UPLOAD_HOURS = env_int("LOCKER_PARTIAL_UPLOAD_HOURS", 24)
 # Levels of folders below the root (a top-level folder is level 1); see docs/files.md.
 LOCKER_MAX_FOLDER_DEPTH = env_int("LOCKER_MAX_FOLDER_DEPTH", 64)
 if not 1 <= LOCKER_MAX_FOLDER_DEPTH <= 1000:
-    raise ImproperlyConfigured("LOCKER_MAX_FOLDER_DEPTH must be between 1 and 1000.")
+    raise ImproperlyConfigured(
+        f"LOCKER_MAX_FOLDER_DEPTH must be between 1 and 1000, not {LOCKER_MAX_FOLDER_DEPTH}."
+    )
 # /healthz answers 503 when a local file system Locker writes to (the objects directory, the data
 # dir) has less free space than this: a size (`1G`) or a share of the file system (`2%`).
 LOCKER_MIN_FREE_SPACE = env_free_space("LOCKER_MIN_FREE_SPACE", "1G")
@@ -461,9 +499,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Processing: scanning and thumbnails (docs/workers.md) --------------------------------------
-LOCKER_SCANNER = env_str("LOCKER_SCANNER", "none")
-if LOCKER_SCANNER not in ("none", "clamav", "command"):
-    raise ImproperlyConfigured("LOCKER_SCANNER must be 'none', 'clamav' or 'command'.")
+LOCKER_SCANNER = env_choice("LOCKER_SCANNER", "none", ("none", "clamav", "command"))
 LOCKER_CLAMD_URL = env_str("LOCKER_CLAMD_URL", "unix:///run/clamav/clamd.ctl")
 LOCKER_SCAN_COMMAND = env_str("LOCKER_SCAN_COMMAND", "")
 LOCKER_SCAN_TIMEOUT = env_duration("LOCKER_SCAN_TIMEOUT", "5m")
@@ -481,7 +517,9 @@ LOCKER_REQUEUE_PENDING_AFTER = env_duration("LOCKER_REQUEUE_PENDING_AFTER", "30m
 # taking batches before it stops and leaves the rest to the next run (well under the soft limit).
 LOCKER_JOB_BATCH_SIZE = env_int("LOCKER_JOB_BATCH_SIZE", 500)
 if LOCKER_JOB_BATCH_SIZE < 1:
-    raise ImproperlyConfigured("LOCKER_JOB_BATCH_SIZE must be at least 1.")
+    raise ImproperlyConfigured(
+        f"LOCKER_JOB_BATCH_SIZE must be at least 1, not {LOCKER_JOB_BATCH_SIZE}."
+    )
 LOCKER_JOB_TIME_BUDGET = env_duration("LOCKER_JOB_TIME_BUDGET", "4m")
 if LOCKER_JOB_TIME_BUDGET >= CELERY_TASK_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured(
@@ -537,6 +575,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The default hook, then the errors every paginated list may answer (a bad cursor or page).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "locker.api.document_list_errors",
+    ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "description": "API token"}

@@ -132,6 +132,9 @@ class ShareLink(Link):
                 ),
                 name="sharing_link_used_up_unhandled",
             ),
+            # The owner's list, newest first: a page is an index range, not every link of the
+            # owner joined to its target and sorted (50 ms for a page of 50 out of 1,000 links).
+            models.Index(fields=["owner", "created_at", "id"], name="sharing_share_owner_list"),
         ]
 
     @property
@@ -202,6 +205,12 @@ class UploadLink(Link):
     max_file_size = models.BigIntegerField(_("maximum size per file"), null=True, blank=True)
     files_count = models.PositiveIntegerField(default=0)
     notify = models.BooleanField(_("notify me of uploads"), default=True)
+
+    class Meta(Link.Meta):
+        # The owner's list, newest first, read as an index range (like share links').
+        indexes = [
+            models.Index(fields=["owner", "created_at", "id"], name="sharing_upload_owner_list")
+        ]
 
     @property
     def is_full(self) -> bool:

@@ -41,9 +41,16 @@ def file_is_alive(file: File, *, within: Folder | None = None) -> bool:
 
 
 def share_target_alive(share: ShareLink) -> bool:
+    """What `file_is_alive` / `folder_is_alive` say of the link's target, by the same one
+    query as a page of links (`folders_alive`): it answers in the database, where the ancestry
+    would build a model instance per folder above the target on every visit of the link."""
     if share.file_id:
-        return file_is_alive(share.file)
-    return folder_is_alive(share.folder)
+        if share.file.deleted_at is not None:
+            return False
+        folder_id = share.file.folder_id
+    else:
+        folder_id = share.folder_id
+    return folder_id in folders_alive(folder_ids=[folder_id])
 
 
 def shares_target_alive(shares) -> None:
@@ -279,8 +286,16 @@ def link_get_for_user(*, links: QuerySet, public_id) -> Link:
     return link
 
 
+# The owner's lists, newest first, ties broken by the id: keyset pages need a unique last column.
+LINK_ORDERING = ("-created_at", "-id")
+
+
 def share_list_for_user(*, user):
-    return ShareLink.objects.filter(owner=user).select_related("file", "folder")
+    return (
+        ShareLink.objects.filter(owner=user)
+        .select_related("file", "folder")
+        .order_by(*LINK_ORDERING)
+    )
 
 
 def share_get_for_user(*, user, public_id) -> ShareLink:
@@ -288,11 +303,11 @@ def share_get_for_user(*, user, public_id) -> ShareLink:
 
 
 def share_accesses(*, share: ShareLink):
-    return ShareAccess.objects.filter(share=share).order_by("-at")
+    return ShareAccess.objects.filter(share=share).order_by("-at", "-id")
 
 
 def upload_link_list_for_user(*, user):
-    return UploadLink.objects.filter(owner=user).select_related("folder")
+    return UploadLink.objects.filter(owner=user).select_related("folder").order_by(*LINK_ORDERING)
 
 
 def upload_link_get_for_user(*, user, public_id) -> UploadLink:

@@ -383,7 +383,7 @@ def _backup_into(directory: Path, include_keys: bool, log) -> dict:
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "locker_version": getattr(settings, "LOCKER_VERSION", None),
+        "locker_version": settings.LOCKER_VERSION,
         "created_at": started.isoformat().replace("+00:00", "Z"),
         "database": {
             "engine": engine,

@@ -34,7 +34,7 @@ def master_keys_only_in_data_dir() -> bool:
     """True when the master key was generated into the data dir (no LOCKER_MASTER_KEYS): a
     backup of the data dir alone then holds both the ciphertext and the key, and losing the
     data dir loses every file for good."""
-    return not os.environ.get("LOCKER_MASTER_KEYS")
+    return not (os.environ.get("LOCKER_MASTER_KEYS") or os.environ.get("LOCKER_MASTER_KEYS_FILE"))
 
 
 def master_key_backup_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

@@ -3,6 +3,7 @@ import socket
 import pytest
 from django.test import override_settings
 
+from locker import __version__
 from locker.celery import app as celery_app
 from tests.fixtures.smallfs import fill
 
@@ -18,7 +19,7 @@ def closed_loopback_port() -> int:
 def test_healthz_answers_ok_when_everything_is_reachable(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "version": __version__}
 
 
 @pytest.mark.django_db

@@ -138,3 +138,43 @@ def test_a_child_that_keeps_dying_stops_everything_with_a_clear_message(tmp_path
         _all_gone(launcher)
     finally:
         launcher.cleanup()
+
+
+@pytest.mark.worker
+def test_the_first_run_password_and_the_url_are_the_last_lines_of_the_start(launcher):
+    launcher.prepare()  # no user yet: the launcher creates the administrator
+    launcher.start()
+    running = f"Locker is running at http://127.0.0.1:{launcher.port}/"
+    wait_for(lambda: running in launcher.log(), 120, "the launcher to print its URL")
+    log = launcher.log()
+    announced = log.index("Created the administrator account:")
+    assert log.index(running) > announced
+    # After everything the children print while they start: both web workers, the Celery
+    # worker's banner and its "ready", beat's start.
+    for mark in ("Ready to serve requests", "[tasks]", " ready.", "beat: Starting"):
+        assert log.rindex(mark, 0, announced) < announced, mark
+    assert log.count("Ready to serve requests", 0, announced) == 2
+    assert log.count(running) == 1
+
+    password = re.search(r"password: (\S+)", log[announced:]).group(1)
+    assert (
+        launcher.manage_shell(
+            "from accounts.models import User;"
+            f"print(User.objects.get(username='admin').check_password({password!r}))"
+        )
+        .strip()
+        .endswith("True")
+    )
+    assert get(f"{launcher.base}/healthz")[0] == 200
+    assert launcher.interrupt() == 0
+    _all_gone(launcher)
+
+    # A second start creates nobody and prints no password, only the URL, last.
+    launcher.start()
+    wait_for(lambda: launcher.log().count(running) == 2, 120, "the second start's URL")
+    second = launcher.log()[len(log) :]
+    assert "Created the administrator" not in second
+    assert "password:" not in second
+    assert second.index(running) > second.rindex(" ready.")
+    assert launcher.interrupt() == 0
+    _all_gone(launcher)

@@ -167,16 +167,30 @@ def test_folder_detail_with_breadcrumbs_costs_the_same_at_any_depth(alice_api, d
 # --- The owner's lists: a constant number per page ---------------------------------------------
 
 
-def page_costs(api, url_for_size: dict[int, str], *, expect_count: bool = True) -> dict[int, int]:
+def page_costs(api, url_for_size: dict[int, str]) -> dict[str, int]:
+    """The queries of a list's first page and of a late one (the last, reached by following
+    `next`: a keyset page deep into the list), for each list size. Pages of about a fifth of
+    the list, so that even the list of 5 has a late page."""
     api.get("/api/v1/me/")
     counts = {}
     for size, url in url_for_size.items():
-        response = api.get(url)
+        first = f"{url}{'&' if '?' in url else '?'}page_size={max(2, size // 5)}"
+        response = api.get(first)
         assert response.status_code == 200, response.content
-        if expect_count:
-            assert response.json()["count"] >= size
-        counts[size] = count_queries(lambda url=url: api.get(url))
+        body, seen, late = response.json(), 0, None
+        seen += len(body["results"])
+        while body["next"]:
+            late = body["next"]
+            body = api.get(late).json()
+            seen += len(body["results"])
+        assert late and seen >= size, (late, seen)
+        counts[f"{size}, first page"] = count_queries(lambda first=first: api.get(first))
+        counts[f"{size}, late page"] = count_queries(lambda late=late: api.get(late))
     return counts
+
+
+def assert_all_equal(counts: dict) -> None:
+    assert len(set(counts.values())) == 1, counts
 
 
 @pytest.fixture
@@ -193,14 +207,12 @@ def test_file_listing_page_costs_the_same_for_5_and_500_files(alice_api, alice, 
     for size, folder in two_folders.items():
         bulk_files(alice, folder, size, prefix=f"f{size}")
         urls[size] = f"/api/v1/files/?folder={folder.public_id}"
-    counts = page_costs(alice_api, urls)
-    assert counts[5] == counts[500], counts
+    assert_all_equal(page_costs(alice_api, urls))
 
 
 @pytest.mark.django_db
 def test_share_list_page_costs_the_same_for_5_and_500_links(alice_api, alice, bob, settings):
     settings.LOCKER_MAX_FOLDER_DEPTH = 64
-    counts = {}
     for owner, size in ((alice, 5), (bob, 500)):
         # Files at different depths and folders: each link's status needs its target's chain.
         chain = make_folder_chain(owner, 3, name="shared")
@@ -217,11 +229,12 @@ def test_share_list_page_costs_the_same_for_5_and_500_links(alice_api, alice, bo
     from tests.fixtures.users import api_client_for
 
     bob_api = api_client_for(bob)
-    counts = {
-        5: page_costs(alice_api, {5: "/api/v1/shares/"})[5],
-        500: page_costs(bob_api, {500: "/api/v1/shares/"})[500],
-    }
-    assert counts[5] == counts[500], counts
+    assert_all_equal(
+        {
+            **page_costs(alice_api, {5: "/api/v1/shares/"}),
+            **page_costs(bob_api, {500: "/api/v1/shares/"}),
+        }
+    )
 
 
 @pytest.mark.django_db
@@ -286,10 +299,10 @@ def test_upload_link_list_page_costs_the_same_for_5_and_500_links(alice, bob):
             for _ in range(size)
         )
         apis[size] = api_client_for(owner)
-    counts = {
-        size: page_costs(api, {size: "/api/v1/upload-links/"})[size] for size, api in apis.items()
-    }
-    assert counts[5] == counts[500], counts
+    counts = {}
+    for size, api in apis.items():
+        counts |= page_costs(api, {size: "/api/v1/upload-links/"})
+    assert_all_equal(counts)
 
 
 @pytest.mark.django_db
@@ -303,8 +316,10 @@ def test_token_list_page_costs_the_same_for_5_and_500_tokens(alice, bob):
             ApiToken(user=owner, name=f"t{n}", token_hash=secrets.token_hex(32), prefix="x")
             for n in range(size - 1)
         )
-    counts = {size: page_costs(api, {size: "/api/v1/tokens/"})[size] for size, api in apis.items()}
-    assert counts[5] == counts[500], counts
+    counts = {}
+    for size, api in apis.items():
+        counts |= page_costs(api, {size: "/api/v1/tokens/"})
+    assert_all_equal(counts)
 
 
 def bulk_trash(user, size: int, *, prefix: str) -> None:
@@ -332,10 +347,16 @@ def test_trash_list_page_costs_the_same_for_5_and_500_items(alice, bob):
     for owner, size in ((alice, 5), (bob, 500)):
         bulk_trash(owner, size, prefix=owner.username)
         apis[size] = api_client_for(owner)
-    counts = {
-        size: page_costs(api, {size: "/api/v1/trash/?page=1"})[size] for size, api in apis.items()
+    counts = {}
+    for size, api in apis.items():
+        counts |= page_costs(api, {size: "/api/v1/trash/"})
+    assert_all_equal(counts)
+    # The numbered pages kept for the web UI: a count and a page, whatever the size.
+    numbered = {
+        size: count_queries(lambda api=api: api.get("/api/v1/trash/?page=1"))
+        for size, api in apis.items()
     }
-    assert counts[5] == counts[500], counts
+    assert numbered[5] == numbered[500], numbered
 
 
 @pytest.mark.django_db
@@ -351,8 +372,10 @@ def test_audit_list_page_costs_the_same_for_5_and_500_events(alice, bob):
             for _ in range(size)
         )
         apis[size] = api_client_for(owner)
-    counts = {size: page_costs(api, {size: "/api/v1/audit/"})[size] for size, api in apis.items()}
-    assert counts[5] == counts[500], counts
+    counts = {}
+    for size, api in apis.items():
+        counts |= page_costs(api, {size: "/api/v1/audit/"})
+    assert_all_equal(counts)
 
 
 @pytest.mark.django_db
@@ -372,6 +395,23 @@ def test_the_trash_page_is_cut_in_the_database(alice, alice_api):
     body = response.json()
     assert body["count"] == 40
     assert len(body["results"]) == 7
+
+
+@pytest.mark.django_db
+def test_a_late_trash_cursor_page_is_one_limited_query_without_a_count(alice, alice_api):
+    """A keyset page of the trash: the seek condition in both halves of the union, one LIMIT,
+    nothing counted."""
+    bulk_trash(alice, 40, prefix="gone")
+    alice_api.get("/api/v1/me/")
+    body = alice_api.get("/api/v1/trash/?page_size=7").json()
+    late = alice_api.get(body["next"]).json()["next"]
+    with CaptureQueriesContext(connection) as captured:
+        response = alice_api.get(late)
+    reads = [query["sql"] for query in captured.captured_queries if "files_file" in query["sql"]]
+    assert len(reads) == 1 and "LIMIT" in reads[0].upper(), reads
+    assert "COUNT(" not in reads[0].upper()
+    assert reads[0].count("<=") >= 2, "the bound on deleted_at in each half"
+    assert len(response.json()["results"]) == 7
 
 
 @pytest.mark.django_db
@@ -424,3 +464,83 @@ def test_a_folder_share_page_derives_its_key_once_whatever_it_lists(alice, clien
     assert response.status_code == 200
     assert response.content.decode().count("item ") >= 53
     assert len(derived) == 1, len(derived)
+
+
+# --- Before the view: what every API request costs ---------------------------------------------
+
+
+@pytest.fixture
+def database_cache(settings):
+    """The database cache as the default (Locker's default when LOCKER_CACHE_URL is unset), so
+    the throttle's queries are counted whatever cache the test run was given."""
+    from django.core.management import call_command
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "locker.cache.DatabaseCache", "LOCATION": "locker_cache"},
+    }
+    call_command("createcachetable", verbosity=0)
+
+
+def queries_of(run) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    return [query["sql"] for query in captured.captured_queries]
+
+
+@pytest.mark.django_db
+def test_a_token_request_costs_one_query_for_the_token_and_two_for_the_throttle(
+    alice, alice_api, database_cache
+):
+    """Token and user in one query; the user's rate limit counted with a read and a
+    conditional write (no transaction); no session, no write of `last_used_at` within a
+    minute of the last one."""
+    assert alice_api.get("/api/v1/me/").status_code == 200  # the first use is recorded once
+    queries = queries_of(lambda: alice_api.get("/api/v1/me/"))
+    token_queries = [sql for sql in queries if "accounts_apitoken" in sql]
+    cache_queries = [sql for sql in queries if "locker_cache" in sql]
+    assert len(token_queries) == 1, token_queries
+    assert '"accounts_user"' in token_queries[0] and token_queries[0].startswith("SELECT")
+    assert len(cache_queries) == 2, cache_queries
+    assert not [sql for sql in queries if sql in ("BEGIN", "COMMIT") or "SAVEPOINT" in sql]
+    assert not [sql for sql in queries if "django_session" in sql]
+
+
+@pytest.mark.django_db
+def test_a_token_request_records_its_use_at_most_once_a_minute(alice, alice_api, database_cache):
+    from datetime import timedelta
+
+    assert alice_api.get("/api/v1/me/").status_code == 200
+    token = ApiToken.objects.get(user=alice)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now() - timedelta(minutes=2))
+    writes = [sql for sql in queries_of(lambda: alice_api.get("/api/v1/me/")) if "UPDATE" in sql]
+    assert [sql for sql in writes if "accounts_apitoken" in sql], writes
+    writes = [sql for sql in queries_of(lambda: alice_api.get("/api/v1/me/")) if "UPDATE" in sql]
+    assert not [sql for sql in writes if "accounts_apitoken" in sql], writes
+
+
+@pytest.mark.django_db
+def test_the_database_cache_throttle_still_limits(alice, alice_api, database_cache, monkeypatch):
+    """The two-statement count is still a count: the user limit answers 429 past it."""
+    from locker.throttle import UserRateThrottle
+
+    monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", "3/min")
+    statuses = [alice_api.get("/api/v1/me/").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429], statuses
+
+
+@pytest.mark.django_db
+def test_quota_check_reserve_and_release_cost_a_constant_few_queries(alice):
+    """Reserve: lock the user's row, read the live reservations' sizes, insert (with the
+    transaction's BEGIN and COMMIT); release: one statement on PostgreSQL."""
+    from files.services import upload_reservation_create, upload_reservation_release
+
+    reservation = upload_reservation_create(user=alice, size=10)
+    upload_reservation_release(reservation=reservation)
+    reserve = queries_of(lambda: upload_reservation_create(user=alice, size=10))
+    assert len([sql for sql in reserve if sql not in ("BEGIN", "COMMIT")]) == 3, reserve
+    assert not [sql for sql in reserve if "SAVEPOINT" in sql], reserve
+    reservation = upload_reservation_create(user=alice, size=10)
+    release = queries_of(lambda: upload_reservation_release(reservation=reservation))
+    if connection.vendor == "postgresql":
+        assert len(release) == 1, release
