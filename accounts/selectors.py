@@ -1,7 +1,7 @@
 """Reads for accounts: every lookup is scoped to whoever asks."""
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.db.models import Max, QuerySet
+from django.db.models import Max, QuerySet, Sum
 
 from accounts.models import ApiToken, User
 
@@ -24,3 +24,8 @@ def user_list_invited() -> QuerySet[User]:
         .annotate(invitation_expires_at=Max("invitations__expires_at"))
         .order_by("username")
     )
+
+
+def storage_used_total() -> int:
+    """Bytes stored for every user together (their `used_bytes`), in one aggregate query."""
+    return User.objects.aggregate(total=Sum("used_bytes"))["total"] or 0

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from files import multipart, services
 from files.models import UploadReservation
 from files.names import InvalidName, validate_name
+from locker import metrics
 from locker.env import SizeTooLarge, parse_byte_count
 from storage.blobs import delete_blob
 from storage.models import Blob
@@ -256,6 +257,7 @@ class StreamingUploadHandler(FileUploadHandler):
         if self.lease is not None:
             self.lease.touch()
         self._writer.write(raw_data)
+        metrics.uploaded("multipart", len(raw_data))
         return None
 
     def file_complete(self, file_size):

@@ -27,6 +27,7 @@ from files.thumbnail_sandbox import (
     render_thumbnails,
     thumbnail_kind,
 )
+from locker import metrics
 from storage.blobs import blobs_take_for_use, delete_blob
 from storage.exceptions import CorruptContent
 from storage.models import Blob
@@ -59,12 +60,15 @@ def file_process(*, file_id: int, rescan: bool = False) -> str | None:
 def _scan(file: File, *, rescan: bool) -> None:
     scannable = [S.PENDING, S.ERROR] + ([S.READY] if rescan else [])
     scanner = get_scanner()
+    # /metrics counts verdicts of a real scanner: "no scanner" passing a file is not one.
+    verdict_result = metrics.scanned if scanner.name != "none" else (lambda _result: None)
     try:
         try:
             verdict = scanner.scan(iter_content(file.blob))
         except SoftTimeLimitExceeded:
             raise ScannerUnavailable("The scan ran into the task's time limit.") from None
     except CorruptContent as exc:
+        verdict_result("error")
         # Damaged bytes never get better: an error for the owner and staff, not a retry.
         logger.error("File %s cannot be scanned: %s", file.pk, exc)
         File.objects.filter(pk=file.pk, state__in=[S.PENDING, S.ERROR]).update(
@@ -72,12 +76,14 @@ def _scan(file: File, *, rescan: bool) -> None:
         )
         return
     except ScannerUnavailable as exc:
+        verdict_result("error")
         logger.warning("Scanning file %s failed: %s", file.pk, exc)
         File.objects.filter(pk=file.pk, state__in=[S.PENDING, S.ERROR]).update(
             state=S.ERROR,
             state_reason=_("The virus scan could not run; it is retried automatically."),
         )
         raise
+    verdict_result("infected" if verdict.infected else "clean")
     if not verdict.infected:
         File.objects.filter(pk=file.pk, state__in=scannable).update(state=S.READY, state_reason="")
         return

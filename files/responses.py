@@ -28,6 +28,7 @@ from django.utils.http import http_date, parse_http_date_safe
 
 from files.models import File, Thumbnail
 from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
+from locker import metrics
 from storage.reader import iter_content
 
 INLINE_IMAGE_TYPES = frozenset(
@@ -214,7 +215,9 @@ def content_response(
             admit(start, end)
         # The decrypted segments (256 KiB) go out as they come: joining them into bigger
         # writes measured twice the CPU per GiB (the copy costs more than the decryption).
-        response = StreamingHttpResponse(iter_content(file.blob, start, end), status=status)
+        response = StreamingHttpResponse(
+            metrics.CountedStream(iter_content(file.blob, start, end), "content"), status=status
+        )
     response["Content-Type"] = served_content_type(file.content_type)
     response["Content-Length"] = str(end - start)
     if status == 206:
@@ -252,7 +255,9 @@ def thumbnail_response(request, *, file, size: int):
     elif request.method == "HEAD":
         response = HttpResponse()
     else:
-        response = StreamingHttpResponse(iter_content(thumb.blob))
+        response = StreamingHttpResponse(
+            metrics.CountedStream(iter_content(thumb.blob), "thumbnail")
+        )
     response["Content-Type"] = thumb.content_type
     if response.status_code == 200:
         response["Content-Length"] = str(thumb.blob.size)

@@ -21,6 +21,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, StrIndex
 from django.http import Http404
+from django.utils import timezone
 
 from files.models import File, Folder, UploadReservation
 from files.names import name_key
@@ -423,6 +424,13 @@ def uploads_in_progress(*, user, link=None) -> QuerySet:
     if link is not None:
         rows = rows.filter(link=link)
     return rows.select_related("link", "tus_upload").order_by("created_at", "pk")
+
+
+def uploads_in_progress_count() -> int:
+    """How many uploads are in progress across the instance now (for /metrics): reservations
+    whose lease lives, one COUNT on the indexed `expires_at`. (Unlike `live()`, a reservation
+    of a revoked link counts until its lease lapses: no join for a gauge.)"""
+    return UploadReservation.objects.filter(expires_at__gt=timezone.now()).count()
 
 
 def upload_link_get_for_owner(*, user, public_id):

@@ -39,6 +39,7 @@ from files.link_uploads import UploadRefused, link_upload_receive
 from files.models import Folder, TusUpload, UploadReservation
 from files.names import InvalidName, validate_name
 from files.services import tus_upload_terminate
+from locker import metrics
 from locker.env import SizeTooLarge, parse_byte_count
 from locker.jobs import JobRun, delete_oldest_in_batches, rows_in_batches
 from storage.blobs import delete_blob
@@ -686,6 +687,7 @@ def _receive(request, writer: ResumableWriter, body_length: int, checksum, lease
             hasher.update(chunk)
         writer.write(chunk)
     received = body_length - remaining
+    metrics.uploaded("tus", received)
     if hasher is None:
         return None, interrupted, received
     return (hasher.digest(), checksum[1]), interrupted, received

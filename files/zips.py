@@ -16,6 +16,7 @@ from zipstream import ZIP_STORED, ZipStream
 from files.models import File, Folder
 from files.responses import content_disposition
 from files.selectors import folder_descendants
+from locker import metrics
 from storage.reader import iter_content
 
 _DRIVE = re.compile(r"^([A-Za-z]):")
@@ -165,7 +166,9 @@ def zip_response(request, *, archive: ZipStream, name: str) -> HttpResponse:
     if request.method == "HEAD":
         response = HttpResponse(content_type="application/zip")
     else:
-        response = StreamingHttpResponse(archive, content_type="application/zip")
+        response = StreamingHttpResponse(
+            metrics.CountedStream(archive, "zip"), content_type="application/zip"
+        )
     response["Content-Length"] = str(len(archive))
     response["Content-Disposition"] = content_disposition("attachment", f"{name or 'files'}.zip")
     response["X-Content-Type-Options"] = "nosniff"

@@ -5,7 +5,7 @@ import os
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 
-from locker import broker
+from locker import broker, metrics
 
 # `filesystem://` and `redis://` mean our subclasses of kombu's transports in every process
 # (locker/broker.py): atomic embedded broker, Redis outages survived.
@@ -15,6 +15,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "locker.settings")
 app = Celery("locker")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Task outcomes for /metrics, counted in the worker processes that ran them.
+metrics.connect_celery_signals()
 
 
 @after_setup_logger.connect

@@ -33,6 +33,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from locker import envfile
 from locker.env import base_url, env_duration, env_int, env_port, env_str
+from locker.metrics_setup import MULTIPROC_ENV, prepare_multiprocess_dir
 from locker.startup import refuse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -72,6 +73,8 @@ def web_command(
         # gunicorn's control socket defaults to one path in $HOME shared by every instance.
         "--no-control-socket",
         "--forwarded-allow-ips=" + forwarded_allow_ips,
+        # Server hooks: the metrics directory of the workers (locker/gunicorn_conf.py).
+        "--config=python:locker.gunicorn_conf",
     ]
 
 
@@ -289,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         Child(name, cmd, pass_fds=(fd,) if name == "web" else ())
         for name, cmd in _commands(port, bind, fd, web_workers).items()
     ]
+    if not os.environ.get(MULTIPROC_ENV):
+        # Web workers, Celery's pool and beat all count into one fresh directory (/metrics).
+        prepare_multiprocess_dir()
     for child in children:
         child.start()
     started = time.monotonic()

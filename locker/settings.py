@@ -1,5 +1,6 @@
 """Locker's only settings module. Every value comes from the environment (see README)."""
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -94,9 +95,12 @@ INSTALLED_APPS = [
     "storage",
     "files",
     "sharing",
+    "metrics",
 ]
 
 MIDDLEWARE = [
+    # First, so that it times the whole stack (locker/metrics.py).
+    "locker.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -234,6 +238,21 @@ LOCKER_REAUTH_MINUTES = env_int("LOCKER_REAUTH_MINUTES", 10)
 # Reverse proxies in front: the client's address is this many entries from the right of
 # X-Forwarded-For (0: REMOTE_ADDR, and X-Forwarded-For is ignored). See locker.network.
 LOCKER_PROXY_COUNT = env_int("LOCKER_PROXY_COUNT", 0)
+
+# --- Metrics (/metrics, docs/operations.md) ---------------------------------------------------
+# With a token, /metrics answers whoever sends it as a bearer token, and nobody else. Without
+# one, it answers direct requests (no proxy header) from these addresses or networks; empty
+# turns it off. Anything refused gets the site's 404.
+LOCKER_METRICS_TOKEN = env_str("LOCKER_METRICS_TOKEN", "")
+LOCKER_METRICS_ALLOW = []
+for _network in env_list("LOCKER_METRICS_ALLOW", "127.0.0.1/32,::1/128"):
+    try:
+        LOCKER_METRICS_ALLOW.append(ipaddress.ip_network(_network, strict=False))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"LOCKER_METRICS_ALLOW holds {_network!r}, which is not an IP address or network; "
+            "expected a comma-separated list such as 127.0.0.1/32,10.0.0.0/8."
+        ) from None
 OTP_TOTP_ISSUER = env_str("LOCKER_OTP_ISSUER", "Locker")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # staff see devices in the admin, never their keys
 # django-otp's own throttle counts wrong codes per device, so a stranger who knows the password

@@ -16,6 +16,8 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    # Prometheus (metrics/): outside /api/v1, protected by its own rule (metrics/access.py).
+    path("", include("metrics.urls")),
     # The admin's own log-in form would skip the second factor: use ours.
     path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
     path("admin/", admin.site.urls),
