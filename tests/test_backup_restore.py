@@ -28,7 +28,7 @@ from django.core.management.base import CommandError
 from files.models import File
 from tests.fixtures.files import make_file, make_folder
 from tests.fixtures.multiworker import REPO, gunicorn_server, manage, prepare, server_env
-from tests.fixtures.outages import _postgres_admin_url
+from tests.fixtures.postgres import _postgres_admin_url
 
 SETUP = """
 import hashlib, json, os

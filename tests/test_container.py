@@ -32,6 +32,7 @@ import pytest
 from tests.fixtures import docker
 from tests.fixtures.launcher import default_env, free_port, http
 from tests.fixtures.outages import multipart
+from tests.fixtures.postgres import _postgres_admin_url
 from tests.workers import media
 
 pytestmark = [pytest.mark.container, pytest.mark.timeout(2400)]
@@ -60,13 +61,6 @@ def engine(request):
                     f"image build {time.monotonic() - based:.0f} s"
                 )
         yield engine
-
-
-def _postgres_admin_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        url = "postgres://postgres@127.0.0.1:5432/postgres"
-    return url
 
 
 def _redis_url() -> str:
