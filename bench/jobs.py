@@ -15,6 +15,7 @@ not there (which the local store treats as done).
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -214,11 +215,21 @@ def main() -> None:
     os.environ["DATABASE_URL"] = PG + args.db
     os.environ["LOCKER_DATA_DIR"] = data  # objects, temp files: a throwaway directory
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "locker.settings")
-    os.environ.setdefault("CELERY_BROKER_URL", "filesystem://")  # requeue's messages land here
+    # Requeue's 10,000 messages go to a broker no worker reads (in the throwaway directory),
+    # and the jobs' cursors to the copy's own cache table.
+    os.environ["CELERY_BROKER_URL"] = "filesystem://"
+    os.environ["LOCKER_CACHE_URL"] = "db"
     sys.path.insert(0, str(ROOT))
     import django
 
-    django.setup()
+    try:
+        django.setup()
+        run_all(args, data)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def run_all(args, data: str) -> None:
     from django.conf import settings
     from django.core.management import call_command
 
