@@ -57,21 +57,47 @@ def cleanup_abandoned_blobs(
     removed = 0
     unused = [~exists for _label, exists in Blob.references()]
     candidates = Blob.objects.filter(abandoned, *unused, state=Blob.State.WRITING)
-    for pk, key in rows_in_batches(candidates.values_list("pk", "storage_key"), JobRun()):
-        try:
-            claimed, _ = Blob.objects.filter(pk=pk, state=Blob.State.WRITING).delete()
-        except ProtectedError:
-            logger.warning("Abandoned blob %s was taken into use meanwhile; kept", key)
-            continue
-        if not claimed:
-            continue
-        removed += 1
-        try:
-            store.delete(key)
-            store.discard_unfinished(key)
-        except Exception:  # noqa: BLE001 - left for the orphan cleanup
-            logger.warning("Could not remove the stored bytes of abandoned blob %s", key)
+    run = JobRun()
+    rows = rows_in_batches(candidates.values_list("pk", "storage_key"), run)
+    while batch := list(islice(rows, run.batch_size)):
+        for key in _claim_abandoned(batch, unused):
+            removed += 1
+            try:
+                store.delete(key)
+                store.discard_unfinished(key)
+            except Exception:  # noqa: BLE001 - left for the orphan cleanup
+                logger.warning("Could not remove the stored bytes of abandoned blob %s", key)
     return removed
+
+
+def _claim_abandoned(batch: list[tuple[int, str]], unused: list) -> list[str]:
+    """Delete the rows of `batch` ((pk, key) pairs) that are still being written and still
+    unused, in one transaction: the rows are locked first (on PostgreSQL, FOR UPDATE SKIP
+    LOCKED: a row another cleanup holds is its business; SQLite's transactions take the write
+    lock at once), so what is read is what is deleted, and no reference can be added between.
+    Returns the keys of the rows deleted, whose bytes the caller removes. Should Django still
+    refuse (a protected reference), the batch is claimed row by row."""
+    try:
+        with transaction.atomic():
+            claimed = list(
+                Blob.objects.select_for_update(skip_locked=True)
+                .filter(*unused, pk__in=[pk for pk, _key in batch], state=Blob.State.WRITING)
+                .values_list("pk", "storage_key")
+            )
+            if claimed:
+                Blob.objects.filter(pk__in=[pk for pk, _key in claimed]).delete()
+        return [key for _pk, key in claimed]
+    except ProtectedError:
+        keys = []
+        for pk, key in batch:
+            try:
+                deleted, _ = Blob.objects.filter(pk=pk, state=Blob.State.WRITING).delete()
+            except ProtectedError:
+                logger.warning("Abandoned blob %s was taken into use meanwhile; kept", key)
+                continue
+            if deleted:
+                keys.append(key)
+        return keys
 
 
 # Primary keys covered by one query of the unreferenced-blob scan.
