@@ -11,6 +11,7 @@ The refusals run in the test's own instance: nothing may change when a restore i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from django.core.management.base import CommandError
 from files.models import File
 from tests.fixtures.files import make_file, make_folder
 from tests.fixtures.multiworker import REPO, gunicorn_server, manage, prepare, server_env
-from tests.fixtures.postgres import _postgres_admin_url
+from tests.fixtures.postgres import fresh_postgres_database
 
 SETUP = """
 import hashlib, json, os
@@ -73,39 +74,16 @@ def master_key_value() -> str:
 def postgres_databases():
     """Makes databases of their own on the PostgreSQL server of the run (or the local one);
     drops them at the end."""
-    import psycopg
-
-    admin = urlsplit(_postgres_admin_url())
-    admin_dsn = psycopg.conninfo.make_conninfo(
-        host=admin.hostname or "127.0.0.1",
-        port=admin.port or 5432,
-        user=admin.username or "postgres",
-        password=admin.password or "",
-        dbname="postgres",
-    )
-    try:
-        psycopg.connect(admin_dsn, connect_timeout=5).close()
-    except psycopg.OperationalError as exc:
-        # CI always has PostgreSQL (DATABASE_URL); there a skip fails the run.
-        pytest.skip(f"The PostgreSQL round trip needs a PostgreSQL server: {exc}")
     prefix = (urlsplit(os.environ.get("DATABASE_URL", "")).path.strip("/") or "locker")[:30]
-    userinfo = admin.username or "postgres"
-    if admin.password:
-        userinfo += f":{admin.password}"
-    made = []
+    with contextlib.ExitStack() as made:
 
-    def make(role: str) -> str:
-        name = f"{prefix}_{role}_{secrets.token_hex(4)}"
-        with psycopg.connect(admin_dsn, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        port = admin.port or 5432
-        return f"postgres://{userinfo}@{admin.hostname or '127.0.0.1'}:{port}/{name}"
+        def make(role: str) -> str:
+            database = fresh_postgres_database(
+                f"{prefix}_{role}", needed_by="The PostgreSQL round trip"
+            )
+            return made.enter_context(database).url()
 
-    yield make
-    with psycopg.connect(admin_dsn, autocommit=True) as connection:
-        for name in made:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield make
 
 
 def s3_instance(tmp_path: Path, name: str, s3_server, bucket: str, keys: str) -> dict[str, str]:

@@ -32,7 +32,7 @@ import pytest
 from tests.fixtures import docker
 from tests.fixtures.launcher import default_env, free_port, http
 from tests.fixtures.outages import multipart
-from tests.fixtures.postgres import _postgres_admin_url
+from tests.fixtures.postgres import fresh_postgres_database
 from tests.workers import media
 
 pytestmark = [pytest.mark.container, pytest.mark.timeout(2400)]
@@ -75,25 +75,8 @@ def _redis_url() -> str:
 @pytest.fixture
 def database():
     """A PostgreSQL database of this test's own, on the run's server; its URL."""
-    import psycopg
-
-    admin = urlsplit(_postgres_admin_url())
-    dsn = psycopg.conninfo.make_conninfo(
-        host=admin.hostname or "127.0.0.1",
-        port=admin.port or 5432,
-        user=admin.username or "postgres",
-        password=admin.password or "",
-        dbname="postgres",
-    )
-    name = f"locker_container_{secrets.token_hex(4)}"
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    userinfo = admin.username or "postgres"
-    if admin.password:
-        userinfo += f":{admin.password}"
-    yield f"postgres://{userinfo}@{admin.hostname or '127.0.0.1'}:{admin.port or 5432}/{name}"
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database("locker_container", needed_by="The container tests") as db:
+        yield db.url()
 
 
 class Deployment:
