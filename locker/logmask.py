@@ -1,4 +1,5 @@
-"""Bearer secrets in URLs never reach a log: every log Locker writes or configures masks them.
+"""Bearer secrets in URLs never reach a log: every log Locker writes or configures masks them
+(and so are list cursors, whose signed payload names the last row of a page).
 
 A share link (`/s/<token>…`), an upload link (`/r/<token>…`), a tus upload id (`…/tus/<id>`, on
 the API and under an upload link), an invitation, a sign-up and a password-reset link each hand
@@ -26,11 +27,14 @@ _PATTERNS = re.compile(
     rf"(?P<lead>/(?:s|r|tus|invitation)/){_SECRET}"
     rf"|(?P<signup>/signup/)(?!sent/){_SECRET}"
     rf"|(?P<reset>/reset/[^/\s\"']+/)(?!set-password){_SECRET}"
+    # A list's cursor is signed, not encrypted: it holds the last row's name, size or time.
+    rf"|(?P<cursor>[?&]cursor=)[^&#\s\"']+"
 )
 
 
 def _replace(match: re.Match) -> str:
-    return (match.group("lead") or match.group("signup") or match.group("reset")) + MASK
+    lead = match.group("lead") or match.group("signup") or match.group("reset")
+    return (lead or match.group("cursor")) + MASK
 
 
 def mask_secrets(text: str) -> str:

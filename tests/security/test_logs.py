@@ -107,3 +107,15 @@ def test_link_tokens_and_upload_ids_never_reach_a_log(tmp_path):
     assert '"GET /accounts/invitation/***/ HTTP/1.1"' in log
     assert '"GET /accounts/signup/***/ HTTP/1.1"' in log
     assert '"GET /accounts/reset/MQ/***/ HTTP/1.1"' in log
+
+
+def test_list_cursors_are_masked_like_tokens():
+    """A cursor is signed, not encrypted (its payload holds the last row's name, size or time):
+    a log line keeps the request but not the cursor."""
+    from locker.logmask import mask_secrets
+
+    cursor = ".eJyrVkpLzs8tKEotLs5MzVGyUio:1xY:sig"
+    line = f'"GET /api/v1/files/?folder=f1&cursor={cursor}&page_size=2 HTTP/1.1"'
+    assert mask_secrets(line) == '"GET /api/v1/files/?folder=f1&cursor=***&page_size=2 HTTP/1.1"'
+    assert mask_secrets("/api/v1/shares/?cursor=abc") == "/api/v1/shares/?cursor=***"
+    assert mask_secrets("/api/v1/shares/?page=2") == "/api/v1/shares/?page=2"
