@@ -255,13 +255,17 @@ class _Browser:
 
     def __init__(self, node: Node):
         self.url = f"{node.base}/accounts/login/"
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        self.jar = CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
         page = self.opener.open(self.url, timeout=30).read().decode()
         self.csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 
-    def login(self, password: str) -> int:
-        fields = {"username": "victim", "password": password, "csrfmiddlewaretoken": self.csrf}
+    def login(self, password: str, username: str = "victim") -> int:
+        fields = {"username": username, "password": password, "csrfmiddlewaretoken": self.csrf}
         return _post_form(self.url, fields, self.opener)
+
+    def cookies(self) -> str:
+        return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.jar)
 
 
 def test_failed_log_ins_on_a_and_b_count_together(pair):
@@ -271,6 +275,19 @@ def test_failed_log_ins_on_a_and_b_count_together(pair):
     # attempt that reaches it is answered with the lock-out); per node, three each, never.
     assert statuses == [200] * (LOGIN_LIMIT - 1) + [429] * 3, statuses
     assert [browser.login("right-pass-42") for browser in browsers] == [429, 429]
+
+
+def test_a_session_signed_in_on_a_is_signed_in_on_b(pair):
+    """Sessions are signed with SECRET_KEY: with the same key on every node, a balancer may send
+    a signed-in browser's next request to any node."""
+    browser = _Browser(pair.a)
+    assert browser.login("alice-password-1", username="alice") == 200  # after the redirect
+    assert "sessionid=" in browser.cookies()
+    status, _headers, body = http(
+        "GET", f"{pair.b.base}/api/v1/me/", headers={"Cookie": browser.cookies()}
+    )
+    assert status == 200, body[:300]
+    assert json.loads(body)["username"] == "alice"
 
 
 # --- 5. A killed mid-upload ---------------------------------------------------------------------
