@@ -29,6 +29,7 @@ from tests.fixtures.nodes import (
     http,
     kill_namespace,
     multipart_body,
+    namespace_pids,
     node_pair,
     wait_for,
 )
@@ -385,7 +386,7 @@ def test_node_a_killed_mid_upload_leaves_nothing_half_written_and_b_serves_throu
     watch.start()
     try:
         killed = kill_namespace(pair.a.namespace)  # the node's power cut: every process, -9
-        assert killed
+        assert killed and not namespace_pids(pair.a.namespace)
         for process in pair.a.processes.values():
             process.wait(timeout=10)
         sending.clear()
