@@ -201,7 +201,7 @@ def test_an_empty_batch_answers_400(alice_api):
     assert "at least one" in response.json()["detail"]
 
 
-def test_a_batch_needs_an_account(client):
+def test_a_batch_needs_an_account(client, db):
     assert client.post(URL, {"action": "delete"}, content_type="application/json").status_code in (
         401,
         403,
@@ -218,12 +218,25 @@ def _selection(alice, n: int, tag: str):
     return files, folders
 
 
+def statements(captured) -> int:
+    """The queries run, a bulk INSERT counted once: on SQLite Django splits one into batches of
+    999 variables (its limit per statement), while PostgreSQL gets a single INSERT."""
+    count, last_insert = 0, None
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        insert = sql.split("(", 1)[0] if sql.startswith("INSERT INTO") else None
+        if insert is None or insert != last_insert:
+            count += 1
+        last_insert = insert
+    return count
+
+
 def _count_queries(alice_api, body) -> tuple[int, object]:
     with CaptureQueriesContext(connection) as captured:
         response = alice_api.post(URL, body)
         if response.get("Content-Type") == "application/zip":
             b"".join(response.streaming_content)
-    return len(captured.captured_queries), response
+    return statements(captured), response
 
 
 @pytest.mark.parametrize("action", ["delete", "move", "zip"])

@@ -13,6 +13,7 @@ from files.models import Folder
 from files.services import file_update
 from sharing.models import ShareLink
 from sharing.tokens import opaque_id
+from tests.files.test_batch_api import statements
 from tests.sharing.conftest import make_folder, store_file
 
 
@@ -148,7 +149,7 @@ def test_creating_a_selection_share_costs_the_same_queries_for_5_and_100_items(a
         files = [store_file(alice, f"{i}.txt", b"x", folder=folder) for i in range(n)]
         with CaptureQueriesContext(connection) as captured:
             assert _create(alice_api, files=files).status_code == 201
-        counts.append(len(captured.captured_queries))
+        counts.append(statements(captured))
     assert counts[0] == counts[1]
 
 
@@ -167,3 +168,14 @@ def test_the_page_and_download_all_of_a_selection_cost_the_same_for_5_and_100_it
             b"".join(client.get(f"/s/{token}/download").streaming_content)
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_the_owners_pages_name_a_selection_share_by_its_folder(client, alice, alice_api, desk):
+    response = _create(alice_api, files=[desk["a"], desk["b"]])
+    client.force_login(alice)
+    alice_client = client
+    listing = alice_client.get("/shares/").content.decode()
+    assert "Selection in “Desk”" in listing
+    detail = alice_client.get(f"/shares/{response.json()['id']}/")
+    assert detail.status_code == 200
+    assert "Selection in “Desk”" in detail.content.decode()
