@@ -309,3 +309,20 @@ def test_upload_with_an_escaping_path_stores_nothing(alice, alice_api):
     response = upload(alice_api, "x.txt", b"one", path="../x")
     assert response.status_code == 400
     assert not File.objects.filter(owner=alice).exists()
+
+
+def test_a_cross_site_form_post_without_the_csrf_token_deletes_nothing(alice, db):
+    from django.test import Client
+
+    file = make_file(alice, "precious.txt")
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    # What a hostile page's auto-submitted form sends with alice's session cookie.
+    response = browser.post(
+        URL,
+        f"action=delete&files={file.public_id}",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+    assert _alive(File, file)

@@ -290,3 +290,16 @@ def test_dropping_a_directory_recreates_it_with_its_empty_folders(alice_page, li
     inner = Folder.objects.get(parent=dropped, name="inner")
     assert File.objects.get(folder=inner).name == "two.txt"
     assert Folder.objects.filter(parent=dropped, name="empty").exists()
+
+
+def test_on_a_phone_the_selection_bar_fits_without_sideways_scrolling(
+    alice_page, live_server, alice
+):
+    five_files(alice)
+    alice_page.set_viewport_size({"width": 390, "height": 844})
+    open_listing(alice_page, live_server)
+    alice_page.check("#select-all")
+    expect(alice_page.locator("#selection-count")).to_have_text("5 items selected")
+    for button in ("#batch-download", "#batch-share", "#batch-move", "#batch-delete"):
+        expect(alice_page.locator(button)).to_be_in_viewport()
+    assert alice_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -99,6 +99,9 @@ def test_items_next_to_the_selection_are_not_reachable_by_a_forged_id(client, al
     assert client.get(f"/s/{token}/folders/{private}").status_code == 404
     assert client.get(f"/s/{token}/folders/{private}/download").status_code == 404
     assert client.get(f"/s/{token}/files/{diary}/download").status_code == 404
+    # The folder the items were picked in is not reachable by its own id either.
+    assert client.get(f"/s/{token}/folders/{top}").status_code == 404
+    assert client.get(f"/s/{token}/folders/{top}/download").status_code == 404
     for item in (hidden, private, top):
         assert client.get(f"/s/{token}/download?item={item}").status_code == 404
 
