@@ -380,6 +380,12 @@ if not 1 <= LOCKER_MAX_FOLDER_DEPTH <= 1000:
     raise ImproperlyConfigured(
         f"LOCKER_MAX_FOLDER_DEPTH must be between 1 and 1000, not {LOCKER_MAX_FOLDER_DEPTH}."
     )
+# Items one batch action of the Files page or POST /api/v1/files/batch/ may name (docs/files.md).
+LOCKER_BATCH_MAX_ITEMS = env_int("LOCKER_BATCH_MAX_ITEMS", 1000)
+if not 1 <= LOCKER_BATCH_MAX_ITEMS <= 10_000:
+    raise ImproperlyConfigured(
+        f"LOCKER_BATCH_MAX_ITEMS must be between 1 and 10000, not {LOCKER_BATCH_MAX_ITEMS}."
+    )
 # /healthz answers 503 when a local file system Locker writes to (the objects directory, the data
 # dir) has less free space than this: a size (`1G`) or a share of the file system (`2%`).
 LOCKER_MIN_FREE_SPACE = env_free_space("LOCKER_MIN_FREE_SPACE", "1G")

@@ -95,6 +95,10 @@ class ShareLink(Link):
     # With `notify`: when the e-mail about the downloads not yet reported is due. The first
     # counted download after it queues the next e-mail; those before it wait for that one.
     notify_due_at = models.DateTimeField(null=True, blank=True)
+    # A selection share: `folder` is the folder the items were picked in, and the link shows
+    # only the items of `items` (ShareLinkItem) among what is directly in it, each with what is
+    # below it. Nothing moves: an item moved out of that folder leaves the share.
+    is_selection = models.BooleanField(default=False)
 
     objects = ShareLinkQuerySet.as_manager()
 
@@ -142,8 +146,38 @@ class ShareLink(Link):
         return self.file if self.file_id else self.folder
 
     @property
+    def selection_name(self) -> str:
+        """How the owner's pages name a selection share: where its items were picked."""
+        where = self.folder.name if self.folder.parent_id else _("My files")
+        return _("Selection in “%(folder)s”") % {"folder": where}
+
+    @property
     def is_exhausted(self) -> bool:
         return self.max_downloads is not None and self.download_count >= self.max_downloads
+
+
+class ShareLinkItem(models.Model):
+    """One file or folder of a selection share (`ShareLink.is_selection`)."""
+
+    share = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="items")
+    file = models.ForeignKey(
+        "files.File", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    folder = models.ForeignKey(
+        "files.Folder", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(file__isnull=False) & Q(folder__isnull=True))
+                | (Q(file__isnull=True) & Q(folder__isnull=False)),
+                name="sharing_sharelinkitem_file_xor_folder",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.share_id}: {self.file_id or self.folder_id}"
 
 
 class ShareAccess(models.Model):

@@ -76,11 +76,26 @@ class ShareOptionsSerializer(serializers.Serializer):
 class ShareCreateSerializer(ShareOptionsSerializer):
     file = serializers.UUIDField(required=False, help_text="Id of the file to share.")
     folder = serializers.UUIDField(required=False, help_text="Id of the folder to share.")
+    files = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        help_text="A selection share: ids of files to share together (with `folders`).",
+    )
+    folders = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        help_text="A selection share: ids of folders to share together (with `files`).",
+    )
 
     def validate(self, attrs):
-        if ("file" in attrs) == ("folder" in attrs):
+        kinds = ("file" in attrs) + ("folder" in attrs) + ("files" in attrs or "folders" in attrs)
+        if kinds != 1:
             raise serializers.ValidationError(
-                {"file": [_("Give either a file or a folder id, not both.")]}
+                {
+                    "file": [
+                        _("Give a file id, a folder id, or lists of files and folders, not more.")
+                    ]
+                }
             )
         return attrs
 
@@ -90,6 +105,11 @@ class ShareSerializer(serializers.ModelSerializer):
     file = serializers.UUIDField(source="file.public_id", read_only=True, allow_null=True)
     folder = serializers.UUIDField(source="folder.public_id", read_only=True, allow_null=True)
     name = serializers.SerializerMethodField(help_text="Name of the shared file or folder.")
+    selection = serializers.BooleanField(
+        source="is_selection",
+        read_only=True,
+        help_text="A selection share: `folder` is where its items are, and it shows only them.",
+    )
     has_password = serializers.BooleanField(read_only=True)
     status = serializers.SerializerMethodField(
         help_text="`active`, `expired`, `revoked`, `exhausted` or `unavailable` (target deleted)."
@@ -101,6 +121,7 @@ class ShareSerializer(serializers.ModelSerializer):
             "id",
             "file",
             "folder",
+            "selection",
             "name",
             "label",
             "created_at",
@@ -116,6 +137,8 @@ class ShareSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_name(self, share) -> str:
+        if share.is_selection:
+            return share.selection_name
         target = share.file if share.file_id else share.folder
         return target.name if target else ""
 

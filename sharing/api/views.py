@@ -25,8 +25,9 @@ from files.api.uploads import (
     UploadGone,
     intake_errors,
 )
+from files.batch import BatchTooLarge, batch_check_size
 from files.intake import ReceivedUpload, multipart_intake
-from files.selectors import file_get_for_user, folder_get_for_user
+from files.selectors import file_get_for_user, folder_get_for_user, selection_get_for_user
 from sharing import selectors, services, upload_links
 from sharing.api.serializers import (
     SendSerializer,
@@ -124,6 +125,8 @@ class LinkViewSet(
             )
         except DjangoValidationError as exc:
             raise as_api_error(exc) from None
+        except BatchTooLarge as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from None
         link.token = token
         link.url = self.link_url(token)
         return Response(self.created_serializer_class(link).data, status=status.HTTP_201_CREATED)
@@ -162,7 +165,11 @@ class LinkViewSet(
         request=ShareCreateSerializer,
         responses={201: ShareCreatedSerializer, **ERRORS},
         description=(
-            "Share one `file` or one `folder` (ids from the files API). Expiry: `expires_at` "
+            "Share one `file` or one `folder` (ids from the files API), or several items of "
+            "one folder at once with `files` and `folders` (a selection share: one link that "
+            "shows just those items where they are, each folder with everything below it; at "
+            "most LOCKER_BATCH_MAX_ITEMS, every id yours and alive or the whole request is "
+            "404, items of different folders 400). Expiry: `expires_at` "
             "(ISO 8601 with a time zone) or `expires_in` (`30m`, `12h`, `7d`, seconds, `never`); "
             "without either, the server default applies. The response holds `token` and `url`: "
             "only a hash of the token is stored, so they are shown in this response only."
@@ -211,6 +218,22 @@ class ShareViewSet(LinkViewSet):
 
     def link_create(self, *, owner, data: dict, expires_at) -> tuple[ShareLink, str]:
         file = folder = None
+        if "files" in data or "folders" in data:
+            batch_check_size(len(data.get("files", [])) + len(data.get("folders", [])))
+            selection = selection_get_for_user(
+                user=owner, file_ids=data.get("files", []), folder_ids=data.get("folders", [])
+            )
+            return services.share_selection_create(
+                owner=owner,
+                files=selection.files,
+                folders=selection.folders,
+                expires_at=expires_at,
+                max_downloads=data.get("max_downloads"),
+                password=data.get("password", ""),
+                allow_download=data.get("allow_download", True),
+                notify=data.get("notify", False),
+                label=data.get("label", ""),
+            )
         if "file" in data:
             file = file_get_for_user(user=owner, file_id=data["file"])
         else:

@@ -6,11 +6,12 @@ import { ApiError, api, apiAll, urls } from "./files-api.js";
 import { askName, pickFolder } from "./files-dialogs.js";
 import { announce, t } from "./files-format.js";
 import { fileRow, folderRow, messageRow } from "./files-listing.js";
-import { Uploader } from "./files-upload.js";
+import { Selection } from "./files-selection.js";
+import { Uploader, chosenEntries, droppedEntries } from "./files-upload.js";
 import { openShareDialog } from "./sharing-dialog.js";
 
 const ORDERINGS = ["name", "-name", "size", "-size", "modified_at", "-modified_at"];
-const COLUMNS = 6;
+const COLUMNS = 7;
 
 const root = document.getElementById("browser");
 const mode = root.dataset.mode; // "folder" or "search"
@@ -18,6 +19,7 @@ const folderId = root.dataset.folderId || null;
 const query = root.dataset.query || "";
 const body = document.getElementById("listing-body");
 const items = new Map(); // id -> {kind, data}
+const selection = new Selection({ body, items, folderId, mode, reload: () => load() });
 
 const params = new URLSearchParams(window.location.search);
 const state = {
@@ -111,6 +113,7 @@ function render(folders, files) {
     rows.push(messageRow(empty, COLUMNS));
   }
   body.replaceChildren(...rows);
+  selection.refresh();
   watchProcessing(results);
 
   const pager = document.getElementById("pager");
@@ -279,6 +282,11 @@ if (mode === "folder") {
     uploader.add(input.files);
     input.value = "";
   });
+  const folderInput = document.getElementById("upload-folder-input");
+  folderInput.addEventListener("change", () => {
+    uploader.addTree(chosenEntries(folderInput.files));
+    folderInput.value = "";
+  });
 
   // Drag and drop anywhere on the page.
   const hasFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files");
@@ -302,7 +310,15 @@ if (mode === "folder") {
     document.body.classList.remove("dragging");
     if (!event.dataTransfer || !event.dataTransfer.files.length) return;
     event.preventDefault();
-    uploader.add(event.dataTransfer.files);
+    // Dropped folders are walked and recreated; plain files upload as they are.
+    const tree = droppedEntries(event.dataTransfer);
+    if (!tree) {
+      uploader.add(event.dataTransfer.files);
+      return;
+    }
+    tree
+      .then(({ files, emptyDirs }) => uploader.addTree(files, emptyDirs))
+      .catch(() => announce(t("requestFailed"), { error: true }));
   });
 }
 

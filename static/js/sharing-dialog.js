@@ -49,7 +49,7 @@ function field(name, labelText, input, helpText = "") {
   return wrap;
 }
 
-export function openShareDialog({ kind, id, name }) {
+export function openShareDialog({ kind, id, name, target = null }) {
   const t = strings();
   const dialog = el("dialog", { class: "share-dialog", id: "share-dialog" });
   const form = el("form", { method: "dialog", novalidate: "" });
@@ -96,7 +96,8 @@ export function openShareDialog({ kind, id, name }) {
       event.preventDefault();
       for (const list of form.querySelectorAll(".errorlist")) list.textContent = "";
       const body = {
-        [kind]: id,
+        // `target` ({files, folders}) makes one link over several items (a selection share).
+        ...(target || { [kind]: id }),
         expires_in: expires.value,
         allow_download: allowDownload.checked,
         notify: notify.checked,
