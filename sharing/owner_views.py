@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,6 +22,7 @@ from django.views import View
 from django.views.decorators.http import require_http_methods, require_POST
 
 from files import services as file_services
+from files.responses import content_disposition
 from files.selectors import (
     file_get_for_user,
     folder_get_for_user,
@@ -31,6 +32,7 @@ from files.selectors import (
 from sharing import access, selectors, services, upload_links
 from sharing.forms import LinkForm, ShareForm, UploadLinkForm, expiry_choices
 from sharing.models import Link
+from sharing.qr import link_qr_svg
 
 
 def _add_service_errors(form, exc: ValidationError) -> None:
@@ -50,7 +52,10 @@ def shares_page(request):
     shares = Paginator(selectors.share_list_for_user(user=request.user), 50).get_page(
         request.GET.get("page")
     )
-    uploads = selectors.upload_link_list_for_user(user=request.user)[:200]
+    uploads = list(selectors.upload_link_list_for_user(user=request.user)[:200])
+    # Each live link of the page can be copied again (its token opened here: no query).
+    for link in [*shares, *uploads]:
+        link.url_again = None if link.is_revoked else services.link_url_again(link)
     return render(request, "sharing/shares.html", {"shares": shares, "upload_links": uploads})
 
 
@@ -146,7 +151,13 @@ class LinkDetailView(LinkOwnedMixin, View):
             else:
                 messages.success(request, self.updated_message)
                 return redirect(self.url_name, **kwargs)
-        context = {"link": link, "form": form, "dead_reason": access.link_dead_reason(link)}
+        context = {
+            "link": link,
+            "form": form,
+            "dead_reason": access.link_dead_reason(link),
+            # The owner may copy the link again (None: made before links were kept).
+            "link_url": services.link_url_again(link),
+        }
         return render(request, self.template_name, {**context, **self.log_context(link)})
 
     post = get
@@ -156,6 +167,30 @@ class LinkDetailView(LinkOwnedMixin, View):
         common = self.form_class.COMMON_FIELDS
         names = [name for name in self.form_class.base_fields if name not in common]
         return {name: getattr(link, name) for name in names}
+
+
+class LinkQrView(LinkOwnedMixin, View):
+    """The link as an SVG QR code, for its owner only: shown on the link's page, and with
+    `?download=1` as an attachment. 404 for a link made before links were kept."""
+
+    http_method_names = ["get", "head"]
+    download_name: str
+
+    def get(self, request, **kwargs):
+        url = services.link_url_again(self.get_link())
+        if url is None:
+            raise Http404
+        response = HttpResponse(link_qr_svg(url), content_type="image/svg+xml")
+        disposition = "attachment" if request.GET.get("download") else "inline"
+        response["Content-Disposition"] = content_disposition(disposition, self.download_name)
+        # The drawing is ours (one <path>), but an SVG opened on its own is a document: nothing
+        # in it may run, load or be framed.
+        response["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox"
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 class LinkRevokeView(LinkOwnedMixin, View):
@@ -213,6 +248,10 @@ class ShareDetailView(ShareOwned, LinkDetailView):
         return {"accesses": Paginator(accesses, 100).get_page(self.request.GET.get("page"))}
 
 
+class ShareQrView(ShareOwned, LinkQrView):
+    download_name = "share-link-qr.svg"
+
+
 class ShareRevokeView(ShareOwned, LinkRevokeView):
     revoked_message = gettext_lazy("The link was revoked. It stopped working at once.")
 
@@ -256,6 +295,10 @@ class UploadLinkDetailView(UploadLinkOwned, LinkDetailView):
             "uploads": Paginator(link.uploads.order_by("-at"), 100).get_page(page),
             "in_progress": uploads_in_progress(user=self.request.user, link=link)[:100],
         }
+
+
+class UploadLinkQrView(UploadLinkOwned, LinkQrView):
+    download_name = "upload-link-qr.svg"
 
 
 class UploadLinkRevokeView(UploadLinkOwned, LinkRevokeView):

@@ -27,12 +27,14 @@ from files.api.uploads import (
 )
 from files.intake import ReceivedUpload, multipart_intake
 from files.selectors import file_get_for_user, folder_get_for_user
-from sharing import selectors, services, upload_links
+from sharing import link_email, selectors, services, upload_links
 from sharing.api.serializers import (
     SendSerializer,
     ShareAccessSerializer,
     ShareCreatedSerializer,
     ShareCreateSerializer,
+    ShareEmailQueuedSerializer,
+    ShareEmailSerializer,
     ShareOptionsSerializer,
     ShareSerializer,
     UploadLinkCreatedSerializer,
@@ -164,8 +166,8 @@ class LinkViewSet(
         description=(
             "Share one `file` or one `folder` (ids from the files API). Expiry: `expires_at` "
             "(ISO 8601 with a time zone) or `expires_in` (`30m`, `12h`, `7d`, seconds, `never`); "
-            "without either, the server default applies. The response holds `token` and `url`: "
-            "only a hash of the token is stored, so they are shown in this response only."
+            "without either, the server default applies. The response holds `token` and "
+            "`url`; later answers about the link hold `url` again (for you only)."
         ),
     ),
     partial_update=extend_schema(
@@ -234,6 +236,40 @@ class ShareViewSet(LinkViewSet):
         services.share_revoke(share=link)
 
     @extend_schema(
+        summary="Send a share link by e-mail",
+        description=(
+            "Queue one e-mail per address with the link and an optional `message` (sent by the "
+            "worker). At most 20 addresses at a time, and `LOCKER_SHARE_EMAIL_PER_HOUR` "
+            "addresses per user per hour (429 with `Retry-After` beyond). A link that no longer "
+            "works, or one made before links were kept, cannot be sent (400)."
+        ),
+        request=ShareEmailSerializer,
+        responses={
+            202: ShareEmailQueuedSerializer,
+            **ERRORS,
+            429: OpenApiResponse(description="Too many e-mails this hour; `detail` says when."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def email(self, request, *args, **kwargs):
+        share = self.get_object()
+        serializer = ShareEmailSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            count = link_email.share_link_email(
+                share=share,
+                sender=request.user,
+                recipients=data["recipients"],
+                message=data.get("message", ""),
+            )
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from None
+        except link_email.TooManyEmails as exc:
+            raise exceptions.Throttled(wait=exc.wait, detail=str(exc)) from None
+        return Response({"recipients": count}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
         summary="A share link's access log",
         description="Each download: time, completed or not, bytes sent, client IP (truncated "
         "when the server anonymises IPs) and user agent. Newest first.",
@@ -261,8 +297,8 @@ class ShareViewSet(LinkViewSet):
         description=(
             "Anyone with the link can upload into `folder` (`POST /r/<token>/upload`, multipart "
             "`file`) and see nothing of it. Options: expiry (`expires_at` or `expires_in`), "
-            "`max_files`, `max_file_size`, `password`, `message`. `token` and `url` are in this "
-            "response only."
+            "`max_files`, `max_file_size`, `password`, `message`. The response holds `token` and "
+            "`url`; later answers about the link hold `url` again (for you only)."
         ),
     ),
     partial_update=extend_schema(
