@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts.audit import A, audit
 from locker.celery import task_queue
 from locker.throttle import Throttle
 from sharing.models import ShareLink
@@ -106,7 +107,10 @@ def share_link_email(*, share: ShareLink, sender, recipients: list[str], message
                 throttle.give_back(ident)
             raise TooManyEmails(wait)
     args = (share.pk, addresses, message, sender.pk)
-    transaction.on_commit(lambda: task_queue("sharing.tasks.send_share_link_email", args))
+    with transaction.atomic():
+        # The log keeps how many, not who: the addresses are the recipients' personal data.
+        audit(A.SHARE_EMAILED, actor=sender, target=share, recipients=len(addresses))
+        transaction.on_commit(lambda: task_queue("sharing.tasks.send_share_link_email", args))
     return len(addresses)
 
 

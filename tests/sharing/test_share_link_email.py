@@ -4,6 +4,7 @@ queued by the request, sent by the worker task, limited per user, the message es
 import pytest
 from django.core import mail
 
+from accounts.models import AuditEvent
 from sharing.models import ShareLink
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +38,10 @@ def test_each_recipient_gets_the_link_from_the_worker(send, report, share_of, al
     html, mimetype = email.alternatives[0]
     assert mimetype == "text/html" and f"/s/{token}" in html
     assert client.get(f"/s/{token}").status_code == 200
+    # The audit log says how many, not who.
+    (event,) = AuditEvent.objects.filter(action="share.emailed")
+    assert event.actor == alice and event.extra == {"recipients": 2}
+    assert "bob@example.com" not in str(event.__dict__)
 
 
 def test_the_message_is_escaped_in_the_html_part(send, report, share_of):
