@@ -234,3 +234,24 @@ def test_the_qr_code_draws_exactly_the_link_for_its_owner_only(
     client.logout()
     anonymous = client.get(f"/shares/{share.public_id}/qr.svg")
     assert anonymous.status_code == 302 and "/login" in anonymous["Location"]
+
+
+def test_the_list_page_costs_the_same_queries_however_many_links_it_copies(
+    alice_client, report, share_of, alice, inbox
+):
+    from django.test.utils import CaptureQueriesContext
+
+    def cost() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert alice_client.get("/shares/").status_code == 200
+        return len(queries)
+
+    share_of(report)
+    upload_link_create(owner=alice, folder=inbox)
+    few = cost()
+    for _ in range(5):
+        share_of(report)
+        upload_link_create(owner=alice, folder=inbox)
+    page = alice_client.get("/shares/").content.decode()
+    assert page.count("Copy link") == 12
+    assert cost() == few
