@@ -8,7 +8,7 @@
 // It resolves with the created share's JSON (including `url`), or null when closed without one.
 // Every user-supplied value is set as text, never as markup.
 
-function strings() {
+export function strings() {
   const holder = document.getElementById("sharing-i18n");
   return holder ? holder.dataset : {};
 }
@@ -171,7 +171,7 @@ function firstMessage(messages) {
 }
 
 // "Send by e-mail": the server queues one e-mail per address (the worker sends them).
-function emailSection(share, t) {
+export function emailSection(share, t) {
   const recipients = el("input", {
     type: "text", autocomplete: "email", multiple: "", inputmode: "email",
   });

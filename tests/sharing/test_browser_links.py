@@ -102,3 +102,21 @@ def test_share_dialog_sends_the_new_link_by_email(logged_in_page, live_server, a
     assert sorted(m.to[0] for m in mail.outbox) == ["bob@example.com", "carol@example.org"]
     assert all(url in m.body and "Here is <b>the plan</b>" in m.body for m in mail.outbox)
     assert ShareLink.objects.count() == 1
+
+
+def test_an_existing_link_is_sent_by_email_from_its_page(
+    logged_in_page, live_server, alice, eager_celery
+):
+    share, token = share_create(owner=alice, file=store_file(alice, "old.txt", b"old"))
+    page = logged_in_page(alice)
+    page.goto(f"{live_server.url}/shares/{share.public_id}/")
+    page.fill("#share-dialog-recipients", "")
+    page.click("#share-dialog-email-send")
+    expect(page.locator("#share-dialog-recipients-errors li")).to_contain_text("at least one")
+    page.fill("#share-dialog-recipients", "dave@example.com")
+    page.fill("#share-dialog-message", "As promised")
+    page.click("#share-dialog-email-send")
+    expect(page.locator("#share-dialog-email-status")).to_contain_text("1")
+    (email,) = mail.outbox
+    assert email.to == ["dave@example.com"] and f"/s/{token}" in email.body
+    assert "As promised" in email.body
