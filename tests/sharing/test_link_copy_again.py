@@ -217,7 +217,8 @@ def test_the_qr_code_draws_exactly_the_link_for_its_owner_only(
         response = alice_client.get(path)
         assert response.status_code == 200
         assert response["Content-Type"] == "image/svg+xml"
-        assert "sandbox" in response["Content-Security-Policy"]
+        csp = response["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "sandbox" in csp
         assert response["X-Content-Type-Options"] == "nosniff"
         svg = response.content
         assert b"<script" not in svg and b"href" not in svg
