@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,7 +22,6 @@ from django.views import View
 from django.views.decorators.http import require_http_methods, require_POST
 
 from files import services as file_services
-from files.responses import content_disposition
 from files.selectors import (
     file_get_for_user,
     folder_get_for_user,
@@ -32,7 +31,7 @@ from files.selectors import (
 from sharing import access, selectors, services, upload_links
 from sharing.forms import LinkForm, ShareForm, UploadLinkForm, expiry_choices
 from sharing.models import Link
-from sharing.qr import link_qr_svg
+from sharing.qr import link_qr_response
 
 
 def _add_service_errors(form, exc: ValidationError) -> None:
@@ -180,15 +179,8 @@ class LinkQrView(LinkOwnedMixin, View):
         url = services.link_url_again(self.get_link())
         if url is None:
             raise Http404
-        response = HttpResponse(link_qr_svg(url), content_type="image/svg+xml")
-        disposition = "attachment" if request.GET.get("download") else "inline"
-        response["Content-Disposition"] = content_disposition(disposition, self.download_name)
-        # The drawing is ours (one <path>), but an SVG opened on its own is a document: nothing
-        # in it may run, load or be framed.
-        response["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'; sandbox"
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        attachment = bool(request.GET.get("download"))
+        return link_qr_response(url, filename=self.download_name, attachment=attachment)
 
 
 class LinkRevokeView(LinkOwnedMixin, View):

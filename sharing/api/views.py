@@ -43,6 +43,7 @@ from sharing.api.serializers import (
     UploadLinkSerializer,
 )
 from sharing.models import Link, ShareLink, UploadLink
+from sharing.qr import link_qr_response
 
 
 class Conflict(exceptions.APIException):
@@ -110,6 +111,8 @@ class LinkViewSet(
     def link_url(self, token: str) -> str:
         raise NotImplementedError
 
+    qr_filename: str
+
     def get_queryset(self):
         return self.list_for_user(user=self.request.user)
 
@@ -146,6 +149,27 @@ class LinkViewSet(
     def destroy(self, request, *args, **kwargs):
         self.link_revoke(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="The link's QR code",
+        description=(
+            "An SVG QR code of the link's `url`, drawn by the server, as an attachment "
+            "(`Content-Security-Policy: default-src 'none'; …; sandbox`, `nosniff`). 404 for "
+            "another user's link, and for a link made before links were kept (`url` null)."
+        ),
+        responses={
+            (200, "image/svg+xml"): OpenApiResponse(OpenApiTypes.BINARY, description="SVG"),
+            404: ERRORS[404],
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def qr(self, request, *args, **kwargs):
+        url = services.link_url_again(self.get_object())
+        if url is None:
+            raise exceptions.NotFound(
+                _("This link was shown only at creation: it has no QR code. Create a new one.")
+            )
+        return link_qr_response(url, filename=self.qr_filename, attachment=True)
 
 
 @extend_schema_view(
@@ -192,6 +216,7 @@ class ShareViewSet(LinkViewSet):
     list_for_user = staticmethod(selectors.share_list_for_user)
     get_for_user = staticmethod(selectors.share_get_for_user)
     link_url = staticmethod(services.share_url)
+    qr_filename = "share-link-qr.svg"
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -319,6 +344,7 @@ class UploadLinkViewSet(LinkViewSet):
     list_for_user = staticmethod(selectors.upload_link_list_for_user)
     get_for_user = staticmethod(selectors.upload_link_get_for_user)
     link_url = staticmethod(services.upload_link_url)
+    qr_filename = "upload-link-qr.svg"
 
     def link_create(self, *, owner, data: dict, expires_at) -> tuple[UploadLink, str]:
         folder = folder_get_for_user(user=owner, folder_id=data["folder"])

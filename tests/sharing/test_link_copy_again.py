@@ -256,3 +256,25 @@ def test_the_list_page_costs_the_same_queries_however_many_links_it_copies(
     page = alice_client.get("/shares/").content.decode()
     assert page.count("data-copy-target=") == 12
     assert cost() == few
+
+
+def test_the_api_gives_the_qr_code_to_the_owner_only(alice_api, bob_api, report, share_of, inbox):
+    share, token = share_of(report)
+    link, link_token = upload_link_create(owner=share.owner, folder=inbox)
+    for path, secret in (
+        (f"/api/v1/shares/{share.public_id}/qr/", f"/s/{token}"),
+        (f"/api/v1/upload-links/{link.public_id}/qr/", f"/r/{link_token}"),
+    ):
+        response = alice_api.get(path)
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/svg+xml"
+        assert response["Content-Disposition"].startswith("attachment;")
+        assert "sandbox" in response["Content-Security-Policy"]
+        url = alice_api.get(path.replace("qr/", "")).json()["url"]
+        assert url.endswith(secret)
+        assert svg_modules(response.content) == qr_modules(url)
+        refused = bob_api.get(path)
+        assert refused.status_code == 404 and refused["Content-Type"] == "application/json"
+    legacy(share)
+    gone = alice_api.get(f"/api/v1/shares/{share.public_id}/qr/")
+    assert gone.status_code == 404 and "shown only at creation" in gone.json()["detail"]
