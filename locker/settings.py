@@ -427,6 +427,9 @@ LOCKER_ANONYMISE_IPS = env_bool("LOCKER_ANONYMISE_IPS", False)
 LOCKER_ACCESS_LOG_DAYS = env_int("LOCKER_ACCESS_LOG_DAYS", 90)
 LOCKER_SHARE_PASSWORD_ATTEMPTS = env_int("LOCKER_SHARE_PASSWORD_ATTEMPTS", 10)
 LOCKER_SHARE_PASSWORD_WINDOW = env_duration("LOCKER_SHARE_PASSWORD_WINDOW", "15m")
+# E-mails of share links sent from the Share dialog: recipients per user per hour (a counter in
+# the shared cache), so an account cannot be used to flood mailboxes.
+LOCKER_SHARE_EMAIL_PER_HOUR = max(1, env_int("LOCKER_SHARE_EMAIL_PER_HOUR", 50))
 # Uploads in progress through an upload link: how long one may idle before its reservation and
 # bytes are given back, and how many may be open at once on one link.
 LOCKER_UPLOAD_LINK_IDLE = max(1, env_duration("LOCKER_UPLOAD_LINK_IDLE", "15m"))

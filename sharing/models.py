@@ -1,8 +1,10 @@
 """Share links (send a file or folder to anyone), upload links (collect files from anyone),
 and the logs of what went through them.
 
-Both kinds are a `Link`: a secret token of which only the SHA-256 is stored (`token_hash`, like
-API tokens), a label, an expiry, a revocation time and an optional password. Whether a link still
+Both kinds are a `Link`: a secret token, looked up by its SHA-256 (`token_hash`, like API
+tokens) and kept only sealed under the master key (`token_sealed`, so that its owner can copy the
+link again while a database dump alone holds no usable link; sharing.tokens), a label, an
+expiry, a revocation time and an optional password. Whether a link still
 works is decided at request time by `sharing.access`; nothing here is trusted to have been
 cleaned up by a job.
 """
@@ -26,6 +28,11 @@ class Link(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     token_hash = models.CharField(max_length=64, unique=True)
+    # The token sealed under the master key `token_key_id` (AES-256-GCM, the link's public id as
+    # associated data; docs/encryption.md). Empty for links made before it was kept: those were
+    # shown once only.
+    token_sealed = models.BinaryField(null=True, blank=True, editable=False)
+    token_key_id = models.CharField(max_length=32, blank=True, default="", editable=False)
     label = models.CharField(_("label"), max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)

@@ -31,6 +31,7 @@ from files.selectors import (
 from sharing import access, selectors, services, upload_links
 from sharing.forms import LinkForm, ShareForm, UploadLinkForm, expiry_choices
 from sharing.models import Link
+from sharing.qr import link_qr_response
 
 
 def _add_service_errors(form, exc: ValidationError) -> None:
@@ -50,7 +51,10 @@ def shares_page(request):
     shares = Paginator(selectors.share_list_for_user(user=request.user), 50).get_page(
         request.GET.get("page")
     )
-    uploads = selectors.upload_link_list_for_user(user=request.user)[:200]
+    uploads = list(selectors.upload_link_list_for_user(user=request.user)[:200])
+    # Each live link of the page can be copied again (its token opened here: no query).
+    for link in [*shares, *uploads]:
+        link.url_again = None if link.is_revoked else services.link_url_again(link)
     return render(request, "sharing/shares.html", {"shares": shares, "upload_links": uploads})
 
 
@@ -146,7 +150,13 @@ class LinkDetailView(LinkOwnedMixin, View):
             else:
                 messages.success(request, self.updated_message)
                 return redirect(self.url_name, **kwargs)
-        context = {"link": link, "form": form, "dead_reason": access.link_dead_reason(link)}
+        context = {
+            "link": link,
+            "form": form,
+            "dead_reason": access.link_dead_reason(link),
+            # The owner may copy the link again (None: made before links were kept).
+            "link_url": services.link_url_again(link),
+        }
         return render(request, self.template_name, {**context, **self.log_context(link)})
 
     post = get
@@ -156,6 +166,21 @@ class LinkDetailView(LinkOwnedMixin, View):
         common = self.form_class.COMMON_FIELDS
         names = [name for name in self.form_class.base_fields if name not in common]
         return {name: getattr(link, name) for name in names}
+
+
+class LinkQrView(LinkOwnedMixin, View):
+    """The link as an SVG QR code, for its owner only: shown on the link's page, and with
+    `?download=1` as an attachment. 404 for a link made before links were kept."""
+
+    http_method_names = ["get", "head"]
+    download_name: str
+
+    def get(self, request, **kwargs):
+        url = services.link_url_again(self.get_link())
+        if url is None:
+            raise Http404
+        attachment = bool(request.GET.get("download"))
+        return link_qr_response(url, filename=self.download_name, attachment=attachment)
 
 
 class LinkRevokeView(LinkOwnedMixin, View):
@@ -213,6 +238,10 @@ class ShareDetailView(ShareOwned, LinkDetailView):
         return {"accesses": Paginator(accesses, 100).get_page(self.request.GET.get("page"))}
 
 
+class ShareQrView(ShareOwned, LinkQrView):
+    download_name = "share-link-qr.svg"
+
+
 class ShareRevokeView(ShareOwned, LinkRevokeView):
     revoked_message = gettext_lazy("The link was revoked. It stopped working at once.")
 
@@ -256,6 +285,10 @@ class UploadLinkDetailView(UploadLinkOwned, LinkDetailView):
             "uploads": Paginator(link.uploads.order_by("-at"), 100).get_page(page),
             "in_progress": uploads_in_progress(user=self.request.user, link=link)[:100],
         }
+
+
+class UploadLinkQrView(UploadLinkOwned, LinkQrView):
+    download_name = "upload-link-qr.svg"
 
 
 class UploadLinkRevokeView(UploadLinkOwned, LinkRevokeView):

@@ -39,6 +39,13 @@ def upload_link_url(token: str) -> str:
     return f"{settings.LOCKER_BASE_URL}/r/{token}"
 
 
+def link_url_again(link: Link) -> str | None:
+    """The link's URL shown again to its owner (callers have scoped `link` to its owner), from
+    its sealed token; None for a link made before tokens were kept (shown once only)."""
+    token = tokens.token_unseal(link)
+    return f"{settings.LOCKER_BASE_URL}/{link.url_prefix}/{token}" if token else None
+
+
 # --- Expiry ----------------------------------------------------------------------------------
 
 
@@ -118,8 +125,8 @@ def link_create(
     **fields,
 ) -> tuple[Link, str]:
     """Create a link of either kind, after the kind's own checks, and record `action`. Returns
-    it with its token, which is not stored and is shown only once. `expires_at` UNSET: the
-    server's default expiry."""
+    it with its token, which is stored only sealed under the master key (the owner may copy the
+    link again: `link_url_again`). `expires_at` UNSET: the server's default expiry."""
     if expires_at is UNSET:
         expires_at = expiry_default()
     expiry_check(expires_at)
@@ -131,6 +138,7 @@ def link_create(
         label=(label or "").strip(),
         **fields,
     )
+    tokens.token_seal(link, token)
     link.full_clean()
     with transaction.atomic():
         link.save()
@@ -220,7 +228,7 @@ def share_create(
     is_send: bool = False,
     keep_files: bool = True,
 ) -> tuple[ShareLink, str]:
-    """Create a link; returns it with its token, which is not stored and is shown only once."""
+    """Create a link; returns it with its token (kept sealed: `link_url_again`)."""
     _check_target(owner=owner, file=file, folder=folder)
     _clean_options(max_downloads=max_downloads, label=label)
     return link_create(

@@ -241,7 +241,38 @@ async function shareItem(item) {
   if (share) announce(t("shared", item.data.name));
 }
 
-const ACTIONS = { share: shareItem, rename: renameItem, move: moveItem, delete: deleteItem };
+// The newest working link of the item, copied again (the server keeps link tokens sealed and
+// gives their `url` to their owner only). Links made before that have `url: null`.
+async function copyLinkOfItem(item) {
+  let page;
+  try {
+    page = await api("shares/", { params: { [item.kind]: item.data.id } });
+  } catch (error) {
+    announce(error.message, { error: true });
+    return;
+  }
+  const active = (page.results || []).filter((share) => share.status === "active");
+  const share = active.find((candidate) => candidate.url);
+  if (!share) {
+    announce(t(active.length ? "linkShownOnce" : "noLinkToCopy", item.data.name), { error: true });
+    return;
+  }
+  try {
+    await navigator.clipboard.writeText(share.url);
+    announce(t("linkCopied", item.data.name));
+  } catch {
+    // No clipboard permission: show the link to copy by hand.
+    window.prompt(t("linkCopyByHand", item.data.name), share.url);
+  }
+}
+
+const ACTIONS = {
+  share: shareItem,
+  "copy-link": copyLinkOfItem,
+  rename: renameItem,
+  move: moveItem,
+  delete: deleteItem,
+};
 
 body.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-action]");

@@ -12,7 +12,9 @@ def alice_client(client, alice):
     return client
 
 
-def test_share_new_page_creates_a_link_and_shows_it_once(alice_client, client, report):
+def test_share_new_page_creates_a_link_that_its_page_shows_again_to_the_owner_only(
+    alice_client, client, report, alice, bob
+):
     page = alice_client.get(f"/shares/new?file={report.public_id}")
     assert page.status_code == 200
     response = alice_client.post(
@@ -26,7 +28,10 @@ def test_share_new_page_creates_a_link_and_shows_it_once(alice_client, client, r
     assert (share.max_downloads, share.has_password, share.allow_download) == (3, True, True)
     alice_client.logout()
     assert client.get(f"/s/{token}/download", HTTP_X_SHARE_PASSWORD="pw").status_code == 200
-    assert token not in alice_client.get(f"/shares/{share.public_id}/").content.decode()
+    client.force_login(bob)
+    assert client.get(f"/shares/{share.public_id}/").status_code == 404
+    client.force_login(alice)
+    assert f"/s/{token}" in client.get(f"/shares/{share.public_id}/").content.decode()
 
 
 def test_share_form_errors_are_shown_next_to_the_field(alice_client, report, settings):
