@@ -63,6 +63,11 @@ urlpatterns = [
     path("shares/send", owner_views.send_page, name="send"),
     path("shares/<uuid:share_id>/", owner_views.ShareDetailView.as_view(), name="share_detail"),
     path(
+        "shares/<uuid:share_id>/created",
+        owner_views.ShareCreatedView.as_view(),
+        name="share_created",
+    ),
+    path(
         "shares/<uuid:share_id>/revoke", owner_views.ShareRevokeView.as_view(), name="share_revoke"
     ),
     path("shares/uploads/new", owner_views.UploadLinkNewView.as_view(), name="upload_link_new"),
@@ -70,6 +75,11 @@ urlpatterns = [
         "shares/uploads/<uuid:link_id>/",
         owner_views.UploadLinkDetailView.as_view(),
         name="upload_link_detail",
+    ),
+    path(
+        "shares/uploads/<uuid:link_id>/created",
+        owner_views.UploadLinkCreatedView.as_view(),
+        name="upload_link_created",
     ),
     path(
         "shares/uploads/<uuid:link_id>/revoke",
