@@ -2,7 +2,9 @@
 // the file in place of the page). While files are dragged over the page, `zone` gets the
 // `dragging` class so it can show where they will go.
 //
-// `wireDrop({zone, onFiles})`; onFiles(files, dataTransfer) gets an array of File.
+// `wireDrop({zone, onFiles})`; onFiles(files, folders) gets an array of File and the names of
+// the folders that were dropped (their entries are not files: a page that cannot take a folder
+// says so instead of sending an empty "file").
 
 function carriesFiles(event) {
   return Boolean(event.dataTransfer) && Array.from(event.dataTransfer.types || []).includes("Files");
@@ -34,7 +36,15 @@ export function wireDrop({ zone, onFiles }) {
     if (!carriesFiles(event)) return;
     event.preventDefault();
     leave();
-    onFiles(Array.from(event.dataTransfer.files), event.dataTransfer);
+    const files = [];
+    const folders = [];
+    for (const item of Array.from(event.dataTransfer.items || [])) {
+      if (item.kind !== "file") continue;
+      const entry = item.webkitGetAsEntry ? item.webkitGetAsEntry() : null;
+      if (entry && entry.isDirectory) folders.push(entry.name);
+      else files.push(item.getAsFile());
+    }
+    onFiles(files, folders);
   });
 }
 

@@ -18,7 +18,14 @@ function say(template, ...values) {
   return text;
 }
 
-function addFiles(files) {
+function addFiles(files, folders = []) {
+  const errorList = document.getElementById("send-file-errors");
+  errorList.textContent = "";
+  for (const name of folders) {
+    const item = document.createElement("li");
+    item.textContent = say(form.dataset.msgFolder, name);
+    errorList.append(item);
+  }
   for (const file of files) {
     const row = document.createElement("li");
     row.className = "send-file";

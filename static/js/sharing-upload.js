@@ -52,7 +52,7 @@ function row(file) {
   remove.textContent = m.msgRemove;
   item.append(name, " ", size, " ", progress, " ", status, " ", pause, " ", remove);
   results.append(item);
-  const ui = { file, item, progress, status, pause, remove };
+  const ui = { file, item, progress, status, pause, remove, size };
   remove.addEventListener("click", () => {
     waiting.splice(waiting.indexOf(ui), 1);
     item.remove();
@@ -85,7 +85,13 @@ function showFilesLeft() {
 }
 
 // Checked here, before any byte is sent; the server checks again (it decides).
-function add(files) {
+function add(files, folders = []) {
+  for (const name of folders) {
+    const ui = row({ name, size: 0 });
+    ui.size.textContent = "";
+    settle(ui, false, m.msgFolder);
+    ui.item.classList.add("refused");
+  }
   for (const file of files) {
     const ui = row(file);
     if (maxSize && file.size > maxSize) {
