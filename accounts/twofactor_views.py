@@ -15,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import twofactor
 from accounts.models import User
@@ -197,6 +197,7 @@ def backup_codes_new(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@require_GET  # a HEAD must not use them up
 @login_required
 def backup_codes_show(request: HttpRequest) -> HttpResponse:
     """The new backup codes, once: a reload finds them gone (and makes no new ones)."""

@@ -159,9 +159,9 @@ class LinkDetailView(LinkOwnedMixin, View):
 
 class LinkCreatedView(LinkOwnedMixin, View):
     """The new link, shown once (stashed in the session by `LinkNewView`); a reload goes to
-    the link's page, which never shows the link."""
+    the link's page, which never shows the link. GET only: a HEAD must not use it up."""
 
-    http_method_names = ["get", "head"]
+    http_method_names = ["get"]
     detail_url_name: str
 
     def get(self, request, **kwargs):

@@ -22,6 +22,7 @@ def test_share_new_page_creates_a_link_and_shows_it_once(alice_client, client, r
     share = ShareLink.objects.get()
     created = f"/shares/{share.public_id}/created"
     assert (response.status_code, response["Location"]) == (302, created)  # post/redirect/get
+    assert alice_client.head(created).status_code == 405  # a prefetch cannot use it up
     response = alice_client.get(created)
     assert response.status_code == 200
     url = re.search(r'id="share-url" value="([^"]+)"', response.content.decode()).group(1)
