@@ -102,3 +102,28 @@ def test_files_left_goes_down_after_each_file(live_server, browser, alice, tmp_p
         expect(page.locator("#upload-summary")).to_contain_text("Files received: 2")
     finally:
         context.close()
+
+
+def test_the_upload_page_and_quick_send_fit_a_phone(logged_in_page, live_server, browser, alice):
+    _link, token = upload_link_create(
+        owner=alice, folder=make_folder(alice, "Inbox"), max_files=2, max_file_size=10
+    )
+    long_name = "a-very-long-file-name-without-any-space-" * 4 + ".txt"
+    no_sideways = "() => document.documentElement.scrollWidth <= window.innerWidth"
+    page = logged_in_page(alice)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/shares/send")
+    page.wait_for_load_state()
+    page.evaluate(
+        """(name) => { const t = new DataTransfer(); t.items.add(new File(["x"], name));
+            document.body.dispatchEvent(new DragEvent("drop", {dataTransfer: t, bubbles: true,
+                                                               cancelable: true})); }""",
+        long_name,
+    )
+    expect(page.locator("#send-list .send-file")).to_have_count(1)
+    assert page.evaluate(no_sideways)
+    page.goto(f"{live_server.url}/r/{token}")
+    page.wait_for_load_state()
+    page.evaluate(DROP, [[[long_name, 50], ["second.txt", 1], ["third.txt", 1], ["fourth.txt", 1]]])
+    expect(page.locator("#upload-results li.refused")).to_have_count(2)
+    assert page.evaluate(no_sideways)
