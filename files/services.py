@@ -210,6 +210,12 @@ def folder_ensure_path(*, user, parent: Folder | None, path: str) -> tuple[Folde
     return parent, created
 
 
+def _already_there(name: str) -> InvalidMove:
+    return InvalidMove(
+        _("“%(name)s” is already in this folder; choose another folder.") % {"name": name}
+    )
+
+
 def _check_new_place(folder: Folder, new_parent: Folder) -> None:
     """Refuse to put `folder` (and what is below it) inside `new_parent`: a cycle or past the
     depth cap. Two queries whatever the depth: the target's ancestry and the subtree's height."""
@@ -242,6 +248,8 @@ def folder_update(
     if new_parent.pk == folder.pk:
         raise InvalidMove(_("A folder cannot be moved into itself or one of its subfolders."))
     if new_name == folder.name and new_parent.pk == folder.parent_id:
+        if parent is not None:  # asked to move, to where it already is: say so, not "moved"
+            raise _already_there(folder.name)
         return folder
     with transaction.atomic():
         _lock_tree(folder.owner_id)
@@ -267,6 +275,8 @@ def file_update(*, file: File, name: str | None = None, folder: Folder | None = 
     if new_folder.owner_id != file.owner_id:
         raise InvalidMove(_("The target folder does not exist."))
     if new_name == file.name and new_folder.pk == file.folder_id:
+        if folder is not None:  # asked to move, to where it already is: say so, not "moved"
+            raise _already_there(file.name)
         return file
     with transaction.atomic():
         _lock_folder(new_folder)

@@ -64,6 +64,11 @@ urlpatterns = [
     path("shares/<uuid:share_id>/", owner_views.ShareDetailView.as_view(), name="share_detail"),
     path("shares/<uuid:share_id>/qr.svg", owner_views.ShareQrView.as_view(), name="share_qr"),
     path(
+        "shares/<uuid:share_id>/created",
+        owner_views.ShareCreatedView.as_view(),
+        name="share_created",
+    ),
+    path(
         "shares/<uuid:share_id>/revoke", owner_views.ShareRevokeView.as_view(), name="share_revoke"
     ),
     path("shares/uploads/new", owner_views.UploadLinkNewView.as_view(), name="upload_link_new"),
@@ -76,6 +81,11 @@ urlpatterns = [
         "shares/uploads/<uuid:link_id>/qr.svg",
         owner_views.UploadLinkQrView.as_view(),
         name="upload_link_qr",
+    ),
+    path(
+        "shares/uploads/<uuid:link_id>/created",
+        owner_views.UploadLinkCreatedView.as_view(),
+        name="upload_link_created",
     ),
     path(
         "shares/uploads/<uuid:link_id>/revoke",

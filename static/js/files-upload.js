@@ -20,6 +20,7 @@ import { postForm } from "./form-upload.js";
 import { TUS_THRESHOLD, TusUpload } from "./tus-client.js";
 
 const PARALLEL_UPLOADS = 3;
+const FINISHED = new Set(["done", "error", "cancelled"]);
 
 export class Uploader {
   constructor({ list, folderId = null, onUploaded = () => {} }) {
@@ -137,6 +138,7 @@ export class Uploader {
 
   finish(row, state, message) {
     row.element.dataset.state = state;
+    if (row.pause) row.pause.hidden = true;
     row.status.textContent = message;
     row.request = null;
     if (state === "done") this.totals.done += 1;
@@ -181,6 +183,8 @@ export class Uploader {
         } else if (kind === "paused") {
           row.status.textContent = t("uploadPaused");
         } else if (kind === "finishing") {
+          // Every byte is sent: nothing left to pause while the server stores the file.
+          if (row.pause) row.pause.hidden = true;
           row.status.textContent = t("uploadSaving");
         } else if (kind === "uploading" && row.element.dataset.resumedAt === undefined) {
           row.status.textContent = t("uploadUploading");
@@ -192,6 +196,7 @@ export class Uploader {
       row.pause.hidden = false;
       row.pause.textContent = t("uploadPause");
       row.pause.onclick = () => {
+        if (FINISHED.has(row.element.dataset.state)) return; // a finished upload has no pause
         if (upload.paused) {
           upload.resume();
           row.pause.textContent = t("uploadPause");

@@ -62,6 +62,7 @@ ROUTES: dict[str, dict] = {
     "accounts/2fa/setup/qr.svg": {"kind": "list"},
     "accounts/2fa/disable/": {"kind": "user", "methods": ["POST"]},
     "accounts/2fa/backup-codes/": {"kind": "user", "methods": ["POST"]},
+    "accounts/2fa/backup-codes/new/": {"kind": "list"},
     "accounts/2fa/reset/<int:user_id>/": {"kind": "staff", "methods": ["GET", "POST"]},
     "accounts/reauthenticate/": {"kind": "list"},
     "accounts/profile/": {"kind": "list"},
@@ -134,6 +135,8 @@ ROUTES: dict[str, dict] = {
     "shares/uploads/new": {"kind": "list", "query": "?folder={folder}"},
     "shares/uploads/<uuid:link_id>/": {"kind": "user"},
     "shares/uploads/<uuid:link_id>/qr.svg": {"kind": "user"},
+    "shares/<uuid:share_id>/created": {"kind": "user"},
+    "shares/uploads/<uuid:link_id>/created": {"kind": "user"},
     "shares/uploads/<uuid:link_id>/revoke": {"kind": "user", "methods": ["POST"]},
     "shares/uploads/<uuid:link_id>/in-progress/<uuid:reservation_id>/cancel": {
         "kind": "user",
