@@ -101,7 +101,8 @@ def _unexpected(check: str, doing: str, answer: Response | None) -> Result:
             f"The proxy answered {answer.status} while {doing}.",
             TIMEOUT_ADVICE[answer.status],
         )
-    return fail(check, f"Locker answered {answer.status} while {doing}: {answer.detail()}")
+    who = "Locker" if answer.from_locker else "The server at the public URL"
+    return fail(check, f"{who} answered {answer.status} while {doing}: {answer.detail()}")
 
 
 def check_upload_limits(client: Client, user, *, size: int) -> Result:

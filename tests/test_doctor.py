@@ -191,6 +191,20 @@ def test_a_proxy_that_passes_the_clients_header_on_is_reported(instance, tmp_pat
     assert "made up by the client" in found["client-ip"][1]
 
 
+def test_a_proxy_that_sends_no_client_address_is_reported(instance, tmp_path):
+    # The proxy connects from an address of its own and drops X-Forwarded-For: Locker sees
+    # every client as the proxy.
+    directives = [d for d in GOOD_DIRECTIVES if "X-Forwarded-For" not in d]
+    directives += ["proxy_bind 127.0.0.2;", 'proxy_set_header X-Forwarded-For "";']
+    with NginxProxy(tmp_path, upstream=upstream(instance), directives=directives) as proxy:
+        status, found, output = doctor(instance, proxy.base_url, "--only", "client-ip")
+    assert status == 1, output
+    verdict, summary = found["client-ip"]
+    assert verdict == FAIL
+    assert "Locker sees this client as 127.0.0.2, not as 127.0.0.1" in summary
+    assert "the proxy's address" in summary
+
+
 # --- The broker -------------------------------------------------------------------------------
 
 
