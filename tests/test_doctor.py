@@ -125,6 +125,35 @@ def test_every_check_passes_behind_a_well_set_nginx(instance, s3_server, tmp_pat
     assert_nothing_left(instance, s3_server)
 
 
+def test_https_without_hsts_is_a_warning_and_uploads_stream_over_tls(instance, s3_server, tmp_path):
+    # LOCKER_HTTPS is off on this instance, so Locker sends no HSTS even over HTTPS.
+    with NginxProxy(
+        tmp_path, upstream=upstream(instance), directives=GOOD_DIRECTIVES, tls=True
+    ) as proxy:
+        status, found, output = doctor(
+            instance,
+            proxy.base_url,
+            *("--only", "https", "--only", "upload", "--upload-size", "9M"),
+            env={"SSL_CERT_FILE": str(proxy.certificate)},
+        )
+    assert status == 0, output
+    assert found["https"][0] == "WARN", output
+    assert "without a Strict-Transport-Security header" in found["https"][1]
+    assert "X-Forwarded-Proto $scheme;" in output
+    assert found["upload"][0] == OK, output
+    assert_nothing_left(instance, s3_server)
+
+
+def test_an_untrusted_certificate_is_a_failure(instance, tmp_path):
+    with NginxProxy(
+        tmp_path, upstream=upstream(instance), directives=GOOD_DIRECTIVES, tls=True
+    ) as proxy:
+        status, found, output = doctor(instance, proxy.base_url, "--only", "https")
+    assert status == 1, output
+    assert found["https"][0] == FAIL
+    assert "its TLS certificate was refused" in found["https"][1]
+
+
 # --- The proxy's limits -----------------------------------------------------------------------
 
 
