@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.core.management import CommandError, call_command
 
 from doctor.checks import Context, Options, check_https, check_mail
 from doctor.client import Client
@@ -352,3 +353,17 @@ def test_the_client_address_is_told_to_staff_only(anon_api, alice_api, staff_api
     assert answer.status_code == 200
     assert answer.json() == {"client_ip": "198.51.100.4"}
     assert answer["Cache-Control"] == "no-store"
+
+
+@pytest.mark.django_db
+def test_without_a_staff_account_it_says_what_to_do():
+    with pytest.raises(CommandError, match="no active staff account .* --user"):
+        call_command("doctor", "--base-url", "http://127.0.0.1:1", "--only", "https")
+
+
+@pytest.mark.django_db
+def test_an_unknown_user_and_a_bad_size_are_refused_in_one_line(alice):
+    with pytest.raises(CommandError, match="No user is named 'nobody'"):
+        call_command("doctor", "--base-url", "http://127.0.0.1:1", "--user", "nobody")
+    with pytest.raises(CommandError, match="--upload-size must be a size such as 16M"):
+        call_command("doctor", "--upload-size", "lots")
