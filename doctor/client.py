@@ -8,7 +8,6 @@ answer the proxy sends before the body is complete (its 413) can still be read.
 from __future__ import annotations
 
 import base64
-import contextlib
 import http.client
 import json
 import random
@@ -201,11 +200,6 @@ class Client:
             midway=midway,
             hold_at=hold_at,
         )
-
-    def tus_delete(self, location: str) -> None:
-        """Termination, or forgetting a finished upload's record; never raises."""
-        with contextlib.suppress(Unreachable):
-            self.request("DELETE", location, headers=TUS_HEADERS)
 
     def is_writing(self, location: str, *, offset: int, seconds: float) -> bool | None:
         """Whether Locker is busy receiving a PATCH of this upload (one the caller has left

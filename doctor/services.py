@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import api_token_create, api_token_revoke
-from files.models import File
-from files.services import file_purge
+from files.models import File, TusUpload
+from files.services import file_purge, tus_upload_terminate
 
 TOKEN_NAME = "manage.py doctor (temporary)"
 # Revoked when the doctor ends; should it be killed first, the token still dies on its own.
@@ -54,8 +54,20 @@ def doctor_token(user: User) -> Iterator[str]:
         api_token_revoke(user=user, token_id=token.pk)
 
 
-def test_file_remove(*, user: User, public_id: str) -> bool:
-    """Delete a file a check uploaded for good: not through the trash, its objects and the quota
-    it held released at once. False when there was no such file."""
-    file = File.objects.filter(owner=user, public_id=public_id).first()
-    return file is not None and file_purge(file=file)
+def test_upload_remove(*, user: User, upload_id: str, file_id: str = "") -> None:
+    """Take away what a check's tus upload left, straight in the database and the storage, not
+    through the proxy (which may be what failed): an unfinished upload is terminated (its
+    bytes and its reservation go), a finished one's file is deleted for good, not through the
+    trash (its objects and the quota it held are released at once)."""
+    upload = TusUpload.objects.filter(owner=user, link=None, upload_id=upload_id).first()
+    files = File.objects.filter(owner=user)
+    if file_id:
+        file = files.filter(public_id=file_id).first()
+    elif upload is not None and upload.completed_at is not None:
+        file = files.filter(blob_id=upload.blob_id).first()
+    else:
+        file = None
+    if upload is not None:
+        tus_upload_terminate(pk=upload.pk)
+    if file is not None:
+        file_purge(file=file)

@@ -4,7 +4,6 @@ good before they return (no trash, no object left, the quota given back)."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import secrets
 import time
@@ -12,9 +11,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from doctor.client import PIECE, TUS_HEADERS, Client, Response, Unreachable, test_bytes
+from doctor.client import PIECE, Client, Response, Unreachable, test_bytes
 from doctor.results import Result, fail, ok, size_text, warn
-from doctor.services import test_file_remove
+from doctor.services import test_upload_remove
 
 # The web page's chunk (static/js/tus-client.js): the first size tried.
 CHUNK_SIZE = 8 * 1024 * 1024
@@ -57,17 +56,11 @@ class Upload:
     def finished(self, answer: Response) -> None:
         self.file_id = answer.header("locker-file-id") or self.file_id
 
-    def remove(self) -> bool:
-        """Forget (or terminate) the upload and delete its file for good."""
-        if not self.location:
-            return True
-        if not self.file_id:
-            with contextlib.suppress(Unreachable):
-                self.finished(self.client.request("HEAD", self.location, headers=TUS_HEADERS))
-        self.client.tus_delete(self.location)
-        if self.file_id:
-            return test_file_remove(user=self.user, public_id=self.file_id)
-        return True
+    def remove(self) -> None:
+        """Terminate the upload, or delete the file it made for good."""
+        if self.location:
+            upload_id = self.location.rstrip("/").rsplit("/", 1)[-1]
+            test_upload_remove(user=self.user, upload_id=upload_id, file_id=self.file_id)
 
 
 def _create(upload: Upload, name: str, length: int, check: str) -> Result | None:
