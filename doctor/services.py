@@ -4,9 +4,11 @@ good of the files its checks upload."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -54,20 +56,26 @@ def doctor_token(user: User) -> Iterator[str]:
         api_token_revoke(user=user, token_id=token.pk)
 
 
-def test_upload_remove(*, user: User, upload_id: str, file_id: str = "") -> None:
-    """Take away what a check's tus upload left, straight in the database and the storage, not
-    through the proxy (which may be what failed): an unfinished upload is terminated (its
-    bytes and its reservation go), a finished one's file is deleted for good, not through the
-    trash (its objects and the quota it held are released at once)."""
-    upload = TusUpload.objects.filter(owner=user, link=None, upload_id=upload_id).first()
-    files = File.objects.filter(owner=user)
-    if file_id:
-        file = files.filter(public_id=file_id).first()
-    elif upload is not None and upload.completed_at is not None:
-        file = files.filter(blob_id=upload.blob_id).first()
-    else:
-        file = None
-    if upload is not None:
+def test_upload_remove(*, user: User, name: str, file_id: str = "") -> None:
+    """Take away what a check's tus upload of the file `name` (unique to the check) left,
+    straight in the database and the storage, not through the proxy (which may be what failed):
+    an unfinished upload is terminated (its bytes and its reservation go), a finished one's file
+    is deleted for good, not through the trash (its objects and the quota it held are released
+    at once)."""
+    for upload in TusUpload.objects.filter(owner=user, link=None, filename=name):
         tus_upload_terminate(pk=upload.pk)
-    if file is not None:
+    files = File.objects.filter(owner=user).filter(Q(name=name) | Q(public_id=file_id or None))
+    for file in files:
         file_purge(file=file)
+
+
+def test_upload_appears(*, user: User, name: str, seconds: float) -> bool:
+    """Whether Locker records an upload of `name` within `seconds`: a proxy that gave up on
+    the creation request (a timeout) may have passed it on all the same."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if TusUpload.objects.filter(owner=user, link=None, filename=name).exists():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from doctor.client import PIECE, Client, Response, Unreachable, test_bytes
 from doctor.results import Result, fail, ok, size_text, warn
-from doctor.services import test_upload_remove
+from doctor.services import test_upload_appears, test_upload_remove
 
 # The web page's chunk (static/js/tus-client.js): the first size tried.
 CHUNK_SIZE = 8 * 1024 * 1024
@@ -22,6 +22,7 @@ SMALLEST_PROBE = PIECE  # below this, stop halving: the proxy refuses about ever
 # application sees the request (locker/gunicorn_worker.py): the probe holds past that.
 DEFAULT_REQUEST_BUFFER = 2_621_440
 BUFFERING_WAIT = 5.0  # seconds to see Locker busy with a half-sent request
+CREATION_WAIT = 5.0  # seconds
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 BODY_SIZE_ADVICE = (
@@ -50,6 +51,7 @@ class Upload:
 
     client: Client
     user: object
+    name: str
     location: str = ""
     file_id: str = ""
 
@@ -58,17 +60,19 @@ class Upload:
 
     def remove(self) -> None:
         """Terminate the upload, or delete the file it made for good."""
-        if self.location:
-            upload_id = self.location.rstrip("/").rsplit("/", 1)[-1]
-            test_upload_remove(user=self.user, upload_id=upload_id, file_id=self.file_id)
+        test_upload_remove(user=self.user, name=self.name, file_id=self.file_id)
 
 
-def _create(upload: Upload, name: str, length: int, check: str) -> Result | None:
-    """Start the upload; a Result when Locker refused it."""
-    answer = upload.client.tus_create(name=name, length=length)
+def _create(upload: Upload, length: int, check: str) -> Result | None:
+    """Start the upload; a Result when it did not start."""
+    answer = upload.client.tus_create(name=upload.name, length=length)
     if answer.status == 201:
         upload.location = answer.header("location")
         return None
+    if not answer.from_locker:
+        # The proxy may have given up on a request it passed on: what Locker made of it is
+        # taken away with the rest.
+        test_upload_appears(user=upload.user, name=upload.name, seconds=CREATION_WAIT)
     if answer.status == 507:
         return fail(
             check,
@@ -103,10 +107,10 @@ def check_upload_limits(client: Client, user, *, size: int) -> Result:
     connection, halve the chunk until one goes through, and report the limit found."""
     check = "upload"
     seed = secrets.token_hex(8)
-    upload = Upload(client, user)
+    upload = Upload(client, user, _test_name("upload"))
     started = time.monotonic()
     try:
-        refusal = _create(upload, _test_name("upload"), size, check)
+        refusal = _create(upload, size, check)
         if refusal is not None:
             return refusal
         chunk, offset = CHUNK_SIZE, 0
@@ -193,10 +197,10 @@ def check_request_buffering(client: Client, user) -> Result:
     chunk = max(CHUNK_SIZE, hold_at + (1 << 20))
     size = 2 * chunk
     seed = secrets.token_hex(8)
-    upload = Upload(client, user)
+    upload = Upload(client, user, _test_name("buffering"))
     seen: list[bool | None] = []
     try:
-        refusal = _create(upload, _test_name("buffering"), size, check)
+        refusal = _create(upload, size, check)
         if refusal is not None:
             return refusal
 
@@ -246,9 +250,9 @@ def check_scanner(client: Client, user, *, timeout: float) -> Result:
             "No scanner is configured (LOCKER_SCANNER=none): uploads are not checked for malware.",
             "Install clamd and set LOCKER_SCANNER=clamav and LOCKER_CLAMD_URL (docs/workers.md).",
         )
-    upload = Upload(client, user)
+    upload = Upload(client, user, _test_name("eicar"))
     try:
-        answer = client.tus_create(name=_test_name("eicar"), length=len(EICAR), first_chunk=EICAR)
+        answer = client.tus_create(name=upload.name, length=len(EICAR), first_chunk=EICAR)
         upload.location = answer.header("location")
         if answer.status != 201:
             return _unexpected(check, "uploading the EICAR test file", answer)
