@@ -31,6 +31,10 @@ BODY_SIZE_ADVICE = (
     "enforces LOCKER_MAX_UPLOAD_SIZE itself) in the server block that proxies Locker; other "
     "proxies have their own (Apache LimitRequestBody, HAProxy, Traefik buffering limits)."
 )
+CUT_ADVICE = (
+    "A connection cut without an answer can also be a timeout: nginx `client_body_timeout`, "
+    "`proxy_send_timeout` and `proxy_read_timeout` must outlast a chunk's transfer."
+)
 TIMEOUT_ADVICE = {
     504: "The proxy gave up waiting for Locker's answer: raise nginx `proxy_read_timeout` "
     "(e.g. 300s) and `proxy_send_timeout` for the location that proxies Locker.",
@@ -116,6 +120,7 @@ def check_upload_limits(client: Client, user, *, size: int) -> Result:
         chunk, offset = CHUNK_SIZE, 0
         refused: int | None = None  # the smallest request size the proxy refused
         passed = 0  # the largest that went through
+        cut = False  # a refusal was a cut connection rather than a 413
         floor = min(settings.LOCKER_TUS_MIN_CHUNK, -(-size // 64))
         while offset < size:
             length = min(chunk, size - offset)
@@ -134,6 +139,7 @@ def check_upload_limits(client: Client, user, *, size: int) -> Result:
             if not proxy_refused:
                 return _unexpected(check, f"sending a {size_text(length)} chunk", answer)
             refused = length if refused is None else min(refused, length)
+            cut = cut or answer is None
             chunk = length // 2
             if chunk < max(SMALLEST_PROBE, floor):
                 break
@@ -157,6 +163,7 @@ def check_upload_limits(client: Client, user, *, size: int) -> Result:
                 f"{size_text(CHUNK_SIZE)} chunks, and an ordinary upload the whole file in one "
                 "request.",
                 BODY_SIZE_ADVICE,
+                *([CUT_ADVICE] if cut else []),
             )
         return _verify(client, upload, seed, size, seconds)
     except Unreachable as error:
