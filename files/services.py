@@ -743,6 +743,19 @@ def _purge_file_rows(files: list[File]) -> None:
     transaction.on_commit(delete_objects)
 
 
+def file_purge(*, file: File) -> bool:
+    """Delete one file for good at once, in the trash or not: its rows, its thumbnails, its
+    stored objects and the quota it held, as the trash purge does (manage.py doctor removes its
+    test uploads this way). False when it was already gone."""
+    with transaction.atomic():
+        files = list(File.objects.filter(pk=file.pk).select_for_update())
+        if not files:
+            return False
+        _purge_file_rows(files)
+        audit_many(A.FILE_PURGED, targets=files)
+    return True
+
+
 def _purge_trash_batch(tops: Callable[[type], QuerySet], size: int) -> tuple[int, bool]:
     """Purge one batch of trash in one transaction: up to `size` trashed files among the tops
     of deletions (`tops(File)`), else up to `size` files inside the first trashed folder

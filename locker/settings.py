@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "files",
     "sharing",
     "metrics",
+    "doctor",
 ]
 
 MIDDLEWARE = [

@@ -109,6 +109,8 @@ ROUTES: dict[str, dict] = {
     "api/v1/^upload-links/$": {"kind": "list"},
     "api/v1/^upload-links/(?P<id>[0-9a-fA-F-]{32,36})/$": {"kind": "user"},
     "api/v1/^upload-links/(?P<id>[0-9a-fA-F-]{32,36})/qr/$": {"kind": "user"},
+    # manage.py doctor: the caller's address as Locker computed it; staff only (doctor/api.py).
+    "api/v1/doctor/client-address": {"kind": "staff"},
     "api/v1/schema/": {"kind": "public"},
     "api/v1/docs/": {"kind": "public"},
     "": {"kind": "list"},
