@@ -470,11 +470,20 @@ def test_download_links_serve_the_content(alice_page, live_server, alice):
     api_upload(alice, "hello.txt", b"hello from the locker")
     open_listing(alice_page, live_server)
 
+    # The name opens the viewer (tests/files/test_browser_viewer.py); Download is in the menu
+    # and in the viewer's bar.
+    item = row(alice_page, "hello.txt")
+    item.locator("summary").click()
     with alice_page.expect_download() as download_info:
-        row(alice_page, "hello.txt").get_by_role("link", name="hello.txt").click()
+        item.get_by_role("link", name="Download", exact=True).click()
     download = download_info.value
     assert download.suggested_filename == "hello.txt"
     assert Path(download.path()).read_bytes() == b"hello from the locker"
+
+    item.get_by_role("link", name="hello.txt").click()
+    with alice_page.expect_download() as download_info:
+        alice_page.locator("#viewer").get_by_role("link", name="Download").click()
+    assert Path(download_info.value.path()).read_bytes() == b"hello from the locker"
 
 
 def test_a_folder_downloads_as_a_zip(alice_page, live_server, alice):

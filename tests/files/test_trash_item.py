@@ -120,3 +120,30 @@ def test_the_trash_listing_with_locations_runs_the_same_queries_for_5_or_50_item
         return len(captured.captured_queries)
 
     assert queries(alice_api) == queries(bob_api)
+
+
+def test_a_big_trashed_folder_answers_202_and_is_deleted_in_the_background(
+    alice, alice_api, settings, eager_celery
+):
+    settings.LOCKER_JOB_BATCH_SIZE = 2
+    settings.LOCKER_TRASH_EMPTY_REQUEST_BUDGET = 0  # one batch in the request
+    settings.LOCKER_JOB_TIME_BUDGET = 0  # one batch a task, which queues the next
+    big = make_folder(alice, "big")
+    for number in range(5):
+        make_file(alice, f"{number}.bin", b"z" * 10, folder=big)
+    other = make_file(alice, "other.bin", b"o")
+    services.folder_trash(folder=big)
+    services.file_trash(file=other)
+
+    response = alice_api.delete(f"/api/v1/trash/{big.public_id}/")
+
+    assert response.status_code == 202
+    assert response.json() == {
+        "deleted_files": 2,
+        "detail": "The rest of this item is being deleted in the background.",
+    }
+    # The task (run eagerly here) went on until the folder was gone; the other item stays.
+    assert not Folder.objects.filter(pk=big.pk).exists()
+    assert list(File.objects.all()) == [other]
+    alice.refresh_from_db()
+    assert alice.used_bytes == 1
