@@ -14,6 +14,7 @@ from accounts.models import User
 from files import services
 from files.models import File
 from sharing.models import ShareAccess, ShareLink
+from sharing.selectors import share_opaque_id
 from sharing.services import share_create
 from tests.files.test_browser_files import (
     api_folder,
@@ -266,8 +267,8 @@ def test_an_anonymous_visitor_views_the_files_of_a_folder_share(
 
 def test_a_share_with_a_download_limit_offers_no_viewer(live_server, browser, alice):
     folder = api_folder(alice, "Limited")
-    api_upload(alice, "one.png", png(), folder=folder)
-    _share, token = share_create(owner=alice, folder=folder, max_downloads=2)
+    image = File.objects.get(public_id=api_upload(alice, "one.png", png(), folder=folder)["id"])
+    limited, token = share_create(owner=alice, folder=folder, max_downloads=2)
     context = browser.new_context()
     page = context.new_page()
 
@@ -275,6 +276,13 @@ def test_a_share_with_a_download_limit_offers_no_viewer(live_server, browser, al
 
     expect(page.locator("tbody")).to_contain_text("one.png")
     expect(page.locator("a.share-view")).to_have_count(0)
+    opaque = share_opaque_id(limited, image)
+    assert page.request.get(f"{live_server.url}/s/{token}/files/{opaque}/preview").status == 404
+    # The same folder through a link without a limit: its name opens the viewer.
+    _share, unlimited = share_create(owner=alice, folder=folder)
+    page.goto(f"{live_server.url}/s/{unlimited}")
+    page.get_by_role("link", name="one.png", exact=True).click()
+    expect(page.locator("#viewer img")).to_have_count(1)
     context.close()
 
 

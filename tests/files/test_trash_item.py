@@ -71,6 +71,9 @@ def test_only_your_own_trash_items_can_be_deleted_for_good(alice, bob, alice_api
         assert response.status_code == 404
         assert response.json()["detail"]
     assert File.objects.filter(pk__in=[live.pk, inside.pk, bobs.pk]).count() == 3
+    # While her own trashed folder (the top of that deletion) goes.
+    assert alice_api.delete(f"/api/v1/trash/{folder.public_id}/").status_code == 200
+    assert not File.objects.filter(pk=inside.pk).exists()
 
 
 def test_trash_items_say_which_folder_they_were_in(alice, alice_api):
