@@ -96,7 +96,7 @@ def test_clicking_an_image_opens_a_gallery_paged_with_the_arrow_keys(
     expect(viewer(alice_page).locator("#viewer-title")).to_have_text("a.png")
     expect(image).to_have_attribute("src", f"/api/v1/files/{ids['a.png']}/content?inline=1")
     expect(viewer(alice_page).locator("#viewer-position")).to_have_text("1 of 3")
-    assert image.evaluate("img => img.complete && img.naturalWidth") == 48
+    assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") == 48
     download = viewer(alice_page).get_by_role("link", name="Download")
     expect(download).to_have_attribute("href", f"/api/v1/files/{ids['a.png']}/content")
 
@@ -115,8 +115,8 @@ def test_clicking_an_image_opens_a_gallery_paged_with_the_arrow_keys(
 
     alice_page.keyboard.press("Escape")
     expect(viewer(alice_page)).to_be_hidden()
-    focused = alice_page.evaluate("document.activeElement.textContent")
-    assert focused == "a.png"  # back on the name that opened it
+    # Back on the name that opened it.
+    expect(alice_page.get_by_role("link", name="a.png", exact=True)).to_be_focused()
 
 
 def test_a_pdf_opens_in_the_browsers_own_viewer_inside_the_page(alice_page, live_server, alice):
@@ -256,7 +256,7 @@ def test_an_anonymous_visitor_views_the_files_of_a_folder_share(
     expect(dialog.locator("#viewer-title")).to_have_text("two.png")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
-    assert page.evaluate("document.activeElement.textContent") == "notes.txt"
+    expect(page.get_by_role("link", name="notes.txt", exact=True)).to_be_focused()
     # Viewing is not downloading: nothing was counted or logged as a download.
     share.refresh_from_db()
     assert share.download_count == 0
