@@ -25,6 +25,15 @@ class User(AbstractUser):
     )
     used_bytes = models.BigIntegerField(_("storage used (bytes)"), default=0)
 
+    class Theme(models.TextChoices):
+        SYSTEM = "system", _("As the system")
+        LIGHT = "light", _("Light")
+        DARK = "dark", _("Dark")
+
+    theme = models.CharField(
+        _("colour theme"), max_length=10, choices=Theme.choices, default=Theme.SYSTEM
+    )
+
     objects = UserManager()
     REQUIRED_FIELDS = ["email"]
 

@@ -293,6 +293,16 @@ def user_status_changed(*, user: User, was_active: bool, was_staff: bool) -> Non
         audit(A.USER_STAFF_CHANGED, target=user, is_staff=user.is_staff)
 
 
+def user_theme_set(*, user: User, theme: str | None) -> User:
+    """Remember the colour theme of the web pages for `user` (None: leave it)."""
+    if theme is not None and theme != user.theme:
+        if theme not in User.Theme.values:
+            raise ValidationError({"theme": _("Choose system, light or dark.")})
+        user.theme = theme
+        User.objects.filter(pk=user.pk).update(theme=theme)
+    return user
+
+
 def profile_update(*, user: User, display_name: str, email: str) -> User:
     email = User.objects.normalize_email(email.strip())
     _check_identity_free(username="", email=email, exclude_pk=user.pk)

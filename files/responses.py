@@ -12,7 +12,9 @@ Behaviour (docs/files.md):
   content, which would let anyone test guesses of it) and `Last-Modified`; `If-None-Match` (and,
   without it, `If-Modified-Since`) → 304; `If-Range` that does not match → the whole content.
 - `Content-Disposition` with an ASCII fallback `filename="…"` and RFC 6266 `filename*`;
-  `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox` always.
+  `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox` always. Inline
+  content may be framed by this site only (`frame-ancestors 'self'`, `X-Frame-Options:
+  SAMEORIGIN`): the in-page viewer shows PDFs in an <iframe>.
 - Inline only for an allow-list of types; text is served as `text/plain; charset=utf-8`;
   anything else (SVG, HTML, XML…) is an attachment typed `application/octet-stream`.
 """
@@ -224,6 +226,11 @@ def content_response(
         response["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     response["Content-Disposition"] = content_disposition(disposition, file.name)
     _common_headers(response, file=file, etag=etag, last_modified=last_modified)
+    if disposition == "inline":
+        # The in-page viewer shows a PDF in an <iframe> of this very site (static/js/viewer.js);
+        # no other site may frame it. Still sandboxed (no script of ours runs in it).
+        response["Content-Security-Policy"] = "sandbox; frame-ancestors 'self'"
+        response["X-Frame-Options"] = "SAMEORIGIN"
     return response
 
 

@@ -4,7 +4,7 @@ caller's answers 404 (never 403), so an id says nothing about other people's loc
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
@@ -381,6 +381,9 @@ class TrashItem:
     name: str
     deleted_at: datetime
     size: int
+    # The folder it was in (a file's folder, a folder's parent), and its path (`trash_located`).
+    parent_id: int | None = None
+    location: str | None = None
 
 
 # The trash's order: newest first; among items deleted at the same moment, by id (descending),
@@ -433,7 +436,7 @@ class TrashListing:
         return (item.deleted_at, item.id, item.type)
 
 
-def _trash_columns(queryset: QuerySet, *, kind: str, size) -> QuerySet:
+def _trash_columns(queryset: QuerySet, *, kind: str, size, parent) -> QuerySet:
     # Every column an annotation, so both halves of the union name them alike and in order.
     return queryset.annotate(
         item_type=Value(kind, output_field=CharField()),
@@ -441,7 +444,10 @@ def _trash_columns(queryset: QuerySet, *, kind: str, size) -> QuerySet:
         item_name=F("name"),
         item_deleted_at=F("deleted_at"),
         item_size=size,
-    ).values_list("item_type", "item_id", "item_name", "item_deleted_at", "item_size")
+        item_parent=parent,
+    ).values_list(
+        "item_type", "item_id", "item_name", "item_deleted_at", "item_size", "item_parent"
+    )
 
 
 def trash_list(*, user) -> TrashListing:
@@ -451,6 +457,7 @@ def trash_list(*, user) -> TrashListing:
         File.objects.trashed().filter(owner=user, trashed_as_root=True),
         kind="file",
         size=F("size"),
+        parent=F("folder_id"),
     )
     deleted_with = (
         File.objects.filter(trash_root=OuterRef("pk"))
@@ -463,8 +470,54 @@ def trash_list(*, user) -> TrashListing:
         Folder.objects.trashed().filter(owner=user, trashed_as_root=True),
         kind="folder",
         size=Coalesce(Subquery(deleted_with), Value(0), output_field=BigIntegerField()),
+        parent=F("parent_id"),
     )
     return TrashListing(files, folders)
+
+
+# Every folder above any of the given ones (and they themselves), in one walk upwards.
+_ANCESTRY_MANY_SQL = """
+WITH RECURSIVE chain(id, parent_id) AS (
+    SELECT id, parent_id FROM files_folder WHERE id IN ({placeholders})
+    UNION
+    SELECT f.id, f.parent_id FROM files_folder f JOIN chain c ON f.id = c.parent_id
+)
+SELECT id, parent_id, name FROM files_folder WHERE id IN (SELECT id FROM chain)
+"""
+
+
+def folder_paths(*, folder_ids) -> dict[int, str]:
+    """The path of each folder from the top level down ("/Photos/2024"; "/" for a root), in one
+    query however many folders and however deep: the folders they were in are shown beside
+    trash items this way. A folder in the trash keeps its place in the tree, so its path is
+    where it was."""
+    ids = sorted({int(pk) for pk in folder_ids if pk is not None})
+    if not ids:
+        return {}
+    sql = _ANCESTRY_MANY_SQL.format(placeholders=", ".join(["%s"] * len(ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids)
+        rows = {pk: (parent_id, name) for pk, parent_id, name in cursor.fetchall()}
+    paths: dict[int, str] = {}
+    for start in ids:
+        names: list[str] = []
+        seen: set[int] = set()
+        current = start
+        while current in rows and current not in seen:
+            seen.add(current)
+            parent_id, name = rows[current]
+            if parent_id is None:
+                break  # the root ("My files") is not part of a path
+            names.append(name)
+            current = parent_id
+        paths[start] = "/" + "/".join(reversed(names))
+    return paths
+
+
+def trash_located(items: list[TrashItem]) -> list[TrashItem]:
+    """A page of trash items with the path of the folder each was in (one more query)."""
+    paths = folder_paths(folder_ids=[item.parent_id for item in items])
+    return [replace(item, location=paths.get(item.parent_id)) for item in items]
 
 
 def trash_item_get_for_user(*, user, item_id) -> File | Folder:

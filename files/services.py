@@ -825,3 +825,24 @@ def trash_empty(*, user, run: JobRun | None = None) -> TrashEmptied:
         # is gone and the rest is still in the trash, for the next try.
         task_queue("files.tasks.empty_trash", (user.pk,))
     return TrashEmptied(deleted_files=deleted, continues=run.out_of_time)
+
+
+def _one_trash_item(model, *, item: File | Folder):
+    """The one trash item `item` as the tops of a purge (nothing of the other kind)."""
+    if not isinstance(item, model):
+        return model.objects.none()
+    return model.objects.filter(pk=item.pk, trashed_as_root=True, deleted_at__isnull=False)
+
+
+def trash_item_delete(*, item: File | Folder, run: JobRun | None = None) -> TrashEmptied:
+    """Delete one trash item for good (a file, or a folder with everything deleted with it), as
+    emptying the trash does for all of them: in batches, each in its own transaction, freeing
+    the quota. A folder too big for LOCKER_TRASH_EMPTY_REQUEST_BUDGET goes on in the task
+    files.tasks.delete_trash_item (still listed in the trash until it is gone)."""
+    run = run or JobRun(budget=settings.LOCKER_TRASH_EMPTY_REQUEST_BUDGET)
+    tops = partial(_one_trash_item, item=item)
+    deleted = sum(repeat_batches(run, partial(_purge_trash_batch, tops)))
+    if run.out_of_time:
+        kind = "folder" if isinstance(item, Folder) else "file"
+        task_queue("files.tasks.delete_trash_item", (kind, item.pk))
+    return TrashEmptied(deleted_files=deleted, continues=run.out_of_time)

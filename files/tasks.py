@@ -131,6 +131,22 @@ def empty_trash(user_id: int) -> int:
     return services.trash_empty(user=user, run=JobRun()).deleted_files
 
 
+@shared_task(
+    name="files.tasks.delete_trash_item", autoretry_for=_transient_errors(), retry_backoff=True
+)
+def delete_trash_item(kind: str, item_id: int) -> int:
+    """Go on deleting one trash item for good where the request stopped
+    (files.services.trash_item_delete). Restored or gone meanwhile: nothing."""
+    from files.models import File, Folder
+    from locker.jobs import JobRun
+
+    model = Folder if kind == "folder" else File
+    item = model.objects.filter(pk=item_id, trashed_as_root=True, deleted_at__isnull=False).first()
+    if item is None:
+        return 0
+    return services.trash_item_delete(item=item, run=JobRun()).deleted_files
+
+
 @shared_task(name="files.tasks.cleanup_partial_uploads")
 def cleanup_partial_uploads(hours: float | None = None) -> dict:
     """Reclaim what crashed or abandoned uploads left: half-written blobs and reservations.

@@ -10,7 +10,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from files.models import File
-from files.responses import inline_allowed, thumbnail_response, thumbnail_size_or_none
+from files.responses import (
+    INLINE_IMAGE_TYPES,
+    inline_allowed,
+    thumbnail_response,
+    thumbnail_size_or_none,
+)
 from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
 from locker import outages
 from sharing import access, selectors, share_downloads
@@ -19,7 +24,8 @@ from sharing.access import ShareDenied, SharePasswordRequired
 # Public pages load nothing from elsewhere and may be framed by nobody.
 PUBLIC_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "media-src 'self'; connect-src 'self'; frame-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; "
     "base-uri 'none'"
 )
 
@@ -30,7 +36,8 @@ def public_headers(response: HttpResponse) -> HttpResponse:
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex, nofollow"
     response["Cache-Control"] = "private, no-store"
-    response["X-Frame-Options"] = "DENY"
+    # Inline content (a PDF in the viewer) says SAMEORIGIN itself (files.responses).
+    response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 
 
@@ -85,6 +92,30 @@ class _NotDownloadable(ShareDenied):
 # --- The page --------------------------------------------------------------------------------
 
 
+def viewer_kind(share, file: File) -> str:
+    """What the in-page viewer (static/js/viewer.js) shows of a shared file through the
+    preview route: "image", "pdf", "video", "audio", "text", or "" for nothing.
+
+    Only links without a download limit have previews (the preview route is not counted, so on
+    a limited link it would be a way around the limit): the viewer's many Range requests of a
+    video are then no downloads at all. A preview-only link shows images and PDFs as their
+    image rendition."""
+    if share.max_downloads is not None or not inline_allowed(file.content_type):
+        return ""
+    if not share_downloads.servable(file):
+        return ""
+    if share_downloads.preview_is_rendition(share, file):
+        return "image" if file.thumbnail_state == "ready" else ""
+    content_type = file.content_type
+    if content_type in INLINE_IMAGE_TYPES:
+        return "image"
+    if content_type == "application/pdf":
+        return "pdf"
+    if content_type == "text/plain":
+        return "text"
+    return content_type.split("/", 1)[0]  # audio, video
+
+
 def _file_context(share, file: File, *, preview_url: str) -> dict:
     previewable = (
         inline_allowed(file.content_type)
@@ -104,6 +135,7 @@ def _file_context(share, file: File, *, preview_url: str) -> dict:
         "servable": share_downloads.servable(file),
         "preview_kind": kind,
         "has_thumbnail": file.thumbnail_state == "ready" and share_downloads.servable(file),
+        "view_kind": viewer_kind(share, file),
     }
 
 
@@ -160,6 +192,7 @@ def _page(request, token: str, folder_opaque: str | None):
                     "ready": share_downloads.servable(f),
                     "pending": f.state == File.State.PENDING,
                     "thumbnail": f.thumbnail_state == "ready" and share_downloads.servable(f),
+                    "view": viewer_kind(share, f),
                 }
                 for f in files
             ],

@@ -34,8 +34,11 @@ class MeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["username", "email", "display_name", "quota", "used", "is_staff"]
-        read_only_fields = fields
+        fields = ["username", "email", "display_name", "quota", "used", "is_staff", "theme"]
+        read_only_fields = ["username", "email", "display_name", "quota", "used", "is_staff"]
+        extra_kwargs = {
+            "theme": {"help_text": "The web pages' colours: system (as the device), light, dark."}
+        }
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):

@@ -46,6 +46,19 @@ class MeView(APIView):
     def get(self, request):
         return Response(MeSerializer(request.user).data)
 
+    @extend_schema(
+        operation_id="me_partial_update",
+        summary="Change your preferences",
+        description="Only `theme` can be changed here (the web pages' colours).",
+        request=MeSerializer,
+        responses={200: MeSerializer, 400: OpenApiResponse(description="An unknown theme.")},
+    )
+    def patch(self, request):
+        serializer = MeSerializer(request.user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.user_theme_set(user=request.user, theme=serializer.validated_data.get("theme"))
+        return Response(MeSerializer(request.user).data)
+
 
 class MePasswordView(APIView):
     @extend_schema(

@@ -222,6 +222,14 @@ class TrashItemSerializer(serializers.Serializer):
     size = serializers.IntegerField(
         read_only=True, help_text=_("Bytes; for a folder, the files deleted with it.")
     )
+    location = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text=_(
+            'Where it was: the path of the folder it was deleted from ("/" for the top '
+            'level, "/Photos/2024"). Restore puts it back there when that folder still exists.'
+        ),
+    )
 
 
 class TrashEmptiedSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ file_content = views.FileViewSet.as_view({"get": "content"})
 file_thumbnail = views.FileViewSet.as_view({"get": "thumbnail"})
 trash = views.TrashViewSet.as_view({"get": "list", "delete": "empty"})
 trash_restore = views.TrashViewSet.as_view({"post": "restore"})
+trash_item = views.TrashViewSet.as_view({"delete": "destroy"})
 uploads = views.UploadInProgressViewSet.as_view({"get": "list"})
 upload_detail = views.UploadInProgressViewSet.as_view({"delete": "destroy"})
 
@@ -33,6 +34,7 @@ urlpatterns = [
     path("tus/<str:upload_id>", tus.TusUploadView.as_view(), name="api-tus-upload"),
     path("trash/", trash, name="api-trash"),
     path("trash/<uuid:id>/restore", trash_restore, name="api-trash-restore"),
+    path("trash/<uuid:id>/", trash_item, name="api-trash-item"),
     path("uploads/", uploads, name="api-upload-list"),
     path("uploads/<uuid:id>/", upload_detail, name="api-upload-detail"),
 ]

@@ -576,7 +576,7 @@ class TrashViewSet(viewsets.GenericViewSet):
 
     def list(self, request):
         items = selectors.trash_list(user=request.user)
-        page = self.paginate_queryset(items)
+        page = selectors.trash_located(self.paginate_queryset(items))
         return self.get_paginated_response(TrashItemSerializer(page, many=True).data)
 
     @extend_schema(
@@ -618,6 +618,32 @@ class TrashViewSet(viewsets.GenericViewSet):
         with service_errors():
             item = services.trash_restore(item=item)
         return Response(TrashRestoredSerializer(item).data)
+
+    @extend_schema(
+        operation_id="trash_item_destroy",
+        summary="Delete a trashed item for good",
+        description=(
+            "One file, or one folder with everything deleted with it, is deleted for good "
+            "and its space freed. A folder too big to delete within "
+            "LOCKER_TRASH_EMPTY_REQUEST_BUDGET answers 202: the rest is deleted in the "
+            "background (still listed in the trash, and counted in the quota, until it is)."
+        ),
+        parameters=[ID_PARAMETER],
+        request=None,
+        responses={
+            200: TrashEmptiedSerializer,
+            202: TrashEmptyingSerializer,
+            404: ERRORS[404],
+        },
+    )
+    def destroy(self, request, id):
+        item = selectors.trash_item_get_for_user(user=request.user, item_id=id)
+        deleted = services.trash_item_delete(item=item)
+        if deleted.continues:
+            detail = _("The rest of this item is being deleted in the background.")
+            data = {"deleted_files": deleted.deleted_files, "detail": detail}
+            return Response(TrashEmptyingSerializer(data).data, status=202)
+        return Response(TrashEmptiedSerializer({"deleted_files": deleted.deleted_files}).data)
 
 
 @extend_schema_view(

@@ -102,6 +102,8 @@ export const urls = {
   fileContent: (id) => `${API_ROOT}files/${encodeURIComponent(id)}/content`,
   trash: () => "trash/",
   trashRestore: (id) => `trash/${encodeURIComponent(id)}/restore`,
+  trashItem: (id) => `trash/${encodeURIComponent(id)}/`,
+  me: () => "me/",
   folderPage: (id) => (id ? `/folders/${encodeURIComponent(id)}/` : "/"),
   uploadLinkNew: (id) => `/shares/uploads/new?folder=${encodeURIComponent(id)}`,
 };

@@ -7,7 +7,7 @@ import { announce, fillTime, humanSize, t } from "./files-format.js";
 
 const body = document.getElementById("trash-body");
 const emptyButton = document.getElementById("empty-trash");
-const COLUMNS = 5;
+const COLUMNS = 6;
 let page = 1;
 
 function messageRow(text) {
@@ -30,6 +30,31 @@ function trashRow(item) {
   row.querySelector(".col-size").textContent =
     item.type === "folder" && (item.size === null || item.size === undefined) ? "—" : humanSize(item.size);
   fillTime(row.querySelector("time"), item.deleted_at);
+  // Where it was: "My files/Photos/2024" (the API's path, "/" for the top level).
+  const location = item.location || "/";
+  row.querySelector(".col-location").textContent =
+    location === "/" ? t("locationRoot") : `${t("locationRoot")}${location}`;
+  const purge = row.querySelector(".action-purge");
+  purge.setAttribute("aria-label", t("deleteForGoodName", item.name));
+  purge.addEventListener("click", async () => {
+    const confirmed = await confirmAction({
+      message: t("deleteForGoodConfirm", item.name),
+      confirmLabel: t("deleteForGood"),
+    });
+    if (!confirmed) {
+      purge.focus();
+      return;
+    }
+    purge.disabled = true;
+    try {
+      const result = await api(urls.trashItem(item.id), { method: "DELETE" });
+      announce(result?.detail || t("deletedForGood", item.name));
+    } catch (error) {
+      announce(error.message, { error: true });
+    }
+    await load();
+    emptyButton.focus();
+  });
   const restore = row.querySelector(".action-restore");
   restore.setAttribute("aria-label", t("restoreName", item.name));
   restore.addEventListener("click", async () => {

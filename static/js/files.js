@@ -4,11 +4,12 @@
 
 import { ApiError, api, apiAll, urls } from "./files-api.js";
 import { askName, pickFolder } from "./files-dialogs.js";
-import { announce, t } from "./files-format.js";
+import { announce, humanSize, t } from "./files-format.js";
 import { fileRow, folderRow, messageRow } from "./files-listing.js";
 import { Selection } from "./files-selection.js";
 import { Uploader, chosenEntries, droppedEntries } from "./files-upload.js";
 import { openShareDialog } from "./sharing-dialog.js";
+import { openViewer, viewerKind } from "./viewer.js";
 
 const ORDERINGS = ["name", "-name", "size", "-size", "modified_at", "-modified_at"];
 const COLUMNS = 7;
@@ -81,6 +82,7 @@ async function load() {
     ]);
     if (ticket !== loading) return;
     render(folderList, files);
+    showQuota();
   } catch (error) {
     if (ticket !== loading) return;
     if (error instanceof ApiError && error.status === 404 && state.page > 1) {
@@ -126,6 +128,40 @@ function render(folders, files) {
     ? t("pageInfo", state.page, files.count)
     : "";
 }
+
+// --- Storage used and quota ------------------------------------------------------------------
+
+const quota = document.getElementById("quota");
+
+function fillQuota(used, limit) {
+  const bar = quota.querySelector(".quota-bar");
+  const fill = quota.querySelector(".quota-fill");
+  const text = quota.querySelector(".quota-text");
+  if (limit > 0) {
+    const percent = Math.min(100, Math.round((used / limit) * 100));
+    text.textContent = t("quotaUsed", humanSize(used), humanSize(limit));
+    bar.hidden = false;
+    bar.setAttribute("aria-valuenow", String(percent));
+    bar.setAttribute("aria-valuetext", text.textContent);
+    fill.style.width = `${percent}%`;
+    quota.classList.toggle("quota-high", percent >= 90);
+  } else {
+    text.textContent = t("quotaUsedUnlimited", humanSize(used));
+    bar.hidden = true;
+  }
+}
+
+// Refreshed after every listing load (uploads, deletes and restores change the usage).
+async function showQuota() {
+  if (!quota) return;
+  try {
+    const me = await api(urls.me());
+    fillQuota(me.used, me.quota);
+  } catch {
+    // The bar keeps what it showed; the listing reports errors itself.
+  }
+}
+if (quota) fillQuota(Number(quota.dataset.used), Number(quota.dataset.quota));
 
 // --- Processing (scan, thumbnails) and the grid view ------------------------------------------
 
@@ -226,10 +262,54 @@ async function moveItem(item) {
   }
 }
 
+// After a delete, an "Undo" button stays for a few seconds (longer while it has the focus or
+// the pointer): it restores the item from the trash through the trash API.
+const UNDO_SECONDS = 8;
+let undoTimer = null;
+
+function offerUndo(item) {
+  const bar = document.getElementById("undo-bar");
+  const button = document.getElementById("undo-button");
+  document.getElementById("undo-message").textContent = t("trashed", item.data.name);
+  button.setAttribute("aria-label", t("undoDeleteOf", item.data.name));
+  button.disabled = false;
+  bar.hidden = false;
+  const hide = () => {
+    bar.hidden = true;
+  };
+  const schedule = () => {
+    clearTimeout(undoTimer);
+    undoTimer = setTimeout(() => {
+      if (bar.contains(document.activeElement) || bar.matches(":hover")) schedule();
+      else hide();
+    }, UNDO_SECONDS * 1000);
+  };
+  schedule();
+  button.onclick = async () => {
+    button.disabled = true;
+    clearTimeout(undoTimer);
+    try {
+      await api(urls.trashRestore(item.data.id), { method: "POST" });
+      hide();
+      announce(t("restored", item.data.name));
+    } catch (error) {
+      hide();
+      announce(error.message, { error: true });
+    }
+    await load();
+    // Back on the restored item's name, where the keyboard user was before the delete.
+    const row = body.querySelector(`tr[data-id="${CSS.escape(item.data.id)}"] .item-name`);
+    if (row) row.focus();
+  };
+  // The deleted row (and the menu that had the focus) is gone: the focus goes to Undo.
+  button.focus();
+}
+
 async function deleteItem(item) {
   try {
     await api(itemUrl(item), { method: "DELETE" });
-    announce(t("trashed", item.data.name));
+    announce("");
+    offerUndo(item);
   } catch (error) {
     announce(error.message, { error: true });
   }
@@ -273,6 +353,36 @@ const ACTIONS = {
   move: moveItem,
   delete: deleteItem,
 };
+
+// Clicking a file's name opens it in the viewer (a gallery of the viewable files of this page);
+// the Download action stays in its menu and in the viewer's bar.
+function viewable() {
+  const list = [];
+  for (const item of items.values()) {
+    if (item.kind !== "file" || item.data.state === "infected") continue;
+    const kind = viewerKind(item.data.content_type);
+    if (!kind) continue;
+    list.push({
+      id: item.data.id,
+      name: item.data.name,
+      kind,
+      url: `${urls.fileContent(item.data.id)}?inline=1`,
+      download: urls.fileContent(item.data.id),
+    });
+  }
+  return list;
+}
+
+body.addEventListener("click", (event) => {
+  const name = event.target.closest("a.item-name");
+  if (!name || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+  const row = name.closest("tr");
+  const list = viewable();
+  const start = list.findIndex((entry) => entry.id === row.dataset.id);
+  if (start < 0) return;
+  event.preventDefault();
+  openViewer(list, start, { from: name });
+});
 
 body.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-action]");

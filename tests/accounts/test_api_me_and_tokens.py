@@ -28,6 +28,7 @@ def test_me_returns_the_callers_account(alice_api, alice):
         "quota": alice.quota_bytes,
         "used": 1234,
         "is_staff": False,
+        "theme": "system",
     }
 
 

@@ -336,7 +336,7 @@ def test_delete_puts_a_file_in_the_trash_and_restore_brings_it_back(alice_page, 
 
     choose_action(alice_page, "cat.jpg", "Delete")
     expect(row(alice_page, "cat.jpg")).to_have_count(0)
-    expect(alice_page.locator("#page-status")).to_contain_text("cat.jpg")
+    expect(alice_page.locator("#undo-bar")).to_contain_text("cat.jpg")
     assert File.objects.get(owner=alice, name="cat.jpg").deleted_at is not None
 
     alice_page.get_by_role("link", name="Trash", exact=True).click()
@@ -470,11 +470,20 @@ def test_download_links_serve_the_content(alice_page, live_server, alice):
     api_upload(alice, "hello.txt", b"hello from the locker")
     open_listing(alice_page, live_server)
 
+    # The name opens the viewer (tests/files/test_browser_viewer.py); Download is in the menu
+    # and in the viewer's bar.
+    item = row(alice_page, "hello.txt")
+    item.locator("summary").click()
     with alice_page.expect_download() as download_info:
-        row(alice_page, "hello.txt").get_by_role("link", name="hello.txt").click()
+        item.get_by_role("link", name="Download", exact=True).click()
     download = download_info.value
     assert download.suggested_filename == "hello.txt"
     assert Path(download.path()).read_bytes() == b"hello from the locker"
+
+    item.get_by_role("link", name="hello.txt").click()
+    with alice_page.expect_download() as download_info:
+        alice_page.locator("#viewer").get_by_role("link", name="Download").click()
+    assert Path(download_info.value.path()).read_bytes() == b"hello from the locker"
 
 
 def test_a_folder_downloads_as_a_zip(alice_page, live_server, alice):
@@ -526,7 +535,7 @@ def test_a_hostile_file_name_is_shown_as_text_everywhere(alice_page, live_server
     alice_page.locator("#name-dialog").get_by_role("button", name="Cancel").click()
 
     choose_action(alice_page, HOSTILE, "Delete")
-    expect(alice_page.locator("#page-status")).to_contain_text(HOSTILE)
+    expect(alice_page.locator("#undo-message")).to_contain_text(HOSTILE)
     open_listing(alice_page, live_server, "/trash/")
     expect(alice_page.locator("#trash-body .item-name")).to_have_text([HOSTILE])
 

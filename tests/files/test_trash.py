@@ -48,6 +48,7 @@ def test_deleted_folder_is_one_trash_item_with_its_contents(alice, alice_api):
         "name": "top",
         "deleted_at": item["deleted_at"],
         "size": 30,
+        "location": "/",
     }
     assert alice_api.get(f"/api/v1/folders/{sub.public_id}/").status_code == 404
     assert alice_api.get(f"/api/v1/files/{deep.public_id}/").status_code == 404

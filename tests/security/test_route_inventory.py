@@ -98,6 +98,7 @@ ROUTES: dict[str, dict] = {
     "api/v1/tus/<str:upload_id>": {"kind": "user", "methods": ["HEAD", "PATCH", "DELETE"]},
     "api/v1/trash/": {"kind": "list"},
     "api/v1/trash/<uuid:id>/restore": {"kind": "user"},
+    "api/v1/trash/<uuid:id>/": {"kind": "user"},
     "api/v1/uploads/": {"kind": "list"},
     "api/v1/uploads/<uuid:id>/": {"kind": "user", "methods": ["DELETE"]},
     "api/v1/send/": {"kind": "list", "methods": []},

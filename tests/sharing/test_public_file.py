@@ -153,7 +153,9 @@ def test_preview_only_link_refuses_downloads(client, report, share_of):
     preview = client.get(f"/s/{token}/preview")
     assert preview.status_code == 200
     assert preview["Content-Disposition"].startswith("inline")
-    assert preview["Content-Security-Policy"] == "sandbox"
+    # Sandboxed; framed by the share page's own viewer only.
+    assert preview["Content-Security-Policy"] == "sandbox; frame-ancestors 'self'"
+    assert preview["X-Frame-Options"] == "SAMEORIGIN"
 
 
 def test_preview_is_not_offered_on_links_with_a_download_limit(client, report, share_of):
