@@ -2,6 +2,7 @@
 // (form-upload.js);
 // files above TUS_THRESHOLD go through the link's resumable tus endpoint (tus-client.js), with
 // pause/resume, retries, and resuming after a reload when the same file is chosen again.
+import { humanSize } from "./files-format.js";
 import { postForm } from "./form-upload.js";
 import { TUS_THRESHOLD, TusUpload } from "./tus-client.js";
 
@@ -26,9 +27,8 @@ function row(name) {
   return { item, progress, status, pause };
 }
 
-function sizeText(bytes) {
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
-}
+// The one size formatter of the site (files-format.js), as on every other page.
+const sizeText = humanSize;
 
 async function sendResumable(file, ui) {
   const messages = form.dataset;
