@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import AuditAction, AuditEvent, AuditResult
 from locker.jobs import JobRun, delete_oldest_in_batches
@@ -145,13 +146,13 @@ _target_labellers: dict = {}
 
 # The kind of each target, as people say it.
 TARGET_KINDS = {
-    "sharelink": _("share link"),
-    "uploadlink": _("upload link"),
-    "apitoken": _("API token"),
-    "file": _("file"),
-    "folder": _("folder"),
-    "user": _("user"),
-    "master_key": _("master key"),
+    "sharelink": gettext_lazy("share link"),
+    "uploadlink": gettext_lazy("upload link"),
+    "apitoken": gettext_lazy("API token"),
+    "file": gettext_lazy("file"),
+    "folder": gettext_lazy("folder"),
+    "user": gettext_lazy("user"),
+    "master_key": gettext_lazy("master key"),
 }
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import IntegerField, Q, QuerySet, Value
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from files.models import File, Folder
 from files.selectors import folder_ancestors, folder_descendants, folders_alive
@@ -326,8 +327,6 @@ def _valid_uuids(ids) -> list[uuid.UUID]:
 
 def share_links_describe(ids) -> dict[str, str]:
     """{public id: "share link to report.pdf"} for the audit pages: one query for any number."""
-    from django.utils.translation import gettext as _
-
     links = ShareLink.objects.filter(public_id__in=_valid_uuids(ids)).select_related(
         "file", "folder"
     )
@@ -340,8 +339,6 @@ def share_links_describe(ids) -> dict[str, str]:
 
 def upload_links_describe(ids) -> dict[str, str]:
     """{public id: "upload link to Folder X"} for the audit pages: one query for any number."""
-    from django.utils.translation import gettext as _
-
     links = UploadLink.objects.filter(public_id__in=_valid_uuids(ids)).select_related("folder")
     return {
         str(link.public_id): _("upload link to %(name)s") % {"name": link.folder.name}
