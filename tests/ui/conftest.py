@@ -62,6 +62,11 @@ def populated(staff) -> Populated:
         "two-factor": "/accounts/2fa/",
         "activity": "/accounts/activity/",
         "audit": "/accounts/audit/",
+        "invite": "/accounts/invite/",
+        "two-factor setup": "/accounts/2fa/setup/",
+        "new share link": f"/shares/new?file={pdf.public_id}",
+        "new upload link": f"/shares/uploads/new?folder={inbox.public_id}",
+        "quick send": "/shares/send",
     }
     populated.public_pages = {
         "log-in": "/accounts/login/",

@@ -36,16 +36,21 @@ def visit(page, url: str) -> None:
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_no_serious_accessibility_violation_on_any_main_page(
-    browser, live_server, populated, viewport, scheme
+    browser, live_server, populated, bob, viewport, scheme
 ):
     found = {}
-    for logged_in in (False, True):
+    # Anonymous: the public pages; the owner: theirs; someone else: a page they may not see (403).
+    visits = [
+        (None, populated.public_pages),
+        (populated.user, populated.owner_pages),
+        (bob, {"forbidden (403)": "/accounts/audit/"}),
+    ]
+    for user, pages in visits:
         context = browser.new_context(viewport=viewport, color_scheme=scheme, bypass_csp=True)
         try:
             page = context.new_page()
-            if logged_in:
-                log_in(page, live_server, populated.user)
-            pages = populated.owner_pages if logged_in else populated.public_pages
+            if user is not None:
+                log_in(page, live_server, user)
             for name, path in pages.items():
                 visit(page, f"{live_server.url}{path}")
                 problems = axe_problems(page)
