@@ -114,11 +114,22 @@ def audit(
     )
 
 
-def audit_many(action: AuditAction | str, *, targets, **extra) -> int:
+def audit_many(action: AuditAction | str, *, targets, from_request: bool = False, **extra) -> int:
     """Record one event per target in one INSERT, for the periodic jobs that act on many rows
     at once (trash purge): no request, so no actor and no network; each event concerns its
-    target's owner (by id: no query per target). Returns how many were written."""
+    target's owner (by id: no query per target). With `from_request` (a batch action of the
+    Files page), the actor and network are the current request's, as `audit()` records them.
+    Returns how many were written."""
     action = AuditAction(action)
+    request = _request.get() if from_request else None
+    actor = getattr(request, "user", None)
+    if not _authenticated(actor):
+        actor = None
+    who = {
+        "actor": actor,
+        "actor_label": actor.get_username() if actor else "",
+        "ip": truncate_ip(client_ip(request)) if request is not None else None,
+    }
     events = []
     for target in targets:
         fields = _target_fields(target)
@@ -129,6 +140,7 @@ def audit_many(action: AuditAction | str, *, targets, **extra) -> int:
                 subject_id=getattr(target, "owner_id", None),
                 result=AuditResult.SUCCESS,
                 extra=extra,
+                **who,
                 **fields,
             )
         )

@@ -114,6 +114,7 @@ class AuditAction(models.TextChoices):
     SHARE_CHANGED = "share.changed", _("Share link changed")
     SHARE_REVOKED = "share.revoked", _("Share link revoked")
     SHARE_ACCESSED = "share.accessed", _("Share link downloaded")
+    SHARE_EMAILED = "share.emailed", _("Share link sent by e-mail")
     UPLOAD_LINK_CREATED = "upload_link.created", _("Upload link created")
     UPLOAD_LINK_CHANGED = "upload_link.changed", _("Upload link changed")
     UPLOAD_LINK_REVOKED = "upload_link.revoked", _("Upload link revoked")

@@ -15,10 +15,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import twofactor
 from accounts.models import User
+from locker.show_once import show_once_stash, show_once_take
 
 
 class CodeForm(forms.Form):
@@ -130,8 +131,9 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             from django_otp import login as otp_login
 
             otp_login(request, device)
-            # Shown in this response only, never stored in clear: no redirect.
-            response = render(request, "accounts/backup_codes.html", {"codes": codes})
+            # Never stored in clear: shown once by the page this redirects to.
+            show_once_stash(request, key="backup-codes", value=codes)
+            response = redirect("backup_codes_show")
             twofactor.known_browser_remember(request, response, user=user)
             return response
         form.add_error("code", _("This code is not correct. Check the time on your phone."))
@@ -190,6 +192,18 @@ def backup_codes_new(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("No new codes: the password was not correct."))
         return redirect("two_factor")
     codes = twofactor.backup_codes_regenerate(user=request.user)
+    show_once_stash(request, key="backup-codes", value=codes)
+    return redirect("backup_codes_show")
+
+
+@never_cache
+@require_GET  # a HEAD must not use them up
+@login_required
+def backup_codes_show(request: HttpRequest) -> HttpResponse:
+    """The new backup codes, once: a reload finds them gone (and makes no new ones)."""
+    codes = show_once_take(request, key="backup-codes")
+    if not codes:
+        return redirect("two_factor")
     return render(request, "accounts/backup_codes.html", {"codes": codes})
 
 

@@ -25,6 +25,7 @@ urlpatterns = [
     path("2fa/setup/qr.svg", twofactor_views.two_factor_qr, name="two_factor_qr"),
     path("2fa/disable/", twofactor_views.two_factor_disable, name="two_factor_disable"),
     path("2fa/backup-codes/", twofactor_views.backup_codes_new, name="backup_codes_new"),
+    path("2fa/backup-codes/new/", twofactor_views.backup_codes_show, name="backup_codes_show"),
     path("2fa/reset/<int:user_id>/", twofactor_views.two_factor_reset, name="two_factor_reset"),
     path("reauthenticate/", twofactor_views.reauthenticate, name="reauthenticate"),
     path("profile/", views.profile, name="profile"),

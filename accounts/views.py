@@ -31,6 +31,7 @@ from accounts.models import User
 from accounts.tasks import send_password_reset
 from accounts.throttles import bad_link_throttled, email_request_throttled
 from accounts.twofactor import password_recent
+from locker.show_once import show_once_stash, show_once_take
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -130,7 +131,6 @@ def profile(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def api_tokens(request: HttpRequest) -> HttpResponse:
-    new_token = new_secret = None
     if request.method == "POST" and not password_recent(request):
         # A token outlives this session: whoever holds the session must also know the password.
         messages.info(request, _("Enter your password again to create a token."))
@@ -139,7 +139,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         form = ApiTokenCreateForm(request.POST)
         if form.is_valid():
             try:
-                new_token, new_secret = services.api_token_create(
+                token, secret = services.api_token_create(
                     user=request.user,
                     name=form.cleaned_data["name"],
                     expires_at=form.expires_at(),
@@ -147,13 +147,22 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 _add_errors(form, exc)
             else:
-                # The secret is rendered in this response only and never stored: no redirect.
-                form = ApiTokenCreateForm()
+                # Never stored: shown once by the page this redirects to, so a reload of the
+                # answer cannot create a second token the user never sees.
+                show_once_stash(request, key="api-token", value=[token.pk, secret])
+                return redirect("api_tokens")
     else:
         form = ApiTokenCreateForm()
+    tokens = selectors.api_token_list(user=request.user)
+    new_token = new_secret = None
+    if request.method == "GET" and (shown := show_once_take(request, key="api-token")):
+        token_id, new_secret = shown
+        new_token = next((token for token in tokens if token.pk == token_id), None)
+        if new_token is None:  # revoked in between
+            new_secret = None
     context = {
         "form": form,
-        "tokens": selectors.api_token_list(user=request.user),
+        "tokens": tokens,
         "now": timezone.now(),
         "new_token": new_token,
         "new_secret": new_secret,
@@ -164,6 +173,22 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = selectors.api_token_list(user=request.user).filter(pk=token_id).first()
+    if token is None:
+        raise Http404
+    if request.POST.get("confirm") != "yes":
+        # Without the page's script (which asks in a dialog), the Revoke button lands here.
+        context = {
+            "title": _("Revoke this token?"),
+            "message": _(
+                "Scripts and apps using the token “%(name)s” lose access at once. This cannot "
+                "be undone."
+            )
+            % {"name": token.name},
+            "action": request.path,
+            "cancel_url": reverse("api_tokens"),
+        }
+        return render(request, "confirm_revoke.html", context)
     if not services.api_token_revoke(user=request.user, token_id=token_id):
         raise Http404
     messages.success(request, _("The token was revoked. It no longer works."))

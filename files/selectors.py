@@ -302,6 +302,78 @@ def folder_descendants(folder: Folder) -> list[Folder]:
     return [f for f in Folder.objects.raw(sql, [folder.pk]) if f.pk != folder.pk]
 
 
+# The live subtrees of many folders at once, each row tagged with the top it was reached from
+# and its level below it; `lvl < %s` bounds the walk (UNION ALL would loop on a cycle, which the
+# services never make, and a tree is at most LOCKER_MAX_FOLDER_DEPTH high anyway).
+_SUBTREES_SQL = """
+WITH RECURSIVE below(top, id, lvl) AS (
+    SELECT id, id, 0 FROM files_folder WHERE id IN ({placeholders}) AND deleted_at IS NULL
+    UNION ALL
+    SELECT b.top, f.id, b.lvl + 1 FROM files_folder f JOIN below b ON f.parent_id = b.id
+    WHERE f.deleted_at IS NULL AND b.lvl < %s
+)
+SELECT f.*, b.top AS subtree_top, b.lvl AS subtree_level
+FROM below b JOIN files_folder f ON f.id = b.id
+ORDER BY f.name_key, f.id
+"""
+
+
+def folders_subtrees(*, folder_ids, limit: int) -> list[Folder]:
+    """Every live folder in the subtrees of `folder_ids` (the tops included, at level 0), by
+    name, each with `subtree_top` (the pk of the top it is under) and `subtree_level`. A folder
+    under two of the tops (one inside the other) comes once per top. One query, however many
+    tops and however deep, never more than `limit` levels down."""
+    ids = sorted({int(pk) for pk in folder_ids})
+    if not ids:
+        return []
+    sql = _SUBTREES_SQL.format(placeholders=", ".join(["%s"] * len(ids)))
+    return list(Folder.objects.raw(sql, [*ids, limit]))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Files and folders of one user, picked together (the Files page's selection)."""
+
+    files: list[File]
+    folders: list[Folder]
+
+    def __len__(self) -> int:
+        return len(self.files) + len(self.folders)
+
+
+def selection_get_for_user(*, user, file_ids, folder_ids) -> Selection:
+    """The live files and folders of `user` named by public ids, in the order given, each once:
+    the access check of batch actions, the same as `file_get_for_user` and
+    `folder_get_for_user` item by item. If ONE of them is not a live item of the caller's (an
+    unknown id, someone else's, trashed, the root), the whole selection is Http404. Two queries
+    however many items."""
+    if user is None or not user.is_authenticated:
+        raise Http404
+    file_ids = list(dict.fromkeys(_parse_uuid(value) for value in file_ids))
+    folder_ids = list(dict.fromkeys(_parse_uuid(value) for value in folder_ids))
+    files: dict[uuid.UUID, File] = {}
+    folders: dict[uuid.UUID, Folder] = {}
+    if file_ids:
+        files = {
+            file.public_id: file
+            for file in File.objects.alive()
+            .filter(owner=user, public_id__in=file_ids)
+            .select_related("blob")
+        }
+    if folder_ids:
+        folders = {
+            folder.public_id: folder
+            for folder in Folder.objects.alive().filter(
+                owner=user, parent__isnull=False, public_id__in=folder_ids
+            )
+        }
+    if len(files) != len(file_ids) or len(folders) != len(folder_ids):
+        raise Http404
+    return Selection(
+        files=[files[pk] for pk in file_ids], folders=[folders[pk] for pk in folder_ids]
+    )
+
+
 @dataclass(frozen=True)
 class TrashItem:
     type: str  # "file" or "folder"

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import A, audit, audit_many
 from files import processing_queue
 from files.models import File, Folder, Thumbnail, TusUpload, UploadReservation
-from files.names import name_key, unique_name, validate_name
+from files.names import InvalidName, name_key, unique_name, validate_name
 from files.selectors import (
     folder_ancestors,
     folder_depth,
@@ -162,6 +162,60 @@ def folder_create(*, user, parent: Folder | None, name: str) -> Folder:
     return folder
 
 
+def folder_path_split(path: object) -> list[str]:
+    """The folder names of a relative path ("a/b/c"), each checked by the name rules.
+
+    A path cannot start with "/" or hold an empty, "." or ".." segment: it is relative to its
+    target folder and never leaves it. A "\\" is a character of a name, not a separator."""
+    if not isinstance(path, str):
+        raise InvalidName(_("A path must be text."), code="invalid")
+    parts = path.split("/")
+    if path.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise InvalidName(
+            _(
+                "A path is folder names separated by “/”, relative to the target folder "
+                "(no leading “/”, no empty, “.” or “..” part)."
+            ),
+            code="path",
+        )
+    return [validate_name(part) for part in parts]
+
+
+def folder_ensure_path(*, user, parent: Folder | None, path: str) -> tuple[Folder, int]:
+    """The folder at `path` below `parent` (the root when None), creating the missing ones,
+    like `mkdir -p`: an existing folder of that name (any case) is reused; a file of that name
+    is a NameConflict. Refused past LOCKER_MAX_FOLDER_DEPTH before anything is created.
+    Returns the deepest folder and how many were created. Two queries per segment at most,
+    under the tree lock, so that two uploads into the same new folder make it once."""
+    names = folder_path_split(path)
+    parent = parent or folder_get_root(user)
+    created = 0
+    with transaction.atomic():
+        _lock_tree(user.pk)
+        _lock_folder(parent)
+        depth = folder_depth(folder_id=parent.pk) + len(names)
+        if depth > settings.LOCKER_MAX_FOLDER_DEPTH:
+            raise _too_deep(depth)
+        for name in names:
+            key = name_key(name)
+            existing = Folder.objects.alive().filter(parent=parent, name_key=key).first()
+            if existing is not None:
+                parent = existing
+                continue
+            if File.objects.alive().filter(folder=parent, name_key=key).exists():
+                raise NameConflict(name)
+            folder = Folder(owner=user, parent=parent, name=name, name_key=key)
+            _save_or_conflict(folder, name)
+            parent, created = folder, created + 1
+    return parent, created
+
+
+def _already_there(name: str) -> InvalidMove:
+    return InvalidMove(
+        _("“%(name)s” is already in this folder; choose another folder.") % {"name": name}
+    )
+
+
 def _check_new_place(folder: Folder, new_parent: Folder) -> None:
     """Refuse to put `folder` (and what is below it) inside `new_parent`: a cycle or past the
     depth cap. Two queries whatever the depth: the target's ancestry and the subtree's height."""
@@ -194,6 +248,8 @@ def folder_update(
     if new_parent.pk == folder.pk:
         raise InvalidMove(_("A folder cannot be moved into itself or one of its subfolders."))
     if new_name == folder.name and new_parent.pk == folder.parent_id:
+        if parent is not None:  # asked to move, to where it already is: say so, not "moved"
+            raise _already_there(folder.name)
         return folder
     with transaction.atomic():
         _lock_tree(folder.owner_id)
@@ -219,6 +275,8 @@ def file_update(*, file: File, name: str | None = None, folder: Folder | None = 
     if new_folder.owner_id != file.owner_id:
         raise InvalidMove(_("The target folder does not exist."))
     if new_name == file.name and new_folder.pk == file.folder_id:
+        if folder is not None:  # asked to move, to where it already is: say so, not "moved"
+            raise _already_there(file.name)
         return file
     with transaction.atomic():
         _lock_folder(new_folder)

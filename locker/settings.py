@@ -382,6 +382,12 @@ if not 1 <= LOCKER_MAX_FOLDER_DEPTH <= 1000:
     raise ImproperlyConfigured(
         f"LOCKER_MAX_FOLDER_DEPTH must be between 1 and 1000, not {LOCKER_MAX_FOLDER_DEPTH}."
     )
+# Items one batch action of the Files page or POST /api/v1/files/batch/ may name (docs/files.md).
+LOCKER_BATCH_MAX_ITEMS = env_int("LOCKER_BATCH_MAX_ITEMS", 1000)
+if not 1 <= LOCKER_BATCH_MAX_ITEMS <= 10_000:
+    raise ImproperlyConfigured(
+        f"LOCKER_BATCH_MAX_ITEMS must be between 1 and 10000, not {LOCKER_BATCH_MAX_ITEMS}."
+    )
 # /healthz answers 503 when a local file system Locker writes to (the objects directory, the data
 # dir) has less free space than this: a size (`1G`) or a share of the file system (`2%`).
 LOCKER_MIN_FREE_SPACE = env_free_space("LOCKER_MIN_FREE_SPACE", "1G")
@@ -423,6 +429,9 @@ LOCKER_ANONYMISE_IPS = env_bool("LOCKER_ANONYMISE_IPS", False)
 LOCKER_ACCESS_LOG_DAYS = env_int("LOCKER_ACCESS_LOG_DAYS", 90)
 LOCKER_SHARE_PASSWORD_ATTEMPTS = env_int("LOCKER_SHARE_PASSWORD_ATTEMPTS", 10)
 LOCKER_SHARE_PASSWORD_WINDOW = env_duration("LOCKER_SHARE_PASSWORD_WINDOW", "15m")
+# E-mails of share links sent from the Share dialog: recipients per user per hour (a counter in
+# the shared cache), so an account cannot be used to flood mailboxes.
+LOCKER_SHARE_EMAIL_PER_HOUR = max(1, env_int("LOCKER_SHARE_EMAIL_PER_HOUR", 50))
 # Uploads in progress through an upload link: how long one may idle before its reservation and
 # bytes are given back, and how many may be open at once on one link.
 LOCKER_UPLOAD_LINK_IDLE = max(1, env_duration("LOCKER_UPLOAD_LINK_IDLE", "15m"))

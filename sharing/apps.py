@@ -15,6 +15,21 @@ class SharingConfig(AppConfig):
         from sharing.upload_links import upload_link_receive
 
         checks.register(sharing_settings_check)
+        # `manage.py rotatekeys` (storage) re-seals the links' tokens with the data keys.
+        from sharing.models import ShareLink, UploadLink
+        from sharing.tokens import token_purpose
+        from storage.masterkeys import SealedColumn, sealed_column_register
+
+        for model in (ShareLink, UploadLink):
+            sealed_column_register(
+                SealedColumn(
+                    model=model,
+                    purpose=token_purpose(model.kind),
+                    key_id_field="token_key_id",
+                    sealed_field="token_sealed",
+                    context_field="public_id",
+                )
+            )
         # The audit pages name an unlabelled link by what it shares, in one query a page.
         from accounts.audit import audit_target_labeller_register
         from sharing.selectors import share_links_describe, upload_links_describe

@@ -1,8 +1,10 @@
 """Share links (send a file or folder to anyone), upload links (collect files from anyone),
 and the logs of what went through them.
 
-Both kinds are a `Link`: a secret token of which only the SHA-256 is stored (`token_hash`, like
-API tokens), a label, an expiry, a revocation time and an optional password. Whether a link still
+Both kinds are a `Link`: a secret token, looked up by its SHA-256 (`token_hash`, like API
+tokens) and kept only sealed under the master key (`token_sealed`, so that its owner can copy the
+link again while a database dump alone holds no usable link; sharing.tokens), a label, an
+expiry, a revocation time and an optional password. Whether a link still
 works is decided at request time by `sharing.access`; nothing here is trusted to have been
 cleaned up by a job.
 """
@@ -26,6 +28,11 @@ class Link(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     token_hash = models.CharField(max_length=64, unique=True)
+    # The token sealed under the master key `token_key_id` (AES-256-GCM, the link's public id as
+    # associated data; docs/encryption.md). Empty for links made before it was kept: those were
+    # shown once only.
+    token_sealed = models.BinaryField(null=True, blank=True, editable=False)
+    token_key_id = models.CharField(max_length=32, blank=True, default="", editable=False)
     label = models.CharField(_("label"), max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, db_index=True)
@@ -95,6 +102,10 @@ class ShareLink(Link):
     # With `notify`: when the e-mail about the downloads not yet reported is due. The first
     # counted download after it queues the next e-mail; those before it wait for that one.
     notify_due_at = models.DateTimeField(null=True, blank=True)
+    # A selection share: `folder` is the folder the items were picked in, and the link shows
+    # only the items of `items` (ShareLinkItem) among what is directly in it, each with what is
+    # below it. Nothing moves: an item moved out of that folder leaves the share.
+    is_selection = models.BooleanField(default=False)
 
     objects = ShareLinkQuerySet.as_manager()
 
@@ -142,8 +153,38 @@ class ShareLink(Link):
         return self.file if self.file_id else self.folder
 
     @property
+    def selection_name(self) -> str:
+        """How the owner's pages name a selection share: where its items were picked."""
+        where = self.folder.name if self.folder.parent_id else _("My files")
+        return _("Selection in “%(folder)s”") % {"folder": where}
+
+    @property
     def is_exhausted(self) -> bool:
         return self.max_downloads is not None and self.download_count >= self.max_downloads
+
+
+class ShareLinkItem(models.Model):
+    """One file or folder of a selection share (`ShareLink.is_selection`)."""
+
+    share = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="items")
+    file = models.ForeignKey(
+        "files.File", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    folder = models.ForeignKey(
+        "files.Folder", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(file__isnull=False) & Q(folder__isnull=True))
+                | (Q(file__isnull=True) & Q(folder__isnull=False)),
+                name="sharing_sharelinkitem_file_xor_folder",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.share_id}: {self.file_id or self.folder_id}"
 
 
 class ShareAccess(models.Model):

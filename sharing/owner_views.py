@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -28,9 +29,11 @@ from files.selectors import (
     upload_in_progress_get,
     uploads_in_progress,
 )
+from locker.show_once import show_once_stash, show_once_take
 from sharing import access, selectors, services, upload_links
 from sharing.forms import LinkForm, ShareForm, UploadLinkForm, expiry_choices
 from sharing.models import Link
+from sharing.qr import link_qr_response
 
 
 def _add_service_errors(form, exc: ValidationError) -> None:
@@ -50,7 +53,10 @@ def shares_page(request):
     shares = Paginator(selectors.share_list_for_user(user=request.user), 50).get_page(
         request.GET.get("page")
     )
-    uploads = selectors.upload_link_list_for_user(user=request.user)[:200]
+    uploads = list(selectors.upload_link_list_for_user(user=request.user)[:200])
+    # Each live link of the page can be copied again (its token opened here: no query).
+    for link in [*shares, *uploads]:
+        link.url_again = None if link.is_revoked else services.link_url_again(link)
     return render(request, "sharing/shares.html", {"shares": shares, "upload_links": uploads})
 
 
@@ -60,12 +66,14 @@ def shares_page(request):
 
 
 class LinkNewView(LoginRequiredMixin, View):
-    """Create a link for a target named in the query string; the created page shows the link
-    once (only a hash of its token is stored)."""
+    """Create a link for a target named in the query string, then redirect to the page that
+    shows the link once (`LinkCreatedView`): only a hash of its token is stored, and a reload
+    of the answer to the POST must not create a second live link."""
 
     http_method_names = ["get", "head", "post"]
     form_class: type[LinkForm]
     template_name: str
+    created_url_name: str
 
     def target(self) -> dict:
         """The service's target arguments, looked up scoped to the owner (else 404)."""
@@ -93,13 +101,8 @@ class LinkNewView(LoginRequiredMixin, View):
             except ValidationError as exc:
                 _add_service_errors(form, exc)
             else:
-                # The token is not stored: this page is the only time the link can be shown.
-                return render(
-                    request,
-                    "sharing/share_created.html",
-                    {"link": link, "url": self.url(token), "item": item},
-                    status=201,
-                )
+                show_once_stash(request, key=f"link:{link.public_id}", value=self.url(token))
+                return redirect(self.created_url_name, link.public_id)
         return render(request, self.template_name, {"form": form, "item": item})
 
     post = get
@@ -151,7 +154,13 @@ class LinkDetailView(LinkOwnedMixin, View):
             else:
                 messages.success(request, self.updated_message)
                 return redirect(self.url_name, **kwargs)
-        context = {"link": link, "form": form, "dead_reason": access.link_dead_reason(link)}
+        context = {
+            "link": link,
+            "form": form,
+            "dead_reason": access.link_dead_reason(link),
+            # The owner may copy the link again (None: made before links were kept).
+            "link_url": services.link_url_again(link),
+        }
         return render(request, self.template_name, {**context, **self.log_context(link)})
 
     post = get
@@ -163,17 +172,67 @@ class LinkDetailView(LinkOwnedMixin, View):
         return {name: getattr(link, name) for name in names}
 
 
+class LinkQrView(LinkOwnedMixin, View):
+    """The link as an SVG QR code, for its owner only: shown on the link's page, and with
+    `?download=1` as an attachment. 404 for a link made before links were kept."""
+
+    http_method_names = ["get", "head"]
+    download_name: str
+
+    def get(self, request, **kwargs):
+        url = services.link_url_again(self.get_link())
+        if url is None:
+            raise Http404
+        attachment = bool(request.GET.get("download"))
+        return link_qr_response(url, filename=self.download_name, attachment=attachment)
+
+
+class LinkCreatedView(LinkOwnedMixin, View):
+    """The new link, shown once (stashed in the session by `LinkNewView`); a reload goes to
+    the link's page, which never shows the link. GET only: a HEAD must not use it up."""
+
+    http_method_names = ["get"]
+    detail_url_name: str
+
+    def get(self, request, **kwargs):
+        link = self.get_link()
+        url = show_once_take(request, key=f"link:{link.public_id}")
+        if url is None:
+            return redirect(self.detail_url_name, **kwargs)
+        item = link.folder if link.kind == "upload" else link.target
+        context = {"link": link, "url": url, "item": item}
+        return render(request, "sharing/share_created.html", context)
+
+
 class LinkRevokeView(LinkOwnedMixin, View):
-    """Kill a link at once, then back to the list of links."""
+    """Kill a link at once, then back to the list of links.
+
+    Only a POST with `confirm=yes` revokes: the page's script asks in a dialog and adds it;
+    without the script, the Revoke button's plain POST gets the confirmation page instead.
+    """
 
     http_method_names = ["post"]
     revoked_message: str
+    confirm_title: str
+    detail_url_name: str
 
     def revoke(self, link) -> bool:
         raise NotImplementedError
 
+    def confirm_message(self, link) -> str:
+        raise NotImplementedError
+
     def post(self, request, **kwargs):
-        if self.revoke(self.get_link()):
+        link = self.get_link()
+        if request.POST.get("confirm") != "yes":
+            context = {
+                "title": self.confirm_title,
+                "message": self.confirm_message(link),
+                "action": request.path,
+                "cancel_url": reverse(self.detail_url_name, kwargs=kwargs),
+            }
+            return render(request, "confirm_revoke.html", context)
+        if self.revoke(link):
             messages.success(request, self.revoked_message)
         return redirect("sharing:shares")
 
@@ -191,6 +250,7 @@ class ShareNewView(LinkNewView):
 
     form_class = ShareForm
     template_name = "sharing/share_new.html"
+    created_url_name = "sharing:share_created"
     create = staticmethod(services.share_create)
     url = staticmethod(services.share_url)
 
@@ -218,8 +278,24 @@ class ShareDetailView(ShareOwned, LinkDetailView):
         return {"accesses": Paginator(accesses, 100).get_page(self.request.GET.get("page"))}
 
 
+class ShareQrView(ShareOwned, LinkQrView):
+    download_name = "share-link-qr.svg"
+
+
+class ShareCreatedView(ShareOwned, LinkCreatedView):
+    detail_url_name = "sharing:share_detail"
+
+
 class ShareRevokeView(ShareOwned, LinkRevokeView):
     revoked_message = gettext_lazy("The link was revoked. It stopped working at once.")
+    confirm_title = gettext_lazy("Revoke this link?")
+    detail_url_name = "sharing:share_detail"
+
+    def confirm_message(self, link) -> str:
+        return _(
+            "The link to “%(name)s” stops working at once for everyone who has it. This "
+            "cannot be undone."
+        ) % {"name": link.target.name}
 
     def revoke(self, link) -> bool:
         return services.share_revoke(share=link)
@@ -238,6 +314,7 @@ class UploadLinkNewView(LinkNewView):
 
     form_class = UploadLinkForm
     template_name = "sharing/upload_link_new.html"
+    created_url_name = "sharing:upload_link_created"
     create = staticmethod(upload_links.upload_link_create)
     url = staticmethod(services.upload_link_url)
 
@@ -263,8 +340,24 @@ class UploadLinkDetailView(UploadLinkOwned, LinkDetailView):
         }
 
 
+class UploadLinkQrView(UploadLinkOwned, LinkQrView):
+    download_name = "upload-link-qr.svg"
+
+
+class UploadLinkCreatedView(UploadLinkOwned, LinkCreatedView):
+    detail_url_name = "sharing:upload_link_detail"
+
+
 class UploadLinkRevokeView(UploadLinkOwned, LinkRevokeView):
     revoked_message = gettext_lazy("The upload link was revoked. It stopped working at once.")
+    confirm_title = gettext_lazy("Revoke this upload link?")
+    detail_url_name = "sharing:upload_link_detail"
+
+    def confirm_message(self, link) -> str:
+        return _(
+            "Nobody can send files into “%(name)s” through this link any more; uploads in "
+            "progress are stopped. This cannot be undone."
+        ) % {"name": link.folder.name}
 
     def revoke(self, link) -> bool:
         return upload_links.upload_link_revoke(link=link)

@@ -5,14 +5,21 @@ the owner's links. Whether a request may use a link at all is `sharing.access`.
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import IntegerField, Q, QuerySet, Value
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from files.models import File, Folder
-from files.selectors import folder_ancestors, folder_descendants, folders_alive
+from files.selectors import (
+    folder_ancestors,
+    folder_descendants,
+    folders_alive,
+    folders_subtrees,
+)
 from sharing import tokens
-from sharing.models import Link, ShareAccess, ShareLink, UploadLink
+from sharing.models import Link, ShareAccess, ShareLink, ShareLinkItem, UploadLink
 
 # --- The target's liveness -------------------------------------------------------------------
 
@@ -66,6 +73,57 @@ def shares_target_alive(shares) -> None:
         share.target_alive = not target_trashed and chains[share.pk] in alive
 
 
+# --- Selection shares --------------------------------------------------------------------------
+#
+# A selection share (`ShareLink.is_selection`) is a folder share narrowed to some of the items
+# directly in its folder (ShareLinkItem): its top page lists only them, and anything else is
+# reachable only below one of its selected folders. Every check below adds one query per request
+# at most (the items, read once per share object), however many items the link holds.
+
+
+@dataclass(frozen=True)
+class SelectionScope:
+    files: frozenset[int]
+    folders: frozenset[int]
+
+
+def share_scope(share: ShareLink) -> SelectionScope | None:
+    """The items of a selection share (one query, once per share object); None for others."""
+    if not share.is_selection:
+        return None
+    scope = share.__dict__.get("_selection_scope")
+    if scope is None:
+        items = ShareLinkItem.objects.filter(share_id=share.pk)
+        rows = list(items.values_list("file_id", "folder_id"))
+        scope = share.__dict__["_selection_scope"] = SelectionScope(
+            files=frozenset(file_id for file_id, _ in rows if file_id),
+            folders=frozenset(folder_id for _, folder_id in rows if folder_id),
+        )
+    return scope
+
+
+def _in_scope(share: ShareLink, chain: list[Folder]) -> bool:
+    """Whether a folder whose ancestry (root first, through the shared folder) is `chain` is
+    one of the selected folders or below one: for any other share, always."""
+    scope = share_scope(share)
+    if scope is None:
+        return True
+    top = next((i for i, folder in enumerate(chain) if folder.pk == share.folder_id), None)
+    return top is not None and top + 1 < len(chain) and chain[top + 1].pk in scope.folders
+
+
+def share_title(share: ShareLink) -> str:
+    """What a share page calls the shared thing: the label of a selection share, else
+    "N items" (no query: the page asked for its scope already); a file or folder's name."""
+    scope = share_scope(share)
+    if scope is None:
+        return share.target.name
+    if share.label:
+        return share.label
+    count = len(scope.files) + len(scope.folders)
+    return ngettext("%(n)s item", "%(n)s items", count) % {"n": count}
+
+
 # --- Inside a folder share -------------------------------------------------------------------
 
 
@@ -81,7 +139,10 @@ def share_folder_get(share: ShareLink, opaque: str | None) -> Folder:
         if public_id
         else None
     )
-    if folder is None or not folder_is_alive(folder, within=share.folder):
+    if folder is None:
+        raise Http404
+    chain = folder_ancestors(folder_id=folder.pk)
+    if not _chain_alive(chain, within=share.folder) or not _in_scope(share, chain):
         raise Http404
     return folder
 
@@ -98,9 +159,41 @@ def share_file_get(share: ShareLink, opaque: str) -> File:
         if public_id
         else None
     )
-    if file is None or not file_is_alive(file, within=share.folder):
+    if file is None or file.deleted_at is not None:
+        raise Http404
+    chain = folder_ancestors(folder_id=file.folder_id)
+    if not _chain_alive(chain, within=share.folder):
+        raise Http404
+    scope = share_scope(share)
+    if scope is not None and file.folder_id == share.folder_id:
+        if file.pk not in scope.files:
+            raise Http404
+    elif not _in_scope(share, chain):
         raise Http404
     return file
+
+
+def _selection_tree(share: ShareLink, scope: SelectionScope) -> list[Folder]:
+    """The selected folders still directly in the shared folder, and every live folder below
+    them, by name (one query)."""
+    rows = folders_subtrees(folder_ids=scope.folders, limit=settings.LOCKER_MAX_FOLDER_DEPTH)
+    tops = {row.pk for row in rows if row.subtree_level == 0 and row.parent_id == share.folder_id}
+    return [row for row in rows if row.subtree_top in tops]
+
+
+def share_selection_all(share: ShareLink) -> tuple[list[File | Folder], list[Folder]]:
+    """Everything a selection share holds at its top (its "Download all"), with the tree below
+    its folders: three queries however many items (the scope, the tree, the files)."""
+    scope = share_scope(share)
+    tree = _selection_tree(share, scope)
+    files = list(
+        File.objects.alive()
+        .select_related("blob")
+        .filter(pk__in=list(scope.files), folder_id=share.folder_id)
+        .order_by("name_key", "pk")
+    )
+    tops = [folder for folder in tree if folder.subtree_level == 0]
+    return [*tops, *files], tree
 
 
 def share_selection_get(
@@ -119,10 +212,23 @@ def share_selection_get(
     if None in public_ids:
         raise Http404
     public_ids = list(dict.fromkeys(public_ids))
-    tree = folder_descendants(share.folder)  # live folders only, never through a trashed one
-    folders = {folder.public_id: folder for folder in [share.folder, *tree]}
+    scope = share_scope(share)
+    if scope is not None:
+        # Only the selected items and what is below the selected folders.
+        tree = _selection_tree(share, scope)
+        folders = {folder.public_id: folder for folder in tree}
+    else:
+        tree = folder_descendants(share.folder)  # live folders only, never through a trashed one
+        folders = {folder.public_id: folder for folder in [share.folder, *tree]}
     wanted = [public_id for public_id in public_ids if public_id not in folders]
     inside = {folder.pk for folder in folders.values()}
+    if scope is not None:
+        loose = (
+            File.objects.alive()
+            .filter(pk__in=list(scope.files), folder_id=share.folder_id)
+            .values_list("pk", flat=True)
+        )
+        allowed_files = set(loose) if wanted else set()
     files: dict[uuid.UUID, File] = {}
     if wanted:
         for file in (
@@ -130,7 +236,7 @@ def share_selection_get(
             .select_related("blob")
             .filter(public_id__in=wanted, owner_id=share.owner_id)
         ):
-            if file.folder_id in inside:
+            if file.folder_id in inside or (scope is not None and file.pk in allowed_files):
                 files[file.public_id] = file
     items = [files.get(public_id) or folders.get(public_id) for public_id in public_ids]
     if None in items:
@@ -223,15 +329,22 @@ def share_folder_page(
     before `before`. Two queries, whatever the page and the size of the folder."""
     backwards = before is not None and after is None
     cursor = before if backwards else after
+    folder_rows = Folder.objects.alive().filter(parent=folder)
+    file_rows = File.objects.alive().filter(folder=folder)
+    scope = share_scope(share)
+    if scope is not None and folder.pk == share.folder_id:
+        # The top of a selection share: only its items.
+        folder_rows = folder_rows.filter(pk__in=list(scope.folders))
+        file_rows = file_rows.filter(pk__in=list(scope.files))
     folders = _page_side(
-        Folder.objects.alive().filter(parent=folder),
+        folder_rows,
         kind=_FOLDER,
         cursor=cursor,
         backwards=backwards,
         size=size + 1,
     )
     files = _page_side(
-        File.objects.alive().filter(folder=folder),
+        file_rows,
         kind=_FILE,
         cursor=cursor,
         backwards=backwards,

@@ -23,7 +23,7 @@ from locker.env import parse_duration
 from locker.jobs import JobRun, delete_oldest_in_batches, repeat_batches
 from locker.services import model_update
 from sharing import tokens
-from sharing.models import Link, ShareAccess, ShareLink
+from sharing.models import Link, ShareAccess, ShareLink, ShareLinkItem
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,13 @@ def share_url(token: str) -> str:
 
 def upload_link_url(token: str) -> str:
     return f"{settings.LOCKER_BASE_URL}/r/{token}"
+
+
+def link_url_again(link: Link) -> str | None:
+    """The link's URL shown again to its owner (callers have scoped `link` to its owner), from
+    its sealed token; None for a link made before tokens were kept (shown once only)."""
+    token = tokens.token_unseal(link)
+    return f"{settings.LOCKER_BASE_URL}/{link.url_prefix}/{token}" if token else None
 
 
 # --- Expiry ----------------------------------------------------------------------------------
@@ -118,8 +125,8 @@ def link_create(
     **fields,
 ) -> tuple[Link, str]:
     """Create a link of either kind, after the kind's own checks, and record `action`. Returns
-    it with its token, which is not stored and is shown only once. `expires_at` UNSET: the
-    server's default expiry."""
+    it with its token, which is stored only sealed under the master key (the owner may copy the
+    link again: `link_url_again`). `expires_at` UNSET: the server's default expiry."""
     if expires_at is UNSET:
         expires_at = expiry_default()
     expiry_check(expires_at)
@@ -131,6 +138,7 @@ def link_create(
         label=(label or "").strip(),
         **fields,
     )
+    tokens.token_seal(link, token)
     link.full_clean()
     with transaction.atomic():
         link.save()
@@ -220,7 +228,7 @@ def share_create(
     is_send: bool = False,
     keep_files: bool = True,
 ) -> tuple[ShareLink, str]:
-    """Create a link; returns it with its token, which is not stored and is shown only once."""
+    """Create a link; returns it with its token (kept sealed: `link_url_again`)."""
     _check_target(owner=owner, file=file, folder=folder)
     _clean_options(max_downloads=max_downloads, label=label)
     return link_create(
@@ -239,6 +247,59 @@ def share_create(
         is_send=is_send,
         keep_files=keep_files,
     )
+
+
+def share_selection_create(
+    *, owner, files: list[File], folders: list[Folder], **options
+) -> tuple[ShareLink, str]:
+    """One link over several files and folders of one folder (a selection of the Files page),
+    with the options of `share_create`. The items are not moved or copied: the link shows them
+    where they are, in the folder they were picked in (docs/sharing.md, "Selection shares").
+    A single item gets an ordinary share of it. Callers fetched the items scoped to `owner`
+    (`files.selectors.selection_get_for_user`): alive and theirs. A constant number of queries
+    however many items."""
+    if len(files) + len(folders) == 1:
+        return share_create(
+            owner=owner,
+            file=files[0] if files else None,
+            folder=folders[0] if folders else None,
+            **options,
+        )
+    if not files and not folders:
+        raise ValidationError({"files": _("Select at least one file or folder to share.")})
+    if any(item.owner_id != owner.pk for item in [*files, *folders]):
+        raise ValidationError({"files": _("There is no such file or folder.")})
+    parents = {file.folder_id for file in files} | {folder.parent_id for folder in folders}
+    if len(parents) != 1:
+        raise ValidationError(
+            {"files": _("Share items of one folder at a time: these are in different folders.")}
+        )
+    from sharing.selectors import folder_is_alive
+
+    parent = Folder.objects.get(pk=parents.pop())
+    if not folder_is_alive(parent):
+        raise ValidationError({"folder": _("This folder is in the trash.")})
+    _clean_options(max_downloads=options.get("max_downloads"), label=options.get("label"))
+    with transaction.atomic():
+        share, token = link_create(
+            model=ShareLink,
+            action=A.SHARE_CREATED,
+            audit_extra={"is_send": False, "items": len(files) + len(folders)},
+            expires_at=options.get("expires_at", UNSET),
+            password=options.get("password", ""),
+            label=options.get("label", ""),
+            owner=owner,
+            folder=parent,
+            is_selection=True,
+            max_downloads=options.get("max_downloads"),
+            allow_download=options.get("allow_download", True),
+            notify=options.get("notify", False),
+        )
+        ShareLinkItem.objects.bulk_create(
+            [ShareLinkItem(share=share, file=file) for file in files]
+            + [ShareLinkItem(share=share, folder=folder) for folder in folders]
+        )
+    return share, token
 
 
 def share_update(
@@ -392,7 +453,7 @@ def share_notify_owner(*, share_id: int) -> int:
     context = {
         "share": share,
         "owner": share.owner,
-        "name": share.target.name if share.target else "",
+        "name": share.selection_name if share.is_selection else getattr(share.target, "name", ""),
         "accesses": accesses,
         "count": len(pks),
         "more": len(pks) - len(accesses),

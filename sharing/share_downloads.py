@@ -248,15 +248,19 @@ class SelectionTooLarge(ShareDenied):
         )
 
 
-def serve_selection_zip(request, share, selection: list[str]):
-    """Some files and folders of a folder share, as one streamed ZIP (each id checked).
+def serve_selection_zip(request, share, selection: list[str] | None):
+    """Some files and folders of a folder share, as one streamed ZIP (each id checked); with
+    `selection` None, everything a selection share holds (its "Download all").
 
     A constant number of queries however many items (`selectors.share_selection_get`, then one
     for the files of the folders among them); at most SELECTION_MAX items.
     """
-    if len(selection) > SELECTION_MAX:
-        raise SelectionTooLarge()
-    items, tree = selectors.share_selection_get(share, selection)
+    if selection is None:
+        items, tree = selectors.share_selection_all(share)
+    else:
+        if len(selection) > SELECTION_MAX:
+            raise SelectionTooLarge()
+        items, tree = selectors.share_selection_get(share, selection)
     archive = ZipStream(compress_type=ZIP_STORED, sized=True)
     used: set[str] = set()
     tops: list[tuple[Folder, list[str]]] = []
@@ -268,5 +272,6 @@ def serve_selection_zip(request, share, selection: list[str]):
             entry = unique_entry(zip_entry_name([item.name]), used)
             archive.add(_lazy_content(item), entry, size=item.size)
     _add_entries(archive, *trees_zip_entries(tops, descendants=tree, used=used))
-    response = zip_response(request, archive=archive, name=share.folder.name)
-    return count_zip(request, share, response, name=f"{share.folder.name} (selection).zip")
+    name = selectors.share_title(share)
+    response = zip_response(request, archive=archive, name=name)
+    return count_zip(request, share, response, name=f"{name} (selection).zip")

@@ -30,3 +30,14 @@ def notify_upload_link_owner(link_id: int) -> int:
     from sharing.upload_links import upload_link_notify_owner
 
     return upload_link_notify_owner(link_id=link_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_share_link_email(
+    share_id: int, recipients: list[str], message: str, sender_id: int
+) -> int:
+    from sharing.link_email import share_link_email_send
+
+    return share_link_email_send(
+        share_id=share_id, recipients=recipients, message=message, sender_id=sender_id
+    )

@@ -1,7 +1,10 @@
 """Secrets of the sharing app: link tokens, per-share opaque ids, and password unlocks.
 
-- A link token is `secrets.token_urlsafe(32)` (256 bits). Only its SHA-256 is stored and looked
-  up through a unique index, so neither the response nor its timing tells how close a guess was.
+- A link token is `secrets.token_urlsafe(32)` (256 bits). It is looked up by its SHA-256 through
+  a unique index, so neither the response nor its timing tells how close a guess was; the token
+  itself is kept only sealed under the master key (AES-256-GCM, the link's public id as
+  associated data), so that its owner can copy the link again while a database dump alone
+  reveals no usable link (`token_seal`, `token_unseal`).
 - Inside a folder share, files and subfolders are named by opaque ids: their UUID encrypted with
   AES (one block, a pseudo-random permutation) under a key derived from SECRET_KEY and the share.
   The same file has a different id in every share, and an id from share A decrypts to noise in
@@ -18,6 +21,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import secrets
 import uuid
 
@@ -25,6 +29,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.conf import settings
 from django.core import signing
 from django.utils.crypto import salted_hmac
+
+from storage import crypto, masterkeys
+
+logger = logging.getLogger(__name__)
 
 UNLOCK_COOKIE = "locker_share"
 UNLOCK_MAX_AGE = 3600  # seconds an unlock lasts in a browser
@@ -38,6 +46,45 @@ def new_token() -> str:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# --- The token kept sealed, to show the link again ----------------------------------------------
+
+
+def token_purpose(kind: str) -> str:
+    """What a sealed token is bound to besides its row: a share token never opens as an upload
+    link's (the two tables' public ids are separate)."""
+    return f"sharing {kind} link token"
+
+
+def token_seal(link, token: str) -> None:
+    """Set the link's sealed token (before it is saved: its public id is already chosen)."""
+    link.token_key_id, link.token_sealed = masterkeys.seal(
+        token.encode("utf-8"), purpose=token_purpose(link.kind), context=str(link.public_id)
+    )
+
+
+def token_unseal(link) -> str | None:
+    """The link's token, or None when it was never kept (a link made before tokens were) or
+    cannot be opened (its master key removed, the row tampered with: logged)."""
+    if not link.token_key_id or link.token_sealed is None:
+        return None
+    try:
+        token = masterkeys.unseal(
+            bytes(link.token_sealed),
+            master_key_id=link.token_key_id,
+            purpose=token_purpose(link.kind),
+            context=str(link.public_id),
+        ).decode("utf-8")
+    except (masterkeys.UnknownMasterKeyError, crypto.DecryptionError, UnicodeDecodeError) as exc:
+        logger.warning("The token of %s link %s cannot be opened: %s", link.kind, link.pk, exc)
+        return None
+    # A row whose sealed token was swapped for another of the same link's past values would
+    # still not be served: the token must be the one its hash names.
+    if not hmac.compare_digest(hash_token(token), link.token_hash):
+        logger.warning("The sealed token of %s link %s does not match its hash", link.kind, link.pk)
+        return None
+    return token
 
 
 # --- Opaque ids inside a folder share ----------------------------------------------------------

@@ -90,7 +90,8 @@ def _outages_as_json(view):
 @require_http_methods(["POST"])
 @_outages_as_json
 def upload_receive(request, token: str):
-    """`POST /r/<token>/upload`, multipart `file` parts → 201 `{"files": [{name, size}]}`."""
+    """`POST /r/<token>/upload`, multipart `file` parts → 201
+    `{"files": [{name, size}], "files_left": n or null}`."""
     try:
         link = access.upload_link_resolve(request, token)
     except ShareDenied as exc:
@@ -128,6 +129,10 @@ def upload_receive(request, token: str):
     except ValidationError as exc:  # a name the files app refuses
         return _json_error(400, " ".join(exc.messages))
     # Only what the uploader sent: the stored name may differ ("name (1)") and would tell.
-    return public_headers(
-        JsonResponse({"files": [{"name": c.name, "size": c.size} for c in contents]}, status=201)
-    )
+    # `files_left` (null: no limit) is what the page already shows, brought up to date.
+    link.refresh_from_db(fields=["files_count"])
+    body = {
+        "files": [{"name": c.name, "size": c.size} for c in contents],
+        "files_left": _limits(link)["files_left"],
+    }
+    return public_headers(JsonResponse(body, status=201))

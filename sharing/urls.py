@@ -62,6 +62,12 @@ urlpatterns = [
     path("shares/new", owner_views.ShareNewView.as_view(), name="share_new"),
     path("shares/send", owner_views.send_page, name="send"),
     path("shares/<uuid:share_id>/", owner_views.ShareDetailView.as_view(), name="share_detail"),
+    path("shares/<uuid:share_id>/qr.svg", owner_views.ShareQrView.as_view(), name="share_qr"),
+    path(
+        "shares/<uuid:share_id>/created",
+        owner_views.ShareCreatedView.as_view(),
+        name="share_created",
+    ),
     path(
         "shares/<uuid:share_id>/revoke", owner_views.ShareRevokeView.as_view(), name="share_revoke"
     ),
@@ -70,6 +76,16 @@ urlpatterns = [
         "shares/uploads/<uuid:link_id>/",
         owner_views.UploadLinkDetailView.as_view(),
         name="upload_link_detail",
+    ),
+    path(
+        "shares/uploads/<uuid:link_id>/qr.svg",
+        owner_views.UploadLinkQrView.as_view(),
+        name="upload_link_qr",
+    ),
+    path(
+        "shares/uploads/<uuid:link_id>/created",
+        owner_views.UploadLinkCreatedView.as_view(),
+        name="upload_link_created",
     ),
     path(
         "shares/uploads/<uuid:link_id>/revoke",

@@ -131,9 +131,15 @@ def _page(request, token: str, folder_opaque: str | None):
         before=selectors.share_cursor_decode(share, request.GET.get("before")),
     )
     folders, files = page.folders, page.files
+    title = selectors.share_title(share)
+
+    def crumb_name(crumb) -> str:
+        return title if crumb.pk == share.folder_id else crumb.name
+
     context.update(
         {
             "folder": folder,
+            "folder_title": crumb_name(folder),
             "next_page": page.next and selectors.share_cursor_encode(share, page.next),
             "previous_page": page.previous and selectors.share_cursor_encode(share, page.previous),
             "page_size": selectors.SHARE_PAGE_SIZE,
@@ -141,7 +147,7 @@ def _page(request, token: str, folder_opaque: str | None):
             if folder.pk == share.folder_id
             else f"/s/{token}/folders/{share_id(share, folder)}/download",
             "breadcrumbs": [
-                {"name": f.name, "id": "" if f.pk == share.folder_id else share_id(share, f)}
+                {"name": crumb_name(f), "id": "" if f.pk == share.folder_id else share_id(share, f)}
                 for f in selectors.share_breadcrumbs(share, folder)
             ],
             "folders": [{"name": f.name, "id": share_id(share, f)} for f in folders],
@@ -258,6 +264,8 @@ def share_download(request, token: str):
         raise share_downloads.SelectionTooLarge() from None
     if selection:
         return share_downloads.serve_selection_zip(request, share, selection)
+    if share.is_selection:
+        return share_downloads.serve_selection_zip(request, share, None)
     return share_downloads.serve_folder_zip(request, share, share.folder)
 
 

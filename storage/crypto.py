@@ -86,6 +86,53 @@ def unwrap_data_key(
         ) from exc
 
 
+# --- small secrets sealed under a master key ------------------------------------------------------
+# A secret the server must be able to show again (a share link's token) is stored sealed:
+# version (1) ‖ nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16), under a master key, with the
+# secret's purpose, the master key's id and the id of the row it belongs to as associated data.
+
+SEAL_VERSION = 1
+_SEAL_LABEL = b"locker sealed secret v1\x00"
+
+
+def _seal_aad(purpose: str, master_key_id: str, context: str) -> bytes:
+    return (
+        _SEAL_LABEL
+        + purpose.encode("utf-8")
+        + b"\x00"
+        + master_key_id.encode("utf-8")
+        + b"\x00"
+        + context.encode("utf-8")
+    )
+
+
+def seal_secret(
+    secret: bytes, *, master_key: bytes, master_key_id: str, purpose: str, context: str
+) -> bytes:
+    """Encrypt a small secret under a master key, bound to its purpose, the master key id and
+    `context` (the id of the row that holds it): copied to another row, it does not open."""
+    nonce = os.urandom(WRAP_NONCE_SIZE)
+    sealed = AESGCM(master_key).encrypt(nonce, secret, _seal_aad(purpose, master_key_id, context))
+    return bytes([SEAL_VERSION]) + nonce + sealed
+
+
+def open_secret(
+    sealed: bytes, *, master_key: bytes, master_key_id: str, purpose: str, context: str
+) -> bytes:
+    sealed = bytes(sealed)
+    if len(sealed) < 1 + WRAP_NONCE_SIZE + TAG_SIZE or sealed[0] != SEAL_VERSION:
+        raise DecryptionError("The sealed secret is malformed.")
+    nonce = sealed[1 : 1 + WRAP_NONCE_SIZE]
+    try:
+        return AESGCM(master_key).decrypt(
+            nonce, sealed[1 + WRAP_NONCE_SIZE :], _seal_aad(purpose, master_key_id, context)
+        )
+    except InvalidTag as exc:
+        raise DecryptionError(
+            "The sealed secret does not authenticate under its master key."
+        ) from exc
+
+
 def segment_count(size: int, segment_size: int) -> int:
     """Number of segments holding `size` plaintext bytes (an empty content has one)."""
     return max(1, -(-size // segment_size))

@@ -101,6 +101,60 @@ def wrap_for_new_blob(data_key: bytes, storage_key: str) -> tuple[str, bytes]:
     return keys.newest_id, wrapped
 
 
+# --- Secrets of other apps sealed under the master keys ----------------------------------------
+# A few secrets must be shown again by the server (a share link's token): their apps store them
+# sealed (crypto.seal_secret) in a column of their own, and register that column here so that
+# rotation re-seals them with the data keys (storage imports nothing of those apps).
+
+
+@dataclass(frozen=True)
+class SealedColumn:
+    """A model's column of sealed secrets: `key_id_field` names the master key that sealed
+    `sealed_field` (empty: nothing sealed), and `context_field` is the row's id bound to it."""
+
+    model: type
+    purpose: str
+    key_id_field: str
+    sealed_field: str
+    context_field: str
+
+
+_sealed_columns: list[SealedColumn] = []
+
+
+def sealed_column_register(column: SealedColumn) -> None:
+    if column not in _sealed_columns:
+        _sealed_columns.append(column)
+
+
+def sealed_columns() -> list[SealedColumn]:
+    return list(_sealed_columns)
+
+
+def seal(secret: bytes, *, purpose: str, context: str) -> tuple[str, bytes]:
+    """Seal a secret under the newest master key; returns (master key id, sealed bytes)."""
+    keys = master_keys()
+    sealed = crypto.seal_secret(
+        secret,
+        master_key=keys.newest,
+        master_key_id=keys.newest_id,
+        purpose=purpose,
+        context=context,
+    )
+    return keys.newest_id, sealed
+
+
+def unseal(sealed: bytes, *, master_key_id: str, purpose: str, context: str) -> bytes:
+    """Open a sealed secret. Raises UnknownMasterKeyError or crypto.DecryptionError."""
+    return crypto.open_secret(
+        sealed,
+        master_key=master_keys().get(master_key_id),
+        master_key_id=master_key_id,
+        purpose=purpose,
+        context=context,
+    )
+
+
 def unwrap_blob_key(blob) -> bytes:
     """The data key of a Blob. Raises UnknownMasterKeyError or crypto.DecryptionError."""
     master_key = master_keys().get(blob.master_key_id)
@@ -127,7 +181,9 @@ class RotationResult:
 def rotate_master_keys(
     *, batch_size: int = 500, max_batches: int | None = None, log=None
 ) -> RotationResult:
-    """Re-wrap every blob's data key under the newest master key; content is not touched.
+    """Re-wrap every blob's data key under the newest master key; content is not touched. The
+    secrets of the registered sealed columns (`sealed_column_register`) are re-sealed too, and
+    count in the same result.
 
     Works in batches by primary key; each row is updated only if it still carries the wrapped
     key we read (`UPDATE … WHERE master_key_id = old AND wrapped_key = old`), so it is safe to
@@ -178,4 +234,68 @@ def rotate_master_keys(
             else:
                 result.skipped += 1
     result.remaining = Blob.objects.exclude(master_key_id=keys.newest_id).count()
+    for column in sealed_columns():
+        _reseal_column(
+            column, keys, result, batch_size=batch_size, max_batches=max_batches, log=log
+        )
     return result
+
+
+def _reseal_column(
+    column: SealedColumn,
+    keys: MasterKeys,
+    result: RotationResult,
+    *,
+    batch_size: int,
+    max_batches: int | None,
+    log,
+) -> None:
+    """Re-seal a registered column's secrets under the newest master key, as the data keys are
+    re-wrapped: in primary-key batches, each row updated only if it still holds what was read.
+    Its counts add to `result`."""
+    key_id, sealed, context = column.key_id_field, column.sealed_field, column.context_field
+    stale = column.model._default_manager.exclude(**{key_id: keys.newest_id}).exclude(
+        **{key_id: ""}
+    )
+    last_pk = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        rows = list(
+            stale.filter(pk__gt=last_pk)
+            .order_by("pk")
+            .values_list("pk", key_id, sealed, context)[:batch_size]
+        )
+        if not rows:
+            break
+        batches += 1
+        for pk, old_id, old_sealed, row_context in rows:
+            last_pk = pk
+            old_sealed = bytes(old_sealed)
+            try:
+                secret = crypto.open_secret(
+                    old_sealed,
+                    master_key=keys.get(old_id),
+                    master_key_id=old_id,
+                    purpose=column.purpose,
+                    context=str(row_context),
+                )
+            except (UnknownMasterKeyError, crypto.DecryptionError) as exc:
+                result.failed += 1
+                if log:
+                    log(f"{column.model._meta.label} {pk} ({column.purpose}): {exc}")
+                continue
+            new_sealed = crypto.seal_secret(
+                secret,
+                master_key=keys.newest,
+                master_key_id=keys.newest_id,
+                purpose=column.purpose,
+                context=str(row_context),
+            )
+            updated = column.model._default_manager.filter(
+                pk=pk, **{key_id: old_id, sealed: old_sealed}
+            ).update(**{key_id: keys.newest_id, sealed: new_sealed})
+            if updated:
+                result.rewrapped += 1
+            else:
+                result.skipped += 1
+    result.remaining += stale.count()

@@ -72,10 +72,24 @@ class FolderDetailSerializer(FolderSerializer):
 
 
 class FolderCreateSerializer(serializers.Serializer):
-    name = NameField()
+    name = NameField(required=False, help_text=_("The new folder's name."))
+    path = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        max_length=65_535,
+        help_text=_(
+            "Instead of `name`: folder names separated by “/” below `parent`, created where "
+            "missing and reused where they exist (like `mkdir -p`)."
+        ),
+    )
     parent = serializers.UUIDField(
         required=False, allow_null=True, help_text=_("Containing folder; null or absent = root.")
     )
+
+    def validate(self, attrs):
+        if ("name" in attrs) == ("path" in attrs):
+            raise serializers.ValidationError({"name": [_("Give either a name or a path.")]})
+        return attrs
 
 
 class FolderUpdateSerializer(serializers.Serializer):
@@ -196,6 +210,13 @@ class FileUploadSerializer(serializers.Serializer):
             "answers 400 and nothing is kept."
         ),
     )
+    path = serializers.CharField(
+        required=False,
+        help_text=_(
+            "Folder names separated by “/” below `folder` (sent before the file parts): the "
+            "files go there, missing folders are created and existing ones reused."
+        ),
+    )
     on_conflict = serializers.ChoiceField(
         choices=[ON_CONFLICT.REFUSE, ON_CONFLICT.RENAME],
         required=False,
@@ -286,3 +307,44 @@ class UploadInProgressSerializer(serializers.Serializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_upload_link_label(self, reservation):
         return reservation.link.label if reservation.link_id else None
+
+
+class BatchSerializer(serializers.Serializer):
+    """A batch action on several files and folders of the caller (docs/files.md)."""
+
+    action = serializers.ChoiceField(
+        choices=["delete", "move", "zip"],
+        help_text=_(
+            "delete: to the trash; move: into `target`; zip: download them as one streamed "
+            "ZIP. (A share link over several items: POST /api/v1/shares/ with `files` and "
+            "`folders`.)"
+        ),
+    )
+    files = serializers.ListField(
+        child=serializers.UUIDField(), required=False, default=list, help_text=_("File ids.")
+    )
+    folders = serializers.ListField(
+        child=serializers.UUIDField(), required=False, default=list, help_text=_("Folder ids.")
+    )
+    target = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text=_("move: the destination folder; null or absent = the root."),
+    )
+
+    def validate(self, attrs):
+        from files.batch import BatchTooLarge, batch_check_size
+
+        count = len(attrs["files"]) + len(attrs["folders"])
+        if not count:
+            raise serializers.ValidationError({"detail": _("Select at least one file or folder.")})
+        try:
+            batch_check_size(count)
+        except BatchTooLarge as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from None
+        return attrs
+
+
+class BatchDoneSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text=_("How many items were deleted or moved."))
+    detail = serializers.CharField(help_text=_("What was done, as a sentence."))

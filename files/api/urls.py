@@ -25,6 +25,7 @@ urlpatterns = [
     path("folders/<uuid:id>/", folder_detail, name="api-folder-detail"),
     path("folders/<uuid:id>/download", folder_download, name="api-folder-download"),
     path("files/", file_list, name="api-file-list"),
+    path("files/batch/", views.BatchView.as_view(), name="api-file-batch"),
     path("files/<uuid:id>/", file_detail, name="api-file-detail"),
     path("files/<uuid:id>/content", file_content, name="api-file-content"),
     path("files/<uuid:id>/thumbnail", file_thumbnail, name="api-file-thumbnail"),

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -16,10 +17,14 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from files import responses, selectors, services, zips
+from files import batch, responses, selectors, services, zips
 from files.api.serializers import (
+    BatchDoneSerializer,
+    BatchSerializer,
     FileSerializer,
     FileUpdateSerializer,
     FileUploadSerializer,
@@ -125,9 +130,15 @@ BINARY = OpenApiTypes.BINARY
     ),
     create=extend_schema(
         summary="Create a folder",
-        description="400 when the new folder would be deeper than LOCKER_MAX_FOLDER_DEPTH levels.",
+        description=(
+            "400 when the new folder would be deeper than LOCKER_MAX_FOLDER_DEPTH levels. With "
+            "`path` instead of `name`, every missing folder along it is created and existing "
+            "ones (same name in any case) are reused: 201 when one was created, 200 when all "
+            "existed; 409 when a file has the name of a folder along it."
+        ),
         request=FolderCreateSerializer,
         responses={
+            200: FolderDetailSerializer,
             201: FolderDetailSerializer,
             400: ERRORS[400],
             404: ERRORS[404],
@@ -185,6 +196,13 @@ class FolderViewSet(viewsets.GenericViewSet):
         data = FolderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         parent = self._folder_or_root(data.validated_data.get("parent"), "parent")
+        if "path" in data.validated_data:
+            with service_errors(field="path"):
+                folder, created = services.folder_ensure_path(
+                    user=request.user, parent=parent, path=data.validated_data["path"]
+                )
+            answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            return Response(FolderDetailSerializer(folder).data, status=answer)
         with service_errors():
             folder = services.folder_create(
                 user=request.user, parent=parent, name=data.validated_data["name"]
@@ -244,6 +262,11 @@ arrives; the SHA-256 is computed on the way and the content type is detected fro
   digest of the file's content). A mismatch answers 400 and nothing is kept.
 - Names are kept as sent (NFC); a name taken in the folder answers 409 unless
   `on_conflict=rename`, which stores “name (1).ext” instead.
+- `path` (a form field before the file parts): folder names separated by `/` below `folder`;
+  the files go there, missing folders are created (existing ones, same name in any case, are
+  reused), each name checked like any folder name, no `..`, within LOCKER_MAX_FOLDER_DEPTH.
+  This is how a folder chosen or dropped in the web UI is recreated. A file with the name of a
+  folder along it answers 409.
 - One file part → the file object; several → a JSON array in the order of the parts.
   Everything in one request is stored, or nothing is.
 """
@@ -366,6 +389,9 @@ class FileViewSet(viewsets.GenericViewSet):
             # The web UI sends `folder` before the file: refuse a foreign one before storing.
             if early["folder"] is None and fields is not None and fields.get("folder"):
                 early["folder"] = self._folder_or_root(fields.get("folder"), "folder")
+            if fields is not None and fields.get("path"):
+                with service_errors(field="path"):
+                    services.folder_path_split(fields["path"])  # refused before any byte
 
         with (
             intake_errors(),
@@ -390,6 +416,11 @@ class FileViewSet(viewsets.GenericViewSet):
         if on_conflict not in (services.ON_CONFLICT.REFUSE, services.ON_CONFLICT.RENAME):
             raise serializers.ValidationError({"on_conflict": [_("Use “refuse” or “rename”.")]})
         self._verify_checksums(request, data, received.contents)
+        if data.get("path"):
+            with service_errors(field="path"):
+                folder, _created = services.folder_ensure_path(
+                    user=request.user, parent=folder, path=data["path"]
+                )
         with service_errors(field="file"):
             return services.files_create(
                 user=request.user,
@@ -644,3 +675,70 @@ class UploadInProgressViewSet(viewsets.GenericViewSet):
         reservation = selectors.upload_in_progress_get(user=request.user, public_id=id)
         services.upload_cancel(reservation=reservation)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    summary="Act on several files and folders at once",
+    description="""\
+One action on a selection of your files and folders (the Files page's checkboxes):
+
+- `delete`: each item goes to the trash as its own trash item (a folder with everything in it).
+- `move`: into `target` (null = the root). Refused (400) when `target` is a selected folder or
+  inside one, when an item is already there or inside another selected folder, or when a folder
+  would be deeper than LOCKER_MAX_FOLDER_DEPTH; 409 when a name is taken in `target` or two
+  items share a name.
+- `zip`: one ZIP, streamed while it is built like a folder's download: selected files at the
+  top, each selected folder as a folder of the archive with its whole tree. Infected files are
+  left out.
+
+All or nothing: every item is checked first; one refusal refuses the whole batch and nothing
+changes. Every id must be a live item of yours: one that is not (unknown, another user's, in
+the trash) answers 404 for the whole batch. At most LOCKER_BATCH_MAX_ITEMS items (400 beyond).
+The number of database queries does not grow with the number of items.
+
+The body is JSON, or a form (`application/x-www-form-urlencoded`, repeated `files` / `folders`
+fields) so that a browser can download the ZIP with a plain form post. A share link over
+several items is `POST /api/v1/shares/` with `files` and `folders`.
+""",
+    request={
+        "application/json": BatchSerializer,
+        "application/x-www-form-urlencoded": BatchSerializer,
+    },
+    responses={
+        200: BatchDoneSerializer,
+        (200, "application/zip"): OpenApiResponse(BINARY, description="zip: the archive."),
+        400: ERRORS[400],
+        404: OpenApiResponse(description="An item (or the target) is not a live item of yours."),
+        409: OpenApiResponse(description="move: a name is taken in the target folder."),
+    },
+)
+class BatchView(APIView):
+    parser_classes = [JSONParser, FormParser]
+
+    def post(self, request):
+        data = BatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        action = data.validated_data["action"]
+        selection = selectors.selection_get_for_user(
+            user=request.user,
+            file_ids=data.validated_data["files"],
+            folder_ids=data.validated_data["folders"],
+        )
+        if action == "zip":
+            parent_id = batch.selection_common_parent(selection)
+            parent = selection.folders[0].parent if selection.folders else selection.files[0].folder
+            name = parent.name if parent_id is not None and parent.parent_id else "files"
+            return batch.selection_zip_response(request, selection=selection, name=name)
+        if action == "move":
+            target = selectors.folder_get_for_user_or_root(
+                user=request.user, folder_id=data.validated_data.get("target")
+            )
+            with service_errors():
+                count = batch.items_move(user=request.user, selection=selection, target=target)
+            detail = ngettext("Moved %(n)s item.", "Moved %(n)s items.", count) % {"n": count}
+        else:
+            count = batch.items_trash(user=request.user, selection=selection)
+            detail = ngettext(
+                "Moved %(n)s item to the trash.", "Moved %(n)s items to the trash.", count
+            ) % {"n": count}
+        return Response(BatchDoneSerializer({"count": count, "detail": detail}).data)

@@ -76,20 +76,57 @@ class ShareOptionsSerializer(serializers.Serializer):
 class ShareCreateSerializer(ShareOptionsSerializer):
     file = serializers.UUIDField(required=False, help_text="Id of the file to share.")
     folder = serializers.UUIDField(required=False, help_text="Id of the folder to share.")
+    files = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        help_text="A selection share: ids of files to share together (with `folders`).",
+    )
+    folders = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        help_text="A selection share: ids of folders to share together (with `files`).",
+    )
 
     def validate(self, attrs):
-        if ("file" in attrs) == ("folder" in attrs):
+        kinds = ("file" in attrs) + ("folder" in attrs) + ("files" in attrs or "folders" in attrs)
+        if kinds != 1:
             raise serializers.ValidationError(
-                {"file": [_("Give either a file or a folder id, not both.")]}
+                {
+                    "file": [
+                        _("Give a file id, a folder id, or lists of files and folders, not more.")
+                    ]
+                }
             )
         return attrs
 
 
-class ShareSerializer(serializers.ModelSerializer):
+URL_AGAIN_HELP = (
+    "The link, for its owner to copy again (its token is kept sealed under the server's master "
+    "key). `null` for a link made before links were kept: it was shown at creation only."
+)
+
+
+class LinkUrlMixin(serializers.Serializer):
+    """`url` on every answer about a link: the views serialize only the caller's own links."""
+
+    url = serializers.SerializerMethodField(help_text=URL_AGAIN_HELP)
+
+    def get_url(self, link) -> str | None:
+        from sharing.services import link_url_again
+
+        return link_url_again(link)
+
+
+class ShareSerializer(LinkUrlMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     file = serializers.UUIDField(source="file.public_id", read_only=True, allow_null=True)
     folder = serializers.UUIDField(source="folder.public_id", read_only=True, allow_null=True)
     name = serializers.SerializerMethodField(help_text="Name of the shared file or folder.")
+    selection = serializers.BooleanField(
+        source="is_selection",
+        read_only=True,
+        help_text="A selection share: `folder` is where its items are, and it shows only them.",
+    )
     has_password = serializers.BooleanField(read_only=True)
     status = serializers.SerializerMethodField(
         help_text="`active`, `expired`, `revoked`, `exhausted` or `unavailable` (target deleted)."
@@ -101,6 +138,7 @@ class ShareSerializer(serializers.ModelSerializer):
             "id",
             "file",
             "folder",
+            "selection",
             "name",
             "label",
             "created_at",
@@ -112,10 +150,13 @@ class ShareSerializer(serializers.ModelSerializer):
             "allow_download",
             "notify",
             "status",
+            "url",
         ]
         read_only_fields = fields
 
     def get_name(self, share) -> str:
+        if share.is_selection:
+            return share.selection_name
         target = share.file if share.file_id else share.folder
         return target.name if target else ""
 
@@ -139,14 +180,13 @@ class ShareSerializer(serializers.ModelSerializer):
 
 class ShareCreatedSerializer(ShareSerializer):
     token = serializers.CharField(
-        read_only=True, help_text="The link's secret. Returned only in this response."
+        read_only=True,
+        help_text="The link's secret, in this response only (later, `url` holds it).",
     )
-    url = serializers.CharField(
-        read_only=True, help_text="`LOCKER_BASE_URL/s/<token>`. Returned only in this response."
-    )
+    url = serializers.CharField(read_only=True, help_text="`LOCKER_BASE_URL/s/<token>`.")
 
     class Meta(ShareSerializer.Meta):
-        fields = [*ShareSerializer.Meta.fields, "token", "url"]
+        fields = [*ShareSerializer.Meta.fields, "token"]
         read_only_fields = fields
 
 
@@ -203,7 +243,7 @@ class UploadLinkCreateSerializer(UploadLinkOptionsSerializer):
     folder = serializers.UUIDField(help_text="Id of the folder that receives the files.")
 
 
-class UploadLinkSerializer(serializers.ModelSerializer):
+class UploadLinkSerializer(LinkUrlMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     folder = serializers.UUIDField(source="folder.public_id", read_only=True)
     has_password = serializers.BooleanField(read_only=True)
@@ -223,16 +263,20 @@ class UploadLinkSerializer(serializers.ModelSerializer):
             "files_count",
             "has_password",
             "notify",
+            "url",
         ]
         read_only_fields = fields
 
 
 class UploadLinkCreatedSerializer(UploadLinkSerializer):
-    token = serializers.CharField(read_only=True, help_text="Returned only in this response.")
+    token = serializers.CharField(
+        read_only=True,
+        help_text="The link's secret, in this response only (later, `url` holds it).",
+    )
     url = serializers.CharField(read_only=True, help_text="`LOCKER_BASE_URL/r/<token>`.")
 
     class Meta(UploadLinkSerializer.Meta):
-        fields = [*UploadLinkSerializer.Meta.fields, "token", "url"]
+        fields = [*UploadLinkSerializer.Meta.fields, "token"]
         read_only_fields = fields
 
 
@@ -246,3 +290,21 @@ class SendSerializer(ShareOptionsSerializer):
         required=False,
         help_text="Keep the files when the link dies (default: they go to the trash).",
     )
+
+
+class ShareEmailSerializer(serializers.Serializer):
+    recipients = serializers.ListField(
+        child=serializers.CharField(max_length=254, allow_blank=True),
+        max_length=100,
+        help_text="E-mail addresses (at most 20 after removing repeats); each gets its own e-mail.",
+    )
+    message = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="Optional text shown in the e-mail (as text: no markup is interpreted).",
+    )
+
+
+class ShareEmailQueuedSerializer(serializers.Serializer):
+    recipients = serializers.IntegerField(help_text="How many addresses the e-mail is going to.")

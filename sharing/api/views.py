@@ -25,14 +25,17 @@ from files.api.uploads import (
     UploadGone,
     intake_errors,
 )
+from files.batch import BatchTooLarge, batch_check_size
 from files.intake import ReceivedUpload, multipart_intake
-from files.selectors import file_get_for_user, folder_get_for_user
-from sharing import selectors, services, upload_links
+from files.selectors import file_get_for_user, folder_get_for_user, selection_get_for_user
+from sharing import link_email, selectors, services, upload_links
 from sharing.api.serializers import (
     SendSerializer,
     ShareAccessSerializer,
     ShareCreatedSerializer,
     ShareCreateSerializer,
+    ShareEmailQueuedSerializer,
+    ShareEmailSerializer,
     ShareOptionsSerializer,
     ShareSerializer,
     UploadLinkCreatedSerializer,
@@ -41,6 +44,7 @@ from sharing.api.serializers import (
     UploadLinkSerializer,
 )
 from sharing.models import Link, ShareLink, UploadLink
+from sharing.qr import link_qr_response
 
 
 class Conflict(exceptions.APIException):
@@ -108,6 +112,8 @@ class LinkViewSet(
     def link_url(self, token: str) -> str:
         raise NotImplementedError
 
+    qr_filename: str
+
     def get_queryset(self):
         return self.list_for_user(user=self.request.user)
 
@@ -124,6 +130,8 @@ class LinkViewSet(
             )
         except DjangoValidationError as exc:
             raise as_api_error(exc) from None
+        except BatchTooLarge as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from None
         link.token = token
         link.url = self.link_url(token)
         return Response(self.created_serializer_class(link).data, status=status.HTTP_201_CREATED)
@@ -145,6 +153,27 @@ class LinkViewSet(
         self.link_revoke(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        summary="The link's QR code",
+        description=(
+            "An SVG QR code of the link's `url`, drawn by the server, as an attachment "
+            "(`Content-Security-Policy: default-src 'none'; …; sandbox`, `nosniff`). 404 for "
+            "another user's link, and for a link made before links were kept (`url` null)."
+        ),
+        responses={
+            (200, "image/svg+xml"): OpenApiResponse(OpenApiTypes.BINARY, description="SVG"),
+            404: ERRORS[404],
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def qr(self, request, *args, **kwargs):
+        url = services.link_url_again(self.get_object())
+        if url is None:
+            raise exceptions.NotFound(
+                _("This link was shown only at creation: it has no QR code. Create a new one.")
+            )
+        return link_qr_response(url, filename=self.qr_filename, attachment=True)
+
 
 @extend_schema_view(
     list=extend_schema(
@@ -162,10 +191,14 @@ class LinkViewSet(
         request=ShareCreateSerializer,
         responses={201: ShareCreatedSerializer, **ERRORS},
         description=(
-            "Share one `file` or one `folder` (ids from the files API). Expiry: `expires_at` "
+            "Share one `file` or one `folder` (ids from the files API), or several items of "
+            "one folder at once with `files` and `folders` (a selection share: one link that "
+            "shows just those items where they are, each folder with everything below it; at "
+            "most LOCKER_BATCH_MAX_ITEMS, every id yours and alive or the whole request is "
+            "404, items of different folders 400). Expiry: `expires_at` "
             "(ISO 8601 with a time zone) or `expires_in` (`30m`, `12h`, `7d`, seconds, `never`); "
-            "without either, the server default applies. The response holds `token` and `url`: "
-            "only a hash of the token is stored, so they are shown in this response only."
+            "without either, the server default applies. The response holds `token` and "
+            "`url`; later answers about the link hold `url` again (for you only)."
         ),
     ),
     partial_update=extend_schema(
@@ -190,6 +223,7 @@ class ShareViewSet(LinkViewSet):
     list_for_user = staticmethod(selectors.share_list_for_user)
     get_for_user = staticmethod(selectors.share_get_for_user)
     link_url = staticmethod(services.share_url)
+    qr_filename = "share-link-qr.svg"
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -211,6 +245,22 @@ class ShareViewSet(LinkViewSet):
 
     def link_create(self, *, owner, data: dict, expires_at) -> tuple[ShareLink, str]:
         file = folder = None
+        if "files" in data or "folders" in data:
+            batch_check_size(len(data.get("files", [])) + len(data.get("folders", [])))
+            selection = selection_get_for_user(
+                user=owner, file_ids=data.get("files", []), folder_ids=data.get("folders", [])
+            )
+            return services.share_selection_create(
+                owner=owner,
+                files=selection.files,
+                folders=selection.folders,
+                expires_at=expires_at,
+                max_downloads=data.get("max_downloads"),
+                password=data.get("password", ""),
+                allow_download=data.get("allow_download", True),
+                notify=data.get("notify", False),
+                label=data.get("label", ""),
+            )
         if "file" in data:
             file = file_get_for_user(user=owner, file_id=data["file"])
         else:
@@ -232,6 +282,40 @@ class ShareViewSet(LinkViewSet):
 
     def link_revoke(self, link: ShareLink) -> None:
         services.share_revoke(share=link)
+
+    @extend_schema(
+        summary="Send a share link by e-mail",
+        description=(
+            "Queue one e-mail per address with the link and an optional `message` (sent by the "
+            "worker). At most 20 addresses at a time, and `LOCKER_SHARE_EMAIL_PER_HOUR` "
+            "addresses per user per hour (429 with `Retry-After` beyond). A link that no longer "
+            "works, or one made before links were kept, cannot be sent (400)."
+        ),
+        request=ShareEmailSerializer,
+        responses={
+            202: ShareEmailQueuedSerializer,
+            **ERRORS,
+            429: OpenApiResponse(description="Too many e-mails this hour; `detail` says when."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def email(self, request, *args, **kwargs):
+        share = self.get_object()
+        serializer = ShareEmailSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            count = link_email.share_link_email(
+                share=share,
+                sender=request.user,
+                recipients=data["recipients"],
+                message=data.get("message", ""),
+            )
+        except DjangoValidationError as exc:
+            raise as_api_error(exc) from None
+        except link_email.TooManyEmails as exc:
+            raise exceptions.Throttled(wait=exc.wait, detail=str(exc)) from None
+        return Response({"recipients": count}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         summary="A share link's access log",
@@ -261,8 +345,8 @@ class ShareViewSet(LinkViewSet):
         description=(
             "Anyone with the link can upload into `folder` (`POST /r/<token>/upload`, multipart "
             "`file`) and see nothing of it. Options: expiry (`expires_at` or `expires_in`), "
-            "`max_files`, `max_file_size`, `password`, `message`. `token` and `url` are in this "
-            "response only."
+            "`max_files`, `max_file_size`, `password`, `message`. The response holds `token` and "
+            "`url`; later answers about the link hold `url` again (for you only)."
         ),
     ),
     partial_update=extend_schema(
@@ -283,6 +367,7 @@ class UploadLinkViewSet(LinkViewSet):
     list_for_user = staticmethod(selectors.upload_link_list_for_user)
     get_for_user = staticmethod(selectors.upload_link_get_for_user)
     link_url = staticmethod(services.upload_link_url)
+    qr_filename = "upload-link-qr.svg"
 
     def link_create(self, *, owner, data: dict, expires_at) -> tuple[UploadLink, str]:
         folder = folder_get_for_user(user=owner, folder_id=data["folder"])

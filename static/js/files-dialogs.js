@@ -72,6 +72,7 @@ export function askName({ title, submitLabel, initial = "", save }) {
 }
 
 // Lets the user walk the folder tree and calls `save(folderId)` (null is the root folder).
+// `excludeId` (one id or a list) hides the folders being moved.
 export function pickFolder({ title, startId = null, excludeId = null, save }) {
   const dialog = document.getElementById("move-dialog");
   const form = dialog.querySelector("form");
@@ -119,7 +120,7 @@ export function pickFolder({ title, startId = null, excludeId = null, save }) {
       });
       crumbs.querySelector("ol").replaceChildren(...items);
       const rows = folders
-        .filter((folder) => folder.id !== excludeId)
+        .filter((folder) => ![].concat(excludeId).includes(folder.id))
         .sort((a, b) => a.name.localeCompare(b.name))
         .map((folder) => {
           const item = document.createElement("li");

@@ -26,6 +26,9 @@ function fillCommon(row, item, kind) {
   row.querySelector(".item-icon").classList.add(kind === "folder" ? "icon-folder" : "icon-file");
   row.querySelector(".menu summary").setAttribute("aria-label", t("actionsFor", item.name));
   fillTime(row.querySelector("time"), item.modified_at);
+  const box = row.querySelector("input.item-select");
+  box.value = item.id;
+  box.setAttribute("aria-label", t("selectItem", item.name));
 }
 
 export function folderRow(folder) {

@@ -6,13 +6,21 @@
 // when the same file is chosen again after a reload.
 //
 // The interface is `new Uploader({list, folderId, onUploaded}).add(fileList)`.
+//
+// Folders (a folder chooser or dropped directories) come as `addTree(entries, emptyDirs)`, each
+// entry `{file, dir}` with `dir` relative to this page's folder ("Trip/Day 1"): every folder is
+// made (or found) once through POST /api/v1/folders/ with `path` (created where missing, reused
+// where it exists, the server's name rules and depth cap per folder), then the file goes into it
+// as any upload does, renamed "name (1).ext" when its name is taken. A total line sums the
+// files and bytes of everything added.
 
-import { API_ROOT, csrfToken, errorFromBody } from "./files-api.js";
+import { API_ROOT, api, csrfToken, errorFromBody, urls } from "./files-api.js";
 import { humanSize, t } from "./files-format.js";
 import { postForm } from "./form-upload.js";
 import { TUS_THRESHOLD, TusUpload } from "./tus-client.js";
 
 const PARALLEL_UPLOADS = 3;
+const FINISHED = new Set(["done", "error", "cancelled"]);
 
 export class Uploader {
   constructor({ list, folderId = null, onUploaded = () => {} }) {
@@ -21,14 +29,52 @@ export class Uploader {
     this.onUploaded = onUploaded;
     this.queue = [];
     this.running = 0;
+    this.folders = new Map(); // relative path -> Promise of the folder's id
+    this.totals = { files: 0, done: 0, bytes: 0 };
+    this.rows = [];
   }
 
   add(files) {
-    for (const file of Array.from(files)) {
-      const row = this.createRow(file);
-      this.queue.push({ file, row });
+    this.addTree(Array.from(files).map((file) => ({ file, dir: "" })));
+  }
+
+  addTree(entries, emptyDirs = []) {
+    for (const { file, dir } of entries) {
+      const row = this.createRow(file, dir);
+      this.queue.push({ file, row, dir });
+    }
+    for (const dir of emptyDirs) {
+      this.folderFor(dir).catch((error) => announceFolderError(dir, error));
     }
     this.pump();
+  }
+
+  // The id of the folder at `dir` below this page's folder, made once per path.
+  folderFor(dir) {
+    if (!dir) return Promise.resolve(this.folderId);
+    if (!this.folders.has(dir)) {
+      const made = api(urls.folders(), { method: "POST", body: { parent: this.folderId, path: dir } });
+      const id = made.then((folder) => folder.id);
+      id.catch(() => this.folders.delete(dir)); // a later try asks again
+      this.folders.set(dir, id);
+    }
+    return this.folders.get(dir);
+  }
+
+  showTotals() {
+    const box = document.getElementById("upload-total");
+    if (!box) return;
+    const loaded = this.rows.reduce((sum, row) => sum + (row.loaded || 0), 0);
+    const fraction = this.totals.bytes ? loaded / this.totals.bytes : 1;
+    box.hidden = this.totals.files < 2;
+    document.getElementById("upload-total-bar").value = Math.floor(fraction * 100);
+    document.getElementById("upload-total-text").textContent = t(
+      "uploadTotal",
+      this.totals.done,
+      this.totals.files,
+      humanSize(loaded),
+      humanSize(this.totals.bytes),
+    );
   }
 
   pump() {
@@ -43,11 +89,11 @@ export class Uploader {
     }
   }
 
-  createRow(file) {
+  createRow(file, dir = "") {
     const template = document.getElementById("upload-row-template");
     const item = template.content.firstElementChild.cloneNode(true);
     item.dataset.state = "queued";
-    item.querySelector(".upload-name").textContent = file.name;
+    item.querySelector(".upload-name").textContent = dir ? `${dir}/${file.name}` : file.name;
     item.querySelector(".upload-size").textContent = humanSize(file.size);
     const bar = item.querySelector("progress");
     bar.value = 0;
@@ -60,7 +106,12 @@ export class Uploader {
       cancel: item.querySelector(".upload-cancel"),
       cancelled: false,
       request: null,
+      size: file.size,
+      loaded: 0,
     };
+    this.rows.push(row);
+    this.totals.files += 1;
+    this.totals.bytes += file.size;
     row.status.textContent = t("uploadQueued");
     row.cancel.setAttribute("aria-label", t("cancelUploadOf", file.name));
     row.pause = item.querySelector(".upload-pause");
@@ -73,6 +124,7 @@ export class Uploader {
     item.querySelector(".upload-dismiss").onclick = () => item.remove();
     this.list.append(item);
     this.list.hidden = false;
+    this.showTotals();
     return row;
   }
 
@@ -80,28 +132,47 @@ export class Uploader {
     const percent = Math.max(0, Math.min(100, Math.floor(fraction * 100)));
     row.bar.value = percent;
     row.percent.textContent = `${percent} %`;
+    row.loaded = Math.min(1, Math.max(0, fraction)) * row.size;
+    this.showTotals();
   }
 
   finish(row, state, message) {
     row.element.dataset.state = state;
+    if (row.pause) row.pause.hidden = true;
     row.status.textContent = message;
     row.request = null;
+    if (state === "done") this.totals.done += 1;
+    this.showTotals();
   }
 
-  send(job) {
-    if (job.file.size > TUS_THRESHOLD) return this.sendResumable(job);
-    return this.sendOnce(job);
+  async send(job) {
+    if (job.dir) {
+      try {
+        job.folderId = await this.folderFor(job.dir);
+      } catch (error) {
+        this.finish(job.row, "error", t("uploadFolderFailed", job.dir, error.message));
+        return;
+      }
+      if (job.row.cancelled) {
+        this.finish(job.row, "cancelled", t("uploadCancelled"));
+        return;
+      }
+    } else {
+      job.folderId = this.folderId;
+    }
+    if (job.file.size > TUS_THRESHOLD) await this.sendResumable(job);
+    else await this.sendOnce(job);
   }
 
-  async sendResumable({ file, row }) {
+  async sendResumable({ file, row, folderId }) {
     row.element.dataset.state = "uploading";
     row.status.textContent = t("uploadUploading");
     this.setProgress(row, 0);
     const upload = new TusUpload(file, {
       endpoint: `${API_ROOT}tus/`,
       headers: { "X-CSRFToken": csrfToken() },
-      metadata: { filename: file.name, filetype: file.type, folder: this.folderId },
-      storageKey: this.folderId || "root",
+      metadata: { filename: file.name, filetype: file.type, folder: folderId },
+      storageKey: folderId || "root",
       onProgress: (sent, total) => this.setProgress(row, total ? sent / total : 1),
       onStatus: (kind, detail) => {
         if (kind === "resumed") {
@@ -112,6 +183,8 @@ export class Uploader {
         } else if (kind === "paused") {
           row.status.textContent = t("uploadPaused");
         } else if (kind === "finishing") {
+          // Every byte is sent: nothing left to pause while the server stores the file.
+          if (row.pause) row.pause.hidden = true;
           row.status.textContent = t("uploadSaving");
         } else if (kind === "uploading" && row.element.dataset.resumedAt === undefined) {
           row.status.textContent = t("uploadUploading");
@@ -123,6 +196,7 @@ export class Uploader {
       row.pause.hidden = false;
       row.pause.textContent = t("uploadPause");
       row.pause.onclick = () => {
+        if (FINISHED.has(row.element.dataset.state)) return; // a finished upload has no pause
         if (upload.paused) {
           upload.resume();
           row.pause.textContent = t("uploadPause");
@@ -163,19 +237,19 @@ export class Uploader {
     }
   }
 
-  async sendOnce({ file, row }) {
+  async sendOnce({ file, row, folderId }) {
     row.element.dataset.state = "uploading";
     row.status.textContent = t("uploadUploading");
     this.setProgress(row, 0);
 
     // Small fields first: a streaming server knows where the file goes before its bytes.
     const form = new FormData();
-    if (this.folderId) form.append("folder", this.folderId);
+    if (folderId) form.append("folder", folderId);
     form.append("on_conflict", "rename");
     form.append("file", file, file.name);
 
     // The folder also goes in the query string, so the server checks it before any byte.
-    const target = this.folderId ? `?folder=${encodeURIComponent(this.folderId)}` : "";
+    const target = folderId ? `?folder=${encodeURIComponent(folderId)}` : "";
     row.request = postForm(`${API_ROOT}files/${target}`, form, {
       headers: { "X-CSRFToken": csrfToken() },
       onProgress: (loaded, total) => {
@@ -201,4 +275,65 @@ export class Uploader {
       this.finish(row, "error", errorFromBody(outcome.status, outcome.text).detail);
     }
   }
+}
+
+function announceFolderError(dir, error) {
+  const status = document.getElementById("page-status");
+  if (!status) return;
+  status.textContent = t("uploadFolderFailed", dir, error.message);
+  status.hidden = false;
+}
+
+// What a drop holds, directories walked (DataTransferItem.webkitGetAsEntry): files with their
+// folder relative to the drop, and the folders that hold nothing. Entries must be taken while
+// the drop event runs; reading them may come later. null when the drop holds no directory.
+export function droppedEntries(dataTransfer) {
+  const roots = Array.from(dataTransfer.items || [])
+    .filter((item) => item.kind === "file" && item.webkitGetAsEntry)
+    .map((item) => item.webkitGetAsEntry())
+    .filter(Boolean);
+  if (!roots.some((entry) => entry.isDirectory)) return null;
+  return walkEntries(roots);
+}
+
+async function walkEntries(roots) {
+  const files = [];
+  const emptyDirs = [];
+  const readAll = (reader) =>
+    new Promise((resolve, reject) => {
+      const found = [];
+      // readEntries answers in batches (100 in Chromium) until an empty one.
+      const next = () =>
+        reader.readEntries((batch) => {
+          if (!batch.length) resolve(found);
+          else {
+            found.push(...batch);
+            next();
+          }
+        }, reject);
+      next();
+    });
+  const fileOf = (entry) => new Promise((resolve, reject) => entry.file(resolve, reject));
+  const visit = async (entry, dir) => {
+    if (entry.isFile) {
+      files.push({ file: await fileOf(entry), dir });
+      return;
+    }
+    const path = dir ? `${dir}/${entry.name}` : entry.name;
+    const children = await readAll(entry.createReader());
+    if (!children.length) emptyDirs.push(path);
+    for (const child of children) await visit(child, path);
+  };
+  for (const root of roots) await visit(root, "");
+  return { files, emptyDirs };
+}
+
+// Files of a folder chooser (<input webkitdirectory>): each with the folder of its
+// webkitRelativePath ("Trip/Day 1/a.jpg" -> "Trip/Day 1").
+export function chosenEntries(fileList) {
+  return Array.from(fileList).map((file) => {
+    const path = file.webkitRelativePath || file.name;
+    const cut = path.lastIndexOf("/");
+    return { file, dir: cut > 0 ? path.slice(0, cut) : "" };
+  });
 }

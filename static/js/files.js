@@ -6,11 +6,12 @@ import { ApiError, api, apiAll, urls } from "./files-api.js";
 import { askName, pickFolder } from "./files-dialogs.js";
 import { announce, t } from "./files-format.js";
 import { fileRow, folderRow, messageRow } from "./files-listing.js";
-import { Uploader } from "./files-upload.js";
+import { Selection } from "./files-selection.js";
+import { Uploader, chosenEntries, droppedEntries } from "./files-upload.js";
 import { openShareDialog } from "./sharing-dialog.js";
 
 const ORDERINGS = ["name", "-name", "size", "-size", "modified_at", "-modified_at"];
-const COLUMNS = 6;
+const COLUMNS = 7;
 
 const root = document.getElementById("browser");
 const mode = root.dataset.mode; // "folder" or "search"
@@ -18,6 +19,7 @@ const folderId = root.dataset.folderId || null;
 const query = root.dataset.query || "";
 const body = document.getElementById("listing-body");
 const items = new Map(); // id -> {kind, data}
+const selection = new Selection({ body, items, folderId, mode, reload: () => load() });
 
 const params = new URLSearchParams(window.location.search);
 const state = {
@@ -111,6 +113,7 @@ function render(folders, files) {
     rows.push(messageRow(empty, COLUMNS));
   }
   body.replaceChildren(...rows);
+  selection.refresh();
   watchProcessing(results);
 
   const pager = document.getElementById("pager");
@@ -238,7 +241,38 @@ async function shareItem(item) {
   if (share) announce(t("shared", item.data.name));
 }
 
-const ACTIONS = { share: shareItem, rename: renameItem, move: moveItem, delete: deleteItem };
+// The newest working link of the item, copied again (the server keeps link tokens sealed and
+// gives their `url` to their owner only). Links made before that have `url: null`.
+async function copyLinkOfItem(item) {
+  let page;
+  try {
+    page = await api("shares/", { params: { [item.kind]: item.data.id } });
+  } catch (error) {
+    announce(error.message, { error: true });
+    return;
+  }
+  const active = (page.results || []).filter((share) => share.status === "active");
+  const share = active.find((candidate) => candidate.url);
+  if (!share) {
+    announce(t(active.length ? "linkShownOnce" : "noLinkToCopy", item.data.name), { error: true });
+    return;
+  }
+  try {
+    await navigator.clipboard.writeText(share.url);
+    announce(t("linkCopied", item.data.name));
+  } catch {
+    // No clipboard permission: show the link to copy by hand.
+    window.prompt(t("linkCopyByHand", item.data.name), share.url);
+  }
+}
+
+const ACTIONS = {
+  share: shareItem,
+  "copy-link": copyLinkOfItem,
+  rename: renameItem,
+  move: moveItem,
+  delete: deleteItem,
+};
 
 body.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-action]");
@@ -279,6 +313,11 @@ if (mode === "folder") {
     uploader.add(input.files);
     input.value = "";
   });
+  const folderInput = document.getElementById("upload-folder-input");
+  folderInput.addEventListener("change", () => {
+    uploader.addTree(chosenEntries(folderInput.files));
+    folderInput.value = "";
+  });
 
   // Drag and drop anywhere on the page.
   const hasFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files");
@@ -302,7 +341,15 @@ if (mode === "folder") {
     document.body.classList.remove("dragging");
     if (!event.dataTransfer || !event.dataTransfer.files.length) return;
     event.preventDefault();
-    uploader.add(event.dataTransfer.files);
+    // Dropped folders are walked and recreated; plain files upload as they are.
+    const tree = droppedEntries(event.dataTransfer);
+    if (!tree) {
+      uploader.add(event.dataTransfer.files);
+      return;
+    }
+    tree
+      .then(({ files, emptyDirs }) => uploader.addTree(files, emptyDirs))
+      .catch(() => announce(t("requestFailed"), { error: true }));
   });
 }
 

@@ -8,7 +8,7 @@
 // It resolves with the created share's JSON (including `url`), or null when closed without one.
 // Every user-supplied value is set as text, never as markup.
 
-function strings() {
+export function strings() {
   const holder = document.getElementById("sharing-i18n");
   return holder ? holder.dataset : {};
 }
@@ -49,7 +49,7 @@ function field(name, labelText, input, helpText = "") {
   return wrap;
 }
 
-export function openShareDialog({ kind, id, name }) {
+export function openShareDialog({ kind, id, name, target = null }) {
   const t = strings();
   const dialog = el("dialog", { class: "share-dialog", id: "share-dialog" });
   const form = el("form", { method: "dialog", novalidate: "" });
@@ -96,7 +96,8 @@ export function openShareDialog({ kind, id, name }) {
       event.preventDefault();
       for (const list of form.querySelectorAll(".errorlist")) list.textContent = "";
       const body = {
-        [kind]: id,
+        // `target` ({files, folders}) makes one link over several items (a selection share).
+        ...(target || { [kind]: id }),
         expires_in: expires.value,
         allow_download: allowDownload.checked,
         notify: notify.checked,
@@ -132,7 +133,7 @@ export function openShareDialog({ kind, id, name }) {
           return;
         }
         created = data;
-        showLink(form, data.url, t, close);
+        showLink(form, data, t, close);
       } catch {
         general.textContent = t.failed || "Failed";
         create.disabled = false;
@@ -142,7 +143,8 @@ export function openShareDialog({ kind, id, name }) {
   });
 }
 
-function showLink(form, url, t, close) {
+function showLink(form, share, t, close) {
+  const url = share.url;
   const input = el("input", { type: "text", readonly: "", id: "share-dialog-url" });
   input.value = url;
   const copy = el("button", { type: "button", class: "secondary", id: "share-dialog-copy", text: t.copy || "Copy" });
@@ -156,7 +158,76 @@ function showLink(form, url, t, close) {
   form.replaceChildren(
     el("p", { text: t.ready || "" }),
     el("div", { class: "share-url" }, input, copy),
+    emailSection(share, t),
     el("div", { class: "dialog-actions" }, done),
   );
   input.select();
+}
+
+// A field's first error: a list of sentences, or (for one item of a list) {index: [sentences]}.
+function firstMessage(messages) {
+  if (Array.isArray(messages)) return messages.length ? firstMessage(messages[0]) : "";
+  if (messages && typeof messages === "object") return firstMessage(Object.values(messages)[0]);
+  return messages ? String(messages) : "";
+}
+
+// "Send by e-mail": the server queues one e-mail per address (the worker sends them).
+export function emailSection(share, t) {
+  const recipients = el("input", {
+    type: "text", autocomplete: "email", multiple: "", inputmode: "email",
+  });
+  const message = el("textarea", { maxlength: "2000", rows: "3" });
+  const status = el("p", { class: "muted", id: "share-dialog-email-status", role: "status" });
+  const general = el("p", { class: "errorlist", id: "share-dialog-email-errors" });
+  const send = el("button", { type: "button", class: "secondary", id: "share-dialog-email-send", text: t.emailSend || "Send" });
+  const section = el(
+    "fieldset",
+    { class: "share-email" },
+    el("legend", { text: t.emailTitle || "Send the link by e-mail" }),
+    field("recipients", t.emailRecipients || "To", recipients, t.emailRecipientsHelp),
+    field("message", t.emailMessage || "Message (optional)", message),
+    general,
+    el("div", { class: "dialog-actions" }, send),
+    status,
+  );
+  send.addEventListener("click", async () => {
+    for (const list of section.querySelectorAll(".errorlist")) list.textContent = "";
+    status.textContent = "";
+    const addresses = recipients.value.split(/[\s,;]+/).filter(Boolean);
+    send.disabled = true;
+    try {
+      const response = await fetch(`/api/v1/shares/${encodeURIComponent(share.id)}/email/`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "application/json",
+          "X-CSRFToken": csrfToken(),
+        },
+        body: JSON.stringify({ recipients: addresses, message: message.value }),
+      });
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        let placed = false;
+        for (const [key, messages] of Object.entries(data.errors || {})) {
+          const list = document.getElementById(`share-dialog-${key}-errors`);
+          const first = firstMessage(messages);
+          if (list && first) {
+            list.append(el("li", { text: String(first) }));
+            placed = true;
+          }
+        }
+        if (!placed) general.textContent = data.detail || t.failed || "Failed";
+        return;
+      }
+      status.textContent = (t.emailQueued || "Sending to %s address(es).").replace("%s", String(data.recipients));
+      recipients.value = "";
+      message.value = "";
+    } catch {
+      general.textContent = t.failed || "Failed";
+    } finally {
+      send.disabled = false;
+    }
+  });
+  return section;
 }

@@ -1,123 +1,234 @@
-// The upload-link page: send each chosen file with its own progress bar, one request per file
-// (form-upload.js);
-// files above TUS_THRESHOLD go through the link's resumable tus endpoint (tus-client.js), with
-// pause/resume, retries, and resuming after a reload when the same file is chosen again.
-import { humanSize } from "./files-format.js";
+// The upload-link page (/r/<token>): files chosen or dropped anywhere on the page are checked
+// against the link's limits before any byte is sent (size per file, files left), listed, and
+// sent one after another when the visitor presses Upload: one request per file (form-upload.js),
+// or the link's resumable tus endpoint above TUS_THRESHOLD (tus-client.js: pause/resume,
+// retries, resuming after a reload when the same file is chosen again). The page shows the
+// total progress, keeps "files still accepted" up to date after each file (from the server's
+// answer), marks refused and failed rows apart from received ones, and ends with a summary of
+// what was received.
+import { sizeText, wireDrop } from "./drop-zone.js";
 import { postForm } from "./form-upload.js";
 import { TUS_THRESHOLD, TusUpload } from "./tus-client.js";
 
 const form = document.getElementById("upload-form");
 const results = document.getElementById("upload-results");
+const m = form ? form.dataset : {};
+const maxSize = Number(m.maxFileSize || 0);
+let filesLeft = m.filesLeft === "" || m.filesLeft === undefined ? null : Number(m.filesLeft);
+const waiting = []; // rows accepted and not sent yet
+const received = []; // {name, size} of every file the server took, on this page
+let failures = 0;
+let sending = false;
 
-function row(name) {
+function say(template, ...values) {
+  let text = template;
+  for (const value of values) text = text.replace("%s", String(value));
+  return text;
+}
+
+function row(file) {
   const item = document.createElement("li");
-  const label = document.createElement("span");
-  label.textContent = name; // names are text, never markup
+  item.className = "upload-row waiting";
+  const name = document.createElement("span");
+  name.className = "upload-name";
+  name.textContent = file.name; // names are text, never markup
+  const size = document.createElement("span");
+  size.className = "muted upload-size";
+  size.textContent = sizeText(file.size);
   const progress = document.createElement("progress");
   progress.max = 100;
   progress.value = 0;
+  progress.setAttribute("aria-label", file.name);
   const status = document.createElement("span");
-  status.className = "muted upload-status";
+  status.className = "upload-status";
+  status.textContent = m.msgWaiting;
   const pause = document.createElement("button");
   pause.type = "button";
   pause.className = "link upload-pause";
   pause.hidden = true;
-  item.append(label, " ", progress, " ", status, " ", pause);
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "link upload-remove";
+  remove.textContent = m.msgRemove;
+  item.append(name, " ", size, " ", progress, " ", status, " ", pause, " ", remove);
   results.append(item);
-  return { item, progress, status, pause };
+  const ui = { file, item, progress, status, pause, remove, size };
+  remove.addEventListener("click", () => {
+    waiting.splice(waiting.indexOf(ui), 1);
+    item.remove();
+  });
+  return ui;
 }
 
-// The one size formatter of the site (files-format.js), as on every other page.
-const sizeText = humanSize;
+function settle(ui, ok, message) {
+  ui.item.classList.remove("waiting", "sending");
+  ui.item.classList.add(ok ? "done" : "failed");
+  ui.status.textContent = message;
+  ui.pause.hidden = true;
+  ui.remove.remove();
+  if (ok) {
+    ui.progress.value = 100;
+    received.push({ name: ui.file.name, size: ui.file.size });
+  } else {
+    failures += 1;
+  }
+}
 
-async function sendResumable(file, ui) {
-  const messages = form.dataset;
-  const upload = new TusUpload(file, {
-    endpoint: messages.tusUrl,
-    metadata: { filename: file.name, filetype: file.type },
+function showFilesLeft() {
+  const line = document.getElementById("upload-files-left");
+  if (!line || filesLeft === null) return;
+  line.textContent = filesLeft > 0 ? say(m.msgFilesLeft, filesLeft) : m.msgFull;
+  if (filesLeft <= 0) {
+    document.getElementById("upload-file").disabled = true;
+    document.getElementById("upload-drop").classList.add("closed");
+  }
+}
+
+// Checked here, before any byte is sent; the server checks again (it decides).
+function add(files, folders = []) {
+  for (const name of folders) {
+    const ui = row({ name, size: 0 });
+    ui.size.textContent = "";
+    settle(ui, false, m.msgFolder);
+    ui.item.classList.add("refused");
+  }
+  for (const file of files) {
+    const ui = row(file);
+    if (maxSize && file.size > maxSize) {
+      settle(ui, false, say(m.msgTooLarge, sizeText(file.size), m.maxFileSizeText));
+      ui.item.classList.add("refused");
+    } else if (filesLeft !== null && waiting.length >= filesLeft) {
+      settle(ui, false, say(m.msgNoMoreFiles, Math.max(0, filesLeft)));
+      ui.item.classList.add("refused");
+    } else {
+      waiting.push(ui);
+    }
+  }
+}
+
+async function sendResumable(ui, onBytes) {
+  const upload = new TusUpload(ui.file, {
+    endpoint: m.tusUrl,
+    metadata: { filename: ui.file.name, filetype: ui.file.type },
     onProgress: (sent, total) => {
       ui.progress.value = Math.floor((sent / total) * 100);
+      onBytes(sent);
     },
     onStatus: (kind, detail) => {
       if (kind === "resumed") {
         ui.item.dataset.resumedAt = String(detail);
-        ui.status.textContent = messages.msgResumedAt.replace("%s", sizeText(detail));
+        ui.status.textContent = say(m.msgResumedAt, sizeText(detail));
       } else if (kind === "retrying") {
-        ui.status.textContent = messages.msgRetrying.replace("%s", String(detail));
+        ui.status.textContent = say(m.msgRetrying, detail);
       } else if (kind === "paused") {
-        ui.status.textContent = messages.msgPaused;
+        ui.status.textContent = m.msgPaused;
+      } else if (kind === "finishing") {
+        ui.pause.hidden = true; // every byte is sent: nothing left to pause
       }
     },
   });
   ui.pause.hidden = false;
-  ui.pause.textContent = messages.msgPause;
+  ui.pause.textContent = m.msgPause;
   ui.pause.addEventListener("click", () => {
+    if (!ui.item.classList.contains("sending")) return;
     if (upload.paused) {
       upload.resume();
-      ui.pause.textContent = messages.msgPause;
+      ui.pause.textContent = m.msgPause;
       ui.status.textContent = "";
     } else {
       upload.pause();
-      ui.pause.textContent = messages.msgResume;
+      ui.pause.textContent = m.msgResume;
     }
   });
   try {
     await upload.start();
-    ui.progress.value = 100;
-    ui.status.textContent = messages.msgDone;
-    ui.item.classList.add("done");
-    return true;
+    if (filesLeft !== null) filesLeft -= 1;
+    settle(ui, true, m.msgDone);
   } catch (error) {
-    ui.status.textContent = error.status
-      ? `${messages.msgFailed}: ${error.message}`
-      : messages.msgFailed;
-    ui.item.classList.add("failed");
-    return false;
-  } finally {
-    ui.pause.hidden = true;
+    settle(ui, false, error.status ? `${m.msgFailed}: ${error.message}` : m.msgFailed);
   }
 }
 
-async function send(file, ui) {
+async function sendOnce(ui, onBytes) {
   const body = new FormData();
-  body.append("file", file, file.name);
-  const request = postForm(form.dataset.uploadUrl, body, {
+  body.append("file", ui.file, ui.file.name);
+  const request = postForm(m.uploadUrl, body, {
     onProgress: (loaded, total) => {
       ui.progress.value = Math.round((loaded / total) * 100);
+      onBytes(Math.min(ui.file.size, Math.round((loaded / total) * ui.file.size)));
     },
   });
   const outcome = await request.done;
-  if (outcome.status === 0) {
-    ui.status.textContent = form.dataset.msgFailed;
-    ui.item.classList.add("failed");
-    return false;
+  const data = outcome.data || {};
+  if (outcome.status === 201) {
+    if ("files_left" in data) filesLeft = data.files_left;
+    settle(ui, true, m.msgDone);
+  } else {
+    settle(ui, false, data.detail ? `${m.msgFailed}: ${data.detail}` : m.msgFailed);
   }
-  const detail = (outcome.data && outcome.data.detail) || "";
-  const ok = outcome.status === 201;
-  ui.progress.value = ok ? 100 : ui.progress.value;
-  ui.status.textContent = ok ? form.dataset.msgDone : `${form.dataset.msgFailed}: ${detail}`;
-  ui.item.classList.add(ok ? "done" : "failed");
-  return ok;
+}
+
+function showSummary() {
+  const summary = document.getElementById("upload-summary");
+  const lines = [];
+  if (received.length) {
+    const bytes = received.reduce((sum, file) => sum + file.size, 0);
+    const names = received.map((file) => file.name).join(", ");
+    lines.push(say(m.msgSummary, received.length, sizeText(bytes), names));
+  } else {
+    lines.push(m.msgSummaryNone);
+  }
+  if (failures) lines.push(say(m.msgSummaryFailed, failures));
+  summary.textContent = lines.join(" ");
+  summary.classList.toggle("with-failures", failures > 0);
+  summary.hidden = false;
+}
+
+async function sendAll() {
+  if (sending || !waiting.length) return;
+  sending = true;
+  const button = document.getElementById("upload-submit");
+  button.disabled = true;
+  document.getElementById("upload-summary").hidden = true;
+  const batch = waiting.splice(0);
+  const total = batch.reduce((sum, ui) => sum + ui.file.size, 0);
+  const bar = document.getElementById("upload-total-bar");
+  const text = document.getElementById("upload-total-text");
+  document.getElementById("upload-total").hidden = false;
+  let doneBytes = 0;
+  let doneFiles = 0;
+  const show = (current) => {
+    const sent = doneBytes + current;
+    bar.value = total ? Math.floor((100 * sent) / total) : 100;
+    text.textContent = say(m.msgTotal, doneFiles, batch.length, sizeText(sent), sizeText(total));
+  };
+  show(0);
+  for (const ui of batch) {
+    ui.item.classList.replace("waiting", "sending");
+    ui.remove.hidden = true;
+    ui.status.textContent = "";
+    if (ui.file.size > TUS_THRESHOLD) await sendResumable(ui, show);
+    else await sendOnce(ui, show);
+    doneBytes += ui.file.size;
+    doneFiles += 1;
+    show(0);
+    showFilesLeft();
+  }
+  showSummary();
+  sending = false;
+  button.disabled = false;
 }
 
 if (form) {
-  form.addEventListener("submit", async (event) => {
+  const input = document.getElementById("upload-file");
+  input.addEventListener("change", () => {
+    add(Array.from(input.files));
+    input.value = ""; // the list holds them; the same file may be chosen again
+  });
+  wireDrop({ zone: document.getElementById("upload-drop"), onFiles: add });
+  form.noValidate = true; // the list, not the input, holds the files
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const input = document.getElementById("upload-file");
-    const max = Number(form.dataset.maxFileSize || 0);
-    const button = document.getElementById("upload-submit");
-    button.disabled = true;
-    for (const file of input.files) {
-      const ui = row(file.name);
-      if (max && file.size > max) {
-        ui.status.textContent = `${form.dataset.msgFailed}: ${form.dataset.msgTooLarge}`;
-        ui.item.classList.add("failed");
-        continue;
-      }
-      if (file.size > TUS_THRESHOLD) await sendResumable(file, ui);
-      else await send(file, ui);
-    }
-    input.value = "";
-    button.disabled = false;
+    sendAll();
   });
 }

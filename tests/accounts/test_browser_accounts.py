@@ -52,6 +52,7 @@ def test_create_a_token_see_it_once_and_revoke_it(logged_in_page, live_server, a
     assert secret not in page.content()
 
     page.locator("#tokens tbody tr", has_text="my laptop").locator("button").click()
+    page.click("#revoke-dialog-confirm")  # revoking asks first
     expect(page.locator(".messages")).to_contain_text("revoked")
     expect(page.locator("#tokens tbody tr", has_text="my laptop")).to_have_count(0)
     assert ApiToken.objects.get(name="my laptop").revoked_at is not None

@@ -13,7 +13,9 @@ TOKENS = "/accounts/tokens/"
 
 
 def test_creating_a_token_shows_its_secret_once(alice_client, alice):
-    response = alice_client.post(TOKENS, {"name": "backup script", "expires_in_days": ""})
+    created = alice_client.post(TOKENS, {"name": "backup script", "expires_in_days": ""})
+    assert (created.status_code, created["Location"]) == (302, TOKENS)  # post/redirect/get
+    response = alice_client.get(TOKENS)
     assert response.status_code == 200
     secret = response.context["new_secret"]
     page = response.content.decode()
@@ -26,6 +28,7 @@ def test_creating_a_token_shows_its_secret_once(alice_client, alice):
     assert "backup script" in again
     assert token.prefix in again
     assert secret not in again
+    assert ApiToken.objects.count() == 1
     assert response["Cache-Control"].startswith("max-age=0")
 
 
@@ -58,7 +61,11 @@ def test_revoking_a_token_stops_it_at_once(alice_client, alice):
     token, secret = api_token_create(user=alice, name="to revoke")
     api = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert api.get("/api/v1/me/").status_code == 200
-    response = alice_client.post(f"{TOKENS}{token.pk}/revoke/")
+    # The button's plain POST only asks (the page for browsers without the script's dialog).
+    asked = alice_client.post(f"{TOKENS}{token.pk}/revoke/")
+    assert asked.status_code == 200 and "lose access at once" in asked.content.decode()
+    assert api.get("/api/v1/me/").status_code == 200
+    response = alice_client.post(f"{TOKENS}{token.pk}/revoke/", {"confirm": "yes"})
     assert response.status_code == 302
     assert api.get("/api/v1/me/").status_code == 401
 

@@ -28,8 +28,8 @@ def enrol(client, user) -> list[str]:
     assert page.status_code == 200
     device = pending_device(user)
     response = client.post("/accounts/2fa/setup/", {"code": totp_code(device)})
-    assert response.status_code == 200
-    return response.context["codes"]
+    assert (response.status_code, response["Location"]) == (302, "/accounts/2fa/backup-codes/new/")
+    return client.get(response["Location"]).context["codes"]
 
 
 def password_step(client, user, **extra):
@@ -67,6 +67,8 @@ def test_enrolment_confirms_the_device_and_shows_ten_backup_codes_once(client, a
     assert "10 backup codes left" in status
     assert not any(code in status for code in codes)
     assert client.get("/accounts/2fa/setup/qr.svg").status_code == 404  # the key is not re-shown
+    # The codes were shown after a redirect: reloading that page shows them no more.
+    assert client.get("/accounts/2fa/backup-codes/new/")["Location"] == "/accounts/2fa/"
 
 
 def test_password_alone_does_not_log_in_an_enrolled_user(client, alice):
@@ -194,9 +196,14 @@ def test_disabling_needs_the_password(client, alice):
 
 def test_new_backup_codes_replace_the_old_ones(client, alice):
     old = enrol(client, alice)
-    response = client.post("/accounts/2fa/backup-codes/", {"password": "alice-password-1"})
+    response = client.post(
+        "/accounts/2fa/backup-codes/", {"password": "alice-password-1"}, follow=True
+    )
     new = response.context["codes"]
     assert set(new).isdisjoint(old)
+    # Shown once: a reload of the page shows them no more and makes no new ones.
+    again = client.get("/accounts/2fa/backup-codes/new/")
+    assert again.status_code == 302 and not any(code in again.content.decode() for code in new)
     stored = set(StaticToken.objects.filter(device__user=alice).values_list("token", flat=True))
     assert stored == set(new)
 
@@ -274,7 +281,8 @@ def test_creating_a_token_on_the_web_needs_a_recent_password(client, alice, sett
     )
     assert ok["Location"] == "/accounts/tokens/"
     response = client.post("/accounts/tokens/", {"name": "laptop", "expires_in_days": ""})
-    assert response.status_code == 200 and alice.api_tokens.filter(name="laptop").exists()
+    assert response["Location"] == "/accounts/tokens/"
+    assert alice.api_tokens.filter(name="laptop").exists()
 
 
 def test_reauthentication_expires(client, alice, settings):

@@ -12,21 +12,34 @@ def alice_client(client, alice):
     return client
 
 
-def test_share_new_page_creates_a_link_and_shows_it_once(alice_client, client, report):
+def test_share_new_page_creates_a_link_that_its_page_shows_again_to_the_owner_only(
+    alice_client, client, report, alice, bob
+):
     page = alice_client.get(f"/shares/new?file={report.public_id}")
     assert page.status_code == 200
     response = alice_client.post(
         f"/shares/new?file={report.public_id}",
         {"expires_in": "1d", "max_downloads": "3", "password": "pw", "allow_download": "on"},
     )
-    assert response.status_code == 201
+    share = ShareLink.objects.get()
+    created = f"/shares/{share.public_id}/created"
+    assert (response.status_code, response["Location"]) == (302, created)  # post/redirect/get
+    assert alice_client.head(created).status_code == 405  # a prefetch cannot use it up
+    response = alice_client.get(created)
+    assert response.status_code == 200
     url = re.search(r'id="share-url" value="([^"]+)"', response.content.decode()).group(1)
     token = url.rsplit("/s/", 1)[1]
-    share = ShareLink.objects.get()
+    # Shown once: a reload goes to the link's page, which never shows the link.
+    again = alice_client.get(created)
+    assert again["Location"] == f"/shares/{share.public_id}/"
+    assert ShareLink.objects.count() == 1
     assert (share.max_downloads, share.has_password, share.allow_download) == (3, True, True)
     alice_client.logout()
     assert client.get(f"/s/{token}/download", HTTP_X_SHARE_PASSWORD="pw").status_code == 200
-    assert token not in alice_client.get(f"/shares/{share.public_id}/").content.decode()
+    client.force_login(bob)
+    assert client.get(f"/shares/{share.public_id}/").status_code == 404
+    client.force_login(alice)
+    assert f"/s/{token}" in client.get(f"/shares/{share.public_id}/").content.decode()
 
 
 def test_share_form_errors_are_shown_next_to_the_field(alice_client, report, settings):
@@ -59,7 +72,15 @@ def test_shares_page_lists_only_my_links(alice_client, client, bob, report, shar
 
 def test_owner_revokes_from_the_page(alice_client, client, report, share_of):
     share, token = share_of(report)
-    response = alice_client.post(f"/shares/{share.public_id}/revoke")
+    # Without the page's script, the Revoke button's POST gets a confirmation step first.
+    asked = alice_client.post(f"/shares/{share.public_id}/revoke")
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert "stops working at once" in page and 'name="confirm" value="yes"' in page
+    assert f'href="/shares/{share.public_id}/"' in page  # the way back, nothing revoked
+    share.refresh_from_db()
+    assert share.revoked_at is None
+    response = alice_client.post(f"/shares/{share.public_id}/revoke", {"confirm": "yes"})
     assert response.status_code == 302
     assert client.get(f"/s/{token}").status_code == 410
 
@@ -88,8 +109,9 @@ def test_upload_link_page_creates_a_link(alice_client, alice):
     response = alice_client.post(
         f"/shares/uploads/new?folder={folder.public_id}",
         {"expires_in": "7d", "max_files": "2", "max_file_size": "10M", "notify": "on"},
+        follow=True,
     )
-    assert response.status_code == 201
+    assert response.redirect_chain[-1][1] == 302 and response.status_code == 200
     link = UploadLink.objects.get()
     assert (link.max_files, link.max_file_size) == (2, 10 * 1024 * 1024)
     assert "/r/" in response.content.decode()

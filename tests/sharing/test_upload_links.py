@@ -47,7 +47,7 @@ def test_anyone_with_the_link_uploads_into_the_folder(client, alice, inbox, link
     link, token = link_of()
     response = upload(client, token, ("photo.txt", b"pixels"))
     assert response.status_code == 201
-    assert response.json() == {"files": [{"name": "photo.txt", "size": 6}]}
+    assert response.json() == {"files": [{"name": "photo.txt", "size": 6}], "files_left": None}
     stored = File.objects.get(folder=inbox, name="photo.txt")
     assert stored.owner == alice
     alice.refresh_from_db()
@@ -87,8 +87,9 @@ def test_the_uploader_sees_nothing_of_the_folder(client, alice, inbox, link_of):
 
 
 def test_max_files_is_enforced(client, link_of):
-    _link, token = link_of(max_files=2)
-    assert upload(client, token, ("a.txt", b"a"), ("b.txt", b"b")).status_code == 201
+    _link, token = link_of(max_files=3)
+    assert upload(client, token, ("a.txt", b"a")).json()["files_left"] == 2  # the page's count
+    assert upload(client, token, ("a.txt", b"a"), ("b.txt", b"b")).json()["files_left"] == 0
     assert upload(client, token, ("c.txt", b"c")).status_code == 410
     assert client.get(f"/r/{token}").status_code == 410
 
