@@ -61,9 +61,7 @@ def test_drop_limits_live_count_failed_rows_total_and_summary(live_server, brows
         page.click("#upload-submit")
         expect(page.locator("#upload-results li.done")).to_have_count(3)
         expect(page.locator("#upload-total-bar")).to_have_attribute("value", "100")
-        expect(page.locator("#upload-total-text")).to_have_text(
-            "Files sent: 3 of 3 · 60 B of 60 B"
-        )
+        expect(page.locator("#upload-total-text")).to_have_text("Files sent: 3 of 3 · 60 B of 60 B")
         expect(page.locator("#upload-files-left")).to_have_text("This link accepts no more files.")
         expect(page.locator("#upload-file")).to_be_disabled()
         expect(page.locator("#upload-summary")).to_have_text(
