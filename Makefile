@@ -12,7 +12,15 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+# The tests' JavaScript packages (tus-js-client, axe-core), pinned in tests/tus/js/package-lock.json;
+# skipped where there is no npm (a server only running Locker needs none of them).
+JS_STAMP := tests/tus/js/node_modules/.package-lock.json
+
+$(JS_STAMP): tests/tus/js/package-lock.json
+	@if command -v npm >/dev/null; then cd tests/tus/js && npm ci --no-audit --no-fund; \
+	else echo "npm not found: the tus client and accessibility (axe-core) tests need it"; fi
+
+install: $(STAMP) $(JS_STAMP)
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import AuditAction, AuditEvent, AuditResult
 from locker.jobs import JobRun, delete_oldest_in_batches
@@ -147,6 +149,51 @@ def audit_many(action: AuditAction | str, *, targets, from_request: bool = False
 
 
 # --- Reading ----------------------------------------------------------------------------------
+
+
+# How to name a target that has no label of its own ("share link to report.pdf"), by
+# target_type: a function from target ids to {id: label}, one query per call. Registered by the
+# app that owns the model (sharing registers its links), so this module imports none of them.
+_target_labellers: dict = {}
+
+# The kind of each target, as people say it.
+TARGET_KINDS = {
+    "sharelink": gettext_lazy("share link"),
+    "uploadlink": gettext_lazy("upload link"),
+    "apitoken": gettext_lazy("API token"),
+    "file": gettext_lazy("file"),
+    "folder": gettext_lazy("folder"),
+    "user": gettext_lazy("user"),
+    "master_key": gettext_lazy("master key"),
+}
+
+
+def audit_target_labeller_register(target_type: str, labeller) -> None:
+    _target_labellers[target_type] = labeller
+
+
+def audit_events_describe(events) -> list[AuditEvent]:
+    """The events as a list, each with `target_text`: its target as people say it. A target
+    recorded without a label of its own (only its id) is named by its app's labeller: one query
+    per kind of target on the page, whatever the number of events."""
+    events = list(events)
+    missing: dict[str, set[str]] = {}
+    for event in events:
+        if event.target_type in _target_labellers and event.target_label in ("", event.target_id):
+            missing.setdefault(event.target_type, set()).add(event.target_id)
+    found = {kind: _target_labellers[kind](sorted(ids)) for kind, ids in missing.items()}
+    for event in events:
+        kind = TARGET_KINDS.get(event.target_type, event.target_type)
+        if event.target_type in found:
+            label = found[event.target_type].get(event.target_id)
+            if label is None and event.target_label in ("", event.target_id):
+                label = _("a %(kind)s that no longer exists") % {"kind": kind}
+            event.target_text = label or f"{kind} “{event.target_label}”"
+        elif event.target_label and event.target_label != event.target_id:
+            event.target_text = f"{kind} “{event.target_label}”" if kind else event.target_label
+        else:
+            event.target_text = str(kind)
+    return events
 
 
 def audit_events_for_user(*, user) -> models.QuerySet[AuditEvent]:

@@ -2,11 +2,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from files.models import File, Folder, UploadReservation
+from locker.formats import size_text
 
 
 @admin.register(Folder)
@@ -83,7 +83,7 @@ class FileAdmin(admin.ModelAdmin):
 
     @admin.display(description="size", ordering="size")
     def human_size(self, obj: File) -> str:
-        return filesizeformat(obj.size)
+        return size_text(obj.size)
 
 
 @admin.register(UploadReservation)

@@ -27,7 +27,6 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest, QueryDict, UnreadablePostError
-from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from files import multipart, services
@@ -35,6 +34,7 @@ from files.models import UploadReservation
 from files.names import InvalidName, validate_name
 from locker import metrics
 from locker.env import SizeTooLarge, parse_byte_count
+from locker.formats import size_text
 from storage.blobs import delete_blob
 from storage.models import Blob
 from storage.writer import ContentWriter, content_writer
@@ -250,7 +250,7 @@ class StreamingUploadHandler(FileUploadHandler):
         if self.max_file_size and start + len(raw_data) > self.max_file_size:
             raise TooLarge(
                 _("This file is larger than the %(max)s limit for one upload.")
-                % {"max": filesizeformat(self.max_file_size)}
+                % {"max": size_text(self.max_file_size)}
             )
         if self.budget is not None and self._total > self.budget:
             raise LongerThanDeclared(_("The upload sent more bytes than it announced."))
@@ -376,7 +376,7 @@ def multipart_intake(
     length = request_content_length(request.META)
     if body_cap and length > body_cap + MULTIPART_ALLOWANCE:
         raise TooLarge(
-            _("This upload is larger than the %(max)s limit.") % {"max": filesizeformat(body_cap)}
+            _("This upload is larger than the %(max)s limit.") % {"max": size_text(body_cap)}
         )
     content_type = request.META.get("CONTENT_TYPE", "")
     if content_type[:19].lower() != "multipart/form-data":  # media types ignore case

@@ -18,7 +18,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Value, When
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,6 +33,7 @@ from files.selectors import (
     folder_subtree_height,
 )
 from locker.celery import task_queue
+from locker.formats import size_text
 from locker.jobs import JobRun, repeat_batches
 from storage.blobs import blobs_take_for_use
 from storage.exceptions import ContentGone as ContentGone  # noqa: F401 - raised by files_create
@@ -423,14 +423,14 @@ def _quota_refusal(*, locked_user, size: int, reserved: int) -> "QuotaExceeded |
         "Not enough space: this upload needs %(size)s but only %(free)s of your "
         "%(quota)s quota is free. Delete files and empty the trash to make room."
     ) % {
-        "size": filesizeformat(size),
-        "free": filesizeformat(free),
-        "quota": filesizeformat(locked_user.quota_bytes),
+        "size": size_text(size),
+        "free": size_text(free),
+        "quota": size_text(locked_user.quota_bytes),
     }
     if reserved:
         message += " " + _(
             "Unfinished uploads hold %(reserved)s of it until they finish, expire or are cancelled."
-        ) % {"reserved": filesizeformat(reserved)}
+        ) % {"reserved": size_text(reserved)}
     return QuotaExceeded(message)
 
 

@@ -29,7 +29,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse, UnreadablePostError
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
@@ -41,6 +40,7 @@ from files.names import InvalidName, validate_name
 from files.services import tus_upload_terminate
 from locker import metrics
 from locker.env import SizeTooLarge, parse_byte_count
+from locker.formats import size_text
 from locker.jobs import JobRun, delete_oldest_in_batches, rows_in_batches
 from storage.blobs import delete_blob
 from storage.exceptions import CorruptContent
@@ -400,7 +400,7 @@ def create(request, target: Target, base: str) -> HttpResponse:
         raise TusError(
             413,
             _("This file is larger than the %(max)s limit for one upload.")
-            % {"max": filesizeformat(target.max_size)},
+            % {"max": size_text(target.max_size)},
         )
     body_length = _int_header(request, "Content-Length", required=False) or 0
     if body_length and request.content_type != OFFSET_CONTENT_TYPE:
@@ -526,7 +526,7 @@ def _too_small(floor: int) -> TusError:
             "This chunk is too small: send at least %(min)s per PATCH; only the last chunk of "
             "an upload may be shorter."
         )
-        % {"min": filesizeformat(floor)},
+        % {"min": size_text(floor)},
     )
 
 
@@ -646,7 +646,7 @@ def _append_locked(
             raise TusError(
                 400,
                 _("The chunk was interrupted before %(min)s arrived; nothing of it was kept.")
-                % {"min": filesizeformat(floor)},
+                % {"min": size_text(floor)},
             )
         if not lease.held():  # terminated or taken over: commit nothing of this chunk
             raise lease.lost()

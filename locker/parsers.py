@@ -14,10 +14,11 @@ from itertools import accumulate
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http.multipartparser import MultiPartParserError
-from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, parsers, status
 from rest_framework.utils import json
+
+from locker.formats import size_text
 
 # API bodies are a few levels deep; the standard library's parser recurses once per level and
 # fails with RecursionError (a 500) somewhere below the interpreter's recursion limit.
@@ -56,7 +57,7 @@ def declared_length(meta) -> int:
 
 def too_large_message(limit: int) -> str:
     return _("The request body is larger than the %(max)s this endpoint accepts.") % {
-        "max": filesizeformat(limit)
+        "max": size_text(limit)
     }
 
 

@@ -138,6 +138,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "locker.context_processors.locker",
             ],
+            # Sizes and times read the same on every page (|size, |size_exact, |when).
+            "builtins": ["locker.templatetags.locker_format"],
         },
     },
 ]

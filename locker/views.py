@@ -17,7 +17,12 @@ def error_response(request, status: int, message: str):
 
 
 def not_found(request, exception=None):
-    return error_response(request, 404, _("Not found."))
+    if request.path.startswith("/api/"):
+        return error_response(request, 404, _("Not found."))
+    # The page's heading already says "Page not found": the sentence says what may have happened.
+    return error_response(
+        request, 404, _("There is nothing at this address: it may have been moved or deleted.")
+    )
 
 
 def forbidden(request, exception=None):

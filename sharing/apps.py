@@ -30,6 +30,12 @@ class SharingConfig(AppConfig):
                     context_field="public_id",
                 )
             )
+        # The audit pages name an unlabelled link by what it shares, in one query a page.
+        from accounts.audit import audit_target_labeller_register
+        from sharing.selectors import share_links_describe, upload_links_describe
+
+        audit_target_labeller_register("sharelink", share_links_describe)
+        audit_target_labeller_register("uploadlink", upload_links_describe)
         # A tus upload through a link becomes a file in files/tus.py, which imports nothing of
         # this app: it calls the receiver registered here.
         link_upload_receiver_register(upload_link_receive)

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from locker.env import MAX_BYTES, SizeTooLarge, parse_size
+from locker.formats import size_exact_text
 from sharing import services
 
 EXPIRY_CHOICES = [
@@ -49,17 +50,22 @@ class LinkForm(forms.Form):
         label=_("Password"), required=False, strip=False, widget=forms.PasswordInput
     )
 
-    def __init__(self, *args, editing: bool = False, **kwargs):
+    def __init__(self, *args, editing: bool = False, has_password: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         choices = expiry_choices()
         if editing:
             choices = [("", _("Unchanged")), *choices]
-            self.fields["password"].help_text = _(
-                "Leave empty to keep the current password; tick the box below to remove it."
-            )
-            self.fields["remove_password"] = forms.BooleanField(
-                label=_("Remove the password"), required=False
-            )
+            if has_password:
+                # Only a link with a password can lose it; the box sits under the field.
+                self.fields["password"].help_text = _(
+                    "Leave empty to keep the current password; tick the box below to remove it."
+                )
+                self.fields["remove_password"] = forms.BooleanField(
+                    label=_("Remove the password"), required=False
+                )
+                self.order_fields(self.field_order)
+            else:
+                self.fields["password"].help_text = _("Empty: no password.")
         else:
             self.fields["expires_in"].initial = self.initial_expiry()
         self.fields["expires_in"].choices = choices
@@ -89,6 +95,7 @@ class ShareForm(LinkForm):
         "expires_at",
         "max_downloads",
         "password",
+        "remove_password",
         "allow_download",
         "notify",
         "label",
@@ -128,6 +135,7 @@ class UploadLinkForm(LinkForm):
         "max_files",
         "max_file_size",
         "password",
+        "remove_password",
         "message",
         "label",
         "notify",
@@ -148,6 +156,13 @@ class UploadLinkForm(LinkForm):
     notify = forms.BooleanField(
         label=_("E-mail me about new uploads"), required=False, initial=True
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Shown as a person would type it ("5 MiB"), never as a count of bytes ("5242880").
+        current = self.initial.get("max_file_size")
+        if isinstance(current, int):
+            self.initial["max_file_size"] = size_exact_text(current)
 
     def clean_max_file_size(self):
         raw = self.cleaned_data.get("max_file_size", "").strip()

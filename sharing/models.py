@@ -257,6 +257,11 @@ class UploadLink(Link):
     def is_full(self) -> bool:
         return self.max_files is not None and self.files_count >= self.max_files
 
+    @property
+    def is_usable(self) -> bool:
+        """Still takes uploads: not revoked, expired or full (what the owner's list shows)."""
+        return not (self.is_revoked or self.is_expired or self.is_full)
+
 
 class UploadLinkUpload(models.Model):
     """One file received through an upload link; `notified_at` drives the batched e-mail."""

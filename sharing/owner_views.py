@@ -136,7 +136,12 @@ class LinkDetailView(LinkOwnedMixin, View):
 
     def get(self, request, **kwargs):  # and POST: the same page, with the form's answer
         link = self.get_link()
-        form = self.form_class(request.POST or None, editing=True, initial=self.initial(link))
+        form = self.form_class(
+            request.POST or None,
+            editing=True,
+            has_password=link.has_password,
+            initial=self.initial(link),
+        )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             password = "" if data.get("remove_password") else (data["password"] or None)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import IntegerField, Q, QuerySet, Value
 from django.http import Http404
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from files.models import File, Folder
@@ -425,3 +426,34 @@ def upload_link_list_for_user(*, user):
 
 def upload_link_get_for_user(*, user, public_id) -> UploadLink:
     return link_get_for_user(links=upload_link_list_for_user(user=user), public_id=public_id)
+
+
+def _valid_uuids(ids) -> list[uuid.UUID]:
+    valid = []
+    for value in ids:
+        try:
+            valid.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return valid
+
+
+def share_links_describe(ids) -> dict[str, str]:
+    """{public id: "share link to report.pdf"} for the audit pages: one query for any number."""
+    links = ShareLink.objects.filter(public_id__in=_valid_uuids(ids)).select_related(
+        "file", "folder"
+    )
+    found = {}
+    for link in links:
+        target = link.file.name if link.file_id else f"{link.folder.name}/"
+        found[str(link.public_id)] = _("share link to %(name)s") % {"name": target}
+    return found
+
+
+def upload_links_describe(ids) -> dict[str, str]:
+    """{public id: "upload link to Folder X"} for the audit pages: one query for any number."""
+    links = UploadLink.objects.filter(public_id__in=_valid_uuids(ids)).select_related("folder")
+    return {
+        str(link.public_id): _("upload link to %(name)s") % {"name": link.folder.name}
+        for link in links
+    }

@@ -12,7 +12,6 @@ import functools
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import render
-from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 from files import intake
 from files import services as file_services
 from locker import outages
+from locker.formats import size_text
 from locker.network import client_ip
 from sharing import access
 from sharing.access import ShareDenied
@@ -40,7 +40,7 @@ def _limits(link) -> dict:
     max_size = upload_link_max_file_size(link)
     return {
         "max_file_size": max_size,
-        "max_file_size_text": filesizeformat(max_size) if max_size else "",
+        "max_file_size_text": size_text(max_size) if max_size else "",
         "files_left": (link.max_files - link.files_count) if link.max_files else None,
     }
 

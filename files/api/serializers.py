@@ -106,6 +106,11 @@ class FileSerializer(serializers.ModelSerializer):
     folder = serializers.SerializerMethodField(
         help_text=_("The containing folder's id; null for the root.")
     )
+    folder_name = serializers.SerializerMethodField(
+        help_text=_(
+            "The containing folder's name (to say where a search result is); null for the root."
+        )
+    )
     state_reason = serializers.CharField(
         read_only=True, help_text=_("Why the file is infected or in error; empty otherwise.")
     )
@@ -132,6 +137,7 @@ class FileSerializer(serializers.ModelSerializer):
             "content_type",
             "sha256",
             "folder",
+            "folder_name",
             "state",
             "state_reason",
             "thumbnail",
@@ -145,6 +151,12 @@ class FileSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_folder(self, file: File):
         return _public_folder_id(file.folder)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_folder_name(self, file: File):
+        # The listing and search querysets select the folder with the file: no query per row.
+        folder = file.folder
+        return None if folder is None or folder.parent_id is None else folder.name
 
     @extend_schema_field(serializers.BooleanField())
     def get_processing(self, file: File) -> bool:

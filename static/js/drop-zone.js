@@ -48,15 +48,6 @@ export function wireDrop({ zone, onFiles }) {
   });
 }
 
-// Sizes as the server writes them (Django's filesizeformat: 1024 steps, one decimal).
-export function sizeText(bytes) {
-  if (bytes < 1024) return `${bytes} ${bytes === 1 ? "byte" : "bytes"}`;
-  const units = ["KB", "MB", "GB", "TB", "PB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)}\u00a0${units[unit]}`;
-}
+// Sizes as every page writes them: the one formatter of the site (files-format.js, binary units
+// with IEC names, as locker/formats.py on the server).
+export { humanSize as sizeText } from "./files-format.js";

@@ -20,26 +20,58 @@ export function humanSize(bytes) {
     unit += 1;
   }
   const digits = unit === 0 || value >= 100 ? 0 : 1;
-  const number = new Intl.NumberFormat(document.documentElement.lang || undefined, {
+  const number = new Intl.NumberFormat(language(), {
     maximumFractionDigits: digits,
   }).format(value);
   return `${number} ${UNITS[unit]}`;
 }
 
+// Sizes and times read the same as on the server-rendered pages (locker/formats.py): binary
+// units with IEC names (1 KiB = 1024 bytes), times relative to now with the exact time on hover.
+const language = () => document.documentElement.lang || undefined;
+
 export function formatDate(iso) {
   if (!iso) return "";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return "";
-  return new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
-    dateStyle: "medium",
-    timeStyle: "short",
-  }).format(date);
+  return new Intl.DateTimeFormat(language(), { dateStyle: "medium", timeStyle: "short" }).format(date);
 }
 
-// Fills a <time> element; textContent only, never markup.
+// The same steps as locker.formats.relative_time_text: "now", "5 minutes ago", "in 3 days".
+const STEPS = [
+  [45 * 60, 60, "minute"],
+  [22 * 3600, 3600, "hour"],
+  [26 * 86400, 86400, "day"],
+  [320 * 86400, 30.44 * 86400, "month"],
+  [Infinity, 365.25 * 86400, "year"],
+];
+
+export function relativeTime(iso, now = Date.now()) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const seconds = (date.getTime() - now) / 1000;
+  const format = new Intl.RelativeTimeFormat(language(), { numeric: "always" });
+  if (Math.abs(seconds) < 45) {
+    return new Intl.RelativeTimeFormat(language(), { numeric: "auto" }).format(0, "second");
+  }
+  const [, length, unit] = STEPS.find(([limit]) => Math.abs(seconds) < limit);
+  const count = Math.max(1, Math.round(Math.abs(seconds) / length));
+  return format.format(seconds < 0 ? -count : count, unit);
+}
+
+// Fills a <time> element: relative text, the exact time on hover; textContent only, never markup.
 export function fillTime(element, iso) {
-  element.textContent = formatDate(iso);
+  element.textContent = relativeTime(iso);
+  element.title = formatDate(iso);
   if (iso) element.dateTime = iso;
+}
+
+// Re-renders the server's <time data-relative> elements in the visitor's language and time zone.
+export function localizeTimes(root = document) {
+  for (const element of root.querySelectorAll("time[data-relative][datetime]")) {
+    fillTime(element, element.getAttribute("datetime"));
+  }
 }
 
 export function stateBadge(state) {

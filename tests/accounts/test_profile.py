@@ -33,7 +33,7 @@ def test_profile_shows_usage_against_quota_in_readable_sizes(client, db):
     user = make_user("dora", quota_bytes=10 * 1024**3, used_bytes=512 * 1024**2)
     client.force_login(user)
     page = client.get(PROFILE).content.decode()
-    assert "512.0\xa0MB used of 10.0\xa0GB" in page
+    assert "512 MiB used of 10 GiB" in page
     assert "(5%)" in page
 
 
@@ -41,7 +41,7 @@ def test_profile_says_unlimited_when_quota_is_zero(client, db):
     user = make_user("erin", quota_bytes=0, used_bytes=2048)
     client.force_login(user)
     page = client.get(PROFILE).content.decode()
-    assert "2.0\xa0KB used; your storage is unlimited" in page
+    assert "2 KiB used; your storage is unlimited" in page
 
 
 def test_display_name_is_escaped(alice_client, alice):

@@ -28,6 +28,7 @@ def test_file_json_has_the_contract_fields(alice, alice_api):
         "content_type",
         "sha256",
         "folder",
+        "folder_name",
         "state",
         "state_reason",
         "thumbnail",
@@ -38,6 +39,7 @@ def test_file_json_has_the_contract_fields(alice, alice_api):
     }
     assert item["size"] == 6
     assert item["folder"] == str(folder.public_id)
+    assert item["folder_name"] == "dir"
     assert item["content_type"] == "text/plain"
     assert item["state"] == "ready"
 

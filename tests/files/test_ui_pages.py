@@ -43,7 +43,7 @@ def test_folder_page_names_the_folder_and_its_path(alice_client, alice):
     html = response.content.decode()
     assert f'data-folder-id="{summer.public_id}"' in html
     assert f'href="/folders/{photos.public_id}/">Photos</a>' in html
-    assert '<span aria-current="page">Summer</span>' in html
+    assert '<h1 class="breadcrumb-current" aria-current="page">Summer</h1>' in html
 
 
 def test_someone_elses_folder_answers_404(alice_client, bob):

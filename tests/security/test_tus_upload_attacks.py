@@ -222,7 +222,7 @@ def test_a_short_chunk_that_is_not_the_last_is_refused_and_changes_nothing(alice
     before = TusUpload.objects.values("offset", "tail", "storage_state", "expires_at").get()
     response = patch(alice_api, url, 0, b"x")
     assert response.status_code == 400, response.content
-    assert "at least 1.0\xa0MB per PATCH" in response.json()["detail"]
+    assert "at least 1 MiB per PATCH" in response.json()["detail"]
     assert TusUpload.objects.values("offset", "tail", "storage_state", "expires_at").get() == (
         before
     )

@@ -175,7 +175,7 @@ def test_owner_sees_and_cancels_an_upload_in_progress_on_the_link_page(
     page = logged_in_page(alice)
     page.goto(f"{live_server.url}/shares/uploads/{link.public_id}/")
     row = page.locator("#uploads-in-progress tbody tr", has_text="big-scan.pdf")
-    assert "0 bytes of 4.9 KB" in row.inner_text().replace("\xa0", " ")
+    assert "0 B of 4.9 KiB" in row.inner_text().replace("\xa0", " ")
     row.locator("button[data-cancel-upload]").click()
     page.wait_for_selector("#uploads-in-progress:has-text('No upload is in progress')")
     assert not TusUpload.objects.exists() and not UploadReservation.objects.exists()

@@ -49,7 +49,7 @@ def test_drop_limits_live_count_failed_rows_total_and_summary(live_server, brows
         huge = rows.filter(has_text="huge.txt")
         expect(huge).to_have_class("upload-row failed refused")
         expect(huge.locator(".upload-status")).to_have_text(
-            "Not sent: this file is 4.9\xa0KB, larger than the limit of 1000\xa0bytes per file."
+            "Not sent: this file is 4.9 KiB, larger than the limit of 1,000 B per file."
         )
         extra = rows.filter(has_text="d.txt")
         expect(extra).to_have_class("upload-row failed refused")
@@ -61,13 +61,11 @@ def test_drop_limits_live_count_failed_rows_total_and_summary(live_server, brows
         page.click("#upload-submit")
         expect(page.locator("#upload-results li.done")).to_have_count(3)
         expect(page.locator("#upload-total-bar")).to_have_attribute("value", "100")
-        expect(page.locator("#upload-total-text")).to_have_text(
-            "Files sent: 3 of 3 · 60\xa0bytes of 60\xa0bytes"
-        )
+        expect(page.locator("#upload-total-text")).to_have_text("Files sent: 3 of 3 · 60 B of 60 B")
         expect(page.locator("#upload-files-left")).to_have_text("This link accepts no more files.")
         expect(page.locator("#upload-file")).to_be_disabled()
         expect(page.locator("#upload-summary")).to_have_text(
-            "Done. Files received: 3, 60\xa0bytes in total: a.txt, b.txt, c.txt. "
+            "Done. Files received: 3, 60 B in total: a.txt, b.txt, c.txt. "
             "Files not received: 2; see the reasons above."
         )
         assert len(posts) == 3  # one per accepted file, none for the refused ones
