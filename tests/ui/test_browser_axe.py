@@ -13,7 +13,7 @@ from tests.ui.conftest import AXE, DESKTOP, PHONE
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ALWAYS_REPORTED = {"page-has-heading-one", "empty-table-header"}
-SCHEMES = ["light"]
+SCHEMES = ["light", "dark"]
 
 
 def axe_problems(page) -> list[str]:
