@@ -294,7 +294,8 @@ def document_list_errors(result, generator, request, public):
                 "400",
                 {
                     "description": "Invalid input, such as a cursor that was changed or made "
-                    "for another list or order; `detail` says what is wrong."
+                    "for another list, order or query, a `page_size` that is not a whole "
+                    "number from 1, or `page` with `cursor`; `detail` says what is wrong."
                 },
             )
             responses.setdefault("404", {"description": "A `page` past the end of the list."})
