@@ -62,3 +62,52 @@ def test_a_chosen_folder_arrives_as_a_tree_in_a_new_folder(
         .exclude(folder=trip)
         .exists()
     )
+
+
+DROP_DIRECTORY = """
+() => {
+  // Playwright cannot drop a real directory: the entries are built with the interface Chromium
+  // hands over (as tests/files/test_browser_batch.py does), read back in several batches.
+  const file = (name, text) => ({ name, isFile: true, isDirectory: false,
+      file: (ok) => ok(new File([text], name, { type: "text/plain" })) });
+  const dir = (name, children) => ({
+    name, isFile: false, isDirectory: true,
+    createReader() {
+      const batches = [children.slice(0, 1), children.slice(1), []];
+      return { readEntries: (ok) => setTimeout(() => ok(batches.shift() || []), 0) };
+    },
+  });
+  const tree = dir("Dropped", [file("one.txt", "first"), dir("inner", [file("two.txt", "2nd")]),
+                               dir("empty", [])]);
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([""], "Dropped"));
+  Object.defineProperty(transfer, "items",
+                        { value: [{ kind: "file", webkitGetAsEntry: () => tree }] });
+  const drop = new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: transfer });
+  document.querySelector("h1").dispatchEvent(drop);
+  return drop.defaultPrevented;
+}
+"""
+
+
+def test_a_dropped_folder_is_taken_with_its_subfolders(live_server, browser, alice):
+    inbox = make_folder(alice, "Inbox")
+    _link, token = upload_link_create(owner=alice, folder=inbox, max_files=2)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/r/{token}")
+        assert page.evaluate(DROP_DIRECTORY) is True
+        rows = page.locator("#upload-results li")
+        expect(rows).to_have_count(2)  # files only: the empty folder is not sent
+        expect(rows.filter(has_text="Dropped/inner/two.txt")).to_have_class("upload-row waiting")
+        page.click("#upload-submit")
+        expect(page.locator("#upload-results li.done")).to_have_count(2)
+        expect(page.locator("#upload-files-left")).to_have_text("This link accepts no more files.")
+    finally:
+        context.close()
+    visit = Folder.objects.get(parent=inbox)
+    dropped = Folder.objects.get(parent=visit, name="Dropped")
+    assert File.objects.get(name="one.txt").folder == dropped
+    assert File.objects.get(name="two.txt").folder.parent == dropped
+    assert not Folder.objects.filter(name="empty").exists()
