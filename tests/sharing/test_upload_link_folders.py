@@ -150,3 +150,17 @@ def test_queries_grow_by_a_constant_per_level(client, alice, inbox):
     assert four - two == (eight - four) // 2
     # Per new folder: look for a folder, then a file, of that name; insert it in a savepoint.
     assert four - two <= 2 * 5
+
+
+def test_a_file_in_the_way_of_a_folder_is_a_409_and_nothing_is_kept(client, alice, inbox):
+    link, token = upload_link_create(owner=alice, folder=inbox)
+    batch = batch_of_page(client, token)
+    assert send(client, token, "Trip", batch, "Day 1").status_code == 201  # a file "Day 1"
+    blobs = Blob.objects.count()
+    response = send(client, token, "Trip/Day 1", batch, "b.txt")
+    assert response.status_code == 409
+    assert response.json()["detail"] == "An item named “Day 1” already exists in this folder."
+    assert Blob.objects.count() == blobs
+    assert not File.objects.filter(name="b.txt").exists()
+    link.refresh_from_db()
+    assert link.files_count == 1  # the refused file was not counted
