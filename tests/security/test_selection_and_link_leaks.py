@@ -1,10 +1,15 @@
 """Attacks on the features merged with selection shares, copy-link-again and show-once pages:
 what a link's recipient or someone reading the database learns beyond what they were given."""
 
+import json
+import re
+
 import pytest
 from django.core import mail
 
+from sharing.models import ShareLink, UploadLink
 from sharing.services import share_selection_create
+from sharing.tokens import token_unseal
 from tests.security.conftest import make_folder, store_file
 
 pytestmark = pytest.mark.django_db
@@ -39,3 +44,58 @@ def test_a_selection_share_sent_by_email_does_not_name_the_folder_its_page_hides
         assert "Layoffs" not in part
         assert "Team meeting" in part
     assert f"/s/{token}" in email.body
+
+
+def _session_store_text() -> str:
+    """Everything the session table holds, as a database dump would show it (and decoded)."""
+    from django.contrib.sessions.models import Session
+
+    return "".join(
+        row.session_data + json.dumps(row.get_decoded()) for row in Session.objects.all()
+    )
+
+
+@pytest.mark.parametrize("kind", ["share", "upload"])
+def test_a_new_link_waiting_to_be_shown_once_is_not_in_the_session_table_in_clear(
+    client, alice, report, kind
+):
+    """Link tokens are kept only sealed under the master key, so that a database dump opens no
+    link (docs/encryption.md). The page that shows a new link once took it from the session,
+    where it sat in clear from the form's POST until that page was opened, and for good (as
+    long as the session) when the browser never followed the redirect."""
+    client.force_login(alice)
+    if kind == "share":
+        response = client.post(
+            f"/shares/new?file={report.public_id}", {"expires_in": "1d", "allow_download": "on"}
+        )
+        link = ShareLink.objects.get()
+    else:
+        folder = make_folder(alice, "inbox")
+        response = client.post(
+            f"/shares/uploads/new?folder={folder.public_id}", {"expires_in": "1d"}
+        )
+        link = UploadLink.objects.get()
+    assert response.status_code == 302
+    token = token_unseal(link)
+    assert token and token not in _session_store_text()
+    # The owner still sees the new link once.
+    shown = client.get(response["Location"])
+    assert shown.status_code == 200 and f"/{link.url_prefix}/{token}" in shown.content.decode()
+
+
+def test_a_new_api_token_waiting_to_be_shown_once_is_not_in_the_session_table_in_clear(
+    client, alice
+):
+    """API tokens are stored as SHA-256 only; the one the tokens page shows once sat in clear
+    in the session row until the page was opened again."""
+    client.force_login(alice)
+    client.post(
+        "/accounts/reauthenticate/", {"password": "alice-password-1", "next": "/accounts/tokens/"}
+    )
+    response = client.post("/accounts/tokens/", {"name": "laptop", "expires_in_days": ""})
+    assert response.status_code == 302
+    text = _session_store_text()
+    assert not re.search(r"lk_[A-Za-z0-9_-]{20,}", text)
+    shown = client.get("/accounts/tokens/").content.decode()
+    secret = re.search(r"lk_[A-Za-z0-9_-]{20,}", shown).group(0)
+    assert secret not in text
