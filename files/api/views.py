@@ -5,6 +5,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
@@ -416,19 +417,22 @@ class FileViewSet(viewsets.GenericViewSet):
         if on_conflict not in (services.ON_CONFLICT.REFUSE, services.ON_CONFLICT.RENAME):
             raise serializers.ValidationError({"on_conflict": [_("Use “refuse” or “rename”.")]})
         self._verify_checksums(request, data, received.contents)
-        if data.get("path"):
-            with service_errors(field="path"):
-                folder, _created = services.folder_ensure_path(
-                    user=request.user, parent=folder, path=data["path"]
+        # One transaction: the folders a path names exist only if the files are kept (a request
+        # refused by files_create leaves no empty tree; the blobs stay the intake's to clean).
+        with transaction.atomic():
+            if data.get("path"):
+                with service_errors(field="path"):
+                    folder, _created = services.folder_ensure_path(
+                        user=request.user, parent=folder, path=data["path"]
+                    )
+            with service_errors(field="file"):
+                return services.files_create(
+                    user=request.user,
+                    folder=folder,
+                    contents=received.contents,
+                    on_conflict=on_conflict,
+                    reservation=received.reservation,
                 )
-        with service_errors(field="file"):
-            return services.files_create(
-                user=request.user,
-                folder=folder,
-                contents=received.contents,
-                on_conflict=on_conflict,
-                reservation=received.reservation,
-            )
 
     def _verify_checksums(self, request, data, stored) -> None:
         expected: list[str | None] = [None] * len(stored)

@@ -326,3 +326,20 @@ def test_a_cross_site_form_post_without_the_csrf_token_deletes_nothing(alice, db
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
     assert _alive(File, file)
+
+
+def test_an_upload_with_a_path_refused_for_a_name_conflict_leaves_no_folder_behind(
+    alice, alice_api
+):
+    """All or nothing: the folders a path names are made in the same transaction as the files,
+    so a request refused afterwards (two parts with one name) leaves no empty tree."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    body = {
+        "path": "newtree/sub",
+        "file": [SimpleUploadedFile("a.txt", b"one"), SimpleUploadedFile("A.txt", b"two")],
+    }
+    response = alice_api.post("/api/v1/files/", body, format="multipart")
+    assert response.status_code == 409, response.content
+    assert not Folder.objects.filter(owner=alice, name_key="newtree").exists()
+    assert not File.objects.filter(owner=alice).exists()
