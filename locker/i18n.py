@@ -8,11 +8,13 @@ else in LOCKER_LANGUAGE.
 """
 
 from contextlib import AbstractContextManager
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.utils import translation
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
@@ -37,11 +39,30 @@ class UserLanguageMiddleware:
         return self.get_response(request)
 
 
+def _from_this_site(request: HttpRequest) -> bool:
+    """The form was sent by one of our own pages: its Origin (or, without one, its Referer) is
+    this site or a trusted origin. Browsers send Origin with every cross-site POST."""
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        referer = urlsplit(request.headers.get("Referer", ""))
+        origin = f"{referer.scheme}://{referer.netloc}" if referer.netloc else ""
+    allowed = {f"{request.scheme}://{request.get_host()}", *settings.CSRF_TRUSTED_ORIGINS}
+    return origin in allowed
+
+
+# Checked by origin rather than by CSRF token: the switch is on every page, public ones too, and
+# a token would make each rendering of a page different (pages that must answer alike whether
+# an account exists, cacheable public pages).
+@csrf_exempt
 @require_POST
 def language_set(request: HttpRequest) -> HttpResponse:
-    """The language switch: Django's set_language (CSRF-checked, a `next` on another host is
-    refused, the choice kept in the language cookie); a logged-in user's profile setting
-    changes with it, since it would otherwise win over the cookie."""
+    """The language switch: Django's set_language (a `next` on another host is refused, the
+    choice kept in the language cookie), for forms sent from this site only; a logged-in
+    user's profile setting changes with it, since it would otherwise win over the cookie."""
+    if not _from_this_site(request):
+        return HttpResponseForbidden(
+            "The language can only be changed from Locker's own pages.", content_type="text/plain"
+        )
     response = set_language(request)
     code = supported(request.POST.get("language"))
     user = request.user

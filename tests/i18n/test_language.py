@@ -14,6 +14,7 @@ from tests.fixtures.users import api_client_for, make_user
 pytestmark = pytest.mark.django_db
 
 COOKIE = "locker_language"
+SAME_SITE = {"origin": "http://testserver"}
 
 
 def page_language(response) -> str:
@@ -57,10 +58,8 @@ def test_the_profile_setting_wins_over_the_cookie_and_accept_language(client):
 
 def test_the_switch_remembers_a_visitors_choice_in_a_cookie_and_goes_back(db):
     client = Client(enforce_csrf_checks=True)
-    page = client.get("/accounts/login/")
-    token = page.cookies["csrftoken"].value
     response = client.post(
-        "/language", {"language": "fr", "next": "/accounts/login/", "csrfmiddlewaretoken": token}
+        "/language", {"language": "fr", "next": "/accounts/login/"}, headers=SAME_SITE
     )
     assert (response.status_code, response["Location"]) == (302, "/accounts/login/")
     assert response.cookies[COOKIE].value == "fr"
@@ -68,16 +67,31 @@ def test_the_switch_remembers_a_visitors_choice_in_a_cookie_and_goes_back(db):
     assert page_language(client.get("/accounts/login/")) == "fr"
 
 
-def test_the_switch_needs_the_csrf_token(db):
+def test_the_switch_refuses_a_form_sent_from_another_site(db):
     client = Client(enforce_csrf_checks=True)
-    response = client.post("/language", {"language": "fr", "next": "/"})
-    assert response.status_code == 403
-    assert COOKIE not in response.cookies
+    for headers in [
+        {},
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"referer": "https://evil.example/page"},
+    ]:
+        response = client.post("/language", {"language": "fr", "next": "/"}, headers=headers)
+        assert response.status_code == 403, headers
+        assert COOKIE not in response.cookies
+    referer = {"referer": "http://testserver/s/abc"}
+    assert client.post("/language", {"language": "fr"}, headers=referer).status_code == 302
+
+
+def test_no_page_carries_a_csrf_token_for_the_switch(client):
+    """A token would make every rendering of a page different (pages that must answer alike)."""
+    page = client.get("/accounts/password_reset/done/")
+    assert 'id="language-switch"' in page.content.decode()
+    assert client.get("/accounts/password_reset/done/").content == page.content
 
 
 def test_the_switch_never_sends_the_visitor_to_another_site(client):
     for target in ["https://evil.example/", "//evil.example/x", "/\\evil.example"]:
-        response = client.post("/language", {"language": "fr", "next": target})
+        response = client.post("/language", {"language": "fr", "next": target}, headers=SAME_SITE)
         assert response.status_code == 302
         assert response["Location"] == "/", target
 
@@ -85,11 +99,11 @@ def test_the_switch_never_sends_the_visitor_to_another_site(client):
 def test_the_switch_saves_a_logged_in_users_choice_in_the_profile(client):
     user = make_user("francoise")
     client.force_login(user)
-    client.post("/language", {"language": "fr", "next": "/"})
+    client.post("/language", {"language": "fr", "next": "/"}, headers=SAME_SITE)
     user.refresh_from_db()
     assert user.language == "fr"
     # An unknown language changes nothing.
-    client.post("/language", {"language": "xx", "next": "/"})
+    client.post("/language", {"language": "xx", "next": "/"}, headers=SAME_SITE)
     user.refresh_from_db()
     assert user.language == "fr"
 
