@@ -39,6 +39,7 @@ ALLOWED = [
     "budget.csv",
     "notes-" + "long" * 20 + ".txt",
     "Locker",
+    "Google Authenticator",
 ]
 
 TEXTS = """() => {
