@@ -200,3 +200,32 @@ def test_sizes_and_times_read_in_the_pages_language():
         assert relative_time_text(now - timedelta(minutes=5), now) == "il y a 5 minutes"
         assert relative_time_text(now + timedelta(days=3), now) == "dans 3 jours"
         assert exact_time_text(now) == "30 nov. 2026, 06:21"
+
+
+def test_an_email_to_someone_without_a_setting_is_in_locker_language(db, settings):
+    """An administrator browsing in English invites someone: the instance is French, so is the
+    invitation (the new account has no language of its own yet)."""
+    from accounts.services import user_invite
+
+    settings.LANGUAGE_CODE = "fr"
+    staff = make_user("root", is_staff=True, language="en")
+    with translation.override("en"):
+        user_invite(username="zoe", email="zoe@example.org", invited_by=staff)
+    (email,) = mail.outbox
+    with translation.override("fr"):
+        expected = translation.gettext("You are invited to Locker")
+    assert expected != "You are invited to Locker"
+    assert email.subject == expected
+
+
+def test_a_password_reset_email_is_in_the_account_holders_language(db):
+    from accounts.services import password_reset_send
+
+    make_user("francoise", language="fr")
+    with translation.override("en"):
+        assert password_reset_send(email="francoise@example.com") == 1
+    (email,) = mail.outbox
+    with translation.override("fr"):
+        expected = translation.gettext("Reset your Locker password")
+    assert expected != "Reset your Locker password"
+    assert email.subject == expected
