@@ -230,17 +230,24 @@ def late_cursors(shape: dict) -> dict[str, str]:
     searcher = User.objects.get(username="searcher")
     tenk = Folder.objects.get(public_id=shape["tenk_folder"])
 
-    def after(queryset, offset: int) -> str:
+    def after(queryset, offset: int, **filters: str) -> str:
+        # `filters`: the query the cursor is used with (a cursor holds it: locker.keyset).
         listing = keyset.QuerySetListing(queryset)
         position = keyset.Position(listing.keyset_values(queryset[offset - 1]))
-        return quote(keyset.cursor_encode(listing.keyset_name, position))
+        bound = {name: [value] for name, value in filters.items()}
+        return quote(keyset.cursor_encode(listing.keyset_name, position, bound))
 
     shares = share_list_for_user(user=searcher)
     trash = trash_list(user=User.objects.get(username="trasher"))
     last_trashed = trash[trash.count() - 51]
     return {
-        "files": after(file_list(user=searcher, folder=tenk), 9_950),
-        "files -size": after(file_list(user=searcher, folder=tenk, ordering="-size"), 9_950),
+        "files": after(file_list(user=searcher, folder=tenk), 9_950, folder=str(tenk.public_id)),
+        "files -size": after(
+            file_list(user=searcher, folder=tenk, ordering="-size"),
+            9_950,
+            folder=str(tenk.public_id),
+            ordering="-size",
+        ),
         "shares": after(shares, max(1, shares.count() - 50)),
         "trash": quote(
             keyset.cursor_encode(

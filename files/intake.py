@@ -30,6 +30,7 @@ from django.http import HttpRequest, QueryDict, UnreadablePostError
 from django.utils.translation import gettext as _
 
 from files import multipart, services
+from files.link_uploads import link_upload_probed
 from files.models import UploadReservation
 from files.names import InvalidName, validate_name
 from locker import metrics
@@ -397,4 +398,7 @@ def multipart_intake(
         handler.discard()
         raise
     finally:
-        services.upload_reservation_release(reservation=reservation)
+        # Still there: no file was made of it (on success files_create consumed it). Through
+        # an upload link, its holder learnt that the declared size fit: a probe (finding M1).
+        if services.upload_reservation_release(reservation=reservation):
+            link_upload_probed(link_id=reservation.link_id)

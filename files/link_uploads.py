@@ -5,6 +5,12 @@ through a link becomes a file in a PATCH that files/tus.py handles, and what tha
 link's business (count the file against the link's maximum, log it for the owner, notify them).
 So sharing registers its receiver here when it starts (`SharingConfig.ready()` registers
 `sharing.upload_links.upload_link_receive`), and files calls `link_upload_receive()`.
+
+Likewise for probes of the owner's quota (finding M1, docs/security.md): an upload through a
+link whose reservation ends with nothing kept (its holder cancelled it, it expired before a byte
+arrived, its request failed) told its holder that its declared size fit, for free. Files says
+so with `link_upload_probed()` where such a reservation ends, and sharing counts it in the
+link's budget (`sharing.upload_links.upload_link_probe_count`, registered in ready()).
 """
 
 from collections.abc import Callable
@@ -41,3 +47,25 @@ def link_upload_receive(*, link, contents: list, reservation, ip: str | None) ->
     if _receiver is None:
         raise ImproperlyConfigured("No installed app receives uploads through upload links.")
     return _receiver(link=link, contents=contents, reservation=reservation, ip=ip)
+
+
+# probe_counter(link_id=…): one more probe of the owner's quota through that link.
+LinkProbeCounter = Callable[..., None]
+
+_probe_counter: LinkProbeCounter | None = None
+
+
+def link_upload_probe_counter_register(counter: LinkProbeCounter) -> None:
+    """Name the function that counts an upload through a link that ended with nothing kept."""
+    global _probe_counter
+    _probe_counter = counter
+
+
+def link_upload_probed(*, link_id: int | None) -> None:
+    """An upload through link `link_id` ended without keeping a byte: count it (call after the
+    transaction that ended it). Nothing for an account's own uploads (`link_id` None)."""
+    if link_id is None:
+        return
+    if _probe_counter is None:
+        raise ImproperlyConfigured("No installed app counts probes through upload links.")
+    _probe_counter(link_id=link_id)

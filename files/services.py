@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import A, audit, audit_many
 from files import processing_queue
+from files.link_uploads import link_upload_probed
 from files.models import File, Folder, Thumbnail, TusUpload, UploadReservation
 from files.names import InvalidName, name_key, unique_name, validate_name
 from files.selectors import (
@@ -564,20 +565,26 @@ DELETE FROM files_uploadreservation WHERE id = %s
 """
 
 
-def upload_reservation_release(*, reservation: UploadReservation) -> None:
-    """Give back what an upload had reserved (nothing when it is already gone)."""
+def upload_reservation_release(*, reservation: UploadReservation) -> bool:
+    """Give back what an upload had reserved (nothing when it is already gone); True when it
+    was there to give back."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(_RELEASE_SQL, [reservation.pk, reservation.pk])
-        return
-    UploadReservation.objects.filter(pk=reservation.pk).delete()
+            return cursor.rowcount > 0
+    return UploadReservation.objects.filter(pk=reservation.pk).delete()[0] > 0
 
 
-def tus_upload_terminate(*, pk: int, condition: Q | None = None) -> bool:
+def tus_upload_terminate(*, pk: int, condition: Q | None = None, probe: bool | None = None) -> bool:
     """End an upload: its reservation at once, then its partial bytes and blob. Wins over a
     PATCH in progress (which stops at its next lease renewal and keeps nothing); `condition`
     narrows which rows may be ended (the cleanup spares uploads being written). A completed
-    upload only loses its record (the file stays). False when there was nothing to end."""
+    upload only loses its record (the file stays). False when there was nothing to end.
+
+    An unfinished upload through a link that ends here is a probe of the owner's quota
+    (files.link_uploads.link_upload_probed) when it had received no byte (its holder's DELETE,
+    an expiry), or whatever it had received with `probe=True` (a creation that kept nothing);
+    never with `probe=False` (the owner cancelled it, the link was revoked)."""
     with transaction.atomic():
         rows = TusUpload.objects.select_for_update(of=("self",)).filter(pk=pk)
         if condition is not None:
@@ -590,6 +597,8 @@ def tus_upload_terminate(*, pk: int, condition: Q | None = None) -> bool:
         if upload.reservation_id is not None:
             UploadReservation.objects.filter(pk=upload.reservation_id).delete()
         TusUpload.objects.filter(pk=upload.pk).delete()
+    if upload.completed_at is None and (probe or (probe is None and upload.offset == 0)):
+        link_upload_probed(link_id=upload.link_id)
     blob = Blob.objects.filter(pk=unfinished_blob_id).first() if unfinished_blob_id else None
     if blob is not None:
         resumable_discard(blob=blob, storage=storage)
@@ -602,7 +611,7 @@ def upload_cancel(*, reservation: UploadReservation) -> bool:
     at its next lease renewal, keeping nothing. False when it had already ended."""
     tus_pk = TusUpload.objects.filter(reservation=reservation).values_list("pk", flat=True).first()
     if tus_pk is not None:
-        return tus_upload_terminate(pk=tus_pk)
+        return tus_upload_terminate(pk=tus_pk, probe=False)
     return bool(UploadReservation.objects.filter(pk=reservation.pk).delete()[0])
 
 

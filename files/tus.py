@@ -34,7 +34,7 @@ from django.utils.http import http_date
 from django.utils.translation import gettext as _
 
 from files import services
-from files.link_uploads import UploadRefused, link_upload_receive
+from files.link_uploads import UploadRefused, link_upload_probed, link_upload_receive
 from files.models import Folder, TusUpload, UploadReservation
 from files.names import InvalidName, validate_name
 from files.services import tus_upload_terminate
@@ -274,7 +274,11 @@ def idle_window(upload: TusUpload) -> timedelta:
     """How long an unfinished upload lives without receiving bytes: LOCKER_UPLOAD_LINK_IDLE
     through an upload link (a stranger must not hold the owner's quota long), else
     LOCKER_PARTIAL_UPLOAD_HOURS. Every PATCH renews it (tus expiration extension)."""
-    if upload.link_id is not None:
+    return _idle_window(link_id=upload.link_id)
+
+
+def _idle_window(*, link_id: int | None) -> timedelta:
+    if link_id is not None:
         return timedelta(seconds=settings.LOCKER_UPLOAD_LINK_IDLE)
     return timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS)
 
@@ -406,17 +410,17 @@ def create(request, target: Target, base: str) -> HttpResponse:
     if body_length and request.content_type != OFFSET_CONTENT_TYPE:
         raise TusError(415, _("Send upload data as %(type)s.") % {"type": OFFSET_CONTENT_TYPE})
     now = timezone.now()
+    # The reservation holds the usual upload lease until the upload is recorded, then lives as
+    # long as the upload: a request that dies (or loses the database) in between gives the
+    # quota back within LOCKER_UPLOAD_LEASE, through an upload link too.
+    expires_at = now + _idle_window(link_id=getattr(target.link, "pk", None))
     try:
         if target.reserve is not None:
             reservation = target.reserve(length, filename)
-            expires_at = reservation.expires_at
         else:
-            # The usual upload lease until the upload is recorded: a request that dies (or
-            # loses the database) before that gives the quota back within LOCKER_UPLOAD_LEASE.
             reservation = services.upload_reservation_create(
                 user=target.owner, size=length, name=filename
             )
-            expires_at = now + timedelta(hours=settings.LOCKER_PARTIAL_UPLOAD_HOURS)
     except services.QuotaExceeded as exc:
         raise TusError(507, target.quota_message or str(exc)) from None
     except services.TooManyOpenUploads as exc:
@@ -442,6 +446,9 @@ def create(request, target: Target, base: str) -> HttpResponse:
                 resumable_discard(blob=state.blob, storage=state.storage)
         with contextlib.suppress(Exception):
             services.upload_reservation_release(reservation=reservation)
+        # Through a link, the holder learnt that the size fit and kept nothing: a probe.
+        with contextlib.suppress(Exception):
+            link_upload_probed(link_id=getattr(target.link, "pk", None))
         if isinstance(exc, services.QuotaExceeded):
             raise TusError(507, target.quota_message or str(exc)) from None
         if isinstance(exc, services.UploadCancelled):
@@ -460,7 +467,7 @@ def create(request, target: Target, base: str) -> HttpResponse:
                 )
         except BaseException:
             try:
-                tus_upload_terminate(pk=upload.pk)
+                tus_upload_terminate(pk=upload.pk, probe=True)  # nothing kept: a probe
             except Exception:  # the original error is the answer; the cleanup reclaims it later
                 logger.warning("Could not end the failed creation %s", upload.pk, exc_info=True)
             raise
@@ -790,23 +797,39 @@ def _record(upload: TusUpload, blob: Blob, sha256: str | None, target: Target, l
 # --- housekeeping -----------------------------------------------------------------------------
 
 
-def cleanup_expired(*, now: datetime | None = None, idle_before: datetime | None = None) -> int:
-    """Reclaim unfinished uploads (bytes, blob, reservation) that expired, whose upload link
-    died, or (with `idle_before`) that received no bytes since then, sparing those a PATCH is
-    writing now; forget finished ones as old. Returns how many unfinished were reclaimed."""
-    now = now or timezone.now()
+def _stale_and_not_written(now: datetime, idle_before: datetime | None = None) -> Q:
     stale = (
         Q(expires_at__lte=now) | Q(link__revoked_at__isnull=False) | Q(link__expires_at__lte=now)
     )
     if idle_before is not None:
         stale |= Q(active_at__lt=idle_before)
     not_written = Q(lock_token="") | Q(locked_until__lt=now)
-    candidates = TusUpload.objects.filter(completed_at__isnull=True).filter(stale & not_written)
+    return stale & not_written
+
+
+def uploads_end_expired(*, link_id: int) -> int:
+    """End the unfinished uploads through one upload link that expired (as cleanup_expired
+    does, for that link only: at most LOCKER_UPLOAD_LINK_MAX_OPEN rows); how many."""
+    condition = _stale_and_not_written(timezone.now())
+    rows = TusUpload.objects.filter(condition, link_id=link_id, completed_at__isnull=True)
+    return sum(
+        int(tus_upload_terminate(pk=pk, condition=condition))
+        for pk in rows.values_list("pk", flat=True)
+    )
+
+
+def cleanup_expired(*, now: datetime | None = None, idle_before: datetime | None = None) -> int:
+    """Reclaim unfinished uploads (bytes, blob, reservation) that expired, whose upload link
+    died, or (with `idle_before`) that received no bytes since then, sparing those a PATCH is
+    writing now; forget finished ones as old. Returns how many unfinished were reclaimed."""
+    now = now or timezone.now()
+    condition = _stale_and_not_written(now, idle_before)
+    candidates = TusUpload.objects.filter(completed_at__isnull=True).filter(condition)
     # LOCKER_JOB_BATCH_SIZE at a time by primary key, within LOCKER_JOB_TIME_BUDGET.
     run = JobRun()
     reclaimed = 0
     for (pk,) in rows_in_batches(candidates.values_list("pk"), run):
-        reclaimed += int(tus_upload_terminate(pk=pk, condition=stale & not_written))
+        reclaimed += int(tus_upload_terminate(pk=pk, condition=condition))
     finished = TusUpload.objects.filter(completed_at__isnull=False, expires_at__lte=now)
     # At least one batch of its own.
     delete_oldest_in_batches(finished.order_by("pk"), JobRun(budget=run.remaining))

@@ -6,7 +6,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -79,50 +78,94 @@ class InvalidCursor(exceptions.APIException):
     default_code = "invalid_cursor"
 
 
+class InvalidPageParameters(exceptions.APIException):
+    status_code = 400
+    default_detail = gettext_lazy("The page parameters are not valid.")
+    default_code = "invalid_page"
+
+
 class NumberedPages(pagination.PageNumberPagination):
-    """`?page=N`: the pages as they were before cursors, with an exact `count`."""
+    """`?page=N`: the pages as they were before cursors, with an exact `count`; and what
+    every page of an API list shares, numbered or not: its size (`page_size`, capped)."""
 
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request) -> int:
+        """`page_size` from the query, at most max_page_size (a larger one is capped); the
+        default without it. Anything but a whole number from 1 on is refused with a sentence
+        (DRF would quietly use the default)."""
+        text = request.query_params.get(self.page_size_query_param)
+        if text is None or text == "":
+            return self.page_size
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            raise InvalidPageParameters(
+                _(
+                    "page_size must be a whole number of items from 1 on (at most %(max)d are "
+                    "given per page)."
+                )
+                % {"max": self.max_page_size}
+            )
+        return min(int(text), self.max_page_size)
 
-class Pagination(pagination.BasePagination):
+
+class Pagination(NumberedPages):
     """Every API list. Without `page`, keyset pages (`locker.keyset`): `?cursor=` from a
     `next` or `previous` link, and the answer `{"next", "previous", "results"}`; a page costs
     the same queries and time wherever it is, and nothing is counted. With `page=N` (kept for
-    compatibility: the web UI numbers its pages), the numbered pages with `count`, as before;
-    a far page then costs more, as OFFSET walks every row before it."""
+    compatibility: the web UI numbers its pages), the numbered pages with `count`, as before
+    (NumberedPages, which this class is); a far page then costs more, as OFFSET walks every row
+    before it. A cursor holds the request's filters: one used with another `search`, folder or
+    filter is refused, as is one given with `page`."""
 
-    page_size = api_settings.PAGE_SIZE
-    page_size_query_param = "page_size"
-    max_page_size = 500
     cursor_query_param = "cursor"
-    page_query_param = "page"
+    # What may change between pages without changing the list (every other parameter is bound
+    # into the cursor).
+    unbound_query_params = frozenset({"cursor", "page_size"})
 
     def __init__(self):
-        self.numbered: NumberedPages | None = None
+        self.numbered = False
 
-    def get_page_size(self, request) -> int:
-        return NumberedPages().get_page_size(request) or self.page_size
+    def _filters(self, request) -> dict[str, list[str]]:
+        return {
+            name: values
+            for name, values in request.query_params.lists()
+            if name not in self.unbound_query_params
+        }
 
     def paginate_queryset(self, queryset, request, view=None):
+        text = request.query_params.get(self.cursor_query_param)
         if self.page_query_param in request.query_params:
-            self.numbered = NumberedPages()
-            return self.numbered.paginate_queryset(queryset, request, view)
+            if text:
+                raise InvalidPageParameters(
+                    _(
+                        "Use either `page` or `cursor`, not both: `cursor` follows the `next` "
+                        "and `previous` links, `page` numbers the pages."
+                    )
+                )
+            self.numbered = True
+            return super().paginate_queryset(queryset, request, view)
         self.request = request
         size = self.get_page_size(request)
         listing = keyset.listing_for(queryset)
+        self.filters = self._filters(request)
         position = None
-        text = request.query_params.get(self.cursor_query_param)
         try:
             if text:
-                position = keyset.cursor_decode(listing.keyset_name, text)
+                position = keyset.cursor_decode(listing.keyset_name, text, self.filters)
             rows = listing.keyset_page(position, limit=size + 1)
         except keyset.ForeignCursor:
             raise InvalidCursor(
                 _(
                     "This cursor was made for another list or sort order: follow the `next` "
                     "and `previous` links of this list as they are given."
+                )
+            ) from None
+        except keyset.OtherFilters:
+            raise InvalidCursor(
+                _(
+                    "This cursor was made for another search or other filters: keep the "
+                    "query of the page it came from, or start again without `cursor`."
                 )
             ) from None
         except keyset.InvalidCursor:
@@ -159,18 +202,22 @@ class Pagination(pagination.BasePagination):
         url = self.request.build_absolute_uri()
         if position is None:
             return remove_query_param(url, self.cursor_query_param) if self.next_to_start else None
-        text = keyset.cursor_encode(self.listing_name, position)
+        text = keyset.cursor_encode(self.listing_name, position, self.filters)
         return replace_query_param(url, self.cursor_query_param, text)
 
     def get_next_link(self) -> str | None:
+        if self.numbered:
+            return super().get_next_link()
         return self._link(self.next_position) if self.next_position or self.next_to_start else None
 
     def get_previous_link(self) -> str | None:
+        if self.numbered:
+            return super().get_previous_link()
         return self._link(self.previous_position) if self.previous_position else None
 
     def get_paginated_response(self, data):
-        if self.numbered is not None:
-            return self.numbered.get_paginated_response(data)
+        if self.numbered:
+            return super().get_paginated_response(data)
         return Response(
             {
                 "next": self.get_next_link(),
@@ -211,18 +258,22 @@ class Pagination(pagination.BasePagination):
                 self.cursor_query_param,
                 "string",
                 "Where the page starts: the opaque value of a `next` or `previous` link. Pages "
-                "follow one another by these links and cost the same wherever they are.",
+                "follow one another by these links and cost the same wherever they are. A "
+                "cursor holds the query it was made for: with another `search` or filter, or "
+                "together with `page`, it is refused (400).",
             ),
             parameter(
                 self.page_size_query_param,
                 "integer",
-                f"Items per page: {self.page_size} unless asked, {self.max_page_size} at most.",
+                f"Items per page: {self.page_size} unless asked. At most {self.max_page_size}: a "
+                f"larger number gives pages of {self.max_page_size}. Anything but a whole number "
+                "from 1 on is refused (400).",
             ),
             parameter(
                 self.page_query_param,
                 "integer",
                 "Kept for compatibility: a numbered page (from 1), and the answer has `count`. "
-                "Far pages of a long list are slower than with cursors.",
+                "Far pages of a long list are slower than with cursors. Not with `cursor`.",
             ),
         ]
 
@@ -243,7 +294,8 @@ def document_list_errors(result, generator, request, public):
                 "400",
                 {
                     "description": "Invalid input, such as a cursor that was changed or made "
-                    "for another list or order; `detail` says what is wrong."
+                    "for another list, order or query, a `page_size` that is not a whole "
+                    "number from 1, or `page` with `cursor`; `detail` says what is wrong."
                 },
             )
             responses.setdefault("404", {"description": "A `page` past the end of the list."})

@@ -31,6 +31,7 @@ return {count, left}
 
 # The database cache's statements; locker.cache.DatabaseCache._sql fills in the quoted names.
 _SELECT = "SELECT {value}, {expires} FROM {table} WHERE {key} = %s"
+_SELECT_LOCKED = _SELECT + " FOR UPDATE"
 _UPDATE_VALUE = "UPDATE {table} SET {value} = %s WHERE {key} = %s"
 # Compare-and-set: only while the counter still holds what was read.
 _UPDATE_VALUE_IF = "UPDATE {table} SET {value} = %s WHERE {key} = %s AND {value} = %s"
@@ -60,6 +61,11 @@ class RedisCache(_DjangoRedisCache):
 
 
 class DatabaseCache(_DjangoDatabaseCache):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # (database alias, template) → the statement with the quoted names: see _sql().
+        self._statements: dict[tuple[str, str], str] = {}
+
     def _encode(self, value) -> str:
         return base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("latin1")
 
@@ -81,14 +87,18 @@ class DatabaseCache(_DjangoDatabaseCache):
 
     def _sql(self, connection, template: str) -> str:
         """`template` with {table}, {key}, {value} and {expires} replaced by the quoted names
-        of the cache table and its columns; values always go as parameters."""
-        quote = connection.ops.quote_name
-        return template.format(
-            table=quote(self._table),
-            key=quote("cache_key"),
-            value=quote("value"),
-            expires=quote("expires"),
-        )
+        of the cache table and its columns; values always go as parameters. Built once per
+        database and template (the counters run on every request), not per call."""
+        built = self._statements.get((connection.alias, template))
+        if built is None:
+            quote = connection.ops.quote_name
+            built = self._statements[(connection.alias, template)] = template.format(
+                table=quote(self._table),
+                key=quote("cache_key"),
+                value=quote("value"),
+                expires=quote("expires"),
+            )
+        return built
 
     # Compare-and-set rounds before count() falls back to locking the row.
     COUNT_ATTEMPTS = 3
@@ -126,12 +136,12 @@ class DatabaseCache(_DjangoDatabaseCache):
         SQLite's write transactions are serialised, Locker opens them IMMEDIATE), so parallel
         requests each get their own count. Two requests that both find no row both INSERT; the
         loser's unique-key error sends it round again, to find the winner's row."""
-        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-        select = self._sql(connection, _SELECT)
+        template = _SELECT_LOCKED if connection.features.has_select_for_update else _SELECT
+        select = self._sql(connection, template)
         for attempt in range(3):
             try:
                 with transaction.atomic(using=db), connection.cursor() as cursor:
-                    cursor.execute(select + lock, [key])
+                    cursor.execute(select, [key])
                     row = cursor.fetchone()
                     now = datetime.now(tz=UTC)
                     expires = self._expiry(connection, row[1]) if row else None

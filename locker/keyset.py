@@ -10,24 +10,39 @@ directions, plus a redundant bound on the leading column (`size <= x` for `-size
 database scan an index range from the cursor on.
 
 A cursor (the position as it goes in a URL) is the listing's identity (what it lists, in which
-order), the row's values and a direction, as JSON signed with Django's signing. Every query is
-scoped to the caller whatever the cursor says, so a forged one could reveal nothing; it is
-refused all the same (`InvalidCursor`) rather than interpreted, as is a cursor of another list
-or another order (`ForeignCursor`): values of the wrong kind never reach the database.
+order), the filters of the request it was made for (`?search=`, `?folder=`, … as a digest), the
+row's values and a direction, as JSON encrypted and authenticated with AES-GCM under a key
+derived from SECRET_KEY for this purpose alone: the row's values (a file's name, a time) are
+nobody's business but the server's, even the client's that holds the cursor (finding L1). Every
+query is scoped to the caller whatever the cursor says, so a forged one could reveal nothing;
+it is refused all the same (`InvalidCursor`) rather than interpreted, as is a cursor of another
+list or another order (`ForeignCursor`) or of other filters (`OtherFilters`, finding L3): values
+of the wrong kind never reach the database, and a page never seeks with another search's row.
 """
 
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
+import json
+import os
 import uuid
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import reduce
 from operator import or_
 from typing import Any, Protocol
 
-from django.core import signing
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
-SALT = "locker.keyset.cursor"
+PURPOSE = b"locker.keyset.cursor"  # the key's label, and the associated data of every cursor
+MAX_CURSOR = 4096  # characters: a longer one is refused unread
 
 
 class InvalidCursor(ValueError):
@@ -36,6 +51,10 @@ class InvalidCursor(ValueError):
 
 class ForeignCursor(InvalidCursor):
     """A good cursor, made for another list or another order of it."""
+
+
+class OtherFilters(InvalidCursor):
+    """A good cursor of this list, made for another search or other filters."""
 
 
 @dataclass(frozen=True)
@@ -195,26 +214,89 @@ def _unpack(item: Any):
         raise InvalidCursor from None
 
 
-def cursor_encode(listing_name: str, position: Position) -> str:
-    payload = {"l": listing_name, "v": [_pack(v) for v in position.values]}
-    if position.backwards:
-        payload["b"] = 1
-    return signing.dumps(payload, salt=SALT, compress=True)
+@functools.lru_cache(maxsize=8)
+def _cipher(secret_key: str) -> AESGCM:
+    key = hmac.new(secret_key.encode(), PURPOSE, hashlib.sha256).digest()
+    return AESGCM(key)
 
 
-def cursor_decode(listing_name: str, text: str) -> Position:
-    """The position a cursor names, for this listing; InvalidCursor when it was not made by
-    us, or was made for another listing or order."""
-    if len(text) > 4096:
+def _ciphers() -> Iterable[AESGCM]:
+    """The current key's cipher, then those of SECRET_KEY_FALLBACKS (a cursor made before the
+    key was rotated still works for as long as its old key is kept)."""
+    yield _cipher(settings.SECRET_KEY)
+    for fallback in getattr(settings, "SECRET_KEY_FALLBACKS", ()):
+        yield _cipher(fallback)
+
+
+def seal(payload: dict) -> str:
+    """`payload` as a cursor: JSON, deflated when that is shorter, then AES-GCM (a random
+    96-bit nonce), URL-safe base64 without padding."""
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    deflated = zlib.compress(raw, 9)
+    plain = b"z" + deflated if len(deflated) < len(raw) else b"j" + raw
+    nonce = os.urandom(12)
+    sealed = nonce + _cipher(settings.SECRET_KEY).encrypt(nonce, plain, PURPOSE)
+    return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
+
+
+def unseal(text: str) -> Any:
+    """The payload of a cursor made by seal(); InvalidCursor for anything else."""
+    if len(text) > MAX_CURSOR:
         raise InvalidCursor("The cursor is not valid.")
     try:
-        payload = signing.loads(text, salt=SALT)
-    except (signing.BadSignature, ValueError, UnicodeDecodeError):
+        sealed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
         raise InvalidCursor("The cursor is not valid.") from None
+    if len(sealed) < 12 + 16 + 1:
+        raise InvalidCursor("The cursor is not valid.")
+    for cipher in _ciphers():
+        try:
+            plain = cipher.decrypt(sealed[:12], sealed[12:], PURPOSE)
+            break
+        except InvalidTag:
+            continue
+    else:
+        raise InvalidCursor("The cursor is not valid.")
+    try:
+        # Bounded: what a 4 KB cursor deflates to stays small, but read no more than needed.
+        raw = plain[1:]
+        if plain[:1] == b"z":
+            raw = zlib.decompressobj().decompress(raw, 64 * 1024)
+        return json.loads(raw)
+    except (zlib.error, ValueError, UnicodeDecodeError):
+        raise InvalidCursor("The cursor is not valid.") from None
+
+
+def filters_digest(filters: Mapping[str, Sequence[str]] | None) -> str:
+    """What a cursor keeps of the request's filters (query parameters but the cursor and the
+    page size): a digest, enough to tell that they changed."""
+    items = sorted((str(key), [str(v) for v in values]) for key, values in (filters or {}).items())
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:24]
+
+
+def cursor_encode(
+    listing_name: str, position: Position, filters: Mapping[str, Sequence[str]] | None = None
+) -> str:
+    payload = {"l": listing_name, "v": [_pack(v) for v in position.values]}
+    payload["f"] = filters_digest(filters)
+    if position.backwards:
+        payload["b"] = 1
+    return seal(payload)
+
+
+def cursor_decode(
+    listing_name: str, text: str, filters: Mapping[str, Sequence[str]] | None = None
+) -> Position:
+    """The position a cursor names, for this listing and these filters; InvalidCursor when it
+    was not made by us, ForeignCursor when made for another listing or order, OtherFilters
+    when made for other filters."""
+    payload = unseal(text)
     if not isinstance(payload, dict) or not isinstance(payload.get("v"), list):
         raise InvalidCursor("The cursor is not valid.")
     if payload.get("l") != listing_name:
         raise ForeignCursor("The cursor was made for another list or sort order.")
+    if payload.get("f") != filters_digest(filters):
+        raise OtherFilters("The cursor was made for another search or other filters.")
     try:
         values = tuple(_unpack(item) for item in payload["v"])
     except InvalidCursor:

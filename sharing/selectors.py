@@ -370,7 +370,7 @@ def share_opaque_ids(share: ShareLink) -> tokens.OpaqueIds:
     """The share's opaque ids, set up once per share object (so once per request)."""
     ids = share.__dict__.get("_opaque_ids")
     if ids is None or ids.token_hash != share.token_hash:
-        ids = share.__dict__["_opaque_ids"] = tokens.OpaqueIds(share.token_hash)
+        ids = share.__dict__["_opaque_ids"] = tokens.opaque_ids_cached(share.token_hash)
     return ids
 
 

@@ -19,10 +19,12 @@
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import logging
 import secrets
+import threading
 import uuid
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -108,9 +110,13 @@ class OpaqueIds:
         cipher = _share_cipher(token_hash)
         self._encryptor = cipher.encryptor()
         self._decryptor = cipher.decryptor()
+        # A cipher context is not safe to share between threads; opaque_ids_cached() shares
+        # one object between every request of a process.
+        self._lock = threading.Lock()
 
     def encode(self, public_id: uuid.UUID) -> str:
-        raw = self._encryptor.update(public_id.bytes)
+        with self._lock:
+            raw = self._encryptor.update(public_id.bytes)
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     def resolve(self, opaque: str) -> uuid.UUID | None:
@@ -124,16 +130,30 @@ class OpaqueIds:
             return None
         if len(raw) != 16:
             return None
-        return uuid.UUID(bytes=self._decryptor.update(raw))
+        with self._lock:
+            plain = self._decryptor.update(raw)
+        return uuid.UUID(bytes=plain)
+
+
+@functools.lru_cache(maxsize=256)
+def _opaque_ids(secret_key: str, token_hash: str) -> OpaqueIds:
+    # Keyed on the key material (SECRET_KEY too): a changed secret builds new ciphers, never
+    # answers with the old ones.
+    return OpaqueIds(token_hash)
+
+
+def opaque_ids_cached(token_hash: str) -> OpaqueIds:
+    """The share's OpaqueIds, built once per process for recent shares (not per call)."""
+    return _opaque_ids(settings.SECRET_KEY, token_hash)
 
 
 def opaque_id(token_hash: str, public_id: uuid.UUID) -> str:
-    return OpaqueIds(token_hash).encode(public_id)
+    return opaque_ids_cached(token_hash).encode(public_id)
 
 
 def opaque_id_resolve(token_hash: str, opaque: str) -> uuid.UUID | None:
     """The UUID behind an opaque id of this share (any 22-char id decrypts to *some* UUID)."""
-    return OpaqueIds(token_hash).resolve(opaque)
+    return opaque_ids_cached(token_hash).resolve(opaque)
 
 
 # --- Password unlocks ------------------------------------------------------------------------

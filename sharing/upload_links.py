@@ -9,7 +9,6 @@ that folder: responses name only what the uploader sent, never what is stored (a
 """
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -121,7 +120,7 @@ def upload_link_uploads_end(*, link: UploadLink) -> int:
     ended = 0
     unfinished = TusUpload.objects.filter(link=link, completed_at__isnull=True)
     for upload_pk in unfinished.values_list("pk", flat=True):
-        ended += int(tus_upload_terminate(pk=upload_pk))
+        ended += int(tus_upload_terminate(pk=upload_pk, probe=False))
     _total, deleted = UploadReservation.objects.filter(link=link).delete()
     return ended + deleted.get(UploadReservation._meta.label, 0)
 
@@ -132,13 +131,33 @@ def upload_link_max_file_size(link: UploadLink) -> int:
     return min(caps) if caps else 0
 
 
-# Refusals for want of room in the owner's quota, per link. Each one tells the link's holder
-# that the owner has less room than the size they declared (the answer is the same sentence
-# whatever the size); without a limit, a holder of a link without max_file_size could find how
-# much room is left by bisecting between 201 and 507 with declared sizes alone (finding F1 in
-# docs/security.md). Once the limit is reached, every upload through the link is refused with
-# 429 until the window ends, the ones that would fit too, so the boundary cannot be probed on.
+# Probes of the owner's quota, per link: refusals for want of room, and uploads that fit but
+# ended with nothing kept. A refusal tells the link's holder that the owner has less room than
+# the size they declared (the answer is the same sentence whatever the size); without a limit,
+# a holder of a link without max_file_size could find how much room is left by bisecting
+# between 201 and 507 with declared sizes alone (finding F1 in docs/security.md). An upload
+# that fits tells that there is at least that much room, and was free when its holder cancelled
+# it at once (finding M1): so an upload through the link whose reservation ends with nothing
+# kept (cancelled by its holder, expired before a byte arrived, a request that failed) counts
+# too (upload_link_probe_count, called by the files app). Once the limit is reached, every
+# upload through the link is refused with 429 until the window ends, the ones that would fit
+# too, so the boundary cannot be probed on.
 NO_ROOM_REFUSALS = Throttle("upload-link-no-room", limit=10, window=3600)
+
+
+def upload_link_probe_count(*, link_id: int) -> None:
+    """One more probe of the owner's quota through the link (registered with the files app in
+    SharingConfig.ready(): files.link_uploads.link_upload_probed)."""
+    NO_ROOM_REFUSALS.hit(str(link_id))
+
+
+def _upload_link_expired_uploads_end(*, link: UploadLink) -> None:
+    """End the link's tus uploads that expired unfinished, so that one that never received a
+    byte counts as a probe now, not only when the cleanup gets to it (its reservation stopped
+    counting when it expired). At most LOCKER_UPLOAD_LINK_MAX_OPEN rows."""
+    from files.tus import uploads_end_expired
+
+    uploads_end_expired(link_id=link.pk)
 
 
 def upload_link_reserve(
@@ -148,14 +167,16 @@ def upload_link_reserve(
 
     Uploads in progress count as files: with `max_files`, no more may be open than files are
     left, and together they reserve at most files left × the largest file allowed; at most
-    LOCKER_UPLOAD_LINK_MAX_OPEN are open on one link at once. A tus upload (`resumable`) keeps
-    its reservation until it idles for LOCKER_UPLOAD_LINK_IDLE; a form upload holds the usual
-    lease. Raises UploadRefused (410 no more files, 413 too large for the link, 429 room taken
-    by uploads in progress, or the link refused for want of room too often: NO_ROOM_REFUSALS)
-    or files.services.QuotaExceeded.
+    LOCKER_UPLOAD_LINK_MAX_OPEN are open on one link at once. The reservation holds the usual
+    lease: a form upload renews it while its bytes arrive, a tus creation (`resumable`) makes it
+    live as long as the upload (LOCKER_UPLOAD_LINK_IDLE without bytes) only once the upload is
+    recorded, so a creation that dies in between holds nothing for long. Raises UploadRefused
+    (410 no more files, 413 too large for the link, 429 room taken by uploads in progress, or
+    the link probed too often: NO_ROOM_REFUSALS) or files.services.QuotaExceeded.
     """
     from files.services import QuotaExceeded
 
+    _upload_link_expired_uploads_end(link=link)
     wait = NO_ROOM_REFUSALS.retry_after(str(link.pk))
     if wait is not None:
         raise UploadRefused(
@@ -208,12 +229,7 @@ def _upload_link_reserve(
                 raise UploadRefused(_("This upload is larger than this link accepts."), status=413)
             if count >= left or (room and total + size > room):
                 raise busy
-        expires_at = None  # a form upload: the usual lease, renewed while its bytes arrive
-        if resumable:
-            expires_at = now + timedelta(seconds=settings.LOCKER_UPLOAD_LINK_IDLE)
-        return upload_reservation_create(
-            user=locked.owner, size=size, link=locked, name=name, expires_at=expires_at
-        )
+        return upload_reservation_create(user=locked.owner, size=size, link=locked, name=name)
 
 
 def upload_link_claim_files(*, link: UploadLink, count: int) -> bool:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -298,30 +299,54 @@ def _key_from_data_dir(name: str) -> bool:
 def backup_create(
     *, directory: Path, include_keys: bool = False, log: Callable[[str], None] | None = None
 ) -> dict:
-    """Write a backup of this instance into `directory` (new or empty); returns the manifest."""
+    """Write a backup of this instance into `directory` (new or empty); returns the manifest.
+
+    The backup is built in `.<name>.partial` beside it and renamed to `directory` once it is
+    complete, so a backup killed half-way never leaves a directory that looks like a backup,
+    nor temporary files inside one; the next backup to the same place removes what the killed
+    one left (no other can be writing it: backups beside each other take turns, flock on the
+    parent directory)."""
     directory = Path(directory).absolute()
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise BackupError(
             f"{directory} is not an empty directory: a backup goes into a new or empty "
             "directory, so that it never mixes with another one."
         )
-    created = not directory.exists()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):  # the backup is as private as the instance
-        directory.chmod(0o700)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    partial = directory.with_name(f".{directory.name}.partial")
+    with _backups_beside(directory):
+        if partial.exists():  # a killed backup's: nobody holds it now
+            _say(log, f"Removing {partial}, left by a backup that did not finish.")
+            shutil.rmtree(partial)
+        partial.mkdir(mode=0o700)
+        try:
+            manifest = _backup_into(partial, include_keys, log)
+            # Onto a new or empty directory (rename(2) replaces an empty one): the backup
+            # appears whole, as private as the instance.
+            os.rename(partial, directory)
+            _fsync_dir(directory.parent)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+    return manifest
+
+
+@contextlib.contextmanager
+def _backups_beside(directory: Path) -> Iterator[None]:
+    """Hold the parent directory's exclusive flock while a backup is written beside it (the
+    kernel lets go of it when the process dies: a killed backup holds nothing)."""
+    fd = os.open(directory.parent, os.O_RDONLY)
     try:
-        return _backup_into(directory, include_keys, log)
-    except BaseException:
-        # The directory was new or empty: what is in it now is this failed backup's.
-        for entry in directory.iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
-        if created:
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        raise
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(
+                f"Another backup is being written into {directory.parent}; wait for it to "
+                "finish, or write this one elsewhere."
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _backup_into(directory: Path, include_keys: bool, log) -> dict:

@@ -318,6 +318,9 @@ def backup_restore(
     _say(log, "Database restored.")
     for name in install:
         _install_key_file(directory, name)
+    for name in (MASTER_KEY_FILE, SECRET_KEY_FILE):
+        # What a restore killed while writing a key left (key material): never kept.
+        (Path(settings.DATA_DIR) / f".{name}.tmp").unlink(missing_ok=True)
     notes = []
     if manifest["keys"]["included"] and SECRET_KEY_FILE not in install:
         notes.append(

@@ -279,6 +279,51 @@ def test_backup_into_a_directory_that_is_not_empty_is_refused(
     assert sorted(os.listdir(target)) == ["something"]
 
 
+def test_a_backup_killed_half_way_leaves_no_backup_and_the_next_one_clears_its_files(
+    transactional_db, local_storage_settings, tmp_path, alice
+):
+    """What a killed backup left (the partial directory beside the target, its temporary
+    files) is removed by the next backup to the same place, which comes out whole."""
+    make_file(alice, "a.txt", b"a" * 100)
+    partial = tmp_path / ".backup.partial"
+    (partial / "objects" / "ab").mkdir(parents=True)
+    (partial / ".manifest.json.tmp").write_text('{"format": "locker-backup"')
+    (partial / ".objects.tsv.new").write_text("half a line")
+    (partial / "objects" / "ab" / "half-an-object").write_bytes(b"x" * 10)
+    call_command("backup", str(tmp_path / "backup"), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert [name for name in os.listdir(tmp_path) if "backup" in name] == ["backup"]
+    left = [p.name for p in (tmp_path / "backup").rglob("*") if p.name.startswith(".")]
+    assert left == []
+    assert (tmp_path / "backup" / "manifest.json").exists()
+    assert oct((tmp_path / "backup").stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_backup_that_fails_half_way_leaves_no_partial_directory(
+    transactional_db, local_storage_settings, tmp_path, alice, monkeypatch
+):
+    from storage import backup
+
+    make_file(alice, "a.txt", b"a" * 100)
+    target = tmp_path / "backup"
+    target.mkdir()
+
+    def killed(path, text):
+        raise KeyboardInterrupt  # the operator's Ctrl-C as the manifest is written
+
+    monkeypatch.setattr(backup, "_write_private", killed)
+    with pytest.raises(KeyboardInterrupt):
+        call_command("backup", str(target), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert [name for name in os.listdir(tmp_path) if "backup" in name] == ["backup"]
+    assert os.listdir(target) == []
+
+
+def test_a_restore_clears_a_key_file_a_killed_restore_was_writing(backed_up, settings):
+    stale = Path(settings.DATA_DIR) / ".master.key.tmp"
+    stale.write_text("key material of a restore killed while writing it")
+    call_command("restore", str(backed_up), "--force", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert not stale.exists()
+
+
 def test_backup_without_include_keys_holds_no_key_and_says_where_they_must_be(
     transactional_db, local_storage_settings, tmp_path, alice, settings
 ):

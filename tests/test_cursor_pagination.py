@@ -6,12 +6,14 @@ the rows that were there throughout; a cursor that was not made by this list in 
 refused with a sentence; `page=N` still answers as before, with a count.
 """
 
+import base64
+import contextlib
 import secrets
+import zlib
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core import signing
 from django.utils import timezone
 
 from accounts.models import ApiToken, AuditEvent
@@ -270,15 +272,53 @@ def assert_refused(response, word: str):
     assert word in detail and detail.endswith("."), detail
 
 
-def test_a_tampered_cursor_is_refused_with_a_sentence(alice_api, tied_folder, next_link):
+def test_a_tampered_cursor_is_refused_with_a_sentence(alice_api, tied_folder, next_link, settings):
     cursor = cursor_of(next_link)
-    tampered = signing.loads(cursor, salt=keyset.SALT)
-    tampered["v"][0] = ["s", "other"]
-    forged = signing.dumps(tampered, salt="someone else's", compress=True)
     url = f"/api/v1/files/?folder={tied_folder.public_id}&cursor="
+    for position in (0, 10, len(cursor) // 2, len(cursor) - 3):
+        flipped = cursor[:position] + ("A" if cursor[position] != "A" else "B")
+        assert_refused(alice_api.get(url + flipped + cursor[position + 1 :]), "not valid")
+    payload = keyset.unseal(cursor)
+    payload["v"][0] = ["s", "other"]
+    real_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "someone else's key" * 3
+    forged = keyset.seal(payload)
+    settings.SECRET_KEY = real_key
     assert_refused(alice_api.get(url + forged), "not valid")
-    flipped = cursor[:-3] + ("A" if cursor[-3] != "A" else "B") + cursor[-2:]
-    assert_refused(alice_api.get(url + flipped), "not valid")
+
+
+def test_a_cursor_names_nothing_of_its_rows(alice, alice_api, tied_folder):
+    """Finding L1: the cursor was signed, not encrypted, and named the last row's values (a
+    file's name): any holder of a link could read them. Now nothing in it is readable."""
+    bulk_files(alice, tied_folder, 3, prefix="Secret merger plans")
+    body = alice_api.get(f"/api/v1/files/?folder={tied_folder.public_id}&page_size=2").json()
+    assert body["results"][-1]["name"].startswith("Secret merger plans")
+    cursor = cursor_of(body["next"])
+    readable = [cursor.encode()]
+    for text in (cursor, cursor.lstrip(".")):
+        try:
+            raw = base64.urlsafe_b64decode(text.split(":")[0] + "=" * (-len(text) % 4))
+        except ValueError:
+            continue
+        readable.append(raw)
+        for start in range(len(raw)):
+            with contextlib.suppress(zlib.error):
+                readable.append(zlib.decompress(raw[start:]))
+    assert not any(b"Secret merger" in data or b"tie" in data for data in readable)
+    # The same position twice makes two different cursors (a random nonce).
+    again = alice_api.get(f"/api/v1/files/?folder={tied_folder.public_id}&page_size=2").json()
+    assert cursor_of(again["next"]) != cursor
+
+
+def test_a_cursor_made_before_the_secret_key_was_rotated_still_works_while_it_is_kept(
+    alice_api, tied_folder, next_link, settings
+):
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "a new secret key after rotation" * 2
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    assert alice_api.get(next_link).status_code == 200
+    settings.SECRET_KEY_FALLBACKS = []
+    assert_refused(alice_api.get(next_link), "not valid")
 
 
 @pytest.mark.parametrize("cursor", ["", "x", "abc:def:ghi", "%00", "é" * 5000])
@@ -307,12 +347,35 @@ def test_a_cursor_of_another_order_or_list_is_refused(alice_api, tied_folder, ne
 def test_a_cursor_with_values_of_the_wrong_kind_is_refused(
     alice_api, tied_folder, next_link, value
 ):
-    """Even signed with the server's key (which no client has): the values are checked."""
-    payload = signing.loads(cursor_of(next_link), salt=keyset.SALT)
+    """Even sealed with the server's key (which no client has): the values are checked."""
+    payload = keyset.unseal(cursor_of(next_link))
     payload["v"][0] = value
-    cursor = signing.dumps(payload, salt=keyset.SALT, compress=True)
+    cursor = keyset.seal(payload)
     response = alice_api.get(f"/api/v1/files/?folder={tied_folder.public_id}&cursor={cursor}")
     assert_refused(response, "not valid")
+
+
+def test_a_cursor_used_with_another_search_or_filter_is_refused(alice, alice_api):
+    """Finding L3: a cursor of `?search=a` sought with `?search=b` gave a page of b's list
+    that started at a row of a's."""
+    root = folder_get_root(alice)
+    bulk_files(alice, root, 5, prefix="alpha")
+    bulk_files(alice, root, 5, prefix="beta")
+    other = Folder.objects.create(owner=alice, parent=root, name="other", name_key="other")
+    first = alice_api.get("/api/v1/files/?search=alpha&page_size=2").json()
+    cursor = cursor_of(first["next"])
+    for query in (
+        "search=beta",
+        "",
+        "search=alpha&search=beta",
+        f"search=alpha&folder={other.public_id}",
+    ):
+        response = alice_api.get(f"/api/v1/files/?{query}&cursor={cursor}")
+        assert_refused(response, "another search or other filters")
+    # The same query (the page size may change) follows on.
+    followed = alice_api.get(f"/api/v1/files/?page_size=3&search=alpha&cursor={cursor}")
+    assert followed.status_code == 200
+    assert [item["name"][:5] for item in followed.json()["results"]] == ["alpha"] * 3
 
 
 # --- Page size and numbered pages --------------------------------------------------------------
@@ -326,7 +389,23 @@ def test_page_size_is_capped_at_500(alice, alice_api):
     assert "page_size=10000" in body["next"]
     rest = alice_api.get(body["next"]).json()
     assert len(rest["results"]) == 1 and rest["next"] is None
-    assert len(alice_api.get("/api/v1/files/?page_size=nonsense").json()["results"]) == 50
+    assert len(alice_api.get("/api/v1/files/?page_size=").json()["results"]) == 50
+
+
+@pytest.mark.parametrize("size", ["nonsense", "0", "-1", "1.5", "٣", "1e3", " 5"])
+def test_a_page_size_that_is_not_a_whole_number_from_1_is_refused_with_a_sentence(
+    alice_api, tied_folder, size
+):
+    """Finding L2: it was quietly replaced by the default."""
+    for extra in ({}, {"page": "1"}):
+        response = alice_api.get("/api/v1/files/", {"page_size": size, **extra})
+        assert_refused(response, "page_size must be a whole number")
+
+
+def test_page_and_cursor_together_are_refused_with_a_sentence(alice_api, tied_folder, next_link):
+    """Finding L4: `page` won and the cursor was quietly ignored."""
+    response = alice_api.get(f"{next_link}&page=2")
+    assert_refused(response, "Use either `page` or `cursor`")
 
 
 def test_page_answers_numbered_pages_with_a_count(alice, alice_api, tied_folder):
@@ -353,8 +432,12 @@ def test_the_schema_documents_cursor_and_page(tmp_path):
     call_command("spectacular", "--file", str(path))
     schema = yaml.safe_load(path.read_text())
     for route in ("/api/v1/files/", "/api/v1/trash/", "/api/v1/shares/", "/api/v1/audit/"):
-        names = {p["name"] for p in schema["paths"][route]["get"]["parameters"]}
-        assert {"cursor", "page", "page_size"} <= names, (route, names)
+        parameters = {p["name"]: p for p in schema["paths"][route]["get"]["parameters"]}
+        assert {"cursor", "page", "page_size"} <= set(parameters), (route, parameters)
+        assert (
+            "At most 500: a larger number gives pages of 500"
+            in (parameters["page_size"]["description"])
+        )
     page = schema["components"]["schemas"]["PaginatedFileList"]
     assert page["required"] == ["next", "previous", "results"]
     assert "count" in page["properties"]
