@@ -27,7 +27,7 @@ install: $(STAMP) $(JS_STAMP)
 # needs no gettext). Translate the new entries of the .po files in between, and run it again.
 MESSAGE_IGNORES := --ignore=.venv --ignore=node_modules --ignore=tests --ignore=bench --ignore=docs --ignore=data
 messages: install
-	$(BIN)/python manage.py makemessages --all --no-obsolete $(MESSAGE_IGNORES)
+	$(BIN)/python manage.py makemessages --all --no-obsolete --add-location=file $(MESSAGE_IGNORES)
 	$(BIN)/python -c "import glob, polib; [polib.pofile(p).save_as_mofile(p[:-3] + '.mo') for p in glob.glob('locale/*/LC_MESSAGES/*.po')]"
 
 migrate: install
