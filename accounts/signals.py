@@ -69,3 +69,15 @@ def _keys_rotated(sender, newest_id, result, **kwargs):
         failed=result.failed,
         remaining=result.remaining,
     )
+
+
+@receiver(user_logged_in, dispatch_uid="theme_from_cookie")
+def _theme_from_cookie(sender, request, user, **kwargs):
+    """A visitor who chose light or dark before logging in keeps it (static/js/theme.js's
+    cookie) when their profile has no choice of its own ("system"); an explicit one wins."""
+    from accounts.services import user_theme_set
+    from locker.context_processors import THEME_COOKIE
+
+    chosen = request.COOKIES.get(THEME_COOKIE, "") if request is not None else ""
+    if user.theme == user.Theme.SYSTEM and chosen in (user.Theme.LIGHT, user.Theme.DARK):
+        user_theme_set(user=user, theme=chosen)

@@ -131,7 +131,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             from django_otp import login as otp_login
 
             otp_login(request, device)
-            # Never stored in clear: shown once by the page this redirects to.
+            # Never stored in clear: sealed until shown once by the page this redirects to.
             show_once_stash(request, key="backup-codes", value=codes)
             response = redirect("backup_codes_show")
             twofactor.known_browser_remember(request, response, user=user)

@@ -153,8 +153,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 _add_errors(form, exc)
             else:
-                # Never stored: shown once by the page this redirects to, so a reload of the
-                # answer cannot create a second token the user never sees.
+                # Stored only as a hash; shown once (sealed until then, locker.show_once) by the
+                # page this redirects to, so a reload of the answer cannot create a second
+                # token the user never sees.
                 show_once_stash(request, key="api-token", value=[token.pk, secret])
                 return redirect("api_tokens")
     else:

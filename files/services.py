@@ -199,7 +199,14 @@ def folder_ensure_path(*, user, parent: Folder | None, path: str) -> tuple[Folde
             raise _too_deep(depth)
         for name in names:
             key = name_key(name)
-            existing = Folder.objects.alive().filter(parent=parent, name_key=key).first()
+            # Locked as it is found, as `_lock_folder` does for the first parent: an upload or
+            # a rename into it (which lock only their folder) must wait, or it could take the
+            # name of the folder being created in it.
+            existing = (
+                Folder.objects.select_for_update()
+                .filter(parent=parent, name_key=key, deleted_at__isnull=True)
+                .first()
+            )
             if existing is not None:
                 parent = existing
                 continue

@@ -121,6 +121,7 @@ def share_link_email_send(
     """The worker's half: one e-mail per recipient (no one sees the others' addresses), with
     the link opened from its sealed token. A link gone, revoked or dead meanwhile sends nothing."""
     from sharing.access import link_dead_reason
+    from sharing.selectors import share_title
     from sharing.services import link_url_again
 
     share = (
@@ -133,10 +134,11 @@ def share_link_email_send(
     url = link_url_again(share)
     if url is None:
         return 0
-    target = share.target
     context = {
         "sender": share.owner.public_name,
-        "name": target.name if target else "",
+        # What the link's page calls it: a selection share's label (or "N items"), never the
+        # name of the folder its items were picked in, which the link does not share.
+        "name": share_title(share) if share.target else "",
         "is_folder": bool(share.folder_id),
         "url": url,
         "message": message,

@@ -9,8 +9,10 @@ that folder: responses name only what the uploader sent, never what is stored (a
 """
 
 import logging
+import secrets
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -18,6 +20,7 @@ from django.db.models import Count, F, Min, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from accounts.audit import A
 from files.link_uploads import UploadRefused
@@ -243,18 +246,76 @@ def upload_link_claim_files(*, link: UploadLink, count: int) -> bool:
     return updated == 1
 
 
-def upload_link_receive(*, link: UploadLink, contents: list, reservation, ip: str | None):
-    """Create the owner's files from stored contents; names never overwrite (renamed)."""
-    from files.services import ON_CONFLICT, files_create
+BATCH_SALT = "sharing.upload-batch"
+BAD_BATCH = _lazy(
+    "This upload cannot be placed in a folder: reload the page and send the folder again."
+)
+
+
+def upload_batch_token(*, link: UploadLink) -> str:
+    """A signed token naming the folder that one visit's folder uploads go into.
+
+    The server picks the name ("Upload 2026-11-30 21.40.12 3f9a": date, time and a random
+    part), so an uploader can never name an existing folder of the owner and write into it; a
+    visitor sending a folder tree gets it below this folder, created with the first file."""
+    when = timezone.localtime().strftime("%Y-%m-%d %H.%M.%S")
+    name = _("Upload %(when)s %(tag)s") % {"when": when, "tag": secrets.token_hex(2)}
+    return signing.dumps({"l": str(link.pk), "n": name}, salt=BATCH_SALT, compress=True)
+
+
+def upload_batch_path(*, link: UploadLink, batch: object, path: object) -> list[str]:
+    """The folder names, from the link's folder, of a file sent with a relative `path` in the
+    batch `batch`: the batch folder then the path's folders. Refused (UploadRefused 400, a
+    sentence) for a forged batch, a path that is not relative ("..", "/…", empty parts) or one
+    that would nest folders past LOCKER_MAX_FOLDER_DEPTH. One query (the link folder's depth)."""
+    from files.names import InvalidName
+    from files.selectors import folder_depth
+    from files.services import _too_deep, folder_path_split
+
+    try:
+        data = signing.loads(str(batch or ""), salt=BATCH_SALT)
+    except signing.BadSignature:
+        data = None
+    if not isinstance(data, dict) or data.get("l") != str(link.pk):
+        raise UploadRefused(str(BAD_BATCH), status=400)
+    try:
+        names = folder_path_split(path)
+    except InvalidName as exc:
+        raise UploadRefused(" ".join(exc.messages), status=400) from None
+    depth = folder_depth(folder_id=link.folder_id) + 1 + len(names)
+    if depth > settings.LOCKER_MAX_FOLDER_DEPTH:
+        raise UploadRefused(str(_too_deep(depth)), status=400)
+    return [data["n"], *names]
+
+
+def upload_link_receive(
+    *,
+    link: UploadLink,
+    contents: list,
+    reservation,
+    ip: str | None,
+    folder_names: list[str] | None = None,
+):
+    """Create the owner's files from stored contents; names never overwrite (renamed).
+
+    With `folder_names` (from upload_batch_path) the files go into that folder below the link's
+    folder, created as needed once the link has counted the files: a refused upload makes no
+    folder, and no request makes a folder without a file in it."""
+    from files.services import ON_CONFLICT, files_create, folder_ensure_path
 
     with transaction.atomic():
         if not upload_link_claim_files(link=link, count=len(contents)):
             raise UploadRefused(
                 _("This upload link does not accept that many more files."), status=410
             )
+        folder = link.folder
+        if folder_names:
+            folder, _created = folder_ensure_path(
+                user=link.owner, parent=folder, path="/".join(folder_names)
+            )
         created = files_create(
             user=link.owner,
-            folder=link.folder,
+            folder=folder,
             contents=contents,
             on_conflict=ON_CONFLICT.RENAME,
             reservation=reservation,

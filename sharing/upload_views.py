@@ -9,6 +9,7 @@ public answers, which never show the owner's quota figures.
 
 import functools
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -26,6 +27,8 @@ from sharing import access
 from sharing.access import ShareDenied
 from sharing.upload_links import (
     UploadRefused,
+    upload_batch_path,
+    upload_batch_token,
     upload_link_max_file_size,
     upload_link_receive,
     upload_link_reserve,
@@ -45,6 +48,13 @@ def _limits(link) -> dict:
     }
 
 
+def _max_path_depth(link) -> int:
+    """How many folder levels a dropped tree may have below the batch folder."""
+    from files.selectors import folder_depth
+
+    return max(0, settings.LOCKER_MAX_FOLDER_DEPTH - folder_depth(folder_id=link.folder_id) - 1)
+
+
 @csrf_exempt  # see sharing.views.cross_site_post
 @require_http_methods(["GET", "HEAD", "POST"])
 @public_view
@@ -55,6 +65,8 @@ def upload_page(request, token: str):
             "link": link,
             "owner_name": link.owner.public_name,
             "token": token,
+            "batch": upload_batch_token(link=link),
+            "max_path_depth": _max_path_depth(link),
             **_limits(link),
         }
         return render(request, "sharing/upload_page.html", context)
@@ -91,24 +103,41 @@ def _outages_as_json(view):
 @_outages_as_json
 def upload_receive(request, token: str):
     """`POST /r/<token>/upload`, multipart `file` parts → 201
-    `{"files": [{name, size}], "files_left": n or null}`."""
+    `{"files": [{name, size}], "files_left": n or null}`.
+
+    Optional fields `batch` (the page's signed batch token) and `path` (a relative folder path,
+    "Trip/Day 1") put the files into that folder below the batch's folder, made as needed."""
     try:
         link = access.upload_link_resolve(request, token)
     except ShareDenied as exc:
         return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
     max_size = upload_link_max_file_size(link)
+    place = {"checked": False, "names": None}
+
+    def folder_of(fields) -> None:
+        # A folder upload names `batch` and `path` before the file: refused before any byte.
+        place["checked"] = True
+        if fields is not None and fields.get("path"):
+            place["names"] = upload_batch_path(
+                link=link, batch=fields.get("batch"), path=fields.get("path")
+            )
+
     try:
         with intake.multipart_intake(
             request,
             reserve=lambda size: upload_link_reserve(link=link, size=size),
             max_file_size=max_size,
+            before_first_file=folder_of,
         ) as received:
             contents = received.contents
+            if not place["checked"] or (received.fields.get("path") and not place["names"]):
+                folder_of(received.fields)  # fields sent after the file: checked now
             upload_link_receive(
                 link=link,
                 contents=contents,
                 reservation=received.reservation,
                 ip=client_ip(request),
+                folder_names=place["names"],
             )
     except intake.OverQuota:  # a lapsed lease whose room was taken: the owner's figures
         return _json_error(507, _(NO_ROOM))
@@ -128,6 +157,10 @@ def upload_receive(request, token: str):
         return _json_error(410, str(exc))
     except ValidationError as exc:  # a name the files app refuses
         return _json_error(400, " ".join(exc.messages))
+    except file_services.NameConflict as exc:  # a folder of the path is a file already
+        return _json_error(409, str(exc))
+    except file_services.InvalidMove as exc:  # too deep, found while creating the folders
+        return _json_error(400, str(exc))
     # Only what the uploader sent: the stored name may differ ("name (1)") and would tell.
     # `files_left` (null: no limit) is what the page already shows, brought up to date.
     link.refresh_from_db(fields=["files_count"])

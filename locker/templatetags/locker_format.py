@@ -41,3 +41,10 @@ def when(value: datetime | None):
         formats.exact_time_text(value),
         formats.relative_time_text(value),
     )
+
+
+@register.filter
+def exact_time(value: datetime | None) -> str:
+    """ "Nov 30, 2026, 6:21 AM": the exact time as every page shows it on hover, for e-mails
+    (which cannot re-render it in the reader's time zone: it is the server's)."""
+    return formats.exact_time_text(value) if value else ""

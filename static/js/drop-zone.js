@@ -4,13 +4,15 @@
 //
 // `wireDrop({zone, onFiles})`; onFiles(files, folders) gets an array of File and the names of
 // the folders that were dropped (their entries are not files: a page that cannot take a folder
-// says so instead of sending an empty "file").
+// says so instead of sending an empty "file"). With `onTree`, a drop holding a folder goes to
+// onTree(promise of {files: [{file, dir}], emptyDirs}) instead (folder-entries.js).
+import { droppedEntries } from "./folder-entries.js";
 
 function carriesFiles(event) {
   return Boolean(event.dataTransfer) && Array.from(event.dataTransfer.types || []).includes("Files");
 }
 
-export function wireDrop({ zone, onFiles }) {
+export function wireDrop({ zone, onFiles, onTree }) {
   let depth = 0;
   const leave = () => {
     depth = 0;
@@ -36,6 +38,11 @@ export function wireDrop({ zone, onFiles }) {
     if (!carriesFiles(event)) return;
     event.preventDefault();
     leave();
+    const tree = onTree ? droppedEntries(event.dataTransfer) : null;
+    if (tree) {
+      onTree(tree);
+      return;
+    }
     const files = [];
     const folders = [];
     for (const item of Array.from(event.dataTransfer.items || [])) {

@@ -373,15 +373,19 @@ function viewable() {
   return list;
 }
 
+// The menu's "Open" does the same for a viewable file (focus then returns to the ⋯ button);
+// other types still open in a new tab.
 body.addEventListener("click", (event) => {
-  const name = event.target.closest("a.item-name");
-  if (!name || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
-  const row = name.closest("tr");
+  const link = event.target.closest("a.item-name, a.action-open");
+  if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+  const row = link.closest("tr");
   const list = viewable();
   const start = list.findIndex((entry) => entry.id === row.dataset.id);
   if (start < 0) return;
   event.preventDefault();
-  openViewer(list, start, { from: name });
+  const fromMenu = link.classList.contains("action-open");
+  if (fromMenu) closeMenus(null);
+  openViewer(list, start, { from: fromMenu ? row.querySelector("details.menu summary") : link });
 });
 
 body.addEventListener("click", (event) => {

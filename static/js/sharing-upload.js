@@ -6,7 +6,13 @@
 // total progress, keeps "files still accepted" up to date after each file (from the server's
 // answer), marks refused and failed rows apart from received ones, and ends with a summary of
 // what was received.
+//
+// Folders (the folder chooser, or dropped): each file keeps its folder relative to what was
+// chosen ("Trip/Day 1") and is sent in one request with `path` and the page's `batch` token;
+// the server recreates the tree inside a new folder for this visit ("Upload <date time> …"),
+// never in an existing folder. Trees deeper than the link's folder allows are refused here.
 import { sizeText, wireDrop } from "./drop-zone.js";
+import { chosenEntries } from "./folder-entries.js";
 import { postForm } from "./form-upload.js";
 import { TUS_THRESHOLD, TusUpload } from "./tus-client.js";
 
@@ -14,6 +20,7 @@ const form = document.getElementById("upload-form");
 const results = document.getElementById("upload-results");
 const m = form ? form.dataset : {};
 const maxSize = Number(m.maxFileSize || 0);
+const maxDepth = Number(m.maxPathDepth || 0);
 let filesLeft = m.filesLeft === "" || m.filesLeft === undefined ? null : Number(m.filesLeft);
 const waiting = []; // rows accepted and not sent yet
 const received = []; // {name, size} of every file the server took, on this page
@@ -26,12 +33,12 @@ function say(template, ...values) {
   return text;
 }
 
-function row(file) {
+function row(file, dir = "") {
   const item = document.createElement("li");
   item.className = "upload-row waiting";
   const name = document.createElement("span");
   name.className = "upload-name";
-  name.textContent = file.name; // names are text, never markup
+  name.textContent = dir ? `${dir}/${file.name}` : file.name; // names are text, never markup
   const size = document.createElement("span");
   size.className = "muted upload-size";
   size.textContent = sizeText(file.size);
@@ -52,7 +59,7 @@ function row(file) {
   remove.textContent = m.msgRemove;
   item.append(name, " ", size, " ", progress, " ", status, " ", pause, " ", remove);
   results.append(item);
-  const ui = { file, item, progress, status, pause, remove, size };
+  const ui = { file, dir, item, progress, status, pause, remove, size };
   remove.addEventListener("click", () => {
     waiting.splice(waiting.indexOf(ui), 1);
     item.remove();
@@ -68,7 +75,7 @@ function settle(ui, ok, message) {
   ui.remove.remove();
   if (ok) {
     ui.progress.value = 100;
-    received.push({ name: ui.file.name, size: ui.file.size });
+    received.push({ name: ui.dir ? `${ui.dir}/${ui.file.name}` : ui.file.name, size: ui.file.size });
   } else {
     failures += 1;
   }
@@ -80,11 +87,13 @@ function showFilesLeft() {
   line.textContent = filesLeft > 0 ? say(m.msgFilesLeft, filesLeft) : m.msgFull;
   if (filesLeft <= 0) {
     document.getElementById("upload-file").disabled = true;
+    document.getElementById("upload-folder").disabled = true;
     document.getElementById("upload-drop").classList.add("closed");
   }
 }
 
-// Checked here, before any byte is sent; the server checks again (it decides).
+// Checked here, before any byte is sent; the server checks again (it decides). `files` are
+// File objects or {file, dir} entries of a folder tree.
 function add(files, folders = []) {
   for (const name of folders) {
     const ui = row({ name, size: 0 });
@@ -92,9 +101,15 @@ function add(files, folders = []) {
     settle(ui, false, m.msgFolder);
     ui.item.classList.add("refused");
   }
-  for (const file of files) {
-    const ui = row(file);
-    if (maxSize && file.size > maxSize) {
+  for (const entry of files) {
+    const file = entry instanceof File ? entry : entry.file;
+    const dir = entry instanceof File ? "" : entry.dir;
+    const ui = row(file, dir);
+    const levels = dir ? dir.split("/").length : 0;
+    if (levels > maxDepth) {
+      settle(ui, false, say(m.msgTooDeep, levels, maxDepth));
+      ui.item.classList.add("refused");
+    } else if (maxSize && file.size > maxSize) {
       settle(ui, false, say(m.msgTooLarge, sizeText(file.size), m.maxFileSizeText));
       ui.item.classList.add("refused");
     } else if (filesLeft !== null && waiting.length >= filesLeft) {
@@ -151,6 +166,11 @@ async function sendResumable(ui, onBytes) {
 
 async function sendOnce(ui, onBytes) {
   const body = new FormData();
+  if (ui.dir) {
+    // Before the file, so that the server refuses a bad path before storing a byte.
+    body.append("batch", m.batch);
+    body.append("path", ui.dir);
+  }
   body.append("file", ui.file, ui.file.name);
   const request = postForm(m.uploadUrl, body, {
     onProgress: (loaded, total) => {
@@ -207,7 +227,8 @@ async function sendAll() {
     ui.item.classList.replace("waiting", "sending");
     ui.remove.hidden = true;
     ui.status.textContent = "";
-    if (ui.file.size > TUS_THRESHOLD) await sendResumable(ui, show);
+    // A file of a folder goes in one request: the resumable endpoint takes no path.
+    if (ui.file.size > TUS_THRESHOLD && !ui.dir) await sendResumable(ui, show);
     else await sendOnce(ui, show);
     doneBytes += ui.file.size;
     doneFiles += 1;
@@ -225,7 +246,16 @@ if (form) {
     add(Array.from(input.files));
     input.value = ""; // the list holds them; the same file may be chosen again
   });
-  wireDrop({ zone: document.getElementById("upload-drop"), onFiles: add });
+  const folderInput = document.getElementById("upload-folder");
+  folderInput.addEventListener("change", () => {
+    add(chosenEntries(folderInput.files));
+    folderInput.value = "";
+  });
+  wireDrop({
+    zone: document.getElementById("upload-drop"),
+    onFiles: add,
+    onTree: (tree) => tree.then(({ files }) => add(files)),
+  });
   form.noValidate = true; // the list, not the input, holds the files
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -330,7 +330,9 @@ def test_the_theme_switch_is_remembered_across_reloads_and_log_ins(
     page = logged_in_page(alice)
     page.emulate_media(color_scheme="light")
     page.goto(f"{live_server.url}/")
-    page.select_option("#theme-switch", "dark")
+    # The profile is saved by a PATCH in the background: a reload before it ends would race it.
+    with page.expect_response(lambda r: r.request.method == "PATCH" and "/me/" in r.url):
+        page.select_option("#theme-switch", "dark")
     assert background(page) == DARK_BG
     page.wait_for_function("document.cookie.includes('locker_theme=dark')")
     expect(page.locator("#theme-switch")).to_have_value("dark")

@@ -185,7 +185,7 @@ def _wait_until_another_connection_waits_for_a_lock() -> None:
             if cursor.fetchone()[0]:
                 return
         time.sleep(0.05)
-    raise AssertionError("the second move never waited for the first")
+    raise AssertionError("the second request never waited for the first")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -229,3 +229,50 @@ def test_two_crossing_moves_at_once_never_make_a_cycle(alice):
     root = folder_get_root(alice).pk
     assert Folder.objects.get(pk=a.pk).parent_id == b.pk
     assert Folder.objects.get(pk=b.pk).parent_id == root
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_cannot_take_the_name_of_a_folder_a_path_is_creating_beside_it(alice):
+    """Race: an upload with `path` "a/b" (a exists) creates folder b in a while another upload
+    stores a file named "b" straight into a. The path locked only the folder it starts from,
+    the upload only a: both passed their name check, and a held a folder and a file of the
+    same name. The second must wait for the first and then be refused."""
+    a = make_folder(alice, "a")
+    created = threading.Event()
+    release = threading.Event()
+    outcome: dict[str, str] = {}
+
+    def path_upload():
+        try:
+            with transaction.atomic():
+                services.folder_ensure_path(user=alice, parent=None, path="a/b")
+                created.set()
+                release.wait(30)
+            outcome["path"] = "created"
+        finally:
+            connection.close()
+
+    def file_upload():
+        try:
+            store_file(alice, "B", b"same name, other case", folder=Folder.objects.get(pk=a.pk))
+            outcome["file"] = "stored"
+        except services.NameConflict:
+            outcome["file"] = "refused"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=path_upload), threading.Thread(target=file_upload)]
+    threads[0].start()
+    assert created.wait(30)
+    threads[1].start()
+    try:
+        _wait_until_another_connection_waits_for_a_lock()
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(60)
+    assert outcome == {"path": "created", "file": "refused"}
+    names = [f.name for f in Folder.objects.filter(parent=a)] + [
+        f.name for f in a.files.filter(deleted_at__isnull=True)
+    ]
+    assert names == ["b"]
