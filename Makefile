@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install migrate bench clean
+.PHONY: run test lint format install migrate bench clean messages
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ $(JS_STAMP): tests/tus/js/package-lock.json
 	else echo "npm not found: the tus client and accessibility (axe-core) tests need it"; fi
 
 install: $(STAMP) $(JS_STAMP)
+
+# The translation catalogues (locale/): extract every string of the code into each language's
+# .po (needs GNU gettext), then compile the .mo files, which are committed (so running Locker
+# needs no gettext). Translate the new entries of the .po files in between, and run it again.
+MESSAGE_IGNORES := --ignore=.venv --ignore=node_modules --ignore=tests --ignore=bench --ignore=docs --ignore=data
+messages: install
+	$(BIN)/python manage.py makemessages --all --no-obsolete --add-location=file $(MESSAGE_IGNORES)
+	$(BIN)/python -c "import glob, polib; [polib.pofile(p).save_as_mofile(p[:-3] + '.mo') for p in glob.glob('locale/*/LC_MESSAGES/*.po')]"
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput

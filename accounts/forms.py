@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm, SetPasswordMixin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +25,22 @@ class ProfileForm(forms.Form):
         help_text=_("Shown to people you share with instead of your username."),
     )
     email = forms.EmailField(label=_("E-mail address"))
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        help_text=_("Of the pages and of the e-mails Locker sends you."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Each language in its own name: the one who cannot read the current one finds theirs.
+        self.fields["language"].choices = [("", _("As your browser"))] + language_choices()
+
+
+def language_choices() -> list[tuple[str, str]]:
+    from django.utils.translation import get_language_info
+
+    return [(code, get_language_info(code)["name_local"]) for code, _name in settings.LANGUAGES]
 
 
 class ApiTokenCreateForm(forms.Form):

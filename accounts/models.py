@@ -33,6 +33,9 @@ class User(AbstractUser):
     theme = models.CharField(
         _("colour theme"), max_length=10, choices=Theme.choices, default=Theme.SYSTEM
     )
+    # Pages and e-mails in this language; empty: the browser's (Accept-Language), else
+    # LOCKER_LANGUAGE. A code of settings.LANGUAGES.
+    language = models.CharField(_("language"), max_length=10, blank=True, default="")
 
     objects = UserManager()
     REQUIRED_FIELDS = ["email"]

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import A, audit
 from accounts.models import ApiToken, Invitation, User, hash_secret
 from locker.env import MAX_BYTES
+from locker.i18n import for_recipient
 
 TOKEN_PREFIX = "lk_"
 SIGNUP_SALT = "accounts.signup"
@@ -172,8 +173,9 @@ def _invitation_email_send(*, invitation: Invitation, token: str) -> None:
         "expires_at": invitation.expires_at,
         "days": settings.LOCKER_INVITATION_DAYS,
     }
-    subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
-    body = render_to_string("accounts/email/invitation.txt", context)
+    with for_recipient(user=invitation.user):
+        subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
+        body = render_to_string("accounts/email/invitation.txt", context)
     send_mail(subject, body, None, [invitation.user.email])
 
 
@@ -303,13 +305,30 @@ def user_theme_set(*, user: User, theme: str | None) -> User:
     return user
 
 
-def profile_update(*, user: User, display_name: str, email: str) -> User:
+def user_language_set(*, user: User, language: str | None) -> User:
+    """The language of `user`'s pages and e-mails ("" = the browser's; None: leave it)."""
+    if language is not None and language != user.language:
+        if language and language not in dict(settings.LANGUAGES):
+            codes = ", ".join(code for code, _name in settings.LANGUAGES)
+            raise ValidationError(
+                {
+                    "language": _("Choose one of %(codes)s, or empty for the browser's.")
+                    % {"codes": codes}
+                }
+            )
+        user.language = language
+        User.objects.filter(pk=user.pk).update(language=language)
+    return user
+
+
+def profile_update(*, user: User, display_name: str, email: str, language: str = "") -> User:
     email = User.objects.normalize_email(email.strip())
     _check_identity_free(username="", email=email, exclude_pk=user.pk)
     user.display_name = display_name.strip()
     user.email = email
+    user.language = language
     user.full_clean(validate_constraints=False, validate_unique=False)
-    user.save(update_fields=["display_name", "email"])
+    user.save(update_fields=["display_name", "email", "language"])
     return user
 
 
@@ -333,11 +352,13 @@ def password_reset_send(*, email: str) -> int:
         return 0
     users = list(form.get_users(form.cleaned_data["email"]))
     base = urlsplit(settings.LOCKER_BASE_URL)
-    form.save(
-        domain_override=base.netloc,
-        use_https=base.scheme == "https",
-        extra_email_context={"base_url": settings.LOCKER_BASE_URL},
-    )
+    # Addresses are unique: the e-mail goes to one account, in its language.
+    with for_recipient(email=form.cleaned_data["email"]):
+        form.save(
+            domain_override=base.netloc,
+            use_https=base.scheme == "https",
+            extra_email_context={"base_url": settings.LOCKER_BASE_URL},
+        )
     return len(users)
 
 
@@ -358,8 +379,9 @@ def signup_request(*, username: str, email: str) -> None:
         template = "accounts/email/signup"
         token = signing.dumps({"u": username, "e": email}, salt=SIGNUP_SALT, compress=True)
         context["url"] = absolute_url(reverse("signup_complete", args=[token]))
-    subject = render_to_string(f"{template}_subject.txt", context).strip()
-    body = render_to_string(f"{template}.txt", context)
+    with for_recipient(user=existing):
+        subject = render_to_string(f"{template}_subject.txt", context).strip()
+        body = render_to_string(f"{template}.txt", context)
     send_mail(subject, body, None, [email])
 
 

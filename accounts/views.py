@@ -118,7 +118,13 @@ def profile(request: HttpRequest) -> HttpResponse:
         # A failed save must not leave the unsaved values on request.user (e.g. in the menu).
         user.refresh_from_db()
     else:
-        form = ProfileForm(initial={"display_name": user.display_name, "email": user.email})
+        form = ProfileForm(
+            initial={
+                "display_name": user.display_name,
+                "email": user.email,
+                "language": user.language,
+            }
+        )
     usage_percent = (
         min(100, round(100 * user.used_bytes / user.quota_bytes)) if user.quota_bytes else None
     )

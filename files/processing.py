@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit
@@ -105,14 +105,24 @@ def _scan(file: File, *, rescan: bool) -> None:
 
 
 def _notify_staff(file: File, name: str) -> None:
-    recipients = list(
+    """One e-mail per language the staff read (each in theirs, else LOCKER_LANGUAGE)."""
+    from locker.i18n import supported
+
+    by_language: dict[str, list[str]] = {}
+    for email, language in (
         get_user_model()
         .objects.filter(is_staff=True, is_active=True)
         .exclude(email="")
-        .values_list("email", flat=True)
-    )
-    if not recipients:
-        return
+        .order_by("pk")
+        .values_list("email", "language")
+    ):
+        by_language.setdefault(supported(language) or settings.LANGUAGE_CODE, []).append(email)
+    for language, recipients in by_language.items():
+        with translation.override(language):
+            _notify_staff_in_language(file, name, recipients)
+
+
+def _notify_staff_in_language(file: File, name: str, recipients: list[str]) -> None:
     owner = file.owner
     subject = _("Locker: a virus was found in an upload")
     body = _(

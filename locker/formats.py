@@ -12,13 +12,16 @@ from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-# The exact time, as the browser's Intl.DateTimeFormat (dateStyle medium, timeStyle short) writes
-# it in English: "Nov 30, 2026, 6:21 AM".
-EXACT_FORMAT = "M j, Y, g:i A"
+
+
+def _number(value, decimals: int) -> str:
+    """A number in the active language's style: "1,234.5" in English, "1 234,5" in French."""
+    return number_format(value, decimal_pos=decimals, use_l10n=True, force_grouping=True)
 
 
 def size_text(size: int | None) -> str:
@@ -30,10 +33,10 @@ def size_text(size: int | None) -> str:
     while abs(value) >= 1024 and unit < len(UNITS) - 1:
         value /= 1024
         unit += 1
-    if unit == 0 or abs(value) >= 100:
-        number = f"{round(value):,}"
+    if unit == 0 or abs(value) >= 100 or round(value, 1) == round(value):
+        number = _number(round(value), 0)
     else:
-        number = f"{round(value, 1):,.1f}".removesuffix(".0")
+        number = _number(round(value, 1), 1)
     return f"{number} {UNITS[unit]}"
 
 
@@ -85,4 +88,7 @@ def relative_time_text(when: datetime, now: datetime | None = None) -> str:
 
 
 def exact_time_text(when: datetime) -> str:
-    return date_format(timezone.localtime(when), EXACT_FORMAT)
+    """The exact time, as the browser's Intl.DateTimeFormat (dateStyle medium, timeStyle short)
+    writes it: "Nov 30, 2026, 6:21 AM" in English, "30 nov. 2026, 06:21" in French."""
+    # Translators: a date format in the letters of Django's date filter; French: "j N Y, H:i".
+    return date_format(timezone.localtime(when), pgettext("exact time", "M j, Y, g:i A"))

@@ -110,6 +110,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # After authentication: a logged-in user's language setting wins (locker/i18n.py).
+    "locker.i18n.UserLanguageMiddleware",
     "accounts.audit.AuditContextMiddleware",
     "accounts.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -293,9 +295,17 @@ if LOCKER_HTTPS:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # --- Internationalisation ---------------------------------------------------------------------
-LANGUAGE_CODE = env_str("LOCKER_LANGUAGE", "en")
+# The instance's default: pages when neither the user, the language switch nor the browser
+# chooses, and e-mails to people without an account. Catalogues: locale/ (docs/web-ui.md).
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
+LANGUAGE_CODE = env_choice("LOCKER_LANGUAGE", "en", tuple(code for code, _name in LANGUAGES))
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The language switch's cookie (locker/i18n.py); read by the server only.
+LANGUAGE_COOKIE_NAME = "locker_language"
+LANGUAGE_COOKIE_AGE = 365 * 86400
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = LOCKER_HTTPS
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

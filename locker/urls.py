@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from locker import health, views
+from locker import health, i18n, views
 from locker.schema import SchemaView
 
 api_v1 = [
@@ -17,6 +17,8 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    # The language switch (top bar of every page): a cookie, and the profile when logged in.
+    path("language", i18n.language_set, name="language_set"),
     # Prometheus (metrics/): outside /api/v1, protected by its own rule (metrics/access.py).
     path("", include("metrics.urls")),
     # The admin's own log-in form would skip the second factor: use ours.

@@ -20,6 +20,7 @@ from django.utils.translation import ngettext
 
 from accounts.audit import A, audit
 from locker.celery import task_queue
+from locker.i18n import for_recipient
 from locker.throttle import Throttle
 from sharing.models import ShareLink
 
@@ -144,11 +145,13 @@ def share_link_email_send(
         "expires_at": share.expires_at,
         "has_password": share.has_password,
     }
-    subject = " ".join(render_to_string("sharing/email/link_subject.txt", context).split())
-    text = render_to_string("sharing/email/link.txt", context)
-    html = render_to_string("sharing/email/link.html", context)
     sent = 0
     for address in recipients:
+        # In the recipient's language when they have an account here, else LOCKER_LANGUAGE.
+        with for_recipient(email=address):
+            subject = " ".join(render_to_string("sharing/email/link_subject.txt", context).split())
+            text = render_to_string("sharing/email/link.txt", context)
+            html = render_to_string("sharing/email/link.html", context)
         email = EmailMultiAlternatives(subject=subject, body=text, to=[address])
         email.attach_alternative(html, "text/html")
         email.send(fail_silently=False)

@@ -20,6 +20,7 @@ from accounts.audit import A, audit, truncate_ip
 from files.models import File, Folder
 from locker.celery import task_queue
 from locker.env import parse_duration
+from locker.i18n import for_recipient
 from locker.jobs import JobRun, delete_oldest_in_batches, repeat_batches
 from locker.services import model_update
 from sharing import tokens
@@ -459,9 +460,12 @@ def share_notify_owner(*, share_id: int) -> int:
         "more": len(pks) - len(accesses),
     }
     try:
+        with for_recipient(user=share.owner):
+            subject = render_to_string("sharing/email/downloaded_subject.txt", context).strip()
+            body = render_to_string("sharing/email/downloaded.txt", context)
         send_mail(
-            subject=render_to_string("sharing/email/downloaded_subject.txt", context).strip(),
-            message=render_to_string("sharing/email/downloaded.txt", context),
+            subject=subject,
+            message=body,
             from_email=None,
             recipient_list=[share.owner.email],
             fail_silently=False,

@@ -26,6 +26,7 @@ from accounts.audit import A
 from files.link_uploads import UploadRefused
 from files.models import Folder, UploadReservation
 from locker.celery import task_queue
+from locker.i18n import for_recipient
 from locker.throttle import Throttle
 from sharing.models import UploadLink, UploadLinkUpload
 from sharing.services import UNSET, access_log_ip, link_create, link_revoke, link_update
@@ -366,9 +367,12 @@ def upload_link_notify_owner(*, link_id: int) -> int:
         return 0
     uploads = list(UploadLinkUpload.objects.filter(link=link, notified_at=now).order_by("at"))
     context = {"link": link, "owner": link.owner, "uploads": uploads}
+    with for_recipient(user=link.owner):
+        subject = render_to_string("sharing/email/uploaded_subject.txt", context).strip()
+        body = render_to_string("sharing/email/uploaded.txt", context)
     send_mail(
-        subject=render_to_string("sharing/email/uploaded_subject.txt", context).strip(),
-        message=render_to_string("sharing/email/uploaded.txt", context),
+        subject=subject,
+        message=body,
         from_email=None,
         recipient_list=[link.owner.email],
         fail_silently=False,

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -25,6 +26,15 @@ class QuotaField(ByteSizeField):
 
 
 class MeSerializer(serializers.ModelSerializer):
+    language = serializers.ChoiceField(
+        choices=[code for code, _name in settings.LANGUAGES],
+        allow_blank=True,
+        required=False,
+        help_text=(
+            "The language of your pages and e-mails: `en`, `fr`; empty: the browser's "
+            "(Accept-Language), else the instance's default."
+        ),
+    )
     quota = serializers.IntegerField(
         source="quota_bytes", read_only=True, help_text="Storage quota in bytes; 0 = unlimited."
     )
@@ -34,7 +44,16 @@ class MeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["username", "email", "display_name", "quota", "used", "is_staff", "theme"]
+        fields = [
+            "username",
+            "email",
+            "display_name",
+            "quota",
+            "used",
+            "is_staff",
+            "theme",
+            "language",
+        ]
         read_only_fields = ["username", "email", "display_name", "quota", "used", "is_staff"]
         extra_kwargs = {
             "theme": {"help_text": "The web pages' colours: system (as the device), light, dark."}

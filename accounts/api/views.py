@@ -49,14 +49,23 @@ class MeView(APIView):
     @extend_schema(
         operation_id="me_partial_update",
         summary="Change your preferences",
-        description="Only `theme` can be changed here (the web pages' colours).",
+        description=(
+            "Only `theme` (the web pages' colours) and `language` (of your pages and e-mails) "
+            "can be changed here."
+        ),
         request=MeSerializer,
-        responses={200: MeSerializer, 400: OpenApiResponse(description="An unknown theme.")},
+        responses={
+            200: MeSerializer,
+            400: OpenApiResponse(description="An unknown theme or language."),
+        },
     )
     def patch(self, request):
         serializer = MeSerializer(request.user, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         services.user_theme_set(user=request.user, theme=serializer.validated_data.get("theme"))
+        services.user_language_set(
+            user=request.user, language=serializer.validated_data.get("language")
+        )
         return Response(MeSerializer(request.user).data)
 
 

@@ -5,6 +5,14 @@ import { localizeTimes } from "./files-format.js";
 
 localizeTimes();
 
+// The language switch (top bar): with JavaScript, choosing a language is enough; without it the
+// form's button sends it. The server keeps it (a cookie, and the profile when logged in).
+const languageSwitch = document.getElementById("language-switch");
+if (languageSwitch) {
+  languageSwitch.querySelector("button").hidden = true;
+  languageSwitch.querySelector("select").addEventListener("change", () => languageSwitch.submit());
+}
+
 // A control inside a closed <details> menu cannot hold focus: its menu's <summary> stands for it.
 function focusable(element) {
   if (!element || !element.isConnected) return null;

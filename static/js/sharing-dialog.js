@@ -70,7 +70,7 @@ export function openShareDialog({ kind, id, name, target = null }) {
   const create = el("button", { type: "submit", id: "share-dialog-create", text: t.create || "Create" });
   const cancel = el("button", { type: "button", class: "secondary", text: t.cancel || "Close" });
   form.append(
-    el("h2", { text: `${t.title || "Share"}: ${name}` }),
+    el("h2", { text: (t.titleOf || "Share: %s").replace("%s", name) }),
     field("expires_in", t.expires || "Expires", expires),
     field("max_downloads", t.maxDownloads || "Max downloads", maxDownloads),
     field("password", t.password || "Password", password),

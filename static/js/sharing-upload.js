@@ -160,7 +160,7 @@ async function sendResumable(ui, onBytes) {
     if (filesLeft !== null) filesLeft -= 1;
     settle(ui, true, m.msgDone);
   } catch (error) {
-    settle(ui, false, error.status ? `${m.msgFailed}: ${error.message}` : m.msgFailed);
+    settle(ui, false, error.status ? say(m.msgFailedWhy, error.message) : m.msgFailed);
   }
 }
 
@@ -184,7 +184,7 @@ async function sendOnce(ui, onBytes) {
     if ("files_left" in data) filesLeft = data.files_left;
     settle(ui, true, m.msgDone);
   } else {
-    settle(ui, false, data.detail ? `${m.msgFailed}: ${data.detail}` : m.msgFailed);
+    settle(ui, false, data.detail ? say(m.msgFailedWhy, data.detail) : m.msgFailed);
   }
 }
 

@@ -45,6 +45,8 @@ MARKERS = [SECRET_NAME, SECRET_FOLDER, SECRET_CONTENT.decode(), TRASHED_NAME]
 # methods: the HTTP methods the attacker sends. `ids`: what fills the URL's parameters.
 ROUTES: dict[str, dict] = {
     "healthz": {"kind": "public"},
+    # The language switch: a cookie (and a logged-in user's own setting), from our pages only.
+    "language": {"kind": "public", "methods": ["POST"]},
     # Prometheus: loopback or a bearer token (metrics/access.py, tests/test_metrics.py); the test
     # client comes from 127.0.0.1, so it is read here, and must show counts, never user data.
     "metrics": {"kind": "public"},
