@@ -10,6 +10,10 @@ localizeTimes();
 const languageSwitch = document.getElementById("language-switch");
 if (languageSwitch) {
   languageSwitch.querySelector("button").hidden = true;
+  // Back to this page after the switch. Filled here, not by the server, so that a page's bytes
+  // do not depend on its path (a 404 answers alike whatever was asked); without JavaScript the
+  // view falls back to the Referer, then to the home page.
+  languageSwitch.querySelector("input[name=next]").value = location.pathname + location.search;
   languageSwitch.querySelector("select").addEventListener("change", () => languageSwitch.submit());
 }
 

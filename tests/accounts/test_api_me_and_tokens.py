@@ -29,6 +29,7 @@ def test_me_returns_the_callers_account(alice_api, alice):
         "used": 1234,
         "is_staff": False,
         "theme": "system",
+        "language": "",
     }
 
 
