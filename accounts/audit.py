@@ -172,6 +172,11 @@ def audit_target_labeller_register(target_type: str, labeller) -> None:
     _target_labellers[target_type] = labeller
 
 
+def _named(kind, label: str) -> str:
+    """ "share link “Report”": a kind of thing and its name, in the page's language."""
+    return _("%(kind)s “%(label)s”") % {"kind": kind, "label": label}
+
+
 def audit_events_describe(events) -> list[AuditEvent]:
     """The events as a list, each with `target_text`: its target as people say it. A target
     recorded without a label of its own (only its id) is named by its app's labeller: one query
@@ -188,9 +193,9 @@ def audit_events_describe(events) -> list[AuditEvent]:
             label = found[event.target_type].get(event.target_id)
             if label is None and event.target_label in ("", event.target_id):
                 label = _("a %(kind)s that no longer exists") % {"kind": kind}
-            event.target_text = label or f"{kind} “{event.target_label}”"
+            event.target_text = label or _named(kind, event.target_label)
         elif event.target_label and event.target_label != event.target_id:
-            event.target_text = f"{kind} “{event.target_label}”" if kind else event.target_label
+            event.target_text = _named(kind, event.target_label) if kind else event.target_label
         else:
             event.target_text = str(kind)
     return events

@@ -264,19 +264,24 @@ class LockerServer:
     def prepare(self) -> None:
         """Migrate, and create the user `bench` (unlimited quota) with an API token."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.token = self.shell(_PREPARE, tag="TOKEN", doing="preparing the database")
+
+    def shell(self, script: str, *, tag: str, doing: str) -> str:
+        """Run `script` with `manage.py shell` in this server's environment; the rest of the
+        line it printed after `TAG `."""
         result = subprocess.run(
-            [self.python, "manage.py", "shell", "-c", _PREPARE],
+            [self.python, "manage.py", "shell", "-c", script],
             cwd=REPO,
             env=self.env,
             capture_output=True,
             text=True,
         )
         if result.returncode != 0:
-            raise RuntimeError("preparing the database failed:\n" + result.stderr[-3000:])
-        self.token = next(
+            raise RuntimeError(f"{doing} failed:\n" + result.stderr[-3000:])
+        return next(
             line.split(" ", 1)[1]
             for line in result.stdout.splitlines()
-            if line.startswith("TOKEN ")
+            if line.startswith(f"{tag} ")
         )
 
     def start(self) -> None:

@@ -103,16 +103,25 @@ def download(node: Node, token: str, file_id: str, size: int) -> None:
 
 
 def at_once(jobs) -> list:
-    results = [None] * len(jobs)
+    """Run the jobs in threads at once; their results, or the first failure raised here (a
+    thread's SystemExit would otherwise end only that thread, and the run print figures of
+    transfers that failed)."""
+    results: list = [None] * len(jobs)
+    failures: list[BaseException] = []
 
     def run(index, job):
-        results[index] = job()
+        try:
+            results[index] = job()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread below
+            failures.append(exc)
 
     threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    if failures:
+        raise failures[0]
     return results
 
 

@@ -110,20 +110,8 @@ sys.stdout.write("SAMPLE " + json.dumps({
 
 
 def make_sample(server: LockerServer) -> dict:
-    import subprocess
-
     script = _SAMPLE % {"user": USER, "password": PASSWORD}
-    result = subprocess.run(
-        [server.python, "manage.py", "shell", "-c", script],
-        cwd=REPO,
-        env=server.env,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise RuntimeError("making the sample locker failed:\n" + result.stderr[-3000:])
-    line = next(x for x in result.stdout.splitlines() if x.startswith("SAMPLE "))
-    return json.loads(line.split(" ", 1)[1])
+    return json.loads(server.shell(script, tag="SAMPLE", doing="making the sample locker"))
 
 
 def wait_until_processed(server: LockerServer, api_token: str, seconds: float = 120) -> None:

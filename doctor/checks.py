@@ -20,7 +20,7 @@ from django.conf import settings
 
 from doctor.client import Client, Unreachable
 from doctor.results import Result, fail, ok, skip, warn
-from doctor.services import doctor_token, doctor_user
+from doctor.services import doctor_token, doctor_user, test_uploads_left_remove
 from doctor.uploads import check_request_buffering, check_scanner, check_upload_limits
 
 # An address from TEST-NET-3 (RFC 5737): nobody's, so Locker can only have it from the header.
@@ -306,6 +306,7 @@ def run_checks(options: Options, report: Callable[[Result], None] | None = None)
     soon as it is known. Raises doctor.services.NoUser when there is no account to act as."""
     names = [name for name in CHECKS if not options.only or name in options.only]
     user = doctor_user(options.username)
+    test_uploads_left_remove(user=user)  # a killed earlier run's
     results = []
     with doctor_token(user) as token:
         context = Context(options, Client(options.base_url, token=token), user)

@@ -32,12 +32,3 @@ def fail(check: str, summary: str, *advice: str) -> Result:
 
 def skip(check: str, summary: str) -> Result:
     return Result(check, SKIP, summary)
-
-
-def size_text(count: int) -> str:
-    """1 MiB, 512 KiB, 100 bytes: exact when it can be."""
-    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if count >= factor:
-            value = count / factor
-            return f"{value:g} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    return f"{count} bytes"

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from doctor.client import PIECE, Client, Response, Unreachable, test_bytes
-from doctor.results import Result, fail, ok, size_text, warn
+from doctor.results import Result, fail, ok, warn
 from doctor.services import test_upload_appears, test_upload_remove
+from locker.formats import size_text
 
 # The web page's chunk (static/js/tus-client.js): the first size tried.
 CHUNK_SIZE = 8 * 1024 * 1024

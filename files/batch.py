@@ -25,6 +25,7 @@ from files.selectors import Selection, folder_ancestors, folders_subtrees
 from files.services import (
     InvalidMove,
     NameConflict,
+    _already_there,
     _lock_folder,
     _lock_tree,
     _taken_keys,
@@ -52,7 +53,7 @@ class _Subtrees:
 
     def __init__(self, selection: Selection):
         tops = {folder.pk for folder in selection.folders}
-        self.rows = folders_subtrees(folder_ids=tops, limit=settings.LOCKER_MAX_FOLDER_DEPTH)
+        self.rows = folders_subtrees(folder_ids=tops)
         # A selected folder reached from another selected folder is inside it.
         self.inner_tops = {
             row.pk for row in self.rows if row.pk in tops and row.subtree_top != row.pk
@@ -147,7 +148,7 @@ def items_move(*, user, selection: Selection, target: Folder) -> int:
         for item in [*selection.folders, *selection.files]:
             parent_id = item.parent_id if isinstance(item, Folder) else item.folder_id
             if parent_id == target.pk:
-                raise InvalidMove(_("“%(name)s” is already in this folder.") % {"name": item.name})
+                raise _already_there(item.name)
         if selection.folders:
             depth = len(chain) + max(trees.height.get(pk, 0) for pk in selected)
             if depth > settings.LOCKER_MAX_FOLDER_DEPTH:

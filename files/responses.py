@@ -143,14 +143,24 @@ def _etag_matches(header: str, etag: str, *, weak: bool) -> bool:
     return False
 
 
-def _common_headers(response, *, file: File, etag: str, last_modified: str) -> None:
+def _common_headers(
+    response, *, file: File, etag: str, last_modified: str, disposition: str
+) -> None:
+    """The headers of every answer about the content (200, 206, 304, 416): a 304's are merged
+    into the browser's cached copy, so they must say the same."""
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = etag
     response["Last-Modified"] = last_modified
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox"
     response["Cache-Control"] = "private, no-cache"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
+    if disposition == "inline":
+        # The in-page viewer shows a PDF in an <iframe> of this very site (static/js/viewer.js);
+        # no other site may frame it. Still sandboxed (no script of ours runs in it).
+        response["Content-Security-Policy"] = "sandbox; frame-ancestors 'self'"
+        response["X-Frame-Options"] = "SAMEORIGIN"
+    else:
+        response["Content-Security-Policy"] = "sandbox"
 
 
 class Quarantined(Exception):
@@ -188,7 +198,9 @@ def content_response(
         not_modified = since is not None and int(modified) <= since
     if not_modified:
         response = HttpResponse(status=304)
-        _common_headers(response, file=file, etag=etag, last_modified=last_modified)
+        _common_headers(
+            response, file=file, etag=etag, last_modified=last_modified, disposition=disposition
+        )
         return response
 
     byte_range = parse_range(request.headers.get("Range", ""), size)
@@ -204,7 +216,9 @@ def content_response(
 
     if byte_range == "unsatisfiable":
         response = HttpResponse(status=416)
-        _common_headers(response, file=file, etag=etag, last_modified=last_modified)
+        _common_headers(
+            response, file=file, etag=etag, last_modified=last_modified, disposition=disposition
+        )
         response["Content-Range"] = f"bytes */{size}"
         return response
 
@@ -225,12 +239,9 @@ def content_response(
     if status == 206:
         response["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     response["Content-Disposition"] = content_disposition(disposition, file.name)
-    _common_headers(response, file=file, etag=etag, last_modified=last_modified)
-    if disposition == "inline":
-        # The in-page viewer shows a PDF in an <iframe> of this very site (static/js/viewer.js);
-        # no other site may frame it. Still sandboxed (no script of ours runs in it).
-        response["Content-Security-Policy"] = "sandbox; frame-ancestors 'self'"
-        response["X-Frame-Options"] = "SAMEORIGIN"
+    _common_headers(
+        response, file=file, etag=etag, last_modified=last_modified, disposition=disposition
+    )
     return response
 
 

@@ -318,16 +318,21 @@ ORDER BY f.name_key, f.id
 """
 
 
-def folders_subtrees(*, folder_ids, limit: int) -> list[Folder]:
+# The highest LOCKER_MAX_FOLDER_DEPTH can be (locker/settings.py): a tree made under a higher
+# cap than today's is still walked whole, and a cycle would still end.
+SUBTREE_LEVELS = 1000
+
+
+def folders_subtrees(*, folder_ids) -> list[Folder]:
     """Every live folder in the subtrees of `folder_ids` (the tops included, at level 0), by
     name, each with `subtree_top` (the pk of the top it is under) and `subtree_level`. A folder
     under two of the tops (one inside the other) comes once per top. One query, however many
-    tops and however deep, never more than `limit` levels down."""
+    tops and however deep (at most SUBTREE_LEVELS levels down)."""
     ids = sorted({int(pk) for pk in folder_ids})
     if not ids:
         return []
     sql = _SUBTREES_SQL.format(placeholders=", ".join(["%s"] * len(ids)))
-    return list(Folder.objects.raw(sql, [*ids, limit]))
+    return list(Folder.objects.raw(sql, [*ids, SUBTREE_LEVELS]))
 
 
 @dataclass(frozen=True)

@@ -789,16 +789,26 @@ def _purge_trash_batch(tops: Callable[[type], QuerySet], size: int) -> tuple[int
         folder = tops(Folder).select_for_update(skip_locked=True).first()
         if folder is None:
             return 0, False
-        subtree = [folder.pk, *folder_descendant_ids(folder)]
-        inside = File.objects.filter(folder_id__in=subtree)
+        # What this deletion put in the trash; items deleted on their own before it, inside
+        # its tree, are other trash items (their own `trash_root`) and are not purged here.
+        below = folder_descendant_ids(folder)
+        theirs = set(
+            Folder.objects.filter(pk__in=below, trash_root=folder).values_list("pk", flat=True)
+        )
+        own = [folder.pk, *(pk for pk in below if pk in theirs)]
+        inside = File.objects.filter(folder_id__in=own, trash_root=folder)
         files = list(inside.select_for_update(skip_locked=True).order_by("pk")[:size])
         if files:
             _purge_file_rows(files)
             return len(files), True
         if inside.exists():  # held by a request (a restore): the next run tries again
             return 0, False
-        # Children first, so the tree is never left with a dangling parent.
-        Folder.objects.filter(pk__in=list(reversed(subtree))).delete()
+        # The other trash items inside go where a restore would send them, their folder being
+        # gone: the owner's root. Then the folders, children first (no dangling parent).
+        root = folder_get_root(folder.owner)
+        File.objects.filter(folder_id__in=own).update(folder=root)
+        Folder.objects.filter(parent_id__in=own).exclude(pk__in=own).update(parent=root)
+        Folder.objects.filter(pk__in=list(reversed(own))).delete()
         audit_many(A.FILE_PURGED, targets=[folder])
         return 0, True
 

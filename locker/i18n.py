@@ -2,9 +2,11 @@
 
 In order: the logged-in user's profile setting (User.language), the visitor's choice from the
 language switch (Django's language cookie), the browser's Accept-Language, LOCKER_LANGUAGE.
-LocaleMiddleware does the last three; UserLanguageMiddleware (after authentication) puts the
-profile first. E-mails go out in the recipient's language when it is known (`for_recipient`),
-else in LOCKER_LANGUAGE.
+LocaleMiddleware does the last three; UserLanguageMiddleware (after session authentication)
+puts the profile first. An API call with a bearer token is authenticated later, by DRF: it is
+answered in the language its Accept-Language asks for (docs/web-ui.md, "Translations").
+E-mails go out in the recipient's language when it is known (`for_recipient`), else in
+LOCKER_LANGUAGE.
 """
 
 from contextlib import AbstractContextManager
@@ -40,8 +42,14 @@ class UserLanguageMiddleware:
 
 
 def _from_this_site(request: HttpRequest) -> bool:
-    """The form was sent by one of our own pages: its Origin (or, without one, its Referer) is
-    this site or a trusted origin. Browsers send Origin with every cross-site POST."""
+    """The form was sent by one of our own pages: the browser says so (Sec-Fetch-Site), or its
+    Origin (or, without one, its Referer) is this site or a trusted origin. Browsers send Origin
+    with every cross-site POST; from a page with `Referrer-Policy: no-referrer` (share and
+    upload-link pages, invitation links) they send `Origin: null` and no Referer, and only
+    Sec-Fetch-Site tells (as in sharing.views.cross_site_post)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
     origin = request.headers.get("Origin")
     if not origin or origin == "null":
         referer = urlsplit(request.headers.get("Referer", ""))

@@ -418,6 +418,9 @@ FILE_UPLOAD_HANDLERS = ["locker.parsers.NoFileUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 (DATA_DIR / "tmp").mkdir(exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The Files page posts a batch as a form (one field per item, plus a few): Django's default
+# limit of 1000 fields would refuse a full batch before Locker's own cap could answer.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = max(1000, LOCKER_BATCH_MAX_ITEMS + 16)
 
 # --- Slow clients (locker/slowclients.py, locker/gunicorn_worker.py; docs/operations.md) ------
 # A request's headers must arrive within the header timeout; its body may pause at most the read

@@ -107,11 +107,16 @@ def share_link_email(*, share: ShareLink, sender, recipients: list[str], message
             for _given in range(taken):  # this one and those before it
                 throttle.give_back(ident)
             raise TooManyEmails(wait)
-    args = (share.pk, addresses, message, sender.pk)
     with transaction.atomic():
         # The log keeps how many, not who: the addresses are the recipients' personal data.
         audit(A.SHARE_EMAILED, actor=sender, target=share, recipients=len(addresses))
-        transaction.on_commit(lambda: task_queue("sharing.tasks.send_share_link_email", args))
+        # One task per address: a task retried after an SMTP error sends only its own e-mail
+        # again, never those that already went out.
+        for address in addresses:
+            args = (share.pk, [address], message, sender.pk)
+            transaction.on_commit(
+                lambda args=args: task_queue("sharing.tasks.send_share_link_email", args)
+            )
     return len(addresses)
 
 

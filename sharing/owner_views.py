@@ -67,8 +67,8 @@ def shares_page(request):
 
 class LinkNewView(LoginRequiredMixin, View):
     """Create a link for a target named in the query string, then redirect to the page that
-    shows the link once (`LinkCreatedView`): only a hash of its token is stored, and a reload
-    of the answer to the POST must not create a second live link."""
+    shows the new link (`LinkCreatedView`): a reload of the answer to the POST must not create a
+    second live link."""
 
     http_method_names = ["get", "head", "post"]
     form_class: type[LinkForm]

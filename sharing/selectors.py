@@ -5,7 +5,6 @@ the owner's links. Whether a request may use a link at all is `sharing.access`.
 import uuid
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import IntegerField, Q, QuerySet, Value
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -176,7 +175,7 @@ def share_file_get(share: ShareLink, opaque: str) -> File:
 def _selection_tree(share: ShareLink, scope: SelectionScope) -> list[Folder]:
     """The selected folders still directly in the shared folder, and every live folder below
     them, by name (one query)."""
-    rows = folders_subtrees(folder_ids=scope.folders, limit=settings.LOCKER_MAX_FOLDER_DEPTH)
+    rows = folders_subtrees(folder_ids=scope.folders)
     tops = {row.pk for row in rows if row.subtree_level == 0 and row.parent_id == share.folder_id}
     return [row for row in rows if row.subtree_top in tops]
 
@@ -222,13 +221,6 @@ def share_selection_get(
         folders = {folder.public_id: folder for folder in [share.folder, *tree]}
     wanted = [public_id for public_id in public_ids if public_id not in folders]
     inside = {folder.pk for folder in folders.values()}
-    if scope is not None:
-        loose = (
-            File.objects.alive()
-            .filter(pk__in=list(scope.files), folder_id=share.folder_id)
-            .values_list("pk", flat=True)
-        )
-        allowed_files = set(loose) if wanted else set()
     files: dict[uuid.UUID, File] = {}
     if wanted:
         for file in (
@@ -236,7 +228,11 @@ def share_selection_get(
             .select_related("blob")
             .filter(public_id__in=wanted, owner_id=share.owner_id)
         ):
-            if file.folder_id in inside or (scope is not None and file.pk in allowed_files):
+            # A selected file counts only where it was picked (moved out, it leaves the share).
+            selected = (
+                scope is not None and file.pk in scope.files and file.folder_id == share.folder_id
+            )
+            if file.folder_id in inside or selected:
                 files[file.public_id] = file
     items = [files.get(public_id) or folders.get(public_id) for public_id in public_ids]
     if None in items:

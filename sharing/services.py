@@ -275,11 +275,8 @@ def share_selection_create(
         raise ValidationError(
             {"files": _("Share items of one folder at a time: these are in different folders.")}
         )
-    from sharing.selectors import folder_is_alive
-
     parent = Folder.objects.get(pk=parents.pop())
-    if not folder_is_alive(parent):
-        raise ValidationError({"folder": _("This folder is in the trash.")})
+    _check_target(owner=owner, file=None, folder=parent)
     _clean_options(max_downloads=options.get("max_downloads"), label=options.get("label"))
     with transaction.atomic():
         share, token = link_create(

@@ -260,7 +260,7 @@ def upload_batch_token(*, link: UploadLink) -> str:
     visitor sending a folder tree gets it below this folder, created with the first file."""
     when = timezone.localtime().strftime("%Y-%m-%d %H.%M.%S")
     name = _("Upload %(when)s %(tag)s") % {"when": when, "tag": secrets.token_hex(2)}
-    return signing.dumps({"l": str(link.pk), "n": name}, salt=BATCH_SALT, compress=True)
+    return signing.dumps({"l": str(link.public_id), "n": name}, salt=BATCH_SALT, compress=True)
 
 
 def upload_batch_path(*, link: UploadLink, batch: object, path: object) -> list[str]:
@@ -276,7 +276,7 @@ def upload_batch_path(*, link: UploadLink, batch: object, path: object) -> list[
         data = signing.loads(str(batch or ""), salt=BATCH_SALT)
     except signing.BadSignature:
         data = None
-    if not isinstance(data, dict) or data.get("l") != str(link.pk):
+    if not isinstance(data, dict) or data.get("l") != str(link.public_id):
         raise UploadRefused(str(BAD_BATCH), status=400)
     try:
         names = folder_path_split(path)

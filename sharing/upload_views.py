@@ -105,17 +105,30 @@ def upload_receive(request, token: str):
     """`POST /r/<token>/upload`, multipart `file` parts → 201
     `{"files": [{name, size}], "files_left": n or null}`.
 
-    Optional fields `batch` (the page's signed batch token) and `path` (a relative folder path,
-    "Trip/Day 1") put the files into that folder below the batch's folder, made as needed."""
+    Optional `batch` (the page's signed batch token) and `path` (a relative folder path,
+    "Trip/Day 1") put the files into that folder below the batch's folder, made as needed: in
+    the query string, checked before any room is reserved, or as form fields before the file."""
     try:
         link = access.upload_link_resolve(request, token)
     except ShareDenied as exc:
         return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
     max_size = upload_link_max_file_size(link)
     place = {"checked": False, "names": None}
+    if request.GET.get("path"):
+        # In the query string (as the page sends them): refused before anything is reserved,
+        # so that a visitor's bad folder name costs no quota probe of the link (finding M1).
+        try:
+            place["names"] = upload_batch_path(
+                link=link, batch=request.GET.get("batch"), path=request.GET.get("path")
+            )
+        except UploadRefused as exc:
+            return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
+        place["checked"] = True
 
     def folder_of(fields) -> None:
         # A folder upload names `batch` and `path` before the file: refused before any byte.
+        if place["checked"]:
+            return
         place["checked"] = True
         if fields is not None and fields.get("path"):
             place["names"] = upload_batch_path(

@@ -92,20 +92,29 @@ class _NotDownloadable(ShareDenied):
 # --- The page --------------------------------------------------------------------------------
 
 
+def _previewable(share, file: File) -> bool:
+    """The page may offer the file's preview: a link without a download limit (the preview
+    route is not counted, so on a limited link it would be a way around the limit), a type
+    shown inline, cleared by processing and, for a preview-only link's image rendition of it,
+    made by the worker."""
+    if share.max_downloads is not None or not inline_allowed(file.content_type):
+        return False
+    if not share_downloads.servable(file):
+        return False
+    if share_downloads.preview_is_rendition(share, file):
+        return file.thumbnail_state == "ready"
+    return True
+
+
 def viewer_kind(share, file: File) -> str:
     """What the in-page viewer (static/js/viewer.js) shows of a shared file through the
-    preview route: "image", "pdf", "video", "audio", "text", or "" for nothing.
-
-    Only links without a download limit have previews (the preview route is not counted, so on
-    a limited link it would be a way around the limit): the viewer's many Range requests of a
-    video are then no downloads at all. A preview-only link shows images and PDFs as their
-    image rendition."""
-    if share.max_downloads is not None or not inline_allowed(file.content_type):
-        return ""
-    if not share_downloads.servable(file):
+    preview route: "image", "pdf", "video", "audio", "text", or "" for nothing (see
+    `_previewable`; the viewer's many Range requests of a video are then no downloads at all).
+    A preview-only link shows images and PDFs as their image rendition."""
+    if not _previewable(share, file):
         return ""
     if share_downloads.preview_is_rendition(share, file):
-        return "image" if file.thumbnail_state == "ready" else ""
+        return "image"
     content_type = file.content_type
     if content_type in INLINE_IMAGE_TYPES:
         return "image"
@@ -117,21 +126,14 @@ def viewer_kind(share, file: File) -> str:
 
 
 def _file_context(share, file: File, *, preview_url: str) -> dict:
-    previewable = (
-        inline_allowed(file.content_type)
-        # Previews would bypass a download limit; limited links offer only counted downloads.
-        and share.max_downloads is None
-    )
     kind = file.content_type.split("/", 1)[0]
     if share_downloads.preview_is_rendition(share, file):
-        # Preview only: the image rendition, when the worker has made it.
-        previewable = previewable and file.thumbnail_state == "ready"
-        kind = "image"
+        kind = "image"  # preview only: the image rendition
     elif file.content_type == "application/pdf":
         kind = "pdf"
     return {
         "file": file,
-        "preview_url": preview_url if previewable and share_downloads.servable(file) else "",
+        "preview_url": preview_url if _previewable(share, file) else "",
         "servable": share_downloads.servable(file),
         "preview_kind": kind,
         "has_thumbnail": file.thumbnail_state == "ready" and share_downloads.servable(file),

@@ -303,9 +303,9 @@ def backup_create(
 
     The backup is built in `.<name>.partial` beside it and renamed to `directory` once it is
     complete, so a backup killed half-way never leaves a directory that looks like a backup,
-    nor temporary files inside one; the next backup to the same place removes what the killed
-    one left (no other can be writing it: backups beside each other take turns, flock on the
-    parent directory)."""
+    nor temporary files inside one; the next backup into the same parent directory removes
+    what a killed one left, whatever its name (no other can be writing it: backups beside each
+    other take turns, flock on the parent directory)."""
     directory = Path(directory).absolute()
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise BackupError(
@@ -315,9 +315,12 @@ def backup_create(
     directory.parent.mkdir(parents=True, exist_ok=True)
     partial = directory.with_name(f".{directory.name}.partial")
     with _backups_beside(directory):
-        if partial.exists():  # a killed backup's: nobody holds it now
-            _say(log, f"Removing {partial}, left by a backup that did not finish.")
-            shutil.rmtree(partial)
+        # Every `.<name>.partial` here is a killed backup's (nobody else holds the lock), the
+        # next backup's name or another: what it holds (a database dump, maybe keys) goes.
+        for stale in directory.parent.glob(".*.partial"):
+            if stale.is_dir() and not stale.is_symlink():
+                _say(log, f"Removing {stale}, left by a backup that did not finish.")
+                shutil.rmtree(stale)
         partial.mkdir(mode=0o700)
         try:
             manifest = _backup_into(partial, include_keys, log)

@@ -55,6 +55,27 @@ def _wrap_aad(master_key_id: str, storage_key: str) -> bytes:
     return _WRAP_LABEL + master_key_id.encode("utf-8") + b"\x00" + storage_key.encode("utf-8")
 
 
+def _seal(version: int, key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """version (1) ‖ nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16)."""
+    nonce = os.urandom(WRAP_NONCE_SIZE)
+    return bytes([version]) + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def _open(version: int, key: bytes, sealed: bytes, aad: bytes, *, what: str, size=None) -> bytes:
+    """The plaintext of `_seal`'s output; DecryptionError naming `what` when it is malformed
+    (another version, too short, or not `size` bytes long) or does not authenticate."""
+    sealed = bytes(sealed)
+    too_short = len(sealed) < 1 + WRAP_NONCE_SIZE + TAG_SIZE
+    if too_short or sealed[0] != version or (size is not None and len(sealed) != size):
+        raise DecryptionError(f"The {what} is malformed.")
+    try:
+        return AESGCM(key).decrypt(
+            sealed[1 : 1 + WRAP_NONCE_SIZE], sealed[1 + WRAP_NONCE_SIZE :], aad
+        )
+    except InvalidTag as exc:
+        raise DecryptionError(f"The {what} does not authenticate under its master key.") from exc
+
+
 def wrap_data_key(
     data_key: bytes, *, master_key: bytes, master_key_id: str, storage_key: str
 ) -> bytes:
@@ -64,26 +85,16 @@ def wrap_data_key(
     """
     if len(data_key) != DATA_KEY_SIZE:
         raise ValueError("A data key is 32 bytes.")
-    nonce = os.urandom(WRAP_NONCE_SIZE)
-    sealed = AESGCM(master_key).encrypt(nonce, data_key, _wrap_aad(master_key_id, storage_key))
-    return bytes([WRAP_VERSION]) + nonce + sealed
+    return _seal(WRAP_VERSION, master_key, data_key, _wrap_aad(master_key_id, storage_key))
 
 
 def unwrap_data_key(
     wrapped: bytes, *, master_key: bytes, master_key_id: str, storage_key: str
 ) -> bytes:
-    wrapped = bytes(wrapped)
-    if len(wrapped) != WRAPPED_KEY_SIZE or wrapped[0] != WRAP_VERSION:
-        raise DecryptionError("The wrapped data key is malformed.")
-    nonce = wrapped[1 : 1 + WRAP_NONCE_SIZE]
-    try:
-        return AESGCM(master_key).decrypt(
-            nonce, wrapped[1 + WRAP_NONCE_SIZE :], _wrap_aad(master_key_id, storage_key)
-        )
-    except InvalidTag as exc:
-        raise DecryptionError(
-            "The wrapped data key does not authenticate under its master key."
-        ) from exc
+    aad = _wrap_aad(master_key_id, storage_key)
+    return _open(
+        WRAP_VERSION, master_key, wrapped, aad, what="wrapped data key", size=WRAPPED_KEY_SIZE
+    )
 
 
 # --- small secrets sealed under a master key ------------------------------------------------------
@@ -111,26 +122,14 @@ def seal_secret(
 ) -> bytes:
     """Encrypt a small secret under a master key, bound to its purpose, the master key id and
     `context` (the id of the row that holds it): copied to another row, it does not open."""
-    nonce = os.urandom(WRAP_NONCE_SIZE)
-    sealed = AESGCM(master_key).encrypt(nonce, secret, _seal_aad(purpose, master_key_id, context))
-    return bytes([SEAL_VERSION]) + nonce + sealed
+    return _seal(SEAL_VERSION, master_key, secret, _seal_aad(purpose, master_key_id, context))
 
 
 def open_secret(
     sealed: bytes, *, master_key: bytes, master_key_id: str, purpose: str, context: str
 ) -> bytes:
-    sealed = bytes(sealed)
-    if len(sealed) < 1 + WRAP_NONCE_SIZE + TAG_SIZE or sealed[0] != SEAL_VERSION:
-        raise DecryptionError("The sealed secret is malformed.")
-    nonce = sealed[1 : 1 + WRAP_NONCE_SIZE]
-    try:
-        return AESGCM(master_key).decrypt(
-            nonce, sealed[1 + WRAP_NONCE_SIZE :], _seal_aad(purpose, master_key_id, context)
-        )
-    except InvalidTag as exc:
-        raise DecryptionError(
-            "The sealed secret does not authenticate under its master key."
-        ) from exc
+    aad = _seal_aad(purpose, master_key_id, context)
+    return _open(SEAL_VERSION, master_key, sealed, aad, what="sealed secret")
 
 
 def segment_count(size: int, segment_size: int) -> int:

@@ -193,107 +193,99 @@ def rotate_master_keys(
 
     keys = master_keys()
     result = RotationResult()
-    last_pk = 0
-    batches = 0
-    while max_batches is None or batches < max_batches:
-        rows = list(
-            Blob.objects.exclude(master_key_id=keys.newest_id)
-            .filter(pk__gt=last_pk)
-            .order_by("pk")
-            .values_list("pk", "storage_key", "master_key_id", "wrapped_key")[:batch_size]
-        )
-        if not rows:
-            break
-        batches += 1
-        for pk, storage_key, old_id, old_wrapped in rows:
-            last_pk = pk
-            old_wrapped = bytes(old_wrapped)
-            try:
-                data_key = crypto.unwrap_data_key(
-                    old_wrapped,
-                    master_key=keys.get(old_id),
-                    master_key_id=old_id,
-                    storage_key=storage_key,
-                )
-            except (UnknownMasterKeyError, crypto.DecryptionError) as exc:
-                result.failed += 1
-                if log:
-                    log(f"blob {pk}: {exc}")
-                continue
-            new_wrapped = crypto.wrap_data_key(
-                data_key,
+    _rotate_rows(
+        Blob.objects.exclude(master_key_id=keys.newest_id),
+        key_id_field="master_key_id",
+        secret_field="wrapped_key",
+        context_field="storage_key",
+        reopen=lambda old, key, key_id, storage_key: crypto.unwrap_data_key(
+            old, master_key=key, master_key_id=key_id, storage_key=storage_key
+        ),
+        close=lambda data_key, storage_key: crypto.wrap_data_key(
+            data_key,
+            master_key=keys.newest,
+            master_key_id=keys.newest_id,
+            storage_key=storage_key,
+        ),
+        label="blob",
+        keys=keys,
+        result=result,
+        batch_size=batch_size,
+        max_batches=max_batches,
+        log=log,
+    )
+    for column in sealed_columns():
+        purpose = column.purpose
+        _rotate_rows(
+            column.model._default_manager.exclude(**{column.key_id_field: keys.newest_id}).exclude(
+                **{column.key_id_field: ""}
+            ),
+            key_id_field=column.key_id_field,
+            secret_field=column.sealed_field,
+            context_field=column.context_field,
+            reopen=lambda old, key, key_id, context, purpose=purpose: crypto.open_secret(
+                old, master_key=key, master_key_id=key_id, purpose=purpose, context=str(context)
+            ),
+            close=lambda secret, context, purpose=purpose: crypto.seal_secret(
+                secret,
                 master_key=keys.newest,
                 master_key_id=keys.newest_id,
-                storage_key=storage_key,
-            )
-            updated = Blob.objects.filter(
-                pk=pk, master_key_id=old_id, wrapped_key=old_wrapped
-            ).update(master_key_id=keys.newest_id, wrapped_key=new_wrapped)
-            if updated:
-                result.rewrapped += 1
-            else:
-                result.skipped += 1
-    result.remaining = Blob.objects.exclude(master_key_id=keys.newest_id).count()
-    for column in sealed_columns():
-        _reseal_column(
-            column, keys, result, batch_size=batch_size, max_batches=max_batches, log=log
+                purpose=purpose,
+                context=str(context),
+            ),
+            label=f"{column.model._meta.label} ({purpose})",
+            keys=keys,
+            result=result,
+            batch_size=batch_size,
+            max_batches=max_batches,
+            log=log,
         )
     return result
 
 
-def _reseal_column(
-    column: SealedColumn,
+def _rotate_rows(
+    stale,
+    *,
+    key_id_field: str,
+    secret_field: str,
+    context_field: str,
+    reopen,
+    close,
+    label: str,
     keys: MasterKeys,
     result: RotationResult,
-    *,
     batch_size: int,
     max_batches: int | None,
     log,
 ) -> None:
-    """Re-seal a registered column's secrets under the newest master key, as the data keys are
-    re-wrapped: in primary-key batches, each row updated only if it still holds what was read.
-    Its counts add to `result`."""
-    key_id, sealed, context = column.key_id_field, column.sealed_field, column.context_field
-    stale = column.model._default_manager.exclude(**{key_id: keys.newest_id}).exclude(
-        **{key_id: ""}
-    )
+    """Move the rows of `stale` (a queryset of rows not under the newest key) to the newest key:
+    `reopen(old, master_key, master_key_id, context)` opens a row's secret, `close(secret,
+    context)` seals it again. In primary-key batches, each row updated only if it still holds
+    what was read. Counts add to `result`."""
     last_pk = 0
     batches = 0
     while max_batches is None or batches < max_batches:
         rows = list(
             stale.filter(pk__gt=last_pk)
             .order_by("pk")
-            .values_list("pk", key_id, sealed, context)[:batch_size]
+            .values_list("pk", key_id_field, secret_field, context_field)[:batch_size]
         )
         if not rows:
             break
         batches += 1
-        for pk, old_id, old_sealed, row_context in rows:
+        for pk, old_id, old_secret, context in rows:
             last_pk = pk
-            old_sealed = bytes(old_sealed)
+            old_secret = bytes(old_secret)
             try:
-                secret = crypto.open_secret(
-                    old_sealed,
-                    master_key=keys.get(old_id),
-                    master_key_id=old_id,
-                    purpose=column.purpose,
-                    context=str(row_context),
-                )
+                opened = reopen(old_secret, keys.get(old_id), old_id, context)
             except (UnknownMasterKeyError, crypto.DecryptionError) as exc:
                 result.failed += 1
                 if log:
-                    log(f"{column.model._meta.label} {pk} ({column.purpose}): {exc}")
+                    log(f"{label} {pk}: {exc}")
                 continue
-            new_sealed = crypto.seal_secret(
-                secret,
-                master_key=keys.newest,
-                master_key_id=keys.newest_id,
-                purpose=column.purpose,
-                context=str(row_context),
-            )
-            updated = column.model._default_manager.filter(
-                pk=pk, **{key_id: old_id, sealed: old_sealed}
-            ).update(**{key_id: keys.newest_id, sealed: new_sealed})
+            updated = stale.model._default_manager.filter(
+                pk=pk, **{key_id_field: old_id, secret_field: old_secret}
+            ).update(**{key_id_field: keys.newest_id, secret_field: close(opened, context)})
             if updated:
                 result.rewrapped += 1
             else:

@@ -541,3 +541,18 @@ def test_the_objects_of_a_snapshot_are_read_page_by_page_in_key_order(
     call_command("backup", str(tmp_path / "backup"), stdout=open(os.devnull, "w"))  # noqa: SIM115
     listed = [line.split("\t")[0] for line in (tmp_path / "backup" / "objects.tsv").open()]
     assert listed == sorted(Blob.objects.values_list("storage_key", flat=True)) and len(listed) == 7
+
+
+def test_a_later_backup_under_another_name_clears_what_a_killed_one_left(
+    transactional_db, local_storage_settings, tmp_path, alice
+):
+    """Backups usually go to new, dated names: the next one in the same parent directory
+    removes a killed backup's partial directory (a database dump, maybe keys) whatever its
+    name."""
+    make_file(alice, "a.txt", b"a" * 100)
+    killed = tmp_path / ".backup-monday.partial"
+    killed.mkdir()
+    (killed / "database.sqlite3").write_bytes(b"half a dump")
+    call_command("backup", str(tmp_path / "backup-tuesday"), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert not killed.exists()
+    assert (tmp_path / "backup-tuesday" / "manifest.json").exists()

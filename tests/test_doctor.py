@@ -367,3 +367,20 @@ def test_an_unknown_user_and_a_bad_size_are_refused_in_one_line(alice):
         call_command("doctor", "--base-url", "http://127.0.0.1:1", "--user", "nobody")
     with pytest.raises(CommandError, match="--upload-size must be a size such as 16M"):
         call_command("doctor", "--upload-size", "lots")
+
+
+@pytest.mark.django_db
+def test_the_next_run_removes_the_test_files_a_killed_run_left(alice):
+    """A doctor killed between its test upload and its clean-up leaves a file in the account:
+    the next run takes it away (and nothing of the user's own) before checking anything."""
+    from doctor.services import test_uploads_left_remove
+    from files.models import File
+    from tests.fixtures.files import make_file
+
+    left = make_file(alice, "locker-doctor-upload-0123abcd.bin", b"x" * 100)
+    own = make_file(alice, "locker-doctor-notes.bin", b"mine")
+    assert test_uploads_left_remove(user=alice) == 1
+    assert not File.objects.filter(pk=left.pk).exists()
+    assert File.objects.filter(pk=own.pk).exists()
+    alice.refresh_from_db()
+    assert alice.used_bytes == len(b"mine")

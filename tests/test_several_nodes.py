@@ -165,7 +165,7 @@ def test_a_tus_upload_begun_on_a_is_finished_on_b_without_sticky_sessions(pair):
         assert status == 204, (node.name, status, body[:300])
         offset += len(chunk)
         assert int(headers["Upload-Offset"]) == offset
-    assert node is pair.a  # 5 chunks: A, B, A, B, A; finish on B with the HEAD that completes
+    # 5 chunks: A, B, A, B, A; finished on B with the HEAD that completes.
     status, headers, _ = _tus(pair.b, pair.token, "HEAD", path)
     assert status == 200 and int(headers["Upload-Offset"]) == len(data)
 
@@ -214,7 +214,6 @@ def test_files_uploaded_on_a_are_scanned_and_thumbnailed_by_bs_worker(pair, a_wi
     lines = b_log.read_bytes()[before:].decode(errors="replace")
     assert lines.count("Task files.tasks.process_file[") >= 4, lines  # received, succeeded ×2
     assert len(re.findall(r"Task files\.tasks\.process_file\[[^]]+\] succeeded", lines)) == 2
-    assert "worker" not in pair.a.processes
 
 
 # --- 4. throttles shared ----------------------------------------------------------------------

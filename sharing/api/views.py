@@ -244,38 +244,28 @@ class ShareViewSet(LinkViewSet):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def link_create(self, *, owner, data: dict, expires_at) -> tuple[ShareLink, str]:
-        file = folder = None
+        options = {
+            "expires_at": expires_at,
+            "max_downloads": data.get("max_downloads"),
+            "password": data.get("password", ""),
+            "allow_download": data.get("allow_download", True),
+            "notify": data.get("notify", False),
+            "label": data.get("label", ""),
+        }
         if "files" in data or "folders" in data:
             batch_check_size(len(data.get("files", [])) + len(data.get("folders", [])))
             selection = selection_get_for_user(
                 user=owner, file_ids=data.get("files", []), folder_ids=data.get("folders", [])
             )
             return services.share_selection_create(
-                owner=owner,
-                files=selection.files,
-                folders=selection.folders,
-                expires_at=expires_at,
-                max_downloads=data.get("max_downloads"),
-                password=data.get("password", ""),
-                allow_download=data.get("allow_download", True),
-                notify=data.get("notify", False),
-                label=data.get("label", ""),
+                owner=owner, files=selection.files, folders=selection.folders, **options
             )
+        file = folder = None
         if "file" in data:
             file = file_get_for_user(user=owner, file_id=data["file"])
         else:
             folder = folder_get_for_user(user=owner, folder_id=data["folder"])
-        return services.share_create(
-            owner=owner,
-            file=file,
-            folder=folder,
-            expires_at=expires_at,
-            max_downloads=data.get("max_downloads"),
-            password=data.get("password", ""),
-            allow_download=data.get("allow_download", True),
-            notify=data.get("notify", False),
-            label=data.get("label", ""),
-        )
+        return services.share_create(owner=owner, file=file, folder=folder, **options)
 
     def link_update(self, link: ShareLink, **changes) -> None:
         services.share_update(share=link, **changes)

@@ -4,11 +4,16 @@
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 
+// A translated template with its %s filled in order (the pages' strings use %s, not names).
+export function fill(template, ...values) {
+  let text = template;
+  for (const value of values) text = text.replace("%s", String(value));
+  return text;
+}
+
 export function t(key, ...args) {
   const holder = document.getElementById("files-i18n");
-  let text = (holder && holder.dataset[key]) || key;
-  for (const arg of args) text = text.replace("%s", String(arg));
-  return text;
+  return fill((holder && holder.dataset[key]) || key, ...args);
 }
 
 export function humanSize(bytes) {

@@ -1,5 +1,5 @@
 // The Share dialog: create a share link for a file or folder through the API, then show the
-// link once with a copy button. Any page can use it:
+// link with a copy button (its owner can copy it again later). Any page can use it:
 //
 //   {% include "sharing/_dialog_strings.html" %}   (translated strings, once per page)
 //   import { openShareDialog } from "/static/js/sharing-dialog.js";
@@ -107,28 +107,9 @@ export function openShareDialog({ kind, id, name, target = null }) {
       if (password.value) body.password = password.value;
       create.disabled = true;
       try {
-        const response = await fetch("/api/v1/shares/", {
-          method: "POST",
-          credentials: "same-origin",
-          headers: {
-            "Content-Type": "application/json",
-            Accept: "application/json",
-            "X-CSRFToken": csrfToken(),
-          },
-          body: JSON.stringify(body),
-        });
-        const data = await response.json().catch(() => ({}));
-        if (!response.ok) {
-          const errors = data.errors || {};
-          let placed = false;
-          for (const [key, messages] of Object.entries(errors)) {
-            const list = document.getElementById(`share-dialog-${key === "expires_at" ? "expires_in" : key}-errors`);
-            if (list) {
-              list.append(el("li", { text: [].concat(messages)[0] }));
-              placed = true;
-            }
-          }
-          if (!placed) general.textContent = data.detail || t.failed || "Failed";
+        const { ok, data } = await postJson("/api/v1/shares/", body);
+        if (!ok) {
+          showErrors(data, general, t.failed || "Failed", (key) => (key === "expires_at" ? "expires_in" : key));
           create.disabled = false;
           return;
         }
@@ -164,6 +145,32 @@ function showLink(form, share, t, close) {
   input.select();
 }
 
+// POST a JSON body with the session's CSRF token; the answer's JSON ({} when it has none).
+async function postJson(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify(body),
+  });
+  return { ok: response.ok, data: await response.json().catch(() => ({})) };
+}
+
+// The API's field errors under their fields (`share-dialog-<field>-errors`); without any that
+// fits, `detail` (or the fallback) in `general`.
+function showErrors(data, general, fallback, fieldId = (key) => key) {
+  let placed = false;
+  for (const [key, messages] of Object.entries(data.errors || {})) {
+    const list = document.getElementById(`share-dialog-${fieldId(key)}-errors`);
+    const first = firstMessage(messages);
+    if (list && first) {
+      list.append(el("li", { text: first }));
+      placed = true;
+    }
+  }
+  if (!placed) general.textContent = data.detail || fallback;
+}
+
 // A field's first error: a list of sentences, or (for one item of a list) {index: [sentences]}.
 function firstMessage(messages) {
   if (Array.isArray(messages)) return messages.length ? firstMessage(messages[0]) : "";
@@ -196,28 +203,12 @@ export function emailSection(share, t) {
     const addresses = recipients.value.split(/[\s,;]+/).filter(Boolean);
     send.disabled = true;
     try {
-      const response = await fetch(`/api/v1/shares/${encodeURIComponent(share.id)}/email/`, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: {
-          "Content-Type": "application/json",
-          Accept: "application/json",
-          "X-CSRFToken": csrfToken(),
-        },
-        body: JSON.stringify({ recipients: addresses, message: message.value }),
+      const { ok, data } = await postJson(`/api/v1/shares/${encodeURIComponent(share.id)}/email/`, {
+        recipients: addresses,
+        message: message.value,
       });
-      const data = await response.json().catch(() => ({}));
-      if (!response.ok) {
-        let placed = false;
-        for (const [key, messages] of Object.entries(data.errors || {})) {
-          const list = document.getElementById(`share-dialog-${key}-errors`);
-          const first = firstMessage(messages);
-          if (list && first) {
-            list.append(el("li", { text: String(first) }));
-            placed = true;
-          }
-        }
-        if (!placed) general.textContent = data.detail || t.failed || "Failed";
+      if (!ok) {
+        showErrors(data, general, t.failed || "Failed");
         return;
       }
       status.textContent = (t.emailQueued || "Sending to %s address(es).").replace("%s", String(data.recipients));

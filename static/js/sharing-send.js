@@ -4,6 +4,7 @@
 // bytes sent (the files go in the body one after another, after the small fields). Once sent,
 // the link is shown and "Send more files" starts again.
 import { sizeText, wireDrop } from "./drop-zone.js";
+import { fill as say } from "./files-format.js";
 import { postForm } from "./form-upload.js";
 
 const form = document.getElementById("send-form");
@@ -11,12 +12,6 @@ const input = document.getElementById("send-files");
 const list = document.getElementById("send-list");
 const result = document.getElementById("send-result");
 const chosen = []; // {file, row, bar, percent}
-
-function say(template, ...values) {
-  let text = template;
-  for (const value of values) text = text.replace("%s", String(value));
-  return text;
-}
 
 function addFiles(files, folders = []) {
   const errorList = document.getElementById("send-file-errors");

@@ -12,6 +12,7 @@
 // the server recreates the tree inside a new folder for this visit ("Upload <date time> …"),
 // never in an existing folder. Trees deeper than the link's folder allows are refused here.
 import { sizeText, wireDrop } from "./drop-zone.js";
+import { fill as say } from "./files-format.js";
 import { chosenEntries } from "./folder-entries.js";
 import { postForm } from "./form-upload.js";
 import { TUS_THRESHOLD, TusUpload } from "./tus-client.js";
@@ -26,12 +27,6 @@ const waiting = []; // rows accepted and not sent yet
 const received = []; // {name, size} of every file the server took, on this page
 let failures = 0;
 let sending = false;
-
-function say(template, ...values) {
-  let text = template;
-  for (const value of values) text = text.replace("%s", String(value));
-  return text;
-}
 
 function row(file, dir = "") {
   const item = document.createElement("li");
@@ -166,13 +161,12 @@ async function sendResumable(ui, onBytes) {
 
 async function sendOnce(ui, onBytes) {
   const body = new FormData();
-  if (ui.dir) {
-    // Before the file, so that the server refuses a bad path before storing a byte.
-    body.append("batch", m.batch);
-    body.append("path", ui.dir);
-  }
   body.append("file", ui.file, ui.file.name);
-  const request = postForm(m.uploadUrl, body, {
+  // In the query string: the server refuses a bad path before reserving any room.
+  const url = ui.dir
+    ? `${m.uploadUrl}?${new URLSearchParams({ batch: m.batch, path: ui.dir })}`
+    : m.uploadUrl;
+  const request = postForm(url, body, {
     onProgress: (loaded, total) => {
       ui.progress.value = Math.round((loaded / total) * 100);
       onBytes(Math.min(ui.file.size, Math.round((loaded / total) * ui.file.size)));

@@ -1,7 +1,7 @@
 // The colour theme switch (system / light / dark) in the top bar. The server draws every page
 // in the saved theme (<html data-theme>, from the user's profile or the `locker_theme` cookie),
 // so nothing flashes on load; this module only changes it: at once on the page, in the cookie
-// (for visitors who are not logged in, and for the next page), in localStorage, and, when
+// (for visitors who are not logged in, and for the next page) and, when
 // logged in, in the profile through PATCH /api/v1/me/ (so it follows the user to other
 // browsers and across log-ins).
 
@@ -11,11 +11,6 @@ const select = document.getElementById("theme-switch");
 function remember(theme) {
   const secure = window.location.protocol === "https:" ? "; secure" : "";
   document.cookie = `locker_theme=${theme}; path=/; max-age=31536000; samesite=lax${secure}`;
-  try {
-    localStorage.setItem("locker.theme", theme);
-  } catch {
-    // Storage refused (private mode): the cookie is enough.
-  }
 }
 
 if (select) {

@@ -7,7 +7,7 @@
 // An entry is {name, kind, url, download}: `url` serves the content inline (the owner's
 // `…/content?inline=1`, a share's `…/preview`), `download` the attachment (null: none).
 
-import { humanSize } from "./files-format.js";
+import { fill, humanSize } from "./files-format.js";
 
 // The types the server shows inline (files/responses.py), by viewer kind. SVG and HTML are
 // never shown: the server sends them as attachments.
@@ -30,9 +30,7 @@ let opener = null;
 let loadTicket = 0;
 
 function say(key, ...args) {
-  let text = dialog.dataset[key] || key;
-  for (const arg of args) text = text.replace("%s", String(arg));
-  return text;
+  return fill(dialog.dataset[key] || key, ...args);
 }
 
 function note(text) {

@@ -343,3 +343,36 @@ def test_an_upload_with_a_path_refused_for_a_name_conflict_leaves_no_folder_behi
     assert response.status_code == 409, response.content
     assert not Folder.objects.filter(owner=alice, name_key="newtree").exists()
     assert not File.objects.filter(owner=alice).exists()
+
+
+def test_a_full_batch_sent_as_the_pages_form_post_is_read_whole(alice, db, settings):
+    """LOCKER_BATCH_MAX_ITEMS ids in a form post (as the Files page's ZIP button sends them)
+    reach the batch's own checks: an id that is not alice's answers 404, not Django's
+    "too many fields" 400."""
+    import uuid
+
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(alice)
+    ids = "&".join(f"files={uuid.uuid4()}" for _ in range(settings.LOCKER_BATCH_MAX_ITEMS))
+    response = browser.post(
+        URL, f"action=zip&{ids}", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 404, response.content[:300]
+
+
+def test_a_batch_delete_takes_the_whole_tree_made_under_a_higher_depth_cap(
+    alice, alice_api, settings
+):
+    """LOCKER_MAX_FOLDER_DEPTH lowered after folders were made: deleting the top still puts
+    everything below it in the trash, as deleting that one folder does."""
+    chain = make_folder_chain(alice, 6)
+    deepest = make_file(alice, "deep.txt", folder=chain[-1])
+    settings.LOCKER_MAX_FOLDER_DEPTH = 3
+    response = alice_api.post(
+        URL, {"action": "delete", "folders": [str(chain[0].public_id)]}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert not _alive(Folder, chain[-1])
+    assert not _alive(File, deepest)

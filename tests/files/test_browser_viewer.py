@@ -184,7 +184,7 @@ def test_a_big_text_file_shows_only_its_beginning_with_a_way_to_download_it_all(
 ):
     lines = b"".join(b"line %06d of the log\n" % n for n in range(20000))  # 460,000 bytes
     file_id = api_upload(alice, "big.log.txt", lines)["id"]
-    small_id = api_upload(alice, "small.txt", "héllo wörld\n".encode())["id"]
+    api_upload(alice, "small.txt", "héllo wörld\n".encode())
     open_listing(alice_page, live_server)
 
     with alice_page.expect_response(lambda r: f"/files/{file_id}/content" in r.url) as answer:
@@ -206,7 +206,6 @@ def test_a_big_text_file_shows_only_its_beginning_with_a_way_to_download_it_all(
     open_by_name(alice_page, "small.txt")
     expect(text).to_have_text("héllo wörld\n")
     expect(note).to_be_hidden()
-    assert small_id
 
 
 def test_a_hostile_name_in_the_viewer_is_text(alice_page, live_server, alice):

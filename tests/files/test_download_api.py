@@ -158,6 +158,14 @@ def test_inline_only_for_the_allow_list(alice_api, data, inline, content_type):
         assert response["Content-Type"] == content_type
     else:
         assert response["Content-Type"] == "application/octet-stream"
+    # The 304 of a revalidation says the same (browsers merge its headers into their copy).
+    again = alice_api.get(
+        f"/api/v1/files/{created['id']}/content?inline=1",
+        HTTP_IF_NONE_MATCH=response["ETag"],
+    )
+    assert again.status_code == 304
+    for header in ("Content-Security-Policy", "X-Frame-Options"):
+        assert again[header] == response[header], header
 
 
 def test_empty_file_downloads_and_refuses_ranges(alice, alice_api):

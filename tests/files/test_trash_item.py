@@ -150,3 +150,33 @@ def test_a_big_trashed_folder_answers_202_and_is_deleted_in_the_background(
     assert list(File.objects.all()) == [other]
     alice.refresh_from_db()
     assert alice.used_bytes == 1
+
+
+def test_deleting_a_folder_for_good_keeps_the_items_trashed_on_their_own_inside_it(
+    alice, alice_api, django_capture_on_commit_callbacks
+):
+    """An item deleted on its own before its folder is another trash item: deleting the
+    folder for good leaves it in the trash, restorable (to the root, its folder being gone)."""
+    docs = make_folder(alice, "Docs")
+    sub = make_folder(alice, "Sub", parent=docs)
+    alone = make_file(alice, "alone.txt", b"mine", folder=docs)
+    inner = make_file(alice, "inner.txt", b"deep", folder=sub)
+    with_docs = make_file(alice, "with-docs.txt", b"gone", folder=docs)
+    services.file_trash(file=alone)
+    services.folder_trash(folder=sub)
+    services.folder_trash(folder=docs)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_api.delete(f"/api/v1/trash/{docs.public_id}/")
+
+    assert response.status_code == 200
+    assert response.json() == {"deleted_files": 1}
+    assert not File.objects.filter(pk=with_docs.pk).exists()
+    assert not Folder.objects.filter(pk=docs.pk).exists()
+    assert sorted(item["name"] for item in _trash(alice_api)) == ["Sub", "alone.txt"]
+    restored = alice_api.post(f"/api/v1/trash/{alone.public_id}/restore")
+    assert restored.status_code == 200, restored.content
+    assert alice_api.post(f"/api/v1/trash/{sub.public_id}/restore").status_code == 200
+    assert File.objects.get(pk=inner.pk).deleted_at is None
+    alice.refresh_from_db()
+    assert alice.used_bytes == len(b"mine") + len(b"deep")

@@ -80,6 +80,12 @@ def test_the_switch_refuses_a_form_sent_from_another_site(db):
         assert COOKIE not in response.cookies
     referer = {"referer": "http://testserver/s/abc"}
     assert client.post("/language", {"language": "fr"}, headers=referer).status_code == 302
+    # What a browser sends from a share page (Referrer-Policy: no-referrer): the switch works.
+    no_referrer = {"origin": "null", "sec-fetch-site": "same-origin"}
+    assert client.post("/language", {"language": "fr"}, headers=no_referrer).status_code == 302
+    for site in ["cross-site", "same-site"]:
+        forged = {"origin": "http://testserver", "sec-fetch-site": site}
+        assert client.post("/language", {"language": "fr"}, headers=forged).status_code == 403
 
 
 def test_no_page_carries_a_csrf_token_for_the_switch(client):

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from accounts.models import ApiToken
 from accounts.services import api_token_create
-from sharing.models import ShareLink, UploadLink
+from sharing.models import ShareLink
 from sharing.services import share_create
 from sharing.upload_links import upload_link_create
 from tests.fixtures.browser import log_in
@@ -100,4 +100,3 @@ def test_without_javascript_revoke_goes_through_a_confirmation_page(browser, liv
     finally:
         context.close()
     assert ShareLink.objects.get().revoked_at is not None
-    assert not UploadLink.objects.exists()

@@ -48,4 +48,4 @@ def test_threads_sharing_the_cached_cipher_get_the_right_ids():
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(result == expected for result in results.values())
+    assert results == {number: expected for number in range(8)}

@@ -164,3 +164,24 @@ def test_a_file_in_the_way_of_a_folder_is_a_409_and_nothing_is_kept(client, alic
     assert not File.objects.filter(name="b.txt").exists()
     link.refresh_from_db()
     assert link.files_count == 1  # the refused file was not counted
+
+
+def test_bad_paths_in_the_query_string_cost_no_probe_of_the_link(client, alice, inbox):
+    """The page sends `batch` and `path` in the query string, checked before any room is
+    reserved: a visitor's folder with a bad name never spends the link's probe budget (ten
+    refusals an hour, then 429 for everyone)."""
+
+    _link, token = upload_link_create(owner=alice, folder=inbox)
+    batch = batch_of_page(client, token)
+    for _ in range(12):
+        response = client.post(
+            f"/r/{token}/upload?batch={batch}&path=../x",
+            {"file": SimpleUploadedFile("a.txt", b"data")},
+        )
+        assert response.status_code == 400, response.content
+    response = client.post(
+        f"/r/{token}/upload?batch={batch}&path=Trip",
+        {"file": SimpleUploadedFile("a.txt", b"data")},
+    )
+    assert response.status_code == 201, response.content
+    assert folder_path(File.objects.get(name="a.txt").folder)[-1] == "Trip"
