@@ -286,7 +286,7 @@ class LdapBackend(BaseBackend):
                 target_label=username[:150],
                 result=AuditResult.FAILURE,
                 request=request,
-                error=str(exc)[:300],
+                error=str(exc)[:1000],
             )
             return None
         if entry is None:
