@@ -2,7 +2,10 @@
 (tests/fixtures/slapd.py): through the real log-in form, over StartTLS or LDAPS with the test
 CA, and the attacks (filter injection, empty password, wrong CA, taking over a local account)."""
 
+import subprocess
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import authenticate
@@ -24,6 +27,7 @@ from tests.fixtures.slapd import (
 
 pytestmark = pytest.mark.django_db
 
+REPO = Path(__file__).resolve().parents[2]
 LOGIN = "/accounts/login/"
 BAD_CREDENTIALS = "Please enter a correct username and password"
 UNREACHABLE = "The directory is unreachable"
@@ -296,3 +300,70 @@ def test_a_directory_user_with_two_factor_still_owes_the_code(client, ldap_on):
     done = client.post("/accounts/login/code/", {"code": totp_code(device)})
     assert done.status_code == 302
     assert logged_in_as(client) == user
+
+
+# --- Settings, read by a fresh process as at start-up -----------------------------------------
+
+
+def _settings_process(tmp_path, code: str, **env_vars):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "locker.settings",
+        "LOCKER_DATA_DIR": str(tmp_path / "data"),
+        "LOCKER_ENV_FILE": "",
+        **env_vars,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings as s;" + code],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_ldap_is_off_unless_its_url_is_set(tmp_path):
+    done = _settings_process(tmp_path, "print(s.AUTHENTICATION_BACKENDS)")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "LdapBackend" not in done.stdout
+
+
+def test_the_service_password_is_read_from_its_file_and_the_backend_comes_last(tmp_path):
+    (tmp_path / "bind").write_text(SERVICE_PASSWORD + "\n")
+    done = _settings_process(
+        tmp_path,
+        "print(s.LOCKER_LDAP_BIND_PASSWORD); print(s.AUTHENTICATION_BACKENDS[-2:])",
+        LOCKER_LDAP_URL="ldaps://ldap.example.org",
+        LOCKER_LDAP_USER_BASE=PEOPLE,
+        LOCKER_LDAP_BIND_PASSWORD_FILE=str(tmp_path / "bind"),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == [
+        SERVICE_PASSWORD,
+        "['django.contrib.auth.backends.ModelBackend', 'accounts.ldap.LdapBackend']",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env_vars", "sentence"),
+    [
+        ({"LOCKER_LDAP_URL": "http://ldap.example.org"}, "must start with ldap:// or ldaps://"),
+        ({"LOCKER_LDAP_URL": "ldap://ldap.example.org"}, "LOCKER_LDAP_USER_BASE must be set"),
+        (
+            {"LOCKER_LDAP_USER_FILTER": "(uid=%(username)s)"},
+            "LOCKER_LDAP_USER_FILTER must hold %(user)s once",
+        ),
+        (
+            {"LOCKER_LDAP_URL": "ldaps://ldap.example.org", "LOCKER_LDAP_START_TLS": "true"},
+            "an ldaps:// URL is already encrypted",
+        ),
+        ({"LOCKER_LDAP_CA_FILE": "/nowhere/ca.pem"}, "cannot be read"),
+    ],
+)
+def test_a_wrong_ldap_setting_stops_the_start_with_a_sentence(tmp_path, env_vars, sentence):
+    base = {"LOCKER_LDAP_URL": "ldap://ldap.example.org", "LOCKER_LDAP_USER_BASE": PEOPLE}
+    if "LOCKER_LDAP_USER_BASE must be set" in sentence:
+        base.pop("LOCKER_LDAP_USER_BASE")
+    done = _settings_process(tmp_path, "s.SECRET_KEY", **{**base, **env_vars})
+    assert done.returncode != 0
+    assert sentence in done.stderr
