@@ -91,18 +91,30 @@ def directory_refusal(request: HttpRequest | None) -> str:
     return getattr(request, REFUSAL_ATTR, "")
 
 
+class _CheckedTls(Tls):
+    """TLS by the standard library's default client context: TLS 1.2 or newer, the certificate
+    checked against LOCKER_LDAP_CA_FILE (else the system's CAs) and the URL's host name (or IP
+    address) checked by OpenSSL during the handshake. ldap3's own name check is not used: it
+    relies on ssl.match_hostname, gone from Python 3.12, whose fallback refuses IP addresses."""
+
+    def __init__(self, host: str):
+        super().__init__(validate=ssl.CERT_REQUIRED)
+        self.host = host
+
+    def wrap_socket(self, connection, do_handshake=False):
+        context = ssl.create_default_context(cafile=settings.LOCKER_LDAP_CA_FILE or None)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        connection.socket = context.wrap_socket(
+            connection.socket, server_hostname=self.host, do_handshake_on_connect=do_handshake
+        )
+
+
 def _server() -> Server:
-    tls = Tls(
-        validate=ssl.CERT_REQUIRED,
-        ca_certs_file=settings.LOCKER_LDAP_CA_FILE or None,
-        version=None,  # the standard library's default context: TLS 1.2 or newer
+    server = Server(
+        settings.LOCKER_LDAP_URL, get_info=NONE, connect_timeout=settings.LOCKER_LDAP_TIMEOUT
     )
-    return Server(
-        settings.LOCKER_LDAP_URL,
-        tls=tls,
-        get_info=NONE,
-        connect_timeout=settings.LOCKER_LDAP_TIMEOUT,
-    )
+    server.tls = _CheckedTls(server.host)
+    return server
 
 
 def _connection(server: Server, *, user: str | None, password: str | None) -> Connection:
