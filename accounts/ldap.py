@@ -258,10 +258,7 @@ def directory_user_sync(entry: DirectoryEntry) -> User:
             user.is_staff = entry.staff
         if user.has_usable_password():  # never keep a local password for a directory user
             user.set_unusable_password()
-        try:
-            user.save()
-        except IntegrityError:
-            raise DirectoryUserConflict("the account could not be saved") from None
+        user.save()
         if created:
             audit(A.USER_CREATED, actor=user, target=user, source="ldap")
         elif was_staff != user.is_staff:
@@ -307,8 +304,12 @@ class LdapBackend(BaseBackend):
             self._refuse(request, NOT_IN_GROUP)
             return None
         try:
-            user = directory_user_sync(entry)
-        except DirectoryUserConflict as exc:
+            try:
+                user = directory_user_sync(entry)
+            except IntegrityError:
+                # Two first log-ins at once: the other one created the account; take it up.
+                user = directory_user_sync(entry)
+        except (DirectoryUserConflict, IntegrityError) as exc:
             logger.warning("LDAP: %s cannot log in: %s", entry.dn, exc)
             self._refuse(request, str(exc))
             return None
