@@ -171,7 +171,7 @@ def directory_check(username: str, password: str) -> DirectoryEntry | None:
             user=settings.LOCKER_LDAP_BIND_DN or None,
             password=settings.LOCKER_LDAP_BIND_PASSWORD or None,
         )
-    except LDAPException as exc:
+    except (LDAPException, OSError) as exc:
         raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
     try:
         attributes = [
@@ -222,7 +222,7 @@ def directory_check(username: str, password: str) -> DirectoryEntry | None:
             allowed=allowed,
             staff=staff,
         )
-    except LDAPException as exc:
+    except (LDAPException, OSError) as exc:
         raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
     finally:
         with contextlib.suppress(LDAPException):

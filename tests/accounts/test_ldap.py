@@ -2,6 +2,7 @@
 (tests/fixtures/slapd.py): through the real log-in form, over StartTLS or LDAPS with the test
 CA, and the attacks (filter injection, empty password, wrong CA, taking over a local account)."""
 
+import socket
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -214,6 +215,19 @@ def test_directory_down_gives_a_clear_error_and_local_staff_still_log_in(client,
     assert failure.extra == {"ldap": "directory unreachable"}
     assert log_in(client, "root", "root-password-1").status_code == 302
     assert logged_in_as(client) == staff
+
+
+def test_a_directory_that_never_answers_gives_the_same_clear_error(client, ldap_on):
+    # A listening socket nobody reads: the connection is made, no answer ever comes.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        ldap_on.LOCKER_LDAP_URL = f"ldap://127.0.0.1:{silent.getsockname()[1]}"
+        ldap_on.LOCKER_LDAP_TIMEOUT = 1
+        response = log_in(client, "ada", password_of("ada"))
+    assert response.status_code == 200
+    assert UNREACHABLE in response.content.decode()
+    assert logged_in_as(client) is None
 
 
 def test_a_wrong_service_account_password_reads_as_unreachable(client, ldap_on):
