@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.backends import BaseBackend
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from ldap3 import BASE, NONE, SUBTREE, Connection, Server, Tls
@@ -243,6 +243,8 @@ def directory_user_sync(entry: DirectoryEntry) -> User:
             if user is not None and not user.from_directory:
                 raise DirectoryUserConflict("a local account already has this username")
         email = entry.email or f"{entry.username}@ldap.invalid"
+        if len(entry.username) > MAX_USERNAME or len(email) > 254:
+            raise DirectoryUserConflict("its username or e-mail address is too long")
         if User.objects.filter(email__iexact=email).exclude(pk=getattr(user, "pk", None)).exists():
             raise DirectoryUserConflict("another account already has this e-mail address")
         created = user is None
@@ -309,7 +311,7 @@ class LdapBackend(BaseBackend):
             except IntegrityError:
                 # Two first log-ins at once: the other one created the account; take it up.
                 user = directory_user_sync(entry)
-        except (DirectoryUserConflict, IntegrityError) as exc:
+        except (DirectoryUserConflict, IntegrityError, DataError) as exc:
             logger.warning("LDAP: %s cannot log in: %s", entry.dn, exc)
             self._refuse(request, str(exc))
             return None

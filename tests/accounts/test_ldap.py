@@ -19,6 +19,7 @@ from tests.fixtures.slapd import (
     PEOPLE,
     SERVICE_DN,
     SERVICE_PASSWORD,
+    SLAPD,
     USERS_GROUP,
     Slapd,
     free_port,
@@ -37,6 +38,8 @@ NOT_ALLOWED = "Your directory account is not allowed to use Locker"
 
 @pytest.fixture(scope="module")
 def directory(tmp_path_factory):
+    if not Path(SLAPD).exists():  # in CI a skip is a failure (tests/testenv.py)
+        pytest.skip("the LDAP tests need slapd: apt-get install slapd ldap-utils")
     with Slapd(tmp_path_factory.mktemp("ldap")) as server:
         yield server
 
