@@ -168,7 +168,12 @@ def _password_ok(request: HttpRequest, form: PasswordForm) -> bool:
         request, username=request.user.get_username(), password=form.cleaned_data["password"]
     )
     if user is None or user.pk != request.user.pk:
-        form.add_error("password", _("This password is not correct."))
+        from accounts import ldap
+
+        if ldap.directory_unreachable(request):
+            form.add_error("password", ldap.UNREACHABLE_MESSAGE)
+        else:
+            form.add_error("password", _("This password is not correct."))
         return False
     twofactor.password_confirmed(request)
     return True

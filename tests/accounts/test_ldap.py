@@ -285,6 +285,14 @@ def test_an_api_token_for_a_directory_user_needs_the_directory_password_again(cl
     assert created.json()["token"]
 
 
+def test_re_authentication_while_the_directory_is_down_says_so(client, ldap_on):
+    log_in(client, "ada", password_of("ada"))
+    ldap_on.LOCKER_LDAP_URL = f"ldap://127.0.0.1:{free_port()}"
+    response = client.post("/accounts/reauthenticate/", {"password": password_of("ada")})
+    assert response.status_code == 200
+    assert UNREACHABLE in response.content.decode()
+
+
 def test_a_directory_user_has_no_local_password_to_change(client, ldap_on):
     log_in(client, "ada", password_of("ada"))
     profile = client.get("/accounts/profile/").content.decode()
