@@ -311,6 +311,8 @@ AXES_COOLOFF_TIME = env_duration("LOCKER_LOGIN_COOLOFF", "15m") / 3600  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
+# Counted by the name as a directory compares it: "ada" and "ADA" are one lock-out (accounts.views).
+AXES_USERNAME_CALLABLE = "accounts.views.lockout_username"
 # The client address (and the IPv6 /64 every throttle counts by) comes from locker.network.
 AXES_CLIENT_IP_CALLABLE = "locker.network.lockout_address"
 AXES_VERBOSE = False
