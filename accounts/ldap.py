@@ -22,6 +22,7 @@ error page; local accounts, checked first, still log in.
 import contextlib
 import logging
 import ssl
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -159,11 +160,45 @@ def _member_of(connection: Connection, group_dn: str, *, dn: str, username: str)
     return bool(connection.response and connection.response[0].get("type") == "searchResEntry")
 
 
+_in_flight = 0
+_in_flight_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _directory_slot():
+    """One of the LOCKER_LDAP_MAX_CONNECTIONS directory checks this process may run at once.
+
+    A slow or hung directory holds each log-in for up to LOCKER_LDAP_TIMEOUT per step; without a
+    bound, anyone posting log-ins with made-up names would tie up every web thread. Past the
+    bound a log-in is answered at once with "the directory is unreachable"; the other threads
+    keep serving everything else.
+    """
+    global _in_flight
+    with _in_flight_lock:
+        if _in_flight >= settings.LOCKER_LDAP_MAX_CONNECTIONS:
+            raise DirectoryUnreachable(
+                f"{_in_flight} directory checks already waiting in this process "
+                "(LOCKER_LDAP_MAX_CONNECTIONS); not one more"
+            )
+        _in_flight += 1
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            _in_flight -= 1
+
+
 def directory_check(username: str, password: str) -> DirectoryEntry | None:
     """The directory's entry for `username` when `password` is its password, else None.
 
-    Raises DirectoryUnreachable when the directory cannot say.
+    Raises DirectoryUnreachable when the directory cannot say, or when this process already
+    waits on LOCKER_LDAP_MAX_CONNECTIONS of them.
     """
+    with _directory_slot():
+        return _directory_check(username, password)
+
+
+def _directory_check(username: str, password: str) -> DirectoryEntry | None:
     server = _server()
     try:
         connection = _connection(

@@ -237,6 +237,7 @@ LOCKER_LDAP_STAFF_GROUP = env_str("LOCKER_LDAP_STAFF_GROUP", "")
 LOCKER_LDAP_START_TLS = env_bool("LOCKER_LDAP_START_TLS", False)
 LOCKER_LDAP_CA_FILE = env_str("LOCKER_LDAP_CA_FILE", "")
 LOCKER_LDAP_TIMEOUT = env_duration("LOCKER_LDAP_TIMEOUT", "5s")
+LOCKER_LDAP_MAX_CONNECTIONS = env_int("LOCKER_LDAP_MAX_CONNECTIONS", 4)  # per web process
 if LOCKER_LDAP_URL:
     if not LOCKER_LDAP_URL.lower().startswith(("ldap://", "ldaps://")):
         raise ImproperlyConfigured(
@@ -256,6 +257,10 @@ if LOCKER_LDAP_URL:
         raise ImproperlyConfigured(
             "LOCKER_LDAP_USER_FILTER must hold %(user)s once (where the username goes), such "
             f"as (uid=%(user)s), not {LOCKER_LDAP_USER_FILTER!r}."
+        )
+    if LOCKER_LDAP_MAX_CONNECTIONS < 1:
+        raise ImproperlyConfigured(
+            f"LOCKER_LDAP_MAX_CONNECTIONS must be 1 or more, not {LOCKER_LDAP_MAX_CONNECTIONS}."
         )
     if LOCKER_LDAP_CA_FILE and not os.access(LOCKER_LDAP_CA_FILE, os.R_OK):
         raise ImproperlyConfigured(

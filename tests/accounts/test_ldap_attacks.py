@@ -2,12 +2,14 @@
 tests (tests/fixtures/slapd.py) and the real log-in form: each test is one attack that worked
 before its fix (see docs/sso-ldap.md)."""
 
+import socket
+import threading
 from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
 
-from accounts.models import User
+from accounts.models import AuditEvent, User
 from tests.fixtures.slapd import (
     ADMINS_GROUP,
     PEOPLE,
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.django_db
 
 LOGIN = "/accounts/login/"
 BAD_CREDENTIALS = "Please enter a correct username and password"
+UNREACHABLE = "The directory is unreachable"
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +90,79 @@ def test_a_very_long_username_is_refused_without_an_error_page(client, ldap_on):
     assert response.status_code == 200
     assert BAD_CREDENTIALS in response.content.decode()
     assert all(len(a.username) <= 255 for a in AccessAttempt.objects.all())
+
+
+# --- A slow or hung directory -----------------------------------------------------------------
+
+
+class SilentDirectory:
+    """A TCP server that accepts connections and never answers: a hung directory. Counts the
+    connections it accepted; closing it lets every waiting client fail at once."""
+
+    def __init__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.url = f"ldap://127.0.0.1:{self.server.getsockname()[1]}"
+        self.accepted: list[socket.socket] = []
+        self.arrived = threading.Semaphore(0)
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _address = self.server.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)
+            self.arrived.release()
+
+    def close(self):
+        self.server.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+def test_a_hung_directory_never_holds_more_than_its_share_of_web_threads(
+    client, ldap_on, directory
+):
+    from accounts import ldap
+
+    hung = SilentDirectory()
+    ldap_on.LOCKER_LDAP_URL = hung.url
+    ldap_on.LOCKER_LDAP_START_TLS = False
+    ldap_on.LOCKER_LDAP_TIMEOUT = 600  # the attackers are held until the test hangs up
+    ldap_on.LOCKER_LDAP_MAX_CONNECTIONS = 2
+    outcomes = []
+
+    def attacker(name):
+        try:
+            ldap.directory_check(name, "whatever")
+        except ldap.DirectoryUnreachable as exc:
+            outcomes.append(str(exc))
+
+    attackers = [threading.Thread(target=attacker, args=(f"nobody{i}",)) for i in range(2)]
+    try:
+        for thread in attackers:
+            thread.start()
+        for _ in attackers:  # both are now waiting on the hung directory
+            assert hung.arrived.acquire(timeout=60)
+        # A third log-in in the same process is answered at once, without a connection (were
+        # it let through, it would give up after a second, on a third connection).
+        ldap_on.LOCKER_LDAP_TIMEOUT = 1
+        response = log_in(client, "ada", password_of("ada"))
+        assert response.status_code == 200
+        assert UNREACHABLE in response.content.decode()
+        assert len(hung.accepted) == 2
+        event = AuditEvent.objects.get(action="ldap.unreachable", target_label="ada")
+        assert "LOCKER_LDAP_MAX_CONNECTIONS" in event.extra["error"]
+    finally:
+        hung.close()
+        for thread in attackers:
+            thread.join(timeout=60)
+    assert len(outcomes) == 2  # the held ones failed as unreachable once the directory hung up
+    # Slots are given back: the next log-in reaches the directory again.
+    ldap_on.LOCKER_LDAP_URL = directory.ldap_url
+    ldap_on.LOCKER_LDAP_START_TLS = True
+    assert log_in(client, "ada", password_of("ada")).status_code == 302
