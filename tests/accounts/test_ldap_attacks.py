@@ -166,3 +166,45 @@ def test_a_hung_directory_never_holds_more_than_its_share_of_web_threads(
     ldap_on.LOCKER_LDAP_URL = directory.ldap_url
     ldap_on.LOCKER_LDAP_START_TLS = True
     assert log_in(client, "ada", password_of("ada")).status_code == 302
+
+
+# --- A local password for a directory user ----------------------------------------------------
+
+
+def test_staff_cannot_send_a_directory_user_an_invitation_to_choose_a_local_password(
+    client, ldap_on, directory, staff
+):
+    # A directory user has no local password, so they looked like an invitee who never chose
+    # one: a resent invitation gave them a Locker password that outlived their directory
+    # account and group (the local password is checked first, the directory never again).
+    from accounts.models import Invitation
+    from tests.fixtures.users import api_client_for
+
+    assert log_in(client, "bea", password_of("bea")).status_code == 302
+    client.logout()
+    bea = User.objects.get(username="bea")
+    response = api_client_for(staff).post(f"/api/v1/users/{bea.pk}/invitation/")
+    assert response.status_code == 400
+    assert "directory (LDAP)" in response.json()["detail"]
+    assert not Invitation.objects.filter(user=bea).exists()
+
+
+def test_an_invitation_made_before_the_account_came_from_the_directory_cannot_be_used(
+    client, ldap_on
+):
+    from accounts import services
+    from accounts.models import Invitation
+
+    assert log_in(client, "bea", password_of("bea")).status_code == 302
+    client.logout()
+    bea = User.objects.get(username="bea")
+    _invitation, token = services.invitation_create(user=bea, created_by=None)
+    page = client.get(f"/accounts/invitation/{token}/")
+    assert "new_password1" not in page.content.decode()
+    client.post(
+        f"/accounts/invitation/{token}/",
+        {"new_password1": "a-local-password-42", "new_password2": "a-local-password-42"},
+    )
+    bea.refresh_from_db()
+    assert not bea.has_usable_password()
+    assert Invitation.objects.get(user=bea).used_at is None
