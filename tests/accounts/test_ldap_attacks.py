@@ -19,6 +19,7 @@ from tests.fixtures.slapd import (
     USERS_GROUP,
     Slapd,
     password_of,
+    person_dn,
 )
 
 pytestmark = pytest.mark.django_db
@@ -208,3 +209,29 @@ def test_an_invitation_made_before_the_account_came_from_the_directory_cannot_be
     bea.refresh_from_db()
     assert not bea.has_usable_password()
     assert Invitation.objects.get(user=bea).used_at is None
+
+
+def test_a_local_password_set_by_staff_never_logs_a_directory_user_in(
+    client, ldap_on, directory, staff
+):
+    # Django's admin (and `manage.py changepassword`) can still give a directory user a local
+    # password; checked first, it would let them in after leaving the group or the company.
+    from django.test import Client
+
+    assert log_in(client, "bea", password_of("bea")).status_code == 302
+    client.logout()
+    bea = User.objects.get(username="bea")
+    admin = Client()
+    admin.force_login(staff)
+    changed = admin.post(
+        f"/admin/accounts/user/{bea.pk}/password/",
+        {"password1": "a-local-password-42", "password2": "a-local-password-42"},
+    )
+    assert changed.status_code == 302
+    directory.group_remove(USERS_GROUP, person_dn("bea"))
+    try:
+        response = log_in(client, "bea", "a-local-password-42")
+    finally:
+        directory.group_add(USERS_GROUP, person_dn("bea"))
+    assert logged_in_as(client) is None
+    assert response.status_code == 200
