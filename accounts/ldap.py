@@ -12,7 +12,9 @@ groups, then bind as the user with the typed password. The local account is crea
 first log-in and its name, e-mail and staff status are copied from the directory at each one;
 its password is never stored (unusable locally). A local account of the same name that is not
 from the directory is never taken over: its own password keeps working, the directory's does
-not.
+not. Nor is another directory entry's account: an entry whose username is already the account
+of another DN that still exists is refused (one whose old DN is gone has moved: it keeps its
+account), and an entry renamed onto another account's username is refused too.
 
 When the directory cannot be reached (down, wrong certificate, service account refused) the
 log-in fails with "the directory is unreachable" (`directory_unreachable(request)`), never an
@@ -264,6 +266,46 @@ def _directory_check(username: str, password: str) -> DirectoryEntry | None:
             connection.unbind()
 
 
+def directory_entry_exists(dn: str) -> bool:
+    """Whether `dn` is still an entry of the directory (read as the service account).
+
+    Raises DirectoryUnreachable when the directory cannot say.
+    """
+    with _directory_slot():
+        try:
+            connection = _connection(
+                _server(),
+                user=settings.LOCKER_LDAP_BIND_DN or None,
+                password=settings.LOCKER_LDAP_BIND_PASSWORD or None,
+            )
+        except (LDAPException, OSError) as exc:
+            raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            connection.search(dn, "(objectClass=*)", search_scope=BASE, attributes=["1.1"])
+            return any(r.get("type") == "searchResEntry" for r in connection.response or [])
+        except LDAPNoSuchObjectResult:
+            return False
+        except (LDAPException, OSError) as exc:
+            raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            with contextlib.suppress(LDAPException):
+                connection.unbind()
+
+
+def _held_by_another_entry(entry: DirectoryEntry) -> bool:
+    """The entry's username is a local account's from another directory entry that still
+    exists: two entries claim one account, so neither may take it (an entry that moved or was
+    renamed leaves its old DN behind and takes its account along)."""
+    holder = (
+        User.objects.filter(username__iexact=entry.username)
+        .exclude(ldap_dn="")
+        .exclude(ldap_dn__iexact=entry.dn)
+        .only("ldap_dn")
+        .first()
+    )
+    return holder is not None and directory_entry_exists(holder.ldap_dn)
+
+
 class DirectoryUserConflict(Exception):
     """The directory's user cannot be matched to a local account safely."""
 
@@ -273,6 +315,11 @@ def directory_user_sync(entry: DirectoryEntry) -> User:
     date (name, e-mail, staff) at each one. Its password stays unusable."""
     with transaction.atomic():
         user = User.objects.select_for_update().filter(ldap_dn__iexact=entry.dn).first()
+        if (
+            user is not None
+            and User.objects.filter(username__iexact=entry.username).exclude(pk=user.pk).exists()
+        ):
+            raise DirectoryUserConflict("another account already has this username")
         if user is None:
             user = User.objects.select_for_update().filter(username__iexact=entry.username).first()
             if user is not None and not user.from_directory:
@@ -323,22 +370,19 @@ class LdapBackend(BaseBackend):
         try:
             entry = directory_check(username, password)
         except DirectoryUnreachable as exc:
-            logger.warning("LDAP: the directory is unreachable: %s", exc)
-            if request is not None:
-                setattr(request, UNREACHABLE_ATTR, True)
-            audit(
-                A.LDAP_UNREACHABLE,
-                target_type="user",
-                target_label=username[:150],
-                result=AuditResult.FAILURE,
-                request=request,
-                error=str(exc)[:1000],
-            )
+            self._unreachable(request, username, exc)
             return None
         if entry is None:
             return None
         if not entry.allowed:
             self._refuse(request, NOT_IN_GROUP)
+            return None
+        try:
+            if _held_by_another_entry(entry):
+                self._refuse(request, "another directory entry holds this username")
+                return None
+        except DirectoryUnreachable as exc:
+            self._unreachable(request, username, exc)
             return None
         try:
             try:
@@ -351,6 +395,20 @@ class LdapBackend(BaseBackend):
             self._refuse(request, str(exc))
             return None
         return user if user.is_active else None
+
+    @staticmethod
+    def _unreachable(request, username: str, exc: DirectoryUnreachable) -> None:
+        logger.warning("LDAP: the directory is unreachable: %s", exc)
+        if request is not None:
+            setattr(request, UNREACHABLE_ATTR, True)
+        audit(
+            A.LDAP_UNREACHABLE,
+            target_type="user",
+            target_label=username[:150],
+            result=AuditResult.FAILURE,
+            request=request,
+            error=str(exc)[:1000],
+        )
 
     @staticmethod
     def _refuse(request, reason: str) -> None:

@@ -235,3 +235,93 @@ def test_a_local_password_set_by_staff_never_logs_a_directory_user_in(
         directory.group_add(USERS_GROUP, person_dn("bea"))
     assert logged_in_as(client) is None
     assert response.status_code == 200
+
+
+# --- Taking over another directory account ----------------------------------------------------
+
+MALLORY_DN = f"cn=Mallory,{PEOPLE}"
+
+
+@pytest.fixture
+def mallory(directory):
+    """A second directory entry, in the users group."""
+    admin = directory._admin()
+    try:
+        assert admin.add(
+            MALLORY_DN,
+            ["inetOrgPerson"],
+            {
+                "cn": "Mallory",
+                "sn": "Mallory",
+                "uid": "mallory",
+                "mail": "mallory@example.org",
+                "userPassword": "mallory-ldap-pass",
+            },
+        ), admin.result
+    finally:
+        admin.unbind()
+    directory.modify(USERS_GROUP, {"member": [("MODIFY_ADD", [MALLORY_DN])]})
+    yield MALLORY_DN
+    directory.modify(USERS_GROUP, {"member": [("MODIFY_DELETE", [MALLORY_DN])]})
+    admin = directory._admin()
+    try:
+        admin.delete(MALLORY_DN)
+    finally:
+        admin.unbind()
+
+
+def test_another_entry_with_the_same_username_does_not_take_over_the_account(
+    client, ldap_on, directory, mallory
+):
+    from django.test import Client
+
+    first = Client()
+    assert log_in(first, "ada", password_of("ada")).status_code == 302
+    ada = logged_in_as(first)
+    # Then Mallory's entry gets "ADA" as its first username (uid is multi-valued): a mistake,
+    # or someone allowed to edit entries other than Ada's.
+    directory.modify(mallory, {"uid": [("MODIFY_REPLACE", ["ADA", "mallory"])]})
+    response = log_in(client, "mallory", "mallory-ldap-pass")
+    assert logged_in_as(client) != ada
+    assert "cannot be matched to a Locker account" in response.content.decode()
+    ada.refresh_from_db()
+    assert ada.ldap_dn == person_dn("ada")
+
+
+def test_an_entry_renamed_onto_a_local_accounts_username_is_refused(
+    client, ldap_on, directory, mallory, staff
+):
+    # Mallory's account already exists; her entry then gets "ROOT" as its username: her account
+    # must not become a second "root" beside the local administrator.
+    assert log_in(client, "mallory", "mallory-ldap-pass").status_code == 302
+    client.logout()
+    directory.modify(mallory, {"uid": [("MODIFY_REPLACE", ["ROOT", "mallory"])]})
+    response = log_in(client, "mallory", "mallory-ldap-pass")
+    assert logged_in_as(client) is None
+    assert "cannot be matched to a Locker account" in response.content.decode()
+    assert User.objects.get(ldap_dn=mallory).username == "mallory"
+    assert User.objects.filter(username__iexact="root").count() == 1
+
+
+def test_an_entry_that_moved_keeps_its_account(client, ldap_on, directory):
+    # Its old DN is gone from the directory: the same person, under a new DN.
+    assert log_in(client, "ada", password_of("ada")).status_code == 302
+    ada = logged_in_as(client)
+    client.logout()
+    admin = directory._admin()
+    try:
+        assert admin.modify_dn(person_dn("ada"), "cn=Ada Lovelace", delete_old_dn=False)
+        # (a directory with referential integrity, or Active Directory, follows in its groups)
+        directory.modify(USERS_GROUP, {"member": [("MODIFY_ADD", [f"cn=Ada Lovelace,{PEOPLE}"])]})
+        try:
+            assert log_in(client, "ada", password_of("ada")).status_code == 302
+            assert logged_in_as(client) == ada
+            ada.refresh_from_db()
+            assert ada.ldap_dn == f"cn=Ada Lovelace,{PEOPLE}"
+        finally:
+            directory.modify(
+                USERS_GROUP, {"member": [("MODIFY_DELETE", [f"cn=Ada Lovelace,{PEOPLE}"])]}
+            )
+            admin.modify_dn(f"cn=Ada Lovelace,{PEOPLE}", "uid=ada", delete_old_dn=False)
+    finally:
+        admin.unbind()
