@@ -10,6 +10,7 @@ class LockerConfig(AppConfig):
     def ready(self):
         from django.core import checks
 
-        from locker.checks import debug_with_public_host_check
+        from locker.checks import debug_with_public_host_check, ldap_cleartext_check
 
         checks.register(debug_with_public_host_check, checks.Tags.security)
+        checks.register(ldap_cleartext_check, checks.Tags.security)

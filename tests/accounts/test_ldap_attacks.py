@@ -325,3 +325,28 @@ def test_an_entry_that_moved_keeps_its_account(client, ldap_on, directory):
             admin.modify_dn(f"cn=Ada Lovelace,{PEOPLE}", "uid=ada", delete_old_dn=False)
     finally:
         admin.unbind()
+
+
+# --- Passwords in clear -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "start_tls", "warned"),
+    [
+        ("ldap://ldap.example.org", False, True),
+        ("ldap://10.0.0.5:389", False, True),
+        ("ldap://ldap.example.org", True, False),
+        ("ldaps://ldap.example.org", False, False),
+        ("ldap://127.0.0.1:3389", False, False),
+        ("", False, False),
+    ],
+)
+def test_plain_ldap_to_another_host_is_warned_about_at_start(settings, url, start_tls, warned):
+    # Plain ldap:// sends every typed password in clear; `manage.py check` (run by migrate and
+    # `check --deploy`) says so, loopback aside.
+    from django.core import checks
+
+    settings.LOCKER_LDAP_URL = url
+    settings.LOCKER_LDAP_START_TLS = start_tls
+    ids = [message.id for message in checks.run_checks(tags=[checks.Tags.security])]
+    assert ("accounts.W001" in ids) is warned
