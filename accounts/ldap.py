@@ -306,6 +306,55 @@ def _held_by_another_entry(entry: DirectoryEntry) -> bool:
     return holder is not None and directory_entry_exists(holder.ldap_dn)
 
 
+def directory_members_recheck() -> int:
+    """End the sessions and revoke the API tokens of each directory user no longer in
+    LOCKER_LDAP_REQUIRE_GROUP (run every LOCKER_LDAP_RECHECK_EVERY by Celery beat): leaving the
+    group must not leave them a session or a token. Returns how many were cut off.
+
+    Nothing is revoked when the directory cannot say (unreachable, or the group is missing,
+    which is a configuration mistake rather than everybody leaving).
+    """
+    from accounts.services import api_tokens_revoke_all, user_sessions_end
+
+    group = settings.LOCKER_LDAP_REQUIRE_GROUP
+    if not settings.LOCKER_LDAP_URL or not group:
+        return 0
+    if not directory_entry_exists(group):
+        logger.warning("LDAP: the group %s does not exist; no one is cut off.", group)
+        return 0
+    try:
+        connection = _connection(
+            _server(),
+            user=settings.LOCKER_LDAP_BIND_DN or None,
+            password=settings.LOCKER_LDAP_BIND_PASSWORD or None,
+        )
+    except (LDAPException, OSError) as exc:
+        raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        gone = [
+            user
+            for user in User.objects.filter(is_active=True).exclude(ldap_dn="").iterator()
+            if not _member_of(connection, group, dn=user.ldap_dn, username=user.username)
+        ]
+    except (LDAPException, OSError) as exc:
+        raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        with contextlib.suppress(LDAPException):
+            connection.unbind()
+    for user in gone:
+        sessions = user_sessions_end(user=user)
+        tokens = api_tokens_revoke_all(user=user)
+        if sessions or tokens:
+            audit(
+                A.LOGOUT,
+                target=user,
+                ldap=NOT_IN_GROUP,
+                sessions_ended=sessions,
+                tokens_revoked=tokens,
+            )
+    return len(gone)
+
+
 class DirectoryUserConflict(Exception):
     """The directory's user cannot be matched to a local account safely."""
 

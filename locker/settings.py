@@ -546,6 +546,10 @@ CELERY_TASK_TIME_LIMIT = env_duration("LOCKER_TASK_TIME_LIMIT", "15m")
 # a child with its own hard memory limit (LOCKER_THUMBNAIL_MEMORY).
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_size("LOCKER_WORKER_MAX_MEMORY", "512M") // 1024
 CELERY_BEAT_SCHEDULE = {
+    "ldap-members-recheck": {  # does nothing without LOCKER_LDAP_REQUIRE_GROUP
+        "task": "accounts.tasks.ldap_members_recheck",
+        "schedule": env_duration("LOCKER_LDAP_RECHECK_EVERY", "15m"),
+    },
     "requeue-pending": {
         "task": "files.tasks.requeue_pending",
         "schedule": env_duration("LOCKER_REQUEUE_PENDING_EVERY", "30m"),

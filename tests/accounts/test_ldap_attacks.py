@@ -350,3 +350,48 @@ def test_plain_ldap_to_another_host_is_warned_about_at_start(settings, url, star
     settings.LOCKER_LDAP_START_TLS = start_tls
     ids = [message.id for message in checks.run_checks(tags=[checks.Tags.security])]
     assert ("accounts.W001" in ids) is warned
+
+
+# --- Removed from the group -------------------------------------------------------------------
+
+
+def test_a_user_removed_from_the_group_loses_sessions_and_tokens_at_the_next_recheck(
+    client, ldap_on, directory
+):
+    from django.core.management import call_command
+    from django.test import Client
+
+    from accounts.ldap import directory_members_recheck
+    from accounts.services import api_token_create
+
+    assert log_in(client, "bea", password_of("bea")).status_code == 302
+    bea = logged_in_as(client)
+    _token, secret = api_token_create(user=bea, name="laptop")
+    other = Client()
+    assert log_in(other, "ada", password_of("ada")).status_code == 302
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    assert Client().get("/api/v1/me/", **bearer).status_code == 200
+    directory.group_remove(USERS_GROUP, person_dn("bea"))
+    try:
+        assert directory_members_recheck() == 1
+    finally:
+        directory.group_add(USERS_GROUP, person_dn("bea"))
+    call_command("ldaprecheck")  # the cron twin: nothing left to cut off
+    assert client.get("/accounts/profile/").status_code == 302  # back to the log-in form
+    assert Client().get("/api/v1/me/", **bearer).status_code == 401
+    assert other.get("/accounts/profile/").status_code == 200  # ada is still in the group
+    event = AuditEvent.objects.get(action="logout", target_id=str(bea.pk))
+    assert event.extra["tokens_revoked"] == 1 and event.extra["sessions_ended"] == 1
+
+
+def test_the_recheck_cuts_no_one_off_when_the_directory_cannot_say(client, ldap_on):
+    from accounts.ldap import DirectoryUnreachable, directory_members_recheck
+    from tests.fixtures.slapd import free_port
+
+    assert log_in(client, "bea", password_of("bea")).status_code == 302
+    ldap_on.LOCKER_LDAP_REQUIRE_GROUP = f"cn=nosuchgroup,{PEOPLE}"  # a mistake, not a purge
+    assert directory_members_recheck() == 0
+    ldap_on.LOCKER_LDAP_URL = f"ldap://127.0.0.1:{free_port()}"
+    with pytest.raises(DirectoryUnreachable):
+        directory_members_recheck()
+    assert client.get("/accounts/profile/").status_code == 200
