@@ -395,3 +395,35 @@ def test_the_recheck_cuts_no_one_off_when_the_directory_cannot_say(client, ldap_
     with pytest.raises(DirectoryUnreachable):
         directory_members_recheck()
     assert client.get("/accounts/profile/").status_code == 200
+
+
+# --- The audit log ----------------------------------------------------------------------------
+
+
+def test_no_password_reaches_the_audit_log_or_the_log(client, ldap_on, caplog):
+    import json
+    import logging
+
+    from django.core import serializers
+
+    caplog.set_level(logging.DEBUG)
+    log_in(client, "ada", password_of("ada"))  # success, account created
+    client.logout()
+    log_in(client, "ada", "wrong-Secret-1")  # wrong password
+    log_in(client, "cyd", password_of("cyd"))  # outside the group
+    ldap_on.LOCKER_LDAP_BIND_PASSWORD = "wrong-Service-2"  # unreachable: service refused
+    log_in(client, "bea", password_of("bea"))
+    events = json.dumps(json.loads(serializers.serialize("json", AuditEvent.objects.all())))
+    assert {"user.created", "login.success", "login.failure", "ldap.unreachable"} <= set(
+        AuditEvent.objects.values_list("action", flat=True)
+    )
+    for secret in [
+        password_of("ada"),
+        "wrong-Secret-1",
+        password_of("cyd"),
+        "wrong-Service-2",
+        password_of("bea"),
+        SERVICE_PASSWORD,
+    ]:
+        assert secret not in events
+        assert secret not in caplog.text
