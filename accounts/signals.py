@@ -22,6 +22,8 @@ def _logged_in(sender, request, user, **kwargs):
     extra = {}
     if second_factor := getattr(request, "locker_second_factor", None):
         extra["second_factor"] = second_factor
+    if method := getattr(request, "locker_login_method", None):
+        extra["method"] = method
     audit(A.LOGIN_SUCCESS, actor=user, target=user, request=request, **extra)
 
 
