@@ -24,8 +24,10 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from joserfc.errors import JoseError
 
 from accounts.audit import A, audit
@@ -270,6 +272,14 @@ def login_finish(request: HttpRequest) -> LoginResult:
     claims = token.get("userinfo")
     if not claims:
         raise _refused("id_token", _("The identity provider sent no ID token."))
+    claims = dict(claims)
+    if token.get("access_token") and provider_metadata().get("userinfo_endpoint"):
+        # Many providers put e-mail, names and groups in userinfo only (oidc-provider's
+        # conformIdTokenClaims, Entra, Google): merged under the ID token's own claims, and
+        # only when userinfo speaks of the same subject (OpenID Connect Core 5.3.2).
+        info = _userinfo(token["access_token"]) or {}
+        if str(info.get("sub", "")) == str(claims.get("sub")):
+            claims = {**info, **claims}
     if started["reauth"]:
         auth_time = claims.get("auth_time")
         if not isinstance(auth_time, int | float) or auth_time < started["at"] - REAUTH_LEEWAY:
@@ -277,7 +287,7 @@ def login_finish(request: HttpRequest) -> LoginResult:
                 "not_fresh",
                 _("The identity provider did not ask for your password again. Try again."),
             )
-    user = identity_login(claims=dict(claims))
+    user = identity_login(claims=claims)
     if started["reauth"] and (not request.user.is_authenticated or request.user.pk != user.pk):
         raise _refused("reauth_other_user", _("You logged in as someone else. Try again."))
     request.session[SESSION_KEY] = {
@@ -529,6 +539,9 @@ def session_recheck(request: HttpRequest) -> str | None:
     return None
 
 
+SESSION_ENDED_MESSAGE = gettext_lazy("Your single sign-on session has ended. Log in again.")
+
+
 class OidcSessionMiddleware:
     """For SSO sessions: re-check at the provider (session_recheck) and end the session when it
     says no; and two-factor is the provider's job, so the TOTP guard does not apply to them."""
@@ -556,13 +569,10 @@ class OidcSessionMiddleware:
                 reason=reason,
             )
             logout(request)
-            message = _("Your single sign-on session has ended. Log in again.")
             if request.path.startswith("/api/"):
-                return JsonResponse({"detail": message}, status=401)
-            from django.contrib import messages
-
-            messages.error(request, message)
-            return redirect("login")
+                return JsonResponse({"detail": str(SESSION_ENDED_MESSAGE)}, status=401)
+            # (Before the messages middleware: the log-in page says it from the query string.)
+            return redirect(reverse("login") + "?sso_ended=1")
         user._locker_session_refusal = None  # accounts.twofactor.session_refusal
         return self.get_response(request)
 

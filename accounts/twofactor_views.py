@@ -58,6 +58,8 @@ class LoginView(auth_views.LoginView):
         context["oidc_enabled"] = oidc.enabled()
         context["oidc_button"] = oidc.button_label() if oidc.enabled() else ""
         context["password_login"] = settings.LOCKER_PASSWORD_LOGIN
+        if self.request.GET.get("sso_ended") == "1":
+            context["sso_ended"] = oidc.SESSION_ENDED_MESSAGE
         return context
 
     def form_valid(self, form):
