@@ -113,6 +113,6 @@ def test_started_log_ins_kept_in_the_session_are_bounded(client, fake_provider):
     for _ in range(20):
         client.get("/accounts/oidc/login/")
 
-    keys = [key for key in client.session.keys() if key.startswith("_state_locker_oidc_")]
+    keys = [key for key, _value in client.session.items() if key.startswith("_state_locker_oidc_")]
     assert len(keys) <= 5
     assert len(client.session["locker_oidc_pending"]) <= 5
