@@ -64,7 +64,10 @@ class LogoutView(auth_views.LogoutView):
         if sso is not None:
             url = oidc.end_session_url(id_token=sso.get("id_token", ""))
             if url:
-                return redirect(url)
+                # A page that moves on by itself, not a redirect: the logout button's form may
+                # only lead to this site (CSP form-action 'self', which browsers also apply to
+                # where a form's redirect goes).
+                return render(request, "accounts/oidc_logout.html", {"end_session_url": url})
         return response
 
 

@@ -2,6 +2,8 @@
 staff, sessions that end, logout at the provider, password log-in switched off, fresh log-in
 before creating an API token."""
 
+import html
+import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -125,14 +127,18 @@ def test_logout_also_ends_the_session_at_the_provider(client, oidc_provider):
 
     response = client.post("/accounts/logout/")
 
-    assert response.status_code == 302
-    end_session = urlsplit(response["Location"])
+    assert response.status_code == 200
+    link = re.search(r'id="oidc-end-session" href="([^"]+)"', response.content.decode())
+    end_session_url = html.unescape(link.group(1))
+    assert f'content="0;url={link.group(1)}"' in response.content.decode()
+    end_session = urlsplit(end_session_url)
     assert f"{end_session.scheme}://{end_session.netloc}" == oidc_provider.issuer
     assert end_session.path == "/session/end"
     params = parse_qs(end_session.query)
     assert params["post_logout_redirect_uri"] == ["http://testserver/accounts/login/"]
     assert params["id_token_hint"][0].count(".") == 2
-    back = oidc_provider.sign_in(response["Location"], login="ann")
+    assert client.get("/accounts/profile/").status_code == 302  # logged out of Locker
+    back = oidc_provider.sign_in(end_session_url, login="ann")
     assert back == "http://testserver/accounts/login/"
     # The provider's session is over: the next log-in asks for the password again.
     start = client.get("/accounts/oidc/login/")
