@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import A, audit
-from accounts.models import ApiToken, AuditEvent, Invitation, User
+from accounts.models import ApiToken, AuditEvent, Invitation, OidcIdentity, User
 
 
 class TokenRevokingPasswordChangeForm(AdminPasswordChangeForm):
@@ -24,9 +24,25 @@ class TokenRevokingPasswordChangeForm(AdminPasswordChangeForm):
         return user
 
 
+class OidcIdentityInline(admin.TabularInline):
+    """The single sign-on accounts linked to this user: deleting one unlinks it (the next SSO
+    log-in with it then follows LOCKER_OIDC_CREATE_USERS / LOCKER_OIDC_LINK_BY_EMAIL)."""
+
+    model = OidcIdentity
+    extra = 0
+    fields = ("issuer", "subject", "groups", "checked_at")
+    readonly_fields = fields
+    verbose_name = _("single sign-on identity")
+    verbose_name_plural = _("single sign-on identities")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     change_password_form = TokenRevokingPasswordChangeForm
+    inlines = [OidcIdentityInline]
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         ("Locker", {"fields": ("display_name", "quota_bytes", "used_bytes")}),

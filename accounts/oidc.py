@@ -82,6 +82,46 @@ class OidcRefused(Exception):
         self.message = message
 
 
+def oidc_settings_check(app_configs=None, **kwargs):
+    """accounts.E010: SSO half configured; accounts.E011: password log-in off with no SSO (nobody
+    could log in); accounts.E012: an issuer that is not https outside of local tests."""
+    from django.core.checks import Error
+
+    from locker.checks import _is_local
+
+    errors = []
+    issuer = settings.LOCKER_OIDC_ISSUER
+    if issuer and not settings.LOCKER_OIDC_CLIENT_ID:
+        errors.append(
+            Error(
+                "LOCKER_OIDC_ISSUER is set but LOCKER_OIDC_CLIENT_ID is not.",
+                hint="Register Locker at the identity provider (docs/sso.md) and set both.",
+                id="accounts.E010",
+            )
+        )
+    if settings.LOCKER_PASSWORD_LOGIN != "all" and not issuer:
+        errors.append(
+            Error(
+                f"LOCKER_PASSWORD_LOGIN is {settings.LOCKER_PASSWORD_LOGIN!r} but single "
+                "sign-on is off (no LOCKER_OIDC_ISSUER): users could not log in.",
+                hint="Set LOCKER_OIDC_ISSUER, or LOCKER_PASSWORD_LOGIN=all.",
+                id="accounts.E011",
+            )
+        )
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(issuer)
+    if issuer and parts.scheme != "https" and not _is_local(parts.hostname or ""):
+        errors.append(
+            Error(
+                f"LOCKER_OIDC_ISSUER ({issuer}) is not an https:// address.",
+                hint="The provider's keys and tokens must come over TLS.",
+                id="accounts.E012",
+            )
+        )
+    return errors
+
+
 # --- The provider's documents -----------------------------------------------------------------
 
 

@@ -314,3 +314,20 @@ def test_sso_pages_are_404_when_sso_is_off(client, settings, db):
     settings.LOCKER_OIDC_ISSUER = ""
     assert client.get("/accounts/oidc/login/").status_code == 404
     assert client.get("/accounts/oidc/callback/?code=x&state=y").status_code == 404
+
+
+def test_system_checks_refuse_half_or_unsafe_sso_settings(settings):
+    from accounts.oidc import oidc_settings_check
+
+    settings.LOCKER_OIDC_ISSUER = ""
+    settings.LOCKER_PASSWORD_LOGIN = "none"
+    assert [e.id for e in oidc_settings_check()] == ["accounts.E011"]
+
+    settings.LOCKER_PASSWORD_LOGIN = "all"
+    settings.LOCKER_OIDC_ISSUER = "http://sso.example.org/realms/x"
+    settings.LOCKER_OIDC_CLIENT_ID = ""
+    assert [e.id for e in oidc_settings_check()] == ["accounts.E010", "accounts.E012"]
+
+    settings.LOCKER_OIDC_ISSUER = "https://sso.example.org/realms/x"
+    settings.LOCKER_OIDC_CLIENT_ID = "locker"
+    assert oidc_settings_check() == []
