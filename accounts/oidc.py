@@ -11,6 +11,7 @@ sessions so that a user removed from the allowed groups loses their sessions.
 
 import hashlib
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -20,7 +21,8 @@ from authlib.integrations.django_client import DjangoIntegration, DjangoOAuth2Ap
 from django.conf import settings
 from django.contrib.auth import logout
 from django.core.cache import cache
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -242,22 +244,37 @@ class LoginResult:
 
 
 def _refused(reason: str, message: str, **extra) -> OidcRefused:
+    refused = OidcRefused(reason, message)
+    refused.extra = extra
+    return refused
+
+
+def _audit_refusal(refused: OidcRefused) -> None:
+    """Recorded once the log-in is over, outside any transaction that its refusal undid."""
+    extra = dict(getattr(refused, "extra", {}))
     audit(
         A.LOGIN_FAILURE,
         target_type="user",
         target_label=str(extra.pop("username", ""))[:150],
         result=AuditResult.FAILURE,
         method="oidc",
-        reason=reason,
+        reason=refused.reason,
         **extra,
     )
-    return OidcRefused(reason, message)
 
 
 def login_finish(request: HttpRequest) -> LoginResult:
     """Check the provider's answer on the callback and return whom to log in.
 
     Raises OidcRefused (with the audit record written) or OidcUnavailable."""
+    try:
+        return _login_finish(request)
+    except OidcRefused as refused:
+        _audit_refusal(refused)
+        raise
+
+
+def _login_finish(request: HttpRequest) -> LoginResult:
     state = request.GET.get("state", "")
     pending = request.session.get(PENDING_KEY, {})
     started = pending.pop(state, None) if state else None
@@ -399,7 +416,16 @@ def identity_login(*, claims: dict) -> User:
         )
         if identity is None:
             user = _user_for_new_identity(claims=claims, username=username, email=email, who=who)
-            identity = OidcIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+            try:
+                with transaction.atomic():
+                    identity = OidcIdentity.objects.create(
+                        user=user, issuer=issuer, subject=subject
+                    )
+            except IntegrityError:
+                # The same person's first log-in in two tabs at once: the other one won.
+                raise _refused(
+                    "concurrent", _("This log-in was not started from this browser.")
+                ) from None
         user = identity.user
         if not user.is_active:
             raise _refused("inactive", _("This account is deactivated."), **who)
@@ -437,19 +463,27 @@ def _user_for_new_identity(*, claims: dict, username: str, email: str, who: dict
         raise _refused(
             "no_email", _("The identity provider did not give your e-mail address."), **who
         )
-    base = (username or email.partition("@")[0])[:120] or "user"
+    # Django's usernames allow letters, digits and @.+-_ only.
+    base = re.sub(r"[^\w.@+-]", "-", username or email.partition("@")[0])[:120] or "user"
     candidate = base
     if User.objects.filter(username__iexact=candidate).exists():
         # Someone else has this name (a local account): keep both, tell them apart.
         candidate = f"{base}-{hashlib.sha256(who['subject'].encode()).hexdigest()[:8]}"
     display_name = str(claims.get("name") or "")[:150]
     groups = _groups(claims)
-    return services.user_create(
-        username=candidate,
-        email=email,
-        display_name=display_name,
-        is_staff=_staff_from(groups, current=False),
-    )
+    try:
+        return services.user_create(
+            username=candidate,
+            email=email,
+            display_name=display_name,
+            is_staff=_staff_from(groups, current=False),
+        )
+    except ValidationError:
+        raise _refused(
+            "invalid_identity",
+            _("Locker could not make an account from what the identity provider sent."),
+            **who,
+        ) from None
 
 
 def session_fresh_auth_at(request: HttpRequest) -> float | None:

@@ -10,6 +10,8 @@ from django.views.decorators.cache import never_cache
 
 from accounts import oidc, twofactor
 from accounts.twofactor_views import _safe_next
+from locker.network import client_network
+from locker.throttle import Throttle
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -31,14 +33,30 @@ def oidc_login(request: HttpRequest) -> HttpResponse:
         return oidc.unavailable_response(request)
 
 
+# Refused callbacks (forged states, spoilt tokens) per network: each writes an audit record and
+# may cost a token request to the provider, so an outsider's junk is bounded.
+CALLBACK_FAILURES = Throttle("oidc-callback", limit=30, window=900)
+
+
 @never_cache
 def oidc_callback(request: HttpRequest) -> HttpResponse:
     _require_enabled()
+    network = client_network(request)
+    if wait := CALLBACK_FAILURES.retry_after(network):
+        response = render(
+            request,
+            "accounts/oidc_refused.html",
+            {"message": _("Too many failed log-ins from your network. Try again later.")},
+            status=429,
+        )
+        response["Retry-After"] = str(wait)
+        return response
     try:
         result = oidc.login_finish(request)
     except oidc.OidcUnavailable:
         return oidc.unavailable_response(request)
     except oidc.OidcRefused as refused:
+        CALLBACK_FAILURES.hit(network)
         context = {"message": refused.message, "reason": refused.reason}
         return render(request, "accounts/oidc_refused.html", context, status=403)
     # Read by the log-in signal's audit record; no second factor here: the provider's job.

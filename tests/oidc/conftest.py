@@ -163,6 +163,7 @@ class FakeProvider:
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig"})
         self.mode = "ok"
+        self.extra_claims: dict = {}
         self.codes: dict[str, dict] = {}
         self.token_requests: list[dict] = []
         provider = self
@@ -247,6 +248,7 @@ class FakeProvider:
             "email_verified": True,
             "groups": ["locker"],
         }
+        claims.update(self.extra_claims)
         key = self.key
         if self.mode == "wrong_issuer":
             claims["iss"] = "http://127.0.0.1:1"

@@ -116,3 +116,46 @@ def test_started_log_ins_kept_in_the_session_are_bounded(client, fake_provider):
     keys = [key for key, _value in client.session.items() if key.startswith("_state_locker_oidc_")]
     assert len(keys) <= 5
     assert len(client.session["locker_oidc_pending"]) <= 5
+
+
+def test_next_pointing_at_another_site_is_ignored(client, fake_provider):
+    response = client.get("/accounts/oidc/login/?next=https://evil.example/")
+    answer = requests.get(response["Location"], allow_redirects=False, timeout=10)
+
+    back = client.get(answer.headers["Location"].removeprefix(TESTSERVER))
+
+    assert back.status_code == 302 and back["Location"] == "/"
+
+
+def test_next_on_this_site_is_followed(client, fake_provider):
+    response = client.get("/accounts/oidc/login/?next=/accounts/profile/")
+    answer = requests.get(response["Location"], allow_redirects=False, timeout=10)
+
+    back = client.get(answer.headers["Location"].removeprefix(TESTSERVER))
+
+    assert back["Location"] == "/accounts/profile/"
+
+
+def test_refused_callbacks_from_one_network_are_throttled(client, fake_provider):
+    for _ in range(30):
+        assert client.get("/accounts/oidc/callback/?code=x&state=forged").status_code == 403
+    events = AuditEvent.objects.filter(action="login.failure").count()
+
+    response = client.get("/accounts/oidc/callback/?code=x&state=forged")
+
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert AuditEvent.objects.filter(action="login.failure").count() == events
+
+
+def test_refusal_inside_the_account_step_is_still_audited(client, fake_provider):
+    User.objects.create_user(username="someone", email="frank@example.org", password="x" * 12)
+
+    _refused(fake_log_in(client), "email_taken")
+
+
+def test_username_the_provider_sends_with_odd_characters_is_made_valid(client, fake_provider):
+    fake_provider.extra_claims = {"preferred_username": "Frank de la Rue/<b>"}
+
+    assert fake_log_in(client).status_code == 302
+
+    assert User.objects.get(email="frank@example.org").username == "Frank-de-la-Rue--b-"
