@@ -24,25 +24,26 @@ class TokenRevokingPasswordChangeForm(AdminPasswordChangeForm):
         return user
 
 
-class OidcIdentityInline(admin.TabularInline):
-    """The single sign-on accounts linked to this user: deleting one unlinks it (the next SSO
+@admin.register(OidcIdentity)
+class OidcIdentityAdmin(admin.ModelAdmin):
+    """The single sign-on accounts linked to Locker users: deleting one unlinks it (the next SSO
     log-in with it then follows LOCKER_OIDC_CREATE_USERS / LOCKER_OIDC_LINK_BY_EMAIL)."""
 
-    model = OidcIdentity
-    extra = 0
-    fields = ("issuer", "subject", "groups", "checked_at")
+    list_display = ("user", "subject", "issuer", "checked_at")
+    search_fields = ("user__username", "subject")
+    fields = ("user", "issuer", "subject", "groups", "created_at", "checked_at")
     readonly_fields = fields
-    verbose_name = _("single sign-on identity")
-    verbose_name_plural = _("single sign-on identities")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     change_password_form = TokenRevokingPasswordChangeForm
-    inlines = [OidcIdentityInline]
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         ("Locker", {"fields": ("display_name", "quota_bytes", "used_bytes")}),
