@@ -53,10 +53,19 @@ def enabled() -> bool:
 
 
 def password_login_allowed(user) -> bool:
-    """LOCKER_PASSWORD_LOGIN: everyone (`all`), staff only as a break-glass way in (`staff`),
-    or nobody (`none`: single sign-on only)."""
+    """LOCKER_PASSWORD_LOGIN, for Locker's own (local) passwords: everyone (`all`), staff only
+    as a break-glass way in (`staff`), or nobody (`none`: single sign-on only). A password the
+    directory checked (LDAP, accounts/ldap.py) is the organisation's own log-in, not a local
+    one: it is not concerned."""
+    if getattr(user, "backend", "") == "accounts.ldap.LdapBackend":
+        return True
     mode = settings.LOCKER_PASSWORD_LOGIN
     return mode == "all" or (mode == "staff" and (user.is_staff or user.is_superuser))
+
+
+def password_form_shown() -> bool:
+    """Whether the log-in page shows the password form: some password may be used there."""
+    return settings.LOCKER_PASSWORD_LOGIN != "none" or bool(settings.LOCKER_LDAP_URL)
 
 
 def redirect_uri() -> str:
@@ -101,12 +110,13 @@ def oidc_settings_check(app_configs=None, **kwargs):
                 id="accounts.E010",
             )
         )
-    if settings.LOCKER_PASSWORD_LOGIN != "all" and not issuer:
+    if settings.LOCKER_PASSWORD_LOGIN != "all" and not issuer and not settings.LOCKER_LDAP_URL:
         errors.append(
             Error(
-                f"LOCKER_PASSWORD_LOGIN is {settings.LOCKER_PASSWORD_LOGIN!r} but single "
-                "sign-on is off (no LOCKER_OIDC_ISSUER): users could not log in.",
-                hint="Set LOCKER_OIDC_ISSUER, or LOCKER_PASSWORD_LOGIN=all.",
+                f"LOCKER_PASSWORD_LOGIN is {settings.LOCKER_PASSWORD_LOGIN!r} but neither single "
+                "sign-on (LOCKER_OIDC_ISSUER) nor LDAP (LOCKER_LDAP_URL) is on: users could not "
+                "log in.",
+                hint="Set LOCKER_OIDC_ISSUER or LOCKER_LDAP_URL, or LOCKER_PASSWORD_LOGIN=all.",
                 id="accounts.E011",
             )
         )
@@ -257,7 +267,7 @@ def _audit_refusal(refused: OidcRefused) -> None:
         target_type="user",
         target_label=str(extra.pop("username", ""))[:150],
         result=AuditResult.FAILURE,
-        method="oidc",
+        source="oidc",
         reason=refused.reason,
         **extra,
     )

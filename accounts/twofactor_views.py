@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import oidc, twofactor
+from accounts.forms import LoginForm
 from accounts.models import User
 from locker.show_once import show_once_stash, show_once_take
 
@@ -53,11 +54,15 @@ def _safe_next(request: HttpRequest, default: str = "/") -> str:
 class LoginView(auth_views.LoginView):
     """Django's log-in page; for accounts with a second factor it leads to the code step."""
 
+    authentication_form = LoginForm
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["oidc_enabled"] = oidc.enabled()
         context["oidc_button"] = oidc.button_label() if oidc.enabled() else ""
         context["password_login"] = settings.LOCKER_PASSWORD_LOGIN
+        context["password_form"] = oidc.password_form_shown()
+        context["directory_on"] = bool(settings.LOCKER_LDAP_URL)
         if self.request.GET.get("sso_ended") == "1":
             context["sso_ended"] = oidc.SESSION_ENDED_MESSAGE
         return context
@@ -179,7 +184,12 @@ def _password_ok(request: HttpRequest, form: PasswordForm) -> bool:
         request, username=request.user.get_username(), password=form.cleaned_data["password"]
     )
     if user is None or user.pk != request.user.pk:
-        form.add_error("password", _("This password is not correct."))
+        from accounts import ldap
+
+        if ldap.directory_unreachable(request):
+            form.add_error("password", ldap.UNREACHABLE_MESSAGE)
+        else:
+            form.add_error("password", _("This password is not correct."))
         return False
     twofactor.password_confirmed(request)
     return True

@@ -18,7 +18,7 @@ def _refused(response, reason: str, *, frank_exists: bool = False) -> None:
     assert f'data-reason="{reason}"'.encode() in response.content
     assert User.objects.filter(username="frank").exists() == frank_exists
     failure = AuditEvent.objects.filter(action="login.failure").latest("pk")
-    assert failure.extra["method"] == "oidc" and failure.extra["reason"] == reason
+    assert failure.extra["source"] == "oidc" and failure.extra["reason"] == reason
 
 
 def test_well_behaved_fake_provider_logs_in_with_pkce(client, fake_provider):

@@ -34,7 +34,7 @@ def test_first_log_in_creates_the_user(client, oidc_provider):
     assert (identity.issuer, identity.subject) == (oidc_provider.issuer, "ann")
     assert client.get("/accounts/profile/").status_code == 200
     event = AuditEvent.objects.filter(action="login.success", actor=user).get()
-    assert event.extra == {"method": "oidc"}
+    assert event.extra == {"source": "oidc"}
 
 
 def test_second_log_in_finds_the_same_account(client, oidc_provider):
@@ -75,7 +75,7 @@ def test_user_outside_the_allowed_groups_is_refused_with_a_clear_page(client, oi
     assert b"not in a group allowed to use Locker" in response.content
     assert client.get("/accounts/profile/").status_code == 302  # not logged in
     failure = AuditEvent.objects.filter(action="login.failure").get()
-    assert failure.extra["method"] == "oidc" and failure.extra["reason"] == "group"
+    assert failure.extra["source"] == "oidc" and failure.extra["reason"] == "group"
 
 
 def test_removal_from_the_allowed_group_ends_the_session_at_the_next_request(
@@ -271,6 +271,7 @@ def test_password_log_in_none_shows_only_the_button_and_refuses_passwords(
     client, oidc_provider, settings, staff
 ):
     settings.LOCKER_PASSWORD_LOGIN = "none"
+    settings.LOCKER_LDAP_URL = ""
     page = client.get("/accounts/login/").content.decode()
     assert "Log in with Example SSO" in page and 'id="login-form"' not in page
 
@@ -285,6 +286,7 @@ def test_password_log_in_staff_lets_only_staff_in_answering_others_as_a_wrong_pa
     client, oidc_provider, settings, staff, alice
 ):
     settings.LOCKER_PASSWORD_LOGIN = "staff"
+    settings.LOCKER_LDAP_URL = ""
     wrong = client.post("/accounts/login/", {"username": "alice", "password": "not-it"})
     refused = client.post("/accounts/login/", {"username": "alice", "password": "alice-password-1"})
     assert refused.status_code == 200
@@ -320,8 +322,12 @@ def test_system_checks_refuse_half_or_unsafe_sso_settings(settings):
     from accounts.oidc import oidc_settings_check
 
     settings.LOCKER_OIDC_ISSUER = ""
+    settings.LOCKER_LDAP_URL = ""
     settings.LOCKER_PASSWORD_LOGIN = "none"
     assert [e.id for e in oidc_settings_check()] == ["accounts.E011"]
+    settings.LOCKER_LDAP_URL = "ldaps://ldap.example.org"  # directory users can still log in
+    assert oidc_settings_check() == []
+    settings.LOCKER_LDAP_URL = ""
 
     settings.LOCKER_PASSWORD_LOGIN = "all"
     settings.LOCKER_OIDC_ISSUER = "http://sso.example.org/realms/x"
