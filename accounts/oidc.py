@@ -568,7 +568,8 @@ def _refresh(data: dict) -> dict | None:
             token = session.refresh_token(
                 client.server_metadata["token_endpoint"], refresh_token=data["refresh_token"]
             )
-    except OAuthError:
+    except OAuthError as exc:
+        logger.info("SSO refresh token refused: %s", exc)
         return None
     except requests.RequestException as exc:
         raise OidcUnavailable(str(exc)) from exc

@@ -87,6 +87,17 @@ class NodeProvider:
         self.accounts[login] = {"email": email, "groups": groups, **claims}
         self._write()
 
+    def revoke(self, token: str) -> None:
+        """Revoke an access or refresh token at the provider (RFC 7009), as it does when the
+        user is disabled or their session there ends."""
+        response = requests.post(
+            self.issuer + "/token/revocation",
+            data={"token": token},
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)

@@ -337,3 +337,48 @@ def test_system_checks_refuse_half_or_unsafe_sso_settings(settings):
     settings.LOCKER_OIDC_ISSUER = "https://sso.example.org/realms/x"
     settings.LOCKER_OIDC_CLIENT_ID = "locker"
     assert oidc_settings_check() == []
+
+
+def test_expired_access_token_is_renewed_with_the_refresh_token(client, oidc_provider, settings):
+    settings.LOCKER_OIDC_RECHECK_SECONDS = 0
+    oidc_provider.account("ann", groups=["locker"])
+    sso_log_in(client, oidc_provider, "ann")
+    session = client.session
+    first = session["locker_oidc"]
+    assert first["refresh_token"]
+    # One the provider no longer knows, as it answers for an expired one (revoking the access
+    # token would revoke the whole grant at oidc-provider, refresh token included).
+    session["locker_oidc"] = {**first, "access_token": "an-expired-access-token"}
+    session.save()
+
+    assert client.get("/accounts/profile/").status_code == 200
+
+    renewed = client.session["locker_oidc"]
+    assert renewed["access_token"] != first["access_token"]
+    assert client.get("/accounts/profile/").status_code == 200
+
+
+def test_session_ends_when_the_provider_refuses_every_token(client, oidc_provider, settings):
+    settings.LOCKER_OIDC_RECHECK_SECONDS = 0
+    oidc_provider.account("ann", groups=["locker"])
+    sso_log_in(client, oidc_provider, "ann")
+    tokens = client.session["locker_oidc"]
+    oidc_provider.revoke(tokens["refresh_token"])
+    oidc_provider.revoke(tokens["access_token"])
+
+    response = client.get("/accounts/profile/")
+
+    assert response["Location"] == "/accounts/login/?sso_ended=1"
+    ended = AuditEvent.objects.filter(action="sso.session_ended").get()
+    assert ended.extra == {"reason": "tokens_refused"}
+
+
+def test_provider_down_leaves_sso_sessions_as_they_are(client, oidc_provider, settings):
+    settings.LOCKER_OIDC_RECHECK_SECONDS = 0
+    oidc_provider.account("ann", groups=["locker"])
+    sso_log_in(client, oidc_provider, "ann")
+
+    oidc_provider.stop()
+    oidc_provider.stop = lambda: None
+
+    assert client.get("/accounts/profile/").status_code == 200

@@ -18,7 +18,7 @@ const provider = new Provider(issuer, {
     redirect_uris: process.env.OIDC_REDIRECT_URIS.split(','),
     post_logout_redirect_uris: process.env.OIDC_POST_LOGOUT_URIS.split(','),
     response_types: ['code'],
-    grant_types: ['authorization_code'],
+    grant_types: ['authorization_code', 'refresh_token'],
   }],
   claims: {
     openid: ['sub'],
@@ -26,7 +26,13 @@ const provider = new Provider(issuer, {
     profile: ['preferred_username', 'name', 'groups'],
   },
   cookies: { keys: ['locker-tests-only'] },
-  features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    revocation: { enabled: true },
+  },
+  // A refresh token with every log-in (as Keycloak gives), without offline_access.
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   pkce: { required: () => true },
   async findAccount(ctx, id) {
     const account = accounts()[id];
