@@ -289,13 +289,6 @@ def _login_finish(request: HttpRequest) -> LoginResult:
     pending = request.session.get(PENDING_KEY, {})
     started = pending.pop(state, None) if state else None
     request.session[PENDING_KEY] = pending
-    if request.GET.get("error"):
-        error = request.GET["error"][:100]
-        raise _refused(
-            "provider_error",
-            _("The identity provider did not log you in (%(error)s).") % {"error": error},
-            error=error,
-        )
     if started is None or time.time() - started["at"] > PENDING_SECONDS:
         raise _refused(
             "state",
@@ -303,6 +296,16 @@ def _login_finish(request: HttpRequest) -> LoginResult:
                 "This log-in was not started from this browser, or took too long. "
                 "Start again from the log-in page."
             ),
+        )
+    if request.GET.get("error"):
+        # Shown only for a log-in this browser started, and only as an OAuth error code: no
+        # sentence of an outsider's on our page.
+        error = request.GET["error"]
+        error = error if re.fullmatch(r"[a-z_]{1,40}", error) else "unknown_error"
+        raise _refused(
+            "provider_error",
+            _("The identity provider did not log you in (%(error)s).") % {"error": error},
+            error=error,
         )
     client = _client()
     try:
@@ -336,6 +339,9 @@ def _login_finish(request: HttpRequest) -> LoginResult:
         ) from None
     except requests.RequestException as exc:
         raise OidcUnavailable(str(exc)) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        # A token answer that is not JSON, keys that cannot be read: the provider is broken.
+        raise OidcUnavailable(f"unexpected answer: {exc!r}") from exc
     claims = token.get("userinfo")
     if not claims:
         raise _refused("id_token", _("The identity provider sent no ID token."))

@@ -2,6 +2,8 @@
 a forged or replayed `state`, an ID token with a bad signature, another issuer, another
 audience, an expired one, another nonce; and the provider's metadata naming another issuer."""
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 import requests
 from django.test import Client
@@ -80,12 +82,30 @@ def test_a_callback_cannot_be_used_twice(client, fake_provider):
     assert client.get("/accounts/profile/").status_code == 302
 
 
+def _started_state(client) -> str:
+    start = client.get("/accounts/oidc/login/")
+    return parse_qs(urlsplit(start["Location"]).query)["state"][0]
+
+
 def test_error_from_the_provider_is_shown_not_a_500(client, fake_provider):
-    client.get("/accounts/oidc/login/")
-    response = client.get("/accounts/oidc/callback/?error=access_denied&state=whatever")
+    state = _started_state(client)
+
+    response = client.get(f"/accounts/oidc/callback/?error=access_denied&state={state}")
 
     _refused(response, "provider_error")
     assert b"access_denied" in response.content
+
+
+def test_error_text_of_an_outsider_is_not_shown(client, fake_provider):
+    junk = "Call+us+at+555-0100+to+unlock+your+account"
+    forged = client.get(f"/accounts/oidc/callback/?error={junk}&state=whatever")
+    _refused(forged, "state")
+    state = _started_state(client)
+
+    response = client.get(f"/accounts/oidc/callback/?error={junk}&state={state}")
+
+    _refused(response, "provider_error")
+    assert b"555-0100" not in response.content and b"unknown_error" in response.content
 
 
 def test_metadata_naming_another_issuer_is_not_trusted(client, fake_provider, settings):
