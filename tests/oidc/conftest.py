@@ -173,6 +173,7 @@ class FakeProvider:
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig"})
+        self.jwks_requests = 0
         self.mode = "ok"
         self.extra_claims: dict = {}
         self.codes: dict[str, dict] = {}
@@ -196,6 +197,7 @@ class FakeProvider:
                 if url.path == "/.well-known/openid-configuration":
                     return self._json(provider.metadata())
                 if url.path == "/jwks":
+                    provider.jwks_requests += 1
                     return self._json({"keys": [provider.key.as_dict(private=False)]})
                 if url.path == "/authorize":
                     params = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -272,7 +274,11 @@ class FakeProvider:
         elif self.mode == "bad_signature":
             # Another key that claims the provider's key id.
             key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
-        return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
+        return jwt.encode({"alg": "RS256", "kid": self.key.kid}, claims, key)
+
+    def rotate_key(self, kid: str) -> None:
+        """A new signing key, published in place of the old one."""
+        self.key = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig"})
 
     def stop(self) -> None:
         self.server.shutdown()

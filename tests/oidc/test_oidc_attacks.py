@@ -179,3 +179,21 @@ def test_username_the_provider_sends_with_odd_characters_is_made_valid(client, f
     assert fake_log_in(client).status_code == 302
 
     assert User.objects.get(email="frank@example.org").username == "Frank-de-la-Rue--b-"
+
+
+def test_rotated_provider_keys_are_fetched_again_at_most_once_a_minute(client, fake_provider):
+    assert fake_log_in(client).status_code == 302
+    client.logout()
+    assert fake_provider.jwks_requests == 1  # then kept in the cache
+
+    fake_provider.rotate_key("k2")
+    assert fake_log_in(client).status_code == 302  # unknown key id: the keys fetched again
+    client.logout()
+    assert fake_provider.jwks_requests == 2
+
+    fake_provider.rotate_key("k3")
+    response = fake_log_in(client)
+
+    # Tokens naming unknown keys cannot make Locker fetch the keys at every request.
+    assert fake_provider.jwks_requests == 2
+    assert response.status_code == 403
