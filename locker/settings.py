@@ -113,6 +113,8 @@ MIDDLEWARE = [
     # After authentication: a logged-in user's language setting wins (locker/i18n.py).
     "locker.i18n.UserLanguageMiddleware",
     "accounts.audit.AuditContextMiddleware",
+    # Before the two-factor guard: SSO sessions re-checked at the provider (accounts/oidc.py).
+    "accounts.oidc.OidcSessionMiddleware",
     "accounts.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -280,6 +282,23 @@ PASSWORD_RESET_TIMEOUT = 3 * 3600
 LOCKER_AUDIT_DAYS = env_int("LOCKER_AUDIT_DAYS", 365)
 LOCKER_REQUIRE_2FA = env_choice("LOCKER_REQUIRE_2FA", "none", ("none", "staff", "all"))
 LOCKER_REAUTH_MINUTES = env_int("LOCKER_REAUTH_MINUTES", 10)
+
+# Single sign-on with OpenID Connect (accounts/oidc.py, docs/sso.md): on when the issuer is set.
+LOCKER_OIDC_ISSUER = env_str("LOCKER_OIDC_ISSUER", "").rstrip("/")
+LOCKER_OIDC_CLIENT_ID = env_str("LOCKER_OIDC_CLIENT_ID", "")
+LOCKER_OIDC_CLIENT_SECRET = env_str("LOCKER_OIDC_CLIENT_SECRET", "")
+LOCKER_OIDC_SCOPES = env_str("LOCKER_OIDC_SCOPES", "openid email profile")
+LOCKER_OIDC_USERNAME_CLAIM = env_str("LOCKER_OIDC_USERNAME_CLAIM", "preferred_username")
+LOCKER_OIDC_GROUPS_CLAIM = env_str("LOCKER_OIDC_GROUPS_CLAIM", "groups")
+LOCKER_OIDC_ALLOWED_GROUPS = env_list("LOCKER_OIDC_ALLOWED_GROUPS", "")
+LOCKER_OIDC_STAFF_GROUP = env_str("LOCKER_OIDC_STAFF_GROUP", "")
+LOCKER_OIDC_ALLOWED_DOMAINS = [d.lower() for d in env_list("LOCKER_OIDC_ALLOWED_DOMAINS", "")]
+LOCKER_OIDC_CREATE_USERS = env_bool("LOCKER_OIDC_CREATE_USERS", True)
+LOCKER_OIDC_LINK_BY_EMAIL = env_bool("LOCKER_OIDC_LINK_BY_EMAIL", False)
+LOCKER_OIDC_BUTTON = env_str("LOCKER_OIDC_BUTTON", "")
+LOCKER_OIDC_RECHECK_SECONDS = env_duration("LOCKER_OIDC_RECHECK", "5m")
+LOCKER_OIDC_TIMEOUT = env_int("LOCKER_OIDC_TIMEOUT", 5)
+LOCKER_PASSWORD_LOGIN = env_choice("LOCKER_PASSWORD_LOGIN", "all", ("all", "staff", "none"))
 # Reverse proxies in front: the client's address is this many entries from the right of
 # X-Forwarded-For (0: REMOTE_ADDR, and X-Forwarded-For is ignored). See locker.network.
 LOCKER_PROXY_COUNT = env_int("LOCKER_PROXY_COUNT", 0)
