@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from webhooks import services
-from webhooks.models import Delivery
+from webhooks.models import Delivery, Webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -173,9 +173,8 @@ def test_dns_rebinding_cannot_move_the_connection_to_loopback(
     name is resolved once, and the connection goes to the address that was checked."""
     import socket
 
-    services.webhook_update(
-        webhook=hook, data={"url": f"https://rebind.example:{receiver.port}/hook"}
-    )
+    # Registered while the name resolved to a public address.
+    Webhook.objects.filter(pk=hook.pk).update(url=f"https://rebind.example:{receiver.port}/hook")
     settings.LOCKER_WEBHOOK_ALLOW_PRIVATE = False
     settings.LOCKER_WEBHOOK_CONNECT_TIMEOUT = 1
     lookups = []
@@ -191,5 +190,6 @@ def test_dns_rebinding_cannot_move_the_connection_to_loopback(
     monkeypatch.setattr(socket, "getaddrinfo", attacker_dns)
     delivery = services.webhook_send_test(webhook=hook)
     assert _attempt(delivery) == "pending"
-    assert lookups == ["rebind.example"]
+    assert lookups.count("rebind.example") == 1  # then only the checked address itself
+    assert set(lookups) <= {"rebind.example", "93.184.215.14"}
     assert receiver.requests == []
