@@ -168,6 +168,21 @@ class _PinnedHTTPSConnection(_PinnedHTTPConnection):
         self.sock = context.wrap_socket(self._socket(), server_hostname=self.host)
 
 
+def _read_capped(response, started: float) -> bytes:
+    """At most RESPONSE_MAX_BYTES of the answer, within the read timeout in all (a receiver
+    trickling a byte at a time does not hold the worker for longer)."""
+    deadline = (
+        started + settings.LOCKER_WEBHOOK_CONNECT_TIMEOUT + settings.LOCKER_WEBHOOK_READ_TIMEOUT
+    )
+    data = b""
+    while len(data) < RESPONSE_MAX_BYTES and time.monotonic() < deadline:
+        chunk = response.read1(min(8192, RESPONSE_MAX_BYTES - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     """POST `body` to `url` once; never raises for what the network or the receiver does."""
     started = time.monotonic()
@@ -200,8 +215,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
             },
         )
         response = connection.getresponse()
-        data = response.read(RESPONSE_MAX_BYTES)
-        return answer(response.status, data.decode("utf-8", "replace"))
+        return answer(response.status, _read_capped(response, started).decode("utf-8", "replace"))
     except TimeoutError:
         return answer(error=_("The receiver did not answer in time."))
     except ssl.SSLError as exc:

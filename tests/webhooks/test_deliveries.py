@@ -193,3 +193,34 @@ def test_dns_rebinding_cannot_move_the_connection_to_loopback(
     assert lookups.count("rebind.example") == 1  # then only the checked address itself
     assert set(lookups) <= {"rebind.example", "93.184.215.14"}
     assert receiver.requests == []
+
+
+def test_rotatekeys_reseals_the_secret_and_deliveries_still_verify(hook, receiver, settings):
+    import base64
+    import os
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    before = Webhook.objects.get(pk=hook.pk)
+    new_key = f"k-new:{base64.b64encode(os.urandom(32)).decode()}"
+    settings.LOCKER_MASTER_KEYS = new_key + "," + settings.LOCKER_MASTER_KEYS
+    out = StringIO()
+    call_command("rotatekeys", stdout=out, stderr=StringIO())
+    assert "Still under an older key: 0" in out.getvalue()
+    row = Webhook.objects.get(pk=hook.pk)
+    assert row.secret_key_id == "k-new" != before.secret_key_id
+    settings.LOCKER_MASTER_KEYS = new_key  # the old key is gone
+    delivery = services.webhook_send_test(webhook=row)
+    assert _attempt(delivery) == "succeeded"
+    request = receiver.requests[0]
+    assert documented_verify()(hook.secret, request.headers["Locker-Signature"], request.body)
+
+
+def test_a_secret_copied_to_another_webhook_does_not_open(hook, alice):
+    other, _secret = services.webhook_create(owner=alice, url=hook.url, events=["share.revoked"])
+    Webhook.objects.filter(pk=other.pk).update(
+        secret_sealed=hook.secret_sealed, secret_key_id=hook.secret_key_id
+    )
+    assert services.webhook_secret(Webhook.objects.get(pk=other.pk)) is None
+    assert services.webhook_secret(Webhook.objects.get(pk=hook.pk)) == hook.secret
