@@ -189,6 +189,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
 
     def answer(status=None, excerpt="", error="") -> Answer:
         elapsed = int((time.monotonic() - started) * 1000)
+        # Text columns (PostgreSQL's) hold no NUL: a receiver's answer must not break the log.
+        excerpt, error = excerpt.replace("\x00", "\ufffd"), error.replace("\x00", "\ufffd")
         return Answer(status, excerpt[:EXCERPT_CHARS], error[:300], elapsed)
 
     try:

@@ -224,3 +224,11 @@ def test_a_secret_copied_to_another_webhook_does_not_open(hook, alice):
     )
     assert services.webhook_secret(Webhook.objects.get(pk=other.pk)) is None
     assert services.webhook_secret(Webhook.objects.get(pk=hook.pk)) == hook.secret
+
+
+def test_an_answer_with_nul_bytes_is_logged_not_fatal(hook, receiver):
+    receiver.answer((200, {}, b"ok\x00\xff then more"))
+    delivery = services.webhook_send_test(webhook=hook)
+    assert _attempt(delivery) == "succeeded"
+    delivery.refresh_from_db()
+    assert delivery.last_response.startswith("ok") and "\x00" not in delivery.last_response
