@@ -94,3 +94,16 @@ def test_another_users_webhook_is_404_on_every_page(client, alice, bob, allow_pr
 def test_the_page_requires_a_login(client, db):
     response = client.get("/webhooks/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_staff_see_every_webhook_in_the_admin_with_the_url_escaped(
+    client, staff, alice, allow_private
+):
+    webhook, _ = services.webhook_create(
+        owner=alice, url="http://127.0.0.1:9/<script>x</script>", events=["file.uploaded"]
+    )
+    client.force_login(staff)
+    listing = client.get("/admin/webhooks/webhook/").content.decode()
+    assert "&lt;script&gt;x&lt;/script&gt;" in listing and "<script>x</script>" not in listing
+    page = client.get(f"/admin/webhooks/webhook/{webhook.pk}/change/")
+    assert page.status_code == 200 and "whsec_" not in page.content.decode()
