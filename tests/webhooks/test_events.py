@@ -146,3 +146,20 @@ def test_a_broken_webhook_row_never_breaks_the_upload(hook, alice_api):
     assert response.status_code == 201
     assert Delivery.objects.count() == 0
     assert alice_api.get(f"/api/v1/files/{response.json()['id']}/").status_code == 200
+
+
+def test_a_tus_upload_through_a_link_is_file_uploaded_by_the_link(hook, alice, client):
+    from tests.tus.helpers import create, patch, path_of
+
+    inbox = make_folder(alice, "Inbox")
+    link, token = upload_link_create(owner=alice, folder=inbox, max_files=1)
+    data = b"resumable bytes" * 100
+    url = path_of(create(client, len(data), base=f"/r/{token}/tus/", name="big.bin"))
+    assert patch(client, url, 0, data).status_code == 204
+    (uploaded,) = bodies("file.uploaded")
+    assert uploaded["data"]["file"]["name"] == "big.bin"
+    assert uploaded["data"]["file"]["size"] == len(data)
+    assert uploaded["data"]["uploaded_by"]["upload_link"]["id"] == str(link.public_id)
+    assert [b["data"]["upload_link"]["id"] for b in bodies("upload_link.filled")] == [
+        str(link.public_id)
+    ]
