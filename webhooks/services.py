@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -185,16 +185,26 @@ def emit_each(event: str, *, owner, items: list[dict]) -> int:
         return 0
     try:
         with transaction.atomic():
-            listening = [
-                webhook
-                for webhook in Webhook.objects.filter(active=True, owner__is_active=True)
+            candidates = (
+                Webhook.objects.filter(active=True, owner__is_active=True)
                 .filter(
                     Q(owner_id=owner.pk, scope=Webhook.Scope.MINE)
                     | Q(scope=Webhook.Scope.INSTANCE, owner__is_staff=True)
                 )
+                .annotate(pending=Count("deliveries", filter=Q(deliveries__state=S.PENDING)))
                 .only("pk", "events")
-                if event in webhook.events
-            ]
+            )
+            listening = []
+            for webhook in candidates:
+                if event not in webhook.events:
+                    continue
+                # An endpoint down for long (or flooded) does not pile up deliveries without end.
+                if webhook.pending >= settings.LOCKER_WEBHOOK_MAX_PENDING:
+                    logger.warning(
+                        "Webhook %s has too many pending deliveries: dropped %s", webhook.pk, event
+                    )
+                    continue
+                listening.append(webhook)
             if not listening:
                 return 0
             who = owner_data(owner)

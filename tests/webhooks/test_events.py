@@ -163,3 +163,14 @@ def test_a_tus_upload_through_a_link_is_file_uploaded_by_the_link(hook, alice, c
     assert [b["data"]["upload_link"]["id"] for b in bodies("upload_link.filled")] == [
         str(link.public_id)
     ]
+
+
+def test_an_endpoint_with_too_many_pending_deliveries_gets_no_more(hook, alice_api, settings):
+    settings.LOCKER_WEBHOOK_MAX_PENDING = 2
+    for name in ("a.txt", "b.txt", "c.txt"):
+        assert upload(alice_api, name, b"x").status_code == 201
+    # file.uploaded then file.ready for a.txt; nothing more waits while those two are pending.
+    assert Delivery.objects.filter(webhook=hook).count() == 2
+    Delivery.objects.update(state="succeeded", next_attempt_at=None)
+    assert upload(alice_api, "d.txt", b"x").status_code == 201
+    assert Delivery.objects.filter(webhook=hook, state="pending").count() == 2
