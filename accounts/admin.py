@@ -29,9 +29,9 @@ class UserAdmin(BaseUserAdmin):
     change_password_form = TokenRevokingPasswordChangeForm
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        ("Locker", {"fields": ("display_name", "quota_bytes", "used_bytes")}),
+        ("Locker", {"fields": ("display_name", "quota_bytes", "used_bytes", "ldap_dn")}),
     )
-    readonly_fields = ("used_bytes",)
+    readonly_fields = ("used_bytes", "ldap_dn")
     list_display = ("username", "email", "is_active", "is_staff", "quota_bytes", "used_bytes")
 
     actions = ["reset_two_factor"]

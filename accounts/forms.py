@@ -2,7 +2,12 @@ from datetime import timedelta
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm, SetPasswordMixin
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    PasswordChangeForm,
+    SetPasswordForm,
+    SetPasswordMixin,
+)
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -15,6 +20,22 @@ TOKEN_EXPIRY_CHOICES = [
     ("90", _("In 90 days")),
     ("365", _("In a year")),
 ]
+
+
+class LoginForm(AuthenticationForm):
+    """Django's log-in form; when the directory (LDAP) was what failed, it says so."""
+
+    def get_invalid_login_error(self):
+        from accounts import ldap
+
+        if ldap.directory_unreachable(self.request):
+            return forms.ValidationError(ldap.UNREACHABLE_MESSAGE, code="directory_unreachable")
+        if refusal := ldap.directory_refusal(self.request):
+            message = (
+                ldap.NOT_ALLOWED_MESSAGE if refusal == ldap.NOT_IN_GROUP else ldap.CONFLICT_MESSAGE
+            )
+            return forms.ValidationError(message, code="directory_refused")
+        return super().get_invalid_login_error()
 
 
 class ProfileForm(forms.Form):

@@ -36,6 +36,9 @@ class User(AbstractUser):
     # Pages and e-mails in this language; empty: the browser's (Accept-Language), else
     # LOCKER_LANGUAGE. A code of settings.LANGUAGES.
     language = models.CharField(_("language"), max_length=10, blank=True, default="")
+    # The directory entry of an account that logs in through LDAP (accounts.ldap); empty for a
+    # local account. Such an account has no local password.
+    ldap_dn = models.CharField(_("directory entry (LDAP)"), max_length=1024, blank=True, default="")
 
     objects = UserManager()
     REQUIRED_FIELDS = ["email"]
@@ -48,6 +51,11 @@ class User(AbstractUser):
     @property
     def public_name(self) -> str:
         return self.display_name or self.username
+
+    @property
+    def from_directory(self) -> bool:
+        """Logs in through LDAP: the password is the directory's, never stored here."""
+        return bool(self.ldap_dn)
 
 
 class ApiTokenQuerySet(models.QuerySet):
@@ -108,6 +116,7 @@ class AuditAction(models.TextChoices):
 
     LOGIN_SUCCESS = "login.success", _("Logged in")
     LOGIN_FAILURE = "login.failure", _("Log-in failed")
+    LDAP_UNREACHABLE = "ldap.unreachable", _("Directory (LDAP) unreachable")
     LOGOUT = "logout", _("Logged out")
     LOCKOUT = "lockout", _("Locked out after failed log-ins")
     TOKEN_CREATED = "token.created", _("API token created")

@@ -22,6 +22,8 @@ def _logged_in(sender, request, user, **kwargs):
     extra = {}
     if second_factor := getattr(request, "locker_second_factor", None):
         extra["second_factor"] = second_factor
+    if getattr(user, "backend", "") == "accounts.ldap.LdapBackend":
+        extra["source"] = "ldap"
     audit(A.LOGIN_SUCCESS, actor=user, target=user, request=request, **extra)
 
 
@@ -34,6 +36,11 @@ def _logged_out(sender, request, user, **kwargs):
 @receiver(user_login_failed, dispatch_uid="audit_login_failure")
 def _login_failed(sender, credentials, request=None, **kwargs):
     username = (credentials or {}).get("username") or ""
+    extra = {}
+    if getattr(request, "locker_ldap_unreachable", False):
+        extra["ldap"] = "directory unreachable"
+    elif refusal := getattr(request, "locker_ldap_refusal", ""):
+        extra["ldap"] = refusal
     # The account (if any) sees failed attempts on it; the name typed is kept short.
     audit(
         A.LOGIN_FAILURE,
@@ -42,6 +49,7 @@ def _login_failed(sender, credentials, request=None, **kwargs):
         target_label=username[:150],
         result=AuditResult.FAILURE,
         request=request,
+        **extra,
     )
 
 

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import twofactor
+from accounts.forms import LoginForm
 from accounts.models import User
 from locker.show_once import show_once_stash, show_once_take
 
@@ -51,6 +52,8 @@ def _safe_next(request: HttpRequest, default: str = "/") -> str:
 
 class LoginView(auth_views.LoginView):
     """Django's log-in page; for accounts with a second factor it leads to the code step."""
+
+    authentication_form = LoginForm
 
     def form_valid(self, form):
         user = form.get_user()
@@ -165,7 +168,12 @@ def _password_ok(request: HttpRequest, form: PasswordForm) -> bool:
         request, username=request.user.get_username(), password=form.cleaned_data["password"]
     )
     if user is None or user.pk != request.user.pk:
-        form.add_error("password", _("This password is not correct."))
+        from accounts import ldap
+
+        if ldap.directory_unreachable(request):
+            form.add_error("password", ldap.UNREACHABLE_MESSAGE)
+        else:
+            form.add_error("password", _("This password is not correct."))
         return False
     twofactor.password_confirmed(request)
     return True

@@ -224,6 +224,46 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# LDAP / Active Directory (docs/sso-ldap.md): on when LOCKER_LDAP_URL is set. A password the
+# local accounts do not take is then checked against the directory (accounts.ldap).
+LOCKER_LDAP_URL = env_str("LOCKER_LDAP_URL", "")
+LOCKER_LDAP_BIND_DN = env_str("LOCKER_LDAP_BIND_DN", "")
+LOCKER_LDAP_BIND_PASSWORD = env_str("LOCKER_LDAP_BIND_PASSWORD", "")
+LOCKER_LDAP_USER_BASE = env_str("LOCKER_LDAP_USER_BASE", "")
+LOCKER_LDAP_USER_FILTER = env_str("LOCKER_LDAP_USER_FILTER", "(uid=%(user)s)")
+LOCKER_LDAP_USERNAME_ATTR = env_str("LOCKER_LDAP_USERNAME_ATTR", "uid")
+LOCKER_LDAP_EMAIL_ATTR = env_str("LOCKER_LDAP_EMAIL_ATTR", "mail")
+LOCKER_LDAP_NAME_ATTR = env_str("LOCKER_LDAP_NAME_ATTR", "displayName")
+LOCKER_LDAP_REQUIRE_GROUP = env_str("LOCKER_LDAP_REQUIRE_GROUP", "")
+LOCKER_LDAP_STAFF_GROUP = env_str("LOCKER_LDAP_STAFF_GROUP", "")
+LOCKER_LDAP_START_TLS = env_bool("LOCKER_LDAP_START_TLS", False)
+LOCKER_LDAP_CA_FILE = env_str("LOCKER_LDAP_CA_FILE", "")
+LOCKER_LDAP_TIMEOUT = env_duration("LOCKER_LDAP_TIMEOUT", "5s")
+if LOCKER_LDAP_URL:
+    if not LOCKER_LDAP_URL.lower().startswith(("ldap://", "ldaps://")):
+        raise ImproperlyConfigured(
+            "LOCKER_LDAP_URL must start with ldap:// or ldaps://, such as "
+            f"ldaps://ldap.example.org, not {LOCKER_LDAP_URL!r}."
+        )
+    if LOCKER_LDAP_START_TLS and LOCKER_LDAP_URL.lower().startswith("ldaps://"):
+        raise ImproperlyConfigured(
+            "LOCKER_LDAP_START_TLS is for ldap:// URLs; an ldaps:// URL is already encrypted."
+        )
+    if not LOCKER_LDAP_USER_BASE:
+        raise ImproperlyConfigured(
+            "LOCKER_LDAP_USER_BASE must be set with LOCKER_LDAP_URL, such as "
+            "ou=people,dc=example,dc=org: where the users are searched."
+        )
+    if LOCKER_LDAP_USER_FILTER.count("%(user)s") != 1:
+        raise ImproperlyConfigured(
+            "LOCKER_LDAP_USER_FILTER must hold %(user)s once (where the username goes), such "
+            f"as (uid=%(user)s), not {LOCKER_LDAP_USER_FILTER!r}."
+        )
+    if LOCKER_LDAP_CA_FILE and not os.access(LOCKER_LDAP_CA_FILE, os.R_OK):
+        raise ImproperlyConfigured(
+            f"LOCKER_LDAP_CA_FILE is {LOCKER_LDAP_CA_FILE!r}, which cannot be read."
+        )
+    AUTHENTICATION_BACKENDS.append("accounts.ldap.LdapBackend")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -83,6 +83,9 @@ class MePasswordView(APIView):
         responses={
             200: PasswordChangedSerializer,
             400: OpenApiResponse(description="Wrong current password or a weak new one."),
+            403: OpenApiResponse(
+                description="Your password is your directory's (LDAP): change it there."
+            ),
             429: OpenApiResponse(description="Too many wrong passwords: locked out for now."),
         },
     )
@@ -91,6 +94,13 @@ class MePasswordView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user = request.user
+        if user.from_directory:
+            raise PermissionDenied(
+                _(
+                    "You log in with your organisation’s directory (LDAP) password: change it "
+                    "there, Locker does not keep it."
+                )
+            )
         # Through authenticate(), so that django-axes counts wrong guesses and locks out.
         checked = authenticate(
             request._request, username=user.get_username(), password=data["current_password"]
