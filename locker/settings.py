@@ -21,6 +21,7 @@ from locker.env import (
     env_list,
     env_size,
     env_str,
+    parse_duration,
 )
 
 # The release (locker/__init__.py), for code outside the locker app (storage's backup manifest).
@@ -97,6 +98,7 @@ INSTALLED_APPS = [
     "sharing",
     "metrics",
     "doctor",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -582,7 +584,29 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sharing.tasks.cleanup_shares",
         "schedule": env_duration("LOCKER_CLEANUP_SHARES_EVERY", "1h"),
     },
+    "webhooks-requeue-due": {
+        "task": "webhooks.tasks.requeue_due",
+        "schedule": env_duration("LOCKER_WEBHOOK_REQUEUE_EVERY", "5m"),
+    },
 }
+
+# --- Webhooks (docs/webhooks.md) -----------------------------------------------------------------
+LOCKER_WEBHOOK_ALLOW_PRIVATE = env_bool("LOCKER_WEBHOOK_ALLOW_PRIVATE", False)
+LOCKER_WEBHOOK_MAX_PER_USER = env_int("LOCKER_WEBHOOK_MAX_PER_USER", 10)
+LOCKER_WEBHOOK_URL_MAX_LENGTH = env_int("LOCKER_WEBHOOK_URL_MAX_LENGTH", 2000)
+LOCKER_WEBHOOK_CONNECT_TIMEOUT = env_duration("LOCKER_WEBHOOK_CONNECT_TIMEOUT", "5s")
+LOCKER_WEBHOOK_READ_TIMEOUT = env_duration("LOCKER_WEBHOOK_READ_TIMEOUT", "10s")
+LOCKER_WEBHOOK_LOG_SIZE = env_int("LOCKER_WEBHOOK_LOG_SIZE", 50)
+LOCKER_WEBHOOK_MAX_PENDING = env_int("LOCKER_WEBHOOK_MAX_PENDING", 1000)
+try:
+    LOCKER_WEBHOOK_RETRY_DELAYS = [
+        parse_duration(delay)
+        for delay in env_list("LOCKER_WEBHOOK_RETRY_DELAYS", "1m,5m,30m,1h,3h,6h,6h,6h")
+    ]
+except ValueError:
+    raise ImproperlyConfigured(
+        "LOCKER_WEBHOOK_RETRY_DELAYS must be durations separated by commas, such as 1m,5m,30m."
+    ) from None
 
 # --- Processing: scanning and thumbnails (docs/workers.md) --------------------------------------
 LOCKER_SCANNER = env_choice("LOCKER_SCANNER", "none", ("none", "clamav", "command"))
