@@ -24,6 +24,7 @@ from accounts.api.serializers import (
     UserUpdateSerializer,
 )
 from accounts.twofactor import password_recent
+from locker.idempotency import idempotent
 
 _FIELD_NAMES = {"quota_bytes": "quota"}
 
@@ -139,6 +140,7 @@ class ApiTokenViewSet(
     def get_queryset(self):
         return selectors.api_token_list(user=self.request.user)
 
+    @idempotent()
     def create(self, request, *args, **kwargs):
         if request.auth is None and not password_recent(request._request):
             # A browser session (not a token): a token outlives the session, so ask for the
@@ -199,6 +201,7 @@ class UserViewSet(
     def get_queryset(self):
         return selectors.user_list()
 
+    @idempotent()
     def create(self, request, *args, **kwargs):
         serializer = UserCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -87,6 +87,7 @@ def test_every_beat_task_has_a_management_command_twin():
         "sharing.tasks.cleanup_shares": "cleanupshares",
         "accounts.tasks.prune_audit": "pruneaudit",
         "files.tasks.requeue_pending": "requeuepending",
+        "locker.tasks.prune_idempotency_keys": "pruneidempotencykeys",
     }
     commands = get_commands()
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
@@ -97,7 +98,14 @@ def test_every_beat_task_has_a_management_command_twin():
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "command",
-    ["purgetrash", "cleanuppartialuploads", "cleanuporphans", "cleanupshares", "requeuepending"],
+    [
+        "purgetrash",
+        "cleanuppartialuploads",
+        "cleanuporphans",
+        "cleanupshares",
+        "requeuepending",
+        "pruneidempotencykeys",
+    ],
 )
 def test_cron_twins_run_twice_in_a_row(command, capsys):
     call_command(command)
