@@ -288,14 +288,18 @@ KEY_PARAMETER = OpenApiParameter(
 
 
 def _answer_of(response) -> tuple[dict[str, str], bytes]:
-    if isinstance(response, Response):
-        body = b"" if response.data is None else JSONRenderer().render(response.data)
-        headers = {"Content-Type": "application/json"} if body else {}
-    else:
-        body, headers = response.content, {}
+    headers = {}
     for name in KEPT_HEADERS:
         if name in response:
             headers[name] = response[name]
+    if isinstance(response, Response):
+        # Not rendered yet (its Content-Type is still the default): the API renders JSON only.
+        body = b"" if response.data is None else JSONRenderer().render(response.data)
+        headers.pop("Content-Type", None)
+        if body:
+            headers["Content-Type"] = "application/json"
+    else:
+        body = response.content
     return headers, body
 
 
