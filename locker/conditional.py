@@ -107,12 +107,21 @@ class ConditionalMixin:
 
 def conditional_schema():
     """The headers of the mixin's detail actions, for a viewset's schema: a class decorator,
-    placed below the viewset's own `extend_schema_view` (their parameters add up)."""
-    return extend_schema_view(
-        retrieve=extend_schema(parameters=[IF_NONE_MATCH_PARAMETER]),
-        partial_update=extend_schema(parameters=[IF_MATCH_PARAMETER]),
-        destroy=extend_schema(parameters=[IF_MATCH_PARAMETER]),
-    )
+    placed below the viewset's own `extend_schema_view` (their parameters add up). Only the
+    actions the viewset has are annotated."""
+    headers = {
+        "retrieve": IF_NONE_MATCH_PARAMETER,
+        "partial_update": IF_MATCH_PARAMETER,
+        "destroy": IF_MATCH_PARAMETER,
+    }
+
+    def decorate(view):
+        present = {name: header for name, header in headers.items() if hasattr(view, name)}
+        return extend_schema_view(
+            **{name: extend_schema(parameters=[header]) for name, header in present.items()}
+        )(view)
+
+    return decorate
 
 
 _ETAG_HEADER = {

@@ -9,6 +9,7 @@ import pytest
 import requests
 from django.db import connection, transaction
 
+from accounts.models import ApiToken
 from accounts.services import api_token_create
 from files.models import File, Folder
 from sharing.models import ShareLink, UploadLink
@@ -235,3 +236,32 @@ def test_two_patches_at_once_with_the_same_etag_exactly_one_succeeds(live_server
     (winner,) = [name for name, answer in answers.items() if answer.status_code == 200]
     assert File.objects.get(pk=report.pk).name == winner
     assert Folder.objects.filter(owner=alice).count() == 1  # the root only: nothing else moved
+
+
+def test_a_token_has_an_etag_and_a_stale_if_match_does_not_revoke_it(alice, alice_api):
+    token, _secret = api_token_create(user=alice, name="backup")
+    url = f"/api/v1/tokens/{token.pk}/"
+    shown = alice_api.get(url)
+    assert shown.status_code == 200 and shown.json()["name"] == "backup"
+    assert "token" not in shown.json()
+    stale = shown["ETag"]
+    ApiToken.objects.filter(pk=token.pk).update(name="renamed elsewhere")
+    assert alice_api.get(url)["ETag"] != stale
+    assert alice_api.delete(url, HTTP_IF_MATCH=stale).status_code == 412
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    current = alice_api.get(url)["ETag"]
+    assert alice_api.delete(url, HTTP_IF_MATCH=current).status_code == 204
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert alice_api.get(url).status_code == 404
+
+
+def test_another_users_token_is_404_with_or_without_if_match(alice, bob_api):
+    token, _secret = api_token_create(user=alice, name="backup")
+    url = f"/api/v1/tokens/{token.pk}/"
+    assert bob_api.get(url).status_code == 404
+    assert bob_api.delete(url, HTTP_IF_MATCH="*").status_code == 404
+    assert bob_api.delete(url).status_code == 404
+    token.refresh_from_db()
+    assert token.revoked_at is None

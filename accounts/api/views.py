@@ -24,6 +24,7 @@ from accounts.api.serializers import (
     UserUpdateSerializer,
 )
 from accounts.twofactor import password_recent
+from locker.conditional import ConditionalMixin, conditional_schema
 from locker.idempotency import idempotent
 
 _FIELD_NAMES = {"quota_bytes": "quota"}
@@ -117,6 +118,10 @@ class MePasswordView(APIView):
 
 @extend_schema_view(
     list=extend_schema(summary="List your API tokens", description="Revoked tokens are left out."),
+    retrieve=extend_schema(
+        summary="Show an API token",
+        description="Its name and dates (never its secret); 404 once revoked.",
+    ),
     create=extend_schema(
         summary="Create an API token",
         request=ApiTokenCreateSerializer,
@@ -128,8 +133,11 @@ class MePasswordView(APIView):
         responses={204: OpenApiResponse(description="Revoked; it stops working at once.")},
     ),
 )
+@conditional_schema()
 class ApiTokenViewSet(
+    ConditionalMixin,
     mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
@@ -160,7 +168,10 @@ class ApiTokenViewSet(
         return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, *args, **kwargs):
-        if not services.api_token_revoke(user=request.user, token_id=int(kwargs["pk"])):
+        if "If-Match" in request.headers:
+            with self.preconditioned() as token:
+                services.api_token_revoke(user=request.user, token_id=token.pk)
+        elif not services.api_token_revoke(user=request.user, token_id=int(kwargs["pk"])):
             raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
