@@ -46,7 +46,8 @@ logger = logging.getLogger(__name__)
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
-_KEY = re.compile(r"^[\x21-\x7e][\x20-\x7e]*$")
+# Printable ASCII, not starting with a space (fullmatch: no trailing newline either).
+_KEY = re.compile(r"[\x21-\x7e][\x20-\x7e]*")
 SEALED_PURPOSE = "locker idempotent answer"
 # The headers of an answer that a retry gets again (the others are made anew for each answer).
 KEPT_HEADERS = (
@@ -122,7 +123,7 @@ class Replay:
 
 def key_check(key: str) -> None:
     """Refuse a key that is empty, longer than MAX_KEY_LENGTH or not printable ASCII."""
-    if len(key) > MAX_KEY_LENGTH or not _KEY.match(key):
+    if len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
         raise InvalidKey(
             _(
                 "The Idempotency-Key header must be 1 to %(max)d printable ASCII characters "

@@ -110,8 +110,8 @@ def test_a_refused_request_does_not_keep_its_key(alice, alice_api):
 
 @pytest.mark.parametrize(
     "key",
-    ["x" * 256, "clé", "line\nbreak", "tab\there", " leading-space", ""],
-    ids=["too-long", "not-ascii", "newline", "tab", "leading-space", "empty"],
+    ["x" * 256, "clé", "line\nbreak", "trailing-newline\n", "tab\there", " leading", ""],
+    ids=["too-long", "not-ascii", "newline", "trailing-newline", "tab", "leading-space", "empty"],
 )
 def test_a_key_that_is_not_1_to_255_printable_ascii_characters_is_refused(alice, alice_api, key):
     response = alice_api.post(
