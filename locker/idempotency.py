@@ -375,4 +375,16 @@ def document_idempotency_errors(result, generator, request, public):
                 "422",
                 {"description": "This Idempotency-Key was already used for another request."},
             )
+            for code, response in responses.items():
+                if code.startswith("2"):
+                    response.setdefault("headers", {}).update(_REPLAYED_HEADER)
     return result
+
+
+_REPLAYED_HEADER = {
+    REPLAYED_HEADER: {
+        "schema": {"type": "string", "enum": ["true"]},
+        "description": "Present on an answer given again to a retry with the same "
+        "Idempotency-Key (nothing was done this time).",
+    }
+}

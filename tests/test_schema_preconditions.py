@@ -44,6 +44,10 @@ def test_every_create_operation_takes_an_idempotency_key_and_documents_409_and_4
     assert "Idempotency-Key" in headers_of(operation)
     assert {"409", "422"} <= set(operation["responses"])
     assert "Idempotency-Key" in operation["responses"]["409"]["description"]
+    successes = [code for code in operation["responses"] if code.startswith("2")]
+    assert successes
+    for code in successes:
+        assert "Idempotent-Replayed" in operation["responses"][code]["headers"]
 
 
 @pytest.mark.parametrize("path", DETAILS)
