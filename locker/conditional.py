@@ -71,7 +71,9 @@ class ConditionalMixin:
         return self.get_serializer(item).data
 
     def lock_item(self, item) -> None:
-        """Lock the item's row until the end of the transaction."""
+        """Lock the item's row until the end of the transaction. A viewset whose changes take
+        other locks first overrides this to take them in the same order (files and folders:
+        the owner's tree lock, then the item), so that no two requests deadlock."""
         type(item)._default_manager.select_for_update().filter(pk=item.pk).exists()
 
     @contextmanager

@@ -217,6 +217,9 @@ class FolderViewSet(ConditionalMixin, viewsets.GenericViewSet):
     def represent(self, item) -> dict:
         return FolderDetailSerializer(item).data
 
+    def lock_item(self, item) -> None:
+        services.item_lock_for_change(item=item)
+
     def retrieve(self, request, id):
         return Response(FolderDetailSerializer(self.get_object()).data)
 
@@ -358,6 +361,9 @@ class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
 
     def get_object(self) -> File:
         return selectors.file_get_for_user(user=self.request.user, file_id=self.kwargs["id"])
+
+    def lock_item(self, item) -> None:
+        services.item_lock_for_change(item=item)
 
     def _folder_or_root(self, value, field: str):
         folder_id = _uuid_or_400(value, field)
