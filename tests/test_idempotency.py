@@ -377,3 +377,38 @@ def test_many_clients_racing_with_one_key_create_one_folder(live_server, alice):
 @pytest.fixture
 def report_file(alice):
     return make_file(alice, "report.txt", b"numbers\n")
+
+
+def test_kept_answers_are_resealed_by_a_master_key_rotation(alice, alice_api, settings):
+    from storage.masterkeys import rotate_master_keys
+    from tests.storage.test_rotatekeys import master_key_entry
+
+    first = post_folder(alice_api, "Invoices")
+    old_id = IdempotentRequest.objects.get().master_key_id
+    old_keys = settings.LOCKER_MASTER_KEYS
+    settings.LOCKER_MASTER_KEYS = master_key_entry("next") + "," + old_keys
+    rotate_master_keys()
+    assert IdempotentRequest.objects.get().master_key_id == "next"
+    # The old key can go: the answer is still given again.
+    settings.LOCKER_MASTER_KEYS = ",".join(
+        entry for entry in settings.LOCKER_MASTER_KEYS.split(",") if not entry.startswith(old_id)
+    )
+    again = post_folder(alice_api, "Invoices")
+    assert again.status_code == 201 and again.json() == first.json()
+    assert Folder.objects.filter(owner=alice, name="Invoices").count() == 1
+
+
+def test_a_quick_send_retried_with_the_same_key_makes_one_link(alice, alice_api):
+    def send():
+        return alice_api.post(
+            "/api/v1/send/",
+            {"file": SimpleUploadedFile("a.txt", b"abc"), "expires_in": "1d"},
+            format="multipart",
+            HTTP_IDEMPOTENCY_KEY="send",
+        )
+
+    first, second = send(), send()
+    assert first.status_code == second.status_code == 201, first.content
+    assert second.json()["url"] == first.json()["url"]
+    assert ShareLink.objects.count() == 1
+    assert File.objects.filter(owner=alice).count() == 1
