@@ -143,6 +143,15 @@ def _lock_tree(owner_id: int) -> None:
     list(root.values_list("pk", flat=True))
 
 
+def item_lock_for_change(*, item: File | Folder) -> None:
+    """Lock a file's or a folder's row until the end of the transaction, before a change that
+    must see it as it is now (the API's `If-Match`). The owner's tree lock comes first: the
+    order every change of the tree takes (tree, then folders, then files), so that holding the
+    item while the change takes its own locks cannot deadlock with another request."""
+    _lock_tree(item.owner_id)
+    list(type(item).objects.select_for_update().filter(pk=item.pk).values_list("pk", flat=True))
+
+
 def _too_deep(depth: int) -> FolderTooDeep:
     return FolderTooDeep(
         _("Folders can be nested at most %(max)s levels deep; this would make %(depth)s levels.")

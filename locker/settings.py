@@ -588,6 +588,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.requeue_due",
         "schedule": env_duration("LOCKER_WEBHOOK_REQUEUE_EVERY", "5m"),
     },
+    "prune-idempotency-keys": {
+        "task": "locker.tasks.prune_idempotency_keys",
+        "schedule": env_duration("LOCKER_PRUNE_IDEMPOTENCY_EVERY", "1h"),
+    },
 }
 
 # --- Webhooks (docs/webhooks.md) -----------------------------------------------------------------
@@ -648,6 +652,13 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Locker <locker@localhost>")
 
+# --- Idempotency-Key on the API's create requests (docs/api-idempotency.md) ---------------------
+# How long a key's answer is kept for retries; how long a claim whose request never finished
+# (its process died) blocks the key; the largest answer kept (a larger one is not replayed).
+LOCKER_IDEMPOTENCY_TTL = env_duration("LOCKER_IDEMPOTENCY_TTL", "24h")
+LOCKER_IDEMPOTENCY_CLAIM_TIMEOUT = env_duration("LOCKER_IDEMPOTENCY_CLAIM_TIMEOUT", "10m")
+LOCKER_IDEMPOTENCY_MAX_ANSWER = env_size("LOCKER_IDEMPOTENCY_MAX_ANSWER", "256K")
+
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -691,6 +702,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "locker.api.document_list_errors",
+        "locker.idempotency.document_idempotency_errors",
+        "locker.conditional.document_preconditions",
     ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {

@@ -88,6 +88,7 @@ def test_every_beat_task_has_a_management_command_twin():
         "accounts.tasks.prune_audit": "pruneaudit",
         "files.tasks.requeue_pending": "requeuepending",
         "webhooks.tasks.requeue_due": "requeuewebhooks",
+        "locker.tasks.prune_idempotency_keys": "pruneidempotencykeys",
     }
     commands = get_commands()
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
@@ -105,6 +106,7 @@ def test_every_beat_task_has_a_management_command_twin():
         "cleanupshares",
         "requeuepending",
         "requeuewebhooks",
+        "pruneidempotencykeys",
     ],
 )
 def test_cron_twins_run_twice_in_a_row(command, capsys):
