@@ -20,7 +20,15 @@ $(JS_STAMP): tests/tus/js/package-lock.json
 	@if command -v npm >/dev/null; then cd tests/tus/js && npm ci --no-audit --no-fund; \
 	else echo "npm not found: the tus client and accessibility (axe-core) tests need it"; fi
 
-install: $(STAMP) $(JS_STAMP)
+# The OpenID provider tests/oidc logs in with (oidc-provider, run by Node), pinned in its own
+# tests/oidc/provider/package-lock.json.
+OIDC_STAMP := tests/oidc/provider/node_modules/.package-lock.json
+
+$(OIDC_STAMP): tests/oidc/provider/package-lock.json
+	@if command -v npm >/dev/null; then cd tests/oidc/provider && npm ci --no-audit --no-fund; \
+	else echo "npm not found: the single sign-on tests (tests/oidc) need it"; fi
+
+install: $(STAMP) $(JS_STAMP) $(OIDC_STAMP)
 
 # The translation catalogues (locale/): extract every string of the code into each language's
 # .po (needs GNU gettext), then compile the .mo files, which are committed (so running Locker

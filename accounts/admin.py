@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import A, audit
-from accounts.models import ApiToken, AuditEvent, Invitation, User
+from accounts.models import ApiToken, AuditEvent, Invitation, OidcIdentity, User
 
 
 class TokenRevokingPasswordChangeForm(AdminPasswordChangeForm):
@@ -22,6 +22,23 @@ class TokenRevokingPasswordChangeForm(AdminPasswordChangeForm):
                 A.PASSWORD_CHANGED, subject=user, target=user, how="admin", tokens_revoked=revoked
             )
         return user
+
+
+@admin.register(OidcIdentity)
+class OidcIdentityAdmin(admin.ModelAdmin):
+    """The single sign-on accounts linked to Locker users: deleting one unlinks it (the next SSO
+    log-in with it then follows LOCKER_OIDC_CREATE_USERS / LOCKER_OIDC_LINK_BY_EMAIL)."""
+
+    list_display = ("user", "subject", "issuer", "checked_at")
+    search_fields = ("user__username", "subject")
+    fields = ("user", "issuer", "subject", "groups", "created_at", "checked_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(User)

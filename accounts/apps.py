@@ -7,4 +7,9 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self):
+        from django.core import checks
+
         from accounts import signals  # noqa: F401 - connects the receivers
+        from accounts.oidc import oidc_settings_check
+
+        checks.register(oidc_settings_check, checks.Tags.security)

@@ -116,6 +116,29 @@ class Invitation(models.Model):
         return self.used_at is None and self.expires_at > timezone.now()
 
 
+class OidcIdentity(models.Model):
+    """The account at the identity provider (issuer, subject) a user logs in with (SSO).
+
+    `groups` is what the provider said at the last log-in or re-check; `checked_at` when."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identities"
+    )
+    issuer = models.CharField(_("issuer"), max_length=255)
+    subject = models.CharField(_("subject"), max_length=255)
+    groups = models.JSONField(_("groups"), default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="accounts_oidc_unique_sub"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} @ {self.issuer}"
+
+
 # --- Audit log --------------------------------------------------------------------------------
 
 
@@ -152,6 +175,7 @@ class AuditAction(models.TextChoices):
     FILE_PURGED = "file.purged", _("Deleted for good")
     FILE_INFECTED = "file.infected", _("Infected file found")
     KEYS_ROTATED = "keys.rotated", _("Master keys rotated")
+    SSO_SESSION_ENDED = "sso.session_ended", _("Single sign-on session ended by the provider")
 
 
 class AuditResult(models.TextChoices):

@@ -24,6 +24,8 @@ def _logged_in(sender, request, user, **kwargs):
         extra["second_factor"] = second_factor
     if getattr(user, "backend", "") == "accounts.ldap.LdapBackend":
         extra["source"] = "ldap"
+    if method := getattr(request, "locker_login_method", None):
+        extra["source"] = method
     audit(A.LOGIN_SUCCESS, actor=user, target=user, request=request, **extra)
 
 

@@ -4,6 +4,7 @@ and re-entering the password before sensitive actions."""
 import math
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import twofactor
+from accounts import oidc, twofactor
 from accounts.forms import LoginForm
 from accounts.models import User
 from locker.show_once import show_once_stash, show_once_take
@@ -55,8 +56,23 @@ class LoginView(auth_views.LoginView):
 
     authentication_form = LoginForm
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["oidc_enabled"] = oidc.enabled()
+        context["oidc_button"] = oidc.button_label() if oidc.enabled() else ""
+        context["password_login"] = settings.LOCKER_PASSWORD_LOGIN
+        context["password_form"] = oidc.password_form_shown()
+        context["directory_on"] = bool(settings.LOCKER_LDAP_URL)
+        if self.request.GET.get("sso_ended") == "1":
+            context["sso_ended"] = oidc.SESSION_ENDED_MESSAGE
+        return context
+
     def form_valid(self, form):
         user = form.get_user()
+        if not oidc.password_login_allowed(user):
+            # Answered as a wrong password: the page does not tell which accounts exist.
+            form.add_error(None, form.get_invalid_login_error())
+            return self.form_invalid(form)
         if twofactor.user_has_2fa(user):
             twofactor.pending_start(
                 self.request, user=user, backend=user.backend, next_url=self.get_success_url()
@@ -218,7 +234,12 @@ def backup_codes_show(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def reauthenticate(request: HttpRequest) -> HttpResponse:
-    """Enter the password again before a sensitive action (e.g. creating an API token)."""
+    """Enter the password again before a sensitive action (e.g. creating an API token); an SSO
+    session logs in again at the identity provider instead."""
+    if oidc.is_sso_session(request):
+        from accounts.oidc_views import reauthenticate_sso
+
+        return reauthenticate_sso(request, _safe_next(request, default="/accounts/profile/"))
     form = PasswordForm(request.POST or None)
     if request.method == "POST" and _password_ok(request, form):
         return redirect(_safe_next(request, default="/accounts/profile/"))

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from accounts import audit_views, twofactor_views, views
+from accounts import audit_views, oidc_views, twofactor_views, views
 from accounts.forms import ChangePasswordForm, ResetPasswordForm
 
 urlpatterns = [
@@ -19,6 +19,9 @@ urlpatterns = [
     ),
     path("login/", twofactor_views.LoginView.as_view(), name="login"),
     path("login/code/", twofactor_views.login_2fa, name="login_2fa"),
+    path("logout/", oidc_views.LogoutView.as_view(), name="logout"),
+    path("oidc/login/", oidc_views.oidc_login, name="oidc_login"),
+    path("oidc/callback/", oidc_views.oidc_callback, name="oidc_callback"),
     path("", include("django.contrib.auth.urls")),
     path("2fa/", twofactor_views.two_factor, name="two_factor"),
     path("2fa/setup/", twofactor_views.two_factor_setup, name="two_factor_setup"),

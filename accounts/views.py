@@ -29,6 +29,8 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.models import User
+from accounts.oidc import is_sso_session
+from accounts.oidc_views import reauthenticate_sso
 from accounts.tasks import send_password_reset
 from accounts.throttles import bad_link_throttled, email_request_throttled
 from accounts.twofactor import password_recent
@@ -105,6 +107,11 @@ class PasswordResetView(auth_views.PasswordResetView):
     sending inline would take longer for a known address and tell an attacker it exists.
     """
 
+    def dispatch(self, request, *args, **kwargs):
+        if settings.LOCKER_PASSWORD_LOGIN == "none":
+            raise Http404  # no password log-in at all: nothing to reset
+        return super().dispatch(request, *args, **kwargs)
+
     def post(self, request, *args, **kwargs):
         if throttled := email_request_throttled(request):
             return throttled
@@ -154,6 +161,9 @@ def profile(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def api_tokens(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and not password_recent(request) and is_sso_session(request):
+        # The same rule for SSO users: a fresh log-in at the identity provider.
+        return reauthenticate_sso(request, reverse("api_tokens"))
     if request.method == "POST" and not password_recent(request):
         # A token outlives this session: whoever holds the session must also know the password.
         messages.info(request, _("Enter your password again to create a token."))

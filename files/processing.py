@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit
+from files.events import file_event_data
 from files.models import File, Thumbnail
 from files.scanning import ScannerUnavailable, get_scanner
 from files.thumbnail_sandbox import (
@@ -33,6 +34,7 @@ from storage.exceptions import CorruptContent
 from storage.models import Blob
 from storage.reader import iter_content
 from storage.writer import content_writer
+from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def file_process(*, file_id: int, rescan: bool = False) -> str | None:
 
     Raises ScannerUnavailable after recording `error`, so the task retries with backoff.
     """
-    file = File.objects.select_related("blob").filter(pk=file_id).first()
+    file = File.objects.select_related("blob", "owner", "folder").filter(pk=file_id).first()
     if file is None:
         return None
     if file.state in (S.PENDING, S.ERROR) or (rescan and file.state == S.READY):
@@ -85,12 +87,28 @@ def _scan(file: File, *, rescan: bool) -> None:
         raise
     verdict_result("infected" if verdict.infected else "clean")
     if not verdict.infected:
-        File.objects.filter(pk=file.pk, state__in=scannable).update(state=S.READY, state_reason="")
+        with transaction.atomic():
+            became_ready = File.objects.filter(pk=file.pk, state__in=[S.PENDING, S.ERROR]).update(
+                state=S.READY, state_reason=""
+            )
+            if rescan:  # a ready file stays ready (not a new event)
+                File.objects.filter(pk=file.pk, state=S.READY).update(state_reason="")
+            if became_ready:
+                file.state = S.READY
+                webhooks.emit("file.ready", owner=file.owner, data=file_event_data(file))
         return
     reason = _("A virus was found: %(name)s") % {"name": verdict.name}
-    moved = File.objects.filter(pk=file.pk, state__in=scannable).update(
-        state=S.INFECTED, state_reason=reason[:255]
-    )
+    with transaction.atomic():
+        moved = File.objects.filter(pk=file.pk, state__in=scannable).update(
+            state=S.INFECTED, state_reason=reason[:255]
+        )
+        if moved:
+            file.state = S.INFECTED
+            webhooks.emit(
+                "file.infected",
+                owner=file.owner,
+                data={**file_event_data(file), "virus": verdict.name},
+            )
     if moved:
         logger.warning("File %s is infected: %s", file.pk, verdict.name)
         audit("file.infected", target=file, virus=verdict.name)

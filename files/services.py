@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import A, audit, audit_many
 from files import processing_queue
+from files.events import file_event_data
 from files.link_uploads import link_upload_probed
 from files.models import File, Folder, Thumbnail, TusUpload, UploadReservation
 from files.names import InvalidName, name_key, unique_name, validate_name
@@ -40,6 +41,7 @@ from storage.blobs import blobs_take_for_use
 from storage.exceptions import ContentGone as ContentGone  # noqa: F401 - raised by files_create
 from storage.models import Blob
 from storage.resumable import resumable_discard
+from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +141,15 @@ def _lock_tree(owner_id: int) -> None:
     """
     root = Folder.objects.select_for_update().filter(owner_id=owner_id, parent__isnull=True)
     list(root.values_list("pk", flat=True))
+
+
+def item_lock_for_change(*, item: File | Folder) -> None:
+    """Lock a file's or a folder's row until the end of the transaction, before a change that
+    must see it as it is now (the API's `If-Match`). The owner's tree lock comes first: the
+    order every change of the tree takes (tree, then folders, then files), so that holding the
+    item while the change takes its own locks cannot deadlock with another request."""
+    _lock_tree(item.owner_id)
+    list(type(item).objects.select_for_update().filter(pk=item.pk).values_list("pk", flat=True))
 
 
 def _too_deep(depth: int) -> FolderTooDeep:
@@ -345,8 +356,12 @@ def files_create(
     contents: list[NewFileContent],
     on_conflict: str = ON_CONFLICT.REFUSE,
     reservation: UploadReservation | None = None,
+    uploaded_by: dict | None = None,
 ) -> list[File]:
     """Create the File rows for stored contents, all or none, and count their bytes as used.
+
+    Each file is a `file.uploaded` webhook event (and `file.ready` at once without a scanner);
+    `uploaded_by` says who sent it (an upload link's visitor), else the owner did.
 
     The reservation (if any) is released in the same transaction. Blobs are not deleted here on
     failure: the caller owns them until this returns. Raises ContentGone when a blob was
@@ -392,7 +407,21 @@ def files_create(
             raise UploadCancelled()
         # Scanning and thumbnails start once the rows are committed (docs/workers.md).
         processing_queue.queue_processing([file.pk for file in created])
+        _emit_uploaded(user, folder, created, uploaded_by)
     return created
+
+
+def _emit_uploaded(user, folder: Folder, created: list[File], uploaded_by: dict | None) -> None:
+    uploader = uploaded_by or {"user": webhooks.owner_data(user)}
+    items = [{**file_event_data(file, folder=folder), "uploaded_by": uploader} for file in created]
+    webhooks.emit_each("file.uploaded", owner=user, items=items)
+    ready = [file for file in created if file.state == File.State.READY]
+    if ready:
+        webhooks.emit_each(
+            "file.ready",
+            owner=user,
+            items=[file_event_data(file, folder=folder) for file in ready],
+        )
 
 
 # --- quota ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from locker.env import (
     env_list,
     env_size,
     env_str,
+    parse_duration,
 )
 
 # The release (locker/__init__.py), for code outside the locker app (storage's backup manifest).
@@ -97,6 +98,7 @@ INSTALLED_APPS = [
     "sharing",
     "metrics",
     "doctor",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -113,6 +115,8 @@ MIDDLEWARE = [
     # After authentication: a logged-in user's language setting wins (locker/i18n.py).
     "locker.i18n.UserLanguageMiddleware",
     "accounts.audit.AuditContextMiddleware",
+    # Before the two-factor guard: SSO sessions re-checked at the provider (accounts/oidc.py).
+    "accounts.oidc.OidcSessionMiddleware",
     "accounts.twofactor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -285,6 +289,23 @@ PASSWORD_RESET_TIMEOUT = 3 * 3600
 LOCKER_AUDIT_DAYS = env_int("LOCKER_AUDIT_DAYS", 365)
 LOCKER_REQUIRE_2FA = env_choice("LOCKER_REQUIRE_2FA", "none", ("none", "staff", "all"))
 LOCKER_REAUTH_MINUTES = env_int("LOCKER_REAUTH_MINUTES", 10)
+
+# Single sign-on with OpenID Connect (accounts/oidc.py, docs/sso.md): on when the issuer is set.
+LOCKER_OIDC_ISSUER = env_str("LOCKER_OIDC_ISSUER", "").rstrip("/")
+LOCKER_OIDC_CLIENT_ID = env_str("LOCKER_OIDC_CLIENT_ID", "")
+LOCKER_OIDC_CLIENT_SECRET = env_str("LOCKER_OIDC_CLIENT_SECRET", "")
+LOCKER_OIDC_SCOPES = env_str("LOCKER_OIDC_SCOPES", "openid email profile")
+LOCKER_OIDC_USERNAME_CLAIM = env_str("LOCKER_OIDC_USERNAME_CLAIM", "preferred_username")
+LOCKER_OIDC_GROUPS_CLAIM = env_str("LOCKER_OIDC_GROUPS_CLAIM", "groups")
+LOCKER_OIDC_ALLOWED_GROUPS = env_list("LOCKER_OIDC_ALLOWED_GROUPS", "")
+LOCKER_OIDC_STAFF_GROUP = env_str("LOCKER_OIDC_STAFF_GROUP", "")
+LOCKER_OIDC_ALLOWED_DOMAINS = [d.lower() for d in env_list("LOCKER_OIDC_ALLOWED_DOMAINS", "")]
+LOCKER_OIDC_CREATE_USERS = env_bool("LOCKER_OIDC_CREATE_USERS", True)
+LOCKER_OIDC_LINK_BY_EMAIL = env_bool("LOCKER_OIDC_LINK_BY_EMAIL", False)
+LOCKER_OIDC_BUTTON = env_str("LOCKER_OIDC_BUTTON", "")
+LOCKER_OIDC_RECHECK_SECONDS = env_duration("LOCKER_OIDC_RECHECK", "5m")
+LOCKER_OIDC_TIMEOUT = env_int("LOCKER_OIDC_TIMEOUT", 5)
+LOCKER_PASSWORD_LOGIN = env_choice("LOCKER_PASSWORD_LOGIN", "all", ("all", "staff", "none"))
 # Reverse proxies in front: the client's address is this many entries from the right of
 # X-Forwarded-For (0: REMOTE_ADDR, and X-Forwarded-For is ignored). See locker.network.
 LOCKER_PROXY_COUNT = env_int("LOCKER_PROXY_COUNT", 0)
@@ -574,7 +595,33 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sharing.tasks.cleanup_shares",
         "schedule": env_duration("LOCKER_CLEANUP_SHARES_EVERY", "1h"),
     },
+    "webhooks-requeue-due": {
+        "task": "webhooks.tasks.requeue_due",
+        "schedule": env_duration("LOCKER_WEBHOOK_REQUEUE_EVERY", "5m"),
+    },
+    "prune-idempotency-keys": {
+        "task": "locker.tasks.prune_idempotency_keys",
+        "schedule": env_duration("LOCKER_PRUNE_IDEMPOTENCY_EVERY", "1h"),
+    },
 }
+
+# --- Webhooks (docs/webhooks.md) -----------------------------------------------------------------
+LOCKER_WEBHOOK_ALLOW_PRIVATE = env_bool("LOCKER_WEBHOOK_ALLOW_PRIVATE", False)
+LOCKER_WEBHOOK_MAX_PER_USER = env_int("LOCKER_WEBHOOK_MAX_PER_USER", 10)
+LOCKER_WEBHOOK_URL_MAX_LENGTH = env_int("LOCKER_WEBHOOK_URL_MAX_LENGTH", 2000)
+LOCKER_WEBHOOK_CONNECT_TIMEOUT = env_duration("LOCKER_WEBHOOK_CONNECT_TIMEOUT", "5s")
+LOCKER_WEBHOOK_READ_TIMEOUT = env_duration("LOCKER_WEBHOOK_READ_TIMEOUT", "10s")
+LOCKER_WEBHOOK_LOG_SIZE = env_int("LOCKER_WEBHOOK_LOG_SIZE", 50)
+LOCKER_WEBHOOK_MAX_PENDING = env_int("LOCKER_WEBHOOK_MAX_PENDING", 1000)
+try:
+    LOCKER_WEBHOOK_RETRY_DELAYS = [
+        parse_duration(delay)
+        for delay in env_list("LOCKER_WEBHOOK_RETRY_DELAYS", "1m,5m,30m,1h,3h,6h,6h,6h")
+    ]
+except ValueError:
+    raise ImproperlyConfigured(
+        "LOCKER_WEBHOOK_RETRY_DELAYS must be durations separated by commas, such as 1m,5m,30m."
+    ) from None
 
 # --- Processing: scanning and thumbnails (docs/workers.md) --------------------------------------
 LOCKER_SCANNER = env_choice("LOCKER_SCANNER", "none", ("none", "clamav", "command"))
@@ -615,6 +662,13 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Locker <locker@localhost>")
+
+# --- Idempotency-Key on the API's create requests (docs/api-idempotency.md) ---------------------
+# How long a key's answer is kept for retries; how long a claim whose request never finished
+# (its process died) blocks the key; the largest answer kept (a larger one is not replayed).
+LOCKER_IDEMPOTENCY_TTL = env_duration("LOCKER_IDEMPOTENCY_TTL", "24h")
+LOCKER_IDEMPOTENCY_CLAIM_TIMEOUT = env_duration("LOCKER_IDEMPOTENCY_CLAIM_TIMEOUT", "10m")
+LOCKER_IDEMPOTENCY_MAX_ANSWER = env_size("LOCKER_IDEMPOTENCY_MAX_ANSWER", "256K")
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -659,6 +713,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "locker.api.document_list_errors",
+        "locker.idempotency.document_idempotency_errors",
+        "locker.conditional.document_preconditions",
     ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("files.api.urls")),
     path("", include("sharing.api.urls")),
+    path("", include("webhooks.api.urls")),
     path("doctor/", include("doctor.urls")),
     path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
@@ -28,6 +29,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include("files.urls")),
     path("", include("sharing.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 handler404 = views.not_found

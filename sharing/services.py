@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import A, audit, truncate_ip
+from files.events import file_event_data
 from files.models import File, Folder
 from locker.celery import task_queue
 from locker.env import parse_duration
@@ -24,7 +25,9 @@ from locker.i18n import for_recipient
 from locker.jobs import JobRun, delete_oldest_in_batches, repeat_batches
 from locker.services import model_update
 from sharing import tokens
+from sharing.events import share_event_data
 from sharing.models import Link, ShareAccess, ShareLink, ShareLinkItem
+from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -331,8 +334,13 @@ def share_update(
 
 
 def share_revoke(*, share: ShareLink) -> bool:
-    """Kill a link at once. False when it was already revoked."""
-    return link_revoke(link=share, action=A.SHARE_REVOKED)
+    """Kill a link at once (a `share.revoked` webhook event). False when it was already
+    revoked."""
+    with transaction.atomic():
+        revoked = link_revoke(link=share, action=A.SHARE_REVOKED)
+        if revoked:
+            webhooks.emit("share.revoked", owner=share.owner, data=share_event_data(share))
+    return revoked
 
 
 def share_count_download(*, share: ShareLink) -> bool:
@@ -506,8 +514,37 @@ def share_access_finish(*, access_id: int, unreported: int, completed: bool) -> 
     back what it took and did not send); `completed` once a request sent the file to its end."""
     changes: dict = {"bytes_sent": F("bytes_sent") + unreported}
     if completed:
-        changes["completed"] = True
+        # The first request to complete this download is a `share.downloaded` event; a resumed
+        # one that completes it again is not.
+        with transaction.atomic():
+            first = ShareAccess.objects.filter(pk=access_id, completed=False).update(
+                completed=True, **changes
+            )
+            if first:
+                _emit_downloaded(access_id)
+                return
     ShareAccess.objects.filter(pk=access_id).update(**changes)
+
+
+def _emit_downloaded(access_id: int) -> None:
+    access = (
+        ShareAccess.objects.select_related(
+            "share__owner", "share__file__folder", "share__folder", "file__folder"
+        )
+        .filter(pk=access_id)
+        .first()
+    )
+    if access is None:
+        return
+    data = share_event_data(access.share)
+    data["download"] = {
+        "file": file_event_data(access.file)["file"] if access.file_id else None,
+        "name": access.name,
+        "is_zip": access.is_zip,
+        "ip": access.ip,
+        "at": access.at,
+    }
+    webhooks.emit("share.downloaded", owner=access.share.owner, data=data)
 
 
 def share_access_resume(*, access_id: int) -> None:
@@ -560,10 +597,16 @@ def _handle_dead_links(pks: list[int], now: datetime) -> tuple[int, int]:
         claimed = list(
             ShareLink.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=pks, cleaned_at__isnull=True)
-            .select_related("file", "folder")
+            .select_related("file__folder", "folder", "owner")
         )
         ShareLink.objects.filter(pk__in=[share.pk for share in claimed]).update(cleaned_at=now)
         for share in claimed:
+            if (
+                share.revoked_at is None
+                and share.expires_at is not None
+                and share.expires_at <= now
+            ):
+                webhooks.emit("share.expired", owner=share.owner, data=share_event_data(share))
             if not share.is_send or share.keep_files:
                 continue
             if share.file_id and share.file.deleted_at is None:

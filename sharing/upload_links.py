@@ -28,8 +28,10 @@ from files.models import Folder, UploadReservation
 from locker.celery import task_queue
 from locker.i18n import for_recipient
 from locker.throttle import Throttle
+from sharing.events import upload_link_event_data
 from sharing.models import UploadLink, UploadLinkUpload
 from sharing.services import UNSET, access_log_ip, link_create, link_revoke, link_update
+from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -319,6 +321,10 @@ def upload_link_receive(
             contents=contents,
             on_conflict=ON_CONFLICT.RENAME,
             reservation=reservation,
+            uploaded_by={
+                "upload_link": {"id": str(link.public_id), "label": link.label},
+                "ip": access_log_ip(ip),
+            },
         )
         UploadLinkUpload.objects.bulk_create(
             [
@@ -334,7 +340,18 @@ def upload_link_receive(
         )
         if link.notify:
             transaction.on_commit(lambda: _queue_notification(link.pk))
+        if link.max_files is not None:
+            _emit_if_filled(link)
     return created
+
+
+def _emit_if_filled(link: UploadLink) -> None:
+    """`upload_link.filled` when this upload took the link's last file: the claims are
+    conditional updates of the link's row, held locked until this transaction ends, so one
+    upload alone sees the count reach the limit."""
+    link.refresh_from_db(fields=["files_count"])
+    if link.files_count >= link.max_files:
+        webhooks.emit("upload_link.filled", owner=link.owner, data=upload_link_event_data(link))
 
 
 def _queue_notification(link_id: int) -> None:

@@ -24,6 +24,8 @@ from accounts.api.serializers import (
     UserUpdateSerializer,
 )
 from accounts.twofactor import password_recent
+from locker.conditional import ConditionalMixin, conditional_schema
+from locker.idempotency import idempotent
 
 _FIELD_NAMES = {"quota_bytes": "quota"}
 
@@ -126,6 +128,10 @@ class MePasswordView(APIView):
 
 @extend_schema_view(
     list=extend_schema(summary="List your API tokens", description="Revoked tokens are left out."),
+    retrieve=extend_schema(
+        summary="Show an API token",
+        description="Its name and dates (never its secret); 404 once revoked.",
+    ),
     create=extend_schema(
         summary="Create an API token",
         request=ApiTokenCreateSerializer,
@@ -137,8 +143,11 @@ class MePasswordView(APIView):
         responses={204: OpenApiResponse(description="Revoked; it stops working at once.")},
     ),
 )
+@conditional_schema()
 class ApiTokenViewSet(
+    ConditionalMixin,
     mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
@@ -149,6 +158,7 @@ class ApiTokenViewSet(
     def get_queryset(self):
         return selectors.api_token_list(user=self.request.user)
 
+    @idempotent()
     def create(self, request, *args, **kwargs):
         if request.auth is None and not password_recent(request._request):
             # A browser session (not a token): a token outlives the session, so ask for the
@@ -168,7 +178,10 @@ class ApiTokenViewSet(
         return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, *args, **kwargs):
-        if not services.api_token_revoke(user=request.user, token_id=int(kwargs["pk"])):
+        if "If-Match" in request.headers:
+            with self.preconditioned() as token:
+                services.api_token_revoke(user=request.user, token_id=token.pk)
+        elif not services.api_token_revoke(user=request.user, token_id=int(kwargs["pk"])):
             raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -209,6 +222,7 @@ class UserViewSet(
     def get_queryset(self):
         return selectors.user_list()
 
+    @idempotent()
     def create(self, request, *args, **kwargs):
         serializer = UserCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

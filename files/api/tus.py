@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.views import APIView
 
 from files import selectors, tus
+from locker.idempotency import idempotent
 
 BASE = "/api/v1/tus/"
 
@@ -95,6 +96,7 @@ class TusCollectionView(_TusView):
             **COMMON_ERRORS,
         },
     )
+    @idempotent(streamed=True)
     def post(self, request):
         tus.check_version(request)
         metadata = tus.parse_metadata(request.headers.get("Upload-Metadata"))

@@ -52,6 +52,8 @@ from files.intake import ReceivedUpload, multipart_intake
 from files.models import File
 from files.responses import thumbnail_response, thumbnail_size_or_none
 from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
+from locker.conditional import ConditionalMixin, conditional_schema
+from locker.idempotency import idempotent
 from locker.parsers import JSONParser
 from storage.exceptions import CorruptContent
 
@@ -175,7 +177,8 @@ BINARY = OpenApiTypes.BINARY
         responses={204: OpenApiResponse(description="In the trash."), 404: ERRORS[404]},
     ),
 )
-class FolderViewSet(viewsets.GenericViewSet):
+@conditional_schema()
+class FolderViewSet(ConditionalMixin, viewsets.GenericViewSet):
     serializer_class = FolderSerializer
     parser_classes = [JSONParser]
 
@@ -193,6 +196,7 @@ class FolderViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(FolderSerializer(page, many=True).data)
 
+    @idempotent()
     def create(self, request):
         data = FolderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -210,25 +214,31 @@ class FolderViewSet(viewsets.GenericViewSet):
             )
         return Response(FolderDetailSerializer(folder).data, status=status.HTTP_201_CREATED)
 
+    def represent(self, item) -> dict:
+        return FolderDetailSerializer(item).data
+
+    def lock_item(self, item) -> None:
+        services.item_lock_for_change(item=item)
+
     def retrieve(self, request, id):
         return Response(FolderDetailSerializer(self.get_object()).data)
 
     def partial_update(self, request, id):
-        folder = self.get_object()
-        data = FolderUpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        parent = None
-        if "parent" in data.validated_data:
-            parent = self._folder_or_root(data.validated_data["parent"], "parent")
-        with service_errors():
-            folder = services.folder_update(
-                folder=folder, name=data.validated_data.get("name"), parent=parent
-            )
+        with self.preconditioned() as folder:
+            data = FolderUpdateSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            parent = None
+            if "parent" in data.validated_data:
+                parent = self._folder_or_root(data.validated_data["parent"], "parent")
+            with service_errors():
+                folder = services.folder_update(
+                    folder=folder, name=data.validated_data.get("name"), parent=parent
+                )
         return Response(FolderDetailSerializer(folder).data)
 
     def destroy(self, request, id):
-        with service_errors():
-            services.folder_trash(folder=self.get_object())
+        with self.preconditioned() as folder, service_errors():
+            services.folder_trash(folder=folder)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -338,7 +348,8 @@ arrives; the SHA-256 is computed on the way and the content type is detected fro
         responses={204: OpenApiResponse(description="In the trash."), 404: ERRORS[404]},
     ),
 )
-class FileViewSet(viewsets.GenericViewSet):
+@conditional_schema()
+class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
     serializer_class = FileSerializer
     parser_classes = [JSONParser]
 
@@ -350,6 +361,9 @@ class FileViewSet(viewsets.GenericViewSet):
 
     def get_object(self) -> File:
         return selectors.file_get_for_user(user=self.request.user, file_id=self.kwargs["id"])
+
+    def lock_item(self, item) -> None:
+        services.item_lock_for_change(item=item)
 
     def _folder_or_root(self, value, field: str):
         folder_id = _uuid_or_400(value, field)
@@ -375,6 +389,7 @@ class FileViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(FileSerializer(page, many=True).data)
 
+    @idempotent(streamed=True)
     def create(self, request):
         max_size = settings.LOCKER_MAX_UPLOAD_SIZE
         early = {"folder": None}
@@ -482,20 +497,21 @@ class FileViewSet(viewsets.GenericViewSet):
         return Response(FileSerializer(self.get_object()).data)
 
     def partial_update(self, request, id):
-        file = self.get_object()
-        data = FileUpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        folder = None
-        if "folder" in data.validated_data:
-            folder = self._folder_or_root(data.validated_data["folder"], "folder")
-        with service_errors():
-            file = services.file_update(
-                file=file, name=data.validated_data.get("name"), folder=folder
-            )
+        with self.preconditioned() as file:
+            data = FileUpdateSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            folder = None
+            if "folder" in data.validated_data:
+                folder = self._folder_or_root(data.validated_data["folder"], "folder")
+            with service_errors():
+                file = services.file_update(
+                    file=file, name=data.validated_data.get("name"), folder=folder
+                )
         return Response(FileSerializer(file).data)
 
     def destroy(self, request, id):
-        services.file_trash(file=self.get_object())
+        with self.preconditioned() as file:
+            services.file_trash(file=file)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

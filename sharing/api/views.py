@@ -28,6 +28,8 @@ from files.api.uploads import (
 from files.batch import BatchTooLarge, batch_check_size
 from files.intake import ReceivedUpload, multipart_intake
 from files.selectors import file_get_for_user, folder_get_for_user, selection_get_for_user
+from locker.conditional import ConditionalMixin, conditional_schema
+from locker.idempotency import idempotent
 from sharing import link_email, selectors, services, upload_links
 from sharing.api.serializers import (
     SendSerializer,
@@ -73,6 +75,7 @@ def expiry_from(data: dict):
 
 
 class LinkViewSet(
+    ConditionalMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -120,6 +123,7 @@ class LinkViewSet(
     def get_object(self):
         return self.get_for_user(user=self.request.user, public_id=self.kwargs["id"])
 
+    @idempotent()
     def create(self, request, *args, **kwargs):
         serializer = self.create_serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -137,20 +141,21 @@ class LinkViewSet(
         return Response(self.created_serializer_class(link).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
-        link = self.get_object()
-        serializer = self.options_serializer_class(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        try:
-            data["expires_at"] = expiry_from(data)
-            data.pop("expires_in", None)
-            self.link_update(link, **data)
-        except DjangoValidationError as exc:
-            raise as_api_error(exc) from None
+        with self.preconditioned() as link:
+            serializer = self.options_serializer_class(data=request.data, partial=True)
+            serializer.is_valid(raise_exception=True)
+            data = dict(serializer.validated_data)
+            try:
+                data["expires_at"] = expiry_from(data)
+                data.pop("expires_in", None)
+                self.link_update(link, **data)
+            except DjangoValidationError as exc:
+                raise as_api_error(exc) from None
         return Response(self.get_serializer(link).data)
 
     def destroy(self, request, *args, **kwargs):
-        self.link_revoke(self.get_object())
+        with self.preconditioned() as link:
+            self.link_revoke(link)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -215,6 +220,7 @@ class LinkViewSet(
         responses={204: OpenApiResponse(description="Revoked; it answers 410 at once."), **ERRORS},
     ),
 )
+@conditional_schema()
 class ShareViewSet(LinkViewSet):
     serializer_class = ShareSerializer
     create_serializer_class = ShareCreateSerializer
@@ -288,6 +294,7 @@ class ShareViewSet(LinkViewSet):
             429: OpenApiResponse(description="Too many e-mails this hour; `detail` says when."),
         },
     )
+    @idempotent()
     @action(detail=True, methods=["post"])
     def email(self, request, *args, **kwargs):
         share = self.get_object()
@@ -349,6 +356,7 @@ class ShareViewSet(LinkViewSet):
         responses={204: OpenApiResponse(description="Revoked; it answers 410 at once."), **ERRORS},
     ),
 )
+@conditional_schema()
 class UploadLinkViewSet(LinkViewSet):
     serializer_class = UploadLinkSerializer
     create_serializer_class = UploadLinkCreateSerializer
@@ -400,6 +408,7 @@ class SendView(APIView):
         request={"multipart/form-data": SendSerializer},
         responses={201: ShareCreatedSerializer, **ERRORS},
     )
+    @idempotent(streamed=True)
     def post(self, request):
         def reserve(size: int):
             try:

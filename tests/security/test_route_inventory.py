@@ -53,6 +53,9 @@ ROUTES: dict[str, dict] = {
     "accounts/password_reset/": {"kind": "public"},
     "accounts/login/": {"kind": "public"},
     "accounts/login/code/": {"kind": "public"},
+    # Single sign-on (404 while LOCKER_OIDC_ISSUER is unset): start and callback.
+    "accounts/oidc/login/": {"kind": "public"},
+    "accounts/oidc/callback/": {"kind": "public"},
     "accounts/logout/": {"kind": "public", "methods": ["POST"]},
     "accounts/password_change/": {"kind": "list"},
     "accounts/password_change/done/": {"kind": "list"},

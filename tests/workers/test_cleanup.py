@@ -88,6 +88,8 @@ def test_every_beat_task_has_a_management_command_twin():
         "accounts.tasks.prune_audit": "pruneaudit",
         "files.tasks.requeue_pending": "requeuepending",
         "accounts.tasks.ldap_members_recheck": "ldaprecheck",
+        "webhooks.tasks.requeue_due": "requeuewebhooks",
+        "locker.tasks.prune_idempotency_keys": "pruneidempotencykeys",
     }
     commands = get_commands()
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
@@ -98,7 +100,15 @@ def test_every_beat_task_has_a_management_command_twin():
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "command",
-    ["purgetrash", "cleanuppartialuploads", "cleanuporphans", "cleanupshares", "requeuepending"],
+    [
+        "purgetrash",
+        "cleanuppartialuploads",
+        "cleanuporphans",
+        "cleanupshares",
+        "requeuepending",
+        "requeuewebhooks",
+        "pruneidempotencykeys",
+    ],
 )
 def test_cron_twins_run_twice_in_a_row(command, capsys):
     call_command(command)

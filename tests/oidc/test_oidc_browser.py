@@ -1,0 +1,43 @@
+"""The whole single sign-on in a real Chromium: Locker's log-in page, the provider's own log-in
+page (oidc-provider's), back to Locker logged in; then logout through the provider."""
+
+import pytest
+
+from accounts.models import User
+from tests.oidc.conftest import NodeProvider, sso_settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def live_provider(tmp_path, settings, live_server):
+    provider = NodeProvider(tmp_path, base_url=live_server.url)
+    sso_settings(settings, provider.issuer, base_url=live_server.url)
+    settings.LOCKER_PASSWORD_LOGIN = "none"
+    yield provider
+    provider.stop()
+
+
+def test_log_in_through_the_providers_pages_and_out_again(page, live_server, live_provider):
+    live_provider.account("ann", groups=["locker", "locker-admins"], name="Ann Example")
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    assert page.locator("#login-form").count() == 0  # LOCKER_PASSWORD_LOGIN=none
+    page.click("#oidc-login")
+    page.wait_for_url(f"{live_provider.issuer}/interaction/**")
+    page.fill("input[name=login]", "ann")
+    page.fill("input[name=password]", "anything")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#logout")
+
+    assert page.url.startswith(live_server.url)
+    user = User.objects.get(username="ann")
+    assert user.is_staff and user.display_name == "Ann Example"
+
+    page.click("#logout")
+    page.wait_for_url(f"{live_provider.issuer}/session/end**")
+    page.click("button[name=logout]")
+    page.wait_for_url(f"{live_server.url}/accounts/login/")
+    page.click("#oidc-login")
+    # The provider's session ended too: it asks who is there.
+    page.wait_for_selector("input[name=login]")

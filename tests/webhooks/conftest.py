@@ -1,0 +1,16 @@
+import pytest
+
+from tests.webhooks.receiver import Receiver
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as server:
+        yield server
+
+
+@pytest.fixture
+def allow_private(settings):
+    """The receiver listens on 127.0.0.1: private addresses are allowed (and http)."""
+    settings.LOCKER_WEBHOOK_ALLOW_PRIVATE = True
+    return settings
