@@ -311,8 +311,9 @@ def directory_members_recheck() -> int:
     LOCKER_LDAP_REQUIRE_GROUP (run every LOCKER_LDAP_RECHECK_EVERY by Celery beat): leaving the
     group must not leave them a session or a token. Returns how many were cut off.
 
-    Nothing is revoked when the directory cannot say (unreachable, or the group is missing,
-    which is a configuration mistake rather than everybody leaving).
+    Nothing is revoked when the directory cannot say: unreachable, the group missing, or no
+    one in it any more (a group the service account cannot read): a configuration mistake
+    rather than everybody leaving.
     """
     from accounts.services import api_tokens_revoke_all, user_sessions_end
 
@@ -341,6 +342,19 @@ def directory_members_recheck() -> int:
     finally:
         with contextlib.suppress(LDAPException):
             connection.unbind()
+    if (
+        len(gone) > 1
+        and not User.objects.filter(is_active=True)
+        .exclude(ldap_dn="")
+        .exclude(pk__in=[user.pk for user in gone])
+        .exists()
+    ):
+        # Everybody at once: a group the service account cannot read, or not a group at all.
+        logger.warning(
+            "LDAP: no directory user is in %s any more; taken for a mistake, no one is cut off.",
+            group,
+        )
+        return 0
     for user in gone:
         sessions = user_sessions_end(user=user)
         tokens = api_tokens_revoke_all(user=user)

@@ -385,11 +385,16 @@ def test_a_user_removed_from_the_group_loses_sessions_and_tokens_at_the_next_rec
 
 
 def test_the_recheck_cuts_no_one_off_when_the_directory_cannot_say(client, ldap_on):
+    from django.test import Client
+
     from accounts.ldap import DirectoryUnreachable, directory_members_recheck
     from tests.fixtures.slapd import free_port
 
     assert log_in(client, "bea", password_of("bea")).status_code == 302
+    assert log_in(Client(), "ada", password_of("ada")).status_code == 302
     ldap_on.LOCKER_LDAP_REQUIRE_GROUP = f"cn=nosuchgroup,{PEOPLE}"  # a mistake, not a purge
+    assert directory_members_recheck() == 0
+    ldap_on.LOCKER_LDAP_REQUIRE_GROUP = PEOPLE  # not a group: nobody is "in" it
     assert directory_members_recheck() == 0
     ldap_on.LOCKER_LDAP_URL = f"ldap://127.0.0.1:{free_port()}"
     with pytest.raises(DirectoryUnreachable):
