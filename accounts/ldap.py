@@ -12,7 +12,9 @@ groups, then bind as the user with the typed password. The local account is crea
 first log-in and its name, e-mail and staff status are copied from the directory at each one;
 its password is never stored (unusable locally). A local account of the same name that is not
 from the directory is never taken over: its own password keeps working, the directory's does
-not.
+not. Nor is another directory entry's account: an entry whose username is already the account
+of another DN that still exists is refused (one whose old DN is gone has moved: it keeps its
+account), and an entry renamed onto another account's username is refused too.
 
 When the directory cannot be reached (down, wrong certificate, service account refused) the
 log-in fails with "the directory is unreachable" (`directory_unreachable(request)`), never an
@@ -22,6 +24,7 @@ error page; local accounts, checked first, still log in.
 import contextlib
 import logging
 import ssl
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -159,11 +162,45 @@ def _member_of(connection: Connection, group_dn: str, *, dn: str, username: str)
     return bool(connection.response and connection.response[0].get("type") == "searchResEntry")
 
 
+_in_flight = 0
+_in_flight_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _directory_slot():
+    """One of the LOCKER_LDAP_MAX_CONNECTIONS directory checks this process may run at once.
+
+    A slow or hung directory holds each log-in for up to LOCKER_LDAP_TIMEOUT per step; without a
+    bound, anyone posting log-ins with made-up names would tie up every web thread. Past the
+    bound a log-in is answered at once with "the directory is unreachable"; the other threads
+    keep serving everything else.
+    """
+    global _in_flight
+    with _in_flight_lock:
+        if _in_flight >= settings.LOCKER_LDAP_MAX_CONNECTIONS:
+            raise DirectoryUnreachable(
+                f"{_in_flight} directory checks already waiting in this process "
+                "(LOCKER_LDAP_MAX_CONNECTIONS); not one more"
+            )
+        _in_flight += 1
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            _in_flight -= 1
+
+
 def directory_check(username: str, password: str) -> DirectoryEntry | None:
     """The directory's entry for `username` when `password` is its password, else None.
 
-    Raises DirectoryUnreachable when the directory cannot say.
+    Raises DirectoryUnreachable when the directory cannot say, or when this process already
+    waits on LOCKER_LDAP_MAX_CONNECTIONS of them.
     """
+    with _directory_slot():
+        return _directory_check(username, password)
+
+
+def _directory_check(username: str, password: str) -> DirectoryEntry | None:
     server = _server()
     try:
         connection = _connection(
@@ -229,6 +266,109 @@ def directory_check(username: str, password: str) -> DirectoryEntry | None:
             connection.unbind()
 
 
+def directory_entry_exists(dn: str) -> bool:
+    """Whether `dn` is still an entry of the directory (read as the service account).
+
+    Raises DirectoryUnreachable when the directory cannot say.
+    """
+    with _directory_slot():
+        try:
+            connection = _connection(
+                _server(),
+                user=settings.LOCKER_LDAP_BIND_DN or None,
+                password=settings.LOCKER_LDAP_BIND_PASSWORD or None,
+            )
+        except (LDAPException, OSError) as exc:
+            raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            connection.search(dn, "(objectClass=*)", search_scope=BASE, attributes=["1.1"])
+            return any(r.get("type") == "searchResEntry" for r in connection.response or [])
+        except LDAPNoSuchObjectResult:
+            return False
+        except (LDAPException, OSError) as exc:
+            raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            with contextlib.suppress(LDAPException):
+                connection.unbind()
+
+
+def _held_by_another_entry(entry: DirectoryEntry) -> bool:
+    """The entry's username is a local account's from another directory entry that still
+    exists: two entries claim one account, so neither may take it (an entry that moved or was
+    renamed leaves its old DN behind and takes its account along)."""
+    holder = (
+        User.objects.filter(username__iexact=entry.username)
+        .exclude(ldap_dn="")
+        .exclude(ldap_dn__iexact=entry.dn)
+        .only("ldap_dn")
+        .first()
+    )
+    return holder is not None and directory_entry_exists(holder.ldap_dn)
+
+
+def directory_members_recheck() -> int:
+    """End the sessions and revoke the API tokens of each directory user no longer in
+    LOCKER_LDAP_REQUIRE_GROUP (run every LOCKER_LDAP_RECHECK_EVERY by Celery beat): leaving the
+    group must not leave them a session or a token. Returns how many were cut off.
+
+    Nothing is revoked when the directory cannot say: unreachable, the group missing, or no
+    one in it any more (a group the service account cannot read): a configuration mistake
+    rather than everybody leaving.
+    """
+    from accounts.services import api_tokens_revoke_all, user_sessions_end
+
+    group = settings.LOCKER_LDAP_REQUIRE_GROUP
+    if not settings.LOCKER_LDAP_URL or not group:
+        return 0
+    if not directory_entry_exists(group):
+        logger.warning("LDAP: the group %s does not exist; no one is cut off.", group)
+        return 0
+    try:
+        connection = _connection(
+            _server(),
+            user=settings.LOCKER_LDAP_BIND_DN or None,
+            password=settings.LOCKER_LDAP_BIND_PASSWORD or None,
+        )
+    except (LDAPException, OSError) as exc:
+        raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        gone = [
+            user
+            for user in User.objects.filter(is_active=True).exclude(ldap_dn="").iterator()
+            if not _member_of(connection, group, dn=user.ldap_dn, username=user.username)
+        ]
+    except (LDAPException, OSError) as exc:
+        raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        with contextlib.suppress(LDAPException):
+            connection.unbind()
+    if (
+        len(gone) > 1
+        and not User.objects.filter(is_active=True)
+        .exclude(ldap_dn="")
+        .exclude(pk__in=[user.pk for user in gone])
+        .exists()
+    ):
+        # Everybody at once: a group the service account cannot read, or not a group at all.
+        logger.warning(
+            "LDAP: no directory user is in %s any more; taken for a mistake, no one is cut off.",
+            group,
+        )
+        return 0
+    for user in gone:
+        sessions = user_sessions_end(user=user)
+        tokens = api_tokens_revoke_all(user=user)
+        if sessions or tokens:
+            audit(
+                A.LOGOUT,
+                target=user,
+                ldap=NOT_IN_GROUP,
+                sessions_ended=sessions,
+                tokens_revoked=tokens,
+            )
+    return len(gone)
+
+
 class DirectoryUserConflict(Exception):
     """The directory's user cannot be matched to a local account safely."""
 
@@ -238,6 +378,11 @@ def directory_user_sync(entry: DirectoryEntry) -> User:
     date (name, e-mail, staff) at each one. Its password stays unusable."""
     with transaction.atomic():
         user = User.objects.select_for_update().filter(ldap_dn__iexact=entry.dn).first()
+        if (
+            user is not None
+            and User.objects.filter(username__iexact=entry.username).exclude(pk=user.pk).exists()
+        ):
+            raise DirectoryUserConflict("another account already has this username")
         if user is None:
             user = User.objects.select_for_update().filter(username__iexact=entry.username).first()
             if user is not None and not user.from_directory:
@@ -288,22 +433,19 @@ class LdapBackend(BaseBackend):
         try:
             entry = directory_check(username, password)
         except DirectoryUnreachable as exc:
-            logger.warning("LDAP: the directory is unreachable: %s", exc)
-            if request is not None:
-                setattr(request, UNREACHABLE_ATTR, True)
-            audit(
-                A.LDAP_UNREACHABLE,
-                target_type="user",
-                target_label=username[:150],
-                result=AuditResult.FAILURE,
-                request=request,
-                error=str(exc)[:1000],
-            )
+            self._unreachable(request, username, exc)
             return None
         if entry is None:
             return None
         if not entry.allowed:
             self._refuse(request, NOT_IN_GROUP)
+            return None
+        try:
+            if _held_by_another_entry(entry):
+                self._refuse(request, "another directory entry holds this username")
+                return None
+        except DirectoryUnreachable as exc:
+            self._unreachable(request, username, exc)
             return None
         try:
             try:
@@ -316,6 +458,20 @@ class LdapBackend(BaseBackend):
             self._refuse(request, str(exc))
             return None
         return user if user.is_active else None
+
+    @staticmethod
+    def _unreachable(request, username: str, exc: DirectoryUnreachable) -> None:
+        logger.warning("LDAP: the directory is unreachable: %s", exc)
+        if request is not None:
+            setattr(request, UNREACHABLE_ATTR, True)
+        audit(
+            A.LDAP_UNREACHABLE,
+            target_type="user",
+            target_label=username[:150],
+            result=AuditResult.FAILURE,
+            request=request,
+            error=str(exc)[:1000],
+        )
 
     @staticmethod
     def _refuse(request, reason: str) -> None:

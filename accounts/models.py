@@ -57,6 +57,14 @@ class User(AbstractUser):
         """Logs in through LDAP: the password is the directory's, never stored here."""
         return bool(self.ldap_dn)
 
+    def check_password(self, raw_password) -> bool:
+        """A directory user's local password, however it was set (Django's admin, `manage.py
+        changepassword`), is never accepted: checked before the directory, it would let them
+        in after they left the required group or the directory."""
+        if self.from_directory:
+            return False
+        return super().check_password(raw_password)
+
 
 class ApiTokenQuerySet(models.QuerySet):
     def usable(self):

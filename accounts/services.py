@@ -190,6 +190,14 @@ def user_invite(*, username: str, email: str, invited_by: User | None) -> User:
 
 def invitation_resend(*, user: User, invited_by: User | None) -> Invitation:
     """Send a new link to a user who has not chosen a password yet; earlier links stop working."""
+    if user.from_directory:  # no local password to choose: it would outlive the directory's
+        raise ValidationError(
+            _(
+                "%(username)s logs in with the directory (LDAP) password; there is no Locker "
+                "password to choose."
+            )
+            % {"username": user}
+        )
     if user.has_usable_password():
         raise ValidationError(_("%(username)s has already chosen a password.") % {"username": user})
     if not user.is_active:
@@ -210,6 +218,8 @@ def invitation_get(*, token: str) -> Invitation:
         Invitation.objects.select_related("user").filter(token_hash=hash_secret(token)).first()
     )
     if invitation is None or not invitation.is_usable or not invitation.user.is_active:
+        raise InvitationUnusable
+    if invitation.user.from_directory:  # its password is the directory's, never a local one
         raise InvitationUnusable
     return invitation
 

@@ -14,3 +14,10 @@ def prune_audit() -> int:
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def send_password_reset(email: str) -> int:
     return password_reset_send(email=email)
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def ldap_members_recheck() -> int:
+    from accounts.ldap import directory_members_recheck
+
+    return directory_members_recheck()

@@ -1,6 +1,7 @@
 """Account pages. Each view reads a form, calls a service and renders; rules live in services."""
 
 import math
+import unicodedata
 
 from axes.helpers import get_cool_off
 from django.conf import settings
@@ -56,6 +57,22 @@ def _no_referrer(response: HttpResponse) -> HttpResponse:
 
 
 # --- Log-in lock-out --------------------------------------------------------------------------
+
+
+def lockout_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The name django-axes counts failures by (AXES_USERNAME_CALLABLE): the typed username as
+    an LDAP directory or Active Directory compares it (case, Unicode compatibility forms and
+    spaces ignored), so "ada", "ADA" and "ａｄａ" share one lock-out instead of five guesses each;
+    cut to the longest username an account can have, so a huge name is a failure, not an error.
+    """
+    if credentials:
+        username = credentials.get("username")
+    else:
+        username = getattr(request, "data", request.POST).get("username")
+    if not isinstance(username, str):
+        return None
+    name = " ".join(unicodedata.normalize("NFKC", username).casefold().split())
+    return name[: User._meta.get_field("username").max_length]
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None):

@@ -11,9 +11,10 @@ class LockerConfig(AppConfig):
     def ready(self):
         from django.core import checks
 
-        from locker.checks import debug_with_public_host_check
+        from locker.checks import debug_with_public_host_check, ldap_cleartext_check
 
         checks.register(debug_with_public_host_check, checks.Tags.security)
+        checks.register(ldap_cleartext_check, checks.Tags.security)
         # `manage.py rotatekeys` (storage) re-seals the kept answers with the data keys.
         from locker.idempotency import SEALED_PURPOSE
         from locker.models import IdempotentRequest

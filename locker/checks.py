@@ -5,7 +5,7 @@ LockerConfig.ready().
 import ipaddress
 
 from django.conf import settings
-from django.core.checks import Error
+from django.core.checks import Error, Warning
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1", "testserver"}
 
@@ -34,3 +34,28 @@ def debug_with_public_host_check(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+def ldap_cleartext_check(app_configs=None, **kwargs):
+    """accounts.W001: directory passwords would cross the network in clear (plain ldap://,
+    without StartTLS, to a host other than this machine)."""
+    url = settings.LOCKER_LDAP_URL
+    if not url.lower().startswith("ldap://") or settings.LOCKER_LDAP_START_TLS:
+        return []
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return []
+    return [
+        Warning(
+            f"LOCKER_LDAP_URL is {url} without LOCKER_LDAP_START_TLS: every password typed in the "
+            "log-in form goes to the directory in clear.",
+            hint="Use ldaps://, or set LOCKER_LDAP_START_TLS=true.",
+            id="accounts.W001",
+        )
+    ]

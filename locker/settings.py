@@ -241,6 +241,7 @@ LOCKER_LDAP_STAFF_GROUP = env_str("LOCKER_LDAP_STAFF_GROUP", "")
 LOCKER_LDAP_START_TLS = env_bool("LOCKER_LDAP_START_TLS", False)
 LOCKER_LDAP_CA_FILE = env_str("LOCKER_LDAP_CA_FILE", "")
 LOCKER_LDAP_TIMEOUT = env_duration("LOCKER_LDAP_TIMEOUT", "5s")
+LOCKER_LDAP_MAX_CONNECTIONS = env_int("LOCKER_LDAP_MAX_CONNECTIONS", 4)  # per web process
 if LOCKER_LDAP_URL:
     if not LOCKER_LDAP_URL.lower().startswith(("ldap://", "ldaps://")):
         raise ImproperlyConfigured(
@@ -260,6 +261,10 @@ if LOCKER_LDAP_URL:
         raise ImproperlyConfigured(
             "LOCKER_LDAP_USER_FILTER must hold %(user)s once (where the username goes), such "
             f"as (uid=%(user)s), not {LOCKER_LDAP_USER_FILTER!r}."
+        )
+    if LOCKER_LDAP_MAX_CONNECTIONS < 1:
+        raise ImproperlyConfigured(
+            f"LOCKER_LDAP_MAX_CONNECTIONS must be 1 or more, not {LOCKER_LDAP_MAX_CONNECTIONS}."
         )
     if LOCKER_LDAP_CA_FILE and not os.access(LOCKER_LDAP_CA_FILE, os.R_OK):
         raise ImproperlyConfigured(
@@ -332,6 +337,8 @@ AXES_COOLOFF_TIME = env_duration("LOCKER_LOGIN_COOLOFF", "15m") / 3600  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
+# Counted by the name as a directory compares it: "ada" and "ADA" are one lock-out (accounts.views).
+AXES_USERNAME_CALLABLE = "accounts.views.lockout_username"
 # The client address (and the IPv6 /64 every throttle counts by) comes from locker.network.
 AXES_CLIENT_IP_CALLABLE = "locker.network.lockout_address"
 AXES_VERBOSE = False
@@ -560,6 +567,10 @@ CELERY_TASK_TIME_LIMIT = env_duration("LOCKER_TASK_TIME_LIMIT", "15m")
 # a child with its own hard memory limit (LOCKER_THUMBNAIL_MEMORY).
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_size("LOCKER_WORKER_MAX_MEMORY", "512M") // 1024
 CELERY_BEAT_SCHEDULE = {
+    "ldap-members-recheck": {  # does nothing without LOCKER_LDAP_REQUIRE_GROUP
+        "task": "accounts.tasks.ldap_members_recheck",
+        "schedule": env_duration("LOCKER_LDAP_RECHECK_EVERY", "15m"),
+    },
     "requeue-pending": {
         "task": "files.tasks.requeue_pending",
         "schedule": env_duration("LOCKER_REQUEUE_PENDING_EVERY", "30m"),

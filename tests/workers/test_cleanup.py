@@ -87,6 +87,7 @@ def test_every_beat_task_has_a_management_command_twin():
         "sharing.tasks.cleanup_shares": "cleanupshares",
         "accounts.tasks.prune_audit": "pruneaudit",
         "files.tasks.requeue_pending": "requeuepending",
+        "accounts.tasks.ldap_members_recheck": "ldaprecheck",
         "webhooks.tasks.requeue_due": "requeuewebhooks",
         "locker.tasks.prune_idempotency_keys": "pruneidempotencykeys",
     }
