@@ -117,6 +117,10 @@ class LinkUrlMixin(serializers.Serializer):
         return link_url_again(link)
 
 
+# A share's `status`, an enum in the schema (ShareStatusEnum).
+SHARE_STATUSES = ["active", "expired", "revoked", "exhausted", "unavailable"]
+
+
 class ShareSerializer(LinkUrlMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     file = serializers.UUIDField(source="file.public_id", read_only=True, allow_null=True)
@@ -160,6 +164,7 @@ class ShareSerializer(LinkUrlMixin, serializers.ModelSerializer):
         target = share.file if share.file_id else share.folder
         return target.name if target else ""
 
+    @extend_schema_field(serializers.ChoiceField(choices=SHARE_STATUSES))
     def get_status(self, share) -> str:
         from sharing.selectors import share_target_alive
 
