@@ -137,11 +137,13 @@ def test_binary_answers_are_typed(schema):
     def content_types(route: str, code: str) -> list[str]:
         return list(schema["paths"][route]["get"]["responses"][code]["content"])
 
-    assert content_types("/api/v1/files/{id}/thumbnail", "200") == ["image/webp"]
-    assert content_types("/api/v1/folders/{id}/download", "200") == ["application/zip"]
-    assert content_types("/api/v1/files/{id}/content", "200") == ["application/octet-stream"]
-    assert content_types("/api/v1/files/{id}/content", "206") == ["application/octet-stream"]
-    ranges = [p["name"] for p in schema["paths"]["/api/v1/files/{id}/content"]["get"]["parameters"]]
+    assert content_types("/api/v1/files/{id}/thumbnail/", "200") == ["image/webp"]
+    assert content_types("/api/v1/folders/{id}/download/", "200") == ["application/zip"]
+    assert content_types("/api/v1/files/{id}/content/", "200") == ["application/octet-stream"]
+    assert content_types("/api/v1/files/{id}/content/", "206") == ["application/octet-stream"]
+    ranges = [
+        p["name"] for p in schema["paths"]["/api/v1/files/{id}/content/"]["get"]["parameters"]
+    ]
     assert "Range" in ranges
 
 

@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from locker.fields import ByteSizeField, size_schema
+from locker.fields import AwareDateTimeField, ByteSizeField, size_schema
 from sharing.models import ShareAccess, ShareLink, UploadLink
 
 # The range of a PositiveIntegerField on every database (download and file counts).
@@ -35,11 +35,17 @@ class DurationField(serializers.Field):
         return value
 
 
+EXPIRES_AT_HELP = (
+    "ISO 8601 with a time zone (`Z` or an offset such as `+01:00`; without one: 400); "
+    "`null` = never (when the server allows it)."
+)
+
+
 class ShareOptionsSerializer(serializers.Serializer):
-    expires_at = serializers.DateTimeField(
+    expires_at = AwareDateTimeField(
         required=False,
         allow_null=True,
-        help_text="ISO 8601 with a time zone; `null` = never (when the server allows it).",
+        help_text=EXPIRES_AT_HELP,
     )
     expires_in = DurationField(required=False, allow_null=True)
     max_downloads = serializers.IntegerField(
@@ -226,7 +232,7 @@ class SizeField(ByteSizeField):
 
 
 class UploadLinkOptionsSerializer(serializers.Serializer):
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = AwareDateTimeField(required=False, allow_null=True, help_text=EXPIRES_AT_HELP)
     expires_in = DurationField(required=False, allow_null=True)
     max_files = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=MAX_COUNT
