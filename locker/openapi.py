@@ -134,3 +134,21 @@ def error_bodies(result, generator, request, public):
                 if code[:1] in ("4", "5") and code not in BODILESS_ERRORS:
                     answer.setdefault("content", {"application/json": {"schema": error}})
     return result
+
+
+def public_routes(result, generator, request, public):
+    """drf-spectacular hook: the public link routes a program can use (sharing.public_schema),
+    under the `public` tag."""
+    from sharing.public_schema import TAG, public_components, public_paths
+
+    result.setdefault("paths", {}).update(public_paths())
+    result.setdefault("components", {}).setdefault("schemas", {}).update(public_components())
+    tags = result.setdefault("tags", [])
+    tags.append(
+        {
+            "name": TAG,
+            "description": "The routes of share links (`/s/…`) and upload links (`/r/…`): no "
+            "account, the link's token (and password) only.",
+        }
+    )
+    return result

@@ -606,12 +606,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Enums named after what they are, not after the field ("StatusEnum"), for generated clients.
     "ENUM_NAME_OVERRIDES": {"ShareStatusEnum": "sharing.api.serializers.SHARE_STATUSES"},
-    # The default hook, the errors every paginated list may answer (a bad cursor or page), then
-    # the error component on every 4xx/5xx answer those hooks added.
+    # The default hook, the errors every paginated list may answer (a bad cursor or page), the
+    # error component on every 4xx/5xx answer those hooks added, then the public link routes.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "locker.api.document_list_errors",
         "locker.openapi.error_bodies",
+        "locker.openapi.public_routes",
     ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {
