@@ -79,6 +79,15 @@ class AutoSchema(openapi.AutoSchema):
             reasons.append("with the session cookie, a write needs the CSRF token")
         return reasons
 
+    def _accepted_types(self, body: dict) -> list[str]:
+        """What the view's parsers read (a body type may be left out of the documented ones)."""
+        try:
+            parsers = self.view.get_parsers()
+        except Exception:  # a view that chooses its parser per request
+            parsers = []
+        types = {parser.media_type for parser in parsers} | set(body.get("content", {}))
+        return sorted(types) or ["none"]
+
     def common_answers(self, operation: dict) -> dict[str, dict]:
         answers: dict[str, dict] = {}
 
@@ -99,8 +108,7 @@ class AutoSchema(openapi.AutoSchema):
         if body is not None:
             add("400")
             add("413")
-            types = ", ".join(sorted(body.get("content", {}))) or "none"
-            add("415", types=types)
+            add("415", types=", ".join(self._accepted_types(body)))
         add("503")
         for code in ("429", "503"):
             if code in answers:
