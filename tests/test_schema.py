@@ -23,7 +23,8 @@ def test_every_operation_is_documented_with_responses(tmp_path):
     schema = yaml.safe_load(path.read_text())
     operation_ids = []
     for route, operations in schema["paths"].items():
-        assert route.startswith("/api/v1/"), route
+        # The API, and the public link routes a program can use (tag `public`).
+        assert route.startswith(("/api/v1/", "/s/", "/r/")), route
         for method, operation in operations.items():
             if method == "parameters":
                 continue
@@ -111,9 +112,9 @@ def test_every_operation_has_a_tag(schema):
         assert operation.get("tags"), f"{name} has no tag"
 
 
-def test_every_body_documents_400_413_and_415(schema):
+def test_every_api_body_documents_400_413_and_415(schema):
     for name, operation in _operations(schema):
-        if "requestBody" in operation:
+        if "requestBody" in operation and " /api/v1/" in name:
             for code in ("400", "413", "415"):
                 assert code in operation["responses"], f"{name} does not document {code}"
 
@@ -167,3 +168,28 @@ def test_share_status_is_an_enum(schema):
         "exhausted",
         "unavailable",
     }
+
+
+def test_public_link_routes_are_documented_under_the_public_tag_without_authentication(schema):
+    public = {
+        f"{method.upper()} {route}"
+        for route, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if operation["tags"] == ["public"]
+    }
+    assert public == {
+        "POST /s/{token}",
+        "GET /s/{token}/download",
+        "POST /r/{token}",
+        "POST /r/{token}/upload",
+    }
+    for name in public:
+        method, route = name.split(" ")
+        operation = schema["paths"][route][method.lower()]
+        assert operation["security"] == [{}], name
+        assert "404" in operation["responses"] and "410" in operation["responses"], name
+    download = schema["paths"]["/s/{token}/download"]["get"]["responses"]
+    assert set(download["200"]["content"]) == {"application/octet-stream", "application/zip"}
+    upload = schema["paths"]["/r/{token}/upload"]["post"]
+    assert list(upload["requestBody"]["content"]) == ["multipart/form-data"]
+    assert {"411", "413", "415", "507"} <= set(upload["responses"])
