@@ -50,7 +50,7 @@ COMMON_ANSWERS = {
     "(`WWW-Authenticate: Bearer`).",
     "403": "Not allowed: {why}.",
     "404": "No such item in your locker (another user's answers the same), or an id in the "
-    "path that is not a UUID.",
+    "path of the wrong form (not a UUID; for tokens and users, not a number).",
     "413": "The request body is larger than this endpoint accepts.",
     "415": "The body's Content-Type is not one this endpoint accepts ({types}).",
     "429": "Too many requests from this account or network: wait `Retry-After` seconds.",
@@ -81,10 +81,7 @@ class AutoSchema(openapi.AutoSchema):
 
     def _accepted_types(self, body: dict) -> list[str]:
         """What the view's parsers read (a body type may be left out of the documented ones)."""
-        try:
-            parsers = self.view.get_parsers()
-        except Exception:  # a view that chooses its parser per request
-            parsers = []
+        parsers = self.view.get_parsers()
         types = {parser.media_type for parser in parsers} | set(body.get("content", {}))
         return sorted(types) or ["none"]
 
@@ -141,22 +138,4 @@ def error_bodies(result, generator, request, public):
             for code, answer in operation.get("responses", {}).items():
                 if code[:1] in ("4", "5") and code not in BODILESS_ERRORS:
                     answer.setdefault("content", {"application/json": {"schema": error}})
-    return result
-
-
-def public_routes(result, generator, request, public):
-    """drf-spectacular hook: the public link routes a program can use (sharing.public_schema),
-    under the `public` tag."""
-    from sharing.public_schema import TAG, public_components, public_paths
-
-    result.setdefault("paths", {}).update(public_paths())
-    result.setdefault("components", {}).setdefault("schemas", {}).update(public_components())
-    tags = result.setdefault("tags", [])
-    tags.append(
-        {
-            "name": TAG,
-            "description": "The routes of share links (`/s/…`) and upload links (`/r/…`): no "
-            "account, the link's token (and password) only.",
-        }
-    )
     return result

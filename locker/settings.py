@@ -612,7 +612,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "locker.api.document_list_errors",
         "locker.openapi.error_bodies",
-        "locker.openapi.public_routes",
+        "sharing.public_schema.add_public_routes",
     ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {

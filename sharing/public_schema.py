@@ -1,9 +1,10 @@
 """The public link routes a program can use, in the OpenAPI schema under the `public` tag.
 
 They are plain Django views (pages for browsers, answers for programs), so drf-spectacular does
-not see them: `public_paths()` describes them by hand, and `locker.openapi.public_routes` adds
-them to the document. Their errors answer the API's error shape when the client asks for JSON
-(`Accept: application/json`, sharing.views.wants_json); the upload answers JSON always.
+not see them: `public_paths()` describes them by hand, and `add_public_routes` (a drf-spectacular
+hook, in SPECTACULAR_SETTINGS) adds them to the document. Their errors answer the API's error
+shape when the client asks for JSON (`Accept: application/json`, sharing.views.wants_json); the
+upload answers JSON always.
 """
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -253,3 +254,17 @@ def public_components() -> dict:
             },
         },
     }
+
+
+def add_public_routes(result, generator, request, public):
+    """drf-spectacular hook: the public link routes, under the `public` tag."""
+    result.setdefault("paths", {}).update(public_paths())
+    result.setdefault("components", {}).setdefault("schemas", {}).update(public_components())
+    result.setdefault("tags", []).append(
+        {
+            "name": TAG,
+            "description": "The routes of share links (`/s/…`) and upload links (`/r/…`): no "
+            "account, the link's token (and password) only.",
+        }
+    )
+    return result
