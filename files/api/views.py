@@ -534,6 +534,20 @@ class FileViewSet(viewsets.GenericViewSet):
             ID_PARAMETER,
             OpenApiParameter("inline", OpenApiTypes.BOOL, description="Ask to display inline"),
             OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="bytes=a-b"),
+            OpenApiParameter(
+                "Accept-Ranges",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200, 206],
+                description="`bytes`: a `Range` may be asked for.",
+            ),
+            OpenApiParameter(
+                "Content-Range",
+                str,
+                OpenApiParameter.HEADER,
+                response=[206],
+                description="`bytes <first>-<last>/<size>`: which part this is.",
+            ),
         ],
         responses={
             (200, "application/octet-stream"): OpenApiResponse(BINARY, description="Content"),
