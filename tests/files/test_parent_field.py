@@ -85,3 +85,15 @@ def test_the_schema_marks_folder_deprecated():
     parameters = schema["paths"]["/api/v1/files/"]["get"]["parameters"]
     folder = next(p for p in parameters if p["name"] == "folder")
     assert folder["deprecated"] is True
+
+
+def test_a_tus_upload_goes_into_parent_or_into_the_old_folder_metadata(alice, alice_api):
+    from tests.tus.helpers import create
+
+    for key in ("parent", "folder"):
+        folder = make_folder(alice, f"by-{key}")
+        response = create(
+            alice_api, 3, name=f"{key}.txt", meta={key: str(folder.public_id)}, body=b"abc"
+        )
+        assert response.status_code == 201, response.content
+        assert File.objects.get(owner=alice, name=f"{key}.txt").folder == folder
