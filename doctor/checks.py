@@ -98,13 +98,13 @@ def check_https(context: Context) -> Result:
 
 
 def check_client_ip(context: Context) -> Result:
-    """Locker's idea of the client's address (GET /api/v1/doctor/client-address, staff only),
+    """Locker's idea of the client's address (GET /api/v1/doctor/client-address/, staff only),
     compared with this end of the connection; then once more with a made-up X-Forwarded-For."""
     check = "client-ip"
     client = context.client
     if not context.user.is_staff:
         return skip(check, f"Skipped: {context.user.username} is not staff (run it as staff).")
-    path = "/api/v1/doctor/client-address"
+    path = "/api/v1/doctor/client-address/"
     proxies = settings.LOCKER_PROXY_COUNT
     try:
         plain = client.request("GET", path)

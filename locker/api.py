@@ -244,13 +244,13 @@ class Pagination(NumberedPages):
         }
 
     def get_schema_operation_parameters(self, view):
-        def parameter(name: str, kind: str, description: str) -> dict:
+        def parameter(name: str, kind: str, description: str, **bounds) -> dict:
             return {
                 "name": name,
                 "required": False,
                 "in": "query",
                 "description": description,
-                "schema": {"type": kind},
+                "schema": {"type": kind, **bounds},
             }
 
         return [
@@ -268,12 +268,15 @@ class Pagination(NumberedPages):
                 f"Items per page: {self.page_size} unless asked. At most {self.max_page_size}: a "
                 f"larger number gives pages of {self.max_page_size}. Anything but a whole number "
                 "from 1 on is refused (400).",
+                minimum=1,
+                maximum=self.max_page_size,
             ),
             parameter(
                 self.page_query_param,
                 "integer",
                 "Kept for compatibility: a numbered page (from 1), and the answer has `count`. "
                 "Far pages of a long list are slower than with cursors. Not with `cursor`.",
+                minimum=1,
             ),
         ]
 

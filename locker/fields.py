@@ -1,5 +1,6 @@
 """Serializer fields shared by the apps' APIs."""
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -52,3 +53,20 @@ class ByteSizeField(serializers.Field):
 
     def to_representation(self, value):
         return value
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date and time that says its time zone (`Z` or an offset). DRF would read
+    one without it in the server's TIME_ZONE, which the client cannot know: refused."""
+
+    default_error_messages = {
+        "naive": _(
+            "Give the date and time with a time zone, such as 2030-01-31T18:00:00Z or "
+            "2030-01-31T19:00:00+01:00."
+        ),
+    }
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)

@@ -677,7 +677,7 @@ REST_FRAMEWORK = {
         "accounts.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "locker.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "locker.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "locker.api.exception_handler",
@@ -709,12 +709,17 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    # The default hook, then the errors every paginated list may answer (a bad cursor or page).
+    # Enums named after what they are, not after the field ("StatusEnum"), for generated clients.
+    "ENUM_NAME_OVERRIDES": {"ShareStatusEnum": "sharing.api.serializers.SHARE_STATUSES"},
+    # The default hook, the errors every paginated list may answer (a bad cursor or page), the
+    # error component on every 4xx/5xx answer those hooks added, then the public link routes.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "locker.api.document_list_errors",
         "locker.idempotency.document_idempotency_errors",
         "locker.conditional.document_preconditions",
+        "locker.openapi.error_bodies",
+        "sharing.public_schema.add_public_routes",
     ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {

@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from locker import health, i18n, views
 from locker.schema import SchemaView
+from locker.slashless import slashless
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -14,6 +15,8 @@ api_v1 = [
     path("doctor/", include("doctor.urls")),
     path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last: a path without its final slash is served as the path with it (locker/slashless.py).
+    re_path(r"^(?P<path>.*[^/])$", slashless, name="api-slashless"),
 ]
 
 urlpatterns = [

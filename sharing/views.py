@@ -3,7 +3,7 @@
 import functools
 
 from django.core.exceptions import TooManyFieldsSent
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -41,7 +41,26 @@ def public_headers(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def wants_json(request) -> bool:
+    """A program that asks for JSON (`Accept: application/json`, without text/html) gets the
+    API's error shape, `{"detail": "<a sentence>"}`; a browser gets the page."""
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
 def _denied(request, exc: ShareDenied) -> HttpResponse:
+    if wants_json(request):
+        response = JsonResponse({"detail": exc.message}, status=exc.status)
+    else:
+        response = _denied_page(request, exc)
+    if exc.retry_after:
+        response["Retry-After"] = str(exc.retry_after)
+    if exc.status == 401:
+        response["WWW-Authenticate"] = 'X-Share-Password realm="share"'
+    return public_headers(response)
+
+
+def _denied_page(request, exc: ShareDenied) -> HttpResponse:
     titles = {
         400: _("Not possible"),
         404: _("Link not found"),
@@ -51,17 +70,12 @@ def _denied(request, exc: ShareDenied) -> HttpResponse:
         409: _("Not available right now"),
         429: _("Too many attempts"),
     }
-    response = render(
+    return render(
         request,
         "sharing/unavailable.html",
         {"status": exc.status, "title": titles.get(exc.status, ""), "message": exc.message},
         status=exc.status,
     )
-    if exc.retry_after:
-        response["Retry-After"] = str(exc.retry_after)
-    if exc.status == 401:
-        response["WWW-Authenticate"] = 'X-Share-Password realm="share"'
-    return public_headers(response)
 
 
 def public_view(view):
@@ -245,6 +259,8 @@ def link_unlock(request, token: str, *, resolve) -> HttpResponse:
         return HttpResponseRedirect(request.path)
     password = request.POST.get("password", "")
     if not access.link_password_check(request, link=link, password=password):
+        if wants_json(request):
+            return JsonResponse({"detail": _("The password is not correct.")}, status=403)
         return password_form(request, error=_("The password is not correct."), status=403)
     if request.session.session_key:
         # A privilege change: a new session id, so a fixated one learns nothing (the unlock

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiToken, User
-from locker.fields import ByteSizeField, size_schema
+from locker.fields import AwareDateTimeField, ByteSizeField, size_schema
 
 
 @extend_schema_field(
@@ -69,8 +69,10 @@ class ApiTokenSerializer(serializers.ModelSerializer):
 
 class ApiTokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    expires_at = serializers.DateTimeField(
-        required=False, allow_null=True, help_text="When the token stops working; none = never."
+    expires_at = AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the token stops working (ISO 8601 with a time zone); none = never.",
     )
 
 

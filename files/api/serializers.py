@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from files.models import File, Folder
@@ -101,11 +101,17 @@ class FolderUpdateSerializer(serializers.Serializer):
     )
 
 
+FOLDER_ALIAS_HELP = _("Deprecated: the former name of `parent`, kept for one release.")
+
+
+@extend_schema_serializer(deprecate_fields=["folder"])
 class FileSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    folder = serializers.SerializerMethodField(
+    # A file's container is `parent`, as a folder's; `folder` is its former name.
+    parent = serializers.SerializerMethodField(
         help_text=_("The containing folder's id; null for the root.")
     )
+    folder = serializers.SerializerMethodField(help_text=FOLDER_ALIAS_HELP)
     folder_name = serializers.SerializerMethodField(
         help_text=_(
             "The containing folder's name (to say where a search result is); null for the root."
@@ -136,6 +142,7 @@ class FileSerializer(serializers.ModelSerializer):
             "size",
             "content_type",
             "sha256",
+            "parent",
             "folder",
             "folder_name",
             "state",
@@ -147,6 +154,10 @@ class FileSerializer(serializers.ModelSerializer):
             "modified_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_parent(self, file: File):
+        return _public_folder_id(file.folder)
 
     @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_folder(self, file: File):
@@ -182,16 +193,19 @@ class FileSerializer(serializers.ModelSerializer):
         """The thumbnail URL (add `?size=256` or `1024`) when there is one."""
         if file.thumbnail_state != "ready" or file.state == File.State.INFECTED:
             return None
-        return f"/api/v1/files/{file.public_id}/thumbnail"
+        return f"/api/v1/files/{file.public_id}/thumbnail/"
 
 
+@extend_schema_serializer(deprecate_fields=["folder"])
 class FileUpdateSerializer(serializers.Serializer):
     name = NameField(required=False, help_text=_("New name (renames)."))
-    folder = serializers.UUIDField(
+    parent = serializers.UUIDField(
         required=False, allow_null=True, help_text=_("New folder (moves); null = the root.")
     )
+    folder = serializers.UUIDField(required=False, allow_null=True, help_text=FOLDER_ALIAS_HELP)
 
 
+@extend_schema_serializer(deprecate_fields=["folder"])
 class FileUploadSerializer(serializers.Serializer):
     """Documents the multipart upload body; the view streams it instead of validating it."""
 
@@ -199,9 +213,10 @@ class FileUploadSerializer(serializers.Serializer):
         child=serializers.FileField(),
         help_text=_("One or more file parts, each streamed into storage as it arrives."),
     )
-    folder = serializers.UUIDField(
+    parent = serializers.UUIDField(
         required=False, allow_null=True, help_text=_("Target folder; absent or empty = root.")
     )
+    folder = serializers.UUIDField(required=False, allow_null=True, help_text=FOLDER_ALIAS_HELP)
     sha256 = serializers.ListField(
         child=serializers.CharField(),
         required=False,
@@ -213,7 +228,7 @@ class FileUploadSerializer(serializers.Serializer):
     path = serializers.CharField(
         required=False,
         help_text=_(
-            "Folder names separated by “/” below `folder` (sent before the file parts): the "
+            "Folder names separated by “/” below `parent` (sent before the file parts): the "
             "files go there, missing folders are created and existing ones reused."
         ),
     )

@@ -75,14 +75,15 @@ class TusCollectionView(_TusView):
         operation_id="tus_create",
         summary="Create a resumable upload (tus creation)",
         description="`Upload-Length` is the file's size; `Upload-Metadata` carries base64 "
-        "`filename` (required), `filetype` and `folder` (a folder id; the root when absent). The "
+        "`filename` (required), `filetype` and `parent` (a folder id; the root when absent; "
+        "`folder`, its former name, is still read). The "
         "quota is reserved for the whole length at once. A body of type "
         "`application/offset+octet-stream` is the first chunk (creation-with-upload). The "
         "`Location` header is the upload's URL.",
         parameters=[
             TUS_RESUMABLE,
             _header("Upload-Length", "Size of the file in bytes.", required=True),
-            _header("Upload-Metadata", "`filename <b64>,filetype <b64>,folder <b64>`."),
+            _header("Upload-Metadata", "`filename <b64>,filetype <b64>,parent <b64>`."),
         ],
         request={"application/offset+octet-stream": OpenApiTypes.BINARY},
         responses={
@@ -102,7 +103,9 @@ class TusCollectionView(_TusView):
         metadata = tus.parse_metadata(request.headers.get("Upload-Metadata"))
         try:
             folder = selectors.folder_get_for_user_or_root(
-                user=request.user, folder_id=metadata.get("folder") or None
+                # `parent`, as everywhere in the API; `folder`, its former name, still read.
+                user=request.user,
+                folder_id=metadata.get("parent") or metadata.get("folder") or None,
             )
         except Http404:
             raise tus.TusError(404, _("The target folder does not exist.")) from None

@@ -110,11 +110,26 @@ def _uuid_or_400(value, field: str):
         raise serializers.ValidationError({field: [_("Must be a folder id.")]}) from None
 
 
+def _parent_param(data) -> tuple[object, str]:
+    """A file's container in a query string or a body: `parent`, or `folder`, its former name
+    (kept for one release); `parent` wins when both are given. The value and its field's name."""
+    for name in ("parent", "folder"):
+        if data.get(name) not in (None, ""):
+            return data.get(name), name
+    return None, "parent"
+
+
 ERRORS = {
     400: OpenApiResponse(description="Invalid input; `detail` says what is wrong."),
     404: OpenApiResponse(description="No such item in your locker."),
 }
 ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+FOLDER_ALIAS_PARAMETER = OpenApiParameter(
+    "folder",
+    OpenApiTypes.UUID,
+    deprecated=True,
+    description="The former name of `parent`, kept for one release.",
+)
 BINARY = OpenApiTypes.BINARY
 
 
@@ -266,14 +281,15 @@ arrives; the SHA-256 is computed on the way and the content type is detected fro
   grows past it stops the upload with 413.
 - The whole `Content-Length` is reserved against your quota first: 507 when it does not fit;
   429 when LOCKER_MAX_OPEN_UPLOADS uploads of yours are in progress already.
-- `folder` may also be given in the query string, which lets the server refuse an unknown
-  folder (404) before reading the body.
+- `parent` (the target folder; `folder`, its former name, is still accepted) may also be given
+  in the query string, which lets the server refuse an unknown folder (404) before reading the
+  body.
 - Checksums: `sha256` form fields (hex, one per file, in order), or for a single file a
   `Digest: sha-256=<base64>` or `Content-Digest: sha-256=:<base64>:` header (taken as the
   digest of the file's content). A mismatch answers 400 and nothing is kept.
 - Names are kept as sent (NFC); a name taken in the folder answers 409 unless
   `on_conflict=rename`, which stores “name (1).ext” instead.
-- `path` (a form field before the file parts): folder names separated by `/` below `folder`;
+- `path` (a form field before the file parts): folder names separated by `/` below `parent`;
   the files go there, missing folders are created (existing ones, same name in any case, are
   reused), each name checked like any folder name, no `..`, within LOCKER_MAX_FOLDER_DEPTH.
   This is how a folder chosen or dropped in the web UI is recreated. A file with the name of a
@@ -287,12 +303,13 @@ arrives; the SHA-256 is computed on the way and the content type is detected fro
     list=extend_schema(
         summary="List or search files",
         description=(
-            "Files in `folder` (the root when absent). With `search`, files whose name "
-            "contains it anywhere in your locker (only in `folder` when it is given). "
+            "Files in `parent` (the root when absent). With `search`, files whose name "
+            "contains it anywhere in your locker (only in `parent` when it is given). "
             "Trashed files never appear."
         ),
         parameters=[
-            OpenApiParameter("folder", OpenApiTypes.UUID, description="Folder id; absent = root"),
+            OpenApiParameter("parent", OpenApiTypes.UUID, description="Folder id; absent = root"),
+            FOLDER_ALIAS_PARAMETER,
             OpenApiParameter("search", str, description="Part of a name, any case"),
             OpenApiParameter(
                 "ordering", str, enum=list(selectors.FILE_ORDERINGS), description="Sort order"
@@ -304,7 +321,8 @@ arrives; the SHA-256 is computed on the way and the content type is detected fro
         summary="Upload files",
         description=UPLOAD_DESCRIPTION,
         parameters=[
-            OpenApiParameter("folder", OpenApiTypes.UUID, description="Target folder"),
+            OpenApiParameter("parent", OpenApiTypes.UUID, description="Target folder"),
+            FOLDER_ALIAS_PARAMETER,
         ],
         request={"multipart/form-data": FileUploadSerializer},
         responses={
@@ -332,7 +350,7 @@ arrives; the SHA-256 is computed on the way and the content type is detected fro
     ),
     partial_update=extend_schema(
         summary="Rename and/or move a file",
-        description="`name` renames; `folder` moves (null = the root). Both may be given.",
+        description="`name` renames; `parent` moves (null = the root). Both may be given.",
         parameters=[ID_PARAMETER],
         request=FileUpdateSerializer,
         responses={
@@ -380,11 +398,11 @@ class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
                 }
             )
         search = request.query_params.get("search", "").strip()
-        folder_param = request.query_params.get("folder")
-        if search and folder_param in (None, ""):
+        folder_param, field = _parent_param(request.query_params)
+        if search and folder_param is None:
             folder = None
         else:
-            folder = self._folder_or_root(folder_param, "folder")
+            folder = self._folder_or_root(folder_param, field)
         qs = selectors.file_list(user=request.user, folder=folder, search=search, ordering=ordering)
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(FileSerializer(page, many=True).data)
@@ -396,15 +414,17 @@ class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
 
         def reserve(size: int):
             # A folder named in the query string is checked before any byte is read.
-            if request.query_params.get("folder"):
-                early["folder"] = self._folder_or_root(request.query_params["folder"], "folder")
+            value, field = _parent_param(request.query_params)
+            if value is not None:
+                early["folder"] = self._folder_or_root(value, field)
             with service_errors():
                 return services.upload_reservation_create(user=request.user, size=size)
 
         def check_fields_sent_first(fields) -> None:
             # The web UI sends `folder` before the file: refuse a foreign one before storing.
-            if early["folder"] is None and fields is not None and fields.get("folder"):
-                early["folder"] = self._folder_or_root(fields.get("folder"), "folder")
+            value, field = _parent_param(fields) if fields is not None else (None, "")
+            if early["folder"] is None and value is not None:
+                early["folder"] = self._folder_or_root(value, field)
             if fields is not None and fields.get("path"):
                 with service_errors(field="path"):
                     services.folder_path_split(fields["path"])  # refused before any byte
@@ -427,7 +447,7 @@ class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
     def _store(self, request, received: ReceivedUpload, folder) -> "list[File]":
         data = received.fields
         if folder is None:
-            folder = self._folder_or_root(data.get("folder"), "folder")
+            folder = self._folder_or_root(*_parent_param(data))
         on_conflict = data.get("on_conflict") or services.ON_CONFLICT.REFUSE
         if on_conflict not in (services.ON_CONFLICT.REFUSE, services.ON_CONFLICT.RENAME):
             raise serializers.ValidationError({"on_conflict": [_("Use “refuse” or “rename”.")]})
@@ -501,8 +521,10 @@ class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
             data = FileUpdateSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             folder = None
-            if "folder" in data.validated_data:
-                folder = self._folder_or_root(data.validated_data["folder"], "folder")
+            moved_to = [name for name in ("parent", "folder") if name in data.validated_data]
+            if moved_to:  # `parent`, or `folder` (its former name); null = the root
+                field = moved_to[0]
+                folder = self._folder_or_root(data.validated_data[field], field)
             with service_errors():
                 file = services.file_update(
                     file=file, name=data.validated_data.get("name"), folder=folder
@@ -528,6 +550,20 @@ class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
             ID_PARAMETER,
             OpenApiParameter("inline", OpenApiTypes.BOOL, description="Ask to display inline"),
             OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="bytes=a-b"),
+            OpenApiParameter(
+                "Accept-Ranges",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200, 206],
+                description="`bytes`: a `Range` may be asked for.",
+            ),
+            OpenApiParameter(
+                "Content-Range",
+                str,
+                OpenApiParameter.HEADER,
+                response=[206],
+                description="`bytes <first>-<last>/<size>`: which part this is.",
+            ),
         ],
         responses={
             (200, "application/octet-stream"): OpenApiResponse(BINARY, description="Content"),
@@ -746,10 +782,9 @@ The body is JSON, or a form (`application/x-www-form-urlencoded`, repeated `file
 fields) so that a browser can download the ZIP with a plain form post. A share link over
 several items is `POST /api/v1/shares/` with `files` and `folders`.
 """,
-    request={
-        "application/json": BatchSerializer,
-        "application/x-www-form-urlencoded": BatchSerializer,
-    },
+    # The form encoding is in the description only: generated clients cannot use an operation
+    # with one model under two body types (openapi-python-client issues 1276 and 1451).
+    request={"application/json": BatchSerializer},
     responses={
         200: BatchDoneSerializer,
         (200, "application/zip"): OpenApiResponse(BINARY, description="zip: the archive."),

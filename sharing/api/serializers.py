@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from locker.fields import ByteSizeField, size_schema
+from locker.fields import AwareDateTimeField, ByteSizeField, size_schema
 from sharing.models import ShareAccess, ShareLink, UploadLink
 
 # The range of a PositiveIntegerField on every database (download and file counts).
@@ -35,11 +35,17 @@ class DurationField(serializers.Field):
         return value
 
 
+EXPIRES_AT_HELP = (
+    "ISO 8601 with a time zone (`Z` or an offset such as `+01:00`; without one: 400); "
+    "`null` = never (when the server allows it)."
+)
+
+
 class ShareOptionsSerializer(serializers.Serializer):
-    expires_at = serializers.DateTimeField(
+    expires_at = AwareDateTimeField(
         required=False,
         allow_null=True,
-        help_text="ISO 8601 with a time zone; `null` = never (when the server allows it).",
+        help_text=EXPIRES_AT_HELP,
     )
     expires_in = DurationField(required=False, allow_null=True)
     max_downloads = serializers.IntegerField(
@@ -117,6 +123,10 @@ class LinkUrlMixin(serializers.Serializer):
         return link_url_again(link)
 
 
+# A share's `status`, an enum in the schema (ShareStatusEnum).
+SHARE_STATUSES = ["active", "expired", "revoked", "exhausted", "unavailable"]
+
+
 class ShareSerializer(LinkUrlMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     file = serializers.UUIDField(source="file.public_id", read_only=True, allow_null=True)
@@ -160,6 +170,7 @@ class ShareSerializer(LinkUrlMixin, serializers.ModelSerializer):
         target = share.file if share.file_id else share.folder
         return target.name if target else ""
 
+    @extend_schema_field(serializers.ChoiceField(choices=SHARE_STATUSES))
     def get_status(self, share) -> str:
         from sharing.selectors import share_target_alive
 
@@ -221,7 +232,7 @@ class SizeField(ByteSizeField):
 
 
 class UploadLinkOptionsSerializer(serializers.Serializer):
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = AwareDateTimeField(required=False, allow_null=True, help_text=EXPIRES_AT_HELP)
     expires_in = DurationField(required=False, allow_null=True)
     max_files = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=MAX_COUNT

@@ -48,6 +48,9 @@ from sharing.api.serializers import (
 from sharing.models import Link, ShareLink, UploadLink
 from sharing.qr import link_qr_response
 
+# A link's id in a path: a UUID, its dashes optional, in any case.
+UUID_IN_PATH = r"[0-9a-fA-F]{8}(?:-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}"
+
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
@@ -89,7 +92,8 @@ class LinkViewSet(
 
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
-    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
+    # A UUID (dashes optional, any case); anything else is not a path here: 404 with a sentence.
+    lookup_value_regex = UUID_IN_PATH
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     create_serializer_class: type[serializers.Serializer]
     created_serializer_class: type[serializers.Serializer]

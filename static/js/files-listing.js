@@ -96,13 +96,13 @@ export function fileRow(file, { showLocation = false } = {}) {
   row.querySelector(".action-upload-link").remove();
   const locate = row.querySelector(".action-locate");
   if (showLocation) {
-    locate.href = urls.folderPage(file.folder);
+    locate.href = urls.folderPage(file.parent);
     // Search results say which folder each file is in (from the same answer: no request a row).
     const where = document.createElement("span");
     where.className = "item-location";
     where.append(document.createTextNode(t("inFolder")), " ");
     const folderLink = document.createElement("a");
-    folderLink.href = urls.folderPage(file.folder);
+    folderLink.href = urls.folderPage(file.parent);
     folderLink.textContent = file.folder_name || t("myFiles");
     where.append(folderLink);
     row.querySelector(".col-name").append(where);

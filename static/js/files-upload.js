@@ -244,7 +244,7 @@ export class Uploader {
 
     // Small fields first: a streaming server knows where the file goes before its bytes.
     const form = new FormData();
-    if (folderId) form.append("folder", folderId);
+    if (folderId) form.append("parent", folderId);
     form.append("on_conflict", "rename");
     form.append("file", file, file.name);
 

@@ -71,7 +71,7 @@ async function load() {
   try {
     const fileParams = { ordering: state.ordering, page: state.page };
     if (mode === "search") fileParams.search = query;
-    else fileParams.folder = folderId;
+    else fileParams.parent = folderId;
     // Folders are few and have no size: all of them come first, on the first page only.
     let folders = Promise.resolve([]);
     if (state.page === 1 && mode === "folder") folders = apiAll(urls.folders(), { parent: folderId });
@@ -249,12 +249,12 @@ async function renameItem(item) {
 }
 
 async function moveItem(item) {
-  const key = item.kind === "folder" ? "parent" : "folder";
+  // A file's container is `parent`, as a folder's (`folder`, its former name, is deprecated).
   const saved = await pickFolder({
     title: t("moveTitle", item.data.name),
-    startId: mode === "folder" ? folderId : item.data.folder || null,
+    startId: mode === "folder" ? folderId : item.data.parent || null,
     excludeId: item.kind === "folder" ? item.data.id : null,
-    save: (destination) => api(itemUrl(item), { method: "PATCH", body: { [key]: destination } }),
+    save: (destination) => api(itemUrl(item), { method: "PATCH", body: { parent: destination } }),
   });
   if (saved) {
     announce(t("moved", item.data.name));

@@ -28,7 +28,7 @@ def test_open_from_the_menu_shows_the_viewer_and_focus_returns_to_the_menu(
     expect(viewer.locator("#viewer-title")).to_have_text("b.png")
     expect(viewer.locator("#viewer-position")).to_have_text("2 of 2")
     expect(viewer.locator("#viewer-stage img")).to_have_attribute(
-        "src", f"/api/v1/files/{ids['b.png']}/content?inline=1"
+        "src", f"/api/v1/files/{ids['b.png']}/content/?inline=1"
     )
     expect(item.locator("details.menu")).not_to_have_attribute("open", "")
     page.keyboard.press("Escape")

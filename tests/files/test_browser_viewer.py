@@ -94,11 +94,11 @@ def test_clicking_an_image_opens_a_gallery_paged_with_the_arrow_keys(
 
     image = viewer(alice_page).locator("#viewer-stage img")
     expect(viewer(alice_page).locator("#viewer-title")).to_have_text("a.png")
-    expect(image).to_have_attribute("src", f"/api/v1/files/{ids['a.png']}/content?inline=1")
+    expect(image).to_have_attribute("src", f"/api/v1/files/{ids['a.png']}/content/?inline=1")
     expect(viewer(alice_page).locator("#viewer-position")).to_have_text("1 of 3")
     assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") == 48
     download = viewer(alice_page).get_by_role("link", name="Download")
-    expect(download).to_have_attribute("href", f"/api/v1/files/{ids['a.png']}/content")
+    expect(download).to_have_attribute("href", f"/api/v1/files/{ids['a.png']}/content/")
 
     alice_page.keyboard.press("ArrowRight")
     expect(viewer(alice_page).locator("#viewer-title")).to_have_text("b.png")
@@ -127,7 +127,7 @@ def test_a_pdf_opens_in_the_browsers_own_viewer_inside_the_page(alice_page, live
         open_by_name(alice_page, "paper.pdf")
 
     frame = viewer(alice_page).locator("iframe")
-    expect(frame).to_have_attribute("src", f"/api/v1/files/{file_id}/content?inline=1")
+    expect(frame).to_have_attribute("src", f"/api/v1/files/{file_id}/content/?inline=1")
     response = answer.value
     assert response.status == 200
     assert response.headers["content-type"] == "application/pdf"
@@ -173,7 +173,7 @@ def test_a_video_opens_in_a_video_element_streamed_with_ranges(alice_page, live_
         open_by_name(alice_page, "clip.webm")
 
     video = viewer(alice_page).locator("video")
-    expect(video).to_have_attribute("src", f"/api/v1/files/{file_id}/content?inline=1")
+    expect(video).to_have_attribute("src", f"/api/v1/files/{file_id}/content/?inline=1")
     assert video.evaluate("v => v.controls")
     assert answer.value.request.headers.get("range", "").startswith("bytes=0-")
     assert answer.value.status == 206
@@ -200,7 +200,7 @@ def test_a_big_text_file_shows_only_its_beginning_with_a_way_to_download_it_all(
         "Showing the first 256 KiB of 449 KiB. Download the file to see all of it."
     )
     download = viewer(alice_page).get_by_role("link", name="Download")
-    expect(download).to_have_attribute("href", f"/api/v1/files/{file_id}/content")
+    expect(download).to_have_attribute("href", f"/api/v1/files/{file_id}/content/")
 
     alice_page.keyboard.press("Escape")
     open_by_name(alice_page, "small.txt")

@@ -27,7 +27,8 @@ def test_file_json_has_the_contract_fields(alice, alice_api):
         "size",
         "content_type",
         "sha256",
-        "folder",
+        "parent",
+        "folder",  # deprecated alias of `parent`, kept for one release
         "folder_name",
         "state",
         "state_reason",

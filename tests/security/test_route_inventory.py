@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from files.models import File, Folder, UploadReservation
 from files.services import file_trash
+from sharing.api.views import UUID_IN_PATH
 from sharing.models import ShareLink, UploadLink
 from sharing.selectors import share_opaque_id
 from sharing.services import share_create
@@ -43,6 +44,8 @@ MARKERS = [SECRET_NAME, SECRET_FOLDER, SECRET_CONTENT.decode(), TRASHED_NAME]
 #   share   - a share link route (/s/<token>…), against alice's password-protected folder share
 #   upload  - an upload link route (/r/<token>…), against alice's password-protected link
 # methods: the HTTP methods the attacker sends. `ids`: what fills the URL's parameters.
+# A link's id in a path (sharing.api.views.UUID_IN_PATH).
+UUID = UUID_IN_PATH
 ROUTES: dict[str, dict] = {
     "healthz": {"kind": "public"},
     # The language switch: a cookie (and a logged-in user's own setting), from our pages only.
@@ -92,32 +95,35 @@ ROUTES: dict[str, dict] = {
     "api/v1/^audit/$": {"kind": "list"},
     "api/v1/folders/": {"kind": "list"},
     "api/v1/folders/<uuid:id>/": {"kind": "user"},
-    "api/v1/folders/<uuid:id>/download": {"kind": "user"},
+    "api/v1/folders/<uuid:id>/download/": {"kind": "user"},
     "api/v1/files/": {"kind": "list"},
     # Batch actions take ids in the body: tests/files/test_batch_api.py sends alice's ids as bob.
     "api/v1/files/batch/": {"kind": "list", "methods": ["POST"]},
     "api/v1/files/<uuid:id>/": {"kind": "user"},
-    "api/v1/files/<uuid:id>/content": {"kind": "user"},
-    "api/v1/files/<uuid:id>/thumbnail": {"kind": "user"},
+    "api/v1/files/<uuid:id>/content/": {"kind": "user"},
+    "api/v1/files/<uuid:id>/thumbnail/": {"kind": "user"},
     "api/v1/tus/": {"kind": "list", "methods": ["OPTIONS"]},
     "api/v1/tus/<str:upload_id>": {"kind": "user", "methods": ["HEAD", "PATCH", "DELETE"]},
     "api/v1/trash/": {"kind": "list"},
-    "api/v1/trash/<uuid:id>/restore": {"kind": "user"},
+    "api/v1/trash/<uuid:id>/restore/": {"kind": "user"},
     "api/v1/trash/<uuid:id>/": {"kind": "user"},
     "api/v1/uploads/": {"kind": "list"},
     "api/v1/uploads/<uuid:id>/": {"kind": "user", "methods": ["DELETE"]},
     "api/v1/send/": {"kind": "list", "methods": []},
     "api/v1/^shares/$": {"kind": "list"},
-    "api/v1/^shares/(?P<id>[0-9a-fA-F-]{32,36})/$": {"kind": "user"},
-    "api/v1/^shares/(?P<id>[0-9a-fA-F-]{32,36})/accesses/$": {"kind": "user"},
-    "api/v1/^shares/(?P<id>[0-9a-fA-F-]{32,36})/email/$": {"kind": "user"},
-    "api/v1/^shares/(?P<id>[0-9a-fA-F-]{32,36})/qr/$": {"kind": "user"},
+    f"api/v1/^shares/(?P<id>{UUID})/$": {"kind": "user"},
+    f"api/v1/^shares/(?P<id>{UUID})/accesses/$": {"kind": "user"},
+    f"api/v1/^shares/(?P<id>{UUID})/email/$": {"kind": "user"},
+    f"api/v1/^shares/(?P<id>{UUID})/qr/$": {"kind": "user"},
     "api/v1/^upload-links/$": {"kind": "list"},
-    "api/v1/^upload-links/(?P<id>[0-9a-fA-F-]{32,36})/$": {"kind": "user"},
-    "api/v1/^upload-links/(?P<id>[0-9a-fA-F-]{32,36})/qr/$": {"kind": "user"},
+    f"api/v1/^upload-links/(?P<id>{UUID})/$": {"kind": "user"},
+    f"api/v1/^upload-links/(?P<id>{UUID})/qr/$": {"kind": "user"},
     # manage.py doctor: the caller's address as Locker computed it; staff only (doctor/api.py).
-    "api/v1/doctor/client-address": {"kind": "staff"},
+    "api/v1/doctor/client-address/": {"kind": "staff"},
     "api/v1/schema/": {"kind": "public"},
+    # Any API path without its final slash, served as with it (locker/slashless.py): attacked
+    # with alice's file's item path, every method.
+    "api/v1/^(?P<path>.*[^/])$": {"kind": "user", "methods": ["GET", "PATCH", "DELETE"]},
     "api/v1/docs/": {"kind": "public"},
     "": {"kind": "list"},
     "folders/<uuid:folder_id>/": {"kind": "user"},
@@ -251,6 +257,7 @@ def url_for(route: str, pattern: URLPattern, w: dict) -> str:
         "reservation_id": w["in_flight"].public_id,
         "folder_opaque": share_opaque_id(share, w["folder"]),
         "file_opaque": share_opaque_id(share, w["file"]),
+        "path": f"files/{w['file'].public_id}",
     }
     if "shares" in route:
         values["id"] = share.public_id

@@ -12,4 +12,6 @@ def leaky_view(request, id):
     return HttpResponse(File.objects.get(public_id=id).name)  # no access check: the bug
 
 
-urlpatterns = [*urlpatterns, path("api/v1/files/<uuid:id>/leak", leaky_view, name="leak")]
+# First: the API's last pattern serves any path without its final slash (locker/slashless.py),
+# so a route added after it would never be reached.
+urlpatterns = [path("api/v1/files/<uuid:id>/leak", leaky_view, name="leak"), *urlpatterns]

@@ -131,7 +131,7 @@ def test_text_files_get_no_thumbnail(alice, alice_api):
 def test_thumbnail_url_appears_in_the_file_json(alice, alice_api):
     file = _process(make_file(alice, "logo.png", media.png()))
     body = alice_api.get(f"/api/v1/files/{file.public_id}/").json()
-    assert body["thumbnail"] == f"/api/v1/files/{file.public_id}/thumbnail"
+    assert body["thumbnail"] == f"/api/v1/files/{file.public_id}/thumbnail/"
 
 
 def test_foreign_thumbnail_answers_404(alice, bob_api):
