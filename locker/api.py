@@ -11,6 +11,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from locker import keyset, outages
 
+# An id in a router's path (links, webhooks): a UUID, its dashes optional, in any case.
+UUID_IN_PATH = r"[0-9a-fA-F]{8}(?:-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}"
+
 
 def _first_message(data) -> str:
     if isinstance(data, list) and data:

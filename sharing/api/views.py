@@ -28,6 +28,7 @@ from files.api.uploads import (
 from files.batch import BatchTooLarge, batch_check_size
 from files.intake import ReceivedUpload, multipart_intake
 from files.selectors import file_get_for_user, folder_get_for_user, selection_get_for_user
+from locker.api import UUID_IN_PATH
 from locker.conditional import ConditionalMixin, conditional_schema
 from locker.idempotency import idempotent
 from sharing import link_email, selectors, services, upload_links
@@ -47,9 +48,6 @@ from sharing.api.serializers import (
 )
 from sharing.models import Link, ShareLink, UploadLink
 from sharing.qr import link_qr_response
-
-# A link's id in a path: a UUID, its dashes optional, in any case.
-UUID_IN_PATH = r"[0-9a-fA-F]{8}(?:-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}"
 
 
 class Conflict(exceptions.APIException):

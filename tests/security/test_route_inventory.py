@@ -26,6 +26,7 @@ from tests.fixtures.users import api_client_for
 from tests.security.conftest import make_folder, store_file
 from tests.tus.helpers import create as tus_create
 from tests.tus.helpers import path_of
+from webhooks.services import webhook_create
 
 pytestmark = pytest.mark.django_db
 
@@ -158,6 +159,15 @@ ROUTES: dict[str, dict] = {
         "kind": "user",
         "methods": ["POST"],
     },
+    # Webhooks (webhooks/): alice's endpoint, its delivery log and its test event.
+    "api/v1/^webhooks/$": {"kind": "list"},
+    f"api/v1/^webhooks/(?P<id>{UUID})/$": {"kind": "user"},
+    f"api/v1/^webhooks/(?P<id>{UUID})/deliveries/$": {"kind": "user"},
+    f"api/v1/^webhooks/(?P<id>{UUID})/test/$": {"kind": "user", "methods": ["POST"]},
+    "webhooks/": {"kind": "list"},
+    "webhooks/<uuid:webhook_id>/": {"kind": "user"},
+    "webhooks/<uuid:webhook_id>/delete": {"kind": "user", "methods": ["POST"]},
+    "webhooks/<uuid:webhook_id>/test": {"kind": "user", "methods": ["POST"]},
 }
 
 
@@ -213,7 +223,7 @@ def test_every_drf_action_is_sent():
 
 
 @pytest.fixture
-def world(alice, bob, staff):
+def world(alice, bob, staff, settings):
     folder = make_folder(alice, SECRET_FOLDER)
     file = store_file(alice, SECRET_NAME, SECRET_CONTENT, folder=folder)
     trashed = store_file(alice, TRASHED_NAME, b"old secret")
@@ -225,6 +235,10 @@ def world(alice, bob, staff):
     tus_url = path_of(tus_create(alice_api, 10))
     # An upload in progress through alice's link, for the routes that list and cancel them.
     in_flight = upload_link_reserve(link=link, size=10, name=SECRET_NAME)
+    settings.LOCKER_WEBHOOK_ALLOW_PRIVATE = True  # alice's endpoint on a local address
+    webhook, _secret = webhook_create(
+        owner=alice, url="http://127.0.0.1:9/q7-hook", events=["file.uploaded"]
+    )
     return {
         "alice": alice,
         "bob": bob,
@@ -238,6 +252,7 @@ def world(alice, bob, staff):
         "token": token,
         "tus_id": tus_url.rsplit("/", 1)[1],
         "in_flight": in_flight,
+        "webhook": webhook,
     }
 
 
@@ -255,11 +270,14 @@ def url_for(route: str, pattern: URLPattern, w: dict) -> str:
         "link_id": w["link"].public_id,
         "upload_id": w["tus_id"],
         "reservation_id": w["in_flight"].public_id,
+        "webhook_id": w["webhook"].public_id,
         "folder_opaque": share_opaque_id(share, w["folder"]),
         "file_opaque": share_opaque_id(share, w["file"]),
         "path": f"files/{w['file'].public_id}",
     }
-    if "shares" in route:
+    if "webhooks" in route:
+        values["id"] = w["webhook"].public_id
+    elif "shares" in route:
         values["id"] = share.public_id
     elif "upload-links" in route:
         values["id"] = w["link"].public_id

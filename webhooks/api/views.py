@@ -6,6 +6,7 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from locker.api import UUID_IN_PATH
 from webhooks import selectors, services
 from webhooks.api.serializers import (
     DeliverySerializer,
@@ -60,7 +61,7 @@ class WebhookViewSet(
 ):
     serializer_class = WebhookSerializer
     lookup_url_kwarg = "id"
-    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
+    lookup_value_regex = UUID_IN_PATH
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
