@@ -8,8 +8,10 @@ from accounts.models import ApiToken, User
 
 def api_token_list(*, user: User) -> QuerySet[ApiToken]:
     """The user's tokens that have not been revoked, newest first (expired ones included)."""
-    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by(
-        "-created_at", "-id"
+    return (
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+        .select_related("folder")
+        .order_by("-created_at", "-id")
     )
 
 

@@ -22,6 +22,7 @@ from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.permissions import refuse_confined, require_scopes
 from files import batch, responses, selectors, services, zips
 from files.api.serializers import (
     BatchDoneSerializer,
@@ -56,6 +57,11 @@ from locker.parsers import JSONParser
 from storage.exceptions import CorruptContent
 
 logger = logging.getLogger(__name__)
+
+
+CONFINED_UPLOADS = _lazy(
+    "A token confined to a folder cannot see or cancel the account's uploads in progress."
+)
 
 
 class StoredContentUnreadable(exceptions.APIException):
@@ -178,6 +184,14 @@ BINARY = OpenApiTypes.BINARY
 class FolderViewSet(viewsets.GenericViewSet):
     serializer_class = FolderSerializer
     parser_classes = [JSONParser]
+    required_scopes = {
+        "list": "files:read",
+        "retrieve": "files:read",
+        "download": "files:read",
+        "create": "files:write",
+        "partial_update": "files:write",
+        "destroy": "files:write",
+    }
 
     def get_object(self):
         return selectors.folder_get_for_user(user=self.request.user, folder_id=self.kwargs["id"])
@@ -341,6 +355,15 @@ arrives; the SHA-256 is computed on the way and the content type is detected fro
 class FileViewSet(viewsets.GenericViewSet):
     serializer_class = FileSerializer
     parser_classes = [JSONParser]
+    required_scopes = {
+        "list": "files:read",
+        "retrieve": "files:read",
+        "content": "files:read",
+        "thumbnail": "files:read",
+        "create": "files:write",
+        "partial_update": "files:write",
+        "destroy": "files:write",
+    }
 
     def get_parsers(self):
         request = getattr(self, "request", None)
@@ -577,6 +600,12 @@ class FileViewSet(viewsets.GenericViewSet):
 )
 class TrashViewSet(viewsets.GenericViewSet):
     serializer_class = TrashItemSerializer
+    required_scopes = {
+        "list": "files:read",
+        "empty": "files:write",
+        "restore": "files:write",
+        "destroy": "files:write",
+    }
 
     def list(self, request):
         items = selectors.trash_list(user=request.user)
@@ -595,6 +624,13 @@ class TrashViewSet(viewsets.GenericViewSet):
         responses={200: TrashEmptiedSerializer, 202: TrashEmptyingSerializer},
     )
     def empty(self, request):
+        refuse_confined(
+            request,
+            _(
+                "A token confined to a folder cannot empty the whole trash: delete its items "
+                "one by one."
+            ),
+        )
         emptied = services.trash_empty(user=request.user)
         if emptied.continues:
             detail = _("The rest of the trash is being emptied in the background.")
@@ -619,8 +655,11 @@ class TrashViewSet(viewsets.GenericViewSet):
     )
     def restore(self, request, id):
         item = selectors.trash_item_get_for_user(user=request.user, item_id=id)
+        within = None
+        if selectors.confined_folder_id(request.user) is not None:
+            within = selectors.folder_get_for_user_or_root(user=request.user, folder_id=None)
         with service_errors():
-            item = services.trash_restore(item=item)
+            item = services.trash_restore(item=item, within=within)
         return Response(TrashRestoredSerializer(item).data)
 
     @extend_schema(
@@ -684,8 +723,10 @@ class TrashViewSet(viewsets.GenericViewSet):
 )
 class UploadInProgressViewSet(viewsets.GenericViewSet):
     serializer_class = UploadInProgressSerializer
+    required_scopes = {"list": "files:read", "destroy": "files:write"}
 
     def list(self, request):
+        refuse_confined(request, CONFINED_UPLOADS)
         link = None
         if request.query_params.get("upload_link"):
             try:
@@ -702,6 +743,7 @@ class UploadInProgressViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(UploadInProgressSerializer(page, many=True).data)
 
     def destroy(self, request, id):
+        refuse_confined(request, CONFINED_UPLOADS)
         reservation = selectors.upload_in_progress_get(user=request.user, public_id=id)
         services.upload_cancel(reservation=reservation)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -744,11 +786,15 @@ several items is `POST /api/v1/shares/` with `files` and `folders`.
 )
 class BatchView(APIView):
     parser_classes = [JSONParser, FormParser]
+    # `zip` reads; `move` and `delete` also need files:write (checked once the body is read).
+    required_scopes = {"POST": "files:read"}
 
     def post(self, request):
         data = BatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         action = data.validated_data["action"]
+        if action != "zip":
+            require_scopes(request, "files:write")
         selection = selectors.selection_get_for_user(
             user=request.user,
             file_ids=data.validated_data["files"],

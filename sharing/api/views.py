@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.permissions import refuse_confined
 from files import services as file_services
 from files.api.uploads import (
     InsufficientStorage,
@@ -84,6 +85,14 @@ class LinkViewSet(
     # and revoke (DELETE) are written once, always scoped to the caller's own links. (A comment,
     # not a docstring: drf-spectacular would make it every operation's description.)
 
+    required_scopes = {
+        "list": "shares:read",
+        "retrieve": "shares:read",
+        "qr": "shares:read",
+        "create": "shares:write",
+        "partial_update": "shares:write",
+        "destroy": "shares:write",
+    }
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
     lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
@@ -217,6 +226,11 @@ class LinkViewSet(
 )
 class ShareViewSet(LinkViewSet):
     serializer_class = ShareSerializer
+    required_scopes = {
+        **LinkViewSet.required_scopes,
+        "accesses": "shares:read",
+        "email": "shares:write",
+    }
     create_serializer_class = ShareCreateSerializer
     created_serializer_class = ShareCreatedSerializer
     options_serializer_class = ShareOptionsSerializer
@@ -351,6 +365,12 @@ class ShareViewSet(LinkViewSet):
 )
 class UploadLinkViewSet(LinkViewSet):
     serializer_class = UploadLinkSerializer
+    required_scopes = {
+        **LinkViewSet.required_scopes,
+        "create": "upload-links:write",
+        "partial_update": "upload-links:write",
+        "destroy": "upload-links:write",
+    }
     create_serializer_class = UploadLinkCreateSerializer
     created_serializer_class = UploadLinkCreatedSerializer
     options_serializer_class = UploadLinkOptionsSerializer
@@ -384,6 +404,7 @@ class SendView(APIView):
     """Quick send: upload files and get a share link in one call."""
 
     parser_classes = [MultipartIntakeParser]
+    required_scopes = {"POST": ("files:write", "shares:write")}
 
     @extend_schema(
         operation_id="send_create",
@@ -401,6 +422,11 @@ class SendView(APIView):
         responses={201: ShareCreatedSerializer, **ERRORS},
     )
     def post(self, request):
+        refuse_confined(
+            request,
+            _("A token confined to a folder cannot use quick send, which stores in “Sent”."),
+        )
+
         def reserve(size: int):
             try:
                 return file_services.upload_reservation_create(user=request.user, size=size)
