@@ -59,9 +59,8 @@ from storage.exceptions import CorruptContent
 logger = logging.getLogger(__name__)
 
 
-CONFINED_UPLOADS = _lazy(
-    "A token confined to a folder cannot see or cancel the account's uploads in progress."
-)
+def confined_uploads_refusal() -> str:
+    return _("A token confined to a folder cannot see or cancel the account's uploads in progress.")
 
 
 class StoredContentUnreadable(exceptions.APIException):
@@ -726,7 +725,7 @@ class UploadInProgressViewSet(viewsets.GenericViewSet):
     required_scopes = {"list": "files:read", "destroy": "files:write"}
 
     def list(self, request):
-        refuse_confined(request, CONFINED_UPLOADS)
+        refuse_confined(request, confined_uploads_refusal())
         link = None
         if request.query_params.get("upload_link"):
             try:
@@ -743,7 +742,7 @@ class UploadInProgressViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(UploadInProgressSerializer(page, many=True).data)
 
     def destroy(self, request, id):
-        refuse_confined(request, CONFINED_UPLOADS)
+        refuse_confined(request, confined_uploads_refusal())
         reservation = selectors.upload_in_progress_get(user=request.user, public_id=id)
         services.upload_cancel(reservation=reservation)
         return Response(status=status.HTTP_204_NO_CONTENT)
