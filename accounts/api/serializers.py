@@ -5,8 +5,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiToken, User
+from accounts.scopes import ALL, SCOPES
 from accounts.scopes import CHOICES as SCOPE_CHOICES
-from accounts.scopes import SCOPES
 from locker.fields import ByteSizeField, size_schema
 
 
@@ -73,7 +73,7 @@ SCOPES_HELP = (
 
 def scopes_field(**kwargs) -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.ChoiceField(choices=SCOPE_CHOICES),
+        child=serializers.ChoiceField(choices=[(ALL, _("Everything you may do")), *SCOPES.items()]),
         max_length=len(SCOPE_CHOICES),
         help_text=SCOPES_HELP,
         **kwargs,

@@ -765,7 +765,8 @@ One action on a selection of your files and folders (the Files page's checkboxes
 All or nothing: every item is checked first; one refusal refuses the whole batch and nothing
 changes. Every id must be a live item of yours: one that is not (unknown, another user's, in
 the trash) answers 404 for the whole batch. At most LOCKER_BATCH_MAX_ITEMS items (400 beyond).
-The number of database queries does not grow with the number of items.
+The number of database queries does not grow with the number of items. An API token needs
+`files:read`, and `files:write` too for `move` and `delete`.
 
 The body is JSON, or a form (`application/x-www-form-urlencoded`, repeated `files` / `folders`
 fields) so that a browser can download the ZIP with a plain form post. A share link over
