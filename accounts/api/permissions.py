@@ -33,7 +33,12 @@ class NotForConfinedTokens(exceptions.PermissionDenied):
 
 def required_scopes_of(view, method: str) -> tuple[str, ...] | None:
     """The scopes `view` declares for the request's action or method; None: not declared."""
+    # Imported here: this module is loaded by DRF's settings while rest_framework.views loads.
+    from rest_framework.views import APIView
+
     declared = getattr(view, "required_scopes", None)
+    if method.upper() == "OPTIONS" and type(view).options is APIView.options:
+        return ()  # DRF's description of the view (its metadata): no data, for any token
     if declared is None:
         return None
     keys = [getattr(view, "action", None), method.upper()]

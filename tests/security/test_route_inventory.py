@@ -453,8 +453,8 @@ def api_operations() -> list[tuple[str, URLPattern, str]]:
             sorted(actions) if actions else [m for m in cls.http_method_names if hasattr(cls, m)]
         )
         for method in methods:
-            if method == "options" and not actions and cls.options is APIView.options:
-                continue  # DRF's own metadata answer: refused to every token (fail closed)
+            if method == "options" and cls.options is APIView.options:
+                continue  # DRF's own metadata answer: open to any token (no data)
             found.append((route, pattern, method.upper()))
     return found
 

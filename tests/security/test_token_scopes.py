@@ -131,3 +131,8 @@ def test_everyones_audit_events_need_the_admin_scope(staff):
         token_client(staff, ["account:read", "admin"]).get("/api/v1/audit/?scope=all").status_code
         == 200
     )
+
+
+def test_drfs_options_description_is_open_to_any_token(alice):
+    response = token_client(alice, ["account:read"]).options("/api/v1/files/")
+    assert response.status_code == 200
