@@ -216,15 +216,22 @@ class FolderViewSet(viewsets.GenericViewSet):
                     user=request.user, parent=parent, path=data.validated_data["path"]
                 )
             answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-            return Response(FolderDetailSerializer(folder).data, status=answer)
+            return Response(
+                FolderDetailSerializer(folder, context={"request": request}).data, status=answer
+            )
         with service_errors():
             folder = services.folder_create(
                 user=request.user, parent=parent, name=data.validated_data["name"]
             )
-        return Response(FolderDetailSerializer(folder).data, status=status.HTTP_201_CREATED)
+        return Response(
+            FolderDetailSerializer(folder, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     def retrieve(self, request, id):
-        return Response(FolderDetailSerializer(self.get_object()).data)
+        return Response(
+            FolderDetailSerializer(self.get_object(), context={"request": request}).data
+        )
 
     def partial_update(self, request, id):
         folder = self.get_object()
@@ -237,7 +244,7 @@ class FolderViewSet(viewsets.GenericViewSet):
             folder = services.folder_update(
                 folder=folder, name=data.validated_data.get("name"), parent=parent
             )
-        return Response(FolderDetailSerializer(folder).data)
+        return Response(FolderDetailSerializer(folder, context={"request": request}).data)
 
     def destroy(self, request, id):
         with service_errors():

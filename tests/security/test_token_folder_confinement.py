@@ -269,3 +269,13 @@ EVERYTHING_SORTED = [
     "account:read",
     "account:write",
 ]
+
+
+def test_breadcrumbs_start_below_the_confined_folder(alice, locker):
+    deeper = make_folder(alice, "Q1", parent=locker["inside"])
+    response = locker["api"].get(f"/api/v1/folders/{deeper.public_id}/")
+    assert [crumb["name"] for crumb in response.json()["path"]] == ["2026", "Q1"]
+    owner = APIClient()
+    owner.force_login(alice)
+    response = owner.get(f"/api/v1/folders/{deeper.public_id}/")
+    assert [crumb["name"] for crumb in response.json()["path"]] == ["Invoices", "2026", "Q1"]
