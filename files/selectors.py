@@ -583,11 +583,12 @@ SELECT id, parent_id, name FROM files_folder WHERE id IN (SELECT id FROM chain)
 """
 
 
-def folder_paths(*, folder_ids) -> dict[int, str]:
+def folder_paths(*, folder_ids, top: int | None = None) -> dict[int, str]:
     """The path of each folder from the top level down ("/Photos/2024"; "/" for a root), in one
     query however many folders and however deep: the folders they were in are shown beside
     trash items this way. A folder in the trash keeps its place in the tree, so its path is
-    where it was."""
+    where it was. With `top` (a confined token's folder), paths start below that folder, as if
+    it were the root."""
     ids = sorted({int(pk) for pk in folder_ids if pk is not None})
     if not ids:
         return {}
@@ -603,7 +604,7 @@ def folder_paths(*, folder_ids) -> dict[int, str]:
         while current in rows and current not in seen:
             seen.add(current)
             parent_id, name = rows[current]
-            if parent_id is None:
+            if parent_id is None or current == top:
                 break  # the root ("My files") is not part of a path
             names.append(name)
             current = parent_id
@@ -611,9 +612,10 @@ def folder_paths(*, folder_ids) -> dict[int, str]:
     return paths
 
 
-def trash_located(items: list[TrashItem]) -> list[TrashItem]:
-    """A page of trash items with the path of the folder each was in (one more query)."""
-    paths = folder_paths(folder_ids=[item.parent_id for item in items])
+def trash_located(items: list[TrashItem], *, top: int | None = None) -> list[TrashItem]:
+    """A page of trash items with the path of the folder each was in (one more query); from
+    below `top` (folder_paths)."""
+    paths = folder_paths(folder_ids=[item.parent_id for item in items], top=top)
     return [replace(item, location=paths.get(item.parent_id)) for item in items]
 
 

@@ -615,7 +615,9 @@ class TrashViewSet(viewsets.GenericViewSet):
 
     def list(self, request):
         items = selectors.trash_list(user=request.user)
-        page = selectors.trash_located(self.paginate_queryset(items))
+        page = selectors.trash_located(
+            self.paginate_queryset(items), top=selectors.confined_folder_id(request.user)
+        )
         return self.get_paginated_response(TrashItemSerializer(page, many=True).data)
 
     @extend_schema(

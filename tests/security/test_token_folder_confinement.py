@@ -212,8 +212,13 @@ def test_the_trash_shows_and_restores_only_what_was_inside(alice, locker):
     # Inside: trashed, then its folder is trashed too: restoring stays inside the folder.
     assert api.delete(f"/api/v1/files/{locker['invoice'].public_id}/").status_code == 204
     assert api.delete(f"/api/v1/folders/{locker['inside'].public_id}/").status_code == 204
-    listed = {row["id"] for row in api.get("/api/v1/trash/").json()["results"]}
-    assert listed == {str(locker["invoice"].public_id), str(locker["inside"].public_id)}
+    rows = api.get("/api/v1/trash/").json()["results"]
+    assert {row["id"] for row in rows} == {
+        str(locker["invoice"].public_id),
+        str(locker["inside"].public_id),
+    }
+    # Where each was, from the token's root: nothing of the names above it.
+    assert {row["location"] for row in rows} == {"/", "/2026"}
     assert api.post(f"/api/v1/trash/{locker['invoice'].public_id}/restore").status_code == 200
     restored = File.objects.get(pk=locker["invoice"].pk)
     assert restored.deleted_at is None and restored.folder_id == locker["invoices"].pk
