@@ -64,11 +64,18 @@ def missing_scopes(token, required) -> list[str]:
 # how a token's folder is found for a user (by id or by path, within the user's own
 # confinement when the user comes from a confined token's request).
 _folder_lookup = None
+_subtree = None
 
 
-def folder_lookup_register(lookup) -> None:
-    global _folder_lookup
-    _folder_lookup = lookup
+def folder_lookup_register(lookup, *, subtree) -> None:
+    """`lookup(user=, folder_id=, path=)` finds a folder for a new token; `subtree(user)` is
+    the `id IN (…)` operand of a confined request's folder subtree, None when unconfined."""
+    global _folder_lookup, _subtree
+    _folder_lookup, _subtree = lookup, subtree
+
+
+def confined_subtree(user):
+    return _subtree(user) if _subtree is not None else None
 
 
 def folder_lookup(*, user, folder_id=None, path: str = ""):

@@ -180,6 +180,8 @@ class ApiTokenViewSet(
         return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, *args, **kwargs):
+        if not self.get_queryset().filter(pk=int(kwargs["pk"])).exists():
+            raise NotFound()
         if not services.api_token_revoke(user=request.user, token_id=int(kwargs["pk"])):
             raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)

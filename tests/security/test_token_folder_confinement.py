@@ -284,3 +284,17 @@ def test_breadcrumbs_start_below_the_confined_folder(alice, locker):
     owner.force_login(alice)
     response = owner.get(f"/api/v1/folders/{deeper.public_id}/")
     assert [crumb["name"] for crumb in response.json()["path"]] == ["Invoices", "2026", "Q1"]
+
+
+def test_a_confined_token_sees_and_revokes_only_tokens_inside_its_folder(alice, locker):
+    hr_token, _secret = api_token_create(
+        user=alice, name="hr bot", scopes=["files:read"], folder=locker["hr"]
+    )
+    full_token, _secret = api_token_create(user=alice, name="laptop")
+    api = locker["api"]
+    names = {row["name"] for row in api.get("/api/v1/tokens/").json()["results"]}
+    assert names == {"invoices"}
+    for token in (hr_token, full_token):
+        assert api.delete(f"/api/v1/tokens/{token.pk}/").status_code == 404
+        token.refresh_from_db()
+        assert token.revoked_at is None
