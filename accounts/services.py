@@ -110,7 +110,11 @@ def api_token_create(
             scopes=scopes,
             folder=folder,
         )
-        audit(A.TOKEN_CREATED, actor=user, target=token)
+        # What it may do is part of the record: a token made with more than expected shows.
+        extra = {"scopes": scopes}
+        if folder is not None:
+            extra["folder"] = str(folder.public_id)
+        audit(A.TOKEN_CREATED, actor=user, target=token, **extra)
     return token, secret
 
 

@@ -82,6 +82,10 @@ def test_the_api_creates_a_token_with_the_scopes_asked(alice_api):
     assert response.status_code == 201
     assert response.json()["scopes"] == ["files:read", "shares:read"]
     assert response.json()["folder"] is None
+    from accounts.models import AuditEvent
+
+    event = AuditEvent.objects.filter(action="token.created").first()
+    assert event.extra["scopes"] == ["files:read", "shares:read"]
     listed = alice_api.get("/api/v1/tokens/").json()["results"]
     assert {tuple(row["scopes"]) for row in listed} == {("*",), ("files:read", "shares:read")}
 
