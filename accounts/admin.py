@@ -84,8 +84,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "expires_at",
         "last_used_at",
         "revoked_at",
+        "scopes",
     )
-    readonly_fields = ("token_hash", "prefix", "last_used_at")
+    # Scopes and folder are chosen when the token is made (by its owner) and never widened
+    # afterwards; a folder select would also list every folder of every user.
+    readonly_fields = ("token_hash", "prefix", "last_used_at", "scopes", "folder")
 
 
 @admin.register(Invitation)

@@ -11,6 +11,7 @@ from django.contrib.auth.forms import (
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import scopes as token_scopes
 from accounts.models import User
 
 TOKEN_EXPIRY_CHOICES = [
@@ -77,6 +78,30 @@ class ApiTokenCreateForm(forms.Form):
         coerce=int,
         empty_value=None,
     )
+
+    scopes = forms.MultipleChoiceField(
+        label=_("What it may do"),
+        widget=forms.CheckboxSelectMultiple,
+        initial=[token_scopes.ALL],
+        help_text=_("Give a token only what it needs: a script that uploads needs “files:write”."),
+        error_messages={"required": _("Choose at least one scope.")},
+    )
+    folder = forms.CharField(
+        label=_("Only inside the folder"),
+        max_length=2000,
+        required=False,
+        help_text=_(
+            "A folder path such as “Invoices/2026”: the token then sees and changes nothing "
+            "outside it. Empty: your whole locker."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scopes"].choices = [
+            (token_scopes.ALL, _("Everything you may do")),
+            *((name, f"{name}: {text}") for name, text in token_scopes.SCOPES.items()),
+        ]
 
     def expires_at(self):
         days = self.cleaned_data.get("expires_in_days")

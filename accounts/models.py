@@ -87,6 +87,18 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # What the token may do (accounts.scopes): a list of scope names, ["*"] for everything.
+    scopes = models.JSONField(_("scopes"), default=list, blank=True)
+    # When set, the token only reaches this folder's subtree (files.selectors); deleting the
+    # folder for good deletes the token, which never falls back to the whole locker.
+    folder = models.ForeignKey(
+        "files.Folder",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("confined to folder"),
+    )
 
     objects = ApiTokenQuerySet.as_manager()
 

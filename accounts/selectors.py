@@ -4,13 +4,17 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db.models import Max, QuerySet, Sum
 
 from accounts.models import ApiToken, User
+from accounts.scopes import confined_subtree
 
 
 def api_token_list(*, user: User) -> QuerySet[ApiToken]:
     """The user's tokens that have not been revoked, newest first (expired ones included)."""
-    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by(
-        "-created_at", "-id"
-    )
+    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    subtree = confined_subtree(user)
+    if subtree is not None:
+        # A confined token's request: only the tokens confined inside its own folder.
+        tokens = tokens.filter(folder_id__in=subtree)
+    return tokens.select_related("folder").order_by("-created_at", "-id")
 
 
 def user_list() -> QuerySet[User]:

@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import A, audit
 from accounts.models import ApiToken, Invitation, User, hash_secret
+from accounts.scopes import ALL, SCOPES, scopes_granted, scopes_normalised
+from accounts.scopes import CHOICES as SCOPE_CHOICES
 from locker.env import MAX_BYTES
 from locker.i18n import for_recipient
 
@@ -39,15 +41,64 @@ def absolute_url(path: str) -> str:
 # --- API tokens -------------------------------------------------------------------------------
 
 
+def api_token_scopes_check(
+    *, user: User, scopes, folder=None, creator: ApiToken | None = None
+) -> tuple[list[str], object]:
+    """The scopes and folder a new token of `user` gets, or ValidationError: known scope names,
+    at least one, `admin` only for staff; when a token (`creator`) makes it, nothing beyond that
+    token's own scopes, and inside its folder (its folder when none is given; `folder` was
+    looked up within it, accounts.scopes.folder_lookup). None: `creator`'s scopes, or all."""
+    if scopes is None:
+        scopes = list(creator.scopes) if creator is not None else [ALL]
+    unknown = sorted(set(scopes) - set(SCOPE_CHOICES))
+    if unknown:
+        raise ValidationError({"scopes": _("Unknown scope: “%(scope)s”.") % {"scope": unknown[0]}})
+    if not scopes:
+        raise ValidationError({"scopes": _("Choose at least one scope.")})
+    if "admin" in scopes and not user.is_staff:
+        raise ValidationError(
+            {"scopes": _("Only staff accounts can give a token the “admin” scope.")}
+        )
+    if creator is not None:
+        beyond = [name for name in SCOPES if name in scopes_granted(scopes)]
+        beyond = [name for name in beyond if name not in scopes_granted(creator.scopes)]
+        if beyond:
+            raise ValidationError(
+                {
+                    "scopes": _(
+                        "A token cannot make a token with more rights than its own: this one "
+                        "lacks the “%(scope)s” scope."
+                    )
+                    % {"scope": beyond[0]}
+                }
+            )
+        if creator.folder_id is not None and folder is None:
+            folder = creator.folder
+    if folder is not None and (folder.owner_id != user.pk or folder.parent_id is None):
+        raise ValidationError({"folder": _("Choose one of your folders.")})
+    return scopes_normalised(scopes), folder
+
+
 def api_token_create(
-    *, user: User, name: str, expires_at: datetime | None = None
+    *,
+    user: User,
+    name: str,
+    expires_at: datetime | None = None,
+    scopes=None,
+    folder=None,
+    creator: ApiToken | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token and return it with its secret, which is never stored and shown only once."""
+    """Create a token and return it with its secret, which is never stored and shown only once.
+    `scopes` and `folder` bound what it may do (api_token_scopes_check); `creator` is the token
+    that makes it, when one does."""
     name = name.strip()
     if not name:
         raise ValidationError({"name": _("Give the token a name.")})
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": _("The expiry must be in the future.")})
+    scopes, folder = api_token_scopes_check(
+        user=user, scopes=scopes, folder=folder, creator=creator
+    )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
@@ -56,8 +107,14 @@ def api_token_create(
             token_hash=hash_secret(secret),
             prefix=secret[: len(TOKEN_PREFIX) + 6],
             expires_at=expires_at,
+            scopes=scopes,
+            folder=folder,
         )
-        audit(A.TOKEN_CREATED, actor=user, target=token)
+        # What it may do is part of the record: a token made with more than expected shows.
+        extra = {"scopes": scopes}
+        if folder is not None:
+            extra["folder"] = str(folder.public_id)
+        audit(A.TOKEN_CREATED, actor=user, target=token, **extra)
     return token, secret
 
 

@@ -31,6 +31,7 @@ from accounts.forms import (
 from accounts.models import User
 from accounts.oidc import is_sso_session
 from accounts.oidc_views import reauthenticate_sso
+from accounts.scopes import folder_lookup
 from accounts.tasks import send_password_reset
 from accounts.throttles import bad_link_throttled, email_request_throttled
 from accounts.twofactor import password_recent
@@ -170,12 +171,20 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         return redirect(f"{reverse('reauthenticate')}?next={reverse('api_tokens')}")
     if request.method == "POST":
         form = ApiTokenCreateForm(request.POST)
+        folder = None
+        if form.is_valid() and form.cleaned_data["folder"].strip():
+            try:
+                folder = folder_lookup(user=request.user, path=form.cleaned_data["folder"])
+            except Http404:
+                form.add_error("folder", _("You have no folder at this path."))
         if form.is_valid():
             try:
                 token, secret = services.api_token_create(
                     user=request.user,
                     name=form.cleaned_data["name"],
                     expires_at=form.expires_at(),
+                    scopes=form.cleaned_data["scopes"],
+                    folder=folder,
                 )
             except ValidationError as exc:
                 _add_errors(form, exc)

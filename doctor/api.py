@@ -8,11 +8,13 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.permissions import TokenScopes
 from locker.network import client_ip
 
 
 class ClientAddressView(APIView):
-    permission_classes = [permissions.IsAuthenticated, permissions.IsAdminUser]
+    permission_classes = [permissions.IsAuthenticated, permissions.IsAdminUser, TokenScopes]
+    required_scopes = {"GET": "admin"}
 
     @extend_schema(
         operation_id="doctor_client_address",

@@ -19,10 +19,12 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, StrIndex
 from django.http import Http404
 from django.utils import timezone
 
+from accounts.scopes import CONFINED_ATTRIBUTE
 from files.models import File, Folder, UploadReservation
 from files.names import name_key
 from locker import keyset
@@ -65,11 +67,84 @@ def folder_get_root(user) -> Folder:
         return Folder.objects.get(owner=user, parent__isnull=True)
 
 
+# --- Confinement: an API token confined to one folder (accounts.scopes) -----------------------
+#
+# accounts.authentication marks the user of a confined token's request with the folder's pk
+# (`CONFINED_ATTRIBUTE`); every selector below that takes `user` then only finds what lies in
+# that folder's subtree, so each way in (API lists, ids, batches, ZIPs, search, trash, tus,
+# shares) inherits the rule. The confining folder plays the root's part for such a token: it is
+# where "no folder" means, and, like the root, it cannot itself be fetched, renamed, moved,
+# deleted or shared by id. One recursive subquery inside the query each selector already makes:
+# no extra query per request.
+
+
+# The folder and every folder below it, trashed ones included (the walk goes by parent_id).
+_SUBTREE_SQL = """
+WITH RECURSIVE subtree(id) AS (
+    SELECT id FROM files_folder WHERE id = %s
+    UNION
+    SELECT f.id FROM files_folder f JOIN subtree s ON f.parent_id = s.id
+)
+SELECT id FROM subtree
+"""
+
+
+def confined_folder_id(user) -> int | None:
+    """The pk of the folder the request's token is confined to, or None (a session, a token
+    that reaches the whole locker, a task)."""
+    return getattr(user, CONFINED_ATTRIBUTE, None)
+
+
+def confined_subtree(user, *, include_top: bool = True):
+    """`id IN (…)` operand: the ids of the confining folder's subtree; None when unconfined.
+    Without `include_top`, only the folders strictly below it."""
+    top = confined_folder_id(user)
+    if top is None:
+        return None
+    if include_top:
+        return RawSQL(_SUBTREE_SQL, [top])  # noqa: S611 (a literal; the pk is a parameter)
+    return RawSQL(_SUBTREE_SQL + " WHERE id <> %s", [top, top])  # noqa: S611
+
+
+def _confined_folders(qs: QuerySet, user, *, field: str = "id", include_top: bool = False):
+    subtree = confined_subtree(user, include_top=include_top)
+    return qs if subtree is None else qs.filter(**{f"{field}__in": subtree})
+
+
+def _confined_files(qs: QuerySet, user, *, field: str = "folder_id"):
+    subtree = confined_subtree(user)
+    return qs if subtree is None else qs.filter(**{f"{field}__in": subtree})
+
+
+def folder_for_token(*, user, folder_id=None, path: str = "") -> Folder:
+    """The folder a new API token is confined to, by id or by its path from the top ("Invoices/
+    2026", names in any case), or Http404; never the root. A confined caller's own folder and
+    what is below it only (paths start there). A query per level of the path."""
+    if folder_id not in (None, ""):
+        folder = folder_get_for_user_or_root(user=user, folder_id=folder_id)
+    else:
+        names = [part.strip() for part in path.split("/") if part.strip()]
+        if not names:
+            raise Http404
+        folder = folder_get_for_user_or_root(user=user, folder_id=None)
+        for part in names[: SUBTREE_LEVELS + 1]:
+            folder = (
+                Folder.objects.alive()
+                .filter(owner=user, parent=folder, name_key=name_key(part))
+                .first()
+            )
+            if folder is None:
+                raise Http404
+    if folder.parent_id is None:
+        raise Http404
+    return folder
+
+
 def folder_get_for_user(*, user, folder_id, include_trashed: bool = False) -> Folder:
     """A folder of `user` (never the root) by public id, or Http404."""
     if user is None or not user.is_authenticated:
         raise Http404
-    qs = Folder.objects.filter(owner=user, parent__isnull=False)
+    qs = _confined_folders(Folder.objects.filter(owner=user, parent__isnull=False), user)
     if not include_trashed:
         qs = qs.alive()
     try:
@@ -79,7 +154,19 @@ def folder_get_for_user(*, user, folder_id, include_trashed: bool = False) -> Fo
 
 
 def folder_get_for_user_or_root(*, user, folder_id) -> Folder:
-    """`folder_id` None or "" means the root, as everywhere in the API."""
+    """`folder_id` None or "" means the root, as everywhere in the API. For a token confined
+    to a folder, that folder is its root: None, or the folder's own id, means it."""
+    top = confined_folder_id(user)
+    if top is not None:
+        qs = Folder.objects.alive().filter(owner=user, parent__isnull=False)
+        if folder_id in (None, ""):
+            found = qs.filter(pk=top).first()
+        else:
+            found = _confined_folders(qs, user, include_top=True)
+            found = found.filter(public_id=_parse_uuid(folder_id)).first()
+        if found is None:
+            raise Http404
+        return found
     if folder_id in (None, ""):
         return folder_get_root(user)
     return folder_get_for_user(user=user, folder_id=folder_id)
@@ -90,6 +177,7 @@ def file_get_for_user(*, user, file_id, include_trashed: bool = False) -> File:
     if user is None or not user.is_authenticated:
         raise Http404
     qs = File.objects.filter(owner=user).select_related("blob", "folder")
+    qs = _confined_files(qs, user)
     if not include_trashed:
         qs = qs.alive()
     try:
@@ -132,8 +220,9 @@ def _name_search(qs: QuerySet, search: str) -> QuerySet:
 
 def folder_list(*, user, parent: Folder, search: str = "") -> QuerySet[Folder]:
     qs = Folder.objects.alive().filter(_owned_by(user), parent__isnull=False)
-    # A search looks through the whole locker; otherwise one folder's children.
-    qs = _name_search(qs, search) if search else qs.filter(parent=parent)
+    # A search looks through the whole locker (a confined token's subtree); otherwise one
+    # folder's children.
+    qs = _confined_folders(_name_search(qs, search), user) if search else qs.filter(parent=parent)
     return qs.select_related("parent").order_by("name_key", "name", "id")
 
 
@@ -144,7 +233,7 @@ def file_list(
     user's locker (restricted to `folder` when one is given). Trashed files never appear."""
     qs = File.objects.alive().filter(_owned_by(user)).select_related("folder")
     if search:
-        qs = _name_search(qs, search)
+        qs = _confined_files(_name_search(qs, search), user)
     if folder is not None:
         qs = qs.filter(folder=folder)
     return qs.order_by(*FILE_ORDERINGS[ordering])
@@ -361,15 +450,18 @@ def selection_get_for_user(*, user, file_ids, folder_ids) -> Selection:
     if file_ids:
         files = {
             file.public_id: file
-            for file in File.objects.alive()
-            .filter(owner=user, public_id__in=file_ids)
-            .select_related("blob")
+            for file in _confined_files(
+                File.objects.alive().filter(owner=user, public_id__in=file_ids), user
+            ).select_related("blob")
         }
     if folder_ids:
         folders = {
             folder.public_id: folder
-            for folder in Folder.objects.alive().filter(
-                owner=user, parent__isnull=False, public_id__in=folder_ids
+            for folder in _confined_folders(
+                Folder.objects.alive().filter(
+                    owner=user, parent__isnull=False, public_id__in=folder_ids
+                ),
+                user,
             )
         }
     if len(files) != len(file_ids) or len(folders) != len(folder_ids):
@@ -459,7 +551,7 @@ def trash_list(*, user) -> TrashListing:
     """The items the user deleted (not the things inside deleted folders), newest first; a
     folder's size is that of the files deleted with it."""
     files = _trash_columns(
-        File.objects.trashed().filter(owner=user, trashed_as_root=True),
+        _confined_files(File.objects.trashed().filter(owner=user, trashed_as_root=True), user),
         kind="file",
         size=F("size"),
         parent=F("folder_id"),
@@ -472,7 +564,7 @@ def trash_list(*, user) -> TrashListing:
         .values("total")
     )
     folders = _trash_columns(
-        Folder.objects.trashed().filter(owner=user, trashed_as_root=True),
+        _confined_folders(Folder.objects.trashed().filter(owner=user, trashed_as_root=True), user),
         kind="folder",
         size=Coalesce(Subquery(deleted_with), Value(0), output_field=BigIntegerField()),
         parent=F("parent_id"),
@@ -491,11 +583,12 @@ SELECT id, parent_id, name FROM files_folder WHERE id IN (SELECT id FROM chain)
 """
 
 
-def folder_paths(*, folder_ids) -> dict[int, str]:
+def folder_paths(*, folder_ids, top: int | None = None) -> dict[int, str]:
     """The path of each folder from the top level down ("/Photos/2024"; "/" for a root), in one
     query however many folders and however deep: the folders they were in are shown beside
     trash items this way. A folder in the trash keeps its place in the tree, so its path is
-    where it was."""
+    where it was. With `top` (a confined token's folder), paths start below that folder, as if
+    it were the root."""
     ids = sorted({int(pk) for pk in folder_ids if pk is not None})
     if not ids:
         return {}
@@ -511,7 +604,7 @@ def folder_paths(*, folder_ids) -> dict[int, str]:
         while current in rows and current not in seen:
             seen.add(current)
             parent_id, name = rows[current]
-            if parent_id is None:
+            if parent_id is None or current == top:
                 break  # the root ("My files") is not part of a path
             names.append(name)
             current = parent_id
@@ -519,9 +612,10 @@ def folder_paths(*, folder_ids) -> dict[int, str]:
     return paths
 
 
-def trash_located(items: list[TrashItem]) -> list[TrashItem]:
-    """A page of trash items with the path of the folder each was in (one more query)."""
-    paths = folder_paths(folder_ids=[item.parent_id for item in items])
+def trash_located(items: list[TrashItem], *, top: int | None = None) -> list[TrashItem]:
+    """A page of trash items with the path of the folder each was in (one more query); from
+    below `top` (folder_paths)."""
+    paths = folder_paths(folder_ids=[item.parent_id for item in items], top=top)
     return [replace(item, location=paths.get(item.parent_id)) for item in items]
 
 
@@ -530,12 +624,18 @@ def trash_item_get_for_user(*, user, item_id) -> File | Folder:
     if user is None or not user.is_authenticated:
         raise Http404
     public_id = _parse_uuid(item_id)
-    file = File.objects.trashed().filter(owner=user, trashed_as_root=True, public_id=public_id)
+    file = _confined_files(
+        File.objects.trashed().filter(owner=user, trashed_as_root=True, public_id=public_id),
+        user,
+    )
     found = file.first()
     if found is not None:
         return found
-    folder = Folder.objects.trashed().filter(
-        owner=user, trashed_as_root=True, public_id=public_id, parent__isnull=False
+    folder = _confined_folders(
+        Folder.objects.trashed().filter(
+            owner=user, trashed_as_root=True, public_id=public_id, parent__isnull=False
+        ),
+        user,
     )
     found_folder = folder.first()
     if found_folder is None:

@@ -695,25 +695,31 @@ def folder_trash(*, folder: Folder) -> Folder:
     return folder
 
 
-def _restore_target(parent_id: int, user, *, levels: int = 0) -> Folder:
+def _restore_target(
+    parent_id: int, user, *, levels: int = 0, within: Folder | None = None
+) -> Folder:
     """Where a trashed item goes back: its old folder while that and every folder above it is
     alive and, when `levels` of folders come back (0 for a file), the deepest of them stays
-    within LOCKER_MAX_FOLDER_DEPTH there; else the root. One query, whatever the depth."""
+    within LOCKER_MAX_FOLDER_DEPTH there; else the root (`within`, when given: the folder a
+    token is confined to, which nothing it restores may leave). One query, whatever the
+    depth."""
     chain = folder_ancestors(folder_id=parent_id)
     alive = bool(chain) and chain[0].parent_id is None and all(f.deleted_at is None for f in chain)
-    if alive and len(chain) - 1 + levels <= settings.LOCKER_MAX_FOLDER_DEPTH:
+    inside = within is None or any(f.pk == within.pk for f in chain)
+    if alive and inside and len(chain) - 1 + levels <= settings.LOCKER_MAX_FOLDER_DEPTH:
         return chain[-1]
-    return folder_get_root(user)
+    return within or folder_get_root(user)
 
 
-def trash_restore(*, item: File | Folder) -> File | Folder:
+def trash_restore(*, item: File | Folder, within: Folder | None = None) -> File | Folder:
     """Put a trashed item back where it was (or in the root when that folder is gone too, or
     when a folder would come back deeper than LOCKER_MAX_FOLDER_DEPTH there), renamed
-    "name (1)" if its name has been taken meanwhile."""
+    "name (1)" if its name has been taken meanwhile. With `within` (a confined token's
+    folder), it never lands outside that folder: its top stands for the root."""
     with transaction.atomic():
         _lock_tree(item.owner_id)
         if isinstance(item, File):
-            target = _restore_target(item.folder_id, item.owner)
+            target = _restore_target(item.folder_id, item.owner, within=within)
             _lock_folder(target)
             item.name = unique_name(_taken_keys(target), item.name)
             item.name_key = name_key(item.name)
@@ -724,8 +730,8 @@ def trash_restore(*, item: File | Folder) -> File | Folder:
             return item
         cap = settings.LOCKER_MAX_FOLDER_DEPTH
         levels = 1 + folder_subtree_height(folder=item, limit=cap)
-        target = _restore_target(item.parent_id, item.owner, levels=levels)
-        if target.parent_id is None and levels > cap:
+        target = _restore_target(item.parent_id, item.owner, levels=levels, within=within)
+        if (target.parent_id is None or target == within) and levels > cap:
             # Even the top level is too deep (the cap was lowered since it was trashed).
             raise _too_deep(levels)
         _lock_folder(target)

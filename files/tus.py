@@ -101,10 +101,15 @@ class Scope:
 
     owner_id: int | None = None
     link_id: int | None = None
+    # An API token confined to a folder (files.selectors.confined_subtree): only the uploads
+    # going into that folder's subtree.
+    folders: object = None
 
     def filter(self) -> Q:
         if self.link_id is not None:
             return Q(link_id=self.link_id)
+        if self.folders is not None:
+            return Q(owner_id=self.owner_id, link__isnull=True, folder_id__in=self.folders)
         return Q(owner_id=self.owner_id, link__isnull=True)
 
 

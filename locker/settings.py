@@ -676,8 +676,12 @@ REST_FRAMEWORK = {
         "accounts.authentication.BearerTokenAuthentication",
         "accounts.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "locker.openapi.AutoSchema",
+    # A token's scopes (accounts.scopes): every view declares `required_scopes`.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.api.permissions.TokenScopes",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.ScopedAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "locker.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "locker.api.exception_handler",

@@ -5,13 +5,14 @@ the owner's links. Whether a request may use a link at all is `sharing.access`.
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import IntegerField, Q, QuerySet, Value
+from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Value
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from files.models import File, Folder
 from files.selectors import (
+    confined_subtree,
     folder_ancestors,
     folder_descendants,
     folders_alive,
@@ -401,11 +402,18 @@ LINK_ORDERING = ("-created_at", "-id")
 
 
 def share_list_for_user(*, user):
-    return (
-        ShareLink.objects.filter(owner=user)
-        .select_related("file", "folder")
-        .order_by(*LINK_ORDERING)
-    )
+    """The user's share links; for a token confined to a folder, only the links whose every
+    item lies in that folder's subtree."""
+    links = ShareLink.objects.filter(owner=user)
+    subtree = confined_subtree(user)
+    if subtree is not None:
+        inside = Q(file__folder_id__in=subtree) | Q(folder_id__in=subtree)
+        outside_items = ShareLinkItem.objects.filter(share=OuterRef("pk")).exclude(
+            pk__in=ShareLinkItem.objects.filter(inside).values("pk")
+        )
+        selection = Q(file__isnull=True, folder__isnull=True) & ~Exists(outside_items)
+        links = links.filter(inside | selection)
+    return links.select_related("file", "folder").order_by(*LINK_ORDERING)
 
 
 def share_get_for_user(*, user, public_id) -> ShareLink:
@@ -417,7 +425,12 @@ def share_accesses(*, share: ShareLink):
 
 
 def upload_link_list_for_user(*, user):
-    return UploadLink.objects.filter(owner=user).select_related("folder").order_by(*LINK_ORDERING)
+    """The user's upload links; for a confined token, those into its folder's subtree."""
+    links = UploadLink.objects.filter(owner=user)
+    subtree = confined_subtree(user)
+    if subtree is not None:
+        links = links.filter(folder_id__in=subtree)
+    return links.select_related("folder").order_by(*LINK_ORDERING)
 
 
 def upload_link_get_for_user(*, user, public_id) -> UploadLink:

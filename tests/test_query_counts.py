@@ -229,6 +229,40 @@ def test_file_listing_page_costs_the_same_for_5_and_500_files(alice_api, alice, 
 
 
 @pytest.mark.django_db
+def test_a_confined_scoped_token_lists_and_searches_at_the_cost_of_a_full_token(
+    alice_api, alice, two_folders
+):
+    """Scopes and folder confinement add no query: the scope is read from the token row the
+    authentication already fetched, and the subtree is a subquery of the listing's query."""
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_token_create
+
+    top = Folder.objects.create(
+        owner=alice, parent=folder_get_root(alice), name="top", name_key="top"
+    )
+    Folder.objects.filter(pk__in=[f.pk for f in two_folders.values()]).update(parent=top)
+    _token, secret = api_token_create(
+        user=alice, name="confined", scopes=["files:read"], folder=top
+    )
+    confined = APIClient()
+    confined.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    urls = {}
+    for size, folder in two_folders.items():
+        bulk_files(alice, folder, size, prefix=f"f{size}")
+        urls[size] = f"/api/v1/files/?folder={folder.public_id}"
+    full, scoped = page_costs(alice_api, urls), page_costs(confined, urls)
+    assert_all_equal(full | {f"confined {key}": value for key, value in scoped.items()})
+    search = "/api/v1/files/?search=f500"
+    costs = {
+        "full": count_queries(lambda: alice_api.get(search)),
+        "confined": count_queries(lambda: confined.get(search)),
+    }
+    assert_all_equal(costs)
+    assert len(confined.get(search).json()["results"]) == 50
+
+
+@pytest.mark.django_db
 def test_share_list_page_costs_the_same_for_5_and_500_links(alice, bob, settings):
     settings.LOCKER_MAX_FOLDER_DEPTH = 64
 

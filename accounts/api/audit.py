@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
+from accounts.api.permissions import refuse_confined, require_scopes
 from accounts.audit import audit_events_filtered
 from accounts.models import AuditAction, AuditEvent, User
 
@@ -107,9 +108,17 @@ class AuditFilterForm(forms.Form):
 class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = AuditEventSerializer
     queryset = AuditEvent.objects.none()
+    # Everyone's events (`scope=all`, staff) also need the admin scope.
+    required_scopes = {"list": "account:read"}
 
     def get_queryset(self):
         viewer = self.request.user
+        refuse_confined(
+            self.request,
+            _("A token confined to a folder cannot read the activity of the whole account."),
+        )
+        if self.request.query_params.get("scope") == "all" and viewer.is_staff:
+            require_scopes(self.request, "admin")
         asked = self.request.query_params.get("user", "").strip()
         if not viewer.is_staff and asked and asked.lower() != viewer.get_username().lower():
             # Before the name is looked up: whether it exists is not a non-staff caller's

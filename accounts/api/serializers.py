@@ -5,6 +5,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiToken, User
+from accounts.scopes import ALL, SCOPES
+from accounts.scopes import CHOICES as SCOPE_CHOICES
 from locker.fields import AwareDateTimeField, ByteSizeField, size_schema
 
 
@@ -60,10 +62,50 @@ class MeSerializer(serializers.ModelSerializer):
         }
 
 
+SCOPES_HELP = (
+    "What the token may do: `*` (everything its owner may do), or any of "
+    + ", ".join(f"`{name}`" for name in SCOPES)
+    + " (`admin`: staff only). Each operation names the scopes it needs in its description "
+    "and in `x-required-scopes`. Left out when creating: the creating token's own scopes, "
+    "or `*` from a browser session."
+)
+
+
+def scopes_field(**kwargs) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=[(ALL, _("Everything you may do")), *SCOPES.items()]),
+        max_length=len(SCOPE_CHOICES),
+        help_text=SCOPES_HELP,
+        **kwargs,
+    )
+
+
 class ApiTokenSerializer(serializers.ModelSerializer):
+    scopes = scopes_field(read_only=True)
+    folder = serializers.UUIDField(
+        source="folder.public_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The folder the token is confined to (it reaches nothing outside); null: "
+        "the whole locker.",
+    )
+    folder_name = serializers.CharField(
+        source="folder.name", read_only=True, allow_null=True, help_text="That folder's name."
+    )
+
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "scopes",
+            "folder",
+            "folder_name",
+        ]
         read_only_fields = fields
 
 
@@ -73,6 +115,17 @@ class ApiTokenCreateSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         help_text="When the token stops working (ISO 8601 with a time zone); none = never.",
+    )
+    scopes = scopes_field(
+        required=False,
+        allow_empty=False,
+    )
+    folder = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="Confine the token to this folder: it only sees and changes what is inside "
+        "(for a token, no folder means this one). Made by a confined token: inside its own "
+        "folder, which is the default.",
     )
 
 

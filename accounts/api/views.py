@@ -3,6 +3,7 @@
 from django.contrib.auth import authenticate, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
+from accounts.api.permissions import TokenScopes, token_of
 from accounts.api.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
@@ -23,6 +25,7 @@ from accounts.api.serializers import (
     UserSerializer,
     UserUpdateSerializer,
 )
+from accounts.scopes import folder_lookup
 from accounts.twofactor import password_recent
 from locker.conditional import ConditionalMixin, conditional_schema
 from locker.idempotency import idempotent
@@ -39,6 +42,8 @@ def _as_api_error(exc: DjangoValidationError) -> serializers.ValidationError:
 
 
 class MeView(APIView):
+    required_scopes = {"GET": "account:read", "PATCH": "account:write"}
+
     @extend_schema(
         operation_id="me_retrieve",
         summary="Who am I",
@@ -72,6 +77,8 @@ class MeView(APIView):
 
 
 class MePasswordView(APIView):
+    required_scopes = {"POST": "account:write"}
+
     @extend_schema(
         operation_id="me_password_change",
         summary="Change your password",
@@ -153,6 +160,11 @@ class ApiTokenViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = ApiTokenSerializer
+    required_scopes = {
+        "list": "account:read",
+        "create": "account:write",
+        "destroy": "account:write",
+    }
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):
@@ -168,9 +180,19 @@ class ApiTokenViewSet(
             )
         serializer = ApiTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        folder = folder_id = data.pop("folder", None)
+        if folder_id is not None:
+            try:
+                # Looked up as the caller: a confined token finds only its own subtree.
+                folder = folder_lookup(user=request.user, folder_id=folder_id)
+            except Http404:
+                raise serializers.ValidationError(
+                    {"folder": [_("No such folder in your locker.")]}
+                ) from None
         try:
             token, secret = services.api_token_create(
-                user=request.user, **serializer.validated_data
+                user=request.user, folder=folder, creator=token_of(request), **data
             )
         except DjangoValidationError as exc:
             raise _as_api_error(exc) from None
@@ -181,8 +203,12 @@ class ApiTokenViewSet(
         if "If-Match" in request.headers:
             with self.preconditioned() as token:
                 services.api_token_revoke(user=request.user, token_id=token.pk)
-        elif not services.api_token_revoke(user=request.user, token_id=int(kwargs["pk"])):
-            raise NotFound()
+        else:
+            # Only a token this caller may see (a confined token sees its own folder's tokens).
+            token_id = int(kwargs["pk"])
+            visible = self.get_queryset().filter(pk=token_id).exists()
+            if not visible or not services.api_token_revoke(user=request.user, token_id=token_id):
+                raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -215,7 +241,8 @@ class UserViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = UserSerializer
-    permission_classes = [permissions.IsAuthenticated, permissions.IsAdminUser]
+    permission_classes = [permissions.IsAuthenticated, permissions.IsAdminUser, TokenScopes]
+    required_scopes = {"GET": "admin", "POST": "admin", "PATCH": "admin"}
     http_method_names = ["get", "post", "patch", "head", "options"]
     lookup_value_regex = r"\d+"
 

@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from files.models import File, Folder
 from files.names import InvalidName, validate_name
-from files.selectors import folder_breadcrumbs
+from files.selectors import confined_folder_id, folder_breadcrumbs
 from files.services import ON_CONFLICT
 
 
@@ -68,7 +68,14 @@ class FolderDetailSerializer(FolderSerializer):
 
     @extend_schema_field(FolderRefSerializer(many=True))
     def get_path(self, folder: Folder):
-        return FolderRefSerializer(folder_breadcrumbs(folder), many=True).data
+        crumbs = folder_breadcrumbs(folder)
+        # A token confined to a folder: that folder is its root, and what is above it is
+        # none of its business (not even the names).
+        top = confined_folder_id(getattr(self.context.get("request"), "user", None))
+        ids = [crumb.pk for crumb in crumbs]
+        if top is not None and top in ids:
+            crumbs = crumbs[ids.index(top) + 1 :]
+        return FolderRefSerializer(crumbs, many=True).data
 
 
 class FolderCreateSerializer(serializers.Serializer):

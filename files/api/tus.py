@@ -46,6 +46,15 @@ COMMON_ERRORS = {
 
 class _TusView(APIView):
     parser_classes: list = []
+    # OPTIONS only tells the server's capabilities.
+    required_scopes = {
+        "OPTIONS": (),
+        "POST": "files:write",
+        "GET": "files:write",
+        "HEAD": "files:write",
+        "PATCH": "files:write",
+        "DELETE": "files:write",
+    }
 
     def handle_exception(self, exc):
         if isinstance(exc, tus.TusError):
@@ -55,7 +64,8 @@ class _TusView(APIView):
         return response
 
     def _scope(self) -> tus.Scope:
-        return tus.Scope(owner_id=self.request.user.pk)
+        user = self.request.user
+        return tus.Scope(owner_id=user.pk, folders=selectors.confined_subtree(user))
 
 
 class TusCollectionView(_TusView):

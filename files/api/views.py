@@ -22,6 +22,7 @@ from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.permissions import refuse_confined, require_scopes
 from files import batch, responses, selectors, services, zips
 from files.api.serializers import (
     BatchDoneSerializer,
@@ -58,6 +59,10 @@ from locker.parsers import JSONParser
 from storage.exceptions import CorruptContent
 
 logger = logging.getLogger(__name__)
+
+
+def confined_uploads_refusal() -> str:
+    return _("A token confined to a folder cannot see or cancel the account's uploads in progress.")
 
 
 class StoredContentUnreadable(exceptions.APIException):
@@ -196,6 +201,14 @@ BINARY = OpenApiTypes.BINARY
 class FolderViewSet(ConditionalMixin, viewsets.GenericViewSet):
     serializer_class = FolderSerializer
     parser_classes = [JSONParser]
+    required_scopes = {
+        "list": "files:read",
+        "retrieve": "files:read",
+        "download": "files:read",
+        "create": "files:write",
+        "partial_update": "files:write",
+        "destroy": "files:write",
+    }
 
     def get_object(self):
         return selectors.folder_get_for_user(user=self.request.user, folder_id=self.kwargs["id"])
@@ -222,12 +235,17 @@ class FolderViewSet(ConditionalMixin, viewsets.GenericViewSet):
                     user=request.user, parent=parent, path=data.validated_data["path"]
                 )
             answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-            return Response(FolderDetailSerializer(folder).data, status=answer)
+            return Response(
+                FolderDetailSerializer(folder, context={"request": request}).data, status=answer
+            )
         with service_errors():
             folder = services.folder_create(
                 user=request.user, parent=parent, name=data.validated_data["name"]
             )
-        return Response(FolderDetailSerializer(folder).data, status=status.HTTP_201_CREATED)
+        return Response(
+            FolderDetailSerializer(folder, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     def represent(self, item) -> dict:
         return FolderDetailSerializer(item).data
@@ -236,7 +254,9 @@ class FolderViewSet(ConditionalMixin, viewsets.GenericViewSet):
         services.item_lock_for_change(item=item)
 
     def retrieve(self, request, id):
-        return Response(FolderDetailSerializer(self.get_object()).data)
+        return Response(
+            FolderDetailSerializer(self.get_object(), context={"request": request}).data
+        )
 
     def partial_update(self, request, id):
         with self.preconditioned() as folder:
@@ -249,7 +269,7 @@ class FolderViewSet(ConditionalMixin, viewsets.GenericViewSet):
                 folder = services.folder_update(
                     folder=folder, name=data.validated_data.get("name"), parent=parent
                 )
-        return Response(FolderDetailSerializer(folder).data)
+        return Response(FolderDetailSerializer(folder, context={"request": request}).data)
 
     def destroy(self, request, id):
         with self.preconditioned() as folder, service_errors():
@@ -370,6 +390,15 @@ arrives; the SHA-256 is computed on the way and the content type is detected fro
 class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
     serializer_class = FileSerializer
     parser_classes = [JSONParser]
+    required_scopes = {
+        "list": "files:read",
+        "retrieve": "files:read",
+        "content": "files:read",
+        "thumbnail": "files:read",
+        "create": "files:write",
+        "partial_update": "files:write",
+        "destroy": "files:write",
+    }
 
     def get_parsers(self):
         request = getattr(self, "request", None)
@@ -629,10 +658,18 @@ class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
 )
 class TrashViewSet(viewsets.GenericViewSet):
     serializer_class = TrashItemSerializer
+    required_scopes = {
+        "list": "files:read",
+        "empty": "files:write",
+        "restore": "files:write",
+        "destroy": "files:write",
+    }
 
     def list(self, request):
         items = selectors.trash_list(user=request.user)
-        page = selectors.trash_located(self.paginate_queryset(items))
+        page = selectors.trash_located(
+            self.paginate_queryset(items), top=selectors.confined_folder_id(request.user)
+        )
         return self.get_paginated_response(TrashItemSerializer(page, many=True).data)
 
     @extend_schema(
@@ -647,6 +684,13 @@ class TrashViewSet(viewsets.GenericViewSet):
         responses={200: TrashEmptiedSerializer, 202: TrashEmptyingSerializer},
     )
     def empty(self, request):
+        refuse_confined(
+            request,
+            _(
+                "A token confined to a folder cannot empty the whole trash: delete its items "
+                "one by one."
+            ),
+        )
         emptied = services.trash_empty(user=request.user)
         if emptied.continues:
             detail = _("The rest of the trash is being emptied in the background.")
@@ -671,8 +715,11 @@ class TrashViewSet(viewsets.GenericViewSet):
     )
     def restore(self, request, id):
         item = selectors.trash_item_get_for_user(user=request.user, item_id=id)
+        within = None
+        if selectors.confined_folder_id(request.user) is not None:
+            within = selectors.folder_get_for_user_or_root(user=request.user, folder_id=None)
         with service_errors():
-            item = services.trash_restore(item=item)
+            item = services.trash_restore(item=item, within=within)
         return Response(TrashRestoredSerializer(item).data)
 
     @extend_schema(
@@ -736,8 +783,10 @@ class TrashViewSet(viewsets.GenericViewSet):
 )
 class UploadInProgressViewSet(viewsets.GenericViewSet):
     serializer_class = UploadInProgressSerializer
+    required_scopes = {"list": "files:read", "destroy": "files:write"}
 
     def list(self, request):
+        refuse_confined(request, confined_uploads_refusal())
         link = None
         if request.query_params.get("upload_link"):
             try:
@@ -754,6 +803,7 @@ class UploadInProgressViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(UploadInProgressSerializer(page, many=True).data)
 
     def destroy(self, request, id):
+        refuse_confined(request, confined_uploads_refusal())
         reservation = selectors.upload_in_progress_get(user=request.user, public_id=id)
         services.upload_cancel(reservation=reservation)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -776,7 +826,8 @@ One action on a selection of your files and folders (the Files page's checkboxes
 All or nothing: every item is checked first; one refusal refuses the whole batch and nothing
 changes. Every id must be a live item of yours: one that is not (unknown, another user's, in
 the trash) answers 404 for the whole batch. At most LOCKER_BATCH_MAX_ITEMS items (400 beyond).
-The number of database queries does not grow with the number of items.
+The number of database queries does not grow with the number of items. An API token needs
+`files:read`, and `files:write` too for `move` and `delete`.
 
 The body is JSON, or a form (`application/x-www-form-urlencoded`, repeated `files` / `folders`
 fields) so that a browser can download the ZIP with a plain form post. A share link over
@@ -795,11 +846,15 @@ several items is `POST /api/v1/shares/` with `files` and `folders`.
 )
 class BatchView(APIView):
     parser_classes = [JSONParser, FormParser]
+    # `zip` reads; `move` and `delete` also need files:write (checked once the body is read).
+    required_scopes = {"POST": "files:read"}
 
     def post(self, request):
         data = BatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         action = data.validated_data["action"]
+        if action != "zip":
+            require_scopes(request, "files:write")
         selection = selectors.selection_get_for_user(
             user=request.user,
             file_ids=data.validated_data["files"],

@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.permissions import refuse_confined
 from files import services as file_services
 from files.api.uploads import (
     InsufficientStorage,
@@ -88,6 +89,14 @@ class LinkViewSet(
     # and revoke (DELETE) are written once, always scoped to the caller's own links. (A comment,
     # not a docstring: drf-spectacular would make it every operation's description.)
 
+    required_scopes = {
+        "list": "shares:read",
+        "retrieve": "shares:read",
+        "qr": "shares:read",
+        "create": "shares:write",
+        "partial_update": "shares:write",
+        "destroy": "shares:write",
+    }
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
     # A UUID (dashes optional, any case); anything else is not a path here: 404 with a sentence.
@@ -225,6 +234,11 @@ class LinkViewSet(
 @conditional_schema()
 class ShareViewSet(LinkViewSet):
     serializer_class = ShareSerializer
+    required_scopes = {
+        **LinkViewSet.required_scopes,
+        "accesses": "shares:read",
+        "email": "shares:write",
+    }
     create_serializer_class = ShareCreateSerializer
     created_serializer_class = ShareCreatedSerializer
     options_serializer_class = ShareOptionsSerializer
@@ -361,6 +375,12 @@ class ShareViewSet(LinkViewSet):
 @conditional_schema()
 class UploadLinkViewSet(LinkViewSet):
     serializer_class = UploadLinkSerializer
+    required_scopes = {
+        **LinkViewSet.required_scopes,
+        "create": "upload-links:write",
+        "partial_update": "upload-links:write",
+        "destroy": "upload-links:write",
+    }
     create_serializer_class = UploadLinkCreateSerializer
     created_serializer_class = UploadLinkCreatedSerializer
     options_serializer_class = UploadLinkOptionsSerializer
@@ -394,6 +414,7 @@ class SendView(APIView):
     """Quick send: upload files and get a share link in one call."""
 
     parser_classes = [MultipartIntakeParser]
+    required_scopes = {"POST": ("files:write", "shares:write")}
 
     @extend_schema(
         operation_id="send_create",
@@ -412,6 +433,11 @@ class SendView(APIView):
     )
     @idempotent(streamed=True)
     def post(self, request):
+        refuse_confined(
+            request,
+            _("A token confined to a folder cannot use quick send, which stores in “Sent”."),
+        )
+
         def reserve(size: int):
             try:
                 return file_services.upload_reservation_create(user=request.user, size=size)

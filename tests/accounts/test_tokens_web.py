@@ -13,7 +13,9 @@ TOKENS = "/accounts/tokens/"
 
 
 def test_creating_a_token_shows_its_secret_once(alice_client, alice):
-    created = alice_client.post(TOKENS, {"name": "backup script", "expires_in_days": ""})
+    created = alice_client.post(
+        TOKENS, {"name": "backup script", "expires_in_days": "", "scopes": "*"}
+    )
     assert (created.status_code, created["Location"]) == (302, TOKENS)  # post/redirect/get
     response = alice_client.get(TOKENS)
     assert response.status_code == 200
@@ -33,7 +35,7 @@ def test_creating_a_token_shows_its_secret_once(alice_client, alice):
 
 
 def test_token_expiry_can_be_chosen(alice_client, alice):
-    alice_client.post(TOKENS, {"name": "short-lived", "expires_in_days": "7"})
+    alice_client.post(TOKENS, {"name": "short-lived", "expires_in_days": "7", "scopes": "*"})
     token = ApiToken.objects.get(name="short-lived")
     assert timedelta(days=6, hours=23) < token.expires_at - timezone.now() <= timedelta(days=7)
 

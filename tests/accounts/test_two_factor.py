@@ -268,7 +268,9 @@ def test_required_for_staff_forces_staff(client, staff, settings):
 
 def test_creating_a_token_on_the_web_needs_a_recent_password(client, alice, settings):
     client.force_login(alice)  # a session, but no password typed in it
-    response = client.post("/accounts/tokens/", {"name": "laptop", "expires_in_days": ""})
+    response = client.post(
+        "/accounts/tokens/", {"name": "laptop", "expires_in_days": "", "scopes": "*"}
+    )
     assert response.status_code == 302
     assert response["Location"] == "/accounts/reauthenticate/?next=/accounts/tokens/"
     assert not alice.api_tokens.exists()
@@ -280,7 +282,9 @@ def test_creating_a_token_on_the_web_needs_a_recent_password(client, alice, sett
         "/accounts/reauthenticate/", {"password": "alice-password-1", "next": "/accounts/tokens/"}
     )
     assert ok["Location"] == "/accounts/tokens/"
-    response = client.post("/accounts/tokens/", {"name": "laptop", "expires_in_days": ""})
+    response = client.post(
+        "/accounts/tokens/", {"name": "laptop", "expires_in_days": "", "scopes": "*"}
+    )
     assert response["Location"] == "/accounts/tokens/"
     assert alice.api_tokens.filter(name="laptop").exists()
 
@@ -288,7 +292,12 @@ def test_creating_a_token_on_the_web_needs_a_recent_password(client, alice, sett
 def test_reauthentication_expires(client, alice, settings):
     password_step(client, alice)
     settings.LOCKER_REAUTH_MINUTES = 0
-    assert client.post("/accounts/tokens/", {"name": "x", "expires_in_days": ""}).status_code == 302
+    assert (
+        client.post(
+            "/accounts/tokens/", {"name": "x", "expires_in_days": "", "scopes": "*"}
+        ).status_code
+        == 302
+    )
 
 
 def test_reauthenticate_refuses_an_open_redirect(client, alice):

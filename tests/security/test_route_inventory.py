@@ -14,7 +14,9 @@ Every route must be classified in ROUTES below: a route added without a classifi
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
+from rest_framework.views import APIView
 
+from accounts.api.permissions import TokenScopes, required_scopes_of
 from files.models import File, Folder, UploadReservation
 from files.services import file_trash
 from sharing.api.views import UUID_IN_PATH
@@ -462,3 +464,56 @@ def test_a_new_route_that_skips_the_access_check_is_caught(settings, monkeypatch
     monkeypatch.setitem(ROUTES, "api/v1/files/<uuid:id>/leak", {"kind": "user"})
     with pytest.raises(AssertionError, match="leak"):
         attack_owner_and_staff_routes(world)
+
+
+# --- Token scopes: every API operation declares what a token needs (accounts.scopes) ------------
+
+
+def api_operations() -> list[tuple[str, URLPattern, str]]:
+    """(route, pattern, method) of every operation under /api/v1/ that is not public."""
+    found = []
+    for route, pattern in app_routes().items():
+        if not route.startswith("api/v1/") or ROUTES[route]["kind"] == "public":
+            continue
+        cls = pattern.callback.cls
+        actions = getattr(pattern.callback, "actions", None)
+        methods = (
+            sorted(actions) if actions else [m for m in cls.http_method_names if hasattr(cls, m)]
+        )
+        for method in methods:
+            if method == "options" and cls.options is APIView.options:
+                continue  # DRF's own metadata answer: open to any token (no data)
+            found.append((route, pattern, method.upper()))
+    return found
+
+
+def required_scopes_for(pattern: URLPattern, method: str) -> tuple[str, ...] | None:
+    view = pattern.callback.cls()
+    actions = getattr(pattern.callback, "actions", None)
+    if actions:
+        view.action = actions.get(method.lower()) or actions.get("get")
+    return required_scopes_of(view, method)
+
+
+def test_every_api_operation_declares_its_token_scopes():
+    """An operation added without `required_scopes` (or a view that replaces the permission
+    classes without TokenScopes) fails here before any token is refused by surprise."""
+    undeclared, unchecked = [], []
+    for route, pattern, method in api_operations():
+        if required_scopes_for(pattern, method) is None:
+            undeclared.append(f"{method} {route}")
+        if TokenScopes not in pattern.callback.cls.permission_classes:
+            unchecked.append(route)
+    assert undeclared == [], f"Declare `required_scopes` for: {undeclared}"
+    assert unchecked == [], f"TokenScopes missing from the permission classes of: {unchecked}"
+    assert len(api_operations()) > 40
+
+
+def test_an_operation_without_declared_scopes_fails_the_inventory(monkeypatch):
+    """The guard itself: an action whose scope is forgotten is named."""
+    from files.api.views import FileViewSet
+
+    declared = {k: v for k, v in FileViewSet.required_scopes.items() if k != "thumbnail"}
+    monkeypatch.setattr(FileViewSet, "required_scopes", declared)
+    with pytest.raises(AssertionError, match="thumbnail"):
+        test_every_api_operation_declares_its_token_scopes()

@@ -92,7 +92,9 @@ def test_a_new_api_token_waiting_to_be_shown_once_is_not_in_the_session_table_in
     client.post(
         "/accounts/reauthenticate/", {"password": "alice-password-1", "next": "/accounts/tokens/"}
     )
-    response = client.post("/accounts/tokens/", {"name": "laptop", "expires_in_days": ""})
+    response = client.post(
+        "/accounts/tokens/", {"name": "laptop", "expires_in_days": "", "scopes": "*"}
+    )
     assert response.status_code == 302
     text = _session_store_text()
     assert not re.search(r"lk_[A-Za-z0-9_-]{20,}", text)
