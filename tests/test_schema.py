@@ -130,8 +130,10 @@ def test_path_ids_document_404_and_admin_endpoints_403(schema):
         if "{" in name:
             assert "404" in operation["responses"], f"{name} does not document 404"
     assert "403" in schema["paths"]["/api/v1/users/"]["get"]["responses"]
-    # Only administrators' endpoints may refuse a read with 403 (a file's content: infected).
-    assert "403" not in schema["paths"]["/api/v1/folders/"]["get"]["responses"]
+    # Every operation an API token needs a scope for may refuse it with 403 (accounts.scopes).
+    for name, operation in _operations(schema):
+        if operation.get("x-required-scopes"):
+            assert "403" in operation["responses"], f"{name} does not document 403"
 
 
 def test_binary_answers_are_typed(schema):

@@ -162,6 +162,7 @@ class ApiTokenViewSet(
     serializer_class = ApiTokenSerializer
     required_scopes = {
         "list": "account:read",
+        "retrieve": "account:read",
         "create": "account:write",
         "destroy": "account:write",
     }

@@ -49,6 +49,9 @@ MARKERS = [SECRET_NAME, SECRET_FOLDER, SECRET_CONTENT.decode(), TRASHED_NAME]
 # methods: the HTTP methods the attacker sends. `ids`: what fills the URL's parameters.
 # A link's id in a path (sharing.api.views.UUID_IN_PATH).
 UUID = UUID_IN_PATH
+# Any API path without its final slash (locker/slashless.py): a plain function that serves the
+# request as the route with the slash would, so that route's own checks apply.
+SLASHLESS = "api/v1/^(?P<path>.*[^/])$"
 ROUTES: dict[str, dict] = {
     "healthz": {"kind": "public"},
     # The language switch: a cookie (and a logged-in user's own setting), from our pages only.
@@ -126,7 +129,7 @@ ROUTES: dict[str, dict] = {
     "api/v1/schema/": {"kind": "public"},
     # Any API path without its final slash, served as with it (locker/slashless.py): attacked
     # with alice's file's item path, every method.
-    "api/v1/^(?P<path>.*[^/])$": {"kind": "user", "methods": ["GET", "PATCH", "DELETE"]},
+    SLASHLESS: {"kind": "user", "methods": ["GET", "PATCH", "DELETE"]},
     "api/v1/docs/": {"kind": "public"},
     "": {"kind": "list"},
     "folders/<uuid:folder_id>/": {"kind": "user"},
@@ -475,6 +478,8 @@ def api_operations() -> list[tuple[str, URLPattern, str]]:
     for route, pattern in app_routes().items():
         if not route.startswith("api/v1/") or ROUTES[route]["kind"] == "public":
             continue
+        if route == SLASHLESS:
+            continue  # locker/slashless.py hands the request to the route with the slash
         cls = pattern.callback.cls
         actions = getattr(pattern.callback, "actions", None)
         methods = (

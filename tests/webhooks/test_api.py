@@ -134,3 +134,29 @@ def test_send_test_queues_a_test_delivery_listed_in_the_log(alice_api, allow_pri
 
 def test_anonymous_requests_are_refused(anon_api):
     assert anon_api.get("/api/v1/webhooks/").status_code in (401, 403)
+
+
+def test_a_token_needs_the_webhook_scopes_and_no_folder_confinement(alice):
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_token_create
+    from files.services import folder_create
+
+    def client(scopes, folder=None):
+        _token, secret = api_token_create(user=alice, name="hooks", scopes=scopes, folder=folder)
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return api
+
+    reader = client(["webhooks:read"])
+    assert reader.get("/api/v1/webhooks/").status_code == 200
+    refused = _create(reader)
+    assert refused.status_code == 403 and "webhooks:write" in refused.json()["detail"]
+    assert _create(client(["webhooks:read", "webhooks:write"])).status_code == 201
+    # Events cover the whole account: a token confined to a folder may not register any.
+    invoices = folder_create(user=alice, parent=None, name="Invoices")
+    confined = client(["webhooks:read", "webhooks:write"], folder=invoices)
+    answer = _create(confined)
+    assert answer.status_code == 403 and "confined to a folder" in answer.json()["detail"]
+    assert confined.get("/api/v1/webhooks/").status_code == 403
+    assert Webhook.objects.filter(owner=alice).count() == 1

@@ -1,11 +1,13 @@
 """Thin API views for webhooks: scope to the caller, call a service, serialize."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.api.permissions import refuse_confined
 from locker.api import UUID_IN_PATH
 from webhooks import selectors, services
 from webhooks.api.serializers import (
@@ -14,6 +16,10 @@ from webhooks.api.serializers import (
     WebhookCreateSerializer,
     WebhookSerializer,
     WebhookUpdateSerializer,
+)
+
+CONFINED_REFUSAL = gettext_lazy(
+    "A token confined to a folder cannot manage webhooks: their events cover the whole account."
 )
 
 ERRORS = {
@@ -63,6 +69,20 @@ class WebhookViewSet(
     lookup_url_kwarg = "id"
     lookup_value_regex = UUID_IN_PATH
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    required_scopes = {
+        "list": "webhooks:read",
+        "retrieve": "webhooks:read",
+        "deliveries": "webhooks:read",
+        "create": "webhooks:write",
+        "partial_update": "webhooks:write",
+        "destroy": "webhooks:write",
+        "test": "webhooks:write",
+    }
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # An endpoint hears about the whole account: a folder cannot bound it.
+        refuse_confined(request, CONFINED_REFUSAL)
 
     def get_queryset(self):
         return selectors.webhook_list(user=self.request.user)
