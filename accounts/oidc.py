@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from joserfc.errors import JoseError
+from requests.adapters import HTTPAdapter
 
 from accounts.audit import A, audit
 from accounts.models import AuditResult, OidcIdentity, User
@@ -46,6 +47,12 @@ METADATA_SECONDS = 3600  # discovery document and keys kept this long in the cac
 JWKS_REFETCH_SECONDS = 60  # an unknown key id fetches the keys again at most this often
 MAX_DOCUMENT_BYTES = 512 * 1024  # metadata, keys and userinfo larger than this are refused
 REAUTH_LEEWAY = 60  # seconds of clock difference allowed on a fresh log-in's auth_time
+PROVIDER_DOWN_SECONDS = 60  # a provider that could not be reached is not asked again so soon
+# ID tokens signed with the provider's own (public) keys only: never `none` (which OpenID
+# Discovery lets a provider announce for the code flow), nor HMAC with the client secret.
+ID_TOKEN_ALGORITHMS = {
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+}  # fmt: skip
 
 
 def enabled() -> bool:
@@ -137,17 +144,52 @@ def oidc_settings_check(app_configs=None, **kwargs):
 # --- The provider's documents -----------------------------------------------------------------
 
 
+class AnswerTooLarge(requests.RequestException):
+    pass
+
+
+class _BoundedAdapter(HTTPAdapter):
+    """Every answer from the provider (discovery, keys, token, userinfo) read within
+    LOCKER_OIDC_TIMEOUT in all and up to MAX_DOCUMENT_BYTES. requests' own timeout is per read:
+    a server sending a byte a second would otherwise hold the worker as long as it likes, and
+    an endless body would be read to its end."""
+
+    def send(self, request, stream=False, timeout=None, **kwargs):
+        deadline = time.monotonic() + settings.LOCKER_OIDC_TIMEOUT
+        response = super().send(request, stream=True, timeout=timeout, **kwargs)
+        body = bytearray()
+        try:
+            while chunk := response.raw.read1(64 * 1024, decode_content=True):
+                body += chunk
+                if len(body) > MAX_DOCUMENT_BYTES:
+                    raise AnswerTooLarge(f"more than {MAX_DOCUMENT_BYTES} bytes", response=response)
+                if time.monotonic() > deadline:
+                    raise requests.Timeout("the answer took too long", response=response)
+        except Exception:
+            response.close()
+            raise
+        response._content = bytes(body)
+        response._content_consumed = True
+        return response
+
+
+def _session(session: requests.Session | None = None) -> requests.Session:
+    session = session or requests.Session()
+    session.mount("http://", _BoundedAdapter())
+    session.mount("https://", _BoundedAdapter())
+    return session
+
+
 def _get_json(url: str) -> dict:
     """GET a JSON document from the provider: bounded in time and size."""
     try:
-        with requests.get(url, timeout=settings.LOCKER_OIDC_TIMEOUT, stream=True) as response:
-            if response.status_code != 200:
-                raise OidcUnavailable(f"{url} answered {response.status_code}")
-            body = response.raw.read(MAX_DOCUMENT_BYTES + 1, decode_content=True)
+        with _session() as http:
+            response = http.get(url, timeout=settings.LOCKER_OIDC_TIMEOUT)
     except requests.RequestException as exc:
         raise OidcUnavailable(f"{url}: {exc}") from exc
-    if len(body) > MAX_DOCUMENT_BYTES:
-        raise OidcUnavailable(f"{url} answered more than {MAX_DOCUMENT_BYTES} bytes")
+    if response.status_code != 200:
+        raise OidcUnavailable(f"{url} answered {response.status_code}")
+    body = response.content
     try:
         import json
 
@@ -197,7 +239,14 @@ class _App(DjangoOAuth2App):
     """Authlib's client, with the metadata and keys from our cache (fetched with a timeout)."""
 
     def load_server_metadata(self):
-        return self.server_metadata
+        metadata = dict(self.server_metadata)
+        announced = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
+        algorithms = [alg for alg in announced if alg in ID_TOKEN_ALGORITHMS]
+        metadata["id_token_signing_alg_values_supported"] = algorithms or ["RS256"]
+        return metadata
+
+    def _get_oauth_client(self, **metadata):
+        return _session(super()._get_oauth_client(**metadata))
 
     def fetch_jwk_set(self, force=False):
         return provider_keys(force=force)
@@ -407,7 +456,9 @@ def identity_login(*, claims: dict) -> User:
     issuer = settings.LOCKER_OIDC_ISSUER
     subject = str(claims.get("sub", ""))[:255]
     username = str(claims.get(settings.LOCKER_OIDC_USERNAME_CLAIM) or "")[:150]
-    email = str(claims.get("email") or "")[:254]
+    email = str(claims.get("email") or "")
+    if len(email) > 254:
+        email = ""  # not cut: a cut address could end in another domain
     groups = _groups(claims)
     who = {"username": username or subject, "subject": subject}
     if not subject:
@@ -419,7 +470,10 @@ def identity_login(*, claims: dict) -> User:
             **who,
         )
     domains = settings.LOCKER_OIDC_ALLOWED_DOMAINS
-    if domains and email.rpartition("@")[2].lower() not in domains:
+    # The domain of an address the provider checked: many let users type any address.
+    if domains and (
+        claims.get("email_verified") is not True or email.rpartition("@")[2].lower() not in domains
+    ):
         raise _refused(
             "domain", _("Your e-mail address is not in a domain allowed to use Locker."), **who
         )
@@ -479,8 +533,10 @@ def _user_for_new_identity(*, claims: dict, username: str, email: str, who: dict
         raise _refused(
             "no_email", _("The identity provider did not give your e-mail address."), **who
         )
-    # Django's usernames allow letters, digits and @.+-_ only.
-    base = re.sub(r"[^\w.@+-]", "-", username or email.partition("@")[0])[:120] or "user"
+    # Django's usernames allow letters, digits and @.+-_ only, compared as Django saves them
+    # (NFKC: full-width `ａｄｍｉｎ` is `admin`).
+    base = User.normalize_username(username or email.partition("@")[0])
+    base = re.sub(r"[^\w.@+-]", "-", base)[:120] or "user"
     candidate = base
     if User.objects.filter(username__iexact=candidate).exists():
         # Someone else has this name (a local account): keep both, tell them apart.
@@ -546,16 +602,17 @@ def _userinfo(access_token: str) -> dict | None:
     if not endpoint:
         raise OidcUnavailable("the provider has no userinfo endpoint")
     try:
-        response = requests.get(
-            endpoint,
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-            timeout=settings.LOCKER_OIDC_TIMEOUT,
-        )
+        with _session() as http:
+            response = http.get(
+                endpoint,
+                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+                timeout=settings.LOCKER_OIDC_TIMEOUT,
+            )
     except requests.RequestException as exc:
         raise OidcUnavailable(str(exc)) from exc
     if response.status_code in (400, 401, 403):
         return None
-    if response.status_code != 200 or len(response.content) > MAX_DOCUMENT_BYTES:
+    if response.status_code != 200:
         raise OidcUnavailable(f"userinfo answered {response.status_code}")
     try:
         data = response.json()
@@ -597,6 +654,8 @@ def session_recheck(request: HttpRequest) -> str | None:
     data = request.session.get(SESSION_KEY)
     if not data or time.time() - data.get("checked", 0) < settings.LOCKER_OIDC_RECHECK_SECONDS:
         return None
+    if cache.get(_cache_key("down")):
+        return None  # unreachable a moment ago: no request of anyone's waits for it again
     try:
         info = _userinfo(data.get("access_token", "")) if data.get("access_token") else None
         if info is None:
@@ -608,6 +667,7 @@ def session_recheck(request: HttpRequest) -> str | None:
                 return "tokens_refused"
     except OidcUnavailable as exc:
         logger.warning("SSO session not re-checked: the identity provider: %s", exc)
+        cache.set(_cache_key("down"), 1, PROVIDER_DOWN_SECONDS)
         return None
     groups = _groups(info)
     if groups is not None and not groups_allowed(groups):
@@ -647,7 +707,12 @@ class OidcSessionMiddleware:
             or not user.is_authenticated
             or not is_sso_session(request)
             or request.path.startswith(("/static/", "/healthz"))
-            or request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("bearer ")
+            # An API request with a token is the token's (it does not use the session); on a
+            # page the header means nothing and must not spare the session its re-check.
+            or (
+                request.path.startswith("/api/")
+                and request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("bearer ")
+            )
         ):
             return self.get_response(request)
         reason = session_recheck(request)
