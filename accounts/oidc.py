@@ -454,7 +454,9 @@ def identity_login(*, claims: dict) -> User:
 
     Raises OidcRefused."""
     issuer = settings.LOCKER_OIDC_ISSUER
-    subject = str(claims.get("sub", ""))[:255]
+    subject = str(claims.get("sub", ""))
+    if len(subject) > 255:
+        subject = ""  # longer than OpenID Connect allows; cut, it could be someone else's
     username = str(claims.get(settings.LOCKER_OIDC_USERNAME_CLAIM) or "")[:150]
     email = str(claims.get("email") or "")
     if len(email) > 254:
@@ -515,7 +517,10 @@ def _user_for_new_identity(*, claims: dict, username: str, email: str, who: dict
 
     existing = User.objects.filter(email__iexact=email).first() if email else None
     if existing is not None:
-        if settings.LOCKER_OIDC_LINK_BY_EMAIL and claims.get("email_verified") is True:
+        # The same address up to ASCII case only: the database's UPPER() also folds `ı` into
+        # `I` (and `ſ` into `S`), so `victim@ımail.example` would link to victim@imail.example.
+        same = existing.email.encode().lower() == email.encode().lower()
+        if settings.LOCKER_OIDC_LINK_BY_EMAIL and claims.get("email_verified") is True and same:
             return existing
         raise _refused(
             "email_taken",

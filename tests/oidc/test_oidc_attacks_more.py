@@ -349,3 +349,35 @@ def test_a_key_id_pointing_at_an_attackers_url_fetches_nothing_from_it(client, f
     assert response.status_code == 403 and b'data-reason="id_token"' in response.content
     assert hits == []
     assert requests.get(fake_provider.issuer + "/jwks", timeout=5).status_code == 200
+
+
+def test_e_mail_that_only_the_database_folds_to_a_local_address_does_not_link(
+    client, oidc_provider, settings
+):
+    """PostgreSQL's UPPER() makes the dotless `ı` an `I`: `victim@ımail.example` (a domain the
+    attacker can own, its address verified at the provider) matched `victim@imail.example`
+    through `email__iexact`, and linking by e-mail handed over the account."""
+    settings.LOCKER_OIDC_LINK_BY_EMAIL = True
+    victim = make_user("victim", email="victim@imail.example")
+    oidc_provider.account("mallory", groups=["locker"], email="victim@ımail.example")
+
+    response = sso_log_in(client, oidc_provider, "mallory")
+
+    assert response.status_code == 403 and b'data-reason="email_taken"' in response.content
+    assert not OidcIdentity.objects.filter(user=victim).exists()
+
+
+def test_a_subject_longer_than_255_characters_is_not_cut_into_another_users(client, oidc_provider):
+    """`sub` is at most 255 characters (OpenID Connect Core 2); cut there, two subjects that
+    share their first 255 characters would be one Locker account."""
+    first = "s" * 255
+    oidc_provider.account(first, groups=["locker"], email="first@example.org")
+    sso_log_in(client, oidc_provider, first)
+    client.logout()
+    oidc_provider.browser.cookies.clear()
+    oidc_provider.account(first + "-other", groups=["locker"], email="other@example.org")
+
+    response = sso_log_in(client, oidc_provider, first + "-other")
+
+    assert response.status_code == 403 and b'data-reason="no_subject"' in response.content
+    assert client.get("/accounts/profile/").status_code == 302
