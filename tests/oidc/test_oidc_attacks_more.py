@@ -381,3 +381,29 @@ def test_a_subject_longer_than_255_characters_is_not_cut_into_another_users(clie
 
     assert response.status_code == 403 and b'data-reason="no_subject"' in response.content
     assert client.get("/accounts/profile/").status_code == 302
+
+
+def test_an_old_local_password_does_not_stand_in_for_a_fresh_sso_log_in(
+    client, oidc_provider, settings
+):
+    """LOCKER_PASSWORD_LOGIN=none: alice's account was linked to SSO and still has the local
+    password of before. Whoever holds her session (an unattended laptop) and knows that old
+    password confirms it on a two-factor page and would then create an API token without
+    the fresh log-in at the provider."""
+    from accounts import twofactor
+
+    settings.LOCKER_PASSWORD_LOGIN = "none"
+    settings.LOCKER_OIDC_LINK_BY_EMAIL = True
+    alice = make_user("alice", email="ann@example.org")
+    oidc_provider.account("ann", groups=["locker"])
+    sso_log_in(client, oidc_provider, "ann")
+    session = client.session
+    session[twofactor.PASSWORD_AT_KEY] = time.time() - 3600  # the log-in is an hour old
+    session.save()
+
+    client.post("/accounts/2fa/disable/", {"password": "alice-password-1"})
+    client.post("/accounts/reauthenticate/", {"password": "alice-password-1"})
+    response = client.post("/accounts/tokens/", {"name": "backdoor"})
+
+    assert response.status_code == 302 and "reauth=1" in response["Location"]
+    assert not alice.api_tokens.exists()
