@@ -407,3 +407,57 @@ def test_an_old_local_password_does_not_stand_in_for_a_fresh_sso_log_in(
 
     assert response.status_code == 302 and "reauth=1" in response["Location"]
     assert not alice.api_tokens.exists()
+
+
+# --- Guards that hold (kept as tests so that they keep holding) ------------------------------
+
+
+def test_a_user_deleted_at_the_provider_is_logged_out_at_the_re_check(
+    client, oidc_provider, settings
+):
+    settings.LOCKER_OIDC_RECHECK_SECONDS = 0
+    oidc_provider.account("ann", groups=["locker"])
+    sso_log_in(client, oidc_provider, "ann")
+    del oidc_provider.accounts["ann"]
+    oidc_provider._write()
+
+    response = client.get("/api/v1/me/")
+
+    assert (
+        response.status_code == 401
+        and "single sign-on session has ended" in response.json()["detail"]
+    )
+    assert client.get("/accounts/profile/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "//evil.example/",
+        "/\\evil.example/",
+        "https:evil.example",
+        "\t//evil.example",
+        "http://testserver@evil.example/",
+        "javascript:alert(1)",
+    ],
+)
+def test_next_after_sso_log_in_never_leads_off_site(client, fake_provider, next_url):
+    from urllib.parse import quote
+
+    start = client.get("/accounts/oidc/login/?next=" + quote(next_url, safe=""))
+    answer = requests.get(start["Location"], allow_redirects=False, timeout=10)
+
+    back = client.get(answer.headers["Location"].removeprefix("http://testserver"))
+
+    assert back.status_code == 302 and back["Location"] == "/"
+
+
+def test_logout_of_an_sso_session_ignores_next_and_returns_to_the_login_page(client, oidc_provider):
+    oidc_provider.account("ann", groups=["locker"])
+    sso_log_in(client, oidc_provider, "ann")
+
+    response = client.post("/accounts/logout/", {"next": "https://evil.example/"})
+
+    page = response.content.decode()
+    assert "evil.example" not in page
+    assert "post_logout_redirect_uri=http%3A%2F%2Ftestserver%2Faccounts%2Flogin%2F" in page
