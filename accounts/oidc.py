@@ -59,12 +59,13 @@ def enabled() -> bool:
     return bool(settings.LOCKER_OIDC_ISSUER)
 
 
-def password_login_allowed(user) -> bool:
+def password_login_allowed(user, *, backend: str | None = None) -> bool:
     """LOCKER_PASSWORD_LOGIN, for Locker's own (local) passwords: everyone (`all`), staff only
     as a break-glass way in (`staff`), or nobody (`none`: single sign-on only). A password the
     directory checked (LDAP, accounts/ldap.py) is the organisation's own log-in, not a local
     one: it is not concerned."""
-    if getattr(user, "backend", "") == "accounts.ldap.LdapBackend":
+    backend = getattr(user, "backend", "") if backend is None else backend
+    if backend == "accounts.ldap.LdapBackend":
         return True
     mode = settings.LOCKER_PASSWORD_LOGIN
     return mode == "all" or (mode == "staff" and (user.is_staff or user.is_superuser))
@@ -696,11 +697,27 @@ def session_recheck(request: HttpRequest) -> str | None:
 
 
 SESSION_ENDED_MESSAGE = gettext_lazy("Your single sign-on session has ended. Log in again.")
+PASSWORD_OFF_MESSAGE = gettext_lazy(
+    "Log-in with a password is switched off: log in with single sign-on."
+)
+
+
+def password_session_refused(request: HttpRequest) -> bool:
+    """LOCKER_PASSWORD_LOGIN switched to `staff` or `none`: a session that a local password
+    opened before (not single sign-on, not the directory's password) of a user who may no
+    longer use one ends, rather than outliving the switch by weeks."""
+    from django.contrib.auth import BACKEND_SESSION_KEY
+
+    if settings.LOCKER_PASSWORD_LOGIN == "all" or is_sso_session(request):
+        return False
+    backend = request.session.get(BACKEND_SESSION_KEY, "")
+    return not password_login_allowed(request.user, backend=backend)
 
 
 class OidcSessionMiddleware:
     """For SSO sessions: re-check at the provider (session_recheck) and end the session when it
-    says no; and two-factor is the provider's job, so the TOTP guard does not apply to them."""
+    says no; and two-factor is the provider's job, so the TOTP guard does not apply to them.
+    Other sessions end when LOCKER_PASSWORD_LOGIN no longer lets their password log in."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -710,7 +727,6 @@ class OidcSessionMiddleware:
         if (
             user is None
             or not user.is_authenticated
-            or not is_sso_session(request)
             or request.path.startswith(("/static/", "/healthz"))
             # An API request with a token is the token's (it does not use the session); on a
             # page the header means nothing and must not spare the session its re-check.
@@ -720,7 +736,13 @@ class OidcSessionMiddleware:
             )
         ):
             return self.get_response(request)
-        reason = session_recheck(request)
+        sso = is_sso_session(request)
+        if sso:
+            reason = session_recheck(request)
+        elif password_session_refused(request):
+            reason = "password_login_off"
+        else:
+            return self.get_response(request)
         if reason is not None:
             audit(
                 A.SSO_SESSION_ENDED,
@@ -730,10 +752,11 @@ class OidcSessionMiddleware:
                 reason=reason,
             )
             logout(request)
+            message = SESSION_ENDED_MESSAGE if sso else PASSWORD_OFF_MESSAGE
             if request.path.startswith("/api/"):
-                return JsonResponse({"detail": str(SESSION_ENDED_MESSAGE)}, status=401)
+                return JsonResponse({"detail": str(message)}, status=401)
             # (Before the messages middleware: the log-in page says it from the query string.)
-            return redirect(reverse("login") + "?sso_ended=1")
+            return redirect(reverse("login") + ("?sso_ended=1" if sso else ""))
         user._locker_session_refusal = None  # accounts.twofactor.session_refusal
         return self.get_response(request)
 

@@ -461,3 +461,34 @@ def test_logout_of_an_sso_session_ignores_next_and_returns_to_the_login_page(cli
     page = response.content.decode()
     assert "evil.example" not in page
     assert "post_logout_redirect_uri=http%3A%2F%2Ftestserver%2Faccounts%2Flogin%2F" in page
+
+
+def test_password_sessions_from_before_sso_only_end_when_password_log_in_is_switched_off(
+    client, oidc_provider, settings, alice, staff
+):
+    """The administrator switches to LOCKER_PASSWORD_LOGIN=none (or staff): sessions opened
+    with a local password before must not go on for weeks, past the provider's groups."""
+    assert (
+        client.post(
+            "/accounts/login/", {"username": "alice", "password": "alice-password-1"}
+        ).status_code
+        == 302
+    )
+    api = type(client)()
+    api.force_login(alice)
+    root = type(client)()
+    assert (
+        root.post(
+            "/accounts/login/", {"username": "root", "password": "root-password-1"}
+        ).status_code
+        == 302
+    )
+
+    settings.LOCKER_PASSWORD_LOGIN = "staff"
+
+    assert client.get("/accounts/profile/")["Location"].startswith("/accounts/login/")
+    refused = api.get("/api/v1/me/")
+    assert refused.status_code == 401 and "single sign-on" in refused.json()["detail"]
+    assert root.get("/accounts/profile/").status_code == 200  # staff: the break-glass way in
+    ended = AuditEvent.objects.filter(action="sso.session_ended").latest("pk")
+    assert ended.extra == {"reason": "password_login_off"}
