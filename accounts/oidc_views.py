@@ -1,5 +1,7 @@
 """Pages of single sign-on (accounts/oidc.py): start, callback, logout."""
 
+import time
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -68,7 +70,9 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
     if auth_at is not None:
         # The provider's own check of the user's credentials counts as "recently confirmed"
         # (API token creation, accounts.twofactor.password_recent).
-        request.session[twofactor.PASSWORD_AT_KEY] = auth_at
+        # Never later than now: a provider's clock ahead (or its say-so) would make the log-in
+        # "recent" for as long as it is ahead.
+        request.session[twofactor.PASSWORD_AT_KEY] = min(auth_at, time.time())
     return redirect(result.next_url)
 
 

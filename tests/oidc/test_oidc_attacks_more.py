@@ -492,3 +492,70 @@ def test_password_sessions_from_before_sso_only_end_when_password_log_in_is_swit
     assert root.get("/accounts/profile/").status_code == 200  # staff: the break-glass way in
     ended = AuditEvent.objects.filter(action="sso.session_ended").latest("pk")
     assert ended.extra == {"reason": "password_login_off"}
+
+
+# --- Fresh log-in before creating an API token -----------------------------------------------
+
+
+def _old_log_in(client) -> None:
+    from accounts import twofactor
+
+    session = client.session
+    session[twofactor.PASSWORD_AT_KEY] = time.time() - 3600  # the log-in is an hour old
+    session.save()
+
+
+def test_api_token_creation_through_the_api_wants_a_fresh_sso_log_in(client, oidc_provider):
+    oidc_provider.account("ann", groups=["locker"])
+    sso_log_in(client, oidc_provider, "ann")
+    _old_log_in(client)
+
+    response = client.post(
+        "/api/v1/tokens/", {"name": "script"}, content_type="application/json"
+    )
+
+    assert response.status_code == 403 and response.json()["detail"]
+    assert not User.objects.get(username="ann").api_tokens.exists()
+
+
+def test_a_provider_that_ignores_prompt_login_does_not_confirm(client, fake_provider):
+    assert fake_log_in(client).status_code == 302
+    _old_log_in(client)
+    # The provider answers the re-authentication with the time of the old log-in.
+    fake_provider.extra_claims = {"auth_time": int(time.time()) - 3600}
+
+    start = client.get("/accounts/oidc/login/?reauth=1&next=/accounts/tokens/")
+    answer = requests.get(start["Location"], allow_redirects=False, timeout=10)
+    response = client.get(answer.headers["Location"].removeprefix("http://testserver"))
+
+    assert response.status_code == 403 and b'data-reason="not_fresh"' in response.content
+    created = client.post("/accounts/tokens/", {"name": "script"})
+    assert "reauth=1" in created["Location"]
+
+
+def test_an_auth_time_in_the_future_does_not_count_as_recent_for_long(
+    client, fake_provider, settings
+):
+    """A provider whose clock is a day ahead (or that says so): its auth_time, taken as the
+    time the password was typed, would make every token creation 'recent' for a day."""
+    settings.LOCKER_REAUTH_MINUTES = 0  # nothing is recent
+    fake_provider.extra_claims = {"auth_time": int(time.time()) + 86400}
+    assert fake_log_in(client).status_code == 302
+
+    response = client.post("/accounts/tokens/", {"name": "script"})
+
+    assert response.status_code == 302 and "reauth=1" in response["Location"]
+    assert not User.objects.get(username="frank").api_tokens.exists()
+
+
+def test_ten_kilobyte_claims_make_a_valid_account(client, oidc_provider):
+    oidc_provider.account(
+        "ann", groups=["locker", "g" * 10240], name="N" * 10240, email="ann@example.org"
+    )
+
+    response = sso_log_in(client, oidc_provider, "ann")
+
+    assert response.status_code == 302
+    user = User.objects.get(username="ann")
+    assert len(user.display_name) == 150
+    assert client.get("/accounts/profile/").status_code == 200
