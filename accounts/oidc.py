@@ -212,8 +212,15 @@ def provider_metadata() -> dict:
     key = _cache_key("metadata")
     metadata = cache.get(key)
     if metadata is None:
+        if cache.get(_cache_key("down")):
+            # Unreachable a moment ago: log-ins started meanwhile do not each wait for it.
+            raise OidcUnavailable("the provider could not be reached a moment ago")
         issuer = settings.LOCKER_OIDC_ISSUER
-        metadata = _get_json(issuer + "/.well-known/openid-configuration")
+        try:
+            metadata = _get_json(issuer + "/.well-known/openid-configuration")
+        except OidcUnavailable:
+            cache.set(_cache_key("down"), 1, PROVIDER_DOWN_SECONDS)
+            raise
         if metadata.get("issuer", "").rstrip("/") != issuer:
             raise OidcUnavailable(f"the discovery document names another issuer than {issuer}")
         for field in ("authorization_endpoint", "token_endpoint", "jwks_uri"):

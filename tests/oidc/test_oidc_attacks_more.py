@@ -510,9 +510,7 @@ def test_api_token_creation_through_the_api_wants_a_fresh_sso_log_in(client, oid
     sso_log_in(client, oidc_provider, "ann")
     _old_log_in(client)
 
-    response = client.post(
-        "/api/v1/tokens/", {"name": "script"}, content_type="application/json"
-    )
+    response = client.post("/api/v1/tokens/", {"name": "script"}, content_type="application/json")
 
     assert response.status_code == 403 and response.json()["detail"]
     assert not User.objects.get(username="ann").api_tokens.exists()
@@ -559,3 +557,19 @@ def test_ten_kilobyte_claims_make_a_valid_account(client, oidc_provider):
     user = User.objects.get(username="ann")
     assert len(user.display_name) == 150
     assert client.get("/accounts/profile/").status_code == 200
+
+
+def test_log_ins_started_while_the_provider_hangs_do_not_each_wait_for_it(client, settings):
+    """The discovery document is not cached yet and the provider hangs: an outsider reloading
+    /accounts/oidc/login/ would hold a worker LOCKER_OIDC_TIMEOUT each time."""
+    hanging = _Hanging()
+    sso_settings(settings, hanging.url)
+    settings.LOCKER_OIDC_TIMEOUT = 1
+    try:
+        answers = [client.get("/accounts/oidc/login/") for _ in range(3)]
+    finally:
+        hanging.stop()
+
+    assert [a.status_code for a in answers] == [503, 503, 503]
+    assert all(a["Retry-After"] == "60" for a in answers)
+    assert len(hanging.connections) == 1
