@@ -573,3 +573,41 @@ def test_log_ins_started_while_the_provider_hangs_do_not_each_wait_for_it(client
     assert [a.status_code for a in answers] == [503, 503, 503]
     assert all(a["Retry-After"] == "60" for a in answers)
     assert len(hanging.connections) == 1
+
+
+def test_two_log_ins_in_two_tabs_finish_in_any_order_each_once(client, fake_provider):
+    first = client.get("/accounts/oidc/login/?next=/accounts/profile/")
+    second = client.get("/accounts/oidc/login/?next=/accounts/tokens/")
+    callbacks = [
+        requests.get(start["Location"], allow_redirects=False, timeout=10)
+        .headers["Location"]
+        .removeprefix("http://testserver")
+        for start in (first, second)
+    ]
+
+    assert client.get(callbacks[1])["Location"] == "/accounts/tokens/"
+    assert client.get(callbacks[0])["Location"] == "/accounts/profile/"
+    assert client.get(callbacks[1]).status_code == 403  # each state once
+    assert User.objects.filter(username="frank").count() == 1
+
+
+def test_preferred_username_admin_gets_its_own_account(client, oidc_provider):
+    admin = make_user("Admin", is_staff=True, is_superuser=True)
+    oidc_provider.account("admin", groups=["locker"], email="someone@example.org")
+
+    response = sso_log_in(client, oidc_provider, "admin")
+
+    assert response.status_code == 302
+    sso_user = OidcIdentity.objects.get(subject="admin").user
+    assert sso_user != admin and sso_user.username.startswith("admin-")
+    assert not sso_user.is_staff and not sso_user.is_superuser
+
+
+def test_e_mail_differing_only_in_ascii_case_still_links(client, oidc_provider, settings):
+    settings.LOCKER_OIDC_LINK_BY_EMAIL = True
+    alice = make_user("alice", email="ann@example.org")
+    oidc_provider.account("ann", groups=["locker"], email="ANN@Example.ORG")
+
+    assert sso_log_in(client, oidc_provider, "ann").status_code == 302
+
+    assert OidcIdentity.objects.get(subject="ann").user == alice
