@@ -481,8 +481,14 @@ def identity_login(*, claims: dict) -> User:
         )
     domains = settings.LOCKER_OIDC_ALLOWED_DOMAINS
     # The domain of an address the provider checked: many let users type any address.
+    # Google: a personal Google account keeps its verified address at a former employer's
+    # domain after the person left; only `hd` (the Workspace domain) says the account is the
+    # organisation's.
+    google = issuer == "https://accounts.google.com"
     if domains and (
-        claims.get("email_verified") is not True or email.rpartition("@")[2].lower() not in domains
+        claims.get("email_verified") is not True
+        or email.rpartition("@")[2].lower() not in domains
+        or (google and str(claims.get("hd", "")).lower() not in domains)
     ):
         raise _refused(
             "domain", _("Your e-mail address is not in a domain allowed to use Locker."), **who

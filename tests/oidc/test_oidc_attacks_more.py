@@ -611,3 +611,22 @@ def test_e_mail_differing_only_in_ascii_case_still_links(client, oidc_provider, 
     assert sso_log_in(client, oidc_provider, "ann").status_code == 302
 
     assert OidcIdentity.objects.get(subject="ann").user == alice
+
+
+def test_google_account_outside_the_workspace_is_refused_by_the_domain_list(settings):
+    """Google: a personal account made with (or keeping) a verified address at the company's
+    domain, e.g. by someone who left, has no `hd` claim; only Workspace accounts of the domain
+    have it. (Google cannot be run here: the claims are given as its ID token would carry
+    them, after the token checks.)"""
+    from accounts.oidc import OidcRefused, identity_login
+
+    settings.LOCKER_OIDC_ISSUER = "https://accounts.google.com"
+    settings.LOCKER_OIDC_ALLOWED_GROUPS = []
+    settings.LOCKER_OIDC_ALLOWED_DOMAINS = ["example.org"]
+    claims = {"sub": "1084", "email": "leaver@example.org", "email_verified": True}
+
+    with pytest.raises(OidcRefused) as refused:
+        identity_login(claims=claims)
+
+    assert refused.value.reason == "domain"
+    assert identity_login(claims={**claims, "hd": "example.org"}).email == "leaver@example.org"
