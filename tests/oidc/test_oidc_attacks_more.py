@@ -630,3 +630,21 @@ def test_google_account_outside_the_workspace_is_refused_by_the_domain_list(sett
 
     assert refused.value.reason == "domain"
     assert identity_login(claims={**claims, "hd": "example.org"}).email == "leaver@example.org"
+
+
+def test_forged_callbacks_from_a_network_do_not_block_its_real_log_ins(client, oidc_provider):
+    """Any web page a victim opens can make their browser send forged callbacks
+    (`<img src=…/accounts/oidc/callback/?state=x>`, no cookie goes with them); 30 of them must
+    not lock the whole office behind the same address out of single sign-on."""
+    from django.test import Client
+
+    attacker = Client()
+    for _ in range(31):
+        attacker.get("/accounts/oidc/callback/?code=x&state=forged")
+    assert attacker.get("/accounts/oidc/callback/?code=x&state=forged").status_code == 429
+    oidc_provider.account("ann", groups=["locker"])
+
+    response = sso_log_in(client, oidc_provider, "ann")
+
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get("/accounts/profile/").status_code == 200
