@@ -686,7 +686,9 @@ def session_recheck(request: HttpRequest) -> str | None:
                 return "tokens_refused"
     except OidcUnavailable as exc:
         logger.warning("SSO session not re-checked: the identity provider: %s", exc)
-        cache.set(_cache_key("down"), 1, PROVIDER_DOWN_SECONDS)
+        if isinstance(exc.__cause__, requests.ConnectionError | requests.Timeout):
+            # Down (not one user's odd answer, which must not spare the others' re-checks).
+            cache.set(_cache_key("down"), 1, PROVIDER_DOWN_SECONDS)
         return None
     groups = _groups(info)
     if groups is not None and not groups_allowed(groups):

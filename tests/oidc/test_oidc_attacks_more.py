@@ -648,3 +648,26 @@ def test_forged_callbacks_from_a_network_do_not_block_its_real_log_ins(client, o
 
     assert response.status_code == 302 and response["Location"] == "/"
     assert client.get("/accounts/profile/").status_code == 200
+
+
+def test_one_users_oversized_profile_does_not_stop_the_re_check_of_others(
+    client, oidc_provider, settings
+):
+    """ann makes her own profile at the provider larger than Locker reads (512 KiB): her
+    re-check cannot conclude (the session goes on, as in an outage), but that must not pass
+    for the provider being down and spare everyone else's re-check."""
+    from django.test import Client
+
+    settings.LOCKER_OIDC_RECHECK_SECONDS = 0
+    oidc_provider.account("ann", groups=["locker"])
+    oidc_provider.account("bea", groups=["locker"])
+    sso_log_in(client, oidc_provider, "ann")
+    bea = Client()
+    oidc_provider.browser.cookies.clear()
+    sso_log_in(bea, oidc_provider, "bea")
+    oidc_provider.account("ann", groups=["locker"], name="N" * (600 * 1024))
+    oidc_provider.account("bea", groups=[])
+
+    assert client.get("/accounts/profile/").status_code == 200
+
+    assert bea.get("/accounts/profile/")["Location"] == "/accounts/login/?sso_ended=1"
