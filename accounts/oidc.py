@@ -685,6 +685,10 @@ def session_recheck(request: HttpRequest) -> str | None:
             if info is None:
                 return "tokens_refused"
     except OidcUnavailable as exc:
+        if isinstance(exc.__cause__, AnswerTooLarge):
+            # This user's profile only (others' are read): one they may have grown themselves
+            # so that the re-check never concludes. Not confirmed, so not kept.
+            return "userinfo_too_large"
         logger.warning("SSO session not re-checked: the identity provider: %s", exc)
         if isinstance(exc.__cause__, requests.ConnectionError | requests.Timeout):
             # Down (not one user's odd answer, which must not spare the others' re-checks).

@@ -307,10 +307,12 @@ def test_an_endless_userinfo_answer_is_not_read_to_its_end(client, oidc_provider
     finally:
         endless.stop()
 
-    assert response.status_code == 200  # not trusted, not a 500: the session goes on
+    # Not trusted, not a 500: the session, not confirmed, ends.
+    assert response["Location"] == "/accounts/login/?sso_ended=1"
     # Locker stopped reading at its limit (512 KiB), give or take the sockets' buffers.
     assert endless.sent < 16 * 1024 * 1024
-    assert not AuditEvent.objects.filter(action="sso.session_ended").exists()
+    ended = AuditEvent.objects.filter(action="sso.session_ended").get()
+    assert ended.extra == {"reason": "userinfo_too_large"}
 
 
 def test_a_key_id_pointing_at_an_attackers_url_fetches_nothing_from_it(client, fake_provider):
@@ -653,9 +655,10 @@ def test_forged_callbacks_from_a_network_do_not_block_its_real_log_ins(client, o
 def test_one_users_oversized_profile_does_not_stop_the_re_check_of_others(
     client, oidc_provider, settings
 ):
-    """ann makes her own profile at the provider larger than Locker reads (512 KiB): her
-    re-check cannot conclude (the session goes on, as in an outage), but that must not pass
-    for the provider being down and spare everyone else's re-check."""
+    """ann, removed from the group, makes her own profile at the provider larger than Locker
+    reads (512 KiB) so that her re-check never concludes (an unreadable answer otherwise counts
+    as an outage: the session goes on). Her session ends; and it must not pass for the
+    provider being down and spare everyone else's re-check."""
     from django.test import Client
 
     settings.LOCKER_OIDC_RECHECK_SECONDS = 0
@@ -665,9 +668,11 @@ def test_one_users_oversized_profile_does_not_stop_the_re_check_of_others(
     bea = Client()
     oidc_provider.browser.cookies.clear()
     sso_log_in(bea, oidc_provider, "bea")
-    oidc_provider.account("ann", groups=["locker"], name="N" * (600 * 1024))
+    oidc_provider.account("ann", groups=[], name="N" * (600 * 1024))
     oidc_provider.account("bea", groups=[])
 
-    assert client.get("/accounts/profile/").status_code == 200
+    assert client.get("/accounts/profile/")["Location"] == "/accounts/login/?sso_ended=1"
+    ended = AuditEvent.objects.filter(action="sso.session_ended").get()
+    assert ended.extra == {"reason": "userinfo_too_large"}
 
     assert bea.get("/accounts/profile/")["Location"] == "/accounts/login/?sso_ended=1"
