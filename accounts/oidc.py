@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from joserfc.errors import JoseError
+from requests.adapters import HTTPAdapter
 
 from accounts.audit import A, audit
 from accounts.models import AuditResult, OidcIdentity, User
@@ -46,18 +47,25 @@ METADATA_SECONDS = 3600  # discovery document and keys kept this long in the cac
 JWKS_REFETCH_SECONDS = 60  # an unknown key id fetches the keys again at most this often
 MAX_DOCUMENT_BYTES = 512 * 1024  # metadata, keys and userinfo larger than this are refused
 REAUTH_LEEWAY = 60  # seconds of clock difference allowed on a fresh log-in's auth_time
+PROVIDER_DOWN_SECONDS = 60  # a provider that could not be reached is not asked again so soon
+# ID tokens signed with the provider's own (public) keys only: never `none` (which OpenID
+# Discovery lets a provider announce for the code flow), nor HMAC with the client secret.
+ID_TOKEN_ALGORITHMS = {
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+}  # fmt: skip
 
 
 def enabled() -> bool:
     return bool(settings.LOCKER_OIDC_ISSUER)
 
 
-def password_login_allowed(user) -> bool:
+def password_login_allowed(user, *, backend: str | None = None) -> bool:
     """LOCKER_PASSWORD_LOGIN, for Locker's own (local) passwords: everyone (`all`), staff only
     as a break-glass way in (`staff`), or nobody (`none`: single sign-on only). A password the
     directory checked (LDAP, accounts/ldap.py) is the organisation's own log-in, not a local
     one: it is not concerned."""
-    if getattr(user, "backend", "") == "accounts.ldap.LdapBackend":
+    backend = getattr(user, "backend", "") if backend is None else backend
+    if backend == "accounts.ldap.LdapBackend":
         return True
     mode = settings.LOCKER_PASSWORD_LOGIN
     return mode == "all" or (mode == "staff" and (user.is_staff or user.is_superuser))
@@ -137,17 +145,52 @@ def oidc_settings_check(app_configs=None, **kwargs):
 # --- The provider's documents -----------------------------------------------------------------
 
 
+class AnswerTooLarge(requests.RequestException):
+    pass
+
+
+class _BoundedAdapter(HTTPAdapter):
+    """Every answer from the provider (discovery, keys, token, userinfo) read within
+    LOCKER_OIDC_TIMEOUT in all and up to MAX_DOCUMENT_BYTES. requests' own timeout is per read:
+    a server sending a byte a second would otherwise hold the worker as long as it likes, and
+    an endless body would be read to its end."""
+
+    def send(self, request, stream=False, timeout=None, **kwargs):
+        deadline = time.monotonic() + settings.LOCKER_OIDC_TIMEOUT
+        response = super().send(request, stream=True, timeout=timeout, **kwargs)
+        body = bytearray()
+        try:
+            while chunk := response.raw.read1(64 * 1024, decode_content=True):
+                body += chunk
+                if len(body) > MAX_DOCUMENT_BYTES:
+                    raise AnswerTooLarge(f"more than {MAX_DOCUMENT_BYTES} bytes", response=response)
+                if time.monotonic() > deadline:
+                    raise requests.Timeout("the answer took too long", response=response)
+        except Exception:
+            response.close()
+            raise
+        response._content = bytes(body)
+        response._content_consumed = True
+        return response
+
+
+def _session(session: requests.Session | None = None) -> requests.Session:
+    session = session or requests.Session()
+    session.mount("http://", _BoundedAdapter())
+    session.mount("https://", _BoundedAdapter())
+    return session
+
+
 def _get_json(url: str) -> dict:
     """GET a JSON document from the provider: bounded in time and size."""
     try:
-        with requests.get(url, timeout=settings.LOCKER_OIDC_TIMEOUT, stream=True) as response:
-            if response.status_code != 200:
-                raise OidcUnavailable(f"{url} answered {response.status_code}")
-            body = response.raw.read(MAX_DOCUMENT_BYTES + 1, decode_content=True)
+        with _session() as http:
+            response = http.get(url, timeout=settings.LOCKER_OIDC_TIMEOUT)
     except requests.RequestException as exc:
         raise OidcUnavailable(f"{url}: {exc}") from exc
-    if len(body) > MAX_DOCUMENT_BYTES:
-        raise OidcUnavailable(f"{url} answered more than {MAX_DOCUMENT_BYTES} bytes")
+    if response.status_code != 200:
+        raise OidcUnavailable(f"{url} answered {response.status_code}")
+    body = response.content
     try:
         import json
 
@@ -169,8 +212,15 @@ def provider_metadata() -> dict:
     key = _cache_key("metadata")
     metadata = cache.get(key)
     if metadata is None:
+        if cache.get(_cache_key("down")):
+            # Unreachable a moment ago: log-ins started meanwhile do not each wait for it.
+            raise OidcUnavailable("the provider could not be reached a moment ago")
         issuer = settings.LOCKER_OIDC_ISSUER
-        metadata = _get_json(issuer + "/.well-known/openid-configuration")
+        try:
+            metadata = _get_json(issuer + "/.well-known/openid-configuration")
+        except OidcUnavailable:
+            cache.set(_cache_key("down"), 1, PROVIDER_DOWN_SECONDS)
+            raise
         if metadata.get("issuer", "").rstrip("/") != issuer:
             raise OidcUnavailable(f"the discovery document names another issuer than {issuer}")
         for field in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
@@ -197,7 +247,14 @@ class _App(DjangoOAuth2App):
     """Authlib's client, with the metadata and keys from our cache (fetched with a timeout)."""
 
     def load_server_metadata(self):
-        return self.server_metadata
+        metadata = dict(self.server_metadata)
+        announced = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
+        algorithms = [alg for alg in announced if alg in ID_TOKEN_ALGORITHMS]
+        metadata["id_token_signing_alg_values_supported"] = algorithms or ["RS256"]
+        return metadata
+
+    def _get_oauth_client(self, **metadata):
+        return _session(super()._get_oauth_client(**metadata))
 
     def fetch_jwk_set(self, force=False):
         return provider_keys(force=force)
@@ -405,9 +462,13 @@ def identity_login(*, claims: dict) -> User:
 
     Raises OidcRefused."""
     issuer = settings.LOCKER_OIDC_ISSUER
-    subject = str(claims.get("sub", ""))[:255]
+    subject = str(claims.get("sub", ""))
+    if len(subject) > 255:
+        subject = ""  # longer than OpenID Connect allows; cut, it could be someone else's
     username = str(claims.get(settings.LOCKER_OIDC_USERNAME_CLAIM) or "")[:150]
-    email = str(claims.get("email") or "")[:254]
+    email = str(claims.get("email") or "")
+    if len(email) > 254:
+        email = ""  # not cut: a cut address could end in another domain
     groups = _groups(claims)
     who = {"username": username or subject, "subject": subject}
     if not subject:
@@ -419,7 +480,16 @@ def identity_login(*, claims: dict) -> User:
             **who,
         )
     domains = settings.LOCKER_OIDC_ALLOWED_DOMAINS
-    if domains and email.rpartition("@")[2].lower() not in domains:
+    # The domain of an address the provider checked: many let users type any address.
+    # Google: a personal Google account keeps its verified address at a former employer's
+    # domain after the person left; only `hd` (the Workspace domain) says the account is the
+    # organisation's.
+    google = issuer == "https://accounts.google.com"
+    if domains and (
+        claims.get("email_verified") is not True
+        or email.rpartition("@")[2].lower() not in domains
+        or (google and str(claims.get("hd", "")).lower() not in domains)
+    ):
         raise _refused(
             "domain", _("Your e-mail address is not in a domain allowed to use Locker."), **who
         )
@@ -461,7 +531,10 @@ def _user_for_new_identity(*, claims: dict, username: str, email: str, who: dict
 
     existing = User.objects.filter(email__iexact=email).first() if email else None
     if existing is not None:
-        if settings.LOCKER_OIDC_LINK_BY_EMAIL and claims.get("email_verified") is True:
+        # The same address up to ASCII case only: the database's UPPER() also folds `ı` into
+        # `I` (and `ſ` into `S`), so `victim@ımail.example` would link to victim@imail.example.
+        same = existing.email.encode().lower() == email.encode().lower()
+        if settings.LOCKER_OIDC_LINK_BY_EMAIL and claims.get("email_verified") is True and same:
             return existing
         raise _refused(
             "email_taken",
@@ -479,8 +552,10 @@ def _user_for_new_identity(*, claims: dict, username: str, email: str, who: dict
         raise _refused(
             "no_email", _("The identity provider did not give your e-mail address."), **who
         )
-    # Django's usernames allow letters, digits and @.+-_ only.
-    base = re.sub(r"[^\w.@+-]", "-", username or email.partition("@")[0])[:120] or "user"
+    # Django's usernames allow letters, digits and @.+-_ only, compared as Django saves them
+    # (NFKC: full-width `ａｄｍｉｎ` is `admin`).
+    base = User.normalize_username(username or email.partition("@")[0])
+    base = re.sub(r"[^\w.@+-]", "-", base)[:120] or "user"
     candidate = base
     if User.objects.filter(username__iexact=candidate).exists():
         # Someone else has this name (a local account): keep both, tell them apart.
@@ -546,16 +621,17 @@ def _userinfo(access_token: str) -> dict | None:
     if not endpoint:
         raise OidcUnavailable("the provider has no userinfo endpoint")
     try:
-        response = requests.get(
-            endpoint,
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-            timeout=settings.LOCKER_OIDC_TIMEOUT,
-        )
+        with _session() as http:
+            response = http.get(
+                endpoint,
+                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+                timeout=settings.LOCKER_OIDC_TIMEOUT,
+            )
     except requests.RequestException as exc:
         raise OidcUnavailable(str(exc)) from exc
     if response.status_code in (400, 401, 403):
         return None
-    if response.status_code != 200 or len(response.content) > MAX_DOCUMENT_BYTES:
+    if response.status_code != 200:
         raise OidcUnavailable(f"userinfo answered {response.status_code}")
     try:
         data = response.json()
@@ -597,6 +673,8 @@ def session_recheck(request: HttpRequest) -> str | None:
     data = request.session.get(SESSION_KEY)
     if not data or time.time() - data.get("checked", 0) < settings.LOCKER_OIDC_RECHECK_SECONDS:
         return None
+    if cache.get(_cache_key("down")):
+        return None  # unreachable a moment ago: no request of anyone's waits for it again
     try:
         info = _userinfo(data.get("access_token", "")) if data.get("access_token") else None
         if info is None:
@@ -607,7 +685,14 @@ def session_recheck(request: HttpRequest) -> str | None:
             if info is None:
                 return "tokens_refused"
     except OidcUnavailable as exc:
+        if isinstance(exc.__cause__, AnswerTooLarge):
+            # This user's profile only (others' are read): one they may have grown themselves
+            # so that the re-check never concludes. Not confirmed, so not kept.
+            return "userinfo_too_large"
         logger.warning("SSO session not re-checked: the identity provider: %s", exc)
+        if isinstance(exc.__cause__, requests.ConnectionError | requests.Timeout):
+            # Down (not one user's odd answer, which must not spare the others' re-checks).
+            cache.set(_cache_key("down"), 1, PROVIDER_DOWN_SECONDS)
         return None
     groups = _groups(info)
     if groups is not None and not groups_allowed(groups):
@@ -631,11 +716,27 @@ def session_recheck(request: HttpRequest) -> str | None:
 
 
 SESSION_ENDED_MESSAGE = gettext_lazy("Your single sign-on session has ended. Log in again.")
+PASSWORD_OFF_MESSAGE = gettext_lazy(
+    "Log-in with a password is switched off: log in with single sign-on."
+)
+
+
+def password_session_refused(request: HttpRequest) -> bool:
+    """LOCKER_PASSWORD_LOGIN switched to `staff` or `none`: a session that a local password
+    opened before (not single sign-on, not the directory's password) of a user who may no
+    longer use one ends, rather than outliving the switch by weeks."""
+    from django.contrib.auth import BACKEND_SESSION_KEY
+
+    if settings.LOCKER_PASSWORD_LOGIN == "all" or is_sso_session(request):
+        return False
+    backend = request.session.get(BACKEND_SESSION_KEY, "")
+    return not password_login_allowed(request.user, backend=backend)
 
 
 class OidcSessionMiddleware:
     """For SSO sessions: re-check at the provider (session_recheck) and end the session when it
-    says no; and two-factor is the provider's job, so the TOTP guard does not apply to them."""
+    says no; and two-factor is the provider's job, so the TOTP guard does not apply to them.
+    Other sessions end when LOCKER_PASSWORD_LOGIN no longer lets their password log in."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -645,12 +746,22 @@ class OidcSessionMiddleware:
         if (
             user is None
             or not user.is_authenticated
-            or not is_sso_session(request)
             or request.path.startswith(("/static/", "/healthz"))
-            or request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("bearer ")
+            # An API request with a token is the token's (it does not use the session); on a
+            # page the header means nothing and must not spare the session its re-check.
+            or (
+                request.path.startswith("/api/")
+                and request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("bearer ")
+            )
         ):
             return self.get_response(request)
-        reason = session_recheck(request)
+        sso = is_sso_session(request)
+        if sso:
+            reason = session_recheck(request)
+        elif password_session_refused(request):
+            reason = "password_login_off"
+        else:
+            return self.get_response(request)
         if reason is not None:
             audit(
                 A.SSO_SESSION_ENDED,
@@ -660,10 +771,11 @@ class OidcSessionMiddleware:
                 reason=reason,
             )
             logout(request)
+            message = SESSION_ENDED_MESSAGE if sso else PASSWORD_OFF_MESSAGE
             if request.path.startswith("/api/"):
-                return JsonResponse({"detail": str(SESSION_ENDED_MESSAGE)}, status=401)
+                return JsonResponse({"detail": str(message)}, status=401)
             # (Before the messages middleware: the log-in page says it from the query string.)
-            return redirect(reverse("login") + "?sso_ended=1")
+            return redirect(reverse("login") + ("?sso_ended=1" if sso else ""))
         user._locker_session_refusal = None  # accounts.twofactor.session_refusal
         return self.get_response(request)
 

@@ -1,5 +1,7 @@
 """Pages of single sign-on (accounts/oidc.py): start, callback, logout."""
 
+import time
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -33,16 +35,22 @@ def oidc_login(request: HttpRequest) -> HttpResponse:
         return oidc.unavailable_response(request)
 
 
-# Refused callbacks (forged states, spoilt tokens) per network: each writes an audit record and
-# may cost a token request to the provider, so an outsider's junk is bounded.
+# Refused callbacks per network: each writes an audit record and may cost a token request to
+# the provider, so an outsider's junk is bounded. Callbacks whose state this browser did not
+# start (forged: any web page can make a victim's browser send them, without its cookies) and
+# callbacks of log-ins this browser did start are counted apart, so that the first cannot lock
+# a whole office behind one address out of single sign-on.
 CALLBACK_FAILURES = Throttle("oidc-callback", limit=30, window=900)
+STARTED_CALLBACK_FAILURES = Throttle("oidc-callback-started", limit=30, window=900)
 
 
 @never_cache
 def oidc_callback(request: HttpRequest) -> HttpResponse:
     _require_enabled()
     network = client_network(request)
-    if wait := CALLBACK_FAILURES.retry_after(network):
+    started_here = request.GET.get("state", "") in request.session.get(oidc.PENDING_KEY, {})
+    throttle = STARTED_CALLBACK_FAILURES if started_here else CALLBACK_FAILURES
+    if wait := throttle.retry_after(network):
         response = render(
             request,
             "accounts/oidc_refused.html",
@@ -56,7 +64,7 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
     except oidc.OidcUnavailable:
         return oidc.unavailable_response(request)
     except oidc.OidcRefused as refused:
-        CALLBACK_FAILURES.hit(network)
+        throttle.hit(network)
         context = {"message": refused.message, "reason": refused.reason}
         return render(request, "accounts/oidc_refused.html", context, status=403)
     # Read by the log-in signal's audit record; no second factor here: the provider's job.
@@ -68,7 +76,9 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
     if auth_at is not None:
         # The provider's own check of the user's credentials counts as "recently confirmed"
         # (API token creation, accounts.twofactor.password_recent).
-        request.session[twofactor.PASSWORD_AT_KEY] = auth_at
+        # Never later than now: a provider's clock ahead (or its say-so) would make the log-in
+        # "recent" for as long as it is ahead.
+        request.session[twofactor.PASSWORD_AT_KEY] = min(auth_at, time.time())
     return redirect(result.next_url)
 
 

@@ -189,7 +189,8 @@ def user_create(
     quota_bytes: int | None = None,
 ) -> User:
     """Create an account. Without a password it has an unusable one until an invitation is used."""
-    username = username.strip()
+    # Checked as it will be saved (full_clean normalises it, NFKC: `ａｄｍｉｎ` is `admin`).
+    username = User.normalize_username(username.strip())
     email = User.objects.normalize_email(email.strip())
     _check_identity_free(username=username, email=email)
     user = User(username=username, email=email, display_name=display_name, is_staff=is_staff)

@@ -183,6 +183,10 @@ def _password_ok(request: HttpRequest, form: PasswordForm) -> bool:
     user = authenticate(
         request, username=request.user.get_username(), password=form.cleaned_data["password"]
     )
+    if user is not None and not oidc.password_login_allowed(user):
+        # LOCKER_PASSWORD_LOGIN: a local password that cannot log in confirms nothing either
+        # (an old one kept by an account linked to single sign-on).
+        user = None
     if user is None or user.pk != request.user.pk:
         from accounts import ldap
 

@@ -29,7 +29,7 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.models import User
-from accounts.oidc import is_sso_session
+from accounts.oidc import is_sso_session, password_login_allowed
 from accounts.oidc_views import reauthenticate_sso
 from accounts.scopes import folder_lookup
 from accounts.tasks import send_password_reset
@@ -308,6 +308,10 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
+            if not password_login_allowed(user):
+                # LOCKER_PASSWORD_LOGIN: this password does not log in (single sign-on does).
+                messages.success(request, _("Welcome! Your password is set."))
+                return redirect("login")
             login(request, user, backend=MODEL_BACKEND)
             messages.success(request, _("Welcome! Your password is set."))
             return redirect("profile")
@@ -331,7 +335,9 @@ def _link_unusable(request: HttpRequest, *, kind: str) -> HttpResponse:
 
 
 def _require_signup_open() -> None:
-    if not settings.LOCKER_SIGNUP:
+    # With password log-in restricted (LOCKER_PASSWORD_LOGIN), a signed-up account could not
+    # log in, and logging it in at once would be a way around single sign-on.
+    if not settings.LOCKER_SIGNUP or settings.LOCKER_PASSWORD_LOGIN != "all":
         raise Http404
 
 
