@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from files import tus
 from locker import outages
+from locker.errors import ErrorCode
 from locker.network import client_ip
 from sharing import access
 from sharing.access import ShareDenied
@@ -30,7 +31,7 @@ def _link(request, token: str):
         return access.upload_link_resolve(request, token)
     except ShareDenied as exc:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
-        raise tus.TusError(exc.status, exc.message, headers) from None
+        raise tus.TusError(exc.status, exc.message, headers, code=exc.code) from None
 
 
 def _target(request, link) -> tus.Target:
@@ -39,7 +40,7 @@ def _target(request, link) -> tus.Target:
             return upload_link_reserve(link=link, size=size, name=name, resumable=True)
         except UploadRefused as exc:
             headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
-            raise tus.TusError(exc.status, exc.message, headers) from None
+            raise tus.TusError(exc.status, exc.message, headers, code=exc.code) from None
 
     return tus.Target(
         owner=link.owner,
@@ -74,7 +75,11 @@ def tus_collection(request, token: str):
         tus.check_version(request)
         link = _link(request, token)
         if link.max_files and link.files_count >= link.max_files:
-            raise tus.TusError(410, _("This upload link does not accept more files."))
+            raise tus.TusError(
+                410,
+                _("This upload link does not accept more files."),
+                code=ErrorCode.UPLOAD_LIMIT_REACHED,
+            )
         return tus.create(request, _target(request, link), f"/r/{token}/tus/")
 
     return _answer(request, handle)

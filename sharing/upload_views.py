@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods
 from files import intake
 from files import services as file_services
 from locker import outages
+from locker.errors import ErrorCode, code_or_status, error_body
 from locker.formats import size_text
 from locker.network import client_ip
 from sharing import access
@@ -74,8 +75,11 @@ def upload_page(request, token: str):
     return link_page(request, token, resolve=access.upload_link_resolve, page=page)
 
 
-def _json_error(status: int, message: str, *, retry_after: int | None = None):
-    response = JsonResponse({"detail": message}, status=status)
+def _json_error(
+    status: int, message: str, *, code: str | None = None, retry_after: int | None = None
+):
+    body = error_body(code_or_status(code, status), message)
+    response = JsonResponse(body, status=status)
     if retry_after:
         response["Retry-After"] = str(retry_after)
     return public_headers(response)
@@ -111,7 +115,7 @@ def upload_receive(request, token: str):
     try:
         link = access.upload_link_resolve(request, token)
     except ShareDenied as exc:
-        return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
+        return _json_error(exc.status, exc.message, code=exc.code, retry_after=exc.retry_after)
     max_size = upload_link_max_file_size(link)
     place = {"checked": False, "names": None}
     if request.GET.get("path"):
@@ -122,7 +126,7 @@ def upload_receive(request, token: str):
                 link=link, batch=request.GET.get("batch"), path=request.GET.get("path")
             )
         except UploadRefused as exc:
-            return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
+            return _json_error(exc.status, exc.message, code=exc.code, retry_after=exc.retry_after)
         place["checked"] = True
 
     def folder_of(fields) -> None:
@@ -160,7 +164,7 @@ def upload_receive(request, token: str):
     except intake.IntakeError as exc:
         return _json_error(exc.status, exc.message)
     except UploadRefused as exc:
-        return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
+        return _json_error(exc.status, exc.message, code=exc.code, retry_after=exc.retry_after)
     except file_services.QuotaExceeded:
         # The owner's quota is their business: say only that there is no room.
         return _json_error(507, _(NO_ROOM))
@@ -171,7 +175,7 @@ def upload_receive(request, token: str):
     except ValidationError as exc:  # a name the files app refuses
         return _json_error(400, " ".join(exc.messages))
     except file_services.NameConflict as exc:  # a folder of the path is a file already
-        return _json_error(409, str(exc))
+        return _json_error(409, str(exc), code=ErrorCode.NAME_CONFLICT)
     except file_services.InvalidMove as exc:  # too deep, found while creating the folders
         return _json_error(400, str(exc))
     # Only what the uploader sent: the stored name may differ ("name (1)") and would tell.

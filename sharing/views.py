@@ -3,7 +3,7 @@
 import functools
 
 from django.core.exceptions import TooManyFieldsSent
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -17,7 +17,7 @@ from files.responses import (
     thumbnail_size_or_none,
 )
 from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
-from locker import outages
+from locker import errors, outages
 from sharing import access, selectors, share_downloads
 from sharing.access import ShareDenied, SharePasswordRequired
 
@@ -41,7 +41,21 @@ def public_headers(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def denied_json(exc: ShareDenied) -> HttpResponse:
+    """A refusal as the API says it: `{"code", "detail"}` (locker.errors), its status and
+    headers, for programs (locker.errors.answers_json)."""
+    code = errors.code_or_status(exc.code, exc.status)
+    response = JsonResponse(errors.error_body(code, exc.message), status=exc.status)
+    if exc.retry_after:
+        response["Retry-After"] = str(exc.retry_after)
+    if exc.status == 401:
+        response["WWW-Authenticate"] = 'X-Share-Password realm="share"'
+    return public_headers(response)
+
+
 def _denied(request, exc: ShareDenied) -> HttpResponse:
+    if errors.answers_json(request):
+        return denied_json(exc)
     titles = {
         400: _("Not possible"),
         404: _("Link not found"),
@@ -65,8 +79,9 @@ def _denied(request, exc: ShareDenied) -> HttpResponse:
 
 
 def public_view(view):
-    """Turn every refusal into its page (404, 410, 401, 429…) with the public headers; an outage
-    into its 503/507/500 answer (locker.outages), with them too."""
+    """Turn every refusal into its page (404, 410, 401, 429…) with the public headers, or into
+    its JSON `{"code", "detail"}` when the client asks for JSON (locker.errors.answers_json); an
+    outage into its 503/507/500 answer (locker.outages), with them too."""
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -245,6 +260,8 @@ def link_unlock(request, token: str, *, resolve) -> HttpResponse:
         return HttpResponseRedirect(request.path)
     password = request.POST.get("password", "")
     if not access.link_password_check(request, link=link, password=password):
+        if errors.answers_json(request):
+            raise access.ShareWrongPassword(_("The password is not correct."))
         return password_form(request, error=_("The password is not correct."), status=403)
     if request.session.session_key:
         # A privilege change: a new session id, so a fixated one learns nothing (the unlock
@@ -256,12 +273,15 @@ def link_unlock(request, token: str, *, resolve) -> HttpResponse:
 
 
 def link_page(request, token: str, *, resolve, page) -> HttpResponse:
-    """A link's public page: POST is its password form; while locked, GET shows that form."""
+    """A link's public page: POST is its password form; while locked, GET shows that form (a
+    client asking for JSON gets the 401 `password_required` or `wrong_password` instead)."""
     if request.method == "POST":
         return link_unlock(request, token, resolve=resolve)
     try:
         return page()
     except SharePasswordRequired as exc:
+        if errors.answers_json(request):
+            raise
         error = exc.message if isinstance(exc, access.ShareWrongPassword) else ""
         return password_form(request, error=error)
 

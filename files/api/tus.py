@@ -58,12 +58,21 @@ class _TusView(APIView):
 
 
 class TusCollectionView(_TusView):
+    def get_permissions(self):
+        # tus clients ask for the capabilities before anything else, without credentials (a
+        # browser's CORS preflight cannot carry them): they say nothing about anybody.
+        if self.request.method == "OPTIONS":
+            return []
+        return super().get_permissions()
+
     @extend_schema(
         operation_id="tus_options",
         summary="tus capabilities",
         description="Answers with Tus-Version, Tus-Extension (creation, creation-with-upload, "
         "termination, checksum, expiration), Tus-Checksum-Algorithm (sha1, sha256, md5) and "
-        "Tus-Max-Size when LOCKER_MAX_UPLOAD_SIZE is set.",
+        "Tus-Max-Size when LOCKER_MAX_UPLOAD_SIZE is set. Needs no authentication (the only "
+        "operation of the API that does not).",
+        auth=[{}],
         request=None,
         responses={204: _response("Capabilities.", "Tus-Version", "Tus-Extension")},
     )

@@ -52,6 +52,8 @@ from files.intake import ReceivedUpload, multipart_intake
 from files.models import File
 from files.responses import thumbnail_response, thumbnail_size_or_none
 from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
+from locker.api import LockerAPIException
+from locker.errors import ErrorCode
 from locker.parsers import JSONParser
 from storage.exceptions import CorruptContent
 
@@ -63,7 +65,7 @@ class StoredContentUnreadable(exceptions.APIException):
     default_detail = _lazy(
         "The stored content of this file is damaged or missing; an administrator has been told."
     )
-    default_code = "content_unreadable"
+    default_code = ErrorCode.CONTENT_DAMAGED
 
 
 class Quarantined(exceptions.PermissionDenied):
@@ -71,18 +73,30 @@ class Quarantined(exceptions.PermissionDenied):
     default_code = "infected"
 
 
-class Conflict(exceptions.APIException):
+class Conflict(LockerAPIException):
     status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
+    default_code = ErrorCode.CONFLICT
+
+
+def name_conflict(exc: services.NameConflict, *, user) -> Conflict:
+    """A 409 `name_conflict` that names the item holding the name (`existing`), so that a
+    client retrying an upload (or a create) finds what it already made."""
+    item = selectors.item_named(user=user, folder=exc.folder, name=exc.name)
+    extra = {}
+    if item is not None:
+        kind = "file" if isinstance(item, File) else "folder"
+        extra["existing"] = {"id": str(item.public_id), "name": item.name, "type": kind}
+    return Conflict(str(exc), code=ErrorCode.NAME_CONFLICT, **extra)
 
 
 @contextmanager
-def service_errors(field: str = "name"):
-    """Turn the services' exceptions into API errors with a sentence a person understands."""
+def service_errors(field: str = "name", *, user=None):
+    """Turn the services' exceptions into API errors with a sentence a person understands
+    (a name conflict names the existing item of `user`'s)."""
     try:
         yield
     except services.NameConflict as exc:
-        raise Conflict(str(exc)) from None
+        raise name_conflict(exc, user=user) from None
     except services.InvalidMove as exc:
         raise serializers.ValidationError({"non_field_errors": [str(exc)]}) from None
     except services.QuotaExceeded as exc:
@@ -198,13 +212,13 @@ class FolderViewSet(viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         parent = self._folder_or_root(data.validated_data.get("parent"), "parent")
         if "path" in data.validated_data:
-            with service_errors(field="path"):
+            with service_errors(field="path", user=request.user):
                 folder, created = services.folder_ensure_path(
                     user=request.user, parent=parent, path=data.validated_data["path"]
                 )
             answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
             return Response(FolderDetailSerializer(folder).data, status=answer)
-        with service_errors():
+        with service_errors(user=request.user):
             folder = services.folder_create(
                 user=request.user, parent=parent, name=data.validated_data["name"]
             )
@@ -220,14 +234,14 @@ class FolderViewSet(viewsets.GenericViewSet):
         parent = None
         if "parent" in data.validated_data:
             parent = self._folder_or_root(data.validated_data["parent"], "parent")
-        with service_errors():
+        with service_errors(user=request.user):
             folder = services.folder_update(
                 folder=folder, name=data.validated_data.get("name"), parent=parent
             )
         return Response(FolderDetailSerializer(folder).data)
 
     def destroy(self, request, id):
-        with service_errors():
+        with service_errors(user=request.user):
             services.folder_trash(folder=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -383,7 +397,7 @@ class FileViewSet(viewsets.GenericViewSet):
             # A folder named in the query string is checked before any byte is read.
             if request.query_params.get("folder"):
                 early["folder"] = self._folder_or_root(request.query_params["folder"], "folder")
-            with service_errors():
+            with service_errors(user=request.user):
                 return services.upload_reservation_create(user=request.user, size=size)
 
         def check_fields_sent_first(fields) -> None:
@@ -391,7 +405,7 @@ class FileViewSet(viewsets.GenericViewSet):
             if early["folder"] is None and fields is not None and fields.get("folder"):
                 early["folder"] = self._folder_or_root(fields.get("folder"), "folder")
             if fields is not None and fields.get("path"):
-                with service_errors(field="path"):
+                with service_errors(field="path", user=request.user):
                     services.folder_path_split(fields["path"])  # refused before any byte
 
         with (
@@ -421,11 +435,11 @@ class FileViewSet(viewsets.GenericViewSet):
         # refused by files_create leaves no empty tree; the blobs stay the intake's to clean).
         with transaction.atomic():
             if data.get("path"):
-                with service_errors(field="path"):
+                with service_errors(field="path", user=request.user):
                     folder, _created = services.folder_ensure_path(
                         user=request.user, parent=folder, path=data["path"]
                     )
-            with service_errors(field="file"):
+            with service_errors(field="file", user=request.user):
                 return services.files_create(
                     user=request.user,
                     folder=folder,
@@ -488,7 +502,7 @@ class FileViewSet(viewsets.GenericViewSet):
         folder = None
         if "folder" in data.validated_data:
             folder = self._folder_or_root(data.validated_data["folder"], "folder")
-        with service_errors():
+        with service_errors(user=request.user):
             file = services.file_update(
                 file=file, name=data.validated_data.get("name"), folder=folder
             )
@@ -619,7 +633,7 @@ class TrashViewSet(viewsets.GenericViewSet):
     )
     def restore(self, request, id):
         item = selectors.trash_item_get_for_user(user=request.user, item_id=id)
-        with service_errors():
+        with service_errors(user=request.user):
             item = services.trash_restore(item=item)
         return Response(TrashRestoredSerializer(item).data)
 
@@ -763,7 +777,7 @@ class BatchView(APIView):
             target = selectors.folder_get_for_user_or_root(
                 user=request.user, folder_id=data.validated_data.get("target")
             )
-            with service_errors():
+            with service_errors(user=request.user):
                 count = batch.items_move(user=request.user, selection=selection, target=target)
             detail = ngettext("Moved %(n)s item.", "Moved %(n)s items.", count) % {"n": count}
         else:

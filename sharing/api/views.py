@@ -28,6 +28,7 @@ from files.api.uploads import (
 from files.batch import BatchTooLarge, batch_check_size
 from files.intake import ReceivedUpload, multipart_intake
 from files.selectors import file_get_for_user, folder_get_for_user, selection_get_for_user
+from locker.errors import ErrorCode
 from sharing import link_email, selectors, services, upload_links
 from sharing.api.serializers import (
     SendSerializer,
@@ -49,7 +50,7 @@ from sharing.qr import link_qr_response
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
+    default_code = ErrorCode.CONFLICT
 
 
 ERRORS = {
@@ -447,7 +448,8 @@ class SendView(APIView):
             raise UploadGone(str(exc)) from None
         except file_services.NameConflict:
             raise Conflict(
-                _("Quick send keeps files in a folder named “Sent”; rename the item of that name.")
+                _("Quick send keeps files in a folder named “Sent”; rename the item of that name."),
+                code=ErrorCode.NAME_CONFLICT,
             ) from None
         except DjangoValidationError as exc:
             raise as_api_error(exc) from None
