@@ -83,6 +83,12 @@ def exception_handler(exc, context):
     return response
 
 
+class ExistingItemSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The item's id.")
+    name = serializers.CharField(help_text="Its name, as stored (the case may differ).")
+    type = serializers.ChoiceField(choices=["file", "folder"])
+
+
 class ErrorSerializer(serializers.Serializer):
     """The body of every error answer of the API (docs/api-errors.md)."""
 
@@ -105,11 +111,10 @@ class ErrorSerializer(serializers.Serializer):
         required=False,
         help_text="With `service_unavailable` (503) only: the part that is down.",
     )
-    existing = serializers.DictField(
+    existing = ExistingItemSerializer(
         required=False,
-        help_text="With `name_conflict` (409) on your own locker: the item that holds the "
-        'name, `{"id", "name", "type": "file" | "folder"}` (a retried upload '
-        "finds the file it already sent).",
+        help_text="With `name_conflict` (409) in your own locker: the item that holds the name "
+        "(a retried upload finds the file it already sent).",
     )
 
 

@@ -38,7 +38,7 @@ class ErrorCode(models.TextChoices):
     TOO_MANY_UPLOADS = "too_many_uploads", "Too many uploads of yours are in progress."
     # State of what the request names.
     NAME_CONFLICT = "name_conflict", "The name is taken in that folder; `existing` is the item."
-    CONFLICT = "conflict", "The request conflicts with the item's current state; retry later."
+    CONFLICT = "conflict", "The request does not fit the item's state (an upload's offset…)."
     LOCKED = "locked", "Another request is writing to this upload right now."
     NOT_READY = "not_ready", "The file is still being processed (scanned); try again soon."
     INFECTED = "infected", "A virus was found in this file: nobody can download it."

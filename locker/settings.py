@@ -609,6 +609,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "locker.api.document_list_errors",
     ],
+    # The codes of every error body (locker.errors, docs/api-errors.md) under a stable name.
+    "ENUM_NAME_OVERRIDES": {"ErrorCodeEnum": "locker.errors.ErrorCode"},
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "description": "API token"}

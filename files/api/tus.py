@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.views import APIView
 
 from files import selectors, tus
+from locker.api import ErrorSerializer
 
 BASE = "/api/v1/tus/"
 
@@ -34,12 +35,13 @@ def _response(description: str, *headers: str) -> OpenApiResponse:
 
 
 COMMON_ERRORS = {
-    401: OpenApiResponse(description="Not authenticated."),
-    404: OpenApiResponse(description="No such upload (or another user's)."),
+    401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
+    404: OpenApiResponse(ErrorSerializer, description="No such upload (or another user's)."),
     410: OpenApiResponse(
-        description="The upload expired before it was complete (or was terminated meanwhile)."
+        ErrorSerializer,
+        description="The upload expired before it was complete (or was terminated meanwhile).",
     ),
-    412: OpenApiResponse(description="Tus-Resumable missing or not 1.0.0."),
+    412: OpenApiResponse(ErrorSerializer, description="Tus-Resumable missing or not 1.0.0."),
 }
 
 
