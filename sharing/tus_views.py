@@ -12,7 +12,6 @@ of what was stored.
 
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 
 from files import tus
 from locker import outages
@@ -21,7 +20,7 @@ from locker.network import client_ip
 from sharing import access
 from sharing.access import ShareDenied
 from sharing.upload_links import UploadRefused, upload_link_max_file_size, upload_link_reserve
-from sharing.views import public_headers
+from sharing.views import public_headers, public_methods
 
 NO_ROOM = _("There is no room left for uploads on this link.")
 
@@ -67,7 +66,7 @@ def _answer(request, handler):
 
 # The token is the capability (as for /r/<token>/upload); no cookie but the SameSite=Lax unlock.
 @csrf_exempt
-@require_http_methods(["OPTIONS", "POST"])
+@public_methods(["OPTIONS", "POST"])
 def tus_collection(request, token: str):
     def handle():
         if request.method == "OPTIONS":
@@ -86,7 +85,7 @@ def tus_collection(request, token: str):
 
 
 @csrf_exempt
-@require_http_methods(["OPTIONS", "HEAD", "PATCH", "DELETE"])
+@public_methods(["OPTIONS", "HEAD", "PATCH", "DELETE"])
 def tus_upload(request, token: str, upload_id: str):
     def handle():
         if request.method == "OPTIONS":

@@ -16,7 +16,6 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 
 from files import intake
 from files import services as file_services
@@ -34,7 +33,7 @@ from sharing.upload_links import (
     upload_link_receive,
     upload_link_reserve,
 )
-from sharing.views import link_page, public_headers, public_view
+from sharing.views import link_page, public_headers, public_methods, public_view
 
 NO_ROOM = gettext_noop("There is no room left for uploads on this link.")
 INTERRUPTED = gettext_noop("The upload was interrupted before it was complete; nothing was kept.")
@@ -57,7 +56,7 @@ def _max_path_depth(link) -> int:
 
 
 @csrf_exempt  # see sharing.views.cross_site_post
-@require_http_methods(["GET", "HEAD", "POST"])
+@public_methods(["GET", "HEAD", "POST"])
 @public_view
 def upload_page(request, token: str):
     def page():
@@ -103,7 +102,7 @@ def _outages_as_json(view):
 
 # The token is the capability; the unlock cookie is SameSite=Lax so no other site can use it.
 @csrf_exempt
-@require_http_methods(["POST"])
+@public_methods(["POST"])
 @_outages_as_json
 def upload_receive(request, token: str):
     """`POST /r/<token>/upload`, multipart `file` parts → 201

@@ -3,11 +3,17 @@
 import functools
 
 from django.core.exceptions import TooManyFieldsSent
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from rest_framework.exceptions import MethodNotAllowed
 
 from files.models import File
 from files.responses import (
@@ -100,8 +106,33 @@ def public_view(view):
     return wrapper
 
 
+def public_methods(methods: list[str]):
+    """Django's `require_http_methods` for the public link routes: a method the route does
+    not answer is 405 with `Allow`, as JSON `method_not_allowed` to a client that asks for JSON
+    (and on the JSON routes), with the public headers."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def inner(request, *args, **kwargs):
+            if request.method in methods:
+                return view(request, *args, **kwargs)
+            if errors.answers_json(request):
+                detail = MethodNotAllowed(request.method).detail
+                body = errors.error_body(errors.ErrorCode.METHOD_NOT_ALLOWED, detail)
+                response = JsonResponse(body, status=405)
+                response["Allow"] = ", ".join(methods)
+            else:
+                response = HttpResponseNotAllowed(methods)
+            return public_headers(response)
+
+        return inner
+
+    return decorator
+
+
 class _NotDownloadable(ShareDenied):
     status = 403
+    code = errors.ErrorCode.DOWNLOAD_NOT_ALLOWED
 
 
 # --- The page --------------------------------------------------------------------------------
@@ -287,7 +318,7 @@ def link_page(request, token: str, *, resolve, page) -> HttpResponse:
 
 
 @csrf_exempt  # see cross_site_post
-@require_http_methods(["GET", "HEAD", "POST"])
+@public_methods(["GET", "HEAD", "POST"])
 @public_view
 def share_page(request, token: str, folder_opaque: str | None = None):
     return link_page(
@@ -306,7 +337,7 @@ def _require_download(share) -> None:
         raise _NotDownloadable(_("The owner of this link allows viewing only, not downloading."))
 
 
-@require_http_methods(["GET", "HEAD"])
+@public_methods(["GET", "HEAD"])
 @public_view
 def share_download(request, token: str):
     share = access.share_resolve(request, token, resumable=True)
@@ -324,7 +355,7 @@ def share_download(request, token: str):
     return share_downloads.serve_folder_zip(request, share, share.folder)
 
 
-@require_http_methods(["GET", "HEAD"])
+@public_methods(["GET", "HEAD"])
 @public_view
 def share_file_download(request, token: str, file_opaque: str):
     share = access.share_resolve(request, token, resumable=True)
@@ -342,7 +373,7 @@ def _shared_file(share, file_opaque: str | None):
     raise Http404
 
 
-@require_http_methods(["GET", "HEAD"])
+@public_methods(["GET", "HEAD"])
 @public_view
 def share_preview(request, token: str, file_opaque: str | None = None):
     share = access.share_resolve(request, token)
@@ -352,7 +383,7 @@ def share_preview(request, token: str, file_opaque: str | None = None):
     return share_downloads.serve_preview(request, share, file)
 
 
-@require_http_methods(["GET", "HEAD"])
+@public_methods(["GET", "HEAD"])
 @public_view
 def share_thumbnail(request, token: str, file_opaque: str | None = None):
     """A file's thumbnail inside a share page, through the same resolve as every share route."""
@@ -371,7 +402,7 @@ def share_thumbnail(request, token: str, file_opaque: str | None = None):
     return response
 
 
-@require_http_methods(["GET", "HEAD"])
+@public_methods(["GET", "HEAD"])
 @public_view
 def share_folder_zip(request, token: str, folder_opaque: str):
     share = access.share_resolve(request, token)

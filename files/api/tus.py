@@ -74,7 +74,6 @@ class TusCollectionView(_TusView):
         "termination, checksum, expiration), Tus-Checksum-Algorithm (sha1, sha256, md5) and "
         "Tus-Max-Size when LOCKER_MAX_UPLOAD_SIZE is set. Needs no authentication (the only "
         "operation of the API that does not).",
-        auth=[{}],
         request=None,
         responses={204: _response("Capabilities.", "Tus-Version", "Tus-Extension")},
     )
