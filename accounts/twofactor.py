@@ -29,6 +29,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.audit import A, audit
 from accounts.models import AuditResult
+from locker.errors import ErrorCode, error_body
 from locker.network import client_network
 from locker.throttle import Throttle
 
@@ -370,10 +371,14 @@ class TwoFactorMiddleware:
             # Logged in without the second factor (another log-in path): not acceptable.
             logout(request)
             if _is_api(request):
-                return JsonResponse({"detail": str(UNVERIFIED_MESSAGE)}, status=401)
+                return JsonResponse(
+                    error_body(ErrorCode.NOT_AUTHENTICATED, UNVERIFIED_MESSAGE), status=401
+                )
             return redirect(f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}")
         if refusal == MUST_ENROL and not request.path.startswith("/accounts/2fa/setup"):
             if _is_api(request):
-                return JsonResponse({"detail": str(MUST_ENROL_MESSAGE)}, status=403)
+                return JsonResponse(
+                    error_body(ErrorCode.PERMISSION_DENIED, MUST_ENROL_MESSAGE), status=403
+                )
             return redirect("two_factor_setup")
         return self.get_response(request)

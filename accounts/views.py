@@ -35,6 +35,7 @@ from accounts.scopes import folder_lookup
 from accounts.tasks import send_password_reset
 from accounts.throttles import bad_link_throttled, email_request_throttled
 from accounts.twofactor import password_recent
+from locker.errors import ErrorCode, error_body
 from locker.show_once import show_once_stash, show_once_take
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -92,7 +93,7 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
     else:
         message = _("Too many failed log-in attempts. Please contact an administrator.")
     if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": message}, status=429)
+        response = JsonResponse(error_body(ErrorCode.THROTTLED, message), status=429)
     else:
         response = render(request, "accounts/lockout.html", {"message": message}, status=429)
     if minutes:

@@ -156,7 +156,7 @@ def items_move(*, user, selection: Selection, target: Folder) -> int:
         taken = _taken_keys(target)
         for item in [*selection.folders, *selection.files]:
             if item.name_key in taken:
-                raise NameConflict(item.name)
+                raise NameConflict(item.name, folder=target)
             taken.add(item.name_key)
         try:
             with transaction.atomic():

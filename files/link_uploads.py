@@ -20,13 +20,22 @@ from django.core.exceptions import ImproperlyConfigured
 
 class UploadRefused(Exception):
     """A link refuses an upload: `status` is the HTTP answer, `message` a sentence for the
-    uploader (never the owner's quota figures), `retry_after` seconds when waiting helps."""
+    uploader (never the owner's quota figures), `retry_after` seconds when waiting helps, `code`
+    the error code of the answer (locker.errors.ErrorCode; None: the status's)."""
 
-    def __init__(self, message: str, *, status: int = 400, retry_after: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        retry_after: int | None = None,
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        self.code = code
 
 
 # receiver(link=…, contents=[NewFileContent], reservation=…, ip=…) → the files created.

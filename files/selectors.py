@@ -186,6 +186,18 @@ def file_get_for_user(*, user, file_id, include_trashed: bool = False) -> File:
         raise Http404 from None
 
 
+def item_named(*, user, folder: Folder | None, name: str) -> File | Folder | None:
+    """The live file or folder of `user` that holds `name` (any case) in `folder`: what a name
+    conflict met. None when it is gone meanwhile (or the folder is not the user's)."""
+    if folder is None or user is None or folder.owner_id != user.pk:
+        return None
+    key = name_key(name)
+    file = File.objects.alive().filter(folder=folder, name_key=key).first()
+    if file is not None:
+        return file
+    return Folder.objects.alive().filter(parent=folder, name_key=key).first()
+
+
 def _owned_by(user) -> Q:
     """Items of `user`, with the id sent as a bigint, the type of `owner_id`.
 

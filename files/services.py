@@ -47,8 +47,12 @@ logger = logging.getLogger(__name__)
 
 
 class NameConflict(Exception):
-    def __init__(self, name: str):
+    """`name` is taken in `folder` (when known: the API then names the item that holds it,
+    files.selectors.item_named)."""
+
+    def __init__(self, name: str, *, folder: "Folder | None" = None):
         self.name = name
+        self.folder = folder
         super().__init__(
             _("An item named “%(name)s” already exists in this folder.") % {"name": name}
         )
@@ -112,7 +116,7 @@ def _check_free(folder: Folder, name: str, *, exclude_file=None, exclude_folder=
     if exclude_folder is not None:
         folders = folders.exclude(pk=exclude_folder.pk)
     if files.exists() or folders.exists():
-        raise NameConflict(name)
+        raise NameConflict(name, folder=folder)
 
 
 def _save_or_conflict(obj, name: str) -> None:
@@ -125,7 +129,8 @@ def _save_or_conflict(obj, name: str) -> None:
             )
             obj.save()
     except IntegrityError:
-        raise NameConflict(name) from None
+        folder = obj.folder if isinstance(obj, File) else obj.parent
+        raise NameConflict(name, folder=folder) from None
 
 
 # --- folders ----------------------------------------------------------------------------------
@@ -222,7 +227,7 @@ def folder_ensure_path(*, user, parent: Folder | None, path: str) -> tuple[Folde
                 parent = existing
                 continue
             if File.objects.alive().filter(folder=parent, name_key=key).exists():
-                raise NameConflict(name)
+                raise NameConflict(name, folder=parent)
             folder = Folder(owner=user, parent=parent, name=name, name_key=key)
             _save_or_conflict(folder, name)
             parent, created = folder, created + 1
@@ -378,7 +383,7 @@ def files_create(
         for content, name in zip(contents, names, strict=True):
             if name_key(name) in taken:
                 if on_conflict != ON_CONFLICT.RENAME:
-                    raise NameConflict(name)
+                    raise NameConflict(name, folder=folder)
                 name = unique_name(taken, name)
             taken.add(name_key(name))
             file = File(

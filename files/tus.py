@@ -40,6 +40,7 @@ from files.names import InvalidName, validate_name
 from files.services import tus_upload_terminate
 from locker import metrics
 from locker.env import SizeTooLarge, parse_byte_count
+from locker.errors import ErrorCode, code_or_status, error_body
 from locker.formats import size_text
 from locker.jobs import JobRun, delete_oldest_in_batches, rows_in_batches
 from storage.blobs import delete_blob
@@ -71,13 +72,17 @@ EXPOSED_HEADERS = (
 
 
 class TusError(Exception):
-    """An answer other than success: status, a sentence for people, extra headers."""
+    """An answer other than success: status, a sentence for people, extra headers, and the
+    error code of its body (locker.errors.ErrorCode; None: the status's)."""
 
-    def __init__(self, status: int, message: str, headers: dict | None = None):
+    def __init__(
+        self, status: int, message: str, headers: dict | None = None, *, code: str | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.code = code
 
 
 @dataclass
@@ -135,7 +140,8 @@ def empty(status: int, headers: dict | None = None) -> HttpResponse:
 
 
 def error_response(exc: TusError) -> HttpResponse:
-    return _headers(JsonResponse({"detail": exc.message}, status=exc.status), exc.headers)
+    body = error_body(code_or_status(exc.code, exc.status), exc.message)
+    return _headers(JsonResponse(body, status=exc.status), exc.headers)
 
 
 def options_response() -> HttpResponse:
@@ -429,7 +435,7 @@ def create(request, target: Target, base: str) -> HttpResponse:
     except services.QuotaExceeded as exc:
         raise TusError(507, target.quota_message or str(exc)) from None
     except services.TooManyOpenUploads as exc:
-        raise TusError(429, str(exc)) from None
+        raise TusError(429, str(exc), code=ErrorCode.TOO_MANY_UPLOADS) from None
     # All or nothing: an answer without a Location leaves nothing that nobody could resume or
     # delete (no reservation, no row, no object).
     state = None
@@ -755,7 +761,7 @@ def _record(upload: TusUpload, blob: Blob, sha256: str | None, target: Target, l
                         link=upload.link, contents=contents, reservation=reservation, ip=target.ip
                     )
                 except UploadRefused as exc:
-                    raise TusError(exc.status, exc.message) from None
+                    raise TusError(exc.status, exc.message, code=exc.code) from None
             else:
                 (file,) = services.files_create(
                     user=upload.owner,

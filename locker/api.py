@@ -4,12 +4,13 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from rest_framework import exceptions, pagination
+from rest_framework import exceptions, pagination, serializers
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from locker import keyset, outages
+from locker.errors import ErrorCode, code_or_status, error_body
 
 # An id in a router's path (links, webhooks): a UUID, its dashes optional, in any case.
 UUID_IN_PATH = r"[0-9a-fA-F]{8}(?:-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}"
@@ -36,9 +37,12 @@ def error_text(detail) -> str:
 
 
 def exception_handler(exc, context):
-    """Every API error is `{"detail": "<a sentence>"}`; validation errors add `errors`.
+    """Every API error is `{"code": …, "detail": "<a sentence>"}` (locker.errors); validation
+    errors add `errors`, a name conflict the `existing` item when the view names it.
 
-    An outage (database, cache, broker, storage down; disk full; damaged content) answers as
+    The code is the exception's own when it is one of locker.errors.ErrorCode (an APIException's
+    `default_code`, or the `code` it was raised with), else the one of its status. An outage
+    (database, cache, broker, storage down; disk full; damaged content) answers as
     locker.outages decides: 503 with Retry-After naming the part, 507, or 500.
     """
     if not isinstance(exc, exceptions.APIException | Http404 | PermissionDenied):
@@ -69,22 +73,72 @@ def exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = {"detail": _first_message(exc.detail), "errors": exc.detail}
-    elif not (isinstance(response.data, dict) and "detail" in response.data):
-        response.data = {"detail": _first_message(response.data)}
+        response.data = error_body(ErrorCode.INVALID, _first_message(exc.detail), errors=exc.detail)
+        return response
+    detail = response.data.get("detail") if isinstance(response.data, dict) else None
+    code = getattr(detail, "code", None)
+    extra = getattr(exc, "extra", None) or {}
+    response.data = error_body(
+        code_or_status(code, response.status_code),
+        detail if detail is not None else _first_message(response.data),
+        **extra,
+    )
     return response
+
+
+class ExistingItemSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The item's id.")
+    name = serializers.CharField(help_text="Its name, as stored (the case may differ).")
+    type = serializers.ChoiceField(choices=["file", "folder"])
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error answer of the API (docs/api-errors.md)."""
+
+    code = serializers.ChoiceField(
+        choices=ErrorCode.choices,
+        help_text="What went wrong, for programs: one of a fixed list that does not change "
+        "for a given cause (docs/api-errors.md).",
+    )
+    detail = serializers.CharField(
+        help_text="What went wrong, in a sentence for people (in the request's language)."
+    )
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Validation errors only (`code` is `invalid`): field name → its sentences "
+        "(`non_field_errors` for the request as a whole).",
+    )
+    unavailable = serializers.ChoiceField(
+        choices=["database", "cache", "broker", "storage"],
+        required=False,
+        help_text="With `service_unavailable` (503) only: the part that is down.",
+    )
+    existing = ExistingItemSerializer(
+        required=False,
+        help_text="With `name_conflict` (409) in your own locker: the item that holds the name "
+        "(a retried upload finds the file it already sent).",
+    )
+
+
+class LockerAPIException(exceptions.APIException):
+    """An API error with a code of ours and, optionally, members added to its body."""
+
+    def __init__(self, detail=None, code=None, **extra):
+        super().__init__(detail, code)
+        self.extra = extra
 
 
 class InvalidCursor(exceptions.APIException):
     status_code = 400
     default_detail = gettext_lazy("The cursor is not valid.")
-    default_code = "invalid_cursor"
+    default_code = ErrorCode.INVALID
 
 
 class InvalidPageParameters(exceptions.APIException):
     status_code = 400
     default_detail = gettext_lazy("The page parameters are not valid.")
-    default_code = "invalid_page"
+    default_code = ErrorCode.INVALID
 
 
 class NumberedPages(pagination.PageNumberPagination):

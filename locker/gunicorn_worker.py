@@ -30,6 +30,7 @@ from gunicorn import util
 from gunicorn.http.parser import RequestParser
 from gunicorn.workers import gthread
 
+from locker.errors import code_for_status
 from locker.slowclients import HeadersTooSlow, ReadClock, ReadLimits
 
 RECV_SIZE = 256 * 1024
@@ -53,7 +54,7 @@ def json_refusal(status: int, reason: str, detail: str = "") -> bytes:
     sentence = REFUSALS.get(status, REFUSALS[400])
     if detail and status == 400:
         sentence += f" ({detail[:200]})"
-    body = json.dumps({"detail": sentence + "."}).encode()
+    body = json.dumps({"code": code_for_status(status), "detail": sentence + "."}).encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
         f"Content-Type: application/json\r\nCache-Control: no-store\r\n"

@@ -13,25 +13,11 @@ from rest_framework import permissions, serializers
 from rest_framework.authentication import SessionAuthentication
 
 
-class ErrorSerializer(serializers.Serializer):
-    """The body of every API error (locker.api.exception_handler)."""
-
-    code = serializers.CharField(
-        required=False, help_text="What went wrong, as a stable machine-readable word."
-    )
-    detail = serializers.CharField(help_text="What went wrong, as a sentence for a person.")
-    errors = serializers.DictField(
-        required=False,
-        help_text="On invalid input (400): the messages by field name (`non_field_errors` for "
-        "the request as a whole).",
-    )
-
-    class Meta:
-        ref_name = "Error"
-
-
 def error_component() -> type[serializers.Serializer]:
-    """The one serializer every error answer of the schema references."""
+    """The one serializer every error answer of the schema references (imported here: this
+    module is loaded while DRF reads its settings, before locker.api can be)."""
+    from locker.api import ErrorSerializer
+
     return ErrorSerializer
 
 

@@ -9,17 +9,18 @@ One place decides, from the exception, which part is at fault:
   fault of the server that retrying does not cure.
 
 API routes and the JSON routes of upload links (`/r/<token>/upload`, `/r/<token>/tus/…`)
-answer `{"detail": …}`; every other route a small page that needs neither the database nor the
-session (the normal pages do). The same answer comes from three entry points: the DRF exception
-handler (locker/api.py), `OutageMiddleware` for other views, and the 500 handler
-(locker/views.py) for what fails in a middleware, such as loading the session.
+answer `{"code", "detail"}` (locker.errors: `service_unavailable` with `unavailable` naming the
+part, `disk_full`, `content_damaged`), as do the public link routes when the client asks for
+JSON (locker.errors.answers_json); every other route a small page that needs neither the
+database nor the session (the normal pages do). The same answer comes from three entry points:
+the DRF exception handler (locker/api.py), `OutageMiddleware` for other views, and the 500
+handler (locker/views.py) for what fails in a middleware, such as loading the session.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-import re
 from dataclasses import dataclass
 
 from django.http import HttpResponse, JsonResponse
@@ -32,7 +33,6 @@ RETRY_AFTER = 30  # seconds; a hint, not a promise
 DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 # Errors of the local objects directory that mean "storage broken", not "request wrong".
 STORAGE_ERRNOS = {errno.EIO, errno.EROFS}
-JSON_PATH = re.compile(r"^/(?:api/|r/[^/]+/(?:upload$|tus/))")
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,9 @@ def outage_for(exc: BaseException) -> Outage | None:
 
 
 def wants_json(request) -> bool:
-    return bool(JSON_PATH.match(request.path))
+    from locker.errors import answers_json
+
+    return answers_json(request)
 
 
 def headers_for(outage: Outage) -> dict[str, str]:
@@ -165,10 +167,12 @@ def headers_for(outage: Outage) -> dict[str, str]:
 
 
 def body_for(outage: Outage) -> dict:
-    body = {"detail": outage.message}
+    from locker.errors import ErrorCode, error_body
+
     if outage.status == 503:
-        body["unavailable"] = outage.part
-    return body
+        return error_body(ErrorCode.SERVICE_UNAVAILABLE, outage.message, unavailable=outage.part)
+    code = ErrorCode.DISK_FULL if outage.part == "disk" else ErrorCode.CONTENT_DAMAGED
+    return error_body(code, outage.message)
 
 
 def log_outage(request, outage: Outage, exc: BaseException) -> None:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, parsers, status
 from rest_framework.utils import json
 
+from locker.errors import ErrorCode
 from locker.formats import size_text
 
 # API bodies are a few levels deep; the standard library's parser recurses once per level and
@@ -31,7 +32,7 @@ _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
+    default_code = ErrorCode.TOO_LARGE
 
 
 def json_depth(text: str) -> int:

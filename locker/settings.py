@@ -714,7 +714,12 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     # Enums named after what they are, not after the field ("StatusEnum"), for generated clients.
-    "ENUM_NAME_OVERRIDES": {"ShareStatusEnum": "sharing.api.serializers.SHARE_STATUSES"},
+    # Enums under stable names: a share's status, the codes of every error body (locker.errors,
+    # docs/api-errors.md).
+    "ENUM_NAME_OVERRIDES": {
+        "ShareStatusEnum": "sharing.api.serializers.SHARE_STATUSES",
+        "ErrorCodeEnum": "locker.errors.ErrorCode",
+    },
     # The default hook, the errors every paginated list may answer (a bad cursor or page), the
     # error component on every 4xx/5xx answer those hooks added, then the public link routes.
     "POSTPROCESSING_HOOKS": [

@@ -7,12 +7,14 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from locker import outages
+from locker.errors import answers_json, code_for_status, error_body
 
 
 def error_response(request, status: int, message: str):
-    """An error answer: `{"detail": message}` under /api/, the error page elsewhere."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message}, status=status)
+    """An error answer: `{"code", "detail"}` (locker.errors) under /api/ and to the public link
+    routes' JSON clients, the error page elsewhere."""
+    if answers_json(request):
+        return JsonResponse(error_body(code_for_status(status), message), status=status)
     return render(request, "error.html", {"status": status, "message": message}, status=status)
 
 

@@ -20,7 +20,7 @@ def refuse_long_headers(app):
         for key, (name, limit) in HEADER_LIMITS.items():
             if len(environ.get(key) or "") > limit:
                 message = f"The {name} header is too long (at most {limit} characters)."
-                body = json.dumps({"detail": message}).encode()
+                body = json.dumps({"code": "too_large", "detail": message}).encode()
                 start_response(
                     "400 Bad Request",
                     [

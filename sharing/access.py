@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from locker import network
+from locker.errors import ErrorCode
 from locker.throttle import Throttle
 from sharing import tokens
 from sharing.models import Link, ShareAccess, ShareLink, UploadLink
@@ -35,20 +36,30 @@ PASSWORD_HEADER = "HTTP_X_SHARE_PASSWORD"
 
 
 class ShareDenied(Exception):
-    status = 403
+    """A refusal: its HTTP `status`, a sentence, and the `code` of its JSON answer
+    (locker.errors.ErrorCode; None: the status's code)."""
 
-    def __init__(self, message: str = "", *, retry_after: int | None = None):
+    status = 403
+    code: str | None = None
+
+    def __init__(
+        self, message: str = "", *, code: str | None = None, retry_after: int | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        if code is not None:
+            self.code = code
 
 
 class ShareNotFound(ShareDenied):
     status = 404
+    code = ErrorCode.NOT_FOUND
 
 
 class ShareGone(ShareDenied):
-    """Expired, revoked, used up, or its file or folder was deleted: the link is dead."""
+    """Expired, revoked, used up, or its file or folder was deleted: the link is dead (`code`
+    says which)."""
 
     status = 410
 
@@ -57,14 +68,16 @@ class SharePasswordRequired(ShareDenied):
     """No valid unlock: the page shows the password form, downloads answer 401."""
 
     status = 401
+    code = ErrorCode.PASSWORD_REQUIRED
 
 
 class ShareWrongPassword(SharePasswordRequired):
-    pass
+    code = ErrorCode.WRONG_PASSWORD
 
 
 class ShareThrottled(ShareDenied):
     status = 429
+    code = ErrorCode.THROTTLED
 
 
 def password_throttle() -> Throttle:
@@ -124,18 +137,29 @@ RULES: dict[str, Rules] = {
 }
 
 
-def link_dead_reason(link: Link, *, ignore_limit: bool = False) -> str | None:
-    """A sentence for the 410 page, or None while the link works."""
+def link_death(link: Link, *, ignore_limit: bool = False) -> ShareGone | None:
+    """Why the link no longer works (its code and sentence), or None while it works."""
     rules = RULES[link.kind]
     if link.is_revoked:
-        return str(rules.revoked)
+        return ShareGone(str(rules.revoked), code=ErrorCode.REVOKED)
     if link.is_expired:
-        return str(rules.expired)
+        return ShareGone(str(rules.expired), code=ErrorCode.EXPIRED)
     if not ignore_limit and rules.used_up(link):
-        return str(rules.full)
+        used_up = (
+            ErrorCode.DOWNLOAD_LIMIT_REACHED
+            if link.kind == ShareLink.kind
+            else ErrorCode.UPLOAD_LIMIT_REACHED
+        )
+        return ShareGone(str(rules.full), code=used_up)
     if not link.owner.is_active or not rules.target_alive(link):
-        return str(rules.unavailable)
+        return ShareGone(str(rules.unavailable), code=ErrorCode.LINK_UNAVAILABLE)
     return None
+
+
+def link_dead_reason(link: Link, *, ignore_limit: bool = False) -> str | None:
+    """A sentence for the 410 page, or None while the link works."""
+    death = link_death(link, ignore_limit=ignore_limit)
+    return death.message if death is not None else None
 
 
 # --- Resume of a counted download (share links) ------------------------------------------------
@@ -291,9 +315,9 @@ def _lookup(request, model: type[Link], token: str) -> Link:
     return link
 
 
-def _admit(request, link: Link, reason: str | None, *, require_unlock: bool) -> Link:
-    if reason:
-        raise ShareGone(reason)
+def _admit(request, link: Link, death: ShareGone | None, *, require_unlock: bool) -> Link:
+    if death is not None:
+        raise death
     if require_unlock and not link_unlocked(request, link=link):
         raise SharePasswordRequired(str(RULES[link.kind].locked))
     return link
@@ -309,18 +333,18 @@ def share_resolve(
     `share_downloads.serve_file` checks it again for the very file and range).
     """
     share = _lookup(request, ShareLink, token)
-    reason = link_dead_reason(share)
+    death = link_death(share)
     if (
-        reason
+        death is not None
         and resumable
-        and link_dead_reason(share, ignore_limit=True) is None
+        and link_death(share, ignore_limit=True) is None
         and share_resume_credential(request, share) is not None
     ):
-        reason = None
-    return _admit(request, share, reason, require_unlock=require_unlock)
+        death = None
+    return _admit(request, share, death, require_unlock=require_unlock)
 
 
 def upload_link_resolve(request, token: str, *, require_unlock: bool = True) -> UploadLink:
     """THE access check of upload links (`/r/<token>…`): the same rules as share links."""
     link = _lookup(request, UploadLink, token)
-    return _admit(request, link, link_dead_reason(link), require_unlock=require_unlock)
+    return _admit(request, link, link_death(link), require_unlock=require_unlock)

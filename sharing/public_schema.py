@@ -3,7 +3,7 @@
 They are plain Django views (pages for browsers, answers for programs), so drf-spectacular does
 not see them: `public_paths()` describes them by hand, and `add_public_routes` (a drf-spectacular
 hook, in SPECTACULAR_SETTINGS) adds them to the document. Their errors answer the API's error
-shape when the client asks for JSON (`Accept: application/json`, sharing.views.wants_json); the
+shape when the client asks for JSON (`Accept: application/json`, locker.errors.answers_json); the
 upload answers JSON always.
 """
 

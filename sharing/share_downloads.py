@@ -20,6 +20,7 @@ from files.zips import (
     zip_entry_name,
     zip_response,
 )
+from locker.errors import ErrorCode
 from locker.network import client_ip
 from sharing import selectors, services, tokens
 from sharing.access import ShareDenied, ShareGone, resume_budget, share_resume_credential
@@ -30,6 +31,7 @@ PREVIEW_SIZE = max(THUMBNAIL_SIZES)
 
 class NotReady(ShareDenied):
     status = 409
+    code = ErrorCode.NOT_READY
 
 
 def servable(file: File) -> bool:
@@ -105,7 +107,11 @@ def _require_servable(file: File) -> None:
     if not servable(file):
         if file.state == File.State.PENDING:
             raise NotReady(_("This file is being checked. Try again in a moment."))
-        raise NotReady(_("This file cannot be downloaded."))
+        # Infected, or processing failed: it will not become ready by waiting.
+        code = (
+            ErrorCode.INFECTED if file.state == File.State.INFECTED else ErrorCode.PERMISSION_DENIED
+        )
+        raise NotReady(_("This file cannot be downloaded."), code=code)
 
 
 def serve_file(request, share, file: File, *, inline: bool = False):
@@ -124,7 +130,10 @@ def serve_file(request, share, file: File, *, inline: bool = False):
             request, share, file=file, start=start, length=end - start
         )
         if resumed is None and not services.share_count_download(share=share):
-            raise ShareGone(_("This link has reached its download limit."))
+            raise ShareGone(
+                _("This link has reached its download limit."),
+                code=ErrorCode.DOWNLOAD_LIMIT_REACHED,
+            )
         decided.update(start=start, end=end, resumed=resumed)
 
     try:
@@ -216,7 +225,9 @@ def count_zip(request, share, response, *, name: str):
     if not services.share_count_download(share=share):
         # Nothing was opened yet (entries open storage when the stream reaches them), and
         # response.close() would signal the end of the request in the middle of it.
-        raise ShareGone(_("This link has reached its download limit."))
+        raise ShareGone(
+            _("This link has reached its download limit."), code=ErrorCode.DOWNLOAD_LIMIT_REACHED
+        )
     access = services.share_access_start(
         share=share,
         ip=client_ip(request),

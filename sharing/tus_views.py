@@ -12,15 +12,15 @@ of what was stored.
 
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 
 from files import tus
 from locker import outages
+from locker.errors import ErrorCode
 from locker.network import client_ip
 from sharing import access
 from sharing.access import ShareDenied
 from sharing.upload_links import UploadRefused, upload_link_max_file_size, upload_link_reserve
-from sharing.views import public_headers
+from sharing.views import public_headers, public_methods
 
 NO_ROOM = _("There is no room left for uploads on this link.")
 
@@ -30,7 +30,7 @@ def _link(request, token: str):
         return access.upload_link_resolve(request, token)
     except ShareDenied as exc:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
-        raise tus.TusError(exc.status, exc.message, headers) from None
+        raise tus.TusError(exc.status, exc.message, headers, code=exc.code) from None
 
 
 def _target(request, link) -> tus.Target:
@@ -39,7 +39,7 @@ def _target(request, link) -> tus.Target:
             return upload_link_reserve(link=link, size=size, name=name, resumable=True)
         except UploadRefused as exc:
             headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
-            raise tus.TusError(exc.status, exc.message, headers) from None
+            raise tus.TusError(exc.status, exc.message, headers, code=exc.code) from None
 
     return tus.Target(
         owner=link.owner,
@@ -66,7 +66,7 @@ def _answer(request, handler):
 
 # The token is the capability (as for /r/<token>/upload); no cookie but the SameSite=Lax unlock.
 @csrf_exempt
-@require_http_methods(["OPTIONS", "POST"])
+@public_methods(["OPTIONS", "POST"])
 def tus_collection(request, token: str):
     def handle():
         if request.method == "OPTIONS":
@@ -74,14 +74,18 @@ def tus_collection(request, token: str):
         tus.check_version(request)
         link = _link(request, token)
         if link.max_files and link.files_count >= link.max_files:
-            raise tus.TusError(410, _("This upload link does not accept more files."))
+            raise tus.TusError(
+                410,
+                _("This upload link does not accept more files."),
+                code=ErrorCode.UPLOAD_LIMIT_REACHED,
+            )
         return tus.create(request, _target(request, link), f"/r/{token}/tus/")
 
     return _answer(request, handle)
 
 
 @csrf_exempt
-@require_http_methods(["OPTIONS", "HEAD", "PATCH", "DELETE"])
+@public_methods(["OPTIONS", "HEAD", "PATCH", "DELETE"])
 def tus_upload(request, token: str, upload_id: str):
     def handle():
         if request.method == "OPTIONS":

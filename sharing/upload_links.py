@@ -26,6 +26,7 @@ from accounts.audit import A
 from files.link_uploads import UploadRefused
 from files.models import Folder, UploadReservation
 from locker.celery import task_queue
+from locker.errors import ErrorCode
 from locker.i18n import for_recipient
 from locker.throttle import Throttle
 from sharing.events import upload_link_event_data
@@ -210,7 +211,9 @@ def _upload_link_reserve(
         # Serialises the reservations of one link, so racing creations cannot overrun its room.
         locked = UploadLink.objects.select_for_update().get(pk=link.pk)
         if locked.revoked_at is not None:
-            raise UploadRefused(_("This upload link was revoked."), status=410)
+            raise UploadRefused(
+                _("This upload link was revoked."), status=410, code=ErrorCode.REVOKED
+            )
         open_uploads = UploadReservation.objects.live(now).filter(link=locked)
         stats = open_uploads.aggregate(count=Count("pk"), first=Min("expires_at"))
         count, total = stats["count"], reserved_bytes(open_uploads)
@@ -227,7 +230,11 @@ def _upload_link_reserve(
         if locked.max_files:
             left = locked.max_files - locked.files_count
             if left <= 0:
-                raise UploadRefused(_("This upload link does not accept more files."), status=410)
+                raise UploadRefused(
+                    _("This upload link does not accept more files."),
+                    status=410,
+                    code=ErrorCode.UPLOAD_LIMIT_REACHED,
+                )
             max_size = upload_link_max_file_size(locked)
             room = left * max_size + (0 if resumable else MULTIPART_ALLOWANCE) if max_size else 0
             if room and size > room:
@@ -308,7 +315,9 @@ def upload_link_receive(
     with transaction.atomic():
         if not upload_link_claim_files(link=link, count=len(contents)):
             raise UploadRefused(
-                _("This upload link does not accept that many more files."), status=410
+                _("This upload link does not accept that many more files."),
+                status=410,
+                code=ErrorCode.UPLOAD_LIMIT_REACHED,
             )
         folder = link.folder
         if folder_names:

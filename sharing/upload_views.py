@@ -16,11 +16,11 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 
 from files import intake
 from files import services as file_services
 from locker import outages
+from locker.errors import ErrorCode, code_or_status, error_body
 from locker.formats import size_text
 from locker.network import client_ip
 from sharing import access
@@ -33,7 +33,7 @@ from sharing.upload_links import (
     upload_link_receive,
     upload_link_reserve,
 )
-from sharing.views import link_page, public_headers, public_view
+from sharing.views import link_page, public_headers, public_methods, public_view
 
 NO_ROOM = gettext_noop("There is no room left for uploads on this link.")
 INTERRUPTED = gettext_noop("The upload was interrupted before it was complete; nothing was kept.")
@@ -56,7 +56,7 @@ def _max_path_depth(link) -> int:
 
 
 @csrf_exempt  # see sharing.views.cross_site_post
-@require_http_methods(["GET", "HEAD", "POST"])
+@public_methods(["GET", "HEAD", "POST"])
 @public_view
 def upload_page(request, token: str):
     def page():
@@ -74,8 +74,11 @@ def upload_page(request, token: str):
     return link_page(request, token, resolve=access.upload_link_resolve, page=page)
 
 
-def _json_error(status: int, message: str, *, retry_after: int | None = None):
-    response = JsonResponse({"detail": message}, status=status)
+def _json_error(
+    status: int, message: str, *, code: str | None = None, retry_after: int | None = None
+):
+    body = error_body(code_or_status(code, status), message)
+    response = JsonResponse(body, status=status)
     if retry_after:
         response["Retry-After"] = str(retry_after)
     return public_headers(response)
@@ -99,7 +102,7 @@ def _outages_as_json(view):
 
 # The token is the capability; the unlock cookie is SameSite=Lax so no other site can use it.
 @csrf_exempt
-@require_http_methods(["POST"])
+@public_methods(["POST"])
 @_outages_as_json
 def upload_receive(request, token: str):
     """`POST /r/<token>/upload`, multipart `file` parts → 201
@@ -111,7 +114,7 @@ def upload_receive(request, token: str):
     try:
         link = access.upload_link_resolve(request, token)
     except ShareDenied as exc:
-        return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
+        return _json_error(exc.status, exc.message, code=exc.code, retry_after=exc.retry_after)
     max_size = upload_link_max_file_size(link)
     place = {"checked": False, "names": None}
     if request.GET.get("path"):
@@ -122,7 +125,7 @@ def upload_receive(request, token: str):
                 link=link, batch=request.GET.get("batch"), path=request.GET.get("path")
             )
         except UploadRefused as exc:
-            return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
+            return _json_error(exc.status, exc.message, code=exc.code, retry_after=exc.retry_after)
         place["checked"] = True
 
     def folder_of(fields) -> None:
@@ -160,7 +163,7 @@ def upload_receive(request, token: str):
     except intake.IntakeError as exc:
         return _json_error(exc.status, exc.message)
     except UploadRefused as exc:
-        return _json_error(exc.status, exc.message, retry_after=exc.retry_after)
+        return _json_error(exc.status, exc.message, code=exc.code, retry_after=exc.retry_after)
     except file_services.QuotaExceeded:
         # The owner's quota is their business: say only that there is no room.
         return _json_error(507, _(NO_ROOM))
@@ -171,7 +174,7 @@ def upload_receive(request, token: str):
     except ValidationError as exc:  # a name the files app refuses
         return _json_error(400, " ".join(exc.messages))
     except file_services.NameConflict as exc:  # a folder of the path is a file already
-        return _json_error(409, str(exc))
+        return _json_error(409, str(exc), code=ErrorCode.NAME_CONFLICT)
     except file_services.InvalidMove as exc:  # too deep, found while creating the folders
         return _json_error(400, str(exc))
     # Only what the uploader sent: the stored name may differ ("name (1)") and would tell.

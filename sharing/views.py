@@ -3,11 +3,17 @@
 import functools
 
 from django.core.exceptions import TooManyFieldsSent
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from rest_framework.exceptions import MethodNotAllowed
 
 from files.models import File
 from files.responses import (
@@ -17,7 +23,7 @@ from files.responses import (
     thumbnail_size_or_none,
 )
 from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
-from locker import outages
+from locker import errors, outages
 from sharing import access, selectors, share_downloads
 from sharing.access import ShareDenied, SharePasswordRequired
 
@@ -41,18 +47,11 @@ def public_headers(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def wants_json(request) -> bool:
-    """A program that asks for JSON (`Accept: application/json`, without text/html) gets the
-    API's error shape, `{"detail": "<a sentence>"}`; a browser gets the page."""
-    accept = request.headers.get("Accept", "")
-    return "application/json" in accept and "text/html" not in accept
-
-
-def _denied(request, exc: ShareDenied) -> HttpResponse:
-    if wants_json(request):
-        response = JsonResponse({"detail": exc.message}, status=exc.status)
-    else:
-        response = _denied_page(request, exc)
+def denied_json(exc: ShareDenied) -> HttpResponse:
+    """A refusal as the API says it: `{"code", "detail"}` (locker.errors), its status and
+    headers, for programs (locker.errors.answers_json)."""
+    code = errors.code_or_status(exc.code, exc.status)
+    response = JsonResponse(errors.error_body(code, exc.message), status=exc.status)
     if exc.retry_after:
         response["Retry-After"] = str(exc.retry_after)
     if exc.status == 401:
@@ -60,7 +59,9 @@ def _denied(request, exc: ShareDenied) -> HttpResponse:
     return public_headers(response)
 
 
-def _denied_page(request, exc: ShareDenied) -> HttpResponse:
+def _denied(request, exc: ShareDenied) -> HttpResponse:
+    if errors.answers_json(request):
+        return denied_json(exc)
     titles = {
         400: _("Not possible"),
         404: _("Link not found"),
@@ -79,8 +80,9 @@ def _denied_page(request, exc: ShareDenied) -> HttpResponse:
 
 
 def public_view(view):
-    """Turn every refusal into its page (404, 410, 401, 429…) with the public headers; an outage
-    into its 503/507/500 answer (locker.outages), with them too."""
+    """Turn every refusal into its page (404, 410, 401, 429…) with the public headers, or into
+    its JSON `{"code", "detail"}` when the client asks for JSON (locker.errors.answers_json); an
+    outage into its 503/507/500 answer (locker.outages), with them too."""
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -99,8 +101,33 @@ def public_view(view):
     return wrapper
 
 
+def public_methods(methods: list[str]):
+    """Django's `require_http_methods` for the public link routes: a method the route does
+    not answer is 405 with `Allow`, as JSON `method_not_allowed` to a client that asks for JSON
+    (and on the JSON routes), with the public headers."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def inner(request, *args, **kwargs):
+            if request.method in methods:
+                return view(request, *args, **kwargs)
+            if errors.answers_json(request):
+                detail = MethodNotAllowed(request.method).detail
+                body = errors.error_body(errors.ErrorCode.METHOD_NOT_ALLOWED, detail)
+                response = JsonResponse(body, status=405)
+                response["Allow"] = ", ".join(methods)
+            else:
+                response = HttpResponseNotAllowed(methods)
+            return public_headers(response)
+
+        return inner
+
+    return decorator
+
+
 class _NotDownloadable(ShareDenied):
     status = 403
+    code = errors.ErrorCode.DOWNLOAD_NOT_ALLOWED
 
 
 # --- The page --------------------------------------------------------------------------------
@@ -259,8 +286,8 @@ def link_unlock(request, token: str, *, resolve) -> HttpResponse:
         return HttpResponseRedirect(request.path)
     password = request.POST.get("password", "")
     if not access.link_password_check(request, link=link, password=password):
-        if wants_json(request):
-            return JsonResponse({"detail": _("The password is not correct.")}, status=403)
+        if errors.answers_json(request):
+            raise access.ShareWrongPassword(_("The password is not correct."))
         return password_form(request, error=_("The password is not correct."), status=403)
     if request.session.session_key:
         # A privilege change: a new session id, so a fixated one learns nothing (the unlock
@@ -272,18 +299,21 @@ def link_unlock(request, token: str, *, resolve) -> HttpResponse:
 
 
 def link_page(request, token: str, *, resolve, page) -> HttpResponse:
-    """A link's public page: POST is its password form; while locked, GET shows that form."""
+    """A link's public page: POST is its password form; while locked, GET shows that form (a
+    client asking for JSON gets the 401 `password_required` or `wrong_password` instead)."""
     if request.method == "POST":
         return link_unlock(request, token, resolve=resolve)
     try:
         return page()
     except SharePasswordRequired as exc:
+        if errors.answers_json(request):
+            raise
         error = exc.message if isinstance(exc, access.ShareWrongPassword) else ""
         return password_form(request, error=error)
 
 
 @csrf_exempt  # see cross_site_post
-@require_http_methods(["GET", "HEAD", "POST"])
+@public_methods(["GET", "HEAD", "POST"])
 @public_view
 def share_page(request, token: str, folder_opaque: str | None = None):
     return link_page(
@@ -302,7 +332,7 @@ def _require_download(share) -> None:
         raise _NotDownloadable(_("The owner of this link allows viewing only, not downloading."))
 
 
-@require_http_methods(["GET", "HEAD"])
+@public_methods(["GET", "HEAD"])
 @public_view
 def share_download(request, token: str):
     share = access.share_resolve(request, token, resumable=True)
@@ -320,7 +350,7 @@ def share_download(request, token: str):
     return share_downloads.serve_folder_zip(request, share, share.folder)
 
 
-@require_http_methods(["GET", "HEAD"])
+@public_methods(["GET", "HEAD"])
 @public_view
 def share_file_download(request, token: str, file_opaque: str):
     share = access.share_resolve(request, token, resumable=True)
@@ -338,7 +368,7 @@ def _shared_file(share, file_opaque: str | None):
     raise Http404
 
 
-@require_http_methods(["GET", "HEAD"])
+@public_methods(["GET", "HEAD"])
 @public_view
 def share_preview(request, token: str, file_opaque: str | None = None):
     share = access.share_resolve(request, token)
@@ -348,7 +378,7 @@ def share_preview(request, token: str, file_opaque: str | None = None):
     return share_downloads.serve_preview(request, share, file)
 
 
-@require_http_methods(["GET", "HEAD"])
+@public_methods(["GET", "HEAD"])
 @public_view
 def share_thumbnail(request, token: str, file_opaque: str | None = None):
     """A file's thumbnail inside a share page, through the same resolve as every share route."""
@@ -367,7 +397,7 @@ def share_thumbnail(request, token: str, file_opaque: str | None = None):
     return response
 
 
-@require_http_methods(["GET", "HEAD"])
+@public_methods(["GET", "HEAD"])
 @public_view
 def share_folder_zip(request, token: str, folder_opaque: str):
     share = access.share_resolve(request, token)

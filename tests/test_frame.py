@@ -32,4 +32,4 @@ def test_generated_secret_key_file_is_private():
 def test_unknown_api_path_answers_json_404(client):
     response = client.get("/api/v1/no-such-thing/")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"code": "not_found", "detail": "Not found."}

@@ -28,6 +28,7 @@ def assert_unavailable(answer, part: str, *, json: bool) -> None:
     if json:
         assert answer.headers["content-type"] == "application/json"
         body = answer.json()
+        assert body["code"] == "service_unavailable"
         assert body["unavailable"] == part
         assert WORDS[part] in body["detail"]
     else:
@@ -109,13 +110,14 @@ def test_storage_outage_answers_503_and_keeps_no_partial_upload(outage_server):
         assert_unavailable(
             server.get(f"/api/v1/files/{intact}/content", api=True), "storage", json=True
         )
-        assert_unavailable(
-            server.get(
-                f"/s/{server.share_token}/download", headers={"X-Share-Password": SHARE_PASSWORD}
-            ),
-            "storage",
-            json=False,
-        )
+        # A share download: the page for a browser, JSON for a script (docs/api-errors.md).
+        download = f"/s/{server.share_token}/download"
+        unlocked = {"X-Share-Password": SHARE_PASSWORD}
+        browser = {**unlocked, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        assert_unavailable(server.get(download, headers=browser), "storage", json=False)
+        script = server.get(download, headers=unlocked)
+        assert_unavailable(script, "storage", json=True)
+        assert script.json()["code"] == "service_unavailable"
         upload = server.request(
             "POST", "/api/v1/files/", api=True, body=body, headers={"Content-Type": content_type}
         )

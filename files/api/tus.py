@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.views import APIView
 
 from files import selectors, tus
+from locker.api import ErrorSerializer
 from locker.idempotency import idempotent
 
 BASE = "/api/v1/tus/"
@@ -35,12 +36,13 @@ def _response(description: str, *headers: str) -> OpenApiResponse:
 
 
 COMMON_ERRORS = {
-    401: OpenApiResponse(description="Not authenticated."),
-    404: OpenApiResponse(description="No such upload (or another user's)."),
+    401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
+    404: OpenApiResponse(ErrorSerializer, description="No such upload (or another user's)."),
     410: OpenApiResponse(
-        description="The upload expired before it was complete (or was terminated meanwhile)."
+        ErrorSerializer,
+        description="The upload expired before it was complete (or was terminated meanwhile).",
     ),
-    412: OpenApiResponse(description="Tus-Resumable missing or not 1.0.0."),
+    412: OpenApiResponse(ErrorSerializer, description="Tus-Resumable missing or not 1.0.0."),
 }
 
 
@@ -69,12 +71,20 @@ class _TusView(APIView):
 
 
 class TusCollectionView(_TusView):
+    def get_permissions(self):
+        # tus clients ask for the capabilities before anything else, without credentials (a
+        # browser's CORS preflight cannot carry them): they say nothing about anybody.
+        if self.request.method == "OPTIONS":
+            return []
+        return super().get_permissions()
+
     @extend_schema(
         operation_id="tus_options",
         summary="tus capabilities",
         description="Answers with Tus-Version, Tus-Extension (creation, creation-with-upload, "
         "termination, checksum, expiration), Tus-Checksum-Algorithm (sha1, sha256, md5) and "
-        "Tus-Max-Size when LOCKER_MAX_UPLOAD_SIZE is set.",
+        "Tus-Max-Size when LOCKER_MAX_UPLOAD_SIZE is set. Needs no authentication (the only "
+        "operation of the API that does not).",
         request=None,
         responses={204: _response("Capabilities.", "Tus-Version", "Tus-Extension")},
     )

@@ -15,33 +15,34 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import BaseParser
 
 from files import intake
+from locker.errors import ErrorCode
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
+    default_code = ErrorCode.TOO_LARGE
 
 
 class InsufficientStorage(exceptions.APIException):
     status_code = status.HTTP_507_INSUFFICIENT_STORAGE
-    default_code = "over_quota"
+    default_code = ErrorCode.QUOTA_EXCEEDED
 
 
 class TooManyUploads(exceptions.APIException):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_code = "too_many_uploads"
+    default_code = ErrorCode.TOO_MANY_UPLOADS
 
 
 class LengthRequired(exceptions.APIException):
     status_code = status.HTTP_411_LENGTH_REQUIRED
-    default_code = "length_required"
+    default_code = ErrorCode.LENGTH_REQUIRED
 
 
 class UploadGone(exceptions.APIException):
     """The upload's reservation was cancelled (by its owner, a revoked link) or reclaimed."""
 
     status_code = status.HTTP_410_GONE
-    default_code = "cancelled"
+    default_code = ErrorCode.GONE
 
 
 @contextmanager

@@ -53,7 +53,9 @@ from files.intake import ReceivedUpload, multipart_intake
 from files.models import File
 from files.responses import thumbnail_response, thumbnail_size_or_none
 from files.thumbnail_sandbox import SIZES as THUMBNAIL_SIZES
+from locker.api import LockerAPIException
 from locker.conditional import ConditionalMixin, conditional_schema
+from locker.errors import ErrorCode
 from locker.idempotency import idempotent
 from locker.parsers import JSONParser
 from storage.exceptions import CorruptContent
@@ -70,7 +72,7 @@ class StoredContentUnreadable(exceptions.APIException):
     default_detail = _lazy(
         "The stored content of this file is damaged or missing; an administrator has been told."
     )
-    default_code = "content_unreadable"
+    default_code = ErrorCode.CONTENT_DAMAGED
 
 
 class Quarantined(exceptions.PermissionDenied):
@@ -78,18 +80,30 @@ class Quarantined(exceptions.PermissionDenied):
     default_code = "infected"
 
 
-class Conflict(exceptions.APIException):
+class Conflict(LockerAPIException):
     status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
+    default_code = ErrorCode.CONFLICT
+
+
+def name_conflict(exc: services.NameConflict, *, user) -> Conflict:
+    """A 409 `name_conflict` that names the item holding the name (`existing`), so that a
+    client retrying an upload (or a create) finds what it already made."""
+    item = selectors.item_named(user=user, folder=exc.folder, name=exc.name)
+    extra = {}
+    if item is not None:
+        kind = "file" if isinstance(item, File) else "folder"
+        extra["existing"] = {"id": str(item.public_id), "name": item.name, "type": kind}
+    return Conflict(str(exc), code=ErrorCode.NAME_CONFLICT, **extra)
 
 
 @contextmanager
-def service_errors(field: str = "name"):
-    """Turn the services' exceptions into API errors with a sentence a person understands."""
+def service_errors(field: str = "name", *, user=None):
+    """Turn the services' exceptions into API errors with a sentence a person understands
+    (a name conflict names the existing item of `user`'s)."""
     try:
         yield
     except services.NameConflict as exc:
-        raise Conflict(str(exc)) from None
+        raise name_conflict(exc, user=user) from None
     except services.InvalidMove as exc:
         raise serializers.ValidationError({"non_field_errors": [str(exc)]}) from None
     except services.QuotaExceeded as exc:
@@ -230,7 +244,7 @@ class FolderViewSet(ConditionalMixin, viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         parent = self._folder_or_root(data.validated_data.get("parent"), "parent")
         if "path" in data.validated_data:
-            with service_errors(field="path"):
+            with service_errors(field="path", user=request.user):
                 folder, created = services.folder_ensure_path(
                     user=request.user, parent=parent, path=data.validated_data["path"]
                 )
@@ -238,7 +252,7 @@ class FolderViewSet(ConditionalMixin, viewsets.GenericViewSet):
             return Response(
                 FolderDetailSerializer(folder, context={"request": request}).data, status=answer
             )
-        with service_errors():
+        with service_errors(user=request.user):
             folder = services.folder_create(
                 user=request.user, parent=parent, name=data.validated_data["name"]
             )
@@ -265,14 +279,14 @@ class FolderViewSet(ConditionalMixin, viewsets.GenericViewSet):
             parent = None
             if "parent" in data.validated_data:
                 parent = self._folder_or_root(data.validated_data["parent"], "parent")
-            with service_errors():
+            with service_errors(user=request.user):
                 folder = services.folder_update(
                     folder=folder, name=data.validated_data.get("name"), parent=parent
                 )
         return Response(FolderDetailSerializer(folder, context={"request": request}).data)
 
     def destroy(self, request, id):
-        with self.preconditioned() as folder, service_errors():
+        with self.preconditioned() as folder, service_errors(user=request.user):
             services.folder_trash(folder=folder)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -446,7 +460,7 @@ class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
             value, field = _parent_param(request.query_params)
             if value is not None:
                 early["folder"] = self._folder_or_root(value, field)
-            with service_errors():
+            with service_errors(user=request.user):
                 return services.upload_reservation_create(user=request.user, size=size)
 
         def check_fields_sent_first(fields) -> None:
@@ -455,7 +469,7 @@ class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
             if early["folder"] is None and value is not None:
                 early["folder"] = self._folder_or_root(value, field)
             if fields is not None and fields.get("path"):
-                with service_errors(field="path"):
+                with service_errors(field="path", user=request.user):
                     services.folder_path_split(fields["path"])  # refused before any byte
 
         with (
@@ -485,11 +499,11 @@ class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
         # refused by files_create leaves no empty tree; the blobs stay the intake's to clean).
         with transaction.atomic():
             if data.get("path"):
-                with service_errors(field="path"):
+                with service_errors(field="path", user=request.user):
                     folder, _created = services.folder_ensure_path(
                         user=request.user, parent=folder, path=data["path"]
                     )
-            with service_errors(field="file"):
+            with service_errors(field="file", user=request.user):
                 return services.files_create(
                     user=request.user,
                     folder=folder,
@@ -554,7 +568,7 @@ class FileViewSet(ConditionalMixin, viewsets.GenericViewSet):
             if moved_to:  # `parent`, or `folder` (its former name); null = the root
                 field = moved_to[0]
                 folder = self._folder_or_root(data.validated_data[field], field)
-            with service_errors():
+            with service_errors(user=request.user):
                 file = services.file_update(
                     file=file, name=data.validated_data.get("name"), folder=folder
                 )
@@ -718,7 +732,7 @@ class TrashViewSet(viewsets.GenericViewSet):
         within = None
         if selectors.confined_folder_id(request.user) is not None:
             within = selectors.folder_get_for_user_or_root(user=request.user, folder_id=None)
-        with service_errors():
+        with service_errors(user=request.user):
             item = services.trash_restore(item=item, within=within)
         return Response(TrashRestoredSerializer(item).data)
 
@@ -869,7 +883,7 @@ class BatchView(APIView):
             target = selectors.folder_get_for_user_or_root(
                 user=request.user, folder_id=data.validated_data.get("target")
             )
-            with service_errors():
+            with service_errors(user=request.user):
                 count = batch.items_move(user=request.user, selection=selection, target=target)
             detail = ngettext("Moved %(n)s item.", "Moved %(n)s items.", count) % {"n": count}
         else:

@@ -95,11 +95,25 @@ class ShareCreateSerializer(ShareOptionsSerializer):
 
     def validate(self, attrs):
         kinds = ("file" in attrs) + ("folder" in attrs) + ("files" in attrs or "folders" in attrs)
-        if kinds != 1:
+        if kinds == 0:
             raise serializers.ValidationError(
                 {
-                    "file": [
-                        _("Give a file id, a folder id, or lists of files and folders, not more.")
+                    "non_field_errors": [
+                        _(
+                            "Say what to share: a file id (file), a folder id (folder), or lists "
+                            "of files and folders (files, folders)."
+                        )
+                    ]
+                }
+            )
+        if kinds > 1:
+            raise serializers.ValidationError(
+                {
+                    "non_field_errors": [
+                        _(
+                            "Share one thing at a time: a file id (file), a folder id (folder), "
+                            "or lists of files and folders (files, folders), not several of them."
+                        )
                     ]
                 }
             )

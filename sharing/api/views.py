@@ -31,6 +31,7 @@ from files.intake import ReceivedUpload, multipart_intake
 from files.selectors import file_get_for_user, folder_get_for_user, selection_get_for_user
 from locker.api import UUID_IN_PATH
 from locker.conditional import ConditionalMixin, conditional_schema
+from locker.errors import ErrorCode
 from locker.idempotency import idempotent
 from sharing import link_email, selectors, services, upload_links
 from sharing.api.serializers import (
@@ -53,7 +54,7 @@ from sharing.qr import link_qr_response
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
+    default_code = ErrorCode.CONFLICT
 
 
 ERRORS = {
@@ -484,7 +485,8 @@ class SendView(APIView):
             raise UploadGone(str(exc)) from None
         except file_services.NameConflict:
             raise Conflict(
-                _("Quick send keeps files in a folder named “Sent”; rename the item of that name.")
+                _("Quick send keeps files in a folder named “Sent”; rename the item of that name."),
+                code=ErrorCode.NAME_CONFLICT,
             ) from None
         except DjangoValidationError as exc:
             raise as_api_error(exc) from None

@@ -119,7 +119,7 @@ def test_deleting_someone_elses_token_answers_404(alice_api, bob):
     token, secret = api_token_create(user=bob, name="bobs")
     response = alice_api.delete(f"/api/v1/tokens/{token.pk}/")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"code": "not_found", "detail": "Not found."}
     assert bearer(secret).get("/api/v1/me/").status_code == 200
 
 

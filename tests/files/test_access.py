@@ -17,7 +17,7 @@ def alices_things(alice):
 
 def _assert_404_without_leak(response, *secrets):
     assert response.status_code == 404, (response.status_code, response.content)
-    assert response.json() == {"detail": "Not found."}
+    assert response.json() == {"code": "not_found", "detail": "Not found."}
     for secret in secrets:
         assert secret.encode() not in response.content
 

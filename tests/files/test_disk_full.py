@@ -46,6 +46,7 @@ def test_api_upload_on_a_full_disk_answers_507_and_keeps_nothing(
     response = upload(alice_api, "big.bin", os.urandom(TOO_BIG))
     assert response.status_code == 507, response.content
     assert "disk is full" in response.json()["detail"]
+    assert response.json()["code"] == "disk_full"
     assert_nothing_kept(alice, small_local_storage, free_before)
     # The space and the quota are back: a file that fits is stored.
     assert upload(alice_api, "small.bin", os.urandom(1024 * 1024)).status_code == 201
@@ -61,6 +62,7 @@ def test_upload_link_on_a_full_disk_answers_507_json_and_keeps_nothing(
     )
     assert response.status_code == 507, response.content
     assert "disk is full" in response.json()["detail"]
+    assert response.json()["code"] == "disk_full"
     assert response["Referrer-Policy"] == "no-referrer"
     assert_nothing_kept(alice, small_local_storage, free_before)
     link.refresh_from_db()
@@ -87,6 +89,7 @@ def test_tus_patch_on_a_full_disk_answers_507_and_gives_the_space_back(
     )
     assert response.status_code == 507, response.content
     assert "disk is full" in response.json()["detail"]
+    assert response.json()["code"] == "disk_full"
     assert response["Tus-Resumable"] == "1.0.0"
     # The upload stands where it stood (it can resume once there is room); the bytes of the
     # failed chunk are gone from the disk now, not at the next request.

@@ -185,3 +185,4 @@ def test_damaged_stored_content_answers_a_json_error(alice, alice_api, local_sto
     response = alice_api.get(f"/api/v1/files/{file.public_id}/content")
     assert response.status_code == 500
     assert "damaged" in response.json()["detail"]
+    assert response.json()["code"] == "content_damaged"

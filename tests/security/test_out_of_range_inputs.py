@@ -128,7 +128,7 @@ def test_an_upload_link_name_error_is_a_sentence_not_a_python_repr(client, link_
         content_type=f"multipart/form-data; boundary={BOUNDARY}",
     )
     assert response.status_code == 400
-    assert response.json() == {"detail": "A name cannot contain “/”."}
+    assert response.json() == {"code": "invalid", "detail": "A name cannot contain “/”."}
 
 
 def test_the_schema_answers_the_same_200_to_eight_parallel_clients(live_server):

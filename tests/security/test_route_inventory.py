@@ -108,7 +108,9 @@ ROUTES: dict[str, dict] = {
     "api/v1/files/<uuid:id>/": {"kind": "user"},
     "api/v1/files/<uuid:id>/content/": {"kind": "user"},
     "api/v1/files/<uuid:id>/thumbnail/": {"kind": "user"},
-    "api/v1/tus/": {"kind": "list", "methods": ["OPTIONS"]},
+    # OPTIONS (the tus capabilities) is open to anyone by design, as tus clients expect; it says
+    # nothing about anybody (tests/test_error_contract.py). Creating an upload is not.
+    "api/v1/tus/": {"kind": "list", "methods": ["POST"]},
     "api/v1/tus/<str:upload_id>": {"kind": "user", "methods": ["HEAD", "PATCH", "DELETE"]},
     "api/v1/trash/": {"kind": "list"},
     "api/v1/trash/<uuid:id>/restore/": {"kind": "user"},

@@ -23,7 +23,7 @@ from tests.sharing.conftest import make_folder
 from tests.tus.helpers import TUS, create, path_of
 
 ROOM = 100_000
-NO_ROOM = {"detail": "There is no room left for uploads on this link."}
+NO_ROOM = {"code": "quota_exceeded", "detail": "There is no room left for uploads on this link."}
 
 
 @pytest.fixture
@@ -66,7 +66,9 @@ def test_form_uploads_are_refused_alike_and_count_towards_the_same_limit(client,
         response = client.post(f"/r/{token}/upload", body)
         assert response.status_code == 507
         answers.add(response.content)
-    assert answers == {b'{"detail": "There is no room left for uploads on this link."}'}
+    assert answers == {
+        b'{"code": "quota_exceeded", "detail": "There is no room left for uploads on this link."}'
+    }
     for size in range(NO_ROOM_REFUSALS.limit - 3):
         assert create(client, ROOM + 1 + size, base=f"/r/{token}/tus/").status_code == 507
     small = client.post(f"/r/{token}/upload", {"file": [SimpleUploadedFile("a.txt", b"a")]})
