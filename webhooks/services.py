@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from locker.celery import task_queue
+from locker.throttle import Throttle
 from storage import crypto, masterkeys
 from webhooks import transport
 from webhooks.models import SECRET_PURPOSE, TEST_EVENT, Delivery, Event, Webhook
@@ -214,8 +215,35 @@ def emit_each(event: str, *, owner, items: list[dict]) -> int:
         return 0
 
 
+# Each test event is an outgoing request (and up to len(RETRY_DELAYS) more when it fails) to an
+# address of the user's choosing: the button is not a way to make the worker post without end.
+TEST_THROTTLE = Throttle("webhook-test", limit=10, window=600)
+
+
+class SendTestRefused(Exception):
+    """No test event now; the message is a sentence, `wait` the seconds to wait (or None)."""
+
+    def __init__(self, message: str, wait: int | None = None):
+        super().__init__(message)
+        self.wait = wait
+
+
 def webhook_send_test(*, webhook: Webhook) -> Delivery:
-    """A `webhook.test` delivery to this endpoint alone (whatever its events, even paused)."""
+    """A `webhook.test` delivery to this endpoint alone (whatever its events, even paused).
+    SendTestRefused past TEST_THROTTLE's tests per endpoint, or when the endpoint already has
+    LOCKER_WEBHOOK_MAX_PENDING deliveries waiting (the cap events obey)."""
+    pending = Delivery.objects.filter(webhook=webhook, state=S.PENDING).count()
+    if pending >= settings.LOCKER_WEBHOOK_MAX_PENDING:
+        raise SendTestRefused(
+            _("This webhook has too many deliveries waiting: try again once they are sent.")
+        )
+    wait = TEST_THROTTLE.take(str(webhook.public_id))
+    if wait is not None:
+        raise SendTestRefused(
+            _("Too many test events for this webhook: try again in %(seconds)d seconds.")
+            % {"seconds": wait},
+            wait=wait,
+        )
     with transaction.atomic():
         (delivery,) = _record(
             [webhook],

@@ -1,0 +1,300 @@
+"""Webhooks attacked as a registered, non-staff user would, against real receivers (HTTP servers
+on 127.0.0.1 started here) and real requests: the forms an internal address can take, a
+receiver that trickles its answer, proxies from the environment, test-event spam, the secret.
+The worker's side (a worker SIGKILLed mid-delivery) is in tests/workers/test_webhook_worker.py.
+"""
+
+import socket
+import threading
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from tests.webhooks.receiver import Receiver
+from webhooks import services
+from webhooks.models import Delivery, Webhook
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_client(alice):
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def staff_client(staff):
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def _attempt(delivery: Delivery) -> str | None:
+    Delivery.objects.filter(pk=delivery.pk, state="pending").update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    return services.delivery_attempt(delivery_id=delivery.pk)
+
+
+# --- SSRF: every spelling of an internal address is refused at creation -----------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[::1]/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://[0:0:0:0:0:ffff:7f00:1]/hook",
+        "https://[fd00::1]/hook",
+        "https://[fe80::1%25lo]/hook",
+        "https://[::]/hook",
+        "https://[::127.0.0.1]/hook",
+        "https://2130706433/hook",  # 127.0.0.1 as one decimal number
+        "https://0x7f.1/hook",
+        "https://0177.0.0.1/hook",
+        "https://127.1/hook",
+        "https://0.0.0.0/hook",
+        "https://0/hook",
+        "https://localhost/hook",
+        "https://localhost./hook",  # trailing dot
+        "https://169.254.169.254/latest/meta-data/",
+        "https://100.64.0.1/hook",
+        "https://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of 169.254.169.254
+        "https://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "https://[2002:a00:1::1]/hook",  # 6to4 of 10.0.0.1
+        "https://[2002:a9fe:a9fe::]/hook",  # 6to4 of 169.254.169.254
+        "https://evil.example@127.0.0.1/hook",  # userinfo
+        "https://127.0.0.1:6379/hook",  # a port of a local service
+        "https://bücher.example/hook",  # IDNA, not encoded
+    ],
+)
+def test_internal_addresses_in_every_spelling_are_refused(alice_api, url):
+    answer = alice_api.post("/api/v1/webhooks/", {"url": url, "events": ["file.uploaded"]})
+    assert answer.status_code == 400, url
+    assert answer.json()["detail"], url
+    assert not Webhook.objects.exists()
+
+
+def test_a_name_with_one_private_address_among_public_ones_is_refused(alice_api, monkeypatch):
+    real = socket.getaddrinfo
+
+    def attacker_dns(host, port, *args, **kwargs):
+        if host != "mixed.example":
+            return real(host, port, *args, **kwargs)
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", attacker_dns)
+    answer = alice_api.post(
+        "/api/v1/webhooks/", {"url": "https://mixed.example/hook", "events": ["file.uploaded"]}
+    )
+    assert answer.status_code == 400
+    assert "public addresses only" in answer.json()["detail"]
+
+
+def test_a_6to4_address_of_a_private_ipv4_is_refused_at_delivery_too(alice, settings):
+    """Stored while allowed (or by a future form of the check): the attempt refuses it again and
+    nothing leaves."""
+    settings.LOCKER_WEBHOOK_ALLOW_PRIVATE = True
+    webhook, _secret = services.webhook_create(
+        owner=alice, url="https://[2002:7f00:1::]:1/hook", events=["file.uploaded"]
+    )
+    settings.LOCKER_WEBHOOK_ALLOW_PRIVATE = False
+    delivery = services.webhook_send_test(webhook=webhook)
+    assert _attempt(delivery) == "pending"
+    delivery.refresh_from_db()
+    assert "public addresses only" in delivery.last_error
+
+
+# --- A receiver that trickles its answer --------------------------------------------------------
+
+
+class Trickler:
+    """A raw TCP receiver: reads the request, sends a status line, then `payload` a byte at a
+    time every `pause` seconds, then ends the answer with a 200. Records whether its
+    connection was cut before it had sent everything."""
+
+    def __init__(self, payload: bytes, *, pause: float = 0.2, chunked: bool = False):
+        self.payload = payload
+        self.pause = pause
+        self.chunked = chunked
+        self.cut_off = threading.Event()
+        self.finished = threading.Event()
+        self.sent = 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.server.getsockname()[1]
+
+    def _serve(self):
+        connection, _address = self.server.accept()
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            try:
+                if self.chunked:
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    while not self.cut_off.is_set():  # never ends on its own
+                        connection.sendall(b"1\r\nx\r\n")
+                        self.sent += 1
+                        threading.Event().wait(self.pause)
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                for byte in self.payload:
+                    connection.sendall(bytes([byte]))
+                    self.sent += 1
+                    threading.Event().wait(self.pause)
+                connection.sendall(b"\r\nContent-Length: 2\r\n\r\nok")
+                self.finished.set()
+            except OSError:
+                self.cut_off.set()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.cut_off.set()
+        self.server.close()
+
+
+@pytest.fixture
+def short_timeouts(settings):
+    settings.LOCKER_WEBHOOK_ALLOW_PRIVATE = True
+    settings.LOCKER_WEBHOOK_CONNECT_TIMEOUT = 1
+    settings.LOCKER_WEBHOOK_READ_TIMEOUT = 1
+    return settings
+
+
+def test_a_receiver_trickling_its_headers_is_cut_off_at_the_total_deadline(alice, short_timeouts):
+    """Each byte comes well within the read timeout, so only a deadline for the whole attempt
+    (connect + read timeouts, 2 s here) stops it; the trickle would last 16 s, and then answer a
+    200 that must not count."""
+    with Trickler(b"X-Slow: " + b"a" * 72) as trickler:
+        webhook, _secret = services.webhook_create(
+            owner=alice, url=f"http://127.0.0.1:{trickler.port}/hook", events=["file.uploaded"]
+        )
+        delivery = services.webhook_send_test(webhook=webhook)
+        assert _attempt(delivery) == "pending"
+        delivery.refresh_from_db()
+        assert delivery.last_status is None
+        assert delivery.last_error == "The receiver did not answer in time."
+        assert trickler.cut_off.wait(10) and not trickler.finished.is_set()
+        assert trickler.sent < 72
+
+
+def test_a_never_ending_chunked_answer_is_cut_off(alice, short_timeouts):
+    with Trickler(b"", pause=0.01, chunked=True) as trickler:
+        webhook, _secret = services.webhook_create(
+            owner=alice, url=f"http://127.0.0.1:{trickler.port}/hook", events=["file.uploaded"]
+        )
+        delivery = services.webhook_send_test(webhook=webhook)
+        _attempt(delivery)
+        assert trickler.cut_off.wait(10)
+        delivery.refresh_from_db()
+        assert len(delivery.last_response) <= 500
+
+
+# --- Proxies from the environment ---------------------------------------------------------------
+
+
+def test_proxy_variables_of_the_environment_are_not_honoured(
+    alice, receiver, allow_private, monkeypatch
+):
+    """A proxy would see every signed body, and reach what the address check refuses."""
+    with Receiver() as proxy:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+            monkeypatch.setenv(name, proxy.url(""))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        webhook, _secret = services.webhook_create(
+            owner=alice, url=receiver.url(), events=["file.uploaded"]
+        )
+        assert _attempt(services.webhook_send_test(webhook=webhook)) == "succeeded"
+        assert proxy.requests == []
+        assert len(receiver.requests) == 1
+
+
+# --- Test-event spam ----------------------------------------------------------------------------
+
+
+def test_the_test_button_is_throttled_per_endpoint(alice_api, allow_private, receiver):
+    created = alice_api.post(
+        "/api/v1/webhooks/", {"url": receiver.url(), "events": ["file.uploaded"]}
+    ).json()
+    answers = [
+        alice_api.post(f"/api/v1/webhooks/{created['id']}/test/").status_code for _ in range(12)
+    ]
+    assert answers == [202] * 10 + [429] * 2
+    refused = alice_api.post(f"/api/v1/webhooks/{created['id']}/test/")
+    assert "Too many test events" in refused.json()["detail"]
+    assert int(refused["Retry-After"]) > 0
+    assert Delivery.objects.filter(webhook__public_id=created["id"]).count() == 10
+
+
+def test_test_events_obey_the_pending_cap(alice_api, allow_private, receiver, settings):
+    settings.LOCKER_WEBHOOK_MAX_PENDING = 2
+    created = alice_api.post(
+        "/api/v1/webhooks/", {"url": receiver.url(), "events": ["file.uploaded"]}
+    ).json()
+    answers = [
+        alice_api.post(f"/api/v1/webhooks/{created['id']}/test/").status_code for _ in range(4)
+    ]
+    assert answers == [202, 202, 429, 429]
+    assert Delivery.objects.filter(webhook__public_id=created["id"], state="pending").count() == 2
+
+
+def test_the_test_button_on_the_page_says_when_it_is_refused(alice_client, alice, allow_private):
+    webhook, _secret = services.webhook_create(
+        owner=alice, url="http://127.0.0.1:9/hook", events=["file.uploaded"]
+    )
+    for _ in range(10):
+        alice_client.post(f"/webhooks/{webhook.public_id}/test")
+    page = alice_client.post(f"/webhooks/{webhook.public_id}/test", follow=True)
+    assert page.status_code == 200
+    assert "Too many test events" in page.content.decode()
+    assert Delivery.objects.filter(webhook=webhook).count() == 10
+
+
+# --- The secret -------------------------------------------------------------------------------
+
+
+def test_the_secret_appears_in_no_log_answer_or_page_after_creation(
+    alice_api, alice_client, staff_client, allow_private, receiver, caplog
+):
+    caplog.set_level("DEBUG")
+    receiver.answer((500, {}, b"echo"))
+    created = alice_api.post(
+        "/api/v1/webhooks/", {"url": receiver.url(), "events": ["file.uploaded"]}
+    ).json()
+    secret = created["secret"]
+    delivery = Delivery.objects.get(
+        public_id=alice_api.post(f"/api/v1/webhooks/{created['id']}/test/").json()["id"]
+    )
+    _attempt(delivery)
+    assert secret not in caplog.text
+    seen = [
+        alice_api.get("/api/v1/webhooks/").content,
+        alice_api.get(f"/api/v1/webhooks/{created['id']}/").content,
+        alice_api.get(f"/api/v1/webhooks/{created['id']}/deliveries/").content,
+        alice_client.get("/webhooks/").content,
+        alice_client.get(f"/webhooks/{created['id']}/").content,
+    ]
+    webhook_pk = Delivery.objects.get(pk=delivery.pk).webhook_id
+    admin = staff_client.get(f"/admin/webhooks/webhook/{webhook_pk}/change/")
+    assert admin.status_code == 200
+    seen.append(admin.content)
+    for content in seen:
+        assert secret.encode() not in content
+    # What was sent carries only its HMAC.
+    (request,) = receiver.requests
+    assert secret.encode() not in request.body
+    assert all(secret not in value for value in request.headers.values())
