@@ -284,10 +284,20 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
     """
     now = timezone.now()
     lease_end = now + _lease()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, state=S.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=lease_end, attempts=F("attempts") + 1, last_attempt_at=now)
+    delays = settings.LOCKER_WEBHOOK_RETRY_DELAYS
+    due = Delivery.objects.filter(pk=delivery_id, state=S.PENDING, next_attempt_at__lte=now)
+    claimed = due.filter(attempts__lte=len(delays)).update(
+        next_attempt_at=lease_end, attempts=F("attempts") + 1, last_attempt_at=now
+    )
     if not claimed:
+        # Every attempt was claimed and the last never finished (its worker was killed, or hit
+        # the task time limit): it is not sent again. Without this, an attempt that always kills
+        # its worker would be sent again by the sweep, once per lease, without end.
+        due.filter(attempts__gt=len(delays)).update(
+            state=S.FAILED,
+            next_attempt_at=None,
+            last_error=_("The last attempt did not finish (the worker stopped)."),
+        )
         return None
     delivery = Delivery.objects.select_related("webhook").get(pk=delivery_id)
     webhook = delivery.webhook
@@ -302,7 +312,6 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
         body = delivery.body.encode("utf-8")
         answer = transport.post(webhook.url, body, _headers(delivery, secret, body))
         final = False
-    delays = settings.LOCKER_WEBHOOK_RETRY_DELAYS
     changes = {
         "last_status": answer.status,
         "last_response": answer.excerpt,

@@ -7,12 +7,15 @@ The worker's side (a worker SIGKILLed mid-delivery) is in tests/workers/test_web
 import socket
 import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from locker.celery import task_queue
 from tests.webhooks.receiver import Receiver
+from tests.workers.conftest import wait_for
 from webhooks import services
 from webhooks.models import Delivery, Webhook
 
@@ -298,3 +301,118 @@ def test_the_secret_appears_in_no_log_answer_or_page_after_creation(
     (request,) = receiver.requests
     assert secret.encode() not in request.body
     assert all(secret not in value for value in request.headers.values())
+
+
+# --- A worker killed mid-delivery (SIGKILL), with real workers --------------------------------
+
+
+class Holding:
+    """A receiver that records each request and holds its answer (the worker is mid-delivery)
+    while `hold` is set; once cleared it answers 200 at once."""
+
+    def __init__(self):
+        self.requests: list[dict[str, str]] = []
+        self.hold = threading.Event()
+        self.hold.set()
+        self.released = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.requests.append(dict(self.headers))
+                if receiver.hold.is_set():
+                    receiver.released.wait(120)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _kill_mid_delivery(worker, holding, delivery_pk: int, count: int) -> None:
+    """SIGKILL the worker while the receiver holds request number `count`; then let the
+    attempt's lease run out (as if its minute had passed) and start the worker again."""
+    wait_for(lambda: len(holding.requests) >= count, timeout=60, what=f"request {count}")
+    worker.kill()
+    delivery = Delivery.objects.get(pk=delivery_pk)
+    assert (delivery.state, delivery.attempts) == ("pending", count)
+    assert delivery.next_attempt_at > timezone.now()  # leased to the dead worker
+    Delivery.objects.filter(pk=delivery_pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=2)
+    )
+    worker.start()
+    task_queue("webhooks.tasks.requeue_due")  # the beat's sweep, run by the worker
+
+
+@pytest.fixture
+def holding(settings):
+    settings.LOCKER_WEBHOOK_ALLOW_PRIVATE = True
+    with Holding() as server:
+        yield server
+
+
+HOLDING_WORKER_ENV = {"LOCKER_WEBHOOK_ALLOW_PRIVATE": "true", "LOCKER_WEBHOOK_READ_TIMEOUT": "60s"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_killed_mid_attempt_comes_back_once(alice, holding, start_worker):
+    worker = start_worker(env={**HOLDING_WORKER_ENV, "LOCKER_WEBHOOK_RETRY_DELAYS": "1s,1s"})
+    webhook, _secret = services.webhook_create(
+        owner=alice, url=holding.url(), events=["file.uploaded"]
+    )
+    delivery = services.webhook_send_test(webhook=webhook)
+    _kill_mid_delivery(worker, holding, delivery.pk, 1)
+    holding.hold.clear()
+    wait_for(
+        lambda: Delivery.objects.filter(pk=delivery.pk, state="succeeded").exists(),
+        timeout=60,
+        what="the delivery to be sent again and succeed",
+    )
+    first, second = holding.requests
+    assert first["Locker-Delivery"] == second["Locker-Delivery"] == str(delivery.public_id)
+    assert Delivery.objects.get(pk=delivery.pk).attempts == 2
+    assert services.deliveries_requeue_due(now=timezone.now() + timedelta(days=2)) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_that_always_kills_its_worker_is_not_sent_without_end(
+    alice, holding, start_worker
+):
+    """One retry allowed: two attempts, both killed mid-request. The sweep must not send it a
+    third time (attempts are bounded even when no attempt ever finishes)."""
+    worker = start_worker(env={**HOLDING_WORKER_ENV, "LOCKER_WEBHOOK_RETRY_DELAYS": "1s"})
+    webhook, _secret = services.webhook_create(
+        owner=alice, url=holding.url(), events=["file.uploaded"]
+    )
+    delivery = services.webhook_send_test(webhook=webhook)
+    _kill_mid_delivery(worker, holding, delivery.pk, 1)
+    _kill_mid_delivery(worker, holding, delivery.pk, 2)
+    holding.hold.clear()  # a third request would be answered at once
+    wait_for(
+        lambda: not Delivery.objects.filter(pk=delivery.pk, state="pending").exists(),
+        timeout=60,
+        what="the delivery to be finished",
+    )
+    assert len(holding.requests) == 2
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("failed", 2)
+    assert "did not finish" in delivery.last_error
