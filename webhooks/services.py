@@ -209,7 +209,16 @@ def emit_each(event: str, *, owner, items: list[dict]) -> int:
             if not listening:
                 return 0
             who = owner_data(owner)
-            return sum(len(_record(listening, event, {**data, "owner": who})) for data in items)
+            # The cap holds within one call too (an upload of 100 files is 100 events).
+            room = settings.LOCKER_WEBHOOK_MAX_PENDING
+            recorded = 0
+            for index, data in enumerate(items):
+                hearing = [webhook for webhook in listening if webhook.pending + index < room]
+                if not hearing:
+                    logger.warning("Webhooks with too many pending deliveries: dropped %s", event)
+                    break
+                recorded += len(_record(hearing, event, {**data, "owner": who}))
+            return recorded
     except Exception:  # noqa: BLE001 - webhooks never break what they report on
         logger.exception("Could not record the %s webhook event", event)
         return 0

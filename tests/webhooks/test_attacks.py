@@ -416,3 +416,61 @@ def test_an_attempt_that_always_kills_its_worker_is_not_sent_without_end(
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == ("failed", 2)
     assert "did not finish" in delivery.last_error
+
+
+# --- Floods, scope, what the log shows ------------------------------------------------------
+
+
+def test_one_upload_of_many_files_by_a_visitor_does_not_pass_the_pending_cap(
+    alice, allow_private, settings
+):
+    """Anyone with an upload link can send up to 100 files in one request: 100 events. The
+    owner's endpoint still gets at most LOCKER_WEBHOOK_MAX_PENDING deliveries waiting."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from sharing.upload_links import upload_link_create
+    from tests.sharing.conftest import make_folder
+
+    settings.LOCKER_WEBHOOK_MAX_PENDING = 3
+    webhook, _secret = services.webhook_create(
+        owner=alice, url="http://127.0.0.1:9/hook", events=["file.uploaded"]
+    )
+    _link, token = upload_link_create(owner=alice, folder=make_folder(alice, "Inbox"))
+    files = [SimpleUploadedFile(f"f{i}.txt", b"x") for i in range(8)]
+    assert Client().post(f"/r/{token}/upload", {"file": files}).status_code == 201
+    assert Delivery.objects.filter(webhook=webhook, state="pending").count() == 3
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_no_redirect_is_followed_to_an_internal_address(alice, receiver, allow_private, status):
+    with Receiver() as internal:
+        receiver.answer((status, {"Location": internal.url("/admin")}, b""))
+        webhook, _secret = services.webhook_create(
+            owner=alice, url=receiver.url(), events=["file.uploaded"]
+        )
+        delivery = services.webhook_send_test(webhook=webhook)
+        assert _attempt(delivery) == "pending"
+        assert internal.requests == [] and len(receiver.requests) == 1
+
+
+def test_a_user_cannot_widen_an_endpoint_to_the_whole_instance(alice_api, allow_private):
+    created = alice_api.post(
+        "/api/v1/webhooks/", {"url": "http://127.0.0.1:9/hook", "events": ["file.uploaded"]}
+    ).json()
+    changed = alice_api.patch(f"/api/v1/webhooks/{created['id']}/", {"scope": "instance"})
+    assert changed.status_code == 400 and changed.json()["detail"]
+    assert Webhook.objects.get(public_id=created["id"]).scope == "mine"
+
+
+def test_the_receivers_answer_and_the_url_are_escaped_on_the_page(
+    alice, alice_client, receiver, allow_private
+):
+    receiver.answer((500, {}, b"<script>alert(1)</script><img src=x onerror=alert(2)>"))
+    webhook, _secret = services.webhook_create(
+        owner=alice, url=receiver.url("/<svg/onload=alert(3)>"), events=["file.uploaded"]
+    )
+    _attempt(services.webhook_send_test(webhook=webhook))
+    page = alice_client.get(f"/webhooks/{webhook.public_id}/").content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    for raw in ("<script>alert(1)", "<img src=x", "<svg/onload"):
+        assert raw not in page
