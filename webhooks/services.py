@@ -226,7 +226,8 @@ def emit_each(event: str, *, owner, items: list[dict]) -> int:
 
 # Each test event is an outgoing request (and up to len(RETRY_DELAYS) more when it fails) to an
 # address of the user's choosing: the button is not a way to make the worker post without end.
-TEST_THROTTLE = Throttle("webhook-test", limit=10, window=600)
+# Counted per user, not per endpoint: deleting and adding an endpoint again starts no new count.
+TEST_THROTTLE = Throttle("webhook-test", limit=20, window=600)
 
 
 class SendTestRefused(Exception):
@@ -239,18 +240,17 @@ class SendTestRefused(Exception):
 
 def webhook_send_test(*, webhook: Webhook) -> Delivery:
     """A `webhook.test` delivery to this endpoint alone (whatever its events, even paused).
-    SendTestRefused past TEST_THROTTLE's tests per endpoint, or when the endpoint already has
+    SendTestRefused past TEST_THROTTLE's tests per user, or when the endpoint already has
     LOCKER_WEBHOOK_MAX_PENDING deliveries waiting (the cap events obey)."""
     pending = Delivery.objects.filter(webhook=webhook, state=S.PENDING).count()
     if pending >= settings.LOCKER_WEBHOOK_MAX_PENDING:
         raise SendTestRefused(
             _("This webhook has too many deliveries waiting: try again once they are sent.")
         )
-    wait = TEST_THROTTLE.take(str(webhook.public_id))
+    wait = TEST_THROTTLE.take(str(webhook.owner_id))
     if wait is not None:
         raise SendTestRefused(
-            _("Too many test events for this webhook: try again in %(seconds)d seconds.")
-            % {"seconds": wait},
+            _("Too many test events lately: try again in %(seconds)d seconds.") % {"seconds": wait},
             wait=wait,
         )
     with transaction.atomic():

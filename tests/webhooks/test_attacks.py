@@ -206,6 +206,47 @@ def test_a_never_ending_chunked_answer_is_cut_off(alice, short_timeouts):
         assert len(delivery.last_response) <= 500
 
 
+def test_huge_answer_headers_are_an_error_not_a_memory_sink(alice, short_timeouts):
+    """Past 100 header lines the answer is refused (http.client's limit), whatever follows."""
+    with Trickler(b"X-H: v\r\n" * 150, pause=0) as trickler:
+        webhook, _secret = services.webhook_create(
+            owner=alice, url=f"http://127.0.0.1:{trickler.port}/hook", events=["file.uploaded"]
+        )
+        delivery = services.webhook_send_test(webhook=webhook)
+        assert _attempt(delivery) == "pending"
+        delivery.refresh_from_db()
+        assert delivery.last_status is None and "100 headers" in delivery.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_trickling_receiver_holds_a_real_worker_no_longer_than_the_deadline(
+    alice, short_timeouts, start_worker
+):
+    start_worker(
+        env={
+            "LOCKER_WEBHOOK_ALLOW_PRIVATE": "true",
+            "LOCKER_WEBHOOK_CONNECT_TIMEOUT": "1s",
+            "LOCKER_WEBHOOK_READ_TIMEOUT": "1s",
+            "LOCKER_WEBHOOK_RETRY_DELAYS": "1h",
+        }
+    )
+    with Trickler(b"X-Slow: " + b"a" * 72) as trickler:
+        webhook, _secret = services.webhook_create(
+            owner=alice, url=f"http://127.0.0.1:{trickler.port}/hook", events=["file.uploaded"]
+        )
+        delivery = services.webhook_send_test(webhook=webhook)
+        wait_for(
+            lambda: (
+                Delivery.objects.filter(pk=delivery.pk, attempts=1).exclude(last_error="").exists()
+            ),
+            timeout=60,
+            what="the worker to record the attempt",
+        )
+        delivery.refresh_from_db()
+        assert delivery.last_error == "The receiver did not answer in time."
+        assert trickler.cut_off.wait(10) and not trickler.finished.is_set()
+
+
 # --- Proxies from the environment ---------------------------------------------------------------
 
 
@@ -229,18 +270,25 @@ def test_proxy_variables_of_the_environment_are_not_honoured(
 # --- Test-event spam ----------------------------------------------------------------------------
 
 
-def test_the_test_button_is_throttled_per_endpoint(alice_api, allow_private, receiver):
-    created = alice_api.post(
-        "/api/v1/webhooks/", {"url": receiver.url(), "events": ["file.uploaded"]}
-    ).json()
-    answers = [
-        alice_api.post(f"/api/v1/webhooks/{created['id']}/test/").status_code for _ in range(12)
-    ]
-    assert answers == [202] * 10 + [429] * 2
-    refused = alice_api.post(f"/api/v1/webhooks/{created['id']}/test/")
+def test_the_test_button_is_throttled_per_user(alice_api, allow_private, receiver):
+    """Deleting the endpoint and adding it again does not start a new count."""
+
+    def new_endpoint() -> str:
+        return alice_api.post(
+            "/api/v1/webhooks/", {"url": receiver.url(), "events": ["file.uploaded"]}
+        ).json()["id"]
+
+    first = new_endpoint()
+    answers = [alice_api.post(f"/api/v1/webhooks/{first}/test/").status_code for _ in range(15)]
+    assert answers == [202] * 15
+    assert alice_api.delete(f"/api/v1/webhooks/{first}/").status_code == 204
+    second = new_endpoint()
+    answers = [alice_api.post(f"/api/v1/webhooks/{second}/test/").status_code for _ in range(7)]
+    assert answers == [202] * 5 + [429] * 2
+    refused = alice_api.post(f"/api/v1/webhooks/{second}/test/")
     assert "Too many test events" in refused.json()["detail"]
     assert int(refused["Retry-After"]) > 0
-    assert Delivery.objects.filter(webhook__public_id=created["id"]).count() == 10
+    assert Delivery.objects.filter(webhook__public_id=second).count() == 5
 
 
 def test_test_events_obey_the_pending_cap(alice_api, allow_private, receiver, settings):
@@ -259,12 +307,12 @@ def test_the_test_button_on_the_page_says_when_it_is_refused(alice_client, alice
     webhook, _secret = services.webhook_create(
         owner=alice, url="http://127.0.0.1:9/hook", events=["file.uploaded"]
     )
-    for _ in range(10):
+    for _ in range(20):
         alice_client.post(f"/webhooks/{webhook.public_id}/test")
     page = alice_client.post(f"/webhooks/{webhook.public_id}/test", follow=True)
     assert page.status_code == 200
     assert "Too many test events" in page.content.decode()
-    assert Delivery.objects.filter(webhook=webhook).count() == 10
+    assert Delivery.objects.filter(webhook=webhook).count() == 20
 
 
 # --- The secret -------------------------------------------------------------------------------

@@ -105,13 +105,13 @@ class WebhookViewSet(
             202: DeliverySerializer,
             404: ERRORS[404],
             429: OpenApiResponse(
-                description="Too many test events for this webhook lately, or too many of its "
-                "deliveries waiting; `detail` says which."
+                description="Too many test events lately (20 per user in 10 minutes), or too "
+                "many of the webhook's deliveries waiting; `detail` says which."
             ),
         },
         description=(
             "Queue a `webhook.test` event to this endpoint alone; its result shows in the "
-            "delivery log. At most 10 per endpoint in 10 minutes."
+            "delivery log. At most 20 per user in 10 minutes."
         ),
     )
     @action(detail=True, methods=["post"])
