@@ -44,7 +44,23 @@ def _clean_events(events) -> list[str]:
     return [event for event in Event.values if event in events]
 
 
-def _clean_url(url: str) -> str:
+# Checking a URL resolves its host name in the web request: a user trying names without end
+# would hold web workers on slow resolvers of their choosing, and map which internal names exist
+# ("cannot be resolved" against "a private address").
+URL_CHECK_THROTTLE = Throttle("webhook-url-check", limit=30, window=600)
+
+
+def _clean_url(url: str, owner) -> str:
+    wait = URL_CHECK_THROTTLE.take(str(owner.pk))
+    if wait is not None:
+        raise ValidationError(
+            {
+                "url": _(
+                    "Too many webhook addresses checked lately: try again in %(seconds)d seconds."
+                )
+                % {"seconds": wait}
+            }
+        )
     try:
         transport.url_check(url)
     except transport.UnsafeURL as exc:
@@ -71,7 +87,7 @@ def webhook_create(
     LOCKER_WEBHOOK_MAX_PER_USER per user, counted under a lock on the user's row."""
     events = _clean_events(events)
     scope = _clean_scope(scope, owner)
-    url = _clean_url(url)
+    url = _clean_url(url, owner)
     secret = secret_new()
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
@@ -96,7 +112,7 @@ def webhook_update(*, webhook: Webhook, data: dict) -> Webhook:
     if "scope" in data:
         changes["scope"] = _clean_scope(data["scope"], webhook.owner)
     if "url" in data and data["url"] != webhook.url:
-        changes["url"] = _clean_url(data["url"])
+        changes["url"] = _clean_url(data["url"], webhook.owner)
     if "active" in data:
         changes["active"] = bool(data["active"])
     if changes:

@@ -522,3 +522,21 @@ def test_the_receivers_answer_and_the_url_are_escaped_on_the_page(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     for raw in ("<script>alert(1)", "<img src=x", "<svg/onload"):
         assert raw not in page
+
+
+def test_url_checks_are_limited_per_user(alice_api, bob_api):
+    """Each check resolves a name of the user's choosing in the web request (a slow resolver
+    holds a web worker; the answers tell which internal names exist): 30 in 10 minutes."""
+    answers = [
+        alice_api.post(
+            "/api/v1/webhooks/",
+            {"url": f"https://name-{i}.invalid/hook", "events": ["file.uploaded"]},
+        ).json()["detail"]
+        for i in range(31)
+    ]
+    assert all("cannot be resolved" in answer for answer in answers[:30])
+    assert "Too many webhook addresses checked" in answers[30]
+    other = bob_api.post(
+        "/api/v1/webhooks/", {"url": "https://x.invalid/hook", "events": ["file.uploaded"]}
+    )
+    assert "cannot be resolved" in other.json()["detail"]  # each user has their own count
