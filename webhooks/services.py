@@ -285,6 +285,9 @@ def webhook_send_test(*, webhook: Webhook) -> Delivery:
 # --- Deliveries (the worker) -----------------------------------------------------------------
 
 
+RETRY_COUNTDOWN_MAX = 600  # seconds: later retries are queued by deliveries_requeue_due
+
+
 def _lease() -> timedelta:
     """How long an attempt holds its delivery: a worker killed mid-attempt frees it after."""
     seconds = settings.LOCKER_WEBHOOK_CONNECT_TIMEOUT + settings.LOCKER_WEBHOOK_READ_TIMEOUT
@@ -352,7 +355,11 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
         retry_in = delays[delivery.attempts - 1]
         changes.update(next_attempt_at=timezone.now() + timedelta(seconds=retry_in))
     Delivery.objects.filter(pk=delivery.pk, next_attempt_at=lease_end).update(**changes)
-    if retry_in is not None:
+    # A countdown message sits in the worker's memory until due, and the Redis broker hands it
+    # out again each visibility timeout it stays unacknowledged: hours-long retries of thousands
+    # of deliveries (an endpoint down) would pile up in every worker. Those are left to the
+    # sweep, which queues each delivery once it is due.
+    if retry_in is not None and retry_in <= RETRY_COUNTDOWN_MAX:
         try:
             task_queue(DELIVER_TASK, (delivery.pk,), countdown=retry_in)
         except Exception:  # noqa: BLE001 - the sweep sends it when due

@@ -540,3 +540,36 @@ def test_url_checks_are_limited_per_user(alice_api, bob_api):
         "/api/v1/webhooks/", {"url": "https://x.invalid/hook", "events": ["file.uploaded"]}
     )
     assert "cannot be resolved" in other.json()["detail"]  # each user has their own count
+
+
+def test_hours_long_retries_leave_no_message_waiting_on_the_broker(
+    alice, receiver, allow_private, settings
+):
+    """An endpoint down for long, times a thousand pending deliveries: each retry hours away
+    would be a countdown message held by the workers (and handed out again by Redis each
+    visibility timeout). A short retry is queued; a long one is left to the sweep."""
+    import redis
+    from django.conf import settings as conf
+
+    from locker.celery import app
+
+    broker = redis.Redis.from_url(app.conf.broker_url)
+    queue = conf.CELERY_TASK_DEFAULT_QUEUE
+    receiver.answer((503, {}, b"down"))
+    webhook, _secret = services.webhook_create(
+        owner=alice, url=receiver.url(), events=["file.uploaded"]
+    )
+    settings.LOCKER_WEBHOOK_RETRY_DELAYS = [60, 3 * 3600]
+    delivery = services.webhook_send_test(webhook=webhook)
+    broker.delete(queue)
+    assert _attempt(delivery) == "pending"  # the next in 1 minute: queued
+    assert broker.llen(queue) == 1
+    broker.delete(queue)
+    assert _attempt(delivery) == "pending"  # the next in 3 hours: the sweep's
+    assert broker.llen(queue) == 0
+    delivery.refresh_from_db()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=2)
+    )
+    assert services.deliveries_requeue_due() == 1
+    assert broker.llen(queue) == 1
