@@ -573,3 +573,38 @@ def test_hours_long_retries_leave_no_message_waiting_on_the_broker(
     )
     assert services.deliveries_requeue_due() == 1
     assert broker.llen(queue) == 1
+
+
+def test_visitors_addresses_in_events_are_anonymised_like_the_access_log(
+    alice, allow_private, settings
+):
+    """A visitor's upload or download tells the owner's endpoint no more than the owner's own
+    access log: the address truncated when LOCKER_ANONYMISE_IPS, no user agent, no account."""
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from sharing.services import share_create
+    from sharing.upload_links import upload_link_create
+    from tests.sharing.conftest import make_folder, store_file
+
+    settings.LOCKER_ANONYMISE_IPS = True
+    webhook, _secret = services.webhook_create(
+        owner=alice,
+        url="http://127.0.0.1:9/hook",
+        events=["file.uploaded", "share.downloaded"],
+    )
+    visitor = Client(REMOTE_ADDR="203.0.113.77", HTTP_USER_AGENT="Visitor/1.0")
+    _link, token = upload_link_create(owner=alice, folder=make_folder(alice, "Inbox"))
+    sent = visitor.post(f"/r/{token}/upload", {"file": [SimpleUploadedFile("a.txt", b"a")]})
+    assert sent.status_code == 201
+    _share, share_token = share_create(owner=alice, file=store_file(alice, "r.txt", b"data"))
+    download = visitor.get(f"/s/{share_token}/download")
+    assert b"".join(download.streaming_content) == b"data"
+    bodies = [json.loads(d.body) for d in Delivery.objects.filter(webhook=webhook)]
+    by_event = {body["type"]: body["data"] for body in bodies}
+    assert by_event["file.uploaded"]["uploaded_by"]["ip"] == "203.0.113.0"
+    assert by_event["share.downloaded"]["download"]["ip"] == "203.0.113.0"
+    for body in bodies:
+        text = json.dumps(body)
+        assert "203.0.113.77" not in text and "Visitor/1.0" not in text
