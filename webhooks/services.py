@@ -285,6 +285,19 @@ def webhook_send_test(*, webhook: Webhook) -> Delivery:
 # --- Deliveries (the worker) -----------------------------------------------------------------
 
 
+HOLD_OFF = timedelta(minutes=1)
+
+
+def _failed_lately(webhook_id: int, delivery_id: int, now: datetime) -> bool:
+    """Another delivery to this endpoint failed within HOLD_OFF (no answer, or not a 2xx)."""
+    return (
+        Delivery.objects.filter(webhook_id=webhook_id, last_attempt_at__gte=now - HOLD_OFF)
+        .filter(~Q(last_error="") | Q(last_status__lt=200) | Q(last_status__gte=300))
+        .exclude(pk=delivery_id)
+        .exists()
+    )
+
+
 RETRY_COUNTDOWN_MAX = 600  # seconds: later retries are queued by deliveries_requeue_due
 
 
@@ -314,6 +327,13 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
     lease_end = now + _lease()
     delays = settings.LOCKER_WEBHOOK_RETRY_DELAYS
     due = Delivery.objects.filter(pk=delivery_id, state=S.PENDING, next_attempt_at__lte=now)
+    webhook_id = due.values_list("webhook_id", flat=True).first()
+    if webhook_id is not None and _failed_lately(webhook_id, delivery_id, now):
+        # Its endpoint failed a moment ago: a thousand deliveries queued for a receiver that
+        # never answers would each hold the worker for the whole timeout. Not an attempt: the
+        # delivery waits HOLD_OFF (then the sweep queues it), so one attempt a while probes it.
+        due.update(next_attempt_at=now + HOLD_OFF)
+        return None
     claimed = due.filter(attempts__lte=len(delays)).update(
         next_attempt_at=lease_end, attempts=F("attempts") + 1, last_attempt_at=now
     )

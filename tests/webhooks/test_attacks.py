@@ -608,3 +608,58 @@ def test_visitors_addresses_in_events_are_anonymised_like_the_access_log(
     for body in bodies:
         text = json.dumps(body)
         assert "203.0.113.77" not in text and "Visitor/1.0" not in text
+
+
+class Blackhole:
+    """Accepts connections, reads the request and never answers (until closed)."""
+
+    def __init__(self):
+        self.connections = 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.open: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.getsockname()[1]}/hook"
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _address = self.server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self.open.append(connection)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.close()
+        for connection in self.open:
+            connection.close()
+
+
+def test_a_receiver_that_never_answers_costs_one_timeout_not_one_per_delivery(
+    alice, short_timeouts
+):
+    """Many events queued for an endpoint that never answers: after its first timeout, the
+    others wait (not counted as attempts) instead of each holding the worker for the timeout."""
+    with Blackhole() as blackhole:
+        webhook, _secret = services.webhook_create(
+            owner=alice, url=blackhole.url(), events=["file.uploaded"]
+        )
+        deliveries = [services.webhook_send_test(webhook=webhook) for _ in range(5)]
+        results = [services.delivery_attempt(delivery_id=d.pk) for d in deliveries]
+        assert results == ["pending", None, None, None, None]
+        assert blackhole.connections == 1
+        held = Delivery.objects.filter(pk__in=[d.pk for d in deliveries[1:]])
+        assert {row.attempts for row in held} == {0}
+        assert all(row.next_attempt_at > timezone.now() for row in held)
+        # Once the hold-off is over, the sweep queues them again.
+        held.update(next_attempt_at=timezone.now() - timedelta(minutes=2))
+        Delivery.objects.filter(pk=deliveries[0].pk).update(
+            last_attempt_at=timezone.now() - timedelta(minutes=5)
+        )
+        assert services.deliveries_requeue_due() == 4
