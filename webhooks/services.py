@@ -327,12 +327,20 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
     lease_end = now + _lease()
     delays = settings.LOCKER_WEBHOOK_RETRY_DELAYS
     due = Delivery.objects.filter(pk=delivery_id, state=S.PENDING, next_attempt_at__lte=now)
-    webhook_id = due.values_list("webhook_id", flat=True).first()
-    if webhook_id is not None and _failed_lately(webhook_id, delivery_id, now):
+    row = due.values_list("webhook_id", "created_at").first()
+    if row is not None and _failed_lately(row[0], delivery_id, now):
         # Its endpoint failed a moment ago: a thousand deliveries queued for a receiver that
         # never answers would each hold the worker for the whole timeout. Not an attempt: the
-        # delivery waits HOLD_OFF (then the sweep queues it), so one attempt a while probes it.
-        due.update(next_attempt_at=now + HOLD_OFF)
+        # delivery waits HOLD_OFF (then the sweep queues it), so one attempt a while probes it;
+        # past the retries' whole span it is given up, as its own attempts would have been.
+        if row[1] < now - timedelta(seconds=sum(delays)):
+            due.update(
+                state=S.FAILED,
+                next_attempt_at=None,
+                last_error=_("Its endpoint kept failing: given up."),
+            )
+        else:
+            due.update(next_attempt_at=now + HOLD_OFF)
         return None
     claimed = due.filter(attempts__lte=len(delays)).update(
         next_attempt_at=lease_end, attempts=F("attempts") + 1, last_attempt_at=now

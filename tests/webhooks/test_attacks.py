@@ -143,6 +143,10 @@ class Trickler:
             request = b""
             while b"\r\n\r\n" not in request:
                 request += connection.recv(65536)
+            head, _sep, body = request.partition(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            while len(body) < length:  # unread data would make the close a reset
+                body += connection.recv(65536)
             try:
                 if self.chunked:
                     connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -157,8 +161,12 @@ class Trickler:
                     threading.Event().wait(self.pause)
                 connection.sendall(b"\r\nContent-Length: 2\r\n\r\nok")
                 self.finished.set()
+                connection.settimeout(10)
+                while connection.recv(65536):  # until the client closes
+                    pass
             except OSError:
-                self.cut_off.set()
+                if not self.finished.is_set():
+                    self.cut_off.set()
 
     def __enter__(self):
         self.thread.start()
@@ -663,3 +671,10 @@ def test_a_receiver_that_never_answers_costs_one_timeout_not_one_per_delivery(
             last_attempt_at=timezone.now() - timedelta(minutes=5)
         )
         assert services.deliveries_requeue_due() == 4
+        # Held back past the retries' whole span (the endpoint kept failing): given up.
+        Delivery.objects.filter(pk=deliveries[0].pk).update(last_attempt_at=timezone.now())
+        held.update(created_at=timezone.now() - timedelta(days=3))
+        assert services.delivery_attempt(delivery_id=deliveries[1].pk) is None
+        given_up = Delivery.objects.get(pk=deliveries[1].pk)
+        assert (given_up.state, given_up.attempts) == ("failed", 0)
+        assert blackhole.connections == 1
