@@ -208,7 +208,11 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
     def _socket(self) -> socket.socket:
         sock = socket.create_connection((str(self._address), self.port), self.timeout)
-        self._deadline.watch(sock)
+        try:
+            self._deadline.watch(sock)
+        except TimeoutError:
+            sock.close()
+            raise
         sock.settimeout(settings.LOCKER_WEBHOOK_READ_TIMEOUT)
         return sock
 
