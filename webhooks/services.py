@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from locker.celery import task_queue
+from locker.throttle import Throttle
 from storage import crypto, masterkeys
 from webhooks import transport
 from webhooks.models import SECRET_PURPOSE, TEST_EVENT, Delivery, Event, Webhook
@@ -43,7 +44,23 @@ def _clean_events(events) -> list[str]:
     return [event for event in Event.values if event in events]
 
 
-def _clean_url(url: str) -> str:
+# Checking a URL resolves its host name in the web request: a user trying names without end
+# would hold web workers on slow resolvers of their choosing, and map which internal names exist
+# ("cannot be resolved" against "a private address").
+URL_CHECK_THROTTLE = Throttle("webhook-url-check", limit=30, window=600)
+
+
+def _clean_url(url: str, owner) -> str:
+    wait = URL_CHECK_THROTTLE.take(str(owner.pk))
+    if wait is not None:
+        raise ValidationError(
+            {
+                "url": _(
+                    "Too many webhook addresses checked lately: try again in %(seconds)d seconds."
+                )
+                % {"seconds": wait}
+            }
+        )
     try:
         transport.url_check(url)
     except transport.UnsafeURL as exc:
@@ -70,7 +87,7 @@ def webhook_create(
     LOCKER_WEBHOOK_MAX_PER_USER per user, counted under a lock on the user's row."""
     events = _clean_events(events)
     scope = _clean_scope(scope, owner)
-    url = _clean_url(url)
+    url = _clean_url(url, owner)
     secret = secret_new()
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
@@ -95,7 +112,7 @@ def webhook_update(*, webhook: Webhook, data: dict) -> Webhook:
     if "scope" in data:
         changes["scope"] = _clean_scope(data["scope"], webhook.owner)
     if "url" in data and data["url"] != webhook.url:
-        changes["url"] = _clean_url(data["url"])
+        changes["url"] = _clean_url(data["url"], webhook.owner)
     if "active" in data:
         changes["active"] = bool(data["active"])
     if changes:
@@ -208,14 +225,50 @@ def emit_each(event: str, *, owner, items: list[dict]) -> int:
             if not listening:
                 return 0
             who = owner_data(owner)
-            return sum(len(_record(listening, event, {**data, "owner": who})) for data in items)
+            # The cap holds within one call too (an upload of 100 files is 100 events).
+            room = settings.LOCKER_WEBHOOK_MAX_PENDING
+            recorded = 0
+            for index, data in enumerate(items):
+                hearing = [webhook for webhook in listening if webhook.pending + index < room]
+                if not hearing:
+                    logger.warning("Webhooks with too many pending deliveries: dropped %s", event)
+                    break
+                recorded += len(_record(hearing, event, {**data, "owner": who}))
+            return recorded
     except Exception:  # noqa: BLE001 - webhooks never break what they report on
         logger.exception("Could not record the %s webhook event", event)
         return 0
 
 
+# Each test event is an outgoing request (and up to len(RETRY_DELAYS) more when it fails) to an
+# address of the user's choosing: the button is not a way to make the worker post without end.
+# Counted per user, not per endpoint: deleting and adding an endpoint again starts no new count.
+TEST_THROTTLE = Throttle("webhook-test", limit=20, window=600)
+
+
+class SendTestRefused(Exception):
+    """No test event now; the message is a sentence, `wait` the seconds to wait (or None)."""
+
+    def __init__(self, message: str, wait: int | None = None):
+        super().__init__(message)
+        self.wait = wait
+
+
 def webhook_send_test(*, webhook: Webhook) -> Delivery:
-    """A `webhook.test` delivery to this endpoint alone (whatever its events, even paused)."""
+    """A `webhook.test` delivery to this endpoint alone (whatever its events, even paused).
+    SendTestRefused past TEST_THROTTLE's tests per user, or when the endpoint already has
+    LOCKER_WEBHOOK_MAX_PENDING deliveries waiting (the cap events obey)."""
+    pending = Delivery.objects.filter(webhook=webhook, state=S.PENDING).count()
+    if pending >= settings.LOCKER_WEBHOOK_MAX_PENDING:
+        raise SendTestRefused(
+            _("This webhook has too many deliveries waiting: try again once they are sent.")
+        )
+    wait = TEST_THROTTLE.take(str(webhook.owner_id))
+    if wait is not None:
+        raise SendTestRefused(
+            _("Too many test events lately: try again in %(seconds)d seconds.") % {"seconds": wait},
+            wait=wait,
+        )
     with transaction.atomic():
         (delivery,) = _record(
             [webhook],
@@ -230,6 +283,22 @@ def webhook_send_test(*, webhook: Webhook) -> Delivery:
 
 
 # --- Deliveries (the worker) -----------------------------------------------------------------
+
+
+HOLD_OFF = timedelta(minutes=1)
+
+
+def _failed_lately(webhook_id: int, delivery_id: int, now: datetime) -> bool:
+    """Another delivery to this endpoint failed within HOLD_OFF (no answer, or not a 2xx)."""
+    return (
+        Delivery.objects.filter(webhook_id=webhook_id, last_attempt_at__gte=now - HOLD_OFF)
+        .filter(~Q(last_error="") | Q(last_status__lt=200) | Q(last_status__gte=300))
+        .exclude(pk=delivery_id)
+        .exists()
+    )
+
+
+RETRY_COUNTDOWN_MAX = 600  # seconds: later retries are queued by deliveries_requeue_due
 
 
 def _lease() -> timedelta:
@@ -256,10 +325,35 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
     """
     now = timezone.now()
     lease_end = now + _lease()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, state=S.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=lease_end, attempts=F("attempts") + 1, last_attempt_at=now)
+    delays = settings.LOCKER_WEBHOOK_RETRY_DELAYS
+    due = Delivery.objects.filter(pk=delivery_id, state=S.PENDING, next_attempt_at__lte=now)
+    row = due.values_list("webhook_id", "created_at").first()
+    if row is not None and _failed_lately(row[0], delivery_id, now):
+        # Its endpoint failed a moment ago: a thousand deliveries queued for a receiver that
+        # never answers would each hold the worker for the whole timeout. Not an attempt: the
+        # delivery waits HOLD_OFF (then the sweep queues it), so one attempt a while probes it;
+        # past the retries' whole span it is given up, as its own attempts would have been.
+        if row[1] < now - timedelta(seconds=sum(delays)):
+            due.update(
+                state=S.FAILED,
+                next_attempt_at=None,
+                last_error=_("Its endpoint kept failing: given up."),
+            )
+        else:
+            due.update(next_attempt_at=now + HOLD_OFF)
+        return None
+    claimed = due.filter(attempts__lte=len(delays)).update(
+        next_attempt_at=lease_end, attempts=F("attempts") + 1, last_attempt_at=now
+    )
     if not claimed:
+        # Every attempt was claimed and the last never finished (its worker was killed, or hit
+        # the task time limit): it is not sent again. Without this, an attempt that always kills
+        # its worker would be sent again by the sweep, once per lease, without end.
+        due.filter(attempts__gt=len(delays)).update(
+            state=S.FAILED,
+            next_attempt_at=None,
+            last_error=_("The last attempt did not finish (the worker stopped)."),
+        )
         return None
     delivery = Delivery.objects.select_related("webhook").get(pk=delivery_id)
     webhook = delivery.webhook
@@ -274,7 +368,6 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
         body = delivery.body.encode("utf-8")
         answer = transport.post(webhook.url, body, _headers(delivery, secret, body))
         final = False
-    delays = settings.LOCKER_WEBHOOK_RETRY_DELAYS
     changes = {
         "last_status": answer.status,
         "last_response": answer.excerpt,
@@ -290,7 +383,11 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
         retry_in = delays[delivery.attempts - 1]
         changes.update(next_attempt_at=timezone.now() + timedelta(seconds=retry_in))
     Delivery.objects.filter(pk=delivery.pk, next_attempt_at=lease_end).update(**changes)
-    if retry_in is not None:
+    # A countdown message sits in the worker's memory until due, and the Redis broker hands it
+    # out again each visibility timeout it stays unacknowledged: hours-long retries of thousands
+    # of deliveries (an endpoint down) would pile up in every worker. Those are left to the
+    # sweep, which queues each delivery once it is due.
+    if retry_in is not None and retry_in <= RETRY_COUNTDOWN_MAX:
         try:
             task_queue(DELIVER_TASK, (delivery.pk,), countdown=retry_in)
         except Exception:  # noqa: BLE001 - the sweep sends it when due

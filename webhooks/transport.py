@@ -10,13 +10,17 @@ network: without care it is a way to make the server reach its own private servi
   resolves to a public address when checked and to 127.0.0.1 when connecting (DNS rebinding)
   never reaches 127.0.0.1;
 - redirects are not followed (a 3xx is an answer like any other, and not a success);
-- connect and read timeouts, and at most RESPONSE_MAX_BYTES of the answer are read.
+- connect and read timeouts, a total deadline for the whole attempt (connect + read timeouts:
+  a receiver trickling its headers or chunk sizes a byte at a time has its connection cut
+  then), and at most RESPONSE_MAX_BYTES of the answer are read.
 """
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -50,8 +54,14 @@ def address_allowed(address: Address) -> bool:
     """A global unicast address, or anything when LOCKER_WEBHOOK_ALLOW_PRIVATE is on."""
     if settings.LOCKER_WEBHOOK_ALLOW_PRIVATE:
         return True
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one must be allowed itself: mapped (::ffff:a.b.c.d)
+        # and 6to4 (2002:AABB:CCDD::/48, which Python counts as global whatever it carries:
+        # 2002:7f00:1:: is 127.0.0.1 through a 6to4 relay).
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address.sixtofour is not None and not address_allowed(address.sixtofour):
+            return False
     return address.is_global and not (
         address.is_multicast
         or address.is_private
@@ -143,15 +153,66 @@ def url_check(url: str) -> None:
     resolve(target.host, target.port)
 
 
+class _Deadline:
+    """The attempt's total deadline. Socket timeouts bound each read, not their sum: a receiver
+    sending its status line, headers or chunk sizes a byte every few seconds would hold the
+    worker for as long as it likes. At the deadline the connection is shut down (from a timer
+    thread, on a duplicate of its descriptor: that also ends a blocked TLS read), so whatever
+    the worker is reading ends at once."""
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self.expired:
+                raise TimeoutError
+            self._socket = sock.dup()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            if self._socket is not None:
+                with contextlib.suppress(OSError):
+                    self._socket.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """Connects to the checked address; the Host header still names the host."""
 
-    def __init__(self, host: str, port: int, *, address: Address, connect_timeout: float, **kw):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        address: Address,
+        connect_timeout: float,
+        deadline: _Deadline,
+        **kw,
+    ):
         super().__init__(host, port, timeout=connect_timeout, **kw)
         self._address = address
+        self._deadline = deadline
 
     def _socket(self) -> socket.socket:
         sock = socket.create_connection((str(self._address), self.port), self.timeout)
+        try:
+            self._deadline.watch(sock)
+        except TimeoutError:
+            sock.close()
+            raise
         sock.settimeout(settings.LOCKER_WEBHOOK_READ_TIMEOUT)
         return sock
 
@@ -199,12 +260,17 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     except UnsafeURL as exc:
         return answer(error=str(exc))
     cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+    deadline = _Deadline(
+        settings.LOCKER_WEBHOOK_CONNECT_TIMEOUT + settings.LOCKER_WEBHOOK_READ_TIMEOUT
+    )
     connection = cls(
         target.host,
         target.port,
         address=address,
         connect_timeout=settings.LOCKER_WEBHOOK_CONNECT_TIMEOUT,
+        deadline=deadline,
     )
+    too_late = _("The receiver did not answer in time.")
     try:
         connection.request(
             "POST",
@@ -217,14 +283,21 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
             },
         )
         response = connection.getresponse()
+        if deadline.expired:  # headers cut short by the deadline look like an empty end
+            return answer(error=too_late)
         return answer(response.status, _read_capped(response, started).decode("utf-8", "replace"))
     except TimeoutError:
-        return answer(error=_("The receiver did not answer in time."))
+        return answer(error=too_late)
     except ssl.SSLError as exc:
+        if deadline.expired:
+            return answer(error=too_late)
         return answer(error=_("TLS failed: %(reason)s") % {"reason": exc.reason or exc})
     except (OSError, http.client.HTTPException) as exc:
+        if deadline.expired:
+            return answer(error=too_late)
         return answer(
             error=_("The request failed: %(reason)s") % {"reason": exc or type(exc).__name__}
         )
     finally:
+        deadline.stop()
         connection.close()

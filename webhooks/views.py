@@ -81,8 +81,12 @@ def webhook_detail(request: HttpRequest, webhook_id) -> HttpResponse:
 @login_required
 def webhook_test(request: HttpRequest, webhook_id) -> HttpResponse:
     webhook = _own(request, webhook_id)
-    services.webhook_send_test(webhook=webhook)
-    messages.success(request, _("A test event was queued; its result shows below."))
+    try:
+        services.webhook_send_test(webhook=webhook)
+    except services.SendTestRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("A test event was queued; its result shows below."))
     return redirect("webhooks:detail", webhook_id=webhook.public_id)
 
 

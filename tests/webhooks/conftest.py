@@ -2,6 +2,9 @@ import pytest
 
 from tests.webhooks.receiver import Receiver
 
+# Real Celery workers for the attacks of test_attacks.py (a worker SIGKILLed mid-delivery).
+from tests.workers.conftest import start_worker, worker_logs  # noqa: F401 - fixtures
+
 
 @pytest.fixture
 def receiver():

@@ -122,15 +122,25 @@ class WebhookViewSet(
     @extend_schema(
         summary="Send a test event",
         request=None,
-        responses={202: DeliverySerializer, 404: ERRORS[404]},
+        responses={
+            202: DeliverySerializer,
+            404: ERRORS[404],
+            429: OpenApiResponse(
+                description="Too many test events lately (20 per user in 10 minutes), or too "
+                "many of the webhook's deliveries waiting; `detail` says which."
+            ),
+        },
         description=(
             "Queue a `webhook.test` event to this endpoint alone; its result shows in the "
-            "delivery log."
+            "delivery log. At most 20 per user in 10 minutes."
         ),
     )
     @action(detail=True, methods=["post"])
     def test(self, request, *args, **kwargs):
-        delivery = services.webhook_send_test(webhook=self.get_object())
+        try:
+            delivery = services.webhook_send_test(webhook=self.get_object())
+        except services.SendTestRefused as exc:
+            raise exceptions.Throttled(wait=exc.wait, detail=str(exc)) from None
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
