@@ -67,10 +67,8 @@ UNLOCK = {
             "page in `Location`. Programs may send `X-Share-Password` with each request "
             "instead.",
         },
-        "403": _error(
-            "The password is not correct, or the form came from another site (Origin or "
-            "Sec-Fetch-Site)."
-        ),
+        "401": _error("The password is not correct (`code` `wrong_password`)."),
+        "403": _error("The form came from another site (Origin or Sec-Fetch-Site)."),
         **LINK_ERRORS,
     },
 }

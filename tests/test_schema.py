@@ -103,8 +103,10 @@ def test_every_error_answer_references_the_error_component(schema):
             assert list(content) == ["application/json"], f"{name} {code}: {list(content)}"
             assert content["application/json"]["schema"] == ERROR_REFERENCE, f"{name} {code}"
     error = schema["components"]["schemas"]["Error"]
-    assert set(error["properties"]) == {"code", "detail", "errors"}
-    assert "detail" in error["required"]
+    assert set(error["properties"]) == {"code", "detail", "errors", "unavailable", "existing"}
+    assert {"code", "detail"} <= set(error["required"])
+    code = error["properties"]["code"]
+    assert code.get("allOf", [code])[0]["$ref"] == "#/components/schemas/ErrorCodeEnum"
 
 
 def test_every_operation_has_a_tag(schema):

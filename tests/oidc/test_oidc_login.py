@@ -228,7 +228,7 @@ def test_creating_a_token_asks_for_a_fresh_log_in_at_the_provider(client, oidc_p
     session[twofactor.PASSWORD_AT_KEY] = time.time() - 3600  # the log-in is an hour old
     session.save()
 
-    response = client.post("/accounts/tokens/", {"name": "script"})
+    response = client.post("/accounts/tokens/", {"name": "script", "scopes": "*"})
 
     assert response.status_code == 302
     start = response["Location"]
@@ -241,7 +241,7 @@ def test_creating_a_token_asks_for_a_fresh_log_in_at_the_provider(client, oidc_p
     callback = oidc_provider.sign_in(to_provider["Location"], login="ann")
     back = client.get(callback.removeprefix("http://testserver"))
     assert back["Location"] == "/accounts/tokens/"
-    created = client.post("/accounts/tokens/", {"name": "script"})
+    created = client.post("/accounts/tokens/", {"name": "script", "scopes": "*"})
     assert created.status_code == 302 and created["Location"] == "/accounts/tokens/"
     assert User.objects.get(username="ann").api_tokens.count() == 1
 

@@ -35,11 +35,14 @@ def test_an_unknown_link_and_a_revoked_one_answer_json(client, report, share_of)
     assert gone.json()["detail"]
 
 
-def test_a_wrong_password_posted_by_a_program_answers_403_json(client, report, share_of):
+def test_a_wrong_password_posted_by_a_program_answers_401_json(client, report, share_of):
     _share, token = share_of(report, password="open sesame")
     response = client.post(f"/s/{token}", {"password": "wrong"}, **JSON)
-    assert response.status_code == 403
-    assert response.json() == {"detail": "The password is not correct."}
+    assert response.status_code == 401
+    assert response.json() == {
+        "code": "wrong_password",
+        "detail": "The password is not correct.",
+    }
     right = client.post(f"/s/{token}", {"password": "open sesame"}, **JSON)
     assert right.status_code == 303
     assert client.get(f"/s/{token}/download").status_code == 200
