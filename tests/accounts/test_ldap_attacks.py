@@ -4,20 +4,15 @@ before its fix (see docs/sso-ldap.md)."""
 
 import socket
 import threading
-from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
 
 from accounts.models import AuditEvent, User
 from tests.fixtures.slapd import (
-    ADMINS_GROUP,
     PEOPLE,
-    SERVICE_DN,
     SERVICE_PASSWORD,
-    SLAPD,
     USERS_GROUP,
-    Slapd,
     password_of,
     person_dn,
 )
@@ -27,33 +22,6 @@ pytestmark = pytest.mark.django_db
 LOGIN = "/accounts/login/"
 BAD_CREDENTIALS = "Please enter a correct username and password"
 UNREACHABLE = "The directory is unreachable"
-
-
-@pytest.fixture(scope="module")
-def directory(tmp_path_factory):
-    if not Path(SLAPD).exists():  # in CI a skip is a failure (tests/testenv.py)
-        pytest.skip("the LDAP tests need slapd: apt-get install slapd ldap-utils")
-    with Slapd(tmp_path_factory.mktemp("ldap")) as server:
-        yield server
-
-
-@pytest.fixture
-def ldap_on(settings, directory):
-    """LDAP over StartTLS with the test CA, users in lockerusers, staff in lockeradmins."""
-    settings.LOCKER_LDAP_URL = directory.ldap_url
-    settings.LOCKER_LDAP_START_TLS = True
-    settings.LOCKER_LDAP_CA_FILE = directory.ca_file
-    settings.LOCKER_LDAP_BIND_DN = SERVICE_DN
-    settings.LOCKER_LDAP_BIND_PASSWORD = SERVICE_PASSWORD
-    settings.LOCKER_LDAP_USER_BASE = PEOPLE
-    settings.LOCKER_LDAP_USER_FILTER = "(&(objectClass=inetOrgPerson)(uid=%(user)s))"
-    settings.LOCKER_LDAP_REQUIRE_GROUP = USERS_GROUP
-    settings.LOCKER_LDAP_STAFF_GROUP = ADMINS_GROUP
-    settings.AUTHENTICATION_BACKENDS = [
-        *settings.AUTHENTICATION_BACKENDS,
-        "accounts.ldap.LdapBackend",
-    ]
-    return settings
 
 
 def log_in(client, username: str, password: str):
