@@ -137,6 +137,18 @@ def _connection(server: Server, *, user: str | None, password: str | None) -> Co
     return connection
 
 
+def _service_connection(server: Server) -> Connection:
+    """A connection bound as the service account; DirectoryUnreachable when there is none."""
+    try:
+        return _connection(
+            server,
+            user=settings.LOCKER_LDAP_BIND_DN or None,
+            password=settings.LOCKER_LDAP_BIND_PASSWORD or None,
+        )
+    except (LDAPException, OSError) as exc:
+        raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
+
+
 def _first(attributes: dict, name: str) -> str:
     value = attributes.get(name) if name else None
     if isinstance(value, list):
@@ -202,14 +214,7 @@ def directory_check(username: str, password: str) -> DirectoryEntry | None:
 
 def _directory_check(username: str, password: str) -> DirectoryEntry | None:
     server = _server()
-    try:
-        connection = _connection(
-            server,
-            user=settings.LOCKER_LDAP_BIND_DN or None,
-            password=settings.LOCKER_LDAP_BIND_PASSWORD or None,
-        )
-    except (LDAPException, OSError) as exc:
-        raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
+    connection = _service_connection(server)
     try:
         attributes = [
             a
@@ -272,14 +277,7 @@ def directory_entry_exists(dn: str) -> bool:
     Raises DirectoryUnreachable when the directory cannot say.
     """
     with _directory_slot():
-        try:
-            connection = _connection(
-                _server(),
-                user=settings.LOCKER_LDAP_BIND_DN or None,
-                password=settings.LOCKER_LDAP_BIND_PASSWORD or None,
-            )
-        except (LDAPException, OSError) as exc:
-            raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
+        connection = _service_connection(_server())
         try:
             connection.search(dn, "(objectClass=*)", search_scope=BASE, attributes=["1.1"])
             return any(r.get("type") == "searchResEntry" for r in connection.response or [])
@@ -323,14 +321,7 @@ def directory_members_recheck() -> int:
     if not directory_entry_exists(group):
         logger.warning("LDAP: the group %s does not exist; no one is cut off.", group)
         return 0
-    try:
-        connection = _connection(
-            _server(),
-            user=settings.LOCKER_LDAP_BIND_DN or None,
-            password=settings.LOCKER_LDAP_BIND_PASSWORD or None,
-        )
-    except (LDAPException, OSError) as exc:
-        raise DirectoryUnreachable(f"{type(exc).__name__}: {exc}") from exc
+    connection = _service_connection(_server())
     try:
         gone = [
             user
