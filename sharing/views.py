@@ -52,6 +52,12 @@ def denied_json(exc: ShareDenied) -> HttpResponse:
     headers, for programs (locker.errors.answers_json)."""
     code = errors.code_or_status(exc.code, exc.status)
     response = JsonResponse(errors.error_body(code, exc.message), status=exc.status)
+    return _refusal_headers(response, exc)
+
+
+def _refusal_headers(response: HttpResponse, exc: ShareDenied) -> HttpResponse:
+    """What every refusal carries, page or JSON: when to retry, how to authenticate, and the
+    public pages' privacy headers."""
     if exc.retry_after:
         response["Retry-After"] = str(exc.retry_after)
     if exc.status == 401:
@@ -71,12 +77,13 @@ def _denied(request, exc: ShareDenied) -> HttpResponse:
         409: _("Not available right now"),
         429: _("Too many attempts"),
     }
-    return render(
+    response = render(
         request,
         "sharing/unavailable.html",
         {"status": exc.status, "title": titles.get(exc.status, ""), "message": exc.message},
         status=exc.status,
     )
+    return _refusal_headers(response, exc)
 
 
 def public_view(view):
