@@ -104,10 +104,10 @@ class ErrorSerializer(serializers.Serializer):
         help_text="What went wrong, in a sentence for people (in the request's language)."
     )
     errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Validation errors only (`code` is `invalid`): field name → its sentences "
-        "(`non_field_errors` for the request as a whole).",
+        "(`non_field_errors` for the request as a whole); for an item of a list or a nested "
+        "field, the same shape again under its index or name.",
     )
     unavailable = serializers.ChoiceField(
         choices=["database", "cache", "broker", "storage"],
