@@ -1,0 +1,87 @@
+"""Attacks on the API's newer parts (scoped and confined tokens, Idempotency-Key, ETags, the
+error body, slashless paths), sent from outside by a token holder with limited scopes or a
+token confined to a folder. Each test is an attack that worked before its fix."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import ApiToken
+from accounts.services import api_token_create
+from sharing.models import ShareLink
+from tests.security.conftest import make_folder, store_file
+
+pytestmark = pytest.mark.django_db
+
+EVERYTHING = ["files:read", "files:write", "shares:read", "shares:write", "upload-links:write"]
+EVERYTHING += ["account:read", "account:write"]
+
+
+def token_client(user, scopes, folder=None, name="integration") -> APIClient:
+    _token, secret = api_token_create(user=user, name=name, scopes=scopes, folder=folder)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+@pytest.fixture
+def locker(alice):
+    invoices = make_folder(alice, "Invoices")
+    hr = make_folder(alice, "HR")
+    return {
+        "invoices": invoices,
+        "hr": hr,
+        "invoice": store_file(alice, "invoice-1.pdf", b"%PDF invoice", folder=invoices),
+        "secret": store_file(alice, "salaries-secret.txt", b"SALARIES", folder=hr),
+        "full": token_client(alice, EVERYTHING, name="full"),
+        "confined": token_client(alice, EVERYTHING, folder=invoices, name="confined"),
+    }
+
+
+def test_a_confined_token_replaying_another_tokens_key_gets_no_share_link_of_an_outside_file(
+    locker,
+):
+    body = {"file": str(locker["secret"].public_id)}
+    made = locker["full"].post("/api/v1/shares/", body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert made.status_code == 201
+    replay = locker["confined"].post(
+        "/api/v1/shares/", body, format="json", HTTP_IDEMPOTENCY_KEY="k1"
+    )
+    assert replay.status_code == 422, replay.content
+    assert made.json()["url"] not in replay.content.decode()
+    assert "Idempotent-Replayed" not in replay
+    assert ShareLink.objects.count() == 1
+
+
+def test_a_confined_token_replaying_another_tokens_key_gets_no_unconfined_token_secret(
+    alice, locker
+):
+    body = {"name": "backup", "scopes": ["files:read"]}
+    made = locker["full"].post("/api/v1/tokens/", body, format="json", HTTP_IDEMPOTENCY_KEY="t")
+    assert made.status_code == 201, made.content
+    assert ApiToken.objects.get(name="backup").folder_id is None
+    replay = locker["confined"].post(
+        "/api/v1/tokens/", body, format="json", HTTP_IDEMPOTENCY_KEY="t"
+    )
+    assert replay.status_code == 422, replay.content
+    assert made.json()["token"] not in replay.content.decode()
+
+
+def test_a_token_with_fewer_scopes_replaying_a_key_gets_no_secret_it_could_not_make(alice):
+    full = token_client(alice, EVERYTHING, name="full")
+    reader = token_client(alice, ["account:write"], name="reader")
+    body = {"name": "admin-ish", "scopes": ["files:write"]}
+    made = full.post("/api/v1/tokens/", body, format="json", HTTP_IDEMPOTENCY_KEY="s")
+    assert made.status_code == 201
+    replay = reader.post("/api/v1/tokens/", body, format="json", HTTP_IDEMPOTENCY_KEY="s")
+    assert made.json()["token"] not in replay.content.decode()
+    assert "Idempotent-Replayed" not in replay
+
+
+def test_two_tokens_with_the_same_rights_still_share_a_key(alice):
+    one = token_client(alice, ["files:write"], name="one")
+    two = token_client(alice, ["files:write"], name="two")
+    made = one.post("/api/v1/folders/", {"name": "A"}, format="json", HTTP_IDEMPOTENCY_KEY="f")
+    again = two.post("/api/v1/folders/", {"name": "A"}, format="json", HTTP_IDEMPOTENCY_KEY="f")
+    assert made.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == made.json()
