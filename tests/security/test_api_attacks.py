@@ -85,3 +85,16 @@ def test_two_tokens_with_the_same_rights_still_share_a_key(alice):
     assert made.status_code == again.status_code == 201
     assert again["Idempotent-Replayed"] == "true"
     assert again.json() == made.json()
+
+
+def test_a_confined_token_cannot_change_the_accounts_password_nor_guess_it(alice, locker):
+    """The password guards the whole account: a token confined to one folder may neither
+    change it (and revoke every token) nor use the route to guess it and lock the owner out."""
+    for current in ("wrong-guess", "alice-password-1"):
+        body = {"current_password": current, "new_password": "A-much-longer-new-pass-42"}
+        response = locker["confined"].post("/api/v1/me/password/", body, format="json")
+        assert response.status_code == 403, response.content
+        assert "confined to a folder" in response.json()["detail"]
+    alice.refresh_from_db()
+    assert alice.check_password("alice-password-1")
+    assert locker["full"].get("/api/v1/files/").status_code == 200
