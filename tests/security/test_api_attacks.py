@@ -98,3 +98,17 @@ def test_a_confined_token_cannot_change_the_accounts_password_nor_guess_it(alice
     alice.refresh_from_db()
     assert alice.check_password("alice-password-1")
     assert locker["full"].get("/api/v1/files/").status_code == 200
+
+
+def test_a_token_that_cannot_read_learns_no_ids_from_a_name_conflict(alice, locker):
+    """An upload-only token (files:write, no files:read) that guesses a taken name hears 409,
+    but not the id of what holds it: with that id it could trash or move what it cannot see."""
+    dropbox = token_client(alice, ["files:write"], name="dropbox")
+    response = dropbox.post("/api/v1/folders/", {"name": "hr"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "name_conflict"
+    assert "existing" not in response.json()
+    assert str(locker["hr"].public_id) not in response.content.decode()
+    # A token that may read still hears which item it is (to find what a retry already made).
+    response = locker["full"].post("/api/v1/folders/", {"name": "hr"}, format="json")
+    assert response.json()["existing"]["id"] == str(locker["hr"].public_id)
