@@ -112,3 +112,21 @@ def test_a_token_that_cannot_read_learns_no_ids_from_a_name_conflict(alice, lock
     # A token that may read still hears which item it is (to find what a retry already made).
     response = locker["full"].post("/api/v1/folders/", {"name": "hr"}, format="json")
     assert response.json()["existing"]["id"] == str(locker["hr"].public_id)
+
+
+def test_a_token_that_cannot_read_files_cannot_publish_one_by_a_share_link(alice, locker):
+    """shares:write alone made a public link to any file whose id the token held (from a
+    webhook, a shared id list): reading through the link what files:read would refuse."""
+    sharer = token_client(alice, ["shares:write", "shares:read"], name="sharer")
+    for body in (
+        {"file": str(locker["secret"].public_id)},
+        {"folder": str(locker["hr"].public_id)},
+        {"files": [str(locker["secret"].public_id)]},
+    ):
+        response = sharer.post("/api/v1/shares/", body, format="json")
+        assert response.status_code == 403, response.content
+        assert "files:read" in response.json()["detail"]
+    assert not ShareLink.objects.exists()
+    reader = token_client(alice, ["shares:write", "files:read"], name="reader")
+    body = {"file": str(locker["secret"].public_id)}
+    assert reader.post("/api/v1/shares/", body, format="json").status_code == 201
