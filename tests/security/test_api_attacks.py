@@ -130,3 +130,31 @@ def test_a_token_that_cannot_read_files_cannot_publish_one_by_a_share_link(alice
     reader = token_client(alice, ["shares:write", "files:read"], name="reader")
     body = {"file": str(locker["secret"].public_id)}
     assert reader.post("/api/v1/shares/", body, format="json").status_code == 201
+
+
+HOOK = "https://93.184.215.14/hook"
+
+
+def test_a_staff_token_without_the_admin_scope_cannot_hear_every_users_events(staff):
+    """A staff member's token limited to webhooks:read/write made (or redirected) a webhook of
+    scope `instance`: every user's file names and downloads, without the `admin` scope."""
+    from webhooks.services import webhook_create
+
+    hooks = token_client(staff, ["webhooks:read", "webhooks:write"], name="hooks")
+    body = {"url": HOOK, "events": ["file.uploaded"], "scope": "instance"}
+    response = hooks.post("/api/v1/webhooks/", body, format="json")
+    assert response.status_code == 403, response.content
+    assert "admin" in response.json()["detail"]
+    mine = hooks.post("/api/v1/webhooks/", {**body, "scope": "mine"}, format="json").json()
+    response = hooks.patch(f"/api/v1/webhooks/{mine['id']}/", {"scope": "instance"}, format="json")
+    assert response.status_code == 403, response.content
+    everyone, _secret = webhook_create(
+        owner=staff, url=HOOK, events=["file.uploaded"], scope="instance"
+    )
+    url = f"/api/v1/webhooks/{everyone.public_id}/"
+    elsewhere = {"url": "https://93.184.215.15/stolen"}
+    assert hooks.patch(url, elsewhere, format="json").status_code == 403
+    assert hooks.get(f"{url}deliveries/").status_code == 403
+    admin = token_client(staff, ["webhooks:read", "webhooks:write", "admin"], name="admin")
+    assert admin.patch(url, elsewhere, format="json").status_code == 200
+    assert admin.post("/api/v1/webhooks/", body, format="json").status_code == 201
