@@ -147,15 +147,17 @@ def _canonical(data) -> bytes:
 
 def _authority(request) -> str:
     """What the request's credential may do: an API token's scopes and the folder it is
-    confined to (duck-typed: locker does not import accounts); a browser session may do what
-    an unconfined `*` token may. A retry through another token of the user replays the answer
-    only when that token has the same rights: an answer holding a new secret (a token, a share
-    link) is never given to a token that could not have made it (a confined token, fewer
-    scopes)."""
+    confined to (duck-typed: locker does not import accounts); for a browser session, that
+    session (some of its requests need a password typed lately in it). A retry through another
+    token of the user replays the answer only when that token has the same rights: an answer
+    holding a new secret (a token, a share link) is never given to a token that could not have
+    made it (a confined token, fewer scopes), nor to another session (a stolen cookie without
+    the password)."""
     auth = getattr(request, "auth", None)
     scopes = getattr(auth, "scopes", None)
     if scopes is None:
-        return "*\n"
+        session_key = getattr(getattr(request, "session", None), "session_key", None) or ""
+        return "session\n" + hashlib.sha256(session_key.encode()).hexdigest()
     return f"{','.join(sorted(scopes))}\n{getattr(auth, 'folder_id', None) or ''}"
 
 

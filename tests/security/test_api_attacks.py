@@ -158,3 +158,28 @@ def test_a_staff_token_without_the_admin_scope_cannot_hear_every_users_events(st
     admin = token_client(staff, ["webhooks:read", "webhooks:write", "admin"], name="admin")
     assert admin.patch(url, elsewhere, format="json").status_code == 200
     assert admin.post("/api/v1/webhooks/", body, format="json").status_code == 201
+
+
+def test_another_session_without_a_fresh_password_gets_no_token_secret_by_replaying_a_key(alice):
+    """Making a token from a browser session needs the password typed lately; a second session
+    of the user (a stolen cookie) that sends the same key and body must not get the token the
+    first session made, without the password."""
+    import time
+
+    from accounts.twofactor import PASSWORD_AT_KEY
+
+    fresh, stolen = APIClient(), APIClient()
+    for client in (fresh, stolen):
+        client.force_login(alice)
+    session = fresh.session
+    session[PASSWORD_AT_KEY] = time.time()
+    session.save()
+    body = {"name": "laptop", "scopes": ["files:read"]}
+    made = fresh.post("/api/v1/tokens/", body, format="json", HTTP_IDEMPOTENCY_KEY="1")
+    assert made.status_code == 201, made.content
+    replay = stolen.post("/api/v1/tokens/", body, format="json", HTTP_IDEMPOTENCY_KEY="1")
+    assert made.json()["token"] not in replay.content.decode()
+    assert replay.status_code in (403, 422), replay.content
+    # The session that made it still gets its answer again.
+    again = fresh.post("/api/v1/tokens/", body, format="json", HTTP_IDEMPOTENCY_KEY="1")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
