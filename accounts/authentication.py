@@ -7,7 +7,7 @@ from rest_framework import authentication, exceptions
 
 from accounts.audit import A, audit
 from accounts.models import ApiToken, hash_secret
-from accounts.scopes import CONFINED_ATTRIBUTE
+from accounts.scopes import CONFINED_ATTRIBUTE, TOKEN_ATTRIBUTE
 
 LAST_USED_RESOLUTION_SECONDS = 60
 
@@ -44,6 +44,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
                 audit(A.TOKEN_FIRST_USE, actor=token.user, target=token, request=request._request)
         elif (now - token.last_used_at).total_seconds() > (LAST_USED_RESOLUTION_SECONDS):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        setattr(token.user, TOKEN_ATTRIBUTE, token)
         if token.folder_id is not None:
             setattr(token.user, CONFINED_ATTRIBUTE, token.folder_id)
         return token.user, token

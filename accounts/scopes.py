@@ -13,6 +13,9 @@ ALL = "*"
 # Set by accounts.authentication on the user of a confined token's request: the folder's pk,
 # which files.selectors reads to bound every lookup.
 CONFINED_ATTRIBUTE = "locker_confined_folder_id"
+# Set likewise on the user of every token's request: the token, for the few answers that depend
+# on what it may read (user_may_read).
+TOKEN_ATTRIBUTE = "locker_api_token"
 
 # name → what it allows, as shown on the tokens page and in the schema.
 SCOPES: dict[str, str] = {
@@ -54,6 +57,13 @@ def token_allows(token, scope: str) -> bool:
     if scope in STAFF_ONLY and not token.user.is_staff:
         return False
     return scope in scopes_granted(token.scopes)
+
+
+def user_may(user, scope: str) -> bool:
+    """Whether the request `user` comes from may use `scope`: a session (or a task) may; a
+    token's request only with the scope (`user` marked by accounts.authentication)."""
+    token = getattr(user, TOKEN_ATTRIBUTE, None)
+    return token is None or token_allows(token, scope)
 
 
 def missing_scopes(token, required) -> list[str]:

@@ -145,8 +145,25 @@ def _canonical(data) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
+def _authority(request) -> str:
+    """What the request's credential may do: an API token's scopes and the folder it is
+    confined to (duck-typed: locker does not import accounts); for a browser session, that
+    session (some of its requests need a password typed lately in it). A retry through another
+    token of the user replays the answer only when that token has the same rights: an answer
+    holding a new secret (a token, a share link) is never given to a token that could not have
+    made it (a confined token, fewer scopes), nor to another session (a stolen cookie without
+    the password)."""
+    auth = getattr(request, "auth", None)
+    scopes = getattr(auth, "scopes", None)
+    if scopes is None:
+        session_key = getattr(getattr(request, "session", None), "session_key", None) or ""
+        return "session\n" + hashlib.sha256(session_key.encode()).hexdigest()
+    return f"{','.join(sorted(scopes))}\n{getattr(auth, 'folder_id', None) or ''}"
+
+
 def request_fingerprint(request, *, streamed: bool = False) -> str:
-    """SHA-256 of what makes two requests the same: method, path, query and body.
+    """SHA-256 of what makes two requests the same: method, path, query, body and the rights
+    of the credential that sends it (`_authority`).
 
     The body is taken parsed (`request.data`, bounded by the API's parsers): the same JSON with
     other spacing or key order is the same request. A streamed upload's body is never read here
@@ -155,6 +172,7 @@ def request_fingerprint(request, *, streamed: bool = False) -> str:
     it names one, the same checksum (docs/api-idempotency.md).
     """
     digest = hashlib.sha256()
+    digest.update(_authority(request).encode() + b"\n")
     for part in (request.method, request.path, request.META.get("QUERY_STRING", "")):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\n")
     if streamed:

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.api.permissions import TokenScopes, token_of
+from accounts.api.permissions import TokenScopes, refuse_confined, token_of
 from accounts.api.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
@@ -93,12 +93,18 @@ class MePasswordView(APIView):
             200: PasswordChangedSerializer,
             400: OpenApiResponse(description="Wrong current password or a weak new one."),
             403: OpenApiResponse(
-                description="Your password is your directory's (LDAP): change it there."
+                description="Your password is your directory's (LDAP): change it there; or "
+                "the token is confined to a folder."
             ),
             429: OpenApiResponse(description="Too many wrong passwords: locked out for now."),
         },
     )
     def post(self, request):
+        # The password guards the whole account: not a folder's business (nor a way to guess
+        # it and lock the owner out).
+        refuse_confined(
+            request, _("A token confined to a folder cannot change the account’s password.")
+        )
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.permissions import refuse_confined, require_scopes
+from accounts.scopes import user_may
 from files import batch, responses, selectors, services, zips
 from files.api.serializers import (
     BatchDoneSerializer,
@@ -87,9 +88,12 @@ class Conflict(LockerAPIException):
 
 def name_conflict(exc: services.NameConflict, *, user) -> Conflict:
     """A 409 `name_conflict` that names the item holding the name (`existing`), so that a
-    client retrying an upload (or a create) finds what it already made."""
-    item = selectors.item_named(user=user, folder=exc.folder, name=exc.name)
+    client retrying an upload (or a create) finds what it already made. Not to a token that
+    may not read (files:write alone): it would learn ids of items it cannot see."""
     extra = {}
+    if not user_may(user, "files:read"):
+        return Conflict(str(exc), code=ErrorCode.NAME_CONFLICT)
+    item = selectors.item_named(user=user, folder=exc.folder, name=exc.name)
     if item is not None:
         kind = "file" if isinstance(item, File) else "folder"
         extra["existing"] = {"id": str(item.public_id), "name": item.name, "type": kind}

@@ -237,6 +237,8 @@ class ShareViewSet(LinkViewSet):
     serializer_class = ShareSerializer
     required_scopes = {
         **LinkViewSet.required_scopes,
+        # A new link publishes what it shares: not for a token that may not read it.
+        "create": ("shares:write", "files:read"),
         "accesses": "shares:read",
         "email": "shares:write",
     }

@@ -7,7 +7,7 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.api.permissions import refuse_confined
+from accounts.api.permissions import refuse_confined, require_scopes
 from locker.api import UUID_IN_PATH
 from webhooks import selectors, services
 from webhooks.api.serializers import (
@@ -17,6 +17,7 @@ from webhooks.api.serializers import (
     WebhookSerializer,
     WebhookUpdateSerializer,
 )
+from webhooks.models import Webhook
 
 CONFINED_REFUSAL = gettext_lazy(
     "A token confined to a folder cannot manage webhooks: their events cover the whole account."
@@ -32,6 +33,14 @@ def _as_api_error(exc: DjangoValidationError) -> serializers.ValidationError:
     if hasattr(exc, "error_dict"):
         return serializers.ValidationError(exc.message_dict)
     return serializers.ValidationError({"non_field_errors": exc.messages})
+
+
+def _instance_needs_admin(request, scope) -> None:
+    """Every user's events are staff business: a token needs the `admin` scope to make, see the
+    deliveries of, change or test a webhook of scope `instance` (webhooks:* is not enough)."""
+    if scope == Webhook.Scope.INSTANCE and request.user.is_staff:
+        # (Others hear from the service that only staff may: a 400 on the `scope` field.)
+        require_scopes(request, "admin")
 
 
 @extend_schema_view(
@@ -91,11 +100,13 @@ class WebhookViewSet(
         webhook = selectors.webhook_get(user=self.request.user, public_id=self.kwargs["id"])
         if webhook is None:
             raise exceptions.NotFound()
+        _instance_needs_admin(self.request, webhook.scope)
         return webhook
 
     def create(self, request, *args, **kwargs):
         serializer = WebhookCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        _instance_needs_admin(request, serializer.validated_data.get("scope"))
         try:
             webhook, secret = services.webhook_create(
                 owner=request.user, **serializer.validated_data
@@ -109,6 +120,7 @@ class WebhookViewSet(
         webhook = self.get_object()
         serializer = WebhookUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
+        _instance_needs_admin(request, serializer.validated_data.get("scope"))
         try:
             services.webhook_update(webhook=webhook, data=serializer.validated_data)
         except DjangoValidationError as exc:
