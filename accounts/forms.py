@@ -9,6 +9,8 @@ from django.contrib.auth.forms import (
     SetPasswordMixin,
 )
 from django.utils import timezone
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from accounts import scopes as token_scopes
@@ -83,7 +85,6 @@ class ApiTokenCreateForm(forms.Form):
         label=_("What it may do"),
         widget=forms.CheckboxSelectMultiple,
         initial=[token_scopes.ALL],
-        help_text=_("Give a token only what it needs: a script that uploads needs “files:write”."),
         error_messages={"required": _("Choose at least one scope.")},
     )
     folder = forms.CharField(
@@ -98,10 +99,18 @@ class ApiTokenCreateForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Scope names are the API's words, shown as code in every language.
         self.fields["scopes"].choices = [
             (token_scopes.ALL, _("Everything you may do")),
-            *((name, f"{name}: {text}") for name, text in token_scopes.SCOPES.items()),
+            *(
+                (name, format_html("<code>{}</code> {}", name, text))
+                for name, text in token_scopes.SCOPES.items()
+            ),
         ]
+        self.fields["scopes"].help_text = mark_safe(  # noqa: S308 - the sentence is escaped
+            escape(_("Give a token only what it needs: a script that uploads needs %(scope)s."))
+            % {"scope": "<code>files:write</code>"}
+        )
 
     def expires_at(self):
         days = self.cleaned_data.get("expires_in_days")
