@@ -27,10 +27,20 @@ export function csrfToken() {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
+// Set once this page starts leaving (the log-out form was sent, a link followed): a request
+// answered 401 meanwhile must not replace that navigation with the log-in page.
+let leaving = false;
+window.addEventListener("beforeunload", () => {
+  leaving = true;
+});
+window.addEventListener("pageshow", () => {
+  leaving = false;
+});
+
 // The session ended (logged out in another tab, expired): log in again, then come back here.
 export function sendToLogin() {
   const holder = document.querySelector("[data-login-url]");
-  if (!holder) return;
+  if (!holder || leaving) return;
   const next = window.location.pathname + window.location.search;
   window.location.assign(`${holder.dataset.loginUrl}?next=${encodeURIComponent(next)}`);
 }

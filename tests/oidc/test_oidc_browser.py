@@ -41,3 +41,37 @@ def test_log_in_through_the_providers_pages_and_out_again(page, live_server, liv
     page.click("#oidc-login")
     # The provider's session ended too: it asks who is there.
     page.wait_for_selector("input[name=login]")
+
+
+def test_logout_still_reaches_the_provider_when_a_page_request_meets_the_ended_session(
+    page, live_server, live_provider
+):
+    """The files page asks for /api/v1/me/ as it loads; when that answer (401, the session just
+    ended) lands while the log-out form's answer is on its way, the page must not go to the
+    log-in form instead, or the provider's session would outlive Locker's."""
+    live_provider.account("ann", groups=["locker"])
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.click("#oidc-login")
+    page.wait_for_url(f"{live_provider.issuer}/interaction/**")
+    page.fill("input[name=login]", "ann")
+    page.fill("input[name=password]", "anything")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#logout")
+    page.wait_for_load_state("networkidle")
+
+    held = []
+    page.route("**/api/v1/me/**", lambda route: held.append(route))
+    with page.expect_request("**/api/v1/me/**"):
+        page.reload()
+    page.wait_for_selector("#logout")
+
+    def logout_answered_after_the_401(route):
+        answer = route.fetch()  # Locker's session ends here
+        for request in held:
+            request.continue_()  # ...so these are answered 401 now
+        page.wait_for_timeout(1000)
+        route.fulfill(response=answer)
+
+    page.route("**/accounts/logout/", logout_answered_after_the_401)
+    page.click("#logout")
+    page.wait_for_url(f"{live_provider.issuer}/session/end**")
