@@ -171,7 +171,7 @@ export class Uploader {
     const upload = new TusUpload(file, {
       endpoint: `${API_ROOT}tus/`,
       headers: { "X-CSRFToken": csrfToken() },
-      metadata: { filename: file.name, filetype: file.type, folder: folderId },
+      metadata: { filename: file.name, filetype: file.type, parent: folderId },
       storageKey: folderId || "root",
       onProgress: (sent, total) => this.setProgress(row, total ? sent / total : 1),
       onStatus: (kind, detail) => {
