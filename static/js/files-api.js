@@ -28,7 +28,8 @@ export function csrfToken() {
 }
 
 // Set once this page starts leaving (the log-out form was sent, a link followed): a request
-// answered 401 meanwhile must not replace that navigation with the log-in page.
+// answered 401 meanwhile must not replace that navigation with the log-in page. A navigation that
+// turns into a download leaves the page where it is, so the flag only defers, never drops.
 let leaving = false;
 window.addEventListener("beforeunload", () => {
   leaving = true;
@@ -40,7 +41,14 @@ window.addEventListener("pageshow", () => {
 // The session ended (logged out in another tab, expired): log in again, then come back here.
 export function sendToLogin() {
   const holder = document.querySelector("[data-login-url]");
-  if (!holder || leaving) return;
+  if (!holder) return;
+  if (leaving) {
+    setTimeout(() => {
+      leaving = false;
+      sendToLogin();
+    }, 3000);
+    return;
+  }
   const next = window.location.pathname + window.location.search;
   window.location.assign(`${holder.dataset.loginUrl}?next=${encodeURIComponent(next)}`);
 }

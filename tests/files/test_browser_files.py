@@ -518,6 +518,24 @@ def test_an_ended_session_leads_to_the_login_page_and_back(alice_page, live_serv
     expect(alice_page).to_have_url(re.compile(rf"/folders/{folder.public_id}/"))
 
 
+def test_an_ended_session_still_leads_to_the_login_page_after_a_download(
+    alice_page, live_server, alice
+):
+    """A download link starts a navigation that leaves the page in place: the page must not
+    stay convinced it is leaving and swallow the next 401."""
+    api_upload(alice, "notes.txt", b"some notes")
+    open_listing(alice_page, live_server)
+    item = row(alice_page, "notes.txt")
+    item.locator("summary").click()
+    with alice_page.expect_download():
+        item.locator(".action-download").click()
+    alice_page.context.clear_cookies()
+
+    alice_page.get_by_role("button", name="Size").click()
+
+    expect(alice_page).to_have_url(re.compile(r"/accounts/login/\?next="), timeout=10_000)
+
+
 # --- hostile names and small screens ----------------------------------------------------------
 
 

@@ -18,17 +18,22 @@ def live_provider(tmp_path, settings, live_server):
     provider.stop()
 
 
+def log_in_at_the_provider(page, provider, username):
+    """From Locker's log-in page, through the provider's own form, back to Locker logged in."""
+    page.click("#oidc-login")
+    page.wait_for_url(f"{provider.issuer}/interaction/**")
+    page.fill("input[name=login]", username)
+    page.fill("input[name=password]", "anything")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#logout")
+
+
 def test_log_in_through_the_providers_pages_and_out_again(page, live_server, live_provider):
     live_provider.account("ann", groups=["locker", "locker-admins"], name="Ann Example")
 
     page.goto(f"{live_server.url}/accounts/login/")
     assert page.locator("#login-form").count() == 0  # LOCKER_PASSWORD_LOGIN=none
-    page.click("#oidc-login")
-    page.wait_for_url(f"{live_provider.issuer}/interaction/**")
-    page.fill("input[name=login]", "ann")
-    page.fill("input[name=password]", "anything")
-    page.click("button[type=submit]")
-    page.wait_for_selector("#logout")
+    log_in_at_the_provider(page, live_provider, "ann")
 
     assert page.url.startswith(live_server.url)
     user = User.objects.get(username="ann")
@@ -51,12 +56,7 @@ def test_logout_still_reaches_the_provider_when_a_page_request_meets_the_ended_s
     log-in form instead, or the provider's session would outlive Locker's."""
     live_provider.account("ann", groups=["locker"])
     page.goto(f"{live_server.url}/accounts/login/")
-    page.click("#oidc-login")
-    page.wait_for_url(f"{live_provider.issuer}/interaction/**")
-    page.fill("input[name=login]", "ann")
-    page.fill("input[name=password]", "anything")
-    page.click("button[type=submit]")
-    page.wait_for_selector("#logout")
+    log_in_at_the_provider(page, live_provider, "ann")
     page.wait_for_load_state("networkidle")
 
     held = []
